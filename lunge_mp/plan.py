@@ -1,0 +1,124 @@
+"""The validated, normalised run plan: what the config means, with every unit resolved.
+
+A Plan is produced once by `lunge_mp.config.load_plan` (which validates and collects
+every error with its field path) and is then immutable. It is a msgspec Struct so the
+coordinator can ship it to workers unchanged in the `Start` message.
+
+Units: every duration is float seconds, every rate is iterations per second.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+OPEN_EXECUTORS = ("constant-arrival-rate", "ramping-arrival-rate", "pattern")
+CLOSED_EXECUTORS = ("constant-vus", "ramping-vus", "per-vu-iterations", "shared-iterations")
+EXECUTORS = CLOSED_EXECUTORS + OPEN_EXECUTORS
+
+
+class Stage(msgspec.Struct, frozen=True):
+    duration: float
+    target: float
+    name: str = ""
+
+
+class Pacing(msgspec.Struct, frozen=True):
+    type: str = "none"          # none | constant | random
+    duration: float = 0.0       # constant
+    min: float = 0.0            # random
+    max: float = 0.0
+
+
+class Assertion(msgspec.Struct, frozen=True):
+    type: str                   # status | body | header | duration
+    condition: str = "eq"       # eq ne gt lt gte lte contains matches exists
+    value: str = ""
+    path: str = ""              # body: JSONPath
+    name: str = ""              # header name
+
+
+class Extract(msgspec.Struct, frozen=True):
+    name: str
+    source: str                 # body | header | status
+    path: str = ""
+    regex: str = ""
+
+
+class RequestSpec(msgspec.Struct, frozen=True):
+    name: str                   # metric series name
+    method: str
+    url: str                    # template, already joined with baseUrl when relative
+    headers: dict[str, str] = {}
+    body: str | None = None     # template text; objects were serialised to JSON
+    timeout: float = 30.0
+    think_time: float = 0.0
+    assertions: tuple[Assertion, ...] = ()
+    extract: tuple[Extract, ...] = ()
+
+
+class ScenarioPlan(msgspec.Struct, frozen=True):
+    name: str
+    executor: str
+    requests: tuple[RequestSpec, ...]
+    # closed model
+    vus: int = 0
+    start_vus: int = 0
+    iterations: int = 0
+    max_duration: float = 0.0
+    # open model
+    rate: float = 0.0
+    start_rate: float = 0.0
+    pre_allocated_vus: int = 0
+    max_vus: int = 0
+    pattern: dict[str, object] | None = None
+    # both
+    duration: float = 0.0       # computed for stages/patterns: the scenario's active length
+    stages: tuple[Stage, ...] = ()
+    start_time: float = 0.0
+    graceful_stop: float = 30.0
+    graceful_ramp_down: float = 30.0
+    pacing: Pacing = Pacing()
+    tags: dict[str, str] = {}
+
+    @property
+    def is_open(self) -> bool:
+        return self.executor in OPEN_EXECUTORS
+
+
+class Settings(msgspec.Struct, frozen=True):
+    base_url: str = ""
+    timeout: float = 30.0
+    max_connections_per_host: int = 100
+    max_idle_conns_per_host: int = 100
+    keepalive: bool = True
+    insecure_skip_verify: bool = False
+    user_agent: str = "lunge_mp/0.1"
+    headers: dict[str, str] = {}
+
+
+class Threshold(msgspec.Struct, frozen=True):
+    metric: str                 # e.g. http_req_duration, browse_duration, http_req_duration{request:Create}
+    expression: str             # as written by the user
+    aggregation: str            # avg min med max pN count rate
+    percentile: float = 0.0     # for pN
+    op: str = "<"               # < <= > >= == !=
+    value: float = 0.0          # milliseconds for time metrics, plain number otherwise
+    abort_on_fail: bool = False
+    delay_abort_eval: float = 0.0
+
+
+class Options(msgspec.Struct, frozen=True):
+    sequential: bool = False
+    iterations_timeout: float = 60.0
+
+
+class Plan(msgspec.Struct, frozen=True):
+    name: str
+    scenarios: tuple[ScenarioPlan, ...]
+    description: str = ""
+    settings: Settings = Settings()
+    variables: dict[str, str] = {}
+    secrets: tuple[str, ...] = ()      # names of variables marked secret: true
+    thresholds: tuple[Threshold, ...] = ()
+    options: Options = Options()
+    source: str = ""                   # the config file the plan came from

@@ -1,0 +1,152 @@
+"""Wire messages between the coordinator (ROUTER) and workers (DEALER).
+
+Every message is a tagged msgspec Struct, msgpack-encoded with one module-level
+Encoder/Decoder. The schema only grows: a new field always gets a default.
+Times are integer microseconds: `t0_us` is a `time.monotonic()` instant (one clock on
+one box), every other instant is an offset from it.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from lunge_mp.plan import Plan
+
+PROTOCOL_VERSION = 1
+
+
+class Hello(msgspec.Struct, tag=True):
+    """worker → coordinator, first message."""
+    worker: int
+    pid: int
+    protocol: int = PROTOCOL_VERSION
+    run_id: str = ""
+
+
+class Start(msgspec.Struct, tag=True):
+    """coordinator → worker: the plan and this worker's place in the run."""
+    run_id: str
+    plan: Plan
+    worker: int
+    workers: int
+    # share of each scenario's VUs this worker may hold (open: maxVUs, preAllocatedVUs)
+    max_vus: dict[str, int] = {}
+    pre_allocated_vus: dict[str, int] = {}
+
+
+class Ready(msgspec.Struct, tag=True):
+    """worker → coordinator: VUs preallocated, ready for Go."""
+    worker: int
+
+
+class Go(msgspec.Struct, tag=True):
+    """coordinator → worker: the run's zero instant."""
+    t0_us: int
+
+
+class Assign(msgspec.Struct, tag=True):
+    """coordinator → worker: arrival instants (µs after t0) for one open-model scenario."""
+    scenario: str
+    first_index: int            # global index of the first arrival (for {{iteration}})
+    offsets_us: list[int]
+
+
+class SetVUs(msgspec.Struct, tag=True):
+    """coordinator → worker: run this many looping VUs of a closed-model scenario now.
+
+    When lowering, VUs beyond `vus` finish their current iteration and stop; any still
+    running at `deadline_us` (offset from t0, 0 = none) are interrupted.
+    """
+    scenario: str
+    vus: int
+    deadline_us: int = 0
+    iterations_per_vu: int = 0  # per-vu-iterations: each VU stops after this many (0 = unbounded)
+
+
+class Stop(msgspec.Struct, tag=True):
+    """coordinator → worker: stop starting iterations; interrupt what runs at deadline_us.
+
+    `hard`: interrupt everything now (second Ctrl-C).
+    """
+    deadline_us: int
+    hard: bool = False
+    reason: str = ""
+
+
+class SeriesDelta(msgspec.Struct, array_like=True):
+    """One histogram's samples of one interval: key (scenario, request, metric) + encoded HDR."""
+    scenario: str
+    request: str                # "" for scenario-level metrics (iteration_duration, schedule_lag)
+    metric: str
+    hist: bytes
+
+
+class CounterDelta(msgspec.Struct, array_like=True):
+    """Request counters of one interval for one (scenario, request)."""
+    scenario: str
+    request: str
+    requests: int = 0           # got a response or an error; each request exactly once
+    failures: int = 0           # counted in http_req_failed
+    errors: dict[str, int] = {} # failure class → count (timeout, connect, http_5xx, ...)
+    bytes_in: int = 0
+    bytes_out: int = 0
+    first_error: dict[str, str] = {}   # failure class → first message seen
+
+
+class ScenarioDelta(msgspec.Struct, array_like=True):
+    """Iteration counters of one interval for one scenario, plus VU gauges at its end."""
+    scenario: str
+    iterations: int = 0         # completed (with or without request failures)
+    dropped: dict[str, int] = {}  # cause → count (no_vu, behind)
+    interrupted: int = 0
+    active_vus: int = 0         # gauge: VUs busy at the end of the interval
+    vus: int = 0                # gauge: VUs allocated
+    scheduled: int = 0          # open model: arrivals due in this interval
+
+
+class Report(msgspec.Struct, tag=True):
+    """worker → coordinator: one interval's deltas. `seq` counts 0,1,2... per worker.
+
+    `bucket` is the whole second since t0 the samples fall in; a worker flushes at each
+    second boundary, so buckets from all workers line up.
+    """
+    worker: int
+    run_id: str
+    seq: int
+    bucket: int
+    series: list[SeriesDelta] = []
+    counters: list[CounterDelta] = []
+    scenarios: list[ScenarioDelta] = []
+    final: bool = False
+
+
+class Heartbeat(msgspec.Struct, tag=True):
+    """both ways: liveness. From workers: CPU percent of the last interval, loop lag."""
+    worker: int = -1
+    cpu_percent: float = 0.0
+    loop_lag_ms: float = 0.0
+    rss_mb: float = 0.0
+
+
+class Bye(msgspec.Struct, tag=True):
+    """worker → coordinator: last message after the final Report."""
+    worker: int
+    reports: int                # how many Reports were sent (seq of the final + 1)
+    cpu_user: float = 0.0
+    cpu_system: float = 0.0
+    error: str = ""
+
+
+Message = Hello | Start | Ready | Go | Assign | SetVUs | Stop | Report | Heartbeat | Bye
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(Message)
+
+
+def encode(msg: Message) -> bytes:
+    return _encoder.encode(msg)
+
+
+def decode(data: bytes) -> Message:
+    """Decode one frame; raises msgspec.DecodeError / ValidationError on garbage."""
+    return _decoder.decode(data)
