@@ -49,6 +49,7 @@ class Assign(msgspec.Struct, tag=True):
     scenario: str
     first_index: int            # global index of the first arrival (for {{iteration}})
     offsets_us: list[int]
+    stride: int = 1             # global index of arrival i = first_index + i * stride
 
 
 class SetVUs(msgspec.Struct, tag=True):

@@ -1,0 +1,103 @@
+"""The `lunge-mp` command line: flags in, a Plan or a server out. No logic lives here."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from lunge_mp import __version__
+
+EXIT_INVALID_CONFIG = 104
+
+
+def _parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"'{pair}' is not KEY=VALUE", param_hint="-e/--env")
+        out[key] = value
+    return out
+
+
+class _Group(click.Group):
+    """Maps click's usage errors onto exit 104 (invalid arguments) as DESIGN.md requires."""
+
+    def main(self, *args, **kwargs):  # type: ignore[override]
+        try:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(1)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(EXIT_INVALID_CONFIG if isinstance(exc, click.UsageError) else exc.exit_code)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="lunge-mp")
+def main() -> None:
+    """lunge-mp: load tests for HTTP services, exact in what they measure.
+
+    A coordinator process schedules every iteration and fans the work out to one
+    uvloop worker process per core over ZeroMQ; latencies are kept in HDR histograms
+    (service time from send, and response time from the scheduled instant).
+
+    \b
+    Exit codes: 0 passed, 99 thresholds failed, 104 invalid config or arguments
+    (nothing sent), 105 stopped by a signal, 112 lost all workers, 1 internal error.
+
+    \b
+    Examples:
+      lunge-mp target --port 8080 &
+      lunge-mp run configs/demo.yaml --out results.json
+    """
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--out", "-o", "out", type=click.Path(dir_okay=False), default=None,
+              help="Write results JSON here (schema: docs/RESULTS.md).")
+@click.option("--workers", "-w", type=click.IntRange(1, 256), default=None,
+              help="Worker processes (default: one per CPU core).")
+@click.option("--quiet", "-q", is_flag=True, help="No live progress and no summary; exit code and files only.")
+@click.option("--env", "-e", "env", multiple=True, metavar="KEY=VALUE",
+              help="Set ${KEY} for the config (over the process environment) and the variable KEY. Repeatable.")
+def run(config: str, out: str | None, workers: int | None, quiet: bool, env: tuple[str, ...]) -> None:
+    """Run the load test described by CONFIG (a Lunge v2 YAML or JSON file).
+
+    Live progress goes to stderr, the summary to stdout. The first Ctrl-C stops
+    gracefully (running iterations get their gracefulStop, results are written,
+    exit 105); a second one stops at once and still writes what was gathered.
+    """
+    from lunge_mp.runner import execute
+
+    overrides = _parse_env(env)
+    sys.exit(execute(config, overrides=overrides, workers=workers or os.cpu_count() or 1,
+                     quiet=quiet, out=out))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", "-p", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="Port (0 picks a free one and prints it).")
+@click.option("--workers", "-w", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes sharing the port (SO_REUSEPORT).")
+def target(host: str, port: int, workers: int) -> None:
+    """Run the embedded HTTP target that demos, tests and benchmarks load.
+
+    \b
+    Routes: /  /json  /post (echo)  /delay/<ms>  /status/<code>  /bytes/<n>
+            /__stats (request counts)  POST /__reset
+    """
+    from lunge_mp.target import run_target
+
+    run_target(host=host, port=port, workers=workers)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,267 @@
+"""A scenario's `requests:` list → RequestSpec tuples, with settings folded in.
+
+Everything that can be decided at load time is decided here so workers do no config work
+on the hot path: relative URLs are joined to settings.baseUrl, `{{baseUrl}}` is substituted,
+settings.headers and settings.userAgent are merged under the request's own headers
+(case-insensitively: a request's `accept` replaces the settings' `Accept`), object bodies are
+serialised to compact JSON once, duration assertions are converted to milliseconds and
+regexes are compiled once to prove they compile.
+
+Duration assertions: the value is stored as a number of milliseconds in text (`500ms` →
+`"500"`); a bare number means milliseconds, as in thresholds, because response-time limits
+are written in ms in every tool users come from.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from lunge_mp.config.durations import parse_duration
+from lunge_mp.config.errors import Errors, describe, index
+from lunge_mp.config.fields import Fields, as_number
+from lunge_mp.plan import Assertion, Extract, RequestSpec, Settings
+
+REQUEST_KEYS = ("name", "method", "url", "headers", "body", "timeout", "thinkTime", "assertions", "extract")
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
+
+ASSERTION_KEYS = ("type", "condition", "value", "path", "name")
+ASSERTION_TYPES = ("status", "body", "header", "duration")
+CONDITIONS = ("eq", "ne", "gt", "lt", "gte", "lte", "contains", "matches", "exists")
+NUMERIC_CONDITIONS = ("gt", "lt", "gte", "lte")
+CONDITIONS_BY_TYPE = {
+    "status": tuple(c for c in CONDITIONS if c != "exists"),
+    "body": CONDITIONS,
+    "header": CONDITIONS,
+    "duration": ("eq", "ne", "gt", "lt", "gte", "lte"),
+}
+
+EXTRACT_KEYS = ("name", "source", "path", "regex")
+EXTRACT_SOURCES = ("body", "header", "status")
+
+_BASE_URL = re.compile(r"\{\{\s*baseUrl\s*\}\}")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)")
+
+
+def parse_requests(value: list[Any], path: str, errs: Errors, settings: Settings,
+                   base_ok: bool = True) -> tuple[RequestSpec, ...]:
+    """Parse a non-empty list of requests; `base_ok=False` when settings.baseUrl itself was
+    invalid (already reported), so URLs built on it are not reported again."""
+    out = []
+    for i, item in enumerate(value):
+        spec = parse_request(item, index(path, i), errs, settings, base_ok)
+        if spec is not None:
+            out.append(spec)
+    return tuple(out)
+
+
+def parse_request(value: object, path: str, errs: Errors, settings: Settings,
+                  base_ok: bool = True) -> RequestSpec | None:
+    if not isinstance(value, Mapping):
+        errs.add(path, f"must be a mapping like {{method: GET, url: /health}}, got {describe(value)}")
+        return None
+    f = Fields(errs, value, path)
+    f.check_keys(REQUEST_KEYS)
+    raw_method = f.str("method", "GET")
+    method = raw_method.upper()
+    if method not in METHODS:
+        f.error("method", f"unknown method '{raw_method}'; use one of {', '.join(METHODS)}")
+    raw_url = f.str("url", required="required, e.g. url: /health or url: \"{{baseUrl}}/health\"",
+                    nonempty=True)
+    url = ""
+    if raw_url is not None:
+        url = resolve_url(raw_url, settings.base_url, f.at("url"), errs, base_ok)
+    name = f.str("name", nonempty=True)
+    if name is None:
+        name = f"{method} {raw_url or ''}".strip()
+    headers = merge_headers(settings, f.str_map("headers"))
+    body = _body(f, headers)
+    timeout = f.duration("timeout", settings.timeout, positive=True)
+    think_time = f.duration("thinkTime", 0.0)
+    assertions = _each(f.list("assertions"), f.at("assertions"), errs, parse_assertion)
+    extract = _each(f.list("extract"), f.at("extract"), errs, parse_extract)
+    return RequestSpec(name=name, method=method, url=url, headers=headers, body=body,
+                       timeout=timeout, think_time=think_time, assertions=assertions, extract=extract)
+
+
+def _each(items: list[Any] | None, path: str, errs: Errors, parse: Any) -> tuple[Any, ...]:
+    if not items:
+        return ()
+    parsed = (parse(item, index(path, i), errs) for i, item in enumerate(items))
+    return tuple(p for p in parsed if p is not None)
+
+
+# -- URL and headers --------------------------------------------------------------------------
+
+def resolve_url(raw: str, base_url: str, path: str, errs: Errors, base_ok: bool = True) -> str:
+    """Join to baseUrl / substitute `{{baseUrl}}`, then require http(s) unless still templated."""
+    uses_base = raw.startswith("/") or bool(_BASE_URL.search(raw))
+    url = _join_base(raw, base_url)
+    if url.startswith("/"):
+        if base_ok:
+            errs.add(path, f"relative URL '{raw}' needs settings.baseUrl; set it or write a full "
+                           f"http:// or https:// URL")
+        return url
+    if uses_base and not base_ok:
+        return url
+    if url.startswith("{{"):
+        return url
+    problem = url_problem(url)
+    if problem:
+        errs.add(path, problem)
+    return url
+
+
+def _join_base(raw: str, base_url: str) -> str:
+    base = base_url.rstrip("/")
+    if raw.startswith("/"):
+        return base + raw if base else raw
+
+    def substitute(m: re.Match[str]) -> str:
+        # `{{baseUrl}}/x` must not become `http://h//x` when baseUrl ends in a slash
+        return base if raw[m.end():m.end() + 1] == "/" else base_url
+
+    return _BASE_URL.sub(substitute, raw)
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be requested, or None. A templated host (`http://{{host}}`) is fine."""
+    m = _SCHEME.match(url)
+    if not m:
+        return f"missing scheme in '{url}'; use http:// or https://"
+    scheme = m.group(1).lower()
+    if scheme not in ("http", "https"):
+        return f"unsupported scheme '{m.group(1)}'; use http:// or https://"
+    if not m.group(2):
+        return f"missing host in '{url}'"
+    return None
+
+
+def merge_headers(settings: Settings, own: dict[str, str]) -> dict[str, str]:
+    """settings.headers under the request's headers (case-insensitive), then User-Agent."""
+    merged: dict[str, str] = {}
+    lower: dict[str, str] = {}
+    for source in (settings.headers, own):
+        for key, value in source.items():
+            previous = lower.get(key.lower())
+            if previous is not None:
+                del merged[previous]
+            merged[key] = value
+            lower[key.lower()] = key
+    if settings.user_agent and "user-agent" not in lower:
+        merged["User-Agent"] = settings.user_agent
+    return merged
+
+
+def _body(f: Fields, headers: dict[str, str]) -> str | None:
+    if not f.has("body"):
+        return None
+    value = f.raw("body")
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (dict, list)):
+        try:
+            text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as e:
+            f.error("body", f"cannot be sent as JSON: {e}")
+            return None
+        if not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = "application/json"
+        return text
+    f.error("body", f"must be a string, or an object/list (sent as JSON), got {describe(value)}; "
+                    f"quote it to send it as text")
+    return None
+
+
+# -- assertions and extraction -----------------------------------------------------------------
+
+def parse_assertion(value: object, path: str, errs: Errors) -> Assertion | None:
+    if not isinstance(value, Mapping):
+        errs.add(path, f"must be a mapping like {{type: status, condition: eq, value: 200}}, "
+                       f"got {describe(value)}")
+        return None
+    before = len(errs)
+    f = Fields(errs, value, path)
+    f.check_keys(ASSERTION_KEYS)
+    kind = f.str("type", required=f"required; use one of {', '.join(ASSERTION_TYPES)}",
+                 choices=ASSERTION_TYPES)
+    allowed = CONDITIONS_BY_TYPE.get(kind, CONDITIONS)
+    condition = f.str("condition", "eq", choices=CONDITIONS)
+    if condition not in allowed:
+        f.error("condition", f"'{condition}' does not apply to a {kind} assertion; use one of "
+                             f"{', '.join(allowed)}")
+    name = f.str("name", "", required=f"required for a header assertion: the header name"
+                 if kind == "header" else False, nonempty=kind == "header")
+    json_path = f.str("path", "")
+    value_text = _assertion_value(f, kind, condition)
+    if kind is None or len(errs) > before:
+        return None
+    return Assertion(type=kind, condition=condition, value=value_text, path=json_path, name=name or "")
+
+
+def _assertion_value(f: Fields, kind: str | None, condition: str) -> str:
+    if condition == "exists":
+        return f.text("value", "")
+    if not f.has("value"):
+        f.error("value", f"required for condition '{condition}'")
+        return ""
+    if kind == "duration":
+        raw = f.raw("value")
+        number = as_number(raw)
+        try:
+            ms = number if number is not None else parse_duration(raw) * 1000.0
+        except ValueError:
+            f.error("value", f"invalid response time {describe(raw)}; write milliseconds (a bare "
+                             f"number) or a duration like 500ms or 1.5s")
+            return ""
+        if ms < 0:
+            f.error("value", "must be >= 0")
+            return ""
+        return _ms_text(ms)
+    text = f.text("value", "")
+    if condition in NUMERIC_CONDITIONS:
+        try:
+            float(text)
+        except ValueError:
+            f.error("value", f"must be a number for condition '{condition}', got '{text}'")
+    elif condition == "matches":
+        _check_regex(f, "value", text)
+    return text
+
+
+def _ms_text(ms: float) -> str:
+    return str(int(ms)) if float(ms).is_integer() else repr(float(ms))
+
+
+def parse_extract(value: object, path: str, errs: Errors) -> Extract | None:
+    if not isinstance(value, Mapping):
+        errs.add(path, f"must be a mapping like {{name: token, source: body, path: $.token}}, "
+                       f"got {describe(value)}")
+        return None
+    before = len(errs)
+    f = Fields(errs, value, path)
+    f.check_keys(EXTRACT_KEYS)
+    name = f.str("name", required="required: the variable name the value is stored under", nonempty=True)
+    source = f.str("source", "body", choices=EXTRACT_SOURCES)
+    json_path = f.str("path", "")
+    regex = f.str("regex", "")
+    if regex:
+        _check_regex(f, "regex", regex)
+    if source == "header" and not json_path:
+        f.error("path", "required for source 'header': the header name")
+    elif source == "body" and not f.has("path") and not f.has("regex"):
+        errs.add(path, "needs path (a JSONPath like $.items[0].id) or regex")
+    elif source == "body" and json_path and regex:
+        errs.add(path, "give either path or regex for a body extraction, not both")
+    if name is None or len(errs) > before:
+        return None
+    return Extract(name=name, source=source, path=json_path, regex=regex)
+
+
+def _check_regex(f: Fields, key: str, pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as e:
+        f.error(key, f"invalid regular expression '{pattern}': {e}")

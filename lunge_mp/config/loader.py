@@ -1,0 +1,141 @@
+"""`load_plan`: file → text → `${VAR}` expansion → YAML/JSON document → Plan.
+
+This is the only part of lunge_mp.config that touches the file system or the environment.
+Format is chosen by extension (.yaml/.yml/.json); otherwise a document starting with `{` or
+`[` is read as JSON (its errors are clearer than YAML's for JSON text) and anything else as
+YAML. Parse errors carry the line and column. YAML duplicate keys are errors: PyYAML would
+keep the last one silently, and a duplicated scenario name would quietly drop a scenario.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lunge_mp.config.envexpand import expand_env
+from lunge_mp.config.errors import ConfigError
+from lunge_mp.config.validate import plan_from_dict
+from lunge_mp.plan import Plan
+
+YAML_SUFFIXES = (".yaml", ".yml")
+JSON_SUFFIXES = (".json",)
+
+
+def load_plan(path: str | os.PathLike[str], overrides: dict[str, str] | None = None,
+              environ: Mapping[str, str] | None = None) -> Plan:
+    """Read, expand, parse and validate the config at `path`.
+
+    `overrides` (the CLI's `-e KEY=VALUE`) win over `environ` (default: os.environ) for
+    `${KEY}` references, and also replace `variables.KEY` when the file defines it.
+    """
+    source = str(path)
+    overrides = dict(overrides or {})
+    text = read_text(source)
+    fmt = detect_format(source, text)
+    text = expand_env(text, overrides, os.environ if environ is None else environ,
+                      skip_comments=fmt == "yaml", source=source)
+    doc = parse_text(text, fmt, source)
+    return plan_from_dict(override_variables(doc, overrides), source=source)
+
+
+def read_text(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file"], path) from None
+    except IsADirectoryError:
+        raise ConfigError([f"{path}: is a directory, not a config file"], path) from None
+    except UnicodeDecodeError as e:
+        raise ConfigError([f"{path}: not UTF-8 text (byte {e.start})"], path) from None
+    except OSError as e:
+        raise ConfigError([f"{path}: cannot read: {e.strerror or e}"], path) from None
+
+
+def detect_format(path: str, text: str) -> str:
+    """'yaml' or 'json': by extension, else by the first non-blank character."""
+    suffix = Path(path).suffix.lower()
+    if suffix in YAML_SUFFIXES:
+        return "yaml"
+    if suffix in JSON_SUFFIXES:
+        return "json"
+    return "json" if text.lstrip()[:1] in ("{", "[") else "yaml"
+
+
+def parse_text(text: str, fmt: str, source: str = "") -> Any:
+    """Parse YAML or JSON text; ConfigError carries `line N, column M` of the problem."""
+    where = f"{source}: " if source else ""
+    if fmt == "json":
+        try:
+            return json.loads(text, object_pairs_hook=_unique_pairs)
+        except json.JSONDecodeError as e:
+            raise ConfigError([f"{where}line {e.lineno}, column {e.colno}: invalid JSON: {e.msg}"],
+                              source) from None
+        except _DuplicateKey as e:
+            raise ConfigError([f"{where}invalid JSON: duplicate key '{e.key}'"], source) from None
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = e.problem or "syntax error"
+        context = f" ({e.context})" if e.context else ""
+        raise ConfigError([f"{where}{at}invalid YAML: {problem}{context}"], source) from None
+    except yaml.YAMLError as e:
+        raise ConfigError([f"{where}invalid YAML: {e}"], source) from None
+    except RecursionError:
+        raise ConfigError([f"{where}invalid YAML: nested too deeply"], source) from None
+
+
+def override_variables(doc: Any, overrides: Mapping[str, str]) -> Any:
+    """Replace `variables.NAME` (or its `value`) with overrides[NAME]; a secret stays secret."""
+    if not overrides or not isinstance(doc, Mapping) or not isinstance(doc.get("variables"), Mapping):
+        return doc
+    variables = dict(doc["variables"])
+    for name, value in variables.items():
+        if isinstance(name, str) and name in overrides:
+            if isinstance(value, Mapping):
+                variables[name] = {**value, "value": overrides[name]}
+            else:
+                variables[name] = overrides[name]
+    return {**doc, "variables": variables}
+
+
+# -- duplicate-key detection ------------------------------------------------------------------
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a scalar key given twice in one mapping (merge keys excepted)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node)
+            try:
+                duplicate = key in seen
+            except TypeError:
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}; each key may appear once", key_node.start_mark)
+            seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)

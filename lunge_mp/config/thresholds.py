@@ -1,0 +1,91 @@
+"""The `thresholds:` block → a flat tuple of plan.Threshold.
+
+    thresholds:
+      http_req_duration: ["p95 < 500ms", {threshold: "avg < 200ms", abortOnFail: true, delayAbortEval: 10s}]
+      custom:
+        browse_duration: ["p95 < 300ms"]
+
+`custom:` entries are flattened in with their metric names as given. The expression grammar
+and the metric rules live in lunge_mp.analysis.thresholds; this module only walks the YAML
+and turns their ValueErrors into path-tagged errors. A metric that does not exist is an error
+here, at load, rather than a threshold that silently never fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from lunge_mp.analysis.thresholds import parse_threshold, unknown_metric_reason
+from lunge_mp.config.errors import Errors, describe, index, join
+from lunge_mp.config.fields import Fields
+from lunge_mp.plan import Threshold
+
+ENTRY_KEYS = ("threshold", "abortOnFail", "delayAbortEval")
+
+
+def parse_thresholds(value: object, path: str, errs: Errors,
+                     scenario_names: Iterable[str]) -> tuple[Threshold, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        errs.add(path, f"must be a mapping of metric → list of expressions, got {describe(value)}")
+        return ()
+    scenarios = list(scenario_names)
+    out: list[Threshold] = []
+    for metric, entries in value.items():
+        if metric == "custom":
+            if not isinstance(entries, Mapping):
+                errs.add(join(path, "custom"), f"must be a mapping of metric → list of expressions, "
+                                               f"got {describe(entries)}")
+                continue
+            for name, inner in entries.items():
+                out += _metric(name, inner, join(join(path, "custom"), name), errs, scenarios)
+        else:
+            out += _metric(metric, entries, join(path, metric), errs, scenarios)
+    return tuple(out)
+
+
+def _metric(metric: object, entries: object, path: str, errs: Errors,
+            scenarios: list[str]) -> list[Threshold]:
+    if not isinstance(metric, str):
+        errs.add(path, f"metric names must be strings, got {describe(metric)}")
+        return []
+    reason = unknown_metric_reason(metric, scenarios)
+    if reason:
+        errs.add(path, reason)
+    if isinstance(entries, (str, Mapping)):
+        entries = [entries]
+    if not isinstance(entries, list) or not entries:
+        errs.add(path, f"must be a non-empty list of expressions like [\"p95 < 500ms\"], got {describe(entries)}")
+        return []
+    out = []
+    for i, entry in enumerate(entries):
+        threshold = _entry(metric, entry, index(path, i), errs)
+        if threshold is not None and not reason:
+            out.append(threshold)
+    return out
+
+
+def _entry(metric: str, entry: Any, path: str, errs: Errors) -> Threshold | None:
+    abort, delay = False, 0.0
+    if isinstance(entry, Mapping):
+        f = Fields(errs, entry, path)
+        f.check_keys(ENTRY_KEYS)
+        expr = f.str("threshold", required="required: the expression, e.g. threshold: \"p95 < 500ms\"")
+        abort = f.bool("abortOnFail", False)
+        delay = f.duration("delayAbortEval", 0.0)
+        if expr is None:
+            return None
+        path = f.at("threshold")
+    elif isinstance(entry, str):
+        expr = entry
+    else:
+        errs.add(path, f"must be an expression like \"p95 < 500ms\" or {{threshold: ..., abortOnFail: true}}, "
+                       f"got {describe(entry)}")
+        return None
+    try:
+        return parse_threshold(metric, expr, abort_on_fail=abort, delay_abort_eval=delay)
+    except ValueError as e:
+        errs.add(path, str(e))
+        return None

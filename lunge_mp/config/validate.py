@@ -1,0 +1,130 @@
+"""`plan_from_dict`: a parsed config document → a validated Plan, or one ConfigError.
+
+Pure: no file or environment access (loader.py does that), so it is tested with dicts.
+Every section is read even when an earlier one failed, and all problems are raised together.
+Sections whose contents are not in the Plan yet (guardrails, output, options.warmup,
+options.minEfficiency) are accepted so existing Lunge files load; they are checked for shape
+only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lunge_mp.config.errors import ConfigError, Errors, describe, join
+from lunge_mp.config.fields import Fields, scalar_text
+from lunge_mp.config.http_requests import url_problem
+from lunge_mp.config.scenarios import parse_scenarios
+from lunge_mp.config.thresholds import parse_thresholds
+from lunge_mp.plan import Options, Plan, Settings
+
+TOP_KEYS = ("name", "description", "settings", "variables", "scenarios", "thresholds", "options",
+            "guardrails", "output")
+SETTINGS_KEYS = ("baseUrl", "timeout", "maxConnectionsPerHost", "maxIdleConnsPerHost", "keepalive",
+                 "insecureSkipVerify", "userAgent", "headers")
+OPTIONS_KEYS = ("sequential", "iterationsTimeout", "warmup", "minEfficiency")
+LUNGE_V1_KEYS = ("environments", "requests", "suites", "performance")
+# names the runtime templating defines itself; a variable of the same name would be shadowed
+RESERVED_VARIABLES = ("baseUrl", "vu", "iteration", "scenario", "timestamp", "uuid")
+
+
+def plan_from_dict(doc: object, source: str = "") -> Plan:
+    """Validate a parsed document and build the Plan; ConfigError lists every problem."""
+    errs = Errors()
+    if not isinstance(doc, Mapping):
+        raise ConfigError([f"(root): the config must be a mapping with at least name and scenarios, "
+                           f"got {describe(doc)}"], source)
+    if "scenarios" not in doc and any(k in doc for k in LUNGE_V1_KEYS):
+        raise ConfigError(["(root): this looks like a Lunge v1 config (environments/requests/suites/"
+                           "performance), which is not supported yet; write a v2 config with "
+                           "name and scenarios"], source)
+    f = Fields(errs, doc, "")
+    f.check_keys(TOP_KEYS)
+    name = f.str("name", "", required="required: a name for the test, e.g. name: \"Checkout API\"",
+                 nonempty=True)
+    description = f.str("description", "")
+    settings, base_ok = parse_settings(f.mapping("settings"), "settings", errs)
+    variables, secrets = parse_variables(f.mapping("variables"), "variables", errs)
+    scenarios_doc = doc.get("scenarios")
+    scenarios = parse_scenarios(scenarios_doc, "scenarios", errs, settings, base_ok)
+    names = [k for k in scenarios_doc if isinstance(k, str)] if isinstance(scenarios_doc, Mapping) else []
+    thresholds = parse_thresholds(doc.get("thresholds"), "thresholds", errs, names)
+    options = parse_options(f.mapping("options"), "options", errs)
+    f.mapping("guardrails")
+    f.mapping("output")
+    errs.raise_if_any(source)
+    return Plan(name=name, scenarios=scenarios, description=description, settings=settings,
+                variables=variables, secrets=secrets, thresholds=thresholds, options=options,
+                source=source)
+
+
+def parse_settings(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> tuple[Settings, bool]:
+    """Settings, and whether baseUrl is usable (False suppresses repeat errors on every URL)."""
+    if m is None:
+        return Settings(), True
+    f = Fields(errs, m, path)
+    f.check_keys(SETTINGS_KEYS)
+    defaults = Settings()
+    before = len(errs)
+    base_url = f.str("baseUrl", "")
+    base_ok = len(errs) == before
+    if base_url and not base_url.startswith("{{"):
+        problem = url_problem(base_url)
+        if problem:
+            f.error("baseUrl", problem)
+            base_ok = False
+    return Settings(
+        base_url=base_url,
+        timeout=f.duration("timeout", defaults.timeout, positive=True),
+        max_connections_per_host=f.int("maxConnectionsPerHost", defaults.max_connections_per_host, minimum=0),
+        max_idle_conns_per_host=f.int("maxIdleConnsPerHost", defaults.max_idle_conns_per_host, minimum=0),
+        keepalive=f.bool("keepalive", defaults.keepalive),
+        insecure_skip_verify=f.bool("insecureSkipVerify", defaults.insecure_skip_verify),
+        user_agent=f.str("userAgent", defaults.user_agent),
+        headers=f.str_map("headers"),
+    ), base_ok
+
+
+def parse_variables(m: Mapping[Any, Any] | None, path: str,
+                    errs: Errors) -> tuple[dict[str, str], tuple[str, ...]]:
+    """`name: value` or `name: {value, secret}` → (values as text, names of secrets)."""
+    if m is None:
+        return {}, ()
+    values: dict[str, str] = {}
+    secrets: list[str] = []
+    for name, value in m.items():
+        at = join(path, name)
+        if not isinstance(name, str) or not name.strip():
+            errs.add(at, f"variable names must be non-empty strings, got {describe(name)}")
+            continue
+        if name in RESERVED_VARIABLES:
+            fix = "set settings.baseUrl instead" if name == "baseUrl" else "pick another name"
+            errs.add(at, f"'{name}' is a built-in template value; {fix}")
+            continue
+        if isinstance(value, Mapping):
+            f = Fields(errs, value, at)
+            f.check_keys(("value", "secret"))
+            text = f.text("value", required=True)
+            if f.bool("secret", False):
+                secrets.append(name)
+        else:
+            text = scalar_text(value)
+            if text is None:
+                errs.add(at, f"must be a string, number or boolean, or {{value: ..., secret: true}}, "
+                             f"got {describe(value)}")
+        if text is not None:
+            values[name] = text
+    return values, tuple(secrets)
+
+
+def parse_options(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> Options:
+    if m is None:
+        return Options()
+    f = Fields(errs, m, path)
+    f.check_keys(OPTIONS_KEYS)
+    defaults = Options()
+    return Options(
+        sequential=f.bool("sequential", defaults.sequential),
+        iterations_timeout=f.duration("iterationsTimeout", defaults.iterations_timeout, positive=True),
+    )

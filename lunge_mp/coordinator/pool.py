@@ -1,0 +1,63 @@
+"""Worker processes: spawn them, watch them, and make sure none outlives the run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+
+class WorkerPool:
+    """N `python -m lunge_mp.worker` processes connected to one ipc:// endpoint."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self._dir = tempfile.mkdtemp(prefix="lunge-mp-")
+        self.endpoint = f"ipc://{self._dir}/coordinator.sock"
+        self.procs: list[subprocess.Popen] = []
+
+    def spawn(self) -> None:
+        env = dict(os.environ)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        for i in range(self.count):
+            self.procs.append(subprocess.Popen(
+                [sys.executable, "-m", "lunge_mp.worker", "--connect", self.endpoint, "--id", str(i)],
+                stdin=subprocess.DEVNULL, env=env,
+            ))
+
+    def pid(self, worker: int) -> int:
+        return self.procs[worker].pid
+
+    def exited(self, worker: int) -> int | None:
+        """The exit code of a worker that has ended, else None."""
+        return self.procs[worker].poll()
+
+    def stop(self, grace_s: float = 3.0) -> None:
+        """Wait up to `grace_s` for workers to leave by themselves, then TERM, then KILL."""
+        deadline = time.monotonic() + grace_s
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            alive = [p for p in self.procs if p.poll() is None]
+            for proc in alive:
+                try:
+                    proc.send_signal(sig)
+                except ProcessLookupError:
+                    pass
+            for proc in alive:
+                try:
+                    proc.wait(timeout=2.0)
+                except subprocess.TimeoutExpired:
+                    pass
+        try:
+            for name in os.listdir(self._dir):
+                os.unlink(os.path.join(self._dir, name))
+            os.rmdir(self._dir)
+        except OSError:
+            pass

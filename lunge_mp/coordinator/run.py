@@ -1,0 +1,336 @@
+"""The coordinator's run loop: handshake, schedule, merge, stop — and always clean up.
+
+    spawn workers → Hello/Start/Ready from all → Go(t0)
+    every TICK: open scenarios' arrivals for the next LOOKAHEAD → Assign (round robin over
+                live workers); closed scenarios' VU targets → SetVUs on change
+    Reports → Aggregate;  Heartbeats → worker health;  lost workers → load moves on
+    end of schedule (or a stop) → Stop(deadline) → final Reports and Bye → RunOutcome
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import zmq
+import zmq.asyncio
+
+from lunge_mp.coordinator import timeline
+from lunge_mp.coordinator.pool import WorkerPool
+from lunge_mp.metrics.aggregate import Aggregate
+from lunge_mp.plan import Plan
+from lunge_mp.protocol import messages as m
+from lunge_mp.protocol.session import ProtocolError, State, WorkerSession
+from lunge_mp.schedule.arrivals import ArrivalClock
+from lunge_mp.schedule.rates import rate_fn_for
+from lunge_mp.schedule.split import split_evenly, split_round_robin
+
+TICK_S = 0.05
+LOOKAHEAD_S = 0.25
+START_DELAY_S = 0.3          # between Go and t0: lets every worker get the message first
+HANDSHAKE_TIMEOUT_S = 20.0
+LOST_AFTER_S = 3.0           # no heartbeat for this long: the worker is lost
+EXIT_SIGNAL = 105
+EXIT_LOST_WORKERS = 112
+
+
+@dataclass
+class WorkerInfo:
+    worker: int
+    pid: int = 0
+    cpu_percent: float = 0.0
+    loop_lag_ms: float = 0.0
+    rss_mb: float = 0.0
+    cpu_user: float = 0.0
+    cpu_system: float = 0.0
+    last_heard: float = 0.0
+    lost_at: float | None = None     # seconds after t0
+    error: str = ""
+
+
+@dataclass
+class RunOutcome:
+    """What a run produced, for reports. `abort` is the first reason the run ended early."""
+    plan: Plan
+    run_id: str
+    aggregate: Aggregate
+    workers: list[WorkerInfo]
+    start_time: float = 0.0          # wall clock, unix seconds
+    end_time: float = 0.0
+    duration_s: float = 0.0          # from t0 to the last Bye
+    planned_s: float = 0.0
+    abort: str | None = None
+    abort_code: int | None = None
+    warnings: list[str] = field(default_factory=list)
+    arrivals_sent: dict[str, int] = field(default_factory=dict)
+    coordinator_cpu_s: float = 0.0
+
+
+class Coordinator:
+    def __init__(self, plan: Plan, workers: int, on_tick=None) -> None:
+        self.plan = plan
+        self.run_id = uuid.uuid4().hex[:12]
+        self.pool = WorkerPool(workers)
+        self.sessions = [WorkerSession(i, self.run_id) for i in range(workers)]
+        self.info = [WorkerInfo(i) for i in range(workers)]
+        self.aggregate = Aggregate(run_id=self.run_id)
+        self.outcome = RunOutcome(plan, self.run_id, self.aggregate, self.info,
+                                  planned_s=timeline.run_end(plan))
+        self.on_tick = on_tick       # live view callback(coordinator, t)
+        self.t0_ns = 0
+        self.stop_requested: str | None = None
+        self.hard_stop = False
+        self.clocks = {s.name: ArrivalClock(rate_fn_for(s)) for s in plan.scenarios if s.is_open}
+        self.rr_next = {name: 0 for name in self.clocks}
+        self.vus_sent: dict[str, list[int]] = {}
+        self._byes = asyncio.Event()
+        self._stop_event = asyncio.Event()
+
+    # --- helpers -------------------------------------------------------------------------
+    def now(self) -> float:
+        """Seconds since t0 (negative before it)."""
+        return (time.monotonic_ns() - self.t0_ns) / 1e9
+
+    def live_workers(self) -> list[int]:
+        return [s.worker for s in self.sessions if s.state in (State.RUNNING, State.READY)]
+
+    async def send(self, worker: int, msg: m.Message) -> None:
+        self.sessions[worker].sent(msg)
+        await self.sock.send_multipart([f"w{worker}".encode(), m.encode(msg)])
+
+    def warn(self, text: str) -> None:
+        if text not in self.outcome.warnings:
+            self.outcome.warnings.append(text)
+
+    def request_stop(self, reason: str, code: int | None = None) -> None:
+        """First reason wins: a later one never overwrites the exit code."""
+        if self.outcome.abort is None:
+            self.outcome.abort = reason
+            self.outcome.abort_code = code
+        self.stop_requested = self.stop_requested or reason
+        self._stop_event.set()
+
+    # --- the run -------------------------------------------------------------------------
+    async def run(self) -> RunOutcome:
+        loop = asyncio.get_running_loop()
+        ctx = zmq.asyncio.Context()
+        self.sock = ctx.socket(zmq.ROUTER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        self.sock.setsockopt(zmq.MAXMSGSIZE, 64 * 2**20)
+        self.sock.bind(self.pool.endpoint)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_signal)
+        started_cpu = time.process_time()
+        self.outcome.start_time = time.time()
+        receiver = loop.create_task(self._receive())
+        try:
+            self.pool.spawn()
+            if await self._handshake():
+                await self._drive()
+                await self._finish()
+        finally:
+            receiver.cancel()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            self.sock.close(linger=0)
+            ctx.term()
+            self.pool.stop(grace_s=1.0)
+            self.outcome.end_time = time.time()
+            self.outcome.coordinator_cpu_s = time.process_time() - started_cpu
+        return self.outcome
+
+    def _on_signal(self) -> None:
+        if self.stop_requested is None:
+            self.request_stop("stopped by a signal", EXIT_SIGNAL)
+        else:
+            self.hard_stop = True
+            self._stop_event.set()
+
+    async def _handshake(self) -> bool:
+        """Hello from all, Start to all, Ready from all; then Go with t0 a moment ahead."""
+        deadline = time.monotonic() + HANDSHAKE_TIMEOUT_S
+        pre, mx = timeline.vu_shares(self.plan, self.pool.count)
+        started: set[int] = set()
+        while time.monotonic() < deadline and not self.stop_requested:
+            for s in self.sessions:
+                if s.state == State.GREETED and s.worker not in started:
+                    started.add(s.worker)
+                    await self.send(s.worker, m.Start(
+                        run_id=self.run_id, plan=self.plan, worker=s.worker, workers=self.pool.count,
+                        max_vus={k: v[s.worker] for k, v in mx.items()},
+                        pre_allocated_vus={k: v[s.worker] for k, v in pre.items()}))
+            if all(s.state == State.READY for s in self.sessions):
+                break
+            for i in range(self.pool.count):
+                code = self.pool.exited(i)
+                if code is not None:
+                    self.request_stop(f"worker {i} exited with code {code} before the run started", 1)
+                    return False
+            await asyncio.sleep(0.01)
+        if self.stop_requested:
+            return False
+        if not all(s.state == State.READY for s in self.sessions):
+            self.request_stop(f"workers did not become ready within {HANDSHAKE_TIMEOUT_S:.0f}s", 1)
+            return False
+        self.t0_ns = time.monotonic_ns() + int(START_DELAY_S * 1e9)
+        for s in self.sessions:
+            s_info = self.info[s.worker]
+            s_info.pid, s_info.last_heard = s.pid, time.monotonic()
+            await self.send(s.worker, m.Go(t0_us=self.t0_ns // 1000))
+        return True
+
+    async def _drive(self) -> None:
+        """Until the schedule ends or a stop: hand out arrivals and VU targets every tick."""
+        end = timeline.run_end(self.plan)
+        last_live = 0.0
+        heartbeat_at = 0.0
+        while not self.stop_requested:
+            t = self.now()
+            if t >= end:
+                break
+            await self._schedule_open(t)
+            await self._schedule_closed(t)
+            self._check_workers()
+            if t - heartbeat_at >= 1.0:
+                heartbeat_at = t
+                for w in self.live_workers():
+                    await self.send(w, m.Heartbeat())
+            if self.on_tick is not None and t - last_live >= 1.0:
+                last_live = t
+                self.on_tick(self, t)
+            try:
+                await asyncio.wait_for(self._stop_event.wait(), TICK_S)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _schedule_open(self, t: float) -> None:
+        live = self.live_workers()
+        if not live:
+            return
+        for s in self.plan.scenarios:
+            clock = self.clocks.get(s.name)
+            if clock is None or clock.done:
+                continue
+            first = clock.next_index
+            offsets = clock.take_until(t + LOOKAHEAD_S - s.start_time)
+            if not offsets:
+                continue
+            self.outcome.arrivals_sent[s.name] = self.outcome.arrivals_sent.get(s.name, 0) + len(offsets)
+            shift = int(s.start_time * 1e6)
+            if shift:
+                offsets = [o + shift for o in offsets]
+            start = self.rr_next[s.name] % len(live)
+            parts, self.rr_next[s.name] = split_round_robin(offsets, len(live), start)
+            for pos, part in enumerate(parts):
+                if part:
+                    # arrival j of the batch went to position (start + j) % len(live)
+                    first_j = (pos - start) % len(live)
+                    await self.send(live[pos], m.Assign(scenario=s.name, first_index=first + first_j,
+                                                        offsets_us=part, stride=len(live)))
+
+    async def _schedule_closed(self, t: float, force: bool = False) -> None:
+        live = self.live_workers()
+        if not live:
+            return
+        for s in self.plan.scenarios:
+            if s.is_open:
+                continue
+            target = timeline.target_vus(s, t)
+            shares = [0] * self.pool.count
+            for w, share in zip(live, split_evenly(target, len(live))):
+                shares[w] = share
+            if not force and self.vus_sent.get(s.name) == shares:
+                continue
+            self.vus_sent[s.name] = shares
+            ending = target == 0 and t >= timeline.scenario_end(s)
+            deadline = int((t + s.graceful_stop) * 1e6) if ending else 0
+            ramp_down = int((t + s.graceful_ramp_down) * 1e6) if s.executor == "ramping-vus" else 0
+            for w in live:
+                await self.send(w, m.SetVUs(scenario=s.name, vus=shares[w], deadline_us=deadline or ramp_down))
+
+    def _check_workers(self) -> None:
+        """A worker whose process ended or that went silent is lost; its share moves on."""
+        now = time.monotonic()
+        changed = False
+        for s in self.sessions:
+            if s.state not in (State.RUNNING, State.READY, State.STOPPING):
+                continue
+            info = self.info[s.worker]
+            code = self.pool.exited(s.worker)
+            silent = now - info.last_heard
+            if code is not None or silent > LOST_AFTER_S:
+                s.lost()
+                info.lost_at = round(self.now(), 3)
+                why = f"exited with code {code}" if code is not None else f"silent for {silent:.1f}s"
+                info.error = why
+                self.warn(f"worker {s.worker} (pid {info.pid}) lost at {info.lost_at:.1f}s: {why}")
+                changed = True
+        if changed and not self.live_workers():
+            self.request_stop("lost all workers", EXIT_LOST_WORKERS)
+
+    async def _receive(self) -> None:
+        while True:
+            frames = await self.sock.recv_multipart()
+            if len(frames) != 2:
+                self.warn(f"ignored a message of {len(frames)} frames")
+                continue
+            identity, data = frames
+            try:
+                worker = int(identity.decode()[1:])
+                session = self.sessions[worker]
+                msg = m.decode(data)
+            except Exception as exc:  # garbage from a bad peer: log and go on
+                self.warn(f"ignored an undecodable frame from {identity!r}: {type(exc).__name__}")
+                continue
+            try:
+                session.received(msg)
+            except ProtocolError as exc:
+                self.warn(f"refused: {exc}")
+                continue
+            info = self.info[worker]
+            info.last_heard = time.monotonic()
+            match msg:
+                case m.Report():
+                    for warning in self.aggregate.add(msg):
+                        self.warn(warning)
+                case m.Heartbeat():
+                    info.cpu_percent, info.loop_lag_ms, info.rss_mb = msg.cpu_percent, msg.loop_lag_ms, msg.rss_mb
+                case m.Bye():
+                    info.cpu_user, info.cpu_system, info.error = msg.cpu_user, msg.cpu_system, msg.error
+                    for warning in self.aggregate.expect_reports(worker, msg.reports):
+                        self.warn(warning)
+                    if all(s.state in (State.DONE, State.LOST, State.NEW) for s in self.sessions):
+                        self._byes.set()
+
+    async def _finish(self) -> None:
+        """Stop every worker, give running iterations their graceful stop, collect final reports."""
+        grace = 0.0 if self.hard_stop else timeline.longest_graceful_stop(self.plan)
+        t = self.now()
+        deadline_us = int((t + grace) * 1e6)
+        for w in self.live_workers():
+            await self.send(w, m.Stop(deadline_us=deadline_us, hard=self.hard_stop,
+                                      reason=self.stop_requested or "end of schedule"))
+        until = time.monotonic() + grace + 3.0
+        hard_sent = self.hard_stop
+        while not self._byes.is_set() and time.monotonic() < until:
+            if self.hard_stop and not hard_sent:
+                hard_sent = True
+                until = min(until, time.monotonic() + 2.0)
+                for s in self.sessions:
+                    if s.state == State.STOPPING:
+                        await self.send(s.worker, m.Stop(deadline_us=0, hard=True, reason="second signal"))
+            self._check_workers()
+            if all(s.state in (State.DONE, State.LOST) for s in self.sessions):
+                break
+            try:
+                await asyncio.wait_for(self._byes.wait(), 0.1)
+            except asyncio.TimeoutError:
+                pass
+        for s in self.sessions:
+            if s.state == State.STOPPING:
+                self.warn(f"worker {s.worker} did not finish in time; its last second may be missing")
+        self.outcome.duration_s = max(0.0, self.now())

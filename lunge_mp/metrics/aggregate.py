@@ -1,0 +1,336 @@
+"""Coordinator-side merge of worker Reports into run totals and 1-second buckets.
+
+Histograms are added bucket by bucket, so every merged percentile, min, max and count
+equals that of one histogram of all samples (`hdr.merge`). Totals are kept per series
+(scenario, request, metric), per metric over the run, and per (scenario, metric), so the
+queries reports and thresholds ask most often need no merging at query time.
+
+Reports are deduplicated by (worker, seq): a repeated seq is ignored, a skipped range is
+recorded as a gap and warned about, a late report that fills a gap is accepted. Nothing
+is interpolated: a gap stays a gap in `gaps()`.
+
+Memory: one HDR histogram (~190 KB) per series and per (scenario, metric), plus the
+buckets (`buckets.Buckets`: a few hundred bytes per sealed second).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hdrh.histogram import HdrHistogram
+
+from lunge_mp.metrics import hdr
+from lunge_mp.metrics.buckets import (DEFAULT_OPEN_BUCKETS, DROPPED, FAILURES, INTERRUPTED,
+                                      ITERATIONS, REQUESTS, SCHEDULED, Bucket, Buckets)
+from lunge_mp.metrics.names import OVERFLOW
+from lunge_mp.protocol.messages import CounterDelta, Report, ScenarioDelta
+
+SeriesKey = tuple[str, str, str]
+
+
+@dataclass(slots=True)
+class _ReqTotals:
+    requests: int = 0
+    failures: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    first_error: dict[str, tuple[int, str]] = field(default_factory=dict)  # cls → (arrival, msg)
+    bytes_in: int = 0
+    bytes_out: int = 0
+
+
+@dataclass(slots=True)
+class _ScnTotals:
+    iterations: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    interrupted: int = 0
+    scheduled: int = 0
+    vus_max: int = 0
+    active_vus_max: int = 0
+
+
+@dataclass(slots=True)
+class _Seq:
+    """Which report seqs of one worker arrived: all below `next` except `missing` ranges."""
+    next: int = 0
+    missing: list[list[int]] = field(default_factory=list)   # [first, last] inclusive
+
+
+def _span(first: int, last: int) -> str:
+    return f"report {first}" if first == last else f"reports {first}..{last}"
+
+
+class Aggregate:
+    """Run totals and per-second buckets from every worker's Reports."""
+
+    def __init__(self, run_id: str = "", open_buckets: int = DEFAULT_OPEN_BUCKETS) -> None:
+        self.run_id = run_id            # if set, reports of another run are rejected
+        self.reports = 0                # reports accepted
+        self._series: dict[SeriesKey, HdrHistogram] = {}
+        self._by_metric: dict[str, HdrHistogram] = {}
+        self._by_scn_metric: dict[tuple[str, str], HdrHistogram] = {}
+        self._reqs: dict[tuple[str, str], _ReqTotals] = {}
+        self._scns: dict[str, _ScnTotals] = {}
+        self._vus_max = 0
+        self._active_vus_max = 0
+        self._latest: dict[int, int] = {}   # worker → newest second it reported
+        self._buckets = Buckets(open_buckets)
+        self._seqs: dict[int, _Seq] = {}
+        self._arrival = 0
+        self._overflow_warned: set[str] = set()
+
+    # ---- ingest ------------------------------------------------------------------------
+
+    def add(self, report: Report) -> list[str]:
+        """Merge one Report; returns human-readable warnings (gaps, duplicates, lateness)."""
+        w = report.worker
+        warnings: list[str] = []
+        if self.run_id and report.run_id != self.run_id:
+            return [f"worker {w}: report {report.seq} of run {report.run_id!r} ignored "
+                    f"(this run is {self.run_id!r})"]
+        if not self._accept(w, report.seq, warnings):
+            return warnings
+        self.reports += 1
+        bucket: Bucket | None = None
+        if report.bucket < 0:
+            warnings.append(f"worker {w}: report {report.seq} has bucket {report.bucket}; "
+                            f"counted in the totals only")
+        else:
+            if report.bucket > self._latest.get(w, -1):
+                self._latest[w] = report.bucket
+            self._buckets.advance(report.bucket)
+            bucket = self._buckets.get(report.bucket)
+            if bucket.sealed and report.series:
+                warnings.append(
+                    f"worker {w}: report {report.seq} for second {report.bucket} arrived after "
+                    f"that second was closed; its latencies count in the totals but not in "
+                    f"that second's percentiles")
+        for sd in report.series:
+            try:
+                h = hdr.decode(sd.hist)
+            except ValueError as exc:
+                warnings.append(f"worker {w}: report {report.seq}: series "
+                                f"{sd.scenario}/{sd.request}/{sd.metric} skipped: {exc}")
+                continue
+            self._add_series(sd.scenario, sd.request, sd.metric, h)
+            if bucket is not None and not bucket.sealed:
+                bucket.add_hist(sd.scenario, sd.metric, h)
+            if sd.request == OVERFLOW and sd.scenario not in self._overflow_warned:
+                self._overflow_warned.add(sd.scenario)
+                warnings.append(
+                    f"worker {w}: scenario {sd.scenario!r} reached the series cap; samples of "
+                    f"further request names are merged into request {OVERFLOW!r}")
+        for cd in report.counters:
+            self._add_counters(cd, bucket)
+        for sc in report.scenarios:
+            self._add_scenario(sc, bucket)
+        if bucket is not None and report.scenarios:
+            bucket.set_gauges(w, [(s.scenario, s.active_vus, s.vus) for s in report.scenarios])
+            for s in report.scenarios:
+                t = self._scns[s.scenario]
+                a, v = bucket.gauge_sums[s.scenario]
+                t.active_vus_max = max(t.active_vus_max, a)
+                t.vus_max = max(t.vus_max, v)
+            a, v = bucket.vus_total()
+            self._active_vus_max = max(self._active_vus_max, a)
+            self._vus_max = max(self._vus_max, v)
+        return warnings
+
+    def expect_reports(self, worker: int, count: int) -> list[str]:
+        """The worker says it sent `count` reports (Bye): record any tail never received."""
+        st = self._seqs.setdefault(worker, _Seq())
+        if count > st.next:
+            st.missing.append([st.next, count - 1])
+            msg = f"worker {worker}: {_span(st.next, count - 1)} missing (it sent {count})"
+            st.next = count
+            return [msg]
+        if count < st.next:
+            return [f"worker {worker}: says it sent {count} reports but report {st.next - 1} "
+                    f"arrived"]
+        return []
+
+    def finish(self) -> None:
+        """End of run: seal every bucket (frees their histograms; queries still work)."""
+        self._buckets.seal_all()
+
+    def _accept(self, worker: int, seq: int, warnings: list[str]) -> bool:
+        st = self._seqs.get(worker)
+        if st is None:
+            st = self._seqs[worker] = _Seq()
+        if seq == st.next:
+            st.next += 1
+            return True
+        if seq > st.next:
+            warnings.append(f"worker {worker}: {_span(st.next, seq - 1)} missing")
+            st.missing.append([st.next, seq - 1])
+            st.next = seq + 1
+            return True
+        for i, (first, last) in enumerate(st.missing):
+            if first <= seq <= last:
+                st.missing[i:i + 1] = [r for r in ([first, seq - 1], [seq + 1, last])
+                                       if r[0] <= r[1]]
+                warnings.append(f"worker {worker}: report {seq} arrived late; accepted")
+                return True
+        warnings.append(f"worker {worker}: duplicate report {seq} ignored")
+        return False
+
+    def _add_series(self, scenario: str, request: str, metric: str, h: HdrHistogram) -> None:
+        for table, key in ((self._series, (scenario, request, metric)),
+                           (self._by_metric, metric),
+                           (self._by_scn_metric, (scenario, metric))):
+            dst = table.get(key)
+            if dst is None:
+                dst = table[key] = hdr.new_histogram()
+            hdr.merge(dst, h)
+
+    def _add_counters(self, cd: CounterDelta, bucket: Bucket | None) -> None:
+        t = self._reqs.get((cd.scenario, cd.request))
+        if t is None:
+            t = self._reqs[(cd.scenario, cd.request)] = _ReqTotals()
+        t.requests += cd.requests
+        t.failures += cd.failures
+        t.bytes_in += cd.bytes_in
+        t.bytes_out += cd.bytes_out
+        for cls, n in cd.errors.items():
+            t.errors[cls] = t.errors.get(cls, 0) + n
+        for cls, msg in cd.first_error.items():
+            if cls not in t.first_error:
+                t.first_error[cls] = (self._arrival, msg)
+                self._arrival += 1
+        if bucket is not None:
+            c = bucket.scn(cd.scenario)
+            c[REQUESTS] += cd.requests
+            c[FAILURES] += cd.failures
+
+    def _add_scenario(self, sc: ScenarioDelta, bucket: Bucket | None) -> None:
+        t = self._scns.get(sc.scenario)
+        if t is None:
+            t = self._scns[sc.scenario] = _ScnTotals()
+        t.iterations += sc.iterations
+        t.interrupted += sc.interrupted
+        t.scheduled += sc.scheduled
+        for cause, n in sc.dropped.items():
+            t.dropped[cause] = t.dropped.get(cause, 0) + n
+        if bucket is not None:
+            c = bucket.scn(sc.scenario)
+            c[ITERATIONS] += sc.iterations
+            c[DROPPED] += sum(sc.dropped.values())
+            c[SCHEDULED] += sc.scheduled
+            c[INTERRUPTED] += sc.interrupted
+
+    # ---- queries -----------------------------------------------------------------------
+
+    def histogram(self, metric: str, scenario: str | None = None,
+                  request: str | None = None) -> HdrHistogram:
+        """The merged histogram for a filter (all / one scenario / one request). Do not
+        modify it: it may be a live total."""
+        if request is None:
+            h = (self._by_metric.get(metric) if scenario is None
+                 else self._by_scn_metric.get((scenario, metric)))
+            return h if h is not None else hdr.new_histogram()
+        if scenario is not None:
+            h = self._series.get((scenario, request, metric))
+            return h if h is not None else hdr.new_histogram()
+        out = hdr.new_histogram()
+        for (_, r, m), h in self._series.items():
+            if r == request and m == metric:
+                hdr.merge(out, h)
+        return out
+
+    def summary(self, metric: str, scenario: str | None = None,
+                request: str | None = None) -> dict:
+        """`hdr.summarize_ms` (count, min, avg, med, p50..p99.9, max in ms) over the filter."""
+        return hdr.summarize_ms(self.histogram(metric, scenario, request))
+
+    def percentile_ms(self, metric: str, p: float, scenario: str | None = None,
+                   request: str | None = None) -> float | None:
+        """Any percentile (ms, 3 decimals) over the filter; None without samples."""
+        h = self.histogram(metric, scenario, request)
+        if not h.total_count:
+            return None
+        return round(hdr.percentiles(h, [p])[p] / 1000.0, 3)
+
+    def counters(self, scenario: str | None = None, request: str | None = None) -> dict:
+        """requests, failures, errors {class: n}, first_error {class: msg}, bytes_in/out."""
+        out = {"requests": 0, "failures": 0, "errors": {}, "first_error": {},
+               "bytes_in": 0, "bytes_out": 0}
+        first: dict[str, tuple[int, str]] = {}
+        for (s, r), t in self._reqs.items():
+            if (scenario is not None and s != scenario) or (request is not None and r != request):
+                continue
+            out["requests"] += t.requests
+            out["failures"] += t.failures
+            out["bytes_in"] += t.bytes_in
+            out["bytes_out"] += t.bytes_out
+            for cls, n in t.errors.items():
+                out["errors"][cls] = out["errors"].get(cls, 0) + n
+            for cls, am in t.first_error.items():
+                if cls not in first or am < first[cls]:
+                    first[cls] = am
+        out["first_error"] = {cls: am[1] for cls, am in sorted(first.items())}
+        out["errors"] = dict(sorted(out["errors"].items()))
+        return out
+
+    def scenario_counters(self, scenario: str | None = None) -> dict:
+        """iterations, dropped {cause: n}, interrupted, scheduled, vus_max, active_vus_max.
+
+        *_max are the largest per-second sums over workers (over all scenarios if None).
+        """
+        scns = (self._scns.values() if scenario is None
+                else [self._scns[scenario]] if scenario in self._scns else [])
+        out = {"iterations": 0, "dropped": {}, "interrupted": 0, "scheduled": 0,
+               "vus_max": 0, "active_vus_max": 0}
+        for t in scns:
+            out["iterations"] += t.iterations
+            out["interrupted"] += t.interrupted
+            out["scheduled"] += t.scheduled
+            for cause, n in t.dropped.items():
+                out["dropped"][cause] = out["dropped"].get(cause, 0) + n
+            out["vus_max"] = max(out["vus_max"], t.vus_max)
+            out["active_vus_max"] = max(out["active_vus_max"], t.active_vus_max)
+        if scenario is None:
+            out["vus_max"], out["active_vus_max"] = self._vus_max, self._active_vus_max
+        out["dropped"] = dict(sorted(out["dropped"].items()))
+        return out
+
+    def buckets(self, since: int | None = None) -> list[dict]:
+        """Per-second rows (see `buckets.Bucket.as_dict`), oldest first, from `since` on."""
+        return self._buckets.as_dicts(since)
+
+    def last_complete_bucket(self) -> dict | None:
+        """The newest second every live worker has reported (for a live view), or None.
+
+        A worker's report for second t is sent when t ends, so t is complete once each
+        worker has reported t or later. Workers silent for longer than the open-bucket
+        window are treated as lost and do not hold the view back.
+        """
+        if not self._latest:
+            return None
+        newest = max(self._latest.values())
+        t = min(b for b in self._latest.values() if b >= newest - self._buckets.open_buckets)
+        b = self._buckets.at_or_before(t)
+        return b.as_dict() if b is not None else None
+
+    def encoded_histograms(self) -> dict[str, str]:
+        """Every series total, encoded, keyed "scenario/request/metric" (request may be "").
+
+        Request names may contain "/" ("GET /"); metric names never do and scenario names
+        should not, so split at the first and the last "/".
+        """
+        return {f"{s}/{r}/{m}": hdr.encode(h).decode("ascii")
+                for (s, r, m), h in sorted(self._series.items())}
+
+    def series_keys(self) -> list[SeriesKey]:
+        return sorted(self._series)
+
+    def request_keys(self) -> list[tuple[str, str]]:
+        """(scenario, request) pairs that have request counters, sorted."""
+        return sorted(self._reqs)
+
+    def scenarios(self) -> list[str]:
+        return sorted(set(self._scns) | {s for s, _ in self._reqs}
+                      | {s for s, _, _ in self._series})
+
+    def gaps(self) -> list[dict[str, int]]:
+        """Reports never received: [{"worker", "first", "last"}] (inclusive seq ranges)."""
+        return [{"worker": w, "first": a, "last": b}
+                for w in sorted(self._seqs) for a, b in self._seqs[w].missing]

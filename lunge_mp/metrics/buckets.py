@@ -1,0 +1,194 @@
+"""Per-second time buckets of a run, small enough for 86,400 of them (a 24 h run).
+
+A bucket is *open* while reports for its second may still arrive: it then holds live
+HDR histograms (~190 KB each) for the run-wide BUCKET_METRICS and per scenario
+http_req_duration, plus per-worker VU gauges. Once the newest bucket seen is
+`open_buckets` seconds ahead, the bucket is *sealed*: its p50/p95/p99 are computed once
+and the histograms and per-worker gauges are dropped, leaving a few hundred bytes.
+
+A report for a sealed second (a worker more than `open_buckets` s behind) still adds its
+counters and gauges there; its latencies go into the run totals but cannot change that
+second's percentiles any more, and `add` says so.
+"""
+
+from __future__ import annotations
+
+from hdrh.histogram import HdrHistogram
+
+from lunge_mp.metrics import hdr
+from lunge_mp.metrics.names import BUCKET_METRICS, BUCKET_SCENARIO_METRIC
+
+DEFAULT_OPEN_BUCKETS = 10
+_PCTS = (50.0, 95.0, 99.0)
+
+# per-scenario counter slots in a bucket
+REQUESTS, FAILURES, DROPPED, ITERATIONS, SCHEDULED, INTERRUPTED = range(6)
+_COUNTER_NAMES = ("requests", "failures", "dropped", "iterations", "scheduled", "interrupted")
+
+HistKey = tuple[str | None, str]     # (None, metric) run-wide, (scenario, metric) per scenario
+Pct = tuple[int, int, int] | None    # p50, p95, p99 in µs; None if no samples
+
+
+class Bucket:
+    """One second of the run, merged over all workers."""
+
+    __slots__ = ("t", "hists", "pct", "counts", "gauges", "gauge_sums", "gauge_workers")
+
+    def __init__(self, t: int) -> None:
+        self.t = t
+        self.hists: dict[HistKey, HdrHistogram] | None = {}
+        self.pct: dict[HistKey, Pct] = {}          # cache while open; final once sealed
+        self.counts: dict[str, list[int]] = {}     # scenario → _COUNTER_NAMES slots
+        self.gauges: dict[str, dict[int, tuple[int, int]]] | None = {}  # scn → worker → (active, vus)
+        self.gauge_sums: dict[str, list[int]] = {}  # scn → [active, vus] summed over workers
+        self.gauge_workers = 0                      # bitmask of workers that sent gauges
+
+    @property
+    def sealed(self) -> bool:
+        return self.hists is None
+
+    def scn(self, scenario: str) -> list[int]:
+        c = self.counts.get(scenario)
+        if c is None:
+            c = self.counts[scenario] = [0] * len(_COUNTER_NAMES)
+        return c
+
+    def add_hist(self, scenario: str, metric: str, h: HdrHistogram) -> None:
+        """Merge one worker's delta into the kept histograms (open buckets only)."""
+        assert self.hists is not None
+        if metric in BUCKET_METRICS:
+            self._merge((None, metric), h)
+        if metric == BUCKET_SCENARIO_METRIC:
+            self._merge((scenario, metric), h)
+
+    def _merge(self, key: HistKey, h: HdrHistogram) -> None:
+        dst = self.hists.get(key)
+        if dst is None:
+            dst = self.hists[key] = hdr.new_histogram()
+        hdr.merge(dst, h)
+        self.pct.pop(key, None)
+
+    def set_gauges(self, worker: int, gauges: list[tuple[str, int, int]]) -> None:
+        """One report's (scenario, active, vus) gauges. In an open bucket a worker's latest
+        values replace its earlier ones; a sealed bucket no longer knows per-worker values,
+        so it adds them only if this worker had sent none for this second."""
+        first_time = not (self.gauge_workers >> worker) & 1
+        self.gauge_workers |= 1 << worker
+        for scenario, active, vus in gauges:
+            sums = self.gauge_sums.get(scenario)
+            if sums is None:
+                sums = self.gauge_sums[scenario] = [0, 0]
+            if self.gauges is not None:
+                per = self.gauges.setdefault(scenario, {})
+                old_a, old_v = per.get(worker, (0, 0))
+                per[worker] = (active, vus)
+                sums[0] += active - old_a
+                sums[1] += vus - old_v
+            elif first_time:
+                sums[0] += active
+                sums[1] += vus
+
+    def vus_total(self) -> tuple[int, int]:
+        return (sum(s[0] for s in self.gauge_sums.values()),
+                sum(s[1] for s in self.gauge_sums.values()))
+
+    def percentiles(self, key: HistKey) -> Pct:
+        if key in self.pct:
+            return self.pct[key]
+        h = self.hists.get(key) if self.hists is not None else None
+        if h is None or not h.total_count:
+            p: Pct = None
+        else:
+            v = hdr.percentiles(h, _PCTS)
+            p = (v[50.0], v[95.0], v[99.0])
+        if self.hists is not None:
+            self.pct[key] = p
+        return p
+
+    def seal(self) -> None:
+        if self.hists is None:
+            return
+        for key in self.hists:
+            self.percentiles(key)
+        self.hists = None
+        self.gauges = None
+
+    def as_dict(self) -> dict:
+        """{t, requests, failures, p50, p95, p99, rtP*, lagP*, activeVUs, vus, dropped,
+        iterations, scheduled, interrupted, byScenario: {scn: {...}}}; latencies in ms."""
+        total = [0] * len(_COUNTER_NAMES)
+        by: dict[str, dict] = {}
+        for scn in sorted(set(self.counts) | set(self.gauge_sums)):
+            c = self.counts.get(scn) or [0] * len(_COUNTER_NAMES)
+            total = [a + b for a, b in zip(total, c)]
+            g = self.gauge_sums.get(scn, (0, 0))
+            d = dict(zip(_COUNTER_NAMES, c))
+            d.update(_pct_ms("", self.percentiles((scn, BUCKET_SCENARIO_METRIC))))
+            d["activeVUs"], d["vus"] = g[0], g[1]
+            by[scn] = d
+        out: dict = {"t": self.t}
+        out.update(zip(_COUNTER_NAMES, total))
+        out.update(_pct_ms("", self.percentiles((None, BUCKET_METRICS[0]))))
+        out.update(_pct_ms("rt", self.percentiles((None, BUCKET_METRICS[1]))))
+        out.update(_pct_ms("lag", self.percentiles((None, BUCKET_METRICS[2]))))
+        out["activeVUs"], out["vus"] = self.vus_total()
+        out["byScenario"] = by
+        return out
+
+
+def _pct_ms(prefix: str, p: Pct) -> dict[str, float | None]:
+    names = ("p50", "p95", "p99") if not prefix else (prefix + "P50", prefix + "P95", prefix + "P99")
+    if p is None:
+        return dict.fromkeys(names)
+    return {n: round(v / 1000.0, 3) for n, v in zip(names, p)}
+
+
+class Buckets:
+    """All seconds of a run, sealing those `open_buckets` behind the newest seen."""
+
+    def __init__(self, open_buckets: int = DEFAULT_OPEN_BUCKETS) -> None:
+        if open_buckets < 1:
+            raise ValueError(f"open_buckets must be >= 1 (got {open_buckets})")
+        self.open_buckets = open_buckets
+        self._all: dict[int, Bucket] = {}
+        self._open: dict[int, Bucket] = {}
+        self._newest = -1
+
+    def get(self, t: int) -> Bucket:
+        """The bucket of second `t` (created open; may be sealed if `t` is old)."""
+        b = self._all.get(t)
+        if b is None:
+            b = self._all[t] = Bucket(t)
+            if t > self._newest - self.open_buckets:
+                self._open[t] = b
+            else:
+                b.seal()
+        return b
+
+    def advance(self, t: int) -> None:
+        """Note that second `t` was reported; seal what is now too old to change."""
+        if t <= self._newest:
+            return
+        self._newest = t
+        limit = t - self.open_buckets
+        for old in [k for k in self._open if k <= limit]:
+            self._open.pop(old).seal()
+
+    def seal_all(self) -> None:
+        for b in self._open.values():
+            b.seal()
+        self._open.clear()
+
+    def at_or_before(self, t: int) -> Bucket | None:
+        """The newest bucket at or before second `t` (seconds without reports are skipped)."""
+        for k in range(t, max(-1, t - 3600), -1):
+            b = self._all.get(k)
+            if b is not None:
+                return b
+        return None
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+    def as_dicts(self, since: int | None = None) -> list[dict]:
+        return [self._all[t].as_dict() for t in sorted(self._all) if since is None or t >= since]

@@ -1,0 +1,29 @@
+"""Names shared by the worker-side Recorder and the coordinator-side Aggregate.
+
+Kept in one place so a typo cannot split one metric into two series.
+"""
+
+from __future__ import annotations
+
+# Latency metrics (histograms, µs). Request-level ones are keyed by request name; the
+# scenario-level ones use request "" (see SeriesDelta).
+HTTP_REQ_DURATION = "http_req_duration"            # service time: sent → response complete
+HTTP_REQ_RESPONSE_TIME = "http_req_response_time"  # from the scheduled instant (CO-corrected)
+SCHEDULE_LAG = "schedule_lag"                      # scheduled instant → iteration start
+ITERATION_DURATION = "iteration_duration"
+
+# Run-wide histograms every 1-second bucket keeps (merged over all scenarios); per
+# scenario a bucket keeps only BUCKET_SCENARIO_METRIC. Everything else lives in totals.
+BUCKET_METRICS = (HTTP_REQ_DURATION, HTTP_REQ_RESPONSE_TIME, SCHEDULE_LAG)
+BUCKET_SCENARIO_METRIC = HTTP_REQ_DURATION
+
+# Request name that absorbs samples once a Recorder's series cap is reached.
+OVERFLOW = "__overflow__"
+
+# Failure classes (the worker decides which applies; these are the documented ones).
+FAILURE_CLASSES = ("timeout", "connect", "dns", "tls", "reset", "http_4xx", "http_5xx", "check")
+UNKNOWN_FAILURE = "other"
+
+# Causes of dropped iterations.
+DROP_NO_VU = "no_vu"
+DROP_BEHIND = "behind"

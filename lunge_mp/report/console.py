@@ -1,0 +1,146 @@
+"""What a person at a terminal sees: a live line while the run goes, a summary at the end."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+
+def _ms(v: float | None) -> str:
+    if v is None:
+        return "-"
+    if v >= 1000:
+        return f"{v / 1000:.2f}s"
+    if v >= 100:
+        return f"{v:.0f}ms"
+    return f"{v:.2f}ms"
+
+
+def _n(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.1f}" if v != int(v) else f"{int(v):,}"
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v * 100:.2f}%"
+
+
+def _table(rows: list[list[str]], out: TextIO, indent: str = "  ") -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for j, row in enumerate(rows):
+        cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        print(indent + "  ".join(cells).rstrip(), file=out)
+        if j == 0:
+            print(indent + "  ".join("-" * w for w in widths), file=out)
+
+
+class LiveView:
+    """One status line a second: rewritten in place on a terminal, a plain line every 5 s otherwise."""
+
+    def __init__(self, out: TextIO = sys.stderr) -> None:
+        self.out = out
+        self.tty = out.isatty()
+        self._last_plain = -5.0
+        self._width = 0
+
+    def update(self, text: str, t: float) -> None:
+        if self.tty:
+            pad = max(0, self._width - len(text))
+            self.out.write("\r" + text + " " * pad)
+            self._width = len(text)
+            self.out.flush()
+        elif t - self._last_plain >= 5.0:
+            self._last_plain = t
+            print(text, file=self.out, flush=True)
+
+    def close(self) -> None:
+        if self.tty and self._width:
+            self.out.write("\r" + " " * self._width + "\r")
+            self.out.flush()
+
+
+def live_line(t: float, total: float, requests: int, rate: float, target_rate: float | None,
+              p95_ms: float | None, failures: int, vus: int, behind: list[str]) -> str:
+    target = f" (target {target_rate:,.0f}/s)" if target_rate else ""
+    line = (f"[{t:6.1f}s / {total:.0f}s]  reqs {requests:,}  {rate:,.0f}/s{target}  "
+            f"p95 {_ms(p95_ms)}  errors {failures:,}  VUs {vus}")
+    if behind:
+        line += "  BEHIND: " + ",".join(behind)
+    return line
+
+
+def print_summary(results: dict, out: TextIO = sys.stdout, results_path: str | None = None) -> None:
+    """The end-of-run summary: verdict, per-scenario and per-request tables, thresholds, warnings."""
+    m = results["metrics"]
+    status = results["status"].upper()
+    print(file=out)
+    print(f"  {results['name']}: {status} (exit {results['exitCode']}) after "
+          f"{results['durationSeconds']:.1f}s with {len(results['workers'])} workers", file=out)
+    if results.get("abortReason"):
+        print(f"  stopped early: {results['abortReason']}", file=out)
+    print(file=out)
+
+    rows = [["scenario", "executor", "iterations", "it/s", "dropped", "requests", "failed",
+             "p50", "p95", "p99", "max"]]
+    for name, s in results["scenarios"].items():
+        d = s["http_req_duration"]
+        rows.append([name, s["executor"], _n(s["iterations"]["count"]), _n(s["iterations"]["rate"]),
+                     _n(s["dropped_iterations"]["count"]), _n(s["http_reqs"]["count"]),
+                     _pct(s["http_req_failed"]["rate"]),
+                     _ms(d["p50"]), _ms(d["p95"]), _ms(d["p99"]), _ms(d["max"])])
+    _table(rows, out)
+    print(file=out)
+
+    rows = [["request", "requests", "req/s", "failed", "min", "avg", "p50", "p90", "p95", "p99", "max"]]
+    for name, r in results["requests"].items():
+        d = r["http_req_duration"]
+        rows.append([name, _n(r["http_reqs"]["count"]), _n(r["http_reqs"]["rate"]),
+                     _pct(r["http_req_failed"]["rate"]), _ms(d["min"]), _ms(d["avg"]), _ms(d["p50"]),
+                     _ms(d["p90"]), _ms(d["p95"]), _ms(d["p99"]), _ms(d["max"])])
+    if len(rows) > 1:
+        _table(rows, out)
+        print(file=out)
+
+    rows = [["metric", "count", "min", "avg", "p50", "p90", "p95", "p99", "p99.9", "max"]]
+    for metric, label in (("http_req_duration", "service time (from send)"),
+                          ("http_req_response_time", "response time (from schedule)"),
+                          ("schedule_lag", "schedule lag"),
+                          ("iteration_duration", "iteration duration")):
+        d = m[metric]
+        if d["count"]:
+            rows.append([label, _n(d["count"]), _ms(d["min"]), _ms(d["avg"]), _ms(d["p50"]), _ms(d["p90"]),
+                         _ms(d["p95"]), _ms(d["p99"]), _ms(d["p99.9"]), _ms(d["max"])])
+    if len(rows) > 1:
+        _table(rows, out)
+        print(file=out)
+
+    reqs, failed = m["http_reqs"], m["http_req_failed"]
+    print(f"  requests      {reqs['count']:,} ({reqs['rate']:,.1f}/s), failed {failed['count']:,} "
+          f"({_pct(failed['rate'])})", file=out)
+    for cls, count in failed["byClass"].items():
+        example = failed["firstError"].get(cls, "")
+        print(f"    {cls:<12} {count:,}" + (f"   first: {example[:100]}" if example else ""), file=out)
+    print(f"  iterations    {m['iterations']['count']:,} ({m['iterations']['rate']:,.1f}/s), "
+          f"dropped {m['dropped_iterations']['count']:,}"
+          + (f" {m['dropped_iterations']['byCause']}" if m['dropped_iterations']['count'] else "")
+          + f", interrupted {m['interrupted_iterations']['count']:,}", file=out)
+    print(f"  data          received {m['data_received']['count'] / 1e6:,.2f} MB, "
+          f"sent {m['data_sent']['count'] / 1e6:,.2f} MB;  max VUs {m['vus_max']}", file=out)
+    eff = results["efficiency"]["overall"]
+    if eff is not None:
+        print(f"  efficiency    {_pct(eff)} of open-model iterations started as scheduled", file=out)
+
+    if results["thresholds"]:
+        print(file=out)
+        print("  thresholds", file=out)
+        for t in results["thresholds"]:
+            mark = "ok  " if t["ok"] else "FAIL"
+            observed = "n/a" if t["observed"] is None else f"{t['observed']:g}"
+            print(f"    {mark}  {t['metric']}: {t['expression']}  (observed {observed})", file=out)
+    if results["warnings"]:
+        print(file=out)
+        for w in results["warnings"]:
+            print(f"  warning: {w}", file=out)
+    if results_path:
+        print(file=out)
+        print(f"  results written to {results_path}", file=out)
+    print(file=out)

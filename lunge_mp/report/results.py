@@ -1,0 +1,139 @@
+"""results.json: the run as data. The schema is documented in docs/RESULTS.md.
+
+Latencies are milliseconds; counts are exact; rates are per second of measured run time
+(t0 to the last worker's final report).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+
+from lunge_mp import __version__
+from lunge_mp.coordinator.run import RunOutcome
+from lunge_mp.coordinator import timeline
+from lunge_mp.metrics.aggregate import Aggregate
+
+SCHEMA_VERSION = 1
+TREND_METRICS = ("http_req_duration", "http_req_response_time", "schedule_lag", "iteration_duration")
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _rate(count: float, seconds: float) -> float:
+    return round(count / seconds, 3) if seconds > 0 else 0.0
+
+
+def request_metrics(agg: Aggregate, seconds: float, scenario: str | None = None,
+                    request: str | None = None) -> dict:
+    """The request-level block: counts, failures, latency summaries, bytes."""
+    c = agg.counters(scenario=scenario, request=request)
+    requests, failures = c["requests"], c["failures"]
+    return {
+        "http_reqs": {"count": requests, "rate": _rate(requests, seconds)},
+        "http_req_failed": {"count": failures, "rate": round(failures / requests, 6) if requests else 0.0,
+                            "byClass": dict(sorted(c["errors"].items())),
+                            "firstError": dict(sorted(c["first_error"].items()))},
+        "http_req_duration": agg.summary("http_req_duration", scenario=scenario, request=request),
+        "http_req_response_time": agg.summary("http_req_response_time", scenario=scenario, request=request),
+        "data_received": {"count": c["bytes_in"], "rate": _rate(c["bytes_in"], seconds)},
+        "data_sent": {"count": c["bytes_out"], "rate": _rate(c["bytes_out"], seconds)},
+    }
+
+
+def scenario_metrics(agg: Aggregate, seconds: float, scenario: str | None = None) -> dict:
+    """Request block plus iterations, drops, schedule lag and VUs."""
+    block = request_metrics(agg, seconds, scenario=scenario)
+    sc = agg.scenario_counters(scenario=scenario)
+    block["schedule_lag"] = agg.summary("schedule_lag", scenario=scenario)
+    block["iteration_duration"] = agg.summary("iteration_duration", scenario=scenario)
+    block["iterations"] = {"count": sc["iterations"], "rate": _rate(sc["iterations"], seconds)}
+    block["dropped_iterations"] = {"count": sum(sc["dropped"].values()), "byCause": dict(sc["dropped"])}
+    block["interrupted_iterations"] = {"count": sc["interrupted"]}
+    block["vus_max"] = sc["vus_max"]
+    return block
+
+
+def efficiency(agg: Aggregate, outcome: RunOutcome) -> dict:
+    """Open model: iterations started ÷ iterations due, overall and per scenario (None if no open scenario)."""
+    per: dict[str, float | None] = {}
+    due_total = started_total = 0
+    for s in outcome.plan.scenarios:
+        if not s.is_open:
+            continue
+        sc = agg.scenario_counters(scenario=s.name)
+        due = sc["scheduled"]
+        started = due - sum(sc["dropped"].values())
+        due_total += due
+        started_total += started
+        per[s.name] = round(started / due, 6) if due else None
+    overall = round(started_total / due_total, 6) if due_total else None
+    return {"overall": overall, "byScenario": per}
+
+
+def build_results(outcome: RunOutcome, status: str, exit_code: int,
+                  thresholds: list[dict] | None = None) -> dict:
+    agg = outcome.aggregate
+    plan = outcome.plan
+    seconds = outcome.duration_s
+    buckets = []
+    for b in agg.buckets():
+        target_rate = 0.0
+        target_vus = 0
+        for s in plan.scenarios:
+            mid = b["t"] + 0.5
+            if s.is_open:
+                target_rate += timeline.target_rate(s, mid)
+            else:
+                target_vus += timeline.target_vus(s, mid)
+        b = dict(b)
+        b["targetRate"] = round(target_rate, 3)
+        b["achievedRate"] = b.get("iterations", 0)
+        b["targetVUs"] = target_vus
+        buckets.append(b)
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        "tool": {"name": "lunge_mp", "version": __version__, "host": socket.gethostname()},
+        "runId": outcome.run_id,
+        "name": plan.name,
+        "source": plan.source,
+        "status": status,
+        "exitCode": exit_code,
+        "abortReason": outcome.abort,
+        "startTime": _iso(outcome.start_time),
+        "endTime": _iso(outcome.end_time),
+        "durationSeconds": round(seconds, 3),
+        "plannedSeconds": round(outcome.planned_s, 3),
+        "metrics": scenario_metrics(agg, seconds),
+        "scenarios": {
+            s.name: {"executor": s.executor, **scenario_metrics(agg, seconds, scenario=s.name)}
+            for s in plan.scenarios
+        },
+        "requests": {
+            f"{scenario}/{request}" if _ambiguous(agg, request) else request:
+                {"scenario": scenario, "request": request, **request_metrics(agg, seconds, scenario, request)}
+            for scenario, request in agg.request_keys()
+        },
+        "thresholds": thresholds or [],
+        "efficiency": efficiency(agg, outcome),
+        "buckets": buckets,
+        "workers": [
+            {"id": w.worker, "pid": w.pid, "cpuUserSeconds": round(w.cpu_user, 3),
+             "cpuSystemSeconds": round(w.cpu_system, 3), "lastCpuPercent": w.cpu_percent,
+             "lastLoopLagMs": round(w.loop_lag_ms, 3), "rssMB": round(w.rss_mb, 1),
+             "lostAt": w.lost_at, "error": w.error}
+            for w in outcome.workers
+        ],
+        "coordinator": {"cpuSeconds": round(outcome.coordinator_cpu_s, 3)},
+        "arrivalsSent": outcome.arrivals_sent,
+        "warnings": list(outcome.warnings),
+        "reportGaps": agg.gaps(),
+        "histograms": agg.encoded_histograms(),
+    }
+
+
+def _ambiguous(agg: Aggregate, request: str) -> bool:
+    """A request name used by two scenarios is keyed `scenario/request`."""
+    return sum(1 for _, r in agg.request_keys() if r == request) > 1

@@ -1,0 +1,105 @@
+"""`lunge-mp run`: config → plan → coordinator → verdict → results, summary and exit code.
+
+Whatever happens after the plan is valid, the results gathered so far are written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+
+import msgspec
+import uvloop
+
+from lunge_mp.analysis.verdict import verdicts
+from lunge_mp.config import ConfigError, load_plan
+from lunge_mp.coordinator import timeline
+from lunge_mp.coordinator.run import Coordinator, RunOutcome
+from lunge_mp.plan import Plan
+from lunge_mp.report.console import LiveView, live_line, print_summary
+from lunge_mp.report.results import build_results
+
+EXIT_OK = 0
+EXIT_THRESHOLDS = 99
+EXIT_INVALID_CONFIG = 104
+EXIT_INTERNAL = 1
+
+
+def load_or_explain(path: str, overrides: dict[str, str]) -> Plan | None:
+    """The plan, or None after printing every config error (the caller exits 104)."""
+    try:
+        plan = load_plan(path, overrides=overrides)
+    except ConfigError as exc:
+        print(f"error: {path} is not a valid config:", file=sys.stderr)
+        for line in exc.errors:
+            print(f"  {line}", file=sys.stderr)
+        return None
+    problems = timeline.unsupported(plan)
+    if problems:
+        print(f"error: {path} cannot run with this version:", file=sys.stderr)
+        for line in problems:
+            print(f"  {line}", file=sys.stderr)
+        return None
+    return plan
+
+
+def _live(view: LiveView):
+    def tick(coord: Coordinator, t: float) -> None:
+        agg = coord.aggregate
+        last = agg.last_complete_bucket()
+        c = agg.counters()
+        target = sum(timeline.target_rate(s, t) for s in coord.plan.scenarios if s.is_open)
+        behind = [s.name for s in coord.plan.scenarios if s.is_open and last
+                  and last.get("byScenario", {}).get(s.name, {}).get("dropped", 0)]
+        view.update(live_line(t, coord.outcome.planned_s, c["requests"],
+                              last["requests"] if last else 0, target or None,
+                              last["p95"] if last else None, c["failures"],
+                              last["vus"] if last else 0, behind), t)
+    return tick
+
+
+def decide(outcome: RunOutcome, threshold_results: list[dict]) -> tuple[str, int]:
+    """status and exit code: the first abort reason wins, then thresholds."""
+    if outcome.abort_code is not None:
+        return "aborted", outcome.abort_code
+    if any(not t["ok"] for t in threshold_results):
+        return "failed", EXIT_THRESHOLDS
+    return "passed", EXIT_OK
+
+
+def write_json(path: str, doc: dict) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as f:
+        f.write(msgspec.json.format(msgspec.json.encode(doc), indent=2))
+    os.replace(tmp, path)
+
+
+def execute(config: str, overrides: dict[str, str], workers: int, quiet: bool, out: str | None) -> int:
+    plan = load_or_explain(config, overrides)
+    if plan is None:
+        return EXIT_INVALID_CONFIG
+    view = None if quiet else LiveView()
+    coordinator = Coordinator(plan, workers, on_tick=_live(view) if view else None)
+    internal_error = None
+    try:
+        outcome = uvloop.run(coordinator.run())
+    except Exception as exc:  # an internal failure still writes what was gathered
+        internal_error = exc
+        outcome = coordinator.outcome
+        coordinator.request_stop(f"internal error: {type(exc).__name__}: {exc}", EXIT_INTERNAL)
+    finally:
+        if view:
+            view.close()
+    if internal_error is not None:
+        traceback.print_exception(internal_error, file=sys.stderr)
+    results = build_results(outcome, "aborted", EXIT_INTERNAL)
+    threshold_results = verdicts(plan.thresholds, results, outcome.aggregate.percentile_ms)
+    status, code = decide(outcome, threshold_results)
+    results.update(status=status, exitCode=code, thresholds=threshold_results)
+    if out:
+        write_json(out, results)
+    if not quiet:
+        print_summary(results, results_path=out)
+    return code

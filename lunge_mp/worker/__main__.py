@@ -1,0 +1,3 @@
+from lunge_mp.worker.main import main
+
+main()

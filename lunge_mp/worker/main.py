@@ -1,0 +1,233 @@
+"""A worker process: one DEALER socket, one uvloop event loop, the VUs of its share.
+
+    Hello → (Start) → Ready → (Go) → runs Assign/SetVUs, Report every second → (Stop) → final Report, Bye
+
+A worker never outlives its coordinator: it exits when its parent process changes or when
+nothing arrives from the coordinator for `COORDINATOR_TIMEOUT_S`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import signal
+import sys
+import time
+
+import psutil
+import uvloop
+import zmq
+import zmq.asyncio
+
+from lunge_mp.metrics.recorder import Recorder
+from lunge_mp.protocol import messages as m
+from lunge_mp.worker.closed_model import ClosedScenario
+from lunge_mp.worker.iteration import ScenarioRunner
+from lunge_mp.worker.open_model import OpenScenario
+from lunge_mp.worker.transport import AiohttpTransport
+
+COORDINATOR_TIMEOUT_S = 5.0
+HEARTBEAT_S = 1.0
+
+
+class Worker:
+    def __init__(self, endpoint: str, worker_id: int) -> None:
+        self.id = worker_id
+        self.endpoint = endpoint
+        self.ctx = zmq.asyncio.Context()
+        self.sock = self.ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 2000)
+        self.sock.setsockopt(zmq.IDENTITY, f"w{worker_id}".encode())
+        self.sock.connect(endpoint)
+        self.parent = os.getppid()
+        self.last_heard = time.monotonic()
+        self.run_id = ""
+        self.seq = 0
+        self.t0_ns = 0
+        self.recorder = Recorder()
+        self.transport: AiohttpTransport | None = None
+        self.open_runners: dict[str, ScenarioRunner] = {}   # until Go fixes t0
+        self.open: dict[str, OpenScenario] = {}
+        self.closed: dict[str, ClosedScenario] = {}
+        self.pre_allocated: dict[str, int] = {}
+        self.max_vus: dict[str, int] = {}
+        self.tasks: list[asyncio.Task] = []
+        self.done = asyncio.Event()
+        self.stopping = False
+        self.proc = psutil.Process()
+        self.proc.cpu_percent()
+
+    async def send(self, msg: m.Message) -> None:
+        await self.sock.send(m.encode(msg))
+
+    async def run(self) -> None:
+        await self.send(m.Hello(worker=self.id, pid=os.getpid()))
+        watchdog = asyncio.get_running_loop().create_task(self._watchdog())
+        try:
+            while not self.done.is_set():
+                if not await self.sock.poll(200):
+                    continue
+                frame = await self.sock.recv()
+                self.last_heard = time.monotonic()
+                try:
+                    msg = m.decode(frame)
+                except Exception as exc:  # a garbage frame is logged, never fatal
+                    print(f"worker {self.id}: ignored undecodable frame ({exc})", file=sys.stderr)
+                    continue
+                await self.handle(msg)
+        finally:
+            watchdog.cancel()
+            for task in self.tasks:
+                task.cancel()
+            if self.transport is not None:
+                await self.transport.close()
+            self.sock.close(linger=2000)
+            self.ctx.term()
+
+    async def handle(self, msg: m.Message) -> None:
+        match msg:
+            case m.Start():
+                self.start(msg)
+                await self.send(m.Ready(worker=self.id))
+            case m.Go(t0_us=t0_us):
+                self.go(t0_us * 1000)
+            case m.Assign(scenario=name, first_index=first, offsets_us=offsets, stride=stride):
+                scenario = self.open.get(name)
+                if scenario is not None and not self.stopping:
+                    scenario.assign(first, offsets, stride)
+            case m.SetVUs(scenario=name, vus=n, deadline_us=deadline, iterations_per_vu=per_vu):
+                scenario = self.closed.get(name)
+                if scenario is not None and not self.stopping:
+                    scenario.set_vus(n, per_vu)
+                    if deadline:
+                        scenario.interrupt_at((self.t0_ns + deadline * 1000 - time.monotonic_ns()) / 1e9)
+            case m.Stop():
+                if not self.stopping or msg.hard:
+                    self.tasks.append(asyncio.get_running_loop().create_task(self.stop(msg)))
+            case m.Heartbeat():
+                pass
+            case _:
+                print(f"worker {self.id}: ignored unexpected {type(msg).__name__}", file=sys.stderr)
+
+    def start(self, msg: m.Start) -> None:
+        plan = msg.plan
+        self.run_id = msg.run_id
+        s = plan.settings
+        self.transport = AiohttpTransport(s.max_connections_per_host, s.keepalive, s.insecure_skip_verify)
+        for i, scenario in enumerate(plan.scenarios):
+            # VU ids are unique across workers and scenarios: worker-major blocks of 1M
+            runner = ScenarioRunner(plan, scenario, self.transport, self.recorder,
+                                    vu_id_base=1 + self.id * 1_000_000 + i * 100_000)
+            if scenario.is_open:
+                self.pre_allocated[scenario.name] = msg.pre_allocated_vus.get(scenario.name, 0)
+                self.max_vus[scenario.name] = msg.max_vus.get(scenario.name, 0)
+                self.open_runners[scenario.name] = runner
+            else:
+                self.closed[scenario.name] = ClosedScenario(runner)
+
+    def go(self, t0_ns: int) -> None:
+        self.t0_ns = t0_ns
+        for name, runner in self.open_runners.items():
+            scenario = OpenScenario(runner, t0_ns, self.pre_allocated[name], self.max_vus[name])
+            self.open[name] = scenario
+            scenario.start()
+        loop = asyncio.get_running_loop()
+        self.tasks.append(loop.create_task(self._report_every_second()))
+        self.tasks.append(loop.create_task(self._heartbeat()))
+
+    def _gauges(self) -> None:
+        for name, scenario in self.open.items():
+            self.recorder.set_gauges(name, scenario.busy, scenario.vus)
+        for name, closed in self.closed.items():
+            self.recorder.set_gauges(name, closed.busy, closed.allocated)
+
+    async def _flush(self, bucket: int, final: bool = False) -> None:
+        self._gauges()
+        series, counters, scenarios = self.recorder.drain()
+        report = m.Report(worker=self.id, run_id=self.run_id, seq=self.seq, bucket=bucket,
+                          series=series, counters=counters, scenarios=scenarios, final=final)
+        self.seq += 1
+        await self.send(report)
+
+    async def _report_every_second(self) -> None:
+        """Flush at each whole second after t0, so every worker's buckets line up."""
+        bucket = 0
+        while True:
+            boundary = self.t0_ns + (bucket + 1) * 1_000_000_000
+            await asyncio.sleep(max(0.0, (boundary - time.monotonic_ns()) / 1e9))
+            await self._flush(bucket)
+            bucket += 1
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            before = time.monotonic()
+            await asyncio.sleep(0)
+            lag_ms = (time.monotonic() - before) * 1000
+            rss = self.proc.memory_info().rss / 2**20
+            await self.send(m.Heartbeat(worker=self.id, cpu_percent=self.proc.cpu_percent(),
+                                        loop_lag_ms=lag_ms, rss_mb=rss))
+
+    async def stop(self, msg: m.Stop) -> None:
+        """Start nothing more; let running iterations finish until the deadline; report; leave."""
+        self.stopping = True
+        now = time.monotonic_ns()
+        for scenario in self.open.values():
+            scenario.stop_starting(now)
+        for closed in self.closed.values():
+            closed.set_vus(0)
+        if msg.hard:
+            self._interrupt_all()
+        else:
+            deadline = self.t0_ns + msg.deadline_us * 1000 if self.t0_ns else now
+            while self._running() and time.monotonic_ns() < deadline:
+                await asyncio.sleep(0.01)
+            self._interrupt_all()
+        await asyncio.sleep(0)   # let cancelled iterations record their interruption
+        await asyncio.sleep(0)
+        for task in self.tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+        bucket = max(0, (time.monotonic_ns() - self.t0_ns) // 1_000_000_000) if self.t0_ns else 0
+        await self._flush(int(bucket), final=True)
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        await self.send(m.Bye(worker=self.id, reports=self.seq,
+                              cpu_user=usage.ru_utime, cpu_system=usage.ru_stime))
+        self.done.set()
+
+    def _running(self) -> int:
+        total = 0
+        for scenario in self.open.values():
+            total += len(scenario.running)
+        for closed in self.closed.values():
+            total += len(closed.running)
+        return total
+
+    def _interrupt_all(self) -> None:
+        for scenario in self.open.values():
+            scenario.interrupt()
+        for closed in self.closed.values():
+            closed.interrupt()
+
+    async def _watchdog(self) -> None:
+        """Exit when the coordinator is gone: parent changed, or silent for too long."""
+        while True:
+            await asyncio.sleep(0.5)
+            silent = time.monotonic() - self.last_heard
+            if os.getppid() != self.parent or silent > COORDINATOR_TIMEOUT_S:
+                print(f"worker {self.id}: coordinator gone, exiting", file=sys.stderr)
+                self._interrupt_all()
+                os._exit(3)
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m lunge_mp.worker")
+    parser.add_argument("--connect", required=True)
+    parser.add_argument("--id", type=int, required=True)
+    args = parser.parse_args(argv)
+    # Ctrl-C reaches the whole process group; only the coordinator decides how to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    uvloop.run(Worker(args.connect, args.id).run())
