@@ -46,17 +46,20 @@ def load_or_explain(path: str, overrides: dict[str, str]) -> Plan | None:
 
 
 def _live(view: LiveView):
+    """The live line from the last complete second (and run totals so far)."""
     def tick(coord: Coordinator, t: float) -> None:
         agg = coord.aggregate
-        last = agg.last_complete_bucket()
+        last = agg.last_complete_bucket() or {}
         c = agg.counters()
-        target = sum(timeline.target_rate(s, t) for s in coord.plan.scenarios if s.is_open)
-        behind = [s.name for s in coord.plan.scenarios if s.is_open and last
-                  and last.get("byScenario", {}).get(s.name, {}).get("dropped", 0)]
-        view.update(live_line(t, coord.outcome.planned_s, c["requests"],
-                              last["requests"] if last else 0, target or None,
-                              last["p95"] if last else None, c["failures"],
-                              last["vus"] if last else 0, behind), t)
+        open_names = [s.name for s in coord.plan.scenarios if s.is_open]
+        target = sum(timeline.target_rate(s, last.get("t", 0) + 0.5)
+                     for s in coord.plan.scenarios if s.is_open) if last else 0.0
+        per = last.get("byScenario", {})
+        open_rate = sum(per.get(n, {}).get("iterations", 0) for n in open_names)
+        behind = [n for n in open_names if per.get(n, {}).get("dropped", 0)]
+        view.update(live_line(t, coord.outcome.planned_s, c["requests"], last.get("requests", 0),
+                              open_rate, target, last.get("p95"), c["failures"],
+                              last.get("vus", 0), behind), t)
     return tick
 
 

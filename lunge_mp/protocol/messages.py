@@ -55,8 +55,9 @@ class Assign(msgspec.Struct, tag=True):
 class SetVUs(msgspec.Struct, tag=True):
     """coordinator → worker: run this many looping VUs of a closed-model scenario now.
 
-    When lowering, VUs beyond `vus` finish their current iteration and stop; any still
-    running at `deadline_us` (offset from t0, 0 = none) are interrupted.
+    When lowering, VUs beyond `vus` finish their current iteration and stop; those still
+    running at `deadline_us` (offset from t0, 0 = none) are interrupted. VUs that stay are
+    never affected by the deadline.
     """
     scenario: str
     vus: int

@@ -58,11 +58,14 @@ class LiveView:
             self.out.flush()
 
 
-def live_line(t: float, total: float, requests: int, rate: float, target_rate: float | None,
-              p95_ms: float | None, failures: int, vus: int, behind: list[str]) -> str:
-    target = f" (target {target_rate:,.0f}/s)" if target_rate else ""
-    line = (f"[{t:6.1f}s / {total:.0f}s]  reqs {requests:,}  {rate:,.0f}/s{target}  "
-            f"p95 {_ms(p95_ms)}  errors {failures:,}  VUs {vus}")
+def live_line(t: float, total: float, requests: int, req_rate: float, open_rate: float | None,
+              open_target: float | None, p95_ms: float | None, failures: int, vus: int,
+              behind: list[str]) -> str:
+    """`[ 3.0s / 10s]  reqs 1,234 (412/s)  open 400/400 it/s  p95 12.3ms  errors 0  VUs 15`."""
+    line = f"[{t:6.1f}s / {total:.0f}s]  reqs {requests:,} ({req_rate:,.0f}/s)"
+    if open_target:
+        line += f"  open {open_rate or 0:,.0f}/{open_target:,.0f} it/s"
+    line += f"  p95 {_ms(p95_ms)}  errors {failures:,}  VUs {vus}"
     if behind:
         line += "  BEHIND: " + ",".join(behind)
     return line

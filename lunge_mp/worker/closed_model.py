@@ -28,7 +28,6 @@ class ClosedScenario:
         self.vus: list[VU] = []          # VUs asked to run (excludes ones told to stop)
         self.running: set[asyncio.Task] = set()
         self.iterations_per_vu = 0
-        self._deadline: asyncio.TimerHandle | None = None
 
     @property
     def busy(self) -> int:
@@ -38,7 +37,8 @@ class ClosedScenario:
     def allocated(self) -> int:
         return len(self.running)
 
-    def set_vus(self, n: int, iterations_per_vu: int = 0) -> None:
+    def set_vus(self, n: int, iterations_per_vu: int = 0, stop_within: float | None = None) -> None:
+        """Run `n` VUs. VUs removed finish their iteration; after `stop_within` s they are interrupted."""
         loop = asyncio.get_running_loop()
         self.iterations_per_vu = iterations_per_vu
         while len(self.vus) < n:
@@ -49,13 +49,10 @@ class ClosedScenario:
             self.running.add(task)
             task.add_done_callback(self.running.discard)
         while len(self.vus) > n:
-            self.vus.pop().stop_requested = True
-
-    def interrupt_at(self, delay_s: float) -> None:
-        """Cancel whatever still runs `delay_s` from now."""
-        if self._deadline is not None:
-            self._deadline.cancel()
-        self._deadline = asyncio.get_running_loop().call_later(max(0.0, delay_s), self.interrupt)
+            vu = self.vus.pop()
+            vu.stop_requested = True
+            if stop_within is not None and vu.task is not None:
+                loop.call_later(max(0.0, stop_within), vu.task.cancel)
 
     def interrupt(self) -> None:
         for task in list(self.running):

@@ -99,9 +99,8 @@ class Worker:
             case m.SetVUs(scenario=name, vus=n, deadline_us=deadline, iterations_per_vu=per_vu):
                 scenario = self.closed.get(name)
                 if scenario is not None and not self.stopping:
-                    scenario.set_vus(n, per_vu)
-                    if deadline:
-                        scenario.interrupt_at((self.t0_ns + deadline * 1000 - time.monotonic_ns()) / 1e9)
+                    stop_within = (self.t0_ns + deadline * 1000 - time.monotonic_ns()) / 1e9 if deadline else None
+                    scenario.set_vus(n, per_vu, stop_within)
             case m.Stop():
                 if not self.stopping or msg.hard:
                     self.tasks.append(asyncio.get_running_loop().create_task(self.stop(msg)))
