@@ -52,8 +52,9 @@ def _live(view: LiveView):
         last = agg.last_complete_bucket() or {}
         c = agg.counters()
         open_names = [s.name for s in coord.plan.scenarios if s.is_open]
-        target = sum(timeline.target_rate(s, last.get("t", 0) + 0.5)
-                     for s in coord.plan.scenarios if s.is_open) if last else 0.0
+        mid = last.get("t", 0) + 0.5
+        target = sum(timeline.target_rate(s, mid - (coord.lifecycle.start_of(s.name) or 0.0))
+                     for s in coord.lifecycle.running() if s.is_open) if last else 0.0
         per = last.get("byScenario", {})
         open_rate = sum(per.get(n, {}).get("iterations", 0) for n in open_names)
         behind = [n for n in open_names if per.get(n, {}).get("dropped", 0)]

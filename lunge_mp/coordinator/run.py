@@ -19,6 +19,7 @@ import zmq
 import zmq.asyncio
 
 from lunge_mp.coordinator import timeline
+from lunge_mp.coordinator.lifecycle import ITERATION_EXECUTORS, EndScenario, Lifecycle, StartScenario
 from lunge_mp.coordinator.pool import WorkerPool
 from lunge_mp.metrics.aggregate import Aggregate
 from lunge_mp.plan import Plan
@@ -66,7 +67,13 @@ class RunOutcome:
     abort_code: int | None = None
     warnings: list[str] = field(default_factory=list)
     arrivals_sent: dict[str, int] = field(default_factory=dict)
+    scenario_starts: dict[str, float | None] = field(default_factory=dict)  # seconds after t0
+    scenario_windows: dict[str, dict] = field(default_factory=dict)
     coordinator_cpu_s: float = 0.0
+
+
+def _r(t: float | None) -> float | None:
+    return None if t is None else round(t, 3)
 
 
 class Coordinator:
@@ -77,8 +84,9 @@ class Coordinator:
         self.sessions = [WorkerSession(i, self.run_id) for i in range(workers)]
         self.info = [WorkerInfo(i) for i in range(workers)]
         self.aggregate = Aggregate(run_id=self.run_id)
+        self.lifecycle = Lifecycle(plan)
         self.outcome = RunOutcome(plan, self.run_id, self.aggregate, self.info,
-                                  planned_s=timeline.run_end(plan))
+                                  planned_s=self.lifecycle.planned_length())
         self.on_tick = on_tick       # live view callback(coordinator, t)
         self.t0_ns = 0
         self.stop_requested: str | None = None
@@ -184,14 +192,14 @@ class Coordinator:
         return True
 
     async def _drive(self) -> None:
-        """Until the schedule ends or a stop: hand out arrivals and VU targets every tick."""
-        end = timeline.run_end(self.plan)
+        """Until every scenario has ended or a stop: start and end scenarios, hand out
+        arrivals and VU targets every tick."""
         last_live = 0.0
         heartbeat_at = 0.0
-        while not self.stop_requested:
+        while not self.stop_requested and not self.lifecycle.all_ended:
             t = self.now()
-            if t >= end:
-                break
+            for action in self.lifecycle.due(t):
+                await self._apply(action)
             await self._schedule_open(t)
             await self._schedule_closed(t)
             self._check_workers()
@@ -206,21 +214,54 @@ class Coordinator:
                 await asyncio.wait_for(self._stop_event.wait(), TICK_S)
             except asyncio.TimeoutError:
                 pass
+        self._record_windows()
+
+    def _record_windows(self) -> None:
+        states = self.lifecycle.states
+        self.outcome.scenario_starts = {name: st.started_at for name, st in states.items()}
+        self.outcome.scenario_windows = {
+            name: {"start": _r(st.started_at), "scheduleEnd": _r(st.end_sent_at), "end": _r(st.ended_at)}
+            for name, st in states.items()}
+
+    async def _apply(self, action: StartScenario | EndScenario) -> None:
+        s = self.lifecycle.state(action.name).plan
+        live = self.live_workers()
+        match action:
+            case StartScenario() if s.executor in ITERATION_EXECUTORS:
+                vus = self._spread(s.vus, live)
+                totals = timeline.iteration_shares(s.iterations, vus) \
+                    if s.executor == "shared-iterations" else [0] * len(vus)
+                per_vu = s.iterations if s.executor == "per-vu-iterations" else 0
+                for w in live:
+                    await self.send(w, m.SetVUs(scenario=s.name, vus=vus[w], iterations_per_vu=per_vu,
+                                                iterations_total=totals[w]))
+            case EndScenario(at=at, graceful_stop=grace):
+                deadline = int((at + grace) * 1e6)
+                for w in live:
+                    await self.send(w, m.EndScenario(scenario=s.name, deadline_us=deadline))
+
+    def _spread(self, total: int, live: list[int]) -> list[int]:
+        """`total` split evenly over the live workers, as a list indexed by worker id."""
+        shares = [0] * self.pool.count
+        for w, share in zip(live, split_evenly(total, len(live))):
+            shares[w] = share
+        return shares
 
     async def _schedule_open(self, t: float) -> None:
         live = self.live_workers()
         if not live:
             return
-        for s in self.plan.scenarios:
+        for s in self.lifecycle.running():
             clock = self.clocks.get(s.name)
             if clock is None or clock.done:
                 continue
+            started = self.lifecycle.start_of(s.name) or 0.0
             first = clock.next_index
-            offsets = clock.take_until(t + LOOKAHEAD_S - s.start_time)
+            offsets = clock.take_until(t + LOOKAHEAD_S - started)
             if not offsets:
                 continue
             self.outcome.arrivals_sent[s.name] = self.outcome.arrivals_sent.get(s.name, 0) + len(offsets)
-            shift = int(s.start_time * 1e6)
+            shift = int(started * 1e6)
             if shift:
                 offsets = [o + shift for o in offsets]
             start = self.rr_next[s.name] % len(live)
@@ -232,25 +273,22 @@ class Coordinator:
                     await self.send(live[pos], m.Assign(scenario=s.name, first_index=first + first_j,
                                                         offsets_us=part, stride=len(live)))
 
-    async def _schedule_closed(self, t: float, force: bool = False) -> None:
+    async def _schedule_closed(self, t: float) -> None:
+        """VU targets of running time-based closed scenarios, sent when a worker's share changes."""
         live = self.live_workers()
         if not live:
             return
-        for s in self.plan.scenarios:
-            if s.is_open:
+        for s in self.lifecycle.running():
+            if s.is_open or s.executor in ITERATION_EXECUTORS:
                 continue
-            target = timeline.target_vus(s, t)
-            shares = [0] * self.pool.count
-            for w, share in zip(live, split_evenly(target, len(live))):
-                shares[w] = share
-            if not force and self.vus_sent.get(s.name) == shares:
+            local = t - (self.lifecycle.start_of(s.name) or 0.0)
+            shares = self._spread(timeline.target_vus(s, local), live)
+            if self.vus_sent.get(s.name) == shares:
                 continue
             self.vus_sent[s.name] = shares
-            ending = target == 0 and t >= timeline.scenario_end(s)
-            deadline = int((t + s.graceful_stop) * 1e6) if ending else 0
-            ramp_down = int((t + s.graceful_ramp_down) * 1e6) if s.executor == "ramping-vus" else 0
+            ramp_down = int((t + s.graceful_ramp_down) * 1e6)
             for w in live:
-                await self.send(w, m.SetVUs(scenario=s.name, vus=shares[w], deadline_us=deadline or ramp_down))
+                await self.send(w, m.SetVUs(scenario=s.name, vus=shares[w], deadline_us=ramp_down))
 
     def _check_workers(self) -> None:
         """A worker whose process ended or that went silent is lost; its share moves on."""
@@ -269,8 +307,10 @@ class Coordinator:
                 info.error = why
                 self.warn(f"worker {s.worker} (pid {info.pid}) lost at {info.lost_at:.1f}s: {why}")
                 changed = True
-        if changed and not self.live_workers():
-            self.request_stop("lost all workers", EXIT_LOST_WORKERS)
+        if changed:
+            self.lifecycle.worker_lost(self.live_workers(), self.now())
+            if not self.live_workers():
+                self.request_stop("lost all workers", EXIT_LOST_WORKERS)
 
     async def _receive(self) -> None:
         while True:
@@ -297,18 +337,31 @@ class Coordinator:
                 case m.Report():
                     for warning in self.aggregate.add(msg):
                         self.warn(warning)
+                case m.ScenarioDone(scenario=name):
+                    self.lifecycle.worker_done(name, worker, self.live_workers(), self.now())
                 case m.Heartbeat():
                     info.cpu_percent, info.loop_lag_ms, info.rss_mb = msg.cpu_percent, msg.loop_lag_ms, msg.rss_mb
                 case m.Bye():
                     info.cpu_user, info.cpu_system, info.error = msg.cpu_user, msg.cpu_system, msg.error
                     for warning in self.aggregate.expect_reports(worker, msg.reports):
                         self.warn(warning)
+                    if msg.error:
+                        info.lost_at = round(self.now(), 3)
+                        self.warn(f"worker {worker} failed at {info.lost_at:.1f}s: {msg.error}")
+                        self.lifecycle.worker_lost(self.live_workers(), self.now())
+                        if not self.live_workers() and not self.stop_requested:
+                            self.request_stop("lost all workers", EXIT_LOST_WORKERS)
                     if all(s.state in (State.DONE, State.LOST, State.NEW) for s in self.sessions):
                         self._byes.set()
 
     async def _finish(self) -> None:
         """Stop every worker, give running iterations their graceful stop, collect final reports."""
-        grace = 0.0 if self.hard_stop else timeline.longest_graceful_stop(self.plan)
+        if self.hard_stop:
+            grace = 0.0
+        elif self.stop_requested:   # stopped mid-run: running iterations get their graceful stop
+            grace = max(s.graceful_stop for s in self.plan.scenarios)
+        else:                       # every scenario has ended: nothing should be running
+            grace = 1.0
         t = self.now()
         deadline_us = int((t + grace) * 1e6)
         for w in self.live_workers():
@@ -334,3 +387,4 @@ class Coordinator:
             if s.state == State.STOPPING:
                 self.warn(f"worker {s.worker} did not finish in time; its last second may be missing")
         self.outcome.duration_s = max(0.0, self.now())
+        self._record_windows()

@@ -6,7 +6,8 @@ from lunge_mp.plan import Plan, ScenarioPlan
 from lunge_mp.schedule.rates import RateFn, rate_fn_for
 from lunge_mp.schedule.split import split_evenly, vus_at
 
-SUPPORTED = ("constant-vus", "ramping-vus", "constant-arrival-rate", "ramping-arrival-rate")
+SUPPORTED = ("constant-vus", "ramping-vus", "per-vu-iterations", "shared-iterations",
+             "constant-arrival-rate", "ramping-arrival-rate")
 
 
 def unsupported(plan: Plan) -> list[str]:
@@ -18,23 +19,9 @@ def unsupported(plan: Plan) -> list[str]:
     ]
 
 
-def scenario_end(s: ScenarioPlan) -> float:
-    return s.start_time + s.duration
-
-
-def run_end(plan: Plan) -> float:
-    """When the last scenario stops starting iterations (graceful stops come after)."""
-    return max(scenario_end(s) for s in plan.scenarios)
-
-
-def longest_graceful_stop(plan: Plan) -> float:
-    return max(s.graceful_stop for s in plan.scenarios)
-
-
-def target_vus(s: ScenarioPlan, t: float) -> int:
-    """Closed model: VUs the scenario should run at `t` (0 outside its window)."""
-    local = t - s.start_time
-    if local < 0 or local >= s.duration:
+def target_vus(s: ScenarioPlan, local: float) -> int:
+    """Closed model: VUs the scenario runs `local` seconds after its start (0 outside it)."""
+    if local < 0 or (s.duration and local >= s.duration):
         return 0
     if s.executor == "ramping-vus":
         return vus_at(s.start_vus, [(st.duration, st.target) for st in s.stages], local)
@@ -44,15 +31,30 @@ def target_vus(s: ScenarioPlan, t: float) -> int:
 _RATE_FNS: dict[int, tuple[ScenarioPlan, RateFn]] = {}
 
 
-def target_rate(s: ScenarioPlan, t: float) -> float:
-    """Open model: iterations/s the scenario asks for at `t` (for the live view and buckets)."""
-    local = t - s.start_time
+def target_rate(s: ScenarioPlan, local: float) -> float:
+    """Open model: iterations/s the scenario asks for `local` seconds after its start."""
     if local < 0 or local >= s.duration:
         return 0.0
     cached = _RATE_FNS.get(id(s))
     if cached is None or cached[0] is not s:  # building one costs ~0.1 ms: keep it
         cached = _RATE_FNS[id(s)] = (s, rate_fn_for(s))
     return cached[1].rate(local)
+
+
+def iteration_shares(total: int, vus: list[int]) -> list[int]:
+    """shared-iterations: split `total` over workers in proportion to their VUs, exactly.
+
+    Largest remainder: floor shares first, then one more each to the largest fractions.
+    """
+    all_vus = sum(vus)
+    if all_vus == 0:
+        return [0] * len(vus)
+    exact = [total * v / all_vus for v in vus]
+    shares = [int(x) for x in exact]
+    by_fraction = sorted(range(len(vus)), key=lambda i: exact[i] - shares[i], reverse=True)
+    for i in by_fraction[: total - sum(shares)]:
+        shares[i] += 1
+    return shares
 
 
 def vu_shares(plan: Plan, workers: int) -> tuple[dict[str, list[int]], dict[str, list[int]]]:

@@ -52,6 +52,21 @@ class Assign(msgspec.Struct, tag=True):
     stride: int = 1             # global index of arrival i = first_index + i * stride
 
 
+class EndScenario(msgspec.Struct, tag=True):
+    """coordinator → worker: the scenario's schedule is over. Start what was already
+    assigned and due, nothing more; interrupt iterations still running at `deadline_us`;
+    then answer `ScenarioDone`."""
+    scenario: str
+    deadline_us: int
+
+
+class ScenarioDone(msgspec.Struct, tag=True):
+    """worker → coordinator: nothing of this scenario runs here any more (after
+    EndScenario, or when an iteration-based scenario used up its iterations)."""
+    worker: int
+    scenario: str
+
+
 class SetVUs(msgspec.Struct, tag=True):
     """coordinator → worker: run this many looping VUs of a closed-model scenario now.
 
@@ -63,6 +78,7 @@ class SetVUs(msgspec.Struct, tag=True):
     vus: int
     deadline_us: int = 0
     iterations_per_vu: int = 0  # per-vu-iterations: each VU stops after this many (0 = unbounded)
+    iterations_total: int = 0   # shared-iterations: this worker's share, pulled by its VUs
 
 
 class Stop(msgspec.Struct, tag=True):
@@ -139,7 +155,8 @@ class Bye(msgspec.Struct, tag=True):
     error: str = ""
 
 
-Message = Hello | Start | Ready | Go | Assign | SetVUs | Stop | Report | Heartbeat | Bye
+Message = (Hello | Start | Ready | Go | Assign | SetVUs | EndScenario | ScenarioDone | Stop | Report
+           | Heartbeat | Bye)
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Message)

@@ -16,6 +16,8 @@ from lunge_mp.protocol.messages import (
     PROTOCOL_VERSION,
     Assign,
     Bye,
+    EndScenario,
+    ScenarioDone,
     Go,
     Heartbeat,
     Hello,
@@ -85,6 +87,8 @@ class WorkerSession:
                 if seq > self.next_seq:
                     self.missing.append((self.next_seq, seq - 1))
                 self.next_seq = seq + 1
+            case ScenarioDone():
+                self._expect_in((State.RUNNING, State.STOPPING), msg)
             case Heartbeat():
                 if not self.alive:
                     raise ProtocolError(f"heartbeat from worker {self.worker} in state {self.state.value}")
@@ -107,7 +111,7 @@ class WorkerSession:
             case Go():
                 self._expect(State.READY, msg)
                 self.state = State.RUNNING
-            case Assign() | SetVUs():
+            case Assign() | SetVUs() | EndScenario():
                 self._expect(State.RUNNING, msg)
             case Stop():
                 if self.state in (State.READY, State.RUNNING):

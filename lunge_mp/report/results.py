@@ -79,15 +79,19 @@ def build_results(outcome: RunOutcome, status: str, exit_code: int,
     plan = outcome.plan
     seconds = outcome.duration_s
     buckets = []
+    starts = outcome.scenario_starts
     for b in agg.buckets():
+        mid = b["t"] + 0.5
         target_rate = 0.0
         target_vus = 0
         for s in plan.scenarios:
-            mid = b["t"] + 0.5
+            started = starts.get(s.name)
+            if started is None:
+                continue
             if s.is_open:
-                target_rate += timeline.target_rate(s, mid)
+                target_rate += timeline.target_rate(s, mid - started)
             else:
-                target_vus += timeline.target_vus(s, mid)
+                target_vus += timeline.target_vus(s, mid - started)
         b = dict(b)
         b["targetRate"] = round(target_rate, 3)
         b["achievedRate"] = b.get("iterations", 0)
@@ -116,6 +120,7 @@ def build_results(outcome: RunOutcome, status: str, exit_code: int,
                 {"scenario": scenario, "request": request, **request_metrics(agg, seconds, scenario, request)}
             for scenario, request in agg.request_keys()
         },
+        "scenarioWindows": outcome.scenario_windows,
         "thresholds": thresholds or [],
         "efficiency": efficiency(agg, outcome),
         "buckets": buckets,

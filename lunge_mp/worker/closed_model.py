@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Callable
 
 from lunge_mp.plan import Pacing
 from lunge_mp.worker.iteration import VU, ScenarioRunner
@@ -23,11 +24,15 @@ def pause_after_iteration(pacing: Pacing) -> float:
 
 
 class ClosedScenario:
-    def __init__(self, runner: ScenarioRunner) -> None:
+    def __init__(self, runner: ScenarioRunner, on_done: Callable[[], None]) -> None:
         self.runner = runner
         self.vus: list[VU] = []          # VUs asked to run (excludes ones told to stop)
         self.running: set[asyncio.Task] = set()
         self.iterations_per_vu = 0
+        self.shared_left: int | None = None   # shared-iterations: this worker's share left
+        self.ending = False
+        self._on_done = on_done
+        self._reported = False
 
     @property
     def busy(self) -> int:
@@ -37,22 +42,48 @@ class ClosedScenario:
     def allocated(self) -> int:
         return len(self.running)
 
-    def set_vus(self, n: int, iterations_per_vu: int = 0, stop_within: float | None = None) -> None:
+    @property
+    def iteration_based(self) -> bool:
+        return self.runner.scenario.executor in ("per-vu-iterations", "shared-iterations")
+
+    def set_vus(self, n: int, iterations_per_vu: int = 0, stop_within: float | None = None,
+                iterations_total: int = 0) -> None:
         """Run `n` VUs. VUs removed finish their iteration; after `stop_within` s they are interrupted."""
         loop = asyncio.get_running_loop()
         self.iterations_per_vu = iterations_per_vu
+        if self.runner.scenario.executor == "shared-iterations" and self.shared_left is None:
+            self.shared_left = iterations_total
         while len(self.vus) < n:
             vu = self.runner.new_vu()
             self.vus.append(vu)
             task = loop.create_task(self._loop(vu))
             vu.task = task
             self.running.add(task)
-            task.add_done_callback(self.running.discard)
+            task.add_done_callback(self._vu_ended)
         while len(self.vus) > n:
             vu = self.vus.pop()
             vu.stop_requested = True
             if stop_within is not None and vu.task is not None:
                 loop.call_later(max(0.0, stop_within), vu.task.cancel)
+        self._maybe_done()
+
+    def end(self, stop_within: float) -> None:
+        """The schedule is over: VUs finish their iteration within `stop_within` s."""
+        self.ending = True
+        self.set_vus(0, self.iterations_per_vu, stop_within)
+        self._maybe_done()
+
+    def _vu_ended(self, task: asyncio.Task) -> None:
+        self.running.discard(task)
+        self._maybe_done()
+
+    def _maybe_done(self) -> None:
+        """Report done once nothing runs and no more will: after `end`, or when an
+        iteration-based scenario used up its iterations (a ramp to 0 VUs is not an end)."""
+        if self.running or self._reported or not (self.ending or self.iteration_based):
+            return
+        self._reported = True
+        self._on_done()
 
     def interrupt(self) -> None:
         for task in list(self.running):
@@ -65,6 +96,10 @@ class ClosedScenario:
             while not vu.stop_requested:
                 if self.iterations_per_vu and vu.iterations >= self.iterations_per_vu:
                     break
+                if self.shared_left is not None:
+                    if self.shared_left <= 0:
+                        break
+                    self.shared_left -= 1
                 await runner.iteration(vu, vu.iterations, None)
                 pause = pause_after_iteration(pacing)
                 if pause > 0 and not vu.stop_requested:

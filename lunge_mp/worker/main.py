@@ -14,6 +14,8 @@ import resource
 import signal
 import sys
 import time
+import traceback
+from collections.abc import Callable
 
 import psutil
 import uvloop
@@ -75,7 +77,13 @@ class Worker:
                 except Exception as exc:  # a garbage frame is logged, never fatal
                     print(f"worker {self.id}: ignored undecodable frame ({exc})", file=sys.stderr)
                     continue
-                await self.handle(msg)
+                try:
+                    await self.handle(msg)
+                except Exception as exc:  # a bug here must reach the coordinator, not vanish
+                    traceback.print_exc(file=sys.stderr)
+                    await self.send(m.Bye(worker=self.id, reports=self.seq,
+                                          error=f"{type(exc).__name__}: {exc}"))
+                    break
         finally:
             watchdog.cancel()
             for task in self.tasks:
@@ -96,11 +104,17 @@ class Worker:
                 scenario = self.open.get(name)
                 if scenario is not None and not self.stopping:
                     scenario.assign(first, offsets, stride)
-            case m.SetVUs(scenario=name, vus=n, deadline_us=deadline, iterations_per_vu=per_vu):
+            case m.SetVUs(scenario=name, vus=n, deadline_us=deadline, iterations_per_vu=per_vu,
+                          iterations_total=total):
                 scenario = self.closed.get(name)
                 if scenario is not None and not self.stopping:
-                    stop_within = (self.t0_ns + deadline * 1000 - time.monotonic_ns()) / 1e9 if deadline else None
-                    scenario.set_vus(n, per_vu, stop_within)
+                    stop_within = self._seconds_until(deadline) if deadline else None
+                    scenario.set_vus(n, per_vu, stop_within, total)
+            case m.EndScenario(scenario=name, deadline_us=deadline):
+                if name in self.closed:
+                    self.closed[name].end(self._seconds_until(deadline))
+                elif name in self.open:
+                    self.tasks.append(asyncio.get_running_loop().create_task(self._end_open(name, deadline)))
             case m.Stop():
                 if not self.stopping or msg.hard:
                     self.tasks.append(asyncio.get_running_loop().create_task(self.stop(msg)))
@@ -108,6 +122,20 @@ class Worker:
                 pass
             case _:
                 print(f"worker {self.id}: ignored unexpected {type(msg).__name__}", file=sys.stderr)
+
+    def _seconds_until(self, offset_us: int) -> float:
+        return max(0.0, (self.t0_ns + offset_us * 1000 - time.monotonic_ns()) / 1e9)
+
+    async def _end_open(self, name: str, deadline_us: int) -> None:
+        await self.open[name].end(self.t0_ns + deadline_us * 1000)
+        await self.send(m.ScenarioDone(worker=self.id, scenario=name))
+
+    def _closed_done(self, name: str) -> Callable[[], None]:
+        def done() -> None:
+            if not self.stopping:
+                self.tasks.append(asyncio.get_running_loop().create_task(
+                    self.send(m.ScenarioDone(worker=self.id, scenario=name))))
+        return done
 
     def start(self, msg: m.Start) -> None:
         plan = msg.plan
@@ -123,7 +151,7 @@ class Worker:
                 self.max_vus[scenario.name] = msg.max_vus.get(scenario.name, 0)
                 self.open_runners[scenario.name] = runner
             else:
-                self.closed[scenario.name] = ClosedScenario(runner)
+                self.closed[scenario.name] = ClosedScenario(runner, self._closed_done(scenario.name))
 
     def go(self, t0_ns: int) -> None:
         self.t0_ns = t0_ns

@@ -29,6 +29,7 @@ class OpenScenario:
         self.running: set[asyncio.Task] = set()
         self._wake = asyncio.Event()
         self._stopped = False
+        self._ending = False
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -51,6 +52,8 @@ class OpenScenario:
         behind_ns = int(BEHIND_S * 1e9)
         while not self._stopped:
             if not pending:
+                if self._ending:
+                    return
                 self._wake.clear()
                 await self._wake.wait()
                 continue
@@ -86,6 +89,19 @@ class OpenScenario:
             self.runner.recorder.interrupted(self.runner.name)
             raise
         self.free.append(vu)
+
+    async def end(self, deadline_ns: int) -> None:
+        """The schedule is over: start what is assigned (all of it is due before the end),
+        let running iterations finish until the deadline, interrupt the rest."""
+        self._ending = True
+        self._wake.set()
+        while (self.pending or self.running) and time.monotonic_ns() < deadline_ns:
+            await asyncio.sleep(0.01)
+        if self.pending:
+            self.stop_starting(time.monotonic_ns())
+        self.interrupt()
+        while self.running:
+            await asyncio.sleep(0)
 
     def stop_starting(self, now_ns: int) -> None:
         """Start nothing more. Arrivals already due are dropped as `behind`; later ones were never due."""

@@ -1,0 +1,137 @@
+"""When each scenario starts and ends, decided at run time. Pure: `t` is seconds from t0.
+
+A scenario goes  waiting → running → ending → ended:
+- it starts at its `startTime` (after the warmup), or, with `options.sequential`, at
+  its `startTime` after the previous scenario has ended;
+- its schedule ends at start + duration (time-based executors) or start + maxDuration
+  (iteration-based ones, which also end early when every worker reports them done);
+- ending: the coordinator has told workers to stop starting its iterations; running
+  ones get the scenario's gracefulStop;
+- ended: every live worker has reported it done (`ScenarioDone`), or the grace is over.
+
+The coordinator asks `due(t)` each tick and acts on what comes back.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from lunge_mp.plan import Plan, ScenarioPlan
+
+ITERATION_EXECUTORS = ("per-vu-iterations", "shared-iterations")
+END_SLACK_S = 2.0     # after gracefulStop, how long to wait for workers' ScenarioDone
+
+
+class Phase(enum.Enum):
+    WAITING = "waiting"
+    RUNNING = "running"
+    ENDING = "ending"
+    ENDED = "ended"
+
+
+@dataclass
+class ScenarioState:
+    plan: ScenarioPlan
+    phase: Phase = Phase.WAITING
+    started_at: float | None = None
+    end_sent_at: float | None = None
+    ended_at: float | None = None
+    done_workers: set[int] = field(default_factory=set)
+
+    @property
+    def schedule_length(self) -> float:
+        s = self.plan
+        return s.max_duration if s.executor in ITERATION_EXECUTORS else s.duration
+
+
+@dataclass(frozen=True)
+class StartScenario:
+    name: str
+    at: float
+
+
+@dataclass(frozen=True)
+class EndScenario:
+    name: str
+    at: float
+    graceful_stop: float
+
+
+class Lifecycle:
+    def __init__(self, plan: Plan, offset: float = 0.0) -> None:
+        """`offset`: when the measured test begins (after a warmup)."""
+        self.sequential = plan.options.sequential
+        self.offset = offset
+        self.states = {s.name: ScenarioState(s) for s in plan.scenarios}
+        self.order = [s.name for s in plan.scenarios]
+
+    def state(self, name: str) -> ScenarioState:
+        return self.states[name]
+
+    def start_of(self, name: str) -> float | None:
+        return self.states[name].started_at
+
+    @property
+    def all_ended(self) -> bool:
+        return all(st.phase is Phase.ENDED for st in self.states.values())
+
+    def planned_length(self) -> float:
+        """The run's length if every scenario uses its whole schedule (for progress display)."""
+        lengths = [st.schedule_length + st.plan.start_time for st in self.states.values()]
+        return self.offset + (sum(lengths) if self.sequential else max(lengths))
+
+    def _start_time(self, index: int) -> float | None:
+        st = self.states[self.order[index]]
+        if not self.sequential or index == 0:
+            return self.offset + st.plan.start_time
+        prev = self.states[self.order[index - 1]]
+        return None if prev.ended_at is None else prev.ended_at + st.plan.start_time
+
+    def due(self, t: float) -> list[StartScenario | EndScenario]:
+        """Transitions that are due at `t`, applied to the state as they are returned."""
+        actions: list[StartScenario | EndScenario] = []
+        for i, name in enumerate(self.order):
+            st = self.states[name]
+            if st.phase is Phase.WAITING:
+                start = self._start_time(i)
+                if start is not None and t >= start:
+                    st.phase, st.started_at = Phase.RUNNING, start
+                    actions.append(StartScenario(name, start))
+            if st.phase is Phase.RUNNING and st.started_at is not None:
+                end = st.started_at + st.schedule_length
+                if t >= end:
+                    st.phase, st.end_sent_at = Phase.ENDING, end
+                    actions.append(EndScenario(name, end, st.plan.graceful_stop))
+            if st.phase is Phase.ENDING and st.end_sent_at is not None:
+                if t >= st.end_sent_at + st.plan.graceful_stop + END_SLACK_S:
+                    st.phase, st.ended_at = Phase.ENDED, t
+        return actions
+
+    def worker_done(self, name: str, worker: int, live_workers: list[int], t: float) -> list[EndScenario]:
+        """A worker has no more work for `name`. When all live workers are done, it has ended.
+
+        An iteration-based scenario can finish before its maxDuration: then its end is
+        returned so the coordinator can tell workers (they already stopped by themselves).
+        """
+        st = self.states.get(name)
+        if st is None or st.phase in (Phase.WAITING, Phase.ENDED):
+            return []
+        st.done_workers.add(worker)
+        if not set(live_workers) <= st.done_workers:
+            return []
+        actions: list[EndScenario] = []
+        if st.phase is Phase.RUNNING:
+            st.end_sent_at = t
+            actions.append(EndScenario(name, t, st.plan.graceful_stop))
+        st.phase, st.ended_at = Phase.ENDED, t
+        return actions
+
+    def worker_lost(self, live_workers: list[int], t: float) -> None:
+        """A lost worker can no longer report done: re-check scenarios waiting on it."""
+        for st in self.states.values():
+            if st.phase is Phase.ENDING and set(live_workers) <= st.done_workers:
+                st.phase, st.ended_at = Phase.ENDED, t
+
+    def running(self) -> list[ScenarioPlan]:
+        return [st.plan for st in self.states.values() if st.phase is Phase.RUNNING]
