@@ -159,6 +159,11 @@ def _busy_cpu() -> tuple[float, float]:
     return sum(t) - idle - steal - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0), steal
 
 
+def _busy_box(other_cpu_s: float, wall_s: float) -> bool:
+    """True when other work used more than 15% of the box during a run (figures are suspect)."""
+    return other_cpu_s > max(1.0, 0.15 * wall_s * (os.cpu_count() or 1))
+
+
 def _kill_group(proc: subprocess.Popen, graceful_s: float) -> None:
     """Stop a `lunge-mp run` started in its own session: SIGINT (results still written),
     then SIGKILL to the whole process group and to every descendant found."""
@@ -353,6 +358,7 @@ def one_run(label: str, kind: str, rate: int | None, config_text: str, config_in
         boxBusyCpuSeconds=round(busy1 - busy0, 3),
         otherCpuSecondsApprox=round((busy1 - busy0) - rusage_cpu - (tcpu1 - tcpu0), 3),
         stealCpuSeconds=round(steal1 - steal0, 3),
+        busyBox=_busy_box((busy1 - busy0) - rusage_cpu - (tcpu1 - tcpu0), wall),
         requestsPerLoadGenCpuSecond=(lg_reqs / lg_cpu) if (lg_reqs and lg_cpu) else None,
         warnings=res.get("warnings"),
         reportGaps=res.get("reportGaps"),
@@ -389,7 +395,7 @@ def table_rows(rows: list[dict]) -> list[list[str]]:
             bar_cell = "n/a"
         else:
             bar_cell = ("PASS" if r.get("efficiencyPass") else "FAIL") + f" (>={bar:.0%})"
-        run = r["label"] + (" ERROR" if r.get("error") else "")
+        run = r["label"] + (" ERROR" if r.get("error") else "") + (" (busy box)" if r.get("busyBox") else "")
         out.append([
             run,
             _f(r.get("rate"), ",d", "max"),
@@ -568,6 +574,10 @@ def main(argv: list[str] | None = None) -> int:
                       f"({_f(row.get('achievedRateTarget'), ',.0f')}/s at the target), "
                       f"efficiency {'-' if eff is None else f'{eff:.2%}'}, "
                       f"{row.get('wallSeconds')}s wall", flush=True)
+                if row.get("busyBox"):
+                    print(f"  warning: other processes used ~{row['otherCpuSecondsApprox']:.1f} CPU-s during "
+                          f"this run ({row['wallSeconds']:.1f}s wall x {os.cpu_count()} CPUs); its figures are suspect",
+                          flush=True)
                 if row.get("stderrTail", "").strip():
                     print("  lunge-mp stderr (tail):\n    "
                           + "\n    ".join(row["stderrTail"].strip().splitlines()[-10:]), flush=True)
@@ -622,6 +632,9 @@ def main(argv: list[str] | None = None) -> int:
           f"Commit: {info['git']['commit'] or '?'}{' (dirty tree)' if info['git']['dirty'] else ''}; "
           f"load average before: {info['loadavg'][0]:.2f}",
           f"Raw figures: `{json_path.name}`. Columns: see `benchmarks/README.md`."]
+    if any(r.get("busyBox") for r in rows):
+        md.append("\n\"(busy box)\": other processes used more than 15% of the machine's CPU during that run; "
+                  "its figures are suspect.")
     if interrupted:
         md.append(f"\n**Interrupted ({interrupted}) — partial results.**")
     for e in errors:

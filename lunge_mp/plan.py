@@ -107,9 +107,18 @@ class Threshold(msgspec.Struct, frozen=True):
     delay_abort_eval: float = 0.0
 
 
+class Warmup(msgspec.Struct, frozen=True):
+    """Runs before the measured test; its metrics are kept apart. Exactly one of rate/vus."""
+    duration: float
+    rate: float = 0.0           # iterations/s, spread over the scenarios (open model)
+    vus: int = 0                # looping VUs, spread over the scenarios (closed model)
+
+
 class Options(msgspec.Struct, frozen=True):
     sequential: bool = False
     iterations_timeout: float = 60.0
+    warmup: Warmup | None = None
+    min_efficiency: float = 0.95    # below this the run is invalid (exit 113)
 
 
 class Plan(msgspec.Struct, frozen=True):

@@ -58,6 +58,10 @@ def _live(view: LiveView):
         per = last.get("byScenario", {})
         open_rate = sum(per.get(n, {}).get("iterations", 0) for n in open_names)
         behind = [n for n in open_names if per.get(n, {}).get("dropped", 0)]
+        if t < coord.outcome.measured_from:
+            view.update(f"[{t:6.1f}s / {coord.outcome.planned_s:.0f}s]  warming up "
+                        f"(metrics kept apart) until {coord.outcome.measured_from:.0f}s", t)
+            return
         view.update(live_line(t, coord.outcome.planned_s, c["requests"], last.get("requests", 0),
                               open_rate, target, last.get("p95"), c["failures"],
                               last.get("vus", 0), behind), t)

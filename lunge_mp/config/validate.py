@@ -2,9 +2,8 @@
 
 Pure: no file or environment access (loader.py does that), so it is tested with dicts.
 Every section is read even when an earlier one failed, and all problems are raised together.
-Sections whose contents are not in the Plan yet (guardrails, output, options.warmup,
-options.minEfficiency) are accepted so existing Lunge files load; they are checked for shape
-only.
+Sections whose contents are not in the Plan yet (guardrails, output) are accepted so
+existing Lunge files load; they are checked for shape only.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from lunge_mp.config.fields import Fields, scalar_text
 from lunge_mp.config.http_requests import url_problem
 from lunge_mp.config.scenarios import parse_scenarios
 from lunge_mp.config.thresholds import parse_thresholds
-from lunge_mp.plan import Options, Plan, Settings
+from lunge_mp.plan import Options, Plan, Settings, Warmup
 
 TOP_KEYS = ("name", "description", "settings", "variables", "scenarios", "thresholds", "options",
             "guardrails", "output")
@@ -124,7 +123,27 @@ def parse_options(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> Optio
     f = Fields(errs, m, path)
     f.check_keys(OPTIONS_KEYS)
     defaults = Options()
+    min_efficiency = f.number("minEfficiency", defaults.min_efficiency, minimum=0.0)
+    if isinstance(min_efficiency, (int, float)) and min_efficiency > 1:
+        f.error("minEfficiency", f"must be a fraction between 0 and 1 (0.95 = 95%), got {min_efficiency}")
     return Options(
         sequential=f.bool("sequential", defaults.sequential),
         iterations_timeout=f.duration("iterationsTimeout", defaults.iterations_timeout, positive=True),
+        warmup=parse_warmup(f.mapping("warmup"), f"{path}.warmup", errs),
+        min_efficiency=float(min_efficiency or 0.0),
     )
+
+
+def parse_warmup(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> Warmup | None:
+    """`warmup: {duration: 10s, rate: 50}` or `{duration: 10s, vus: 5}`."""
+    if m is None:
+        return None
+    f = Fields(errs, m, path)
+    f.check_keys(("duration", "rate", "vus"))
+    duration = f.duration("duration", 0.0, required="required: how long to warm up, e.g. 10s",
+                          positive=True)
+    rate = f.number("rate", 0.0, positive=True)
+    vus = f.int("vus", 0, minimum=1)
+    if f.has("rate") == f.has("vus"):
+        errs.add(path, "give exactly one of rate (iterations/s) or vus, e.g. {duration: 10s, rate: 50}")
+    return Warmup(duration=float(duration or 0.0), rate=float(rate or 0.0), vus=int(vus or 0))

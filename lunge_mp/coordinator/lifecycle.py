@@ -59,12 +59,13 @@ class EndScenario:
 
 
 class Lifecycle:
-    def __init__(self, plan: Plan, offset: float = 0.0) -> None:
-        """`offset`: when the measured test begins (after a warmup)."""
+    def __init__(self, plan: Plan, warmup: tuple[ScenarioPlan, ...] = (), offset: float = 0.0) -> None:
+        """`warmup` scenarios run from t0 in parallel; the test's own begin at `offset`."""
         self.sequential = plan.options.sequential
         self.offset = offset
-        self.states = {s.name: ScenarioState(s) for s in plan.scenarios}
+        self.states = {s.name: ScenarioState(s) for s in (*warmup, *plan.scenarios)}
         self.order = [s.name for s in plan.scenarios]
+        self.warmup = [s.name for s in warmup]
 
     def state(self, name: str) -> ScenarioState:
         return self.states[name]
@@ -78,11 +79,14 @@ class Lifecycle:
 
     def planned_length(self) -> float:
         """The run's length if every scenario uses its whole schedule (for progress display)."""
-        lengths = [st.schedule_length + st.plan.start_time for st in self.states.values()]
+        lengths = [self.states[n].schedule_length + self.states[n].plan.start_time for n in self.order]
         return self.offset + (sum(lengths) if self.sequential else max(lengths))
 
-    def _start_time(self, index: int) -> float | None:
-        st = self.states[self.order[index]]
+    def _start_time(self, name: str) -> float | None:
+        st = self.states[name]
+        if name in self.warmup:
+            return st.plan.start_time
+        index = self.order.index(name)
         if not self.sequential or index == 0:
             return self.offset + st.plan.start_time
         prev = self.states[self.order[index - 1]]
@@ -91,10 +95,10 @@ class Lifecycle:
     def due(self, t: float) -> list[StartScenario | EndScenario]:
         """Transitions that are due at `t`, applied to the state as they are returned."""
         actions: list[StartScenario | EndScenario] = []
-        for i, name in enumerate(self.order):
+        for name in (*self.warmup, *self.order):
             st = self.states[name]
             if st.phase is Phase.WAITING:
-                start = self._start_time(i)
+                start = self._start_time(name)
                 if start is not None and t >= start:
                     st.phase, st.started_at = Phase.RUNNING, start
                     actions.append(StartScenario(name, start))

@@ -10,12 +10,44 @@ import tempfile
 import time
 
 
+_DIR_PREFIX = "lunge-mp-"
+
+
+def _remove_stale_dirs() -> None:
+    """Socket folders left by coordinators that were killed (their pid is gone)."""
+    tmp = tempfile.gettempdir()
+    for name in os.listdir(tmp):
+        if not name.startswith(_DIR_PREFIX):
+            continue
+        pid = name[len(_DIR_PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        path = os.path.join(tmp, name)
+        try:
+            for entry in os.listdir(path):
+                os.unlink(os.path.join(path, entry))
+            os.rmdir(path)
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class WorkerPool:
     """N `python -m lunge_mp.worker` processes connected to one ipc:// endpoint."""
 
     def __init__(self, count: int) -> None:
         self.count = count
-        self._dir = tempfile.mkdtemp(prefix="lunge-mp-")
+        _remove_stale_dirs()
+        self._dir = tempfile.mkdtemp(prefix=f"{_DIR_PREFIX}{os.getpid()}-")
         self.endpoint = f"ipc://{self._dir}/coordinator.sock"
         self.procs: list[subprocess.Popen] = []
 

@@ -15,10 +15,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+import msgspec
 import zmq
 import zmq.asyncio
 
-from lunge_mp.coordinator import timeline
+from lunge_mp.coordinator import timeline, warmup
 from lunge_mp.coordinator.lifecycle import ITERATION_EXECUTORS, EndScenario, Lifecycle, StartScenario
 from lunge_mp.coordinator.pool import WorkerPool
 from lunge_mp.metrics.aggregate import Aggregate
@@ -70,6 +71,8 @@ class RunOutcome:
     scenario_starts: dict[str, float | None] = field(default_factory=dict)  # seconds after t0
     scenario_windows: dict[str, dict] = field(default_factory=dict)
     coordinator_cpu_s: float = 0.0
+    warmup: Aggregate | None = None
+    measured_from: float = 0.0       # seconds after t0 the measured test began (after warmup)
 
 
 def _r(t: float | None) -> float | None:
@@ -84,14 +87,17 @@ class Coordinator:
         self.sessions = [WorkerSession(i, self.run_id) for i in range(workers)]
         self.info = [WorkerInfo(i) for i in range(workers)]
         self.aggregate = Aggregate(run_id=self.run_id)
-        self.lifecycle = Lifecycle(plan)
+        self.worker_plan = warmup.with_warmup(plan)    # what workers run: warmups + the test
+        self.warm_aggregate = Aggregate(run_id=self.run_id) if plan.options.warmup else None
+        self.lifecycle = Lifecycle(plan, warmup.scenarios(plan), warmup.offset(plan))
         self.outcome = RunOutcome(plan, self.run_id, self.aggregate, self.info,
-                                  planned_s=self.lifecycle.planned_length())
+                                  planned_s=self.lifecycle.planned_length(),
+                                  warmup=self.warm_aggregate, measured_from=warmup.offset(plan))
         self.on_tick = on_tick       # live view callback(coordinator, t)
         self.t0_ns = 0
         self.stop_requested: str | None = None
         self.hard_stop = False
-        self.clocks = {s.name: ArrivalClock(rate_fn_for(s)) for s in plan.scenarios if s.is_open}
+        self.clocks = {s.name: ArrivalClock(rate_fn_for(s)) for s in self.worker_plan.scenarios if s.is_open}
         self.rr_next = {name: 0 for name in self.clocks}
         self.vus_sent: dict[str, list[int]] = {}
         self._byes = asyncio.Event()
@@ -132,7 +138,6 @@ class Coordinator:
         self.sock.bind(self.pool.endpoint)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._on_signal)
-        started_cpu = time.process_time()
         self.outcome.start_time = time.time()
         receiver = loop.create_task(self._receive())
         try:
@@ -148,7 +153,7 @@ class Coordinator:
             ctx.term()
             self.pool.stop(grace_s=1.0)
             self.outcome.end_time = time.time()
-            self.outcome.coordinator_cpu_s = time.process_time() - started_cpu
+            self.outcome.coordinator_cpu_s = time.process_time()   # whole process, start-up included
         return self.outcome
 
     def _on_signal(self) -> None:
@@ -161,14 +166,14 @@ class Coordinator:
     async def _handshake(self) -> bool:
         """Hello from all, Start to all, Ready from all; then Go with t0 a moment ahead."""
         deadline = time.monotonic() + HANDSHAKE_TIMEOUT_S
-        pre, mx = timeline.vu_shares(self.plan, self.pool.count)
+        pre, mx = timeline.vu_shares(self.worker_plan, self.pool.count)
         started: set[int] = set()
         while time.monotonic() < deadline and not self.stop_requested:
             for s in self.sessions:
                 if s.state == State.GREETED and s.worker not in started:
                     started.add(s.worker)
                     await self.send(s.worker, m.Start(
-                        run_id=self.run_id, plan=self.plan, worker=s.worker, workers=self.pool.count,
+                        run_id=self.run_id, plan=self.worker_plan, worker=s.worker, workers=self.pool.count,
                         max_vus={k: v[s.worker] for k, v in mx.items()},
                         pre_allocated_vus={k: v[s.worker] for k, v in pre.items()}))
             if all(s.state == State.READY for s in self.sessions):
@@ -335,7 +340,7 @@ class Coordinator:
             info.last_heard = time.monotonic()
             match msg:
                 case m.Report():
-                    for warning in self.aggregate.add(msg):
+                    for warning in self._merge(msg):
                         self.warn(warning)
                 case m.ScenarioDone(scenario=name):
                     self.lifecycle.worker_done(name, worker, self.live_workers(), self.now())
@@ -353,6 +358,20 @@ class Coordinator:
                             self.request_stop("lost all workers", EXIT_LOST_WORKERS)
                     if all(s.state in (State.DONE, State.LOST, State.NEW) for s in self.sessions):
                         self._byes.set()
+
+    def _merge(self, report: m.Report) -> list[str]:
+        """Into the run's aggregate; warmup scenarios' deltas into their own."""
+        if self.warm_aggregate is None:
+            return self.aggregate.add(report)
+        warm = msgspec.structs.replace(
+            report, series=[d for d in report.series if warmup.is_warmup(d.scenario)],
+            counters=[d for d in report.counters if warmup.is_warmup(d.scenario)],
+            scenarios=[d for d in report.scenarios if warmup.is_warmup(d.scenario)])
+        main = msgspec.structs.replace(
+            report, series=[d for d in report.series if not warmup.is_warmup(d.scenario)],
+            counters=[d for d in report.counters if not warmup.is_warmup(d.scenario)],
+            scenarios=[d for d in report.scenarios if not warmup.is_warmup(d.scenario)])
+        return self.warm_aggregate.add(warm) + self.aggregate.add(main)
 
     async def _finish(self) -> None:
         """Stop every worker, give running iterations their graceful stop, collect final reports."""

@@ -66,3 +66,39 @@ def vu_shares(plan: Plan, workers: int) -> tuple[dict[str, list[int]], dict[str,
             pre[s.name] = split_evenly(s.pre_allocated_vus, workers)
             mx[s.name] = [max(share, 1) for share in split_evenly(max(s.max_vus, s.pre_allocated_vus), workers)]
     return pre, mx
+
+
+def _targets_at(plan: Plan, starts: dict[str, float | None], t: float) -> tuple[float, float]:
+    """Sum of target rates and of target VUs of every started scenario at `t` (from t0)."""
+    rate = vus = 0.0
+    for s in plan.scenarios:
+        started = starts.get(s.name)
+        if started is None:
+            continue
+        if s.is_open:
+            rate += target_rate(s, t - started)
+        elif s.executor in ("constant-vus", "ramping-vus"):
+            vus += target_vus(s, t - started)
+        elif started <= t:
+            vus += s.vus
+    return rate, vus
+
+
+def phase(plan: Plan, starts: dict[str, float | None], t: int, measured_from: float) -> str:
+    """The phase of the 1-second bucket starting at `t`: warmup, ramp-up, steady or ramp-down.
+
+    It compares the targets (rate and VUs) near the start and near the end of the second:
+    rising is ramp-up, falling (including a scenario ending) is ramp-down, equal is steady,
+    no target at all is idle.
+    """
+    if t < measured_from:
+        return "warmup"
+    r0, v0 = _targets_at(plan, starts, t + 0.001)
+    r1, v1 = _targets_at(plan, starts, t + 0.999)
+    if r0 == r1 == v0 == v1 == 0:
+        return "idle"
+    if r1 > r0 + 1e-9 or v1 > v0:
+        return "ramp-up" if r1 >= r0 - 1e-9 and v1 >= v0 else "steady"
+    if r1 < r0 - 1e-9 or v1 < v0:
+        return "ramp-down"
+    return "steady"

@@ -78,25 +78,10 @@ def build_results(outcome: RunOutcome, status: str, exit_code: int,
     agg = outcome.aggregate
     plan = outcome.plan
     seconds = outcome.duration_s
-    buckets = []
-    starts = outcome.scenario_starts
-    for b in agg.buckets():
-        mid = b["t"] + 0.5
-        target_rate = 0.0
-        target_vus = 0
-        for s in plan.scenarios:
-            started = starts.get(s.name)
-            if started is None:
-                continue
-            if s.is_open:
-                target_rate += timeline.target_rate(s, mid - started)
-            else:
-                target_vus += timeline.target_vus(s, mid - started)
-        b = dict(b)
-        b["targetRate"] = round(target_rate, 3)
-        b["achievedRate"] = b.get("iterations", 0)
-        b["targetVUs"] = target_vus
-        buckets.append(b)
+    measured = max(0.0, seconds - outcome.measured_from)
+    buckets = _buckets(outcome, agg, outcome.measured_from)
+    if outcome.warmup is not None:
+        buckets = _buckets(outcome, outcome.warmup, outcome.measured_from, warm=True) + buckets
     return {
         "schemaVersion": SCHEMA_VERSION,
         "tool": {"name": "lunge_mp", "version": __version__, "host": socket.gethostname()},
@@ -108,18 +93,22 @@ def build_results(outcome: RunOutcome, status: str, exit_code: int,
         "abortReason": outcome.abort,
         "startTime": _iso(outcome.start_time),
         "endTime": _iso(outcome.end_time),
-        "durationSeconds": round(seconds, 3),
+        "durationSeconds": round(measured, 3),
+        "wallSeconds": round(seconds, 3),
         "plannedSeconds": round(outcome.planned_s, 3),
-        "metrics": scenario_metrics(agg, seconds),
+        "measuredFrom": outcome.measured_from,
+        "metrics": scenario_metrics(agg, measured),
         "scenarios": {
-            s.name: {"executor": s.executor, **scenario_metrics(agg, seconds, scenario=s.name)}
+            s.name: {"executor": s.executor, **scenario_metrics(agg, measured, scenario=s.name)}
             for s in plan.scenarios
         },
         "requests": {
             f"{scenario}/{request}" if _ambiguous(agg, request) else request:
-                {"scenario": scenario, "request": request, **request_metrics(agg, seconds, scenario, request)}
+                {"scenario": scenario, "request": request, **request_metrics(agg, measured, scenario, request)}
             for scenario, request in agg.request_keys()
         },
+        "warmup": None if outcome.warmup is None else {
+            "seconds": outcome.measured_from, **scenario_metrics(outcome.warmup, outcome.measured_from)},
         "scenarioWindows": outcome.scenario_windows,
         "thresholds": thresholds or [],
         "efficiency": efficiency(agg, outcome),
@@ -137,6 +126,37 @@ def build_results(outcome: RunOutcome, status: str, exit_code: int,
         "reportGaps": agg.gaps(),
         "histograms": agg.encoded_histograms(),
     }
+
+
+def _buckets(outcome: RunOutcome, agg: Aggregate, measured_from: float, warm: bool = False) -> list[dict]:
+    """1-second buckets with their targets and phase (t counts whole seconds from t0)."""
+    plan, starts = outcome.plan, outcome.scenario_starts
+    out = []
+    for b in agg.buckets():
+        if (b["t"] >= measured_from) == warm:
+            continue   # each second belongs to the warmup or to the test, never both
+        mid = b["t"] + 0.5
+        target_rate = 0.0
+        target_vus = 0
+        for s in plan.scenarios:
+            started = starts.get(s.name)
+            if started is None:
+                continue
+            if s.is_open:
+                target_rate += timeline.target_rate(s, mid - started)
+            else:
+                target_vus += timeline.target_vus(s, mid - started)
+        if warm and plan.options.warmup is not None:
+            w = plan.options.warmup
+            running = b["t"] < w.duration
+            target_rate, target_vus = (w.rate, w.vus) if running else (0.0, 0)
+        b = dict(b)
+        b["phase"] = "warmup" if warm else timeline.phase(plan, starts, b["t"], measured_from)
+        b["targetRate"] = round(target_rate, 3)
+        b["achievedRate"] = b.get("iterations", 0)
+        b["targetVUs"] = target_vus
+        out.append(b)
+    return out
 
 
 def _ambiguous(agg: Aggregate, request: str) -> bool:

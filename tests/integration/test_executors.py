@@ -116,3 +116,32 @@ def test_sequential_scenarios_do_not_overlap(tmp_path, fresh_target):
         active = [name for name, s in b["byScenario"].items() if s["requests"]]
         assert len(active) <= 1 or b["t"] == int(starts["second"]["start"]), b
     assert results["scenarios"]["second"]["iterations"]["count"] == 100
+
+
+def test_warmup_runs_first_and_its_metrics_are_kept_apart(tmp_path, fresh_target):
+    config = write_config(tmp_path, f"""
+        name: warm
+        settings: {{baseUrl: "{fresh_target.url}"}}
+        options: {{warmup: {{duration: 1s, rate: 100}}}}
+        scenarios:
+          api:
+            executor: constant-arrival-rate
+            rate: 50
+            duration: 2s
+            requests: [{{url: "/json"}}]
+        thresholds:
+          http_reqs: ["count == 100"]
+        """)
+    out = tmp_path / "results.json"
+    proc = cli("run", str(config), "--out", str(out), "--workers", "2", "-q")
+    assert proc.returncode == 0, proc.stderr
+    results = read_json(out)
+    assert results["warmup"]["http_reqs"]["count"] == 100
+    assert results["metrics"]["http_reqs"]["count"] == 100        # the test alone: 50/s × 2 s
+    assert fresh_target.stats()["requests"] == 200
+    assert results["measuredFrom"] == 2.0                          # ⌈1 s⌉ + 1 s grace
+    phases = [(b["t"], b["phase"]) for b in results["buckets"]]
+    assert phases[0] == (0, "warmup")
+    assert (2, "steady") in phases and (3, "steady") in phases
+    assert all(p == "warmup" for t, p in phases if t < 2)
+    assert results["scenarioWindows"]["api"]["start"] == 2.0

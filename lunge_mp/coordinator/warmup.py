@@ -1,0 +1,60 @@
+"""Warmup: a short run of every scenario's requests before the measured test. Pure.
+
+`options.warmup: {duration, rate | vus}` becomes one extra scenario per scenario, named
+`warmup:<name>`, running that scenario's requests at an even share of the warmup rate (or
+VUs) from t0. Their metrics go to a separate aggregate, so totals and thresholds never see
+them. The measured test starts at a whole second, `offset` = ⌈duration⌉ + 1 s, after the
+warmup's last iterations have had a 1 s graceful stop — so the phases never overlap and
+1-second buckets stay aligned. Connections opened and DNS answers cached by the warmup stay
+in each worker's pool for the test.
+"""
+
+from __future__ import annotations
+
+import math
+
+import msgspec
+
+from lunge_mp.plan import Plan, ScenarioPlan
+from lunge_mp.schedule.split import split_evenly
+
+PREFIX = "warmup:"
+GRACE_S = 1.0
+
+
+def is_warmup(scenario: str) -> bool:
+    return scenario.startswith(PREFIX)
+
+
+def offset(plan: Plan) -> float:
+    """Seconds from t0 to the measured test's start (0 without a warmup)."""
+    w = plan.options.warmup
+    return 0.0 if w is None else float(math.ceil(w.duration) + GRACE_S)
+
+
+def scenarios(plan: Plan) -> tuple[ScenarioPlan, ...]:
+    w = plan.options.warmup
+    if w is None:
+        return ()
+    out = []
+    n = len(plan.scenarios)
+    vus = split_evenly(w.vus, n) if w.vus else [0] * n
+    for s, share in zip(plan.scenarios, vus):
+        common = dict(name=PREFIX + s.name, requests=s.requests, duration=w.duration, start_time=0.0,
+                      graceful_stop=GRACE_S, pacing=s.pacing, tags=s.tags, stages=(), pattern=None,
+                      iterations=0, max_duration=0.0, start_vus=0, start_rate=0.0)
+        if w.rate:
+            pool = max(s.pre_allocated_vus, 10)
+            out.append(msgspec.structs.replace(
+                s, executor="constant-arrival-rate", rate=w.rate / n, vus=0,
+                pre_allocated_vus=pool, max_vus=max(s.max_vus, pool, 100), **common))
+        elif share:
+            out.append(msgspec.structs.replace(
+                s, executor="constant-vus", vus=share, rate=0.0, pre_allocated_vus=0, max_vus=0, **common))
+    return tuple(out)
+
+
+def with_warmup(plan: Plan) -> Plan:
+    """The plan workers run: warmup scenarios first, then the test's own."""
+    extra = scenarios(plan)
+    return msgspec.structs.replace(plan, scenarios=extra + plan.scenarios) if extra else plan
