@@ -66,7 +66,8 @@ def main() -> None:
               help="Worker processes (default: one per CPU core).")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress and no summary; exit code and files only.")
 @click.option("--env", "-e", "env", multiple=True, metavar="KEY=VALUE",
-              help="Set ${KEY} for the config (over the process environment) and the variable KEY. Repeatable.")
+              help="Set ${KEY} in the config text (over the process environment); also replaces "
+                   "a variable KEY the config defines. Repeatable.")
 def run(config: str, out: str | None, workers: int | None, quiet: bool, env: tuple[str, ...]) -> None:
     """Run the load test described by CONFIG (a Lunge v2 YAML or JSON file).
 
@@ -77,6 +78,11 @@ def run(config: str, out: str | None, workers: int | None, quiet: bool, env: tup
     from lunge_mp.runner import execute
 
     overrides = _parse_env(env)
+    if out:
+        folder = os.path.dirname(os.path.abspath(out))
+        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+            raise click.BadParameter(f"cannot write {out}: {folder} is not a writable folder",
+                                     param_hint="--out")
     sys.exit(execute(config, overrides=overrides, workers=workers or os.cpu_count() or 1,
                      quiet=quiet, out=out))
 
@@ -96,7 +102,11 @@ def target(host: str, port: int, workers: int) -> None:
     """
     from lunge_mp.target import run_target
 
-    run_target(host=host, port=port, workers=workers)
+    try:
+        run_target(host=host, port=port, workers=workers)
+    except OSError as exc:
+        click.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import msgspec
 
+from lunge_mp import __version__
+
 OPEN_EXECUTORS = ("constant-arrival-rate", "ramping-arrival-rate", "pattern")
 CLOSED_EXECUTORS = ("constant-vus", "ramping-vus", "per-vu-iterations", "shared-iterations")
 EXECUTORS = CLOSED_EXECUTORS + OPEN_EXECUTORS
@@ -92,7 +94,7 @@ class Settings(msgspec.Struct, frozen=True):
     max_idle_conns_per_host: int = 100
     keepalive: bool = True
     insecure_skip_verify: bool = False
-    user_agent: str = "lunge_mp/0.1"
+    user_agent: str = f"lunge_mp/{__version__}"
     headers: dict[str, str] = {}
 
 

@@ -20,6 +20,7 @@ from lunge_mp.coordinator.run import Coordinator, RunOutcome
 from lunge_mp.plan import Plan
 from lunge_mp.report.console import LiveView, live_line, print_summary
 from lunge_mp.report.results import build_results
+from lunge_mp.scenario.preflight import unknown_template_names
 
 EXIT_OK = 0
 EXIT_THRESHOLDS = 99
@@ -36,9 +37,9 @@ def load_or_explain(path: str, overrides: dict[str, str]) -> Plan | None:
         for line in exc.errors:
             print(f"  {line}", file=sys.stderr)
         return None
-    problems = timeline.unsupported(plan)
+    problems = timeline.unsupported(plan) + unknown_template_names(plan)
     if problems:
-        print(f"error: {path} cannot run with this version:", file=sys.stderr)
+        print(f"error: {path} cannot run:", file=sys.stderr)
         for line in problems:
             print(f"  {line}", file=sys.stderr)
         return None

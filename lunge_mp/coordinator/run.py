@@ -101,6 +101,7 @@ class Coordinator:
         self.rr_next = {name: 0 for name in self.clocks}
         self.vus_sent: dict[str, list[int]] = {}
         self._byes = asyncio.Event()
+        self._last_heartbeat = 0.0
         self._stop_event = asyncio.Event()
 
     # --- helpers -------------------------------------------------------------------------
@@ -114,6 +115,16 @@ class Coordinator:
     async def send(self, worker: int, msg: m.Message) -> None:
         self.sessions[worker].sent(msg)
         await self.sock.send_multipart([f"w{worker}".encode(), m.encode(msg)])
+
+    async def _heartbeat(self, states: tuple[State, ...]) -> None:
+        """Every second, so workers know the coordinator lives (they leave after 5 s of silence)."""
+        now = time.monotonic()
+        if now - self._last_heartbeat < 1.0:
+            return
+        self._last_heartbeat = now
+        for s in self.sessions:
+            if s.state in states:
+                await self.send(s.worker, m.Heartbeat())
 
     def warn(self, text: str) -> None:
         if text not in self.outcome.warnings:
@@ -178,6 +189,7 @@ class Coordinator:
                         pre_allocated_vus={k: v[s.worker] for k, v in pre.items()}))
             if all(s.state == State.READY for s in self.sessions):
                 break
+            await self._heartbeat((State.GREETED, State.STARTED, State.READY))
             for i in range(self.pool.count):
                 code = self.pool.exited(i)
                 if code is not None:
@@ -200,7 +212,6 @@ class Coordinator:
         """Until every scenario has ended or a stop: start and end scenarios, hand out
         arrivals and VU targets every tick."""
         last_live = 0.0
-        heartbeat_at = 0.0
         while not self.stop_requested and not self.lifecycle.all_ended:
             t = self.now()
             for action in self.lifecycle.due(t):
@@ -208,10 +219,7 @@ class Coordinator:
             await self._schedule_open(t)
             await self._schedule_closed(t)
             self._check_workers()
-            if t - heartbeat_at >= 1.0:
-                heartbeat_at = t
-                for w in self.live_workers():
-                    await self.send(w, m.Heartbeat())
+            await self._heartbeat((State.RUNNING,))
             if self.on_tick is not None and t - last_live >= 1.0:
                 last_live = t
                 self.on_tick(self, t)
@@ -396,6 +404,7 @@ class Coordinator:
                     if s.state == State.STOPPING:
                         await self.send(s.worker, m.Stop(deadline_us=0, hard=True, reason="second signal"))
             self._check_workers()
+            await self._heartbeat((State.STOPPING,))
             if all(s.state in (State.DONE, State.LOST) for s in self.sessions):
                 break
             try:

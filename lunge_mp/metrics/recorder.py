@@ -71,7 +71,7 @@ class _Req:
             self.first_error[cls] = error_msg or ""
 
     def delta(self, scenario: str, request: str) -> CounterDelta | None:
-        if not (self.requests or self.failures or self.bytes_in or self.bytes_out):
+        if not (self.requests or self.failures or self.bytes_in or self.bytes_out or self.errors):
             return None
         d = CounterDelta(scenario, request, self.requests, self.failures, self.errors,
                          self.bytes_in, self.bytes_out, self.first_error)
@@ -155,6 +155,16 @@ class Recorder:
         self._pending = n
         if n >= self.buffer_cap:
             self.fold()
+
+    def not_sent(self, scenario: str, request: str, error_class: str, error_msg: str) -> None:
+        """A request that could not even be built (e.g. a template error): counted under its
+        class, but not in http_reqs or http_req_failed, since nothing reached the network."""
+        try:
+            r = self._reqs[scenario][request]
+        except KeyError:
+            r = self._req(scenario, request)
+        r.errors[error_class] = r.errors.get(error_class, 0) + 1
+        r.first_error.setdefault(error_class, error_msg)
 
     def iteration_done(self, scenario: str, duration_us: int, lag_us: int | None = None) -> None:
         """One completed iteration (with or without failed requests); lag for open model."""

@@ -138,12 +138,15 @@ def _buckets(outcome: RunOutcome, agg: Aggregate, measured_from: float, warm: bo
         mid = b["t"] + 0.5
         target_rate = 0.0
         target_vus = 0
+        open_iterations = 0
         for s in plan.scenarios:
             started = starts.get(s.name)
-            if started is None:
+            ended = outcome.scenario_windows.get(s.name, {}).get("end")
+            if started is None or (ended is not None and mid >= ended):
                 continue
             if s.is_open:
                 target_rate += timeline.target_rate(s, mid - started)
+                open_iterations += b.get("byScenario", {}).get(s.name, {}).get("iterations", 0)
             else:
                 target_vus += timeline.target_vus(s, mid - started)
         if warm and plan.options.warmup is not None:
@@ -153,7 +156,7 @@ def _buckets(outcome: RunOutcome, agg: Aggregate, measured_from: float, warm: bo
         b = dict(b)
         b["phase"] = "warmup" if warm else timeline.phase(plan, starts, b["t"], measured_from)
         b["targetRate"] = round(target_rate, 3)
-        b["achievedRate"] = b.get("iterations", 0)
+        b["achievedRate"] = b.get("iterations", 0) if warm else open_iterations   # open model only
         b["targetVUs"] = target_vus
         out.append(b)
     return out

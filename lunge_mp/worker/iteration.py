@@ -99,11 +99,14 @@ class ScenarioRunner:
                 try:
                     prepared = req.prepare(vu.context)
                 except TemplateError as exc:
-                    rec.request_done(self.name, spec.name, 1, None, True, "template", str(exc), 0, 0)
+                    rec.not_sent(self.name, spec.name, "template", str(exc))
+                    await asyncio.sleep(0)   # a VU whose every iteration fails here must still yield
                     break
                 outcome = await self.transport.send(prepared)
                 failure = failure_of(outcome)
                 message = outcome.error
+                if failure is not None and message is None:
+                    message = f"HTTP {outcome.status} from {prepared.method} {spec.url}"
                 if outcome.error_class is None and (spec.assertions or spec.extract):
                     resp = Response(outcome.status, outcome.headers, outcome.body, outcome.duration_us / 1000)
                     for assertion in spec.assertions:
@@ -115,8 +118,6 @@ class ScenarioRunner:
                         value = extract(rule, resp)
                         if value is not None:
                             vu.context[rule.name] = value
-                elif failure is not None and message is None:
-                    message = f"HTTP {outcome.status} from {prepared.method} {prepared.url}"
                 response_us = outcome.duration_us + lag_us if lag_us is not None else None
                 rec.request_done(self.name, spec.name, outcome.duration_us, response_us,
                                  failure is not None, failure, message,

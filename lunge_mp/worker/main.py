@@ -141,7 +141,9 @@ class Worker:
         plan = msg.plan
         self.run_id = msg.run_id
         s = plan.settings
-        self.transport = AiohttpTransport(s.max_connections_per_host, s.keepalive, s.insecure_skip_verify)
+        # maxConnectionsPerHost is for the whole run: each worker holds its share of it
+        per_worker = max(1, -(-s.max_connections_per_host // msg.workers))
+        self.transport = AiohttpTransport(per_worker, s.keepalive, s.insecure_skip_verify)
         for i, scenario in enumerate(plan.scenarios):
             # VU ids are unique across workers and scenarios: worker-major blocks of 1M
             runner = ScenarioRunner(plan, scenario, self.transport, self.recorder,
