@@ -24,10 +24,11 @@ def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v * 100:.2f}%"
 
 
-def _table(rows: list[list[str]], out: TextIO, indent: str = "  ") -> None:
+def _table(rows: list[list[str]], out: TextIO, indent: str = "  ", text_columns: int = 1) -> None:
+    """Text columns (the first `text_columns`) left-aligned, figures right-aligned."""
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for j, row in enumerate(rows):
-        cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        cells = [c.ljust(w) if i < text_columns else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
         print(indent + "  ".join(cells).rstrip(), file=out)
         if j == 0:
             print(indent + "  ".join("-" * w for w in widths), file=out)
@@ -90,7 +91,7 @@ def print_summary(results: dict, out: TextIO = sys.stdout, results_path: str | N
                      _n(s["dropped_iterations"]["count"]), _n(s["http_reqs"]["count"]),
                      _pct(s["http_req_failed"]["rate"]),
                      _ms(d["p50"]), _ms(d["p95"]), _ms(d["p99"]), _ms(d["max"])])
-    _table(rows, out)
+    _table(rows, out, text_columns=2)
     print(file=out)
 
     rows = [["request", "requests", "req/s", "failed", "min", "avg", "p50", "p90", "p95", "p99", "max"]]
