@@ -13,18 +13,20 @@ import traceback
 import msgspec
 import uvloop
 
-from lunge_mp.analysis.verdict import verdicts
+from lunge_mp.analysis.thresholds import evaluate
+from lunge_mp.analysis.verdict import observe, verdicts
 from lunge_mp.config import ConfigError, load_plan
 from lunge_mp.coordinator import timeline
 from lunge_mp.coordinator.run import Coordinator, RunOutcome
 from lunge_mp.plan import Plan
 from lunge_mp.report.console import LiveView, live_line, print_summary
-from lunge_mp.report.results import build_results
+from lunge_mp.report.results import build_results, live_results
 from lunge_mp.scenario.preflight import unknown_template_names
 
 EXIT_OK = 0
 EXIT_THRESHOLDS = 99
 EXIT_INVALID_CONFIG = 104
+EXIT_INVALID_RUN = 113
 EXIT_INTERNAL = 1
 
 
@@ -69,10 +71,40 @@ def _live(view: LiveView):
     return tick
 
 
-def decide(outcome: RunOutcome, threshold_results: list[dict]) -> tuple[str, int]:
-    """status and exit code: the first abort reason wins, then thresholds."""
+def _abort_checker(plan: Plan):
+    """Thresholds with abortOnFail, checked every second once their delayAbortEval has passed."""
+    aborting = [t for t in plan.thresholds if t.abort_on_fail]
+    if not aborting:
+        return None
+
+    def check(coord: Coordinator, t: float) -> tuple[str, int] | None:
+        measured = t - coord.outcome.measured_from
+        due = [th for th in aborting if measured > 0 and measured >= th.delay_abort_eval]
+        if not due:
+            return None
+        live = live_results(coord.outcome, measured)
+        for th in due:
+            observed = observe(th, live, coord.aggregate.percentile_ms)
+            if observed is not None and not evaluate(th, observed):
+                return (f"threshold {th.metric}: '{th.expression}' crossed at {measured:.0f}s "
+                        f"(observed {observed:g}) and has abortOnFail", EXIT_THRESHOLDS)
+        return None
+    return check
+
+
+def decide(outcome: RunOutcome, results: dict, threshold_results: list[dict]) -> tuple[str, int]:
+    """status and exit code: the first abort reason wins, then run validity, then thresholds."""
+    if outcome.abort_code == EXIT_THRESHOLDS:
+        return "failed", EXIT_THRESHOLDS
     if outcome.abort_code is not None:
         return "aborted", outcome.abort_code
+    efficiency = results["efficiency"]["overall"]
+    floor = outcome.plan.options.min_efficiency
+    if efficiency is not None and efficiency < floor:
+        outcome.warnings.append(
+            f"run invalid: the load generator started {efficiency:.2%} of the scheduled iterations, "
+            f"below options.minEfficiency {floor:.0%}; the target was not tested at the asked load")
+        return "invalid", EXIT_INVALID_RUN
     if any(not t["ok"] for t in threshold_results):
         return "failed", EXIT_THRESHOLDS
     return "passed", EXIT_OK
@@ -90,7 +122,8 @@ def execute(config: str, overrides: dict[str, str], workers: int, quiet: bool, o
     if plan is None:
         return EXIT_INVALID_CONFIG
     view = None if quiet else LiveView()
-    coordinator = Coordinator(plan, workers, on_tick=_live(view) if view else None)
+    coordinator = Coordinator(plan, workers, on_tick=_live(view) if view else None,
+                              on_second=_abort_checker(plan))
     internal_error = None
     try:
         outcome = uvloop.run(coordinator.run())
@@ -105,8 +138,9 @@ def execute(config: str, overrides: dict[str, str], workers: int, quiet: bool, o
         traceback.print_exception(internal_error, file=sys.stderr)
     results = build_results(outcome, "aborted", EXIT_INTERNAL)
     threshold_results = verdicts(plan.thresholds, results, outcome.aggregate.percentile_ms)
-    status, code = decide(outcome, threshold_results)
-    results.update(status=status, exitCode=code, thresholds=threshold_results)
+    status, code = decide(outcome, results, threshold_results)
+    results.update(status=status, exitCode=code, thresholds=threshold_results,
+                   warnings=list(outcome.warnings))
     if out:
         write_json(out, results)
     if not quiet:

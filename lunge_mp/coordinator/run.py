@@ -80,7 +80,7 @@ def _r(t: float | None) -> float | None:
 
 
 class Coordinator:
-    def __init__(self, plan: Plan, workers: int, on_tick=None) -> None:
+    def __init__(self, plan: Plan, workers: int, on_tick=None, on_second=None) -> None:
         self.plan = plan
         self.run_id = uuid.uuid4().hex[:12]
         self.pool = WorkerPool(workers)
@@ -94,6 +94,7 @@ class Coordinator:
                                   planned_s=self.lifecycle.planned_length(),
                                   warmup=self.warm_aggregate, measured_from=warmup.offset(plan))
         self.on_tick = on_tick       # live view callback(coordinator, t)
+        self.on_second = on_second   # mid-run checks callback(coordinator, t) -> (reason, code) | None
         self.t0_ns = 0
         self.stop_requested: str | None = None
         self.hard_stop = False
@@ -220,9 +221,14 @@ class Coordinator:
             await self._schedule_closed(t)
             self._check_workers()
             await self._heartbeat((State.RUNNING,))
-            if self.on_tick is not None and t - last_live >= 1.0:
+            if t - last_live >= 1.0:
                 last_live = t
-                self.on_tick(self, t)
+                if self.on_second is not None:
+                    verdict = self.on_second(self, t)
+                    if verdict is not None:
+                        self.request_stop(*verdict)
+                if self.on_tick is not None:
+                    self.on_tick(self, t)
             try:
                 await asyncio.wait_for(self._stop_event.wait(), TICK_S)
             except asyncio.TimeoutError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import socket
+from collections.abc import Mapping
 
 from lunge_mp import __version__
 from lunge_mp.coordinator.run import RunOutcome
@@ -165,3 +166,39 @@ def _buckets(outcome: RunOutcome, agg: Aggregate, measured_from: float, warm: bo
 def _ambiguous(agg: Aggregate, request: str) -> bool:
     """A request name used by two scenarios is keyed `scenario/request`."""
     return sum(1 for _, r in agg.request_keys() if r == request) > 1
+
+
+class _Lazy(Mapping):
+    """A mapping whose values are computed on first access (live threshold checks read
+    only the blocks their metric needs; the rest is never summarised)."""
+
+    def __init__(self, keys: list[str], make) -> None:
+        self._keys, self._make, self._done = keys, make, {}
+
+    def __getitem__(self, key: str):
+        if key not in self._keys:
+            raise KeyError(key)
+        if key not in self._done:
+            self._done[key] = self._make(key)
+        return self._done[key]
+
+    def __iter__(self):
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+def live_results(outcome: RunOutcome, seconds: float) -> Mapping:
+    """The parts of the results document thresholds read, computed lazily mid-run."""
+    agg = outcome.aggregate
+    request_keys = {(f"{s}/{r}" if _ambiguous(agg, r) else r): (s, r) for s, r in agg.request_keys()}
+    return _Lazy(["metrics", "scenarios", "requests", "durationSeconds"], lambda key: {
+        "metrics": lambda: scenario_metrics(agg, seconds),
+        "scenarios": lambda: _Lazy([s.name for s in outcome.plan.scenarios],
+                                   lambda name: scenario_metrics(agg, seconds, scenario=name)),
+        "requests": lambda: _Lazy(list(request_keys), lambda k: {
+            "scenario": request_keys[k][0], "request": request_keys[k][1],
+            **request_metrics(agg, seconds, *request_keys[k])}),
+        "durationSeconds": lambda: seconds,
+    }[key]())
