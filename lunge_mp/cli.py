@@ -90,6 +90,82 @@ def run(config: str, out: str | None, workers: int | None, quiet: bool, env: tup
 
 
 @main.command()
+@click.option("--url", "-u", required=True, help="The URL every iteration requests.")
+@click.option("--executor", type=click.Choice(["constant-vus", "ramping-vus", "per-vu-iterations",
+                                               "shared-iterations", "constant-arrival-rate",
+                                               "ramping-arrival-rate", "pattern"]),
+              help="Default: pattern with --pattern, constant-arrival-rate with --rate, "
+                   "ramping-vus with --stages, else constant-vus.")
+@click.option("--vus", type=int, help="VUs (closed model; default 10).")
+@click.option("--duration", "-d", help="How long, e.g. 30s, 5m (default 30s).")
+@click.option("--rate", "-r", type=float, help="Iterations per second (open model).")
+@click.option("--stages", help='Ramp as DURATION:TARGET,..., e.g. "30s:10,1m:50,30s:0".')
+@click.option("--pre-allocated-vus", type=int, help="Open model: VUs created up front.")
+@click.option("--max-vus", type=int, help="Open model: the most VUs it may grow to.")
+@click.option("--pattern", help='Traffic pattern, e.g. "sine:baseRate=100,amplitude=50,period=1m,duration=5m".')
+@click.option("--method", "-X", default="GET", show_default=True, help="HTTP method.")
+@click.option("--header", "-H", "headers", multiple=True, metavar="NAME:VALUE", help="Request header. Repeatable.")
+@click.option("--body", help="Request body (sent as given).")
+@click.option("--timeout", help="Per-request timeout, e.g. 5s (default 30s).")
+@click.option("--threshold", "thresholds", multiple=True, metavar="METRIC:EXPR",
+              help='Threshold, e.g. "http_req_duration:p(95)<500". Repeatable.')
+@click.option("--out", "-o", "out", type=click.Path(dir_okay=False), default=None, help="Write results JSON here.")
+@click.option("--workers", "-w", type=click.IntRange(1, 256), default=None,
+              help="Worker processes (default: one per CPU core).")
+@click.option("--quiet", "-q", is_flag=True, help="No live progress and no summary.")
+def perf(url: str, executor: str | None, vus: int | None, duration: str | None, rate: float | None,
+         stages: str | None, pre_allocated_vus: int | None, max_vus: int | None, pattern: str | None,
+         method: str, headers: tuple[str, ...], body: str | None, timeout: str | None,
+         thresholds: tuple[str, ...], out: str | None, workers: int | None, quiet: bool) -> None:
+    """Quick load test of one URL, no config file needed.
+
+    
+    Examples:
+      lunge-mp perf --url http://127.0.0.1:8080/ --vus 20 --duration 30s
+      lunge-mp perf --url http://127.0.0.1:8080/json --rate 500 --duration 1m
+      lunge-mp perf --url http://127.0.0.1:8080/ --stages "30s:10,1m:50,30s:0"
+    """
+    from lunge_mp.config import ConfigError, plan_from_dict
+    from lunge_mp.config.quick import quick_config
+    from lunge_mp.runner import EXIT_INVALID_CONFIG, execute_plan, explain
+
+    try:
+        doc = quick_config(url, executor, vus, duration, rate, stages, pre_allocated_vus, max_vus, pattern,
+                           method, _pairs(headers, ":", "--header"), body, timeout,
+                           _thresholds(thresholds))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    try:
+        plan = explain("the perf options", plan_from_dict(doc, source="perf"))
+    except ConfigError as exc:
+        plan = explain("the perf options", None, exc)
+    if plan is None:
+        sys.exit(EXIT_INVALID_CONFIG)
+    sys.exit(execute_plan(plan, workers or os.cpu_count() or 1, quiet, out))
+
+
+def _pairs(items: tuple[str, ...], sep: str, hint: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, found, value = item.partition(sep)
+        if not found or not key.strip():
+            raise click.BadParameter(f"'{item}' is not NAME{sep}VALUE", param_hint=hint)
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _thresholds(items: tuple[str, ...]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for item in items:
+        metric, found, expr = item.partition(":")
+        if not found:
+            raise click.BadParameter(f"'{item}' is not METRIC:EXPRESSION, e.g. http_req_duration:p(95)<500",
+                                     param_hint="--threshold")
+        out.setdefault(metric.strip(), []).append(expr.strip())
+    return out
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", "-p", type=click.IntRange(0, 65535), default=8080, show_default=True,
               help="Port (0 picks a free one and prints it).")

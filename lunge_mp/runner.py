@@ -33,19 +33,9 @@ EXIT_INTERNAL = 1
 def load_or_explain(path: str, overrides: dict[str, str]) -> Plan | None:
     """The plan, or None after printing every config error (the caller exits 104)."""
     try:
-        plan = load_plan(path, overrides=overrides)
+        return explain(path, load_plan(path, overrides=overrides))
     except ConfigError as exc:
-        print(f"error: {path} is not a valid config:", file=sys.stderr)
-        for line in exc.errors:
-            print(f"  {line}", file=sys.stderr)
-        return None
-    problems = timeline.unsupported(plan) + unknown_template_names(plan)
-    if problems:
-        print(f"error: {path} cannot run:", file=sys.stderr)
-        for line in problems:
-            print(f"  {line}", file=sys.stderr)
-        return None
-    return plan
+        return explain(path, None, exc)
 
 
 def _live(view: LiveView):
@@ -117,10 +107,32 @@ def write_json(path: str, doc: dict) -> None:
     os.replace(tmp, path)
 
 
+def explain(source: str, plan: Plan | None, error: ConfigError | None = None) -> Plan | None:
+    """Print config errors (or checks that need the whole plan); None means exit 104."""
+    if error is not None:
+        print(f"error: invalid config in {source}:", file=sys.stderr)
+        for line in error.errors:
+            print(f"  {line}", file=sys.stderr)
+        return None
+    assert plan is not None
+    problems = timeline.unsupported(plan) + unknown_template_names(plan)
+    if problems:
+        print(f"error: {source} cannot run:", file=sys.stderr)
+        for line in problems:
+            print(f"  {line}", file=sys.stderr)
+        return None
+    return plan
+
+
 def execute(config: str, overrides: dict[str, str], workers: int, quiet: bool, out: str | None) -> int:
     plan = load_or_explain(config, overrides)
     if plan is None:
         return EXIT_INVALID_CONFIG
+    return execute_plan(plan, workers, quiet, out)
+
+
+def execute_plan(plan: Plan, workers: int, quiet: bool, out: str | None) -> int:
+    """Run a valid plan; write results and print the summary whatever happens."""
     view = None if quiet else LiveView()
     coordinator = Coordinator(plan, workers, on_tick=_live(view) if view else None,
                               on_second=_abort_checker(plan))
