@@ -151,8 +151,8 @@ def execute_plan(plan: Plan, workers: int, quiet: bool, out: str | None) -> int:
     results = build_results(outcome, "aborted", EXIT_INTERNAL)
     threshold_results = verdicts(plan.thresholds, results, outcome.aggregate.percentile_ms)
     status, code = decide(outcome, results, threshold_results)
-    results.update(status=status, exitCode=code, thresholds=threshold_results,
-                   warnings=list(outcome.warnings))
+    results.update(status=status, exitCode=code, thresholds=threshold_results)
+    results["warnings"] += [w for w in outcome.warnings if w not in results["warnings"]]
     if out:
         write_json(out, results)
     if not quiet:

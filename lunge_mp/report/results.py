@@ -123,10 +123,23 @@ def build_results(outcome: RunOutcome, status: str, exit_code: int,
         ],
         "coordinator": {"cpuSeconds": round(outcome.coordinator_cpu_s, 3)},
         "arrivalsSent": outcome.arrivals_sent,
-        "warnings": list(outcome.warnings),
+        "warnings": list(outcome.warnings) + _behind_warnings(agg, plan),
         "reportGaps": agg.gaps(),
         "histograms": agg.encoded_histograms(),
     }
+
+
+def _behind_warnings(agg: Aggregate, plan) -> list[str]:
+    """An open-model scenario that dropped iterations did not get its asked load."""
+    out = []
+    for s in plan.scenarios:
+        dropped = agg.scenario_counters(scenario=s.name)["dropped"]
+        if s.is_open and sum(dropped.values()):
+            causes = ", ".join(f"{k}: {v:,}" for k, v in sorted(dropped.items()))
+            hint = "raise maxVUs" if "no_vu" in dropped else "add workers or lower the rate"
+            out.append(f"scenario {s.name} fell behind its target: {sum(dropped.values()):,} iterations "
+                       f"dropped ({causes}); {hint}")
+    return out
 
 
 def _buckets(outcome: RunOutcome, agg: Aggregate, measured_from: float, warm: bool = False) -> list[dict]:
