@@ -57,7 +57,8 @@ def _live(view: LiveView):
             return
         view.update(live_line(t, coord.outcome.planned_s, c["requests"], last.get("requests", 0),
                               open_rate, target, last.get("p95"), c["failures"],
-                              last.get("vus", 0), behind), t)
+                              last.get("vus", 0), behind,
+                              [f"worker {w} {k}" for w, k in coord.saturated]), t)
     return tick
 
 

@@ -22,6 +22,7 @@ import zmq.asyncio
 from lunge_mp.coordinator import timeline, warmup
 from lunge_mp.coordinator.lifecycle import ITERATION_EXECUTORS, EndScenario, Lifecycle, StartScenario
 from lunge_mp.coordinator.pool import WorkerPool
+from lunge_mp.coordinator.resources import ResourceMonitor
 from lunge_mp.metrics.aggregate import Aggregate
 from lunge_mp.plan import Plan
 from lunge_mp.protocol import messages as m
@@ -72,6 +73,7 @@ class RunOutcome:
     scenario_windows: dict[str, dict] = field(default_factory=dict)
     coordinator_cpu_s: float = 0.0
     warmup: Aggregate | None = None
+    resources: list[dict] = field(default_factory=list)
     measured_from: float = 0.0       # seconds after t0 the measured test began (after warmup)
 
 
@@ -101,6 +103,9 @@ class Coordinator:
         self.clocks = {s.name: ArrivalClock(rate_fn_for(s)) for s in self.worker_plan.scenarios if s.is_open}
         self.rr_next = {name: 0 for name in self.clocks}
         self.vus_sent: dict[str, list[int]] = {}
+        self.monitor = ResourceMonitor()
+        self.saturated: list[tuple[str, str]] = []              # this second: (worker, cpu|lag)
+        self.saturation: dict[tuple[str, str], list[int]] = {}  # every second it was seen
         self._byes = asyncio.Event()
         self._last_heartbeat = 0.0
         self._stop_event = asyncio.Event()
@@ -223,6 +228,9 @@ class Coordinator:
             await self._heartbeat((State.RUNNING,))
             if t - last_live >= 1.0:
                 last_live = t
+                self.saturated = self.monitor.sample(t, self.info)
+                for flag in self.saturated:
+                    self.saturation.setdefault(flag, []).append(int(t))
                 if self.on_second is not None:
                     verdict = self.on_second(self, t)
                     if verdict is not None:
@@ -422,3 +430,12 @@ class Coordinator:
                 self.warn(f"worker {s.worker} did not finish in time; its last second may be missing")
         self.outcome.duration_s = max(0.0, self.now())
         self._record_windows()
+        self.outcome.resources = self.monitor.samples
+        self._summarise_saturation()
+
+    def _summarise_saturation(self) -> None:
+        """Saturation warnings once per worker and kind, with how long it lasted."""
+        for (wid, kind), seconds in sorted(self.saturation.items()):
+            what = "was near a full core" if kind == "cpu" else "ran its event loop over 50 ms late"
+            self.warn(f"worker {wid} {what} in {len(seconds)} second(s), first at {seconds[0]}s: its "
+                      f"latencies include its own queueing; add workers or lower the load")

@@ -61,7 +61,7 @@ class LiveView:
 
 def live_line(t: float, total: float, requests: int, req_rate: float, open_rate: float | None,
               open_target: float | None, p95_ms: float | None, failures: int, vus: int,
-              behind: list[str]) -> str:
+              behind: list[str], saturated: list[str] = ()) -> str:
     """`[ 3.0s / 10s]  reqs 1,234 (412/s)  open 400/400 it/s  p95 12.3ms  errors 0  VUs 15`."""
     line = f"[{t:6.1f}s / {total:.0f}s]  reqs {requests:,} ({req_rate:,.0f}/s)"
     if open_target:
@@ -69,6 +69,8 @@ def live_line(t: float, total: float, requests: int, req_rate: float, open_rate:
     line += f"  p95 {_ms(p95_ms)}  errors {failures:,}  VUs {vus}"
     if behind:
         line += "  BEHIND: " + ",".join(behind)
+    if saturated:
+        line += "  SATURATED: " + ",".join(saturated)
     return line
 
 

@@ -190,10 +190,9 @@ class Worker:
 
     async def _heartbeat(self) -> None:
         while True:
+            due = time.monotonic() + HEARTBEAT_S
             await asyncio.sleep(HEARTBEAT_S)
-            before = time.monotonic()
-            await asyncio.sleep(0)
-            lag_ms = (time.monotonic() - before) * 1000
+            lag_ms = max(0.0, (time.monotonic() - due) * 1000)   # how late the loop ran this timer
             rss = self.proc.memory_info().rss / 2**20
             await self.send(m.Heartbeat(worker=self.id, cpu_percent=self.proc.cpu_percent(),
                                         loop_lag_ms=lag_ms, rss_mb=rss))
