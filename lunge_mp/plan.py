@@ -96,6 +96,7 @@ class Settings(msgspec.Struct, frozen=True):
     insecure_skip_verify: bool = False
     user_agent: str = f"lunge_mp/{__version__}"
     headers: dict[str, str] = {}
+    transport: str = "auto"     # auto | fast | aiohttp (see lunge_mp/worker/transports.py)
 
 
 class Threshold(msgspec.Struct, frozen=True):

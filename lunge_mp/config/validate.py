@@ -21,7 +21,8 @@ from lunge_mp.plan import Options, Plan, Settings, Warmup
 TOP_KEYS = ("name", "description", "settings", "variables", "scenarios", "thresholds", "options",
             "guardrails", "output")
 SETTINGS_KEYS = ("baseUrl", "timeout", "maxConnectionsPerHost", "maxIdleConnsPerHost", "keepalive",
-                 "insecureSkipVerify", "userAgent", "headers")
+                 "insecureSkipVerify", "userAgent", "headers", "transport")
+TRANSPORTS = ("auto", "fast", "aiohttp")
 OPTIONS_KEYS = ("sequential", "iterationsTimeout", "warmup", "minEfficiency")
 LUNGE_V1_KEYS = ("environments", "requests", "suites", "performance")
 # names the runtime templating defines itself; a variable of the same name would be shadowed
@@ -80,6 +81,7 @@ def parse_settings(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> tupl
         max_idle_conns_per_host=f.int("maxIdleConnsPerHost", defaults.max_idle_conns_per_host, minimum=0),
         keepalive=f.bool("keepalive", defaults.keepalive),
         insecure_skip_verify=f.bool("insecureSkipVerify", defaults.insecure_skip_verify),
+        transport=_transport(f, defaults.transport),
         user_agent=f.str("userAgent", defaults.user_agent),
         headers=f.str_map("headers"),
     ), base_ok
@@ -115,6 +117,14 @@ def parse_variables(m: Mapping[Any, Any] | None, path: str,
         if text is not None:
             values[name] = text
     return values, tuple(secrets)
+
+
+def _transport(f: Fields, default: str) -> str:
+    value = f.str("transport", default)
+    if value not in TRANSPORTS:
+        f.error("transport", f"unknown transport '{value}'; use one of {', '.join(TRANSPORTS)}")
+        return default
+    return value
 
 
 def parse_options(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> Options:

@@ -7,7 +7,7 @@ from lunge_mp.schedule.rates import RateFn, rate_fn_for
 from lunge_mp.schedule.split import split_evenly, vus_at
 
 SUPPORTED = ("constant-vus", "ramping-vus", "per-vu-iterations", "shared-iterations",
-             "constant-arrival-rate", "ramping-arrival-rate")
+             "constant-arrival-rate", "ramping-arrival-rate", "pattern")
 
 
 def unsupported(plan: Plan) -> list[str]:

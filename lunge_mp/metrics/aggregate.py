@@ -197,6 +197,7 @@ class Aggregate:
                 t.first_error[cls] = (self._arrival, msg)
                 self._arrival += 1
         if bucket is not None:
+            bucket.add_errors(cd.scenario, cd.errors)
             c = bucket.scn(cd.scenario)
             c[REQUESTS] += cd.requests
             c[FAILURES] += cd.failures

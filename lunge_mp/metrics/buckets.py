@@ -32,13 +32,14 @@ Pct = tuple[int, int, int] | None    # p50, p95, p99 in µs; None if no samples
 class Bucket:
     """One second of the run, merged over all workers."""
 
-    __slots__ = ("t", "hists", "pct", "counts", "gauges", "gauge_sums", "gauge_workers")
+    __slots__ = ("t", "hists", "pct", "counts", "errors", "gauges", "gauge_sums", "gauge_workers")
 
     def __init__(self, t: int) -> None:
         self.t = t
         self.hists: dict[HistKey, HdrHistogram] | None = {}
         self.pct: dict[HistKey, Pct] = {}          # cache while open; final once sealed
         self.counts: dict[str, list[int]] = {}     # scenario → _COUNTER_NAMES slots
+        self.errors: dict[str, dict[str, int]] = {}  # scenario → failure class → count
         self.gauges: dict[str, dict[int, tuple[int, int]]] | None = {}  # scn → worker → (active, vus)
         self.gauge_sums: dict[str, list[int]] = {}  # scn → [active, vus] summed over workers
         self.gauge_workers = 0                      # bitmask of workers that sent gauges
@@ -52,6 +53,16 @@ class Bucket:
         if c is None:
             c = self.counts[scenario] = [0] * len(_COUNTER_NAMES)
         return c
+
+    def add_errors(self, scenario: str, errors: dict[str, int]) -> None:
+        """Failures of this second by class (timeout, http_5xx, ...); open or sealed alike."""
+        if not errors:
+            return
+        per = self.errors.get(scenario)
+        if per is None:
+            per = self.errors[scenario] = {}
+        for cls, n in errors.items():
+            per[cls] = per.get(cls, 0) + n
 
     def add_hist(self, scenario: str, metric: str, h: HdrHistogram) -> None:
         """Merge one worker's delta into the kept histograms (open buckets only)."""
@@ -114,20 +125,27 @@ class Bucket:
         self.gauges = None
 
     def as_dict(self) -> dict:
-        """{t, requests, failures, p50, p95, p99, rtP*, lagP*, activeVUs, vus, dropped,
-        iterations, scheduled, interrupted, byScenario: {scn: {...}}}; latencies in ms."""
+        """{t, requests, failures, errors: {class: n}, p50, p95, p99, rtP*, lagP*, activeVUs,
+        vus, dropped, iterations, scheduled, interrupted, byScenario: {scn: {...}}}; latencies
+        in ms. `errors` (classes sorted) sums to `failures` when every failure has a class."""
         total = [0] * len(_COUNTER_NAMES)
+        errors: dict[str, int] = {}
         by: dict[str, dict] = {}
-        for scn in sorted(set(self.counts) | set(self.gauge_sums)):
+        for scn in sorted(set(self.counts) | set(self.gauge_sums) | set(self.errors)):
             c = self.counts.get(scn) or [0] * len(_COUNTER_NAMES)
             total = [a + b for a, b in zip(total, c)]
             g = self.gauge_sums.get(scn, (0, 0))
             d = dict(zip(_COUNTER_NAMES, c))
+            e = self.errors.get(scn, {})
+            d["errors"] = dict(sorted(e.items()))
+            for cls, n in e.items():
+                errors[cls] = errors.get(cls, 0) + n
             d.update(_pct_ms("", self.percentiles((scn, BUCKET_SCENARIO_METRIC))))
             d["activeVUs"], d["vus"] = g[0], g[1]
             by[scn] = d
         out: dict = {"t": self.t}
         out.update(zip(_COUNTER_NAMES, total))
+        out["errors"] = dict(sorted(errors.items()))
         out.update(_pct_ms("", self.percentiles((None, BUCKET_METRICS[0]))))
         out.update(_pct_ms("rt", self.percentiles((None, BUCKET_METRICS[1]))))
         out.update(_pct_ms("lag", self.percentiles((None, BUCKET_METRICS[2]))))

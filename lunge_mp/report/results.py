@@ -14,6 +14,7 @@ from lunge_mp import __version__
 from lunge_mp.coordinator.run import RunOutcome
 from lunge_mp.coordinator import timeline
 from lunge_mp.metrics.aggregate import Aggregate
+from lunge_mp.worker import transports
 
 SCHEMA_VERSION = 1
 TREND_METRICS = ("http_req_duration", "http_req_response_time", "schedule_lag", "iteration_duration")
@@ -110,6 +111,7 @@ def build_results(outcome: RunOutcome, status: str, exit_code: int,
         },
         "warmup": None if outcome.warmup is None else {
             "seconds": outcome.measured_from, **scenario_metrics(outcome.warmup, outcome.measured_from)},
+        "transport": transports.chosen(plan),
         "scenarioWindows": outcome.scenario_windows,
         "thresholds": thresholds or [],
         "efficiency": efficiency(agg, outcome),

@@ -16,9 +16,11 @@ holds exactly ⌈H(D)⌉ hits, all with t_n < D.
 
 `Constant` and `PiecewiseLinear` also implement `ExactRateFn`: the hit count ⌈H(t)⌉ and the
 instants ⌊10⁶·t_n⌋ µs computed exactly in integer arithmetic over the float inputs' exact
-binary values (no drift, no off-by-one at window edges). Other shapes (sine, burst, ramp,
-staircase, custom, chaos) only need the three `RateFn` methods; `invert_hits` gives them a
-numeric inverse.
+binary values (no drift, no off-by-one at window edges). So do the piecewise traffic patterns
+(burst, staircase, custom, chaos, linear ramp: `patterns`, built on `LinearPieces`). The smooth
+ones (sine, exponential and logarithmic ramps) only implement the three `RateFn` methods, with
+closed-form H and a closed-form or warm-started Newton inverse; `invert_hits` is the generic
+numeric inverse for any other shape.
 """
 
 from __future__ import annotations
@@ -326,6 +328,20 @@ class PiecewiseLinear(_Pieces):
         return f"PiecewiseLinear(start={self.start!r}, stages={list(self.stages)!r})"
 
 
+class LinearPieces(_Pieces):
+    """Linear pieces whose breakpoints the caller computed exactly: `start` and [(dᵢ, vᵢ)] as
+    in PiecewiseLinear (dᵢ = 0 is a jump), but given as Fractions, so a pattern that repeats
+    a piece thousands of times (burst, staircase, chaos) puts the k-th breakpoint at exactly
+    k·I instead of at a float sum that drifts. Same math, same exact instants.
+    """
+
+    def __init__(self, start: Fraction, pieces: Iterable[tuple[Fraction, Fraction]]) -> None:
+        pairs = [(Fraction(d), Fraction(v)) for d, v in pieces]
+        if start < 0 or any(d < 0 or v < 0 for d, v in pairs):
+            raise ValueError("LinearPieces: durations and rates must be >= 0")
+        super().__init__(Fraction(start), pairs)
+
+
 # ---------------------------------------------------------------------------------------------
 # Generic numeric inverse, for shapes without a closed form
 
@@ -379,6 +395,11 @@ def rate_fn_for(scenario: ScenarioPlan) -> RateFn:
     if ex == "ramping-arrival-rate":
         return PiecewiseLinear(scenario.start_rate, [(s.duration, s.target) for s in scenario.stages])
     if ex == "pattern":
-        raise NotImplementedError("patterns arrive in a later change")
+        from lunge_mp.schedule.patterns import pattern_fn  # patterns builds on this module
+
+        try:
+            return pattern_fn(scenario.pattern or {})
+        except ValueError as e:
+            raise ValueError(f"scenarios.{scenario.name}.{e}") from None
     raise ValueError(f"scenarios.{scenario.name}.executor: {ex!r} is not an arrival-rate executor; "
                      "closed-model scenarios have no rate function")

@@ -27,7 +27,8 @@ from lunge_mp.protocol import messages as m
 from lunge_mp.worker.closed_model import ClosedScenario
 from lunge_mp.worker.iteration import ScenarioRunner
 from lunge_mp.worker.open_model import OpenScenario
-from lunge_mp.worker.transport import AiohttpTransport
+from lunge_mp.worker import transports
+from lunge_mp.worker.transport import Transport
 
 COORDINATOR_TIMEOUT_S = 5.0
 HEARTBEAT_S = 1.0
@@ -48,7 +49,7 @@ class Worker:
         self.seq = 0
         self.t0_ns = 0
         self.recorder = Recorder()
-        self.transport: AiohttpTransport | None = None
+        self.transport: Transport | None = None
         self.open_runners: dict[str, ScenarioRunner] = {}   # until Go fixes t0
         self.open: dict[str, OpenScenario] = {}
         self.closed: dict[str, ClosedScenario] = {}
@@ -143,7 +144,7 @@ class Worker:
         s = plan.settings
         # maxConnectionsPerHost is for the whole run: each worker holds its share of it
         per_worker = max(1, -(-s.max_connections_per_host // msg.workers))
-        self.transport = AiohttpTransport(per_worker, s.keepalive, s.insecure_skip_verify)
+        self.transport = transports.make(plan, per_worker)
         for i, scenario in enumerate(plan.scenarios):
             # VU ids are unique across workers and scenarios: worker-major blocks of 1M
             runner = ScenarioRunner(plan, scenario, self.transport, self.recorder,

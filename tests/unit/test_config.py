@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+
+from lunge_mp import __version__
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -355,7 +357,7 @@ REQUESTS = [
      dict(headers={"X-A": "1", "accept": "c/d", "X-N": "5", "User-Agent": "ua"})),
     ("user-agent-given", {"baseUrl": "http://h"}, {"url": "/a", "headers": {"user-agent": "me"}},
      dict(headers={"user-agent": "me"})),
-    ("default-user-agent", {"baseUrl": "http://h"}, {"url": "/a"}, dict(headers={"User-Agent": "lunge_mp/0.1"})),
+    ("default-user-agent", {"baseUrl": "http://h"}, {"url": "/a"}, dict(headers={"User-Agent": f"lunge_mp/{__version__}"})),
     ("object-body-json", {"baseUrl": "http://h", "userAgent": ""}, {"url": "/a", "body": {"n": "é", "l": [1, 2]}},
      dict(body='{"n":"é","l":[1,2]}', headers={"Content-Type": "application/json"})),
     ("object-body-keeps-content-type", {"baseUrl": "http://h", "userAgent": ""},

@@ -262,7 +262,7 @@ def test_rate_fn_for() -> None:
                           stages=(Stage(10, 100), Stage(5, 0)), duration=15.0))
     assert isinstance(fn, PiecewiseLinear)
     assert fn.duration == 15.0 and fn.hits(15) == 550 + 250 and fn.rate(10) == 100
-    with pytest.raises(NotImplementedError, match="patterns arrive in a later change"):
+    with pytest.raises(ValueError, match=r"scenarios\.s\.pattern\.duration: required"):
         rate_fn_for(plan("pattern", pattern={"type": "sine"}))
     with pytest.raises(ValueError, match="constant-vus"):
         rate_fn_for(plan("constant-vus", vus=3, duration=1.0))

@@ -1,0 +1,688 @@
+"""One behavioural suite for both HTTP transports (AiohttpTransport, FastTransport).
+
+Every test runs against real servers on 127.0.0.1 started inside the test: an aiohttp.web
+application for ordinary HTTP, and raw asyncio servers for the edge cases a well-behaved server
+never produces (never answering, closing at awkward moments, bodies delimited by the close).
+Both transports run on uvloop, as in a worker. Where the two differ by design (redirects, a body
+cut short) the expected value per transport is spelled out in the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+
+import pytest
+import uvloop
+from aiohttp import web
+
+from lunge_mp.worker.fast_transport import FastTransport
+from lunge_mp.worker.transport import AiohttpTransport, Outcome, Prepared
+
+TRANSPORTS = {"aiohttp": AiohttpTransport, "fast": FastTransport}
+BIG = (bytes(range(256)) * (5 * 1024 * 1024 // 256 + 1))[: 5 * 1024 * 1024]   # 5 MB
+
+
+@pytest.fixture(params=list(TRANSPORTS))
+def kind(request) -> str:
+    return request.param
+
+
+def run(coro):
+    return uvloop.run(coro)
+
+
+def get(url: str, timeout: float = 5.0, method: str = "GET", headers: dict | None = None,
+        body: bytes | None = None) -> Prepared:
+    return Prepared(method, url, headers or {}, body, timeout)
+
+
+def lower(headers: dict[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items()}
+
+
+def ok(outcome: Outcome, status: int = 200) -> Outcome:
+    assert outcome.error_class is None, outcome
+    assert outcome.status == status, outcome
+    assert outcome.duration_us > 0
+    return outcome
+
+
+@contextlib.asynccontextmanager
+async def transport(kind: str, **settings):
+    t = TRANSPORTS[kind](**settings)
+    try:
+        yield t
+    finally:
+        await t.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# servers
+# ---------------------------------------------------------------------------------------------
+
+class App:
+    """An aiohttp.web app that records the connections (client peer addresses) it serves."""
+
+    def __init__(self) -> None:
+        self.peers: set = set()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        app = self.app = web.Application(middlewares=[self._count], client_max_size=64 * 2**20)
+        app.router.add_get("/", self.root)
+        app.router.add_route("*", "/echo", self.echo)
+        app.router.add_get("/json", self.json)
+        app.router.add_get("/status/{code}", self.status)
+        app.router.add_get("/chunked", self.chunked)
+        app.router.add_get("/big", self.big)
+        app.router.add_get("/close", self.close)
+        app.router.add_get("/delay/{ms}", self.delay)
+        app.router.add_get("/redirect", self.redirect)
+
+    @property
+    def connections(self) -> int:
+        return len(self.peers)
+
+    @web.middleware
+    async def _count(self, request, handler):
+        self.peers.add(request.transport.get_extra_info("peername"))
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await handler(request)
+        finally:
+            self.in_flight -= 1
+
+    async def root(self, request):
+        return web.Response(text="ok", headers={"X-Custom": "abc"})
+
+    async def echo(self, request):
+        body = await request.read()
+        return web.json_response({
+            "method": request.method,
+            "headers": dict(request.headers),
+            "length": len(body),
+            "sha256": hashlib.sha256(body).hexdigest(),
+            "json": json.loads(body) if request.content_type == "application/json" else None,
+        })
+
+    async def json(self, request):
+        return web.json_response({"id": 42, "items": [1, 2, 3], "name": "widget"})
+
+    async def status(self, request):
+        code = int(request.match_info["code"])
+        if code in (204, 304):
+            return web.Response(status=code)
+        return web.Response(status=code, text=f"status {code}")
+
+    async def chunked(self, request):
+        resp = web.StreamResponse()
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        for i in range(10):
+            await resp.write(f"part{i};".encode())
+            await asyncio.sleep(0.002)
+        await resp.write_eof()
+        return resp
+
+    async def big(self, request):
+        return web.Response(body=BIG, content_type="application/octet-stream")
+
+    async def close(self, request):
+        resp = web.Response(text="bye")
+        resp.force_close()          # "Connection: close", then the server closes
+        return resp
+
+    async def delay(self, request):
+        await asyncio.sleep(int(request.match_info["ms"]) / 1000)
+        return web.Response(text="late")
+
+    async def redirect(self, request):
+        raise web.HTTPFound("/")
+
+
+@contextlib.asynccontextmanager
+async def serve(app: App, ssl_context: ssl.SSLContext | None = None, **runner_kw):
+    """Serve `app` on 127.0.0.1:<free port>; yields the base URL."""
+    runner = web.AppRunner(app.app, access_log=None, **runner_kw)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
+    await site.start()
+    port = runner.addresses[0][1]
+    scheme = "https" if ssl_context else "http"
+    try:
+        yield f"{scheme}://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+class RawServer:
+    """A raw asyncio server: `handler(reader, writer, index)` runs per connection (index from 0)."""
+
+    def __init__(self, handler) -> None:
+        self.handler = handler
+        self.connections = 0
+        self.writers: list = []
+
+    async def __aenter__(self) -> "RawServer":
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}/"
+        return self
+
+    async def _serve(self, reader, writer) -> None:
+        index = self.connections
+        self.connections += 1
+        self.writers.append(writer)
+        try:
+            await self.handler(reader, writer, index)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+    async def __aexit__(self, *exc) -> None:
+        for w in self.writers:
+            w.close()
+        self.server.close()
+        await self.server.wait_closed()
+
+
+async def read_request(reader) -> bytes:
+    """One request head (these tests send no bodies to raw servers)."""
+    return await reader.readuntil(b"\r\n\r\n")
+
+
+RESPONSE_OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# plain HTTP
+# ---------------------------------------------------------------------------------------------
+
+def test_status_codes_and_bodies(kind):
+    async def main():
+        app = App()
+        async with serve(app) as base, transport(kind) as t:
+            for code in (200, 201, 400, 404, 418, 500, 503):
+                out = ok(await t.send(get(f"{base}/status/{code}")), code)
+                assert out.body == f"status {code}".encode()
+            for code in (204, 304):
+                out = ok(await t.send(get(f"{base}/status/{code}")), code)
+                assert out.body == b""
+            ok(await t.send(get(f"{base}/")))      # the connection is still fine after them
+            assert app.connections == 1
+    run(main())
+
+
+def test_response_headers_and_sizes(kind):
+    async def main():
+        async with serve(App()) as base, transport(kind) as t:
+            out = ok(await t.send(get(f"{base}/")))
+            assert out.body == b"ok"
+            h = lower(out.headers)
+            assert h["x-custom"] == "abc"
+            assert h["content-length"] == "2"
+            assert h["content-type"].startswith("text/plain")
+            # sizes: a short head plus the body in, the request line and Host out
+            assert len(b"ok") + 40 <= out.bytes_in < 1000, out
+            assert len("GET / HTTP/1.1\r\n\r\n") <= out.bytes_out < 1000, out
+    run(main())
+
+
+def test_request_headers_and_body_reach_the_server(kind):
+    async def main():
+        payload = bytes(range(256)) * 400         # 100 KB
+        async with serve(App()) as base, transport(kind) as t:
+            out = ok(await t.send(get(f"{base}/echo", method="POST", body=payload,
+                                      headers={"X-Test": "yes", "Authorization": "Bearer t0k"})))
+            seen = json.loads(out.body)
+            assert seen["method"] == "POST"
+            assert seen["headers"]["X-Test"] == "yes"
+            assert seen["headers"]["Authorization"] == "Bearer t0k"
+            assert seen["headers"]["Host"] == base.split("//")[1]
+            assert seen["length"] == len(payload)
+            assert seen["sha256"] == hashlib.sha256(payload).hexdigest()
+            assert out.bytes_out >= len(payload)
+            # PUT without a body, DELETE
+            for method in ("PUT", "DELETE", "PATCH"):
+                seen = json.loads(ok(await t.send(get(f"{base}/echo", method=method))).body)
+                assert seen["method"] == method and seen["length"] == 0
+    run(main())
+
+
+def test_json_request_and_response(kind):
+    async def main():
+        async with serve(App()) as base, transport(kind) as t:
+            out = ok(await t.send(get(f"{base}/echo", method="POST", body=b'{"a": 1, "b": [true]}',
+                                      headers={"Content-Type": "application/json"})))
+            assert json.loads(out.body)["json"] == {"a": 1, "b": [True]}
+            out = ok(await t.send(get(f"{base}/json")))
+            assert lower(out.headers)["content-type"].startswith("application/json")
+            assert json.loads(out.body) == {"id": 42, "items": [1, 2, 3], "name": "widget"}
+    run(main())
+
+
+def test_chunked_response(kind):
+    async def main():
+        app = App()
+        async with serve(app) as base, transport(kind) as t:
+            out = ok(await t.send(get(f"{base}/chunked")))
+            assert lower(out.headers)["transfer-encoding"] == "chunked"
+            assert out.body == b"".join(f"part{i};".encode() for i in range(10))
+            assert out.bytes_in > len(out.body)               # chunk framing counted
+            ok(await t.send(get(f"{base}/")))                  # reused after a chunked body
+            assert app.connections == 1
+    run(main())
+
+
+def test_large_body_both_ways(kind):
+    async def main():
+        async with serve(App()) as base, transport(kind) as t:
+            out = ok(await t.send(get(f"{base}/big", timeout=30)))
+            assert len(out.body) == len(BIG) and out.body == BIG
+            assert len(BIG) < out.bytes_in < len(BIG) + 1000
+            out = ok(await t.send(get(f"{base}/echo", method="POST", body=BIG, timeout=30)))
+            assert json.loads(out.body)["sha256"] == hashlib.sha256(BIG).hexdigest()
+            assert len(BIG) < out.bytes_out < len(BIG) + 1000
+    run(main())
+
+
+def test_head_has_no_body_and_keeps_the_connection(kind):
+    async def main():
+        app = App()
+        async with serve(app) as base, transport(kind) as t:
+            out = ok(await t.send(get(f"{base}/big", method="HEAD")))
+            assert out.body == b""
+            assert lower(out.headers)["content-length"] == str(len(BIG))
+            out = ok(await t.send(get(f"{base}/")))
+            assert out.body == b"ok"
+            assert app.connections == 1
+    run(main())
+
+
+def test_redirects(kind):
+    """aiohttp follows redirects; FastTransport reports the 3xx (documented)."""
+    async def main():
+        async with serve(App()) as base, transport(kind) as t:
+            out = await t.send(get(f"{base}/redirect"))
+            if kind == "fast":
+                ok(out, 302)
+                assert lower(out.headers)["location"] == "/"
+            else:
+                assert ok(out).body == b"ok"
+    run(main())
+
+
+# ---------------------------------------------------------------------------------------------
+# connections
+# ---------------------------------------------------------------------------------------------
+
+def test_keepalive_reuses_one_connection(kind):
+    async def main():
+        app = App()
+        async with serve(app) as base, transport(kind) as t:
+            for _ in range(10):
+                ok(await t.send(get(f"{base}/")))
+            assert app.connections == 1
+    run(main())
+
+
+def test_keepalive_off_opens_a_connection_per_request(kind):
+    async def main():
+        app = App()
+        async with serve(app) as base, transport(kind, keepalive=False) as t:
+            for _ in range(4):
+                out = ok(await t.send(get(f"{base}/echo")))
+                assert lower(json.loads(out.body)["headers"]).get("connection", "").lower() == "close"
+            assert app.connections == 4
+    run(main())
+
+
+def test_connection_limit_per_host(kind):
+    async def main():
+        app = App()
+        async with serve(app) as base, transport(kind, max_connections_per_host=3) as t:
+            started = time.monotonic()
+            outs = await asyncio.gather(*[t.send(get(f"{base}/delay/100")) for _ in range(12)])
+            elapsed = time.monotonic() - started
+            for out in outs:
+                assert ok(out).body == b"late"
+            assert app.max_in_flight == 3
+            assert app.connections == 3
+            assert elapsed >= 0.38               # 4 waves of 100 ms
+    run(main())
+
+
+def test_server_connection_close_is_honoured(kind):
+    async def main():
+        app = App()
+        async with serve(app) as base, transport(kind) as t:
+            out = ok(await t.send(get(f"{base}/close")))
+            assert out.body == b"bye" and lower(out.headers)["connection"] == "close"
+            ok(await t.send(get(f"{base}/close")))
+            ok(await t.send(get(f"{base}/")))
+            assert app.connections == 3
+    run(main())
+
+
+def test_server_closing_an_idle_connection(kind):
+    """The server's keep-alive timeout closes the pooled connection; the next request works."""
+    async def main():
+        app = App()
+        async with serve(app, keepalive_timeout=0.2) as base, transport(kind) as t:
+            ok(await t.send(get(f"{base}/")))
+            await asyncio.sleep(0.6)
+            ok(await t.send(get(f"{base}/")))
+            assert app.connections == 2
+    run(main())
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_stale_reused_connection_is_retried_once(kind, method):
+    """The keep-alive race: the server closes a reused connection as the request arrives,
+    without a response byte. The request is retried once on a fresh connection (FastTransport:
+    any method, like browsers; aiohttp: idempotent methods only, so its POST fails "reset")."""
+    async def handler(reader, writer, index):
+        await read_request(reader)
+        writer.write(RESPONSE_OK)
+        await writer.drain()
+        await read_request(reader)        # the second request on this connection: hang up
+        writer.transport.abort()
+
+    async def main():
+        async with RawServer(handler) as server, transport(kind) as t:
+            ok(await t.send(get(server.url, method=method)))
+            out = await t.send(get(server.url, method=method))
+            if kind == "aiohttp" and method == "POST":
+                assert out.error_class == "reset", out
+                return
+            assert ok(out).body == b"ok"
+            assert server.connections == 2
+    run(main())
+
+
+def test_fresh_connection_closed_without_response(kind):
+    """FastTransport retries only on a reused connection; aiohttp (3.10+) retries idempotent
+    requests once whatever the connection, so it connects twice here."""
+    async def handler(reader, writer, index):
+        await read_request(reader)
+        writer.close()
+
+    async def main():
+        async with RawServer(handler) as server, transport(kind) as t:
+            out = await t.send(get(server.url))
+            assert out.error_class == "reset", out
+            assert out.duration_us > 0
+            await asyncio.sleep(0.05)
+            assert server.connections == {"fast": 1, "aiohttp": 2}[kind]
+    run(main())
+
+
+def test_body_cut_short(kind):
+    """Content-Length promises more than arrives before the close: never a success.
+    FastTransport calls an incomplete response "reset"; aiohttp raises ClientPayloadError,
+    which transport.classify files under "other"."""
+    async def handler(reader, writer, index):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b")
+        await writer.drain()
+        writer.close()
+
+    async def main():
+        async with RawServer(handler) as server, transport(kind) as t:
+            out = await t.send(get(server.url))
+            assert out.error_class == {"fast": "reset", "aiohttp": "other"}[kind], out
+    run(main())
+
+
+def test_body_read_until_close(kind):
+    async def handler(reader, writer, index):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")
+        for part in (b"read ", b"until ", b"close"):
+            writer.write(part)
+            await writer.drain()
+            await asyncio.sleep(0.01)
+        writer.close()
+
+    async def main():
+        async with RawServer(handler) as server, transport(kind) as t:
+            out = ok(await t.send(get(server.url)))
+            assert out.body == b"read until close"
+            out = ok(await t.send(get(server.url)))      # and a new connection afterwards
+            assert server.connections == 2
+    run(main())
+
+
+def test_interim_response_is_skipped(kind):
+    async def handler(reader, writer, index):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n")
+        writer.write(RESPONSE_OK)
+        await writer.drain()
+        await reader.read()
+
+    async def main():
+        async with RawServer(handler) as server, transport(kind) as t:
+            assert ok(await t.send(get(server.url))).body == b"ok"
+    run(main())
+
+
+# ---------------------------------------------------------------------------------------------
+# failures
+# ---------------------------------------------------------------------------------------------
+
+def test_timeout_when_the_server_never_answers(kind):
+    async def handler(reader, writer, index):
+        await reader.read()               # read and never answer
+
+    async def main():
+        async with RawServer(handler) as server, transport(kind) as t:
+            started = time.monotonic()
+            out = await t.send(get(server.url, timeout=0.5))
+            elapsed = time.monotonic() - started
+            assert out.error_class == "timeout", out
+            assert 0.45 <= elapsed < 1.5
+            assert 400_000 <= out.duration_us < 1_500_000
+    run(main())
+
+
+def test_timeout_covers_waiting_for_a_pooled_connection(kind):
+    async def handler(reader, writer, index):
+        await reader.read()
+
+    async def main():
+        async with RawServer(handler) as server, transport(kind, max_connections_per_host=1) as t:
+            started = time.monotonic()
+            outs = await asyncio.gather(*[t.send(get(server.url, timeout=0.4)) for _ in range(3)])
+            elapsed = time.monotonic() - started
+            assert [o.error_class for o in outs] == ["timeout"] * 3, outs
+            assert elapsed < 1.2
+            assert server.connections == 1
+    run(main())
+
+
+def test_timeout_then_the_transport_still_works(kind):
+    async def main():
+        app = App()
+        async with serve(app) as base, transport(kind, max_connections_per_host=2) as t:
+            out = await t.send(get(f"{base}/delay/1000", timeout=0.2))
+            assert out.error_class == "timeout", out
+            for _ in range(3):
+                ok(await t.send(get(f"{base}/")))
+    run(main())
+
+
+def test_each_request_has_its_own_timeout_on_a_shared_connection(kind):
+    """A short timeout after a long one on the same connection fires on time, and a long one
+    after a short one is not cut at the short one's deadline."""
+    async def main():
+        app = App()
+        async with serve(app) as base, transport(kind, max_connections_per_host=1) as t:
+            ok(await t.send(get(f"{base}/", timeout=30)))
+            started = time.monotonic()
+            out = await t.send(get(f"{base}/delay/2000", timeout=0.3))
+            assert out.error_class == "timeout", out
+            assert time.monotonic() - started < 1.0
+            ok(await t.send(get(f"{base}/", timeout=0.2)))
+            out = ok(await t.send(get(f"{base}/delay/500", timeout=5)))
+            assert out.body == b"late" and out.duration_us >= 450_000
+    run(main())
+
+
+def test_cancelled_requests_leave_the_pool_usable(kind):
+    """A VU interrupted mid-request (task cancelled) must not leak its connection slot."""
+    async def main():
+        app = App()
+        async with serve(app) as base, transport(kind, max_connections_per_host=2) as t:
+            tasks = [asyncio.ensure_future(t.send(get(f"{base}/delay/500"))) for _ in range(6)]
+            await asyncio.sleep(0.15)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            assert all(task.cancelled() for task in tasks)
+            started = time.monotonic()
+            outs = await asyncio.gather(*[t.send(get(f"{base}/", timeout=2)) for _ in range(6)])
+            for out in outs:
+                ok(out)
+            assert time.monotonic() - started < 1.9      # well before the 2 s timeout: no slot leaked
+    run(main())
+
+
+def test_many_concurrent_requests_within_the_limit(kind):
+    async def main():
+        app = App()
+        async with serve(app) as base, transport(kind, max_connections_per_host=8) as t:
+            outs = await asyncio.gather(*[t.send(get(f"{base}/delay/{i % 7}")) for i in range(300)])
+            assert all(o.error_class is None and o.body == b"late" for o in outs)
+            assert app.connections <= 8 and app.max_in_flight <= 8
+    run(main())
+
+
+def test_refused_connection(kind):
+    async def main():
+        port = free_port()
+        async with transport(kind) as t:
+            out = await t.send(get(f"http://127.0.0.1:{port}/"))
+            assert out.error_class == "connect", out
+            assert out.status == 0 and out.duration_us > 0
+            assert out.error
+    run(main())
+
+
+def test_unknown_host(kind):
+    async def main():
+        async with transport(kind) as t:
+            out = await t.send(get("http://no-such-host.invalid/", timeout=5))
+            if out.error_class == "timeout":
+                pytest.skip("the resolver here does not answer quickly")
+            assert out.error_class == "dns", out
+    run(main())
+
+
+def test_bad_url_is_an_outcome_not_an_exception(kind):
+    async def main():
+        async with transport(kind) as t:
+            out = await t.send(get("ftp://127.0.0.1/file"))
+            assert out.error_class == "other", out
+            assert out.status == 0
+    run(main())
+
+
+def test_garbage_response(kind):
+    async def handler(reader, writer, index):
+        await read_request(reader)
+        writer.write(b"this is not HTTP at all\r\n\r\n")
+        await writer.drain()
+        await reader.read()
+
+    async def main():
+        async with RawServer(handler) as server, transport(kind) as t:
+            out = await t.send(get(server.url, timeout=2))
+            assert out.error_class == "other", out
+    run(main())
+
+
+# ---------------------------------------------------------------------------------------------
+# TLS
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def self_signed(tmp_path_factory):
+    """(cert, key) paths of a self-signed certificate for localhost / 127.0.0.1."""
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = d / "cert.pem", d / "key.pem"
+    try:
+        _cert_with_cryptography(cert, key)
+    except ImportError:
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            pytest.skip("neither the cryptography package nor the openssl command is available")
+        subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=localhost", "-addext",
+                        "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                        "-keyout", str(key), "-out", str(cert)],
+                       check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def _cert_with_cryptography(cert_path, key_path) -> None:
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+
+
+def test_tls_self_signed(kind, self_signed):
+    cert, key = self_signed
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+
+    async def main():
+        app = App()
+        async with serve(app, ssl_context=server_ctx) as base:
+            async with transport(kind, insecure_skip_verify=True) as t:
+                for _ in range(3):
+                    out = ok(await t.send(get(f"{base}/")))
+                    assert out.body == b"ok"
+                out = ok(await t.send(get(f"{base}/big", timeout=30)))
+                assert out.body == BIG
+                assert app.connections == 1
+            async with transport(kind, insecure_skip_verify=False) as t:
+                out = await t.send(get(f"{base}/"))
+                assert out.error_class == "tls", out
+                assert out.duration_us > 0
+    run(main())
