@@ -1,0 +1,149 @@
+"""report.html in a real browser: headless Chromium loads the file offline, the charts draw
+and nothing is written to the console.
+
+How errors are seen: `chromium --headless --enable-logging=stderr --dump-dom` prints every
+console message (console.log/warn/error, uncaught exceptions, Content-Security-Policy
+violations such as a blocked network fetch) to stderr as `...:CONSOLE...] "message",
+source: ...`, and the dumped DOM shows what the page built. A successful report logs
+nothing, so any console line fails the test. `test_detector_sees_errors` proves on broken
+pages that this detection works, so a silent pass means something.
+
+Chromium is Debian's `chromium` package; when /usr/bin/chromium is missing and we are
+root, the session fixture installs it with apt-get, else the tests skip saying why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lunge_mp.report.html import CHARTS, write_html
+
+pytestmark = pytest.mark.timeout(900)     # the first test may wait for apt-get
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+CHROMIUM = "/usr/bin/chromium"
+CONSOLE = re.compile(r":CONSOLE[^\]]*\]\s*(.*)")
+EVIL = "</script><script>alert(1)</script>"
+
+
+def _install_hint(reason: str) -> str:
+    return (f"!!! HEADLESS CHROMIUM UNAVAILABLE — HTML report NOT checked in a browser: {reason}. "
+            f"Install it with `apt-get install -y chromium` (as root) to run these tests. !!!")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    path = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
+    if path:
+        return path
+    if os.geteuid() != 0:
+        pytest.skip(_install_hint("/usr/bin/chromium is missing and we are not root"))
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    try:
+        for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]):
+            r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=800)
+            if r.returncode != 0:
+                pytest.skip(_install_hint(f"`{' '.join(cmd)}` exited {r.returncode}: "
+                                          f"{(r.stderr or r.stdout).strip()[-500:]}"))
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        pytest.skip(_install_hint(f"apt-get failed: {exc}"))
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(_install_hint("apt-get reported success but /usr/bin/chromium is still missing"))
+    return CHROMIUM
+
+
+def load_page(chromium: str, page: Path, tmp_path: Path) -> tuple[str, list[str]]:
+    """(the DOM after load, the console messages) of a local file in headless Chromium."""
+    profile = tmp_path / f"profile-{page.stem}"
+    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0",
+           "--window-size=1400,3000", "--dump-dom", page.resolve().as_uri()]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, f"chromium exited {r.returncode}:\n{r.stderr[-3000:]}"
+    console = [m.group(1) for line in r.stderr.splitlines() if (m := CONSOLE.search(line))]
+    return r.stdout, console
+
+
+def count(dom: str, pattern: str) -> int:
+    return len(re.findall(pattern, dom))
+
+
+def test_detector_sees_errors(chromium, tmp_path):
+    """The method itself: an uncaught exception, console.error and a blocked external fetch
+    are all seen; a clean page yields nothing."""
+    broken = tmp_path / "broken.html"
+    broken.write_text("<!DOCTYPE html><html><body><div id=ok>rendered</div>"
+                      "<script>undefinedFunction();</script></body></html>")
+    dom, console = load_page(chromium, broken, tmp_path)
+    assert 'id="ok"' in dom
+    assert any("Uncaught ReferenceError" in c and "undefinedFunction" in c for c in console), console
+
+    noisy = tmp_path / "noisy.html"
+    noisy.write_text("<!DOCTYPE html><html><head><meta http-equiv=\"Content-Security-Policy\" "
+                     "content=\"default-src 'none'; script-src 'unsafe-inline'\"></head><body>"
+                     "<img src=\"https://example.invalid/x.png\">"
+                     "<script>console.error('chart failed');</script></body></html>")
+    _, console = load_page(chromium, noisy, tmp_path)
+    assert any("chart failed" in c for c in console), console
+    assert any("Content Security Policy" in c and "example.invalid" in c for c in console), console
+
+    clean = tmp_path / "clean.html"
+    clean.write_text("<!DOCTYPE html><html><body><p>fine</p><script>var x = 1;</script></body></html>")
+    _, console = load_page(chromium, clean, tmp_path)
+    assert console == []
+
+
+def check_report(dom: str, console: list[str]) -> None:
+    assert console == [], "console output while loading the report:\n" + "\n".join(console)
+    for cid, _, _ in CHARTS:                     # every chart div became a Plotly plot with SVG
+        m = re.search(rf'<div class="chart js-plotly-plot" id="{cid}"><div class="plot-container plotly"'
+                      rf'.*?<svg class="main-svg"', dom, re.S)
+        assert m, f"chart {cid} was not drawn"
+    assert count(dom, r'class="plot-container plotly"') == len(CHARTS)
+    assert count(dom, r'<svg class="main-svg"') >= 2 * len(CHARTS)
+    assert '<div id="js-errors" role="alert"></div>' in dom      # nothing reported by the page
+    assert 'class="chart-error"' not in dom
+
+
+def test_demo_report_draws_every_chart(chromium, tmp_path):
+    results = json.loads((FIXTURES / "results-demo.json").read_text(encoding="utf-8"))
+    page = tmp_path / "demo.html"
+    write_html(results, str(page))
+    dom, console = load_page(chromium, page, tmp_path)
+    check_report(dom, console)
+    assert count(dom, r'class="trace scatter') >= 20
+    # 2 phases (steady, idle) shaded in each of the 6 time charts
+    assert count(dom, r'<path data-index="\d+" fill-rule="evenodd"') == 2 * (len(CHARTS) - 1)
+    assert '<h1 id="run-name">Demo</h1>' in dom and "PASSED" in dom
+
+
+def test_failing_report_with_phases_and_hostile_names(chromium, tmp_path):
+    results = json.loads((FIXTURES / "results-failing.json").read_text(encoding="utf-8"))
+    pwn = "<img src=x onerror=\"document.documentElement.setAttribute('data-pwned','1')\">"
+    script = "</script><script>document.documentElement.setAttribute('data-pwned','2')</script>"
+    results["name"] = EVIL + pwn + script
+    results["warnings"] = [pwn, script]
+    results["metrics"]["http_req_failed"]["firstError"]["timeout"] = script
+    for b in results["buckets"]:
+        b["errors"][pwn] = 1
+        if b["phase"] == "steady":
+            b["phase"] = script
+    page = tmp_path / "failing.html"
+    write_html(results, str(page))
+    dom, console = load_page(chromium, page, tmp_path)
+    check_report(dom, console)
+    assert "data-pwned" not in dom.split("<head>", 1)[0]          # neither payload ran
+    assert "<img" not in dom
+    assert count(dom, r'class="trace bars') == 4     # http_5xx, timeout, the hostile class; dropped
+    # warmup, ramp-up, steady (renamed), ramp-down, idle in each of the 6 time charts
+    assert count(dom, r'<path data-index="\d+" fill-rule="evenodd"') == 5 * (len(CHARTS) - 1)
+    assert ("<h1 id=\"run-name\">&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x"
+            in dom)                                                  # shown as text
