@@ -60,17 +60,34 @@ def main() -> None:
     """
 
 
+def _report_options(command):
+    """--out/--html/--csv/--junit: where the reports go (over the config's `output:`)."""
+    path = click.Path(dir_okay=False)
+    for flag, fmt, text in (
+            ("--junit", "junit", "Write JUnit XML here: one test case per threshold, for CI."),
+            ("--csv", "csv", "Write the 1-second buckets as CSV here."),
+            ("--html", "html", "Write a self-contained HTML report (charts, tables) here."),
+            ("--out", "json", "Write results JSON here (schema: docs/RESULTS.md).")):
+        names = (flag, "-o") if fmt == "json" else (flag,)
+        command = click.option(*names, f"{fmt}_path", type=path, default=None, help=text)(command)
+    return command
+
+
+def _outputs(json_path, html_path, csv_path, junit_path) -> dict[str, str | None]:
+    return {"json": json_path, "html": html_path, "csv": csv_path, "junit": junit_path}
+
+
 @main.command()
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--out", "-o", "out", type=click.Path(dir_okay=False), default=None,
-              help="Write results JSON here (schema: docs/RESULTS.md).")
+@_report_options
 @click.option("--workers", "-w", type=click.IntRange(1, 256), default=None,
               help="Worker processes (default: one per CPU core).")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress and no summary; exit code and files only.")
 @click.option("--env", "-e", "env", multiple=True, metavar="KEY=VALUE",
               help="Set ${KEY} in the config text (over the process environment); also replaces "
                    "a variable KEY the config defines. Repeatable.")
-def run(config: str, out: str | None, workers: int | None, quiet: bool, env: tuple[str, ...]) -> None:
+def run(config: str, json_path: str | None, html_path: str | None, csv_path: str | None,
+        junit_path: str | None, workers: int | None, quiet: bool, env: tuple[str, ...]) -> None:
     """Run the load test described by CONFIG (a Lunge v2 YAML or JSON file).
 
     Live progress goes to stderr, the summary to stdout. The first Ctrl-C stops
@@ -80,13 +97,8 @@ def run(config: str, out: str | None, workers: int | None, quiet: bool, env: tup
     from lunge_mp.runner import execute
 
     overrides = _parse_env(env)
-    if out:
-        folder = os.path.dirname(os.path.abspath(out))
-        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-            raise click.BadParameter(f"cannot write {out}: {folder} is not a writable folder",
-                                     param_hint="--out")
-    sys.exit(execute(config, overrides=overrides, workers=workers or os.cpu_count() or 1,
-                     quiet=quiet, out=out))
+    sys.exit(execute(config, overrides=overrides, workers=workers or os.cpu_count() or 1, quiet=quiet,
+                     outputs=_outputs(json_path, html_path, csv_path, junit_path)))
 
 
 @main.command()
@@ -109,14 +121,15 @@ def run(config: str, out: str | None, workers: int | None, quiet: bool, env: tup
 @click.option("--timeout", help="Per-request timeout, e.g. 5s (default 30s).")
 @click.option("--threshold", "thresholds", multiple=True, metavar="METRIC:EXPR",
               help='Threshold, e.g. "http_req_duration:p(95)<500". Repeatable.')
-@click.option("--out", "-o", "out", type=click.Path(dir_okay=False), default=None, help="Write results JSON here.")
+@_report_options
 @click.option("--workers", "-w", type=click.IntRange(1, 256), default=None,
               help="Worker processes (default: one per CPU core).")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress and no summary.")
 def perf(url: str, executor: str | None, vus: int | None, duration: str | None, rate: float | None,
          stages: str | None, pre_allocated_vus: int | None, max_vus: int | None, pattern: str | None,
          method: str, headers: tuple[str, ...], body: str | None, timeout: str | None,
-         thresholds: tuple[str, ...], out: str | None, workers: int | None, quiet: bool) -> None:
+         thresholds: tuple[str, ...], json_path: str | None, html_path: str | None, csv_path: str | None,
+         junit_path: str | None, workers: int | None, quiet: bool) -> None:
     """Quick load test of one URL, no config file needed.
 
     
@@ -141,7 +154,8 @@ def perf(url: str, executor: str | None, vus: int | None, duration: str | None, 
         plan = explain("the perf options", None, exc)
     if plan is None:
         sys.exit(EXIT_INVALID_CONFIG)
-    sys.exit(execute_plan(plan, workers or os.cpu_count() or 1, quiet, out))
+    sys.exit(execute_plan(plan, workers or os.cpu_count() or 1, quiet,
+                          _outputs(json_path, html_path, csv_path, junit_path)))
 
 
 def _pairs(items: tuple[str, ...], sep: str, hint: str) -> dict[str, str]:
@@ -163,6 +177,49 @@ def _thresholds(items: tuple[str, ...]) -> dict[str, list[str]]:
                                      param_hint="--threshold")
         out.setdefault(metric.strip(), []).append(expr.strip())
     return out
+
+
+@main.command()
+@click.argument("results", type=click.Path(dir_okay=False))
+@click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write the HTML report here.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the 1-second buckets as CSV here.")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="Write JUnit XML here.")
+@click.option("--quiet", "-q", is_flag=True, help="Do not print the summary.")
+def report(results: str, html_path: str | None, csv_path: str | None, junit_path: str | None,
+           quiet: bool) -> None:
+    """Print the summary of a saved RESULTS file again, and render its reports.
+
+    
+    Example:
+      lunge-mp report results.json --html report.html --csv buckets.csv
+    """
+    import msgspec
+
+    from lunge_mp.report.console import print_summary
+    from lunge_mp.report.outputs import check_writable, write_reports
+
+    try:
+        with open(results, "rb") as f:
+            doc = msgspec.json.decode(f.read())
+    except (OSError, msgspec.DecodeError) as exc:
+        click.echo(f"error: cannot read {results}: {getattr(exc, 'strerror', None) or exc}", err=True)
+        sys.exit(EXIT_INVALID_CONFIG)
+    if not isinstance(doc, dict) or "schemaVersion" not in doc or "metrics" not in doc:
+        click.echo(f"error: {results} is not a lunge-mp results file (no schemaVersion/metrics)", err=True)
+        sys.exit(EXIT_INVALID_CONFIG)
+    paths = {fmt: p for fmt, p in (("html", html_path), ("csv", csv_path), ("junit", junit_path)) if p}
+    problem = check_writable(paths)
+    if problem:
+        click.echo(f"error: {problem}", err=True)
+        sys.exit(EXIT_INVALID_CONFIG)
+    try:
+        written = write_reports(doc, paths)
+    except (KeyError, TypeError, ValueError) as exc:
+        click.echo(f"error: {results} lacks what the reports need ({type(exc).__name__}: {exc}); "
+                   f"was it written by another version?", err=True)
+        sys.exit(EXIT_INVALID_CONFIG)
+    if not quiet:
+        print_summary(doc, written=written)
 
 
 @main.command()

@@ -134,3 +134,4 @@ class Plan(msgspec.Struct, frozen=True):
     thresholds: tuple[Threshold, ...] = ()
     options: Options = Options()
     source: str = ""                   # the config file the plan came from
+    output: dict[str, str] = {}        # report format (json html csv junit) → path

@@ -5,12 +5,9 @@ Whatever happens after the plan is valid, the results gathered so far are writte
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import traceback
 
-import msgspec
 import uvloop
 
 from lunge_mp.analysis.thresholds import evaluate
@@ -20,6 +17,7 @@ from lunge_mp.coordinator import timeline
 from lunge_mp.coordinator.run import Coordinator, RunOutcome
 from lunge_mp.plan import Plan
 from lunge_mp.report.console import LiveView, live_line, print_summary
+from lunge_mp.report.outputs import check_writable, write_reports
 from lunge_mp.report.results import build_results, live_results
 from lunge_mp.scenario.preflight import unknown_template_names
 
@@ -101,13 +99,6 @@ def decide(outcome: RunOutcome, results: dict, threshold_results: list[dict]) ->
     return "passed", EXIT_OK
 
 
-def write_json(path: str, doc: dict) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(msgspec.json.format(msgspec.json.encode(doc), indent=2))
-    os.replace(tmp, path)
-
-
 def explain(source: str, plan: Plan | None, error: ConfigError | None = None) -> Plan | None:
     """Print config errors (or checks that need the whole plan); None means exit 104."""
     if error is not None:
@@ -125,15 +116,24 @@ def explain(source: str, plan: Plan | None, error: ConfigError | None = None) ->
     return plan
 
 
-def execute(config: str, overrides: dict[str, str], workers: int, quiet: bool, out: str | None) -> int:
+def execute(config: str, overrides: dict[str, str], workers: int, quiet: bool,
+            outputs: dict[str, str | None]) -> int:
     plan = load_or_explain(config, overrides)
     if plan is None:
         return EXIT_INVALID_CONFIG
-    return execute_plan(plan, workers, quiet, out)
+    return execute_plan(plan, workers, quiet, outputs)
 
 
-def execute_plan(plan: Plan, workers: int, quiet: bool, out: str | None) -> int:
-    """Run a valid plan; write results and print the summary whatever happens."""
+def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str | None]) -> int:
+    """Run a valid plan; write results, reports and the summary whatever happens.
+
+    `outputs` (format → path, from the command line) override the config's `output:`.
+    """
+    paths = {**plan.output, **{fmt: path for fmt, path in outputs.items() if path}}
+    problem = check_writable(paths)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_INVALID_CONFIG
     view = None if quiet else LiveView()
     coordinator = Coordinator(plan, workers, on_tick=_live(view) if view else None,
                               on_second=_abort_checker(plan))
@@ -154,8 +154,7 @@ def execute_plan(plan: Plan, workers: int, quiet: bool, out: str | None) -> int:
     status, code = decide(outcome, results, threshold_results)
     results.update(status=status, exitCode=code, thresholds=threshold_results)
     results["warnings"] += [w for w in outcome.warnings if w not in results["warnings"]]
-    if out:
-        write_json(out, results)
+    written = write_reports(results, paths)
     if not quiet:
-        print_summary(results, results_path=out)
+        print_summary(results, written=written)
     return code

@@ -2,8 +2,8 @@
 
 Pure: no file or environment access (loader.py does that), so it is tested with dicts.
 Every section is read even when an earlier one failed, and all problems are raised together.
-Sections whose contents are not in the Plan yet (guardrails, output) are accepted so
-existing Lunge files load; they are checked for shape only.
+Sections whose contents are not in the Plan yet (guardrails) are accepted so existing
+Lunge files load; they are checked for shape only.
 """
 
 from __future__ import annotations
@@ -52,11 +52,11 @@ def plan_from_dict(doc: object, source: str = "") -> Plan:
     thresholds = parse_thresholds(doc.get("thresholds"), "thresholds", errs, names)
     options = parse_options(f.mapping("options"), "options", errs)
     f.mapping("guardrails")
-    f.mapping("output")
+    output = parse_output(f.mapping("output"), "output", errs)
     errs.raise_if_any(source)
     return Plan(name=name, scenarios=scenarios, description=description, settings=settings,
                 variables=variables, secrets=secrets, thresholds=thresholds, options=options,
-                source=source)
+                source=source, output=output)
 
 
 def parse_settings(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> tuple[Settings, bool]:
@@ -125,6 +125,27 @@ def _transport(f: Fields, default: str) -> str:
         f.error("transport", f"unknown transport '{value}'; use one of {', '.join(TRANSPORTS)}")
         return default
     return value
+
+
+OUTPUT_FORMATS = ("json", "html", "csv", "junit")
+
+
+def parse_output(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> dict[str, str]:
+    """`output: {html: {enabled: true, path: report.html}, ...}` → {"html": "report.html"}."""
+    if m is None:
+        return {}
+    f = Fields(errs, m, path)
+    f.check_keys(OUTPUT_FORMATS)
+    out = {}
+    for fmt in OUTPUT_FORMATS:
+        entry = f.mapping(fmt)
+        if entry is None:
+            continue
+        g = Fields(errs, entry, f"{path}.{fmt}")
+        g.check_keys(("enabled", "path"))
+        if g.bool("enabled", True):
+            out[fmt] = g.str("path", "", required=f"required: where to write the {fmt} report", nonempty=True)
+    return out
 
 
 def parse_options(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> Options:

@@ -74,7 +74,7 @@ def live_line(t: float, total: float, requests: int, req_rate: float, open_rate:
     return line
 
 
-def print_summary(results: dict, out: TextIO = sys.stdout, results_path: str | None = None) -> None:
+def print_summary(results: dict, out: TextIO = sys.stdout, written: list[str] = ()) -> None:
     """The end-of-run summary: verdict, per-scenario and per-request tables, thresholds, warnings."""
     m = results["metrics"]
     status = results["status"].upper()
@@ -146,7 +146,7 @@ def print_summary(results: dict, out: TextIO = sys.stdout, results_path: str | N
         print(file=out)
         for w in results["warnings"]:
             print(f"  warning: {w}", file=out)
-    if results_path:
+    if written:
         print(file=out)
-        print(f"  results written to {results_path}", file=out)
+        print(f"  written: {', '.join(written)}", file=out)
     print(file=out)

@@ -92,7 +92,7 @@ def test_summary_and_results_schema(tmp_path, fresh_target):
     out = tmp_path / "results.json"
     proc = cli("run", str(config), "--out", str(out))
     assert proc.returncode == 0, proc.stderr
-    assert "PASSED" in proc.stdout and "results written to" in proc.stdout
+    assert "PASSED" in proc.stdout and "written: " in proc.stdout
     r = read_json(out)
     for key in ("schemaVersion", "name", "status", "exitCode", "startTime", "endTime", "durationSeconds",
                 "metrics", "scenarios", "requests", "thresholds", "buckets", "efficiency", "workers",
