@@ -108,6 +108,7 @@ class Threshold(msgspec.Struct, frozen=True):
     value: float = 0.0          # milliseconds for time metrics, plain number otherwise
     abort_on_fail: bool = False
     delay_abort_eval: float = 0.0
+    window: float = 0.0         # seconds: "... over 30s" holds on every sliding window (0 = whole run)
 
 
 class Warmup(msgspec.Struct, frozen=True):

@@ -150,7 +150,8 @@ def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str |
     if internal_error is not None:
         traceback.print_exception(internal_error, file=sys.stderr)
     results = build_results(outcome, "aborted", EXIT_INTERNAL)
-    threshold_results = verdicts(plan.thresholds, results, outcome.aggregate.percentile_ms)
+    threshold_results = verdicts(plan.thresholds, results, outcome.aggregate.percentile_ms,
+                                 outcome.aggregate.bucket_counts)
     status, code = decide(outcome, results, threshold_results)
     results.update(status=status, exitCode=code, thresholds=threshold_results)
     results["warnings"] += [w for w in outcome.warnings if w not in results["warnings"]]

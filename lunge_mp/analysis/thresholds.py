@@ -5,7 +5,7 @@ once per entry; the run loop calls `evaluate` with an observed aggregate.
 
 Grammar (whitespace is allowed between tokens; aggregation names are case-insensitive)::
 
-    threshold   := aggregation op value
+    threshold   := aggregation op value [ "over" duration ]
     aggregation := "avg" | "min" | "med" | "max" | "count" | "rate" | "value"
                  | "p(" N ")" | "p" N                  percentile, 0 <= N <= 100 (p(99.9), p95)
     op          := "<" | "<=" | ">" | ">=" | "==" | "===" | "!="     ("===" is k6's spelling of "==")
@@ -14,6 +14,11 @@ Grammar (whitespace is allowed between tokens; aggregation names are case-insens
                  | "%"                                                  rate metrics only
 
 Both Lunge (`p95 < 500ms`) and k6 (`p(95)<500`) spellings parse to the same Threshold.
+
+`over 30s` (beyond k6) makes the threshold hold on every sliding window of that many
+whole seconds of the measured run, not only on the run's totals, so a 20-second spike in
+an hour cannot hide. Windows apply to run-wide and per-scenario metrics (trends, rates
+and counters); `count` over a window is the count inside it.
 
 Metric kinds decide which aggregations make sense and what the value means (k6's model):
 
@@ -173,7 +178,12 @@ def parse_threshold(metric: str, expr: str, abort_on_fail: bool = False,
     """Parse one threshold expression for `metric`; ValueError quotes the offending text."""
     if not isinstance(expr, str):
         raise ValueError(f"threshold must be a string like 'p95 < 500ms', got {type(expr).__name__}")
-    m = _EXPR.match(expr)
+    window = 0.0
+    over = re.search(r"\s+over\s+(\S+)\s*$", expr)
+    body = expr[: over.start()] if over else expr
+    if over:
+        window = _parse_window(over.group(1), expr, metric)
+    m = _EXPR.match(body)
     if not m:
         if re.search(r"(?<![<>=!])=(?!=)", expr):
             raise ValueError(f"invalid threshold '{expr}': use '==' to compare, not '='")
@@ -204,7 +214,26 @@ def parse_threshold(metric: str, expr: str, abort_on_fail: bool = False,
         value=value,
         abort_on_fail=abort_on_fail,
         delay_abort_eval=delay_abort_eval,
+        window=window,
     )
+
+
+def _parse_window(text: str, expr: str, metric: str) -> float:
+    from lunge_mp.config.durations import parse_duration  # see _parse_value for why it is here
+
+    try:
+        seconds = parse_duration(text)
+    except ValueError:
+        raise ValueError(f"invalid window '{text}' in '{expr}': write a duration like 'over 30s'") from None
+    if seconds < 1 or seconds != int(seconds):
+        raise ValueError(f"window '{text}' in '{expr}' must be a whole number of seconds >= 1s")
+    base, tag = split_metric(metric)
+    if tag is not None and tag[0] == "request":
+        raise ValueError(f"'{expr}': windows apply to run-wide and per-scenario metrics, not to "
+                         f"one request; drop 'over {text}' or the {{request:...}} filter")
+    if metric_kind(metric) == GAUGE:
+        raise ValueError(f"'{expr}': windows do not apply to the gauge {base}")
+    return seconds
 
 
 def _parse_aggregation(text: str, expr: str) -> tuple[str, float]:

@@ -9,10 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lunge_mp.analysis.thresholds import evaluate, split_metric
+from lunge_mp.analysis.windows import judge
+from lunge_mp.metrics.hdr import value_at_index
 from lunge_mp.plan import Threshold
 
 # percentile(metric, p, scenario, request) -> milliseconds or None
 PercentileFn = Callable[[str, float, str | None, str | None], float | None]
+# bucket_counts(metric, scenario) -> [(second, {hdr counts index: n})], for windowed trends
+BucketCountsFn = Callable[[str, str | None], list[tuple[int, dict[int, int]]]]
+
+_BUCKET_COUNTERS = {"http_reqs": "requests", "iterations": "iterations", "dropped_iterations": "dropped"}
+_BUCKET_TRENDS = {(False, "http_req_duration"), (False, "http_req_response_time"), (False, "schedule_lag"),
+                  (True, "http_req_duration")}   # (per scenario?, metric) kept per second
 
 _SUMMARY_PERCENTILES = {50.0: "p50", 90.0: "p90", 95.0: "p95", 99.0: "p99", 99.9: "p99.9"}
 
@@ -77,13 +85,45 @@ def observe(t: Threshold, results: dict, percentile: PercentileFn) -> float | No
     return None
 
 
-def verdicts(thresholds: tuple[Threshold, ...], results: dict, percentile: PercentileFn) -> list[dict]:
-    """One entry per threshold: metric, expression, observed, ok (no data is not ok)."""
+def window_inputs(t: Threshold, results: dict, bucket_counts: BucketCountsFn) -> tuple[str, list] | None:
+    """(kind, per-second data) for a windowed threshold, from the measured seconds; None when
+    the metric is not kept per second."""
+    _, base, scenario, _ = _block(results, t.metric)
+    measured = [b for b in results["buckets"] if b.get("phase") != "warmup"]
+
+    def part(b: dict) -> dict:
+        return b.get("byScenario", {}).get(scenario, {}) if scenario else b
+
+    if base == "http_req_failed":
+        return "rate", [(b["t"], (part(b).get("failures", 0), part(b).get("requests", 0))) for b in measured]
+    if base in _BUCKET_COUNTERS:
+        return "counter", [(b["t"], part(b).get(_BUCKET_COUNTERS[base], 0)) for b in measured]
+    if (scenario is not None, base) in _BUCKET_TRENDS:
+        first = results.get("measuredFrom", 0)
+        return "trend", [(sec, counts) for sec, counts in bucket_counts(base, scenario) if sec >= first]
+    return None
+
+
+def verdicts(thresholds: tuple[Threshold, ...], results: dict, percentile: PercentileFn,
+             bucket_counts: BucketCountsFn | None = None) -> list[dict]:
+    """One entry per threshold: metric, expression, observed, ok (no data is not ok).
+
+    A windowed threshold (`over 30s`) reports its worst window's value as `observed`,
+    with `windowStart` (first second of that window) and `firstFailure`.
+    """
     out = []
     for t in thresholds:
-        observed = observe(t, results, percentile)
-        ok = observed is not None and evaluate(t, observed)
-        out.append({"metric": t.metric, "expression": t.expression, "observed": observed, "ok": ok,
-                    "abortOnFail": t.abort_on_fail})
+        entry = {"metric": t.metric, "expression": t.expression, "abortOnFail": t.abort_on_fail}
+        inputs = window_inputs(t, results, bucket_counts) if t.window and bucket_counts else None
+        if t.window and inputs is not None:
+            v = judge(t, inputs[1], inputs[0], value_at_index)
+            entry.update(observed=v.worst, ok=v.ok, window=t.window, windowStart=v.worst_start,
+                         firstFailure=v.first_failure, windows=v.windows)
+        else:
+            observed = observe(t, results, percentile)
+            entry.update(observed=observed, ok=observed is not None and evaluate(t, observed))
+            if t.window:
+                entry["note"] = "this metric is not kept per second; judged on the whole run"
+        out.append(entry)
     return out
 

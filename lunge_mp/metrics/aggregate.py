@@ -293,6 +293,16 @@ class Aggregate:
         out["dropped"] = dict(sorted(out["dropped"].items()))
         return out
 
+    def bucket_counts(self, metric: str, scenario: str | None = None) -> list[tuple[int, dict[int, int]]]:
+        """Per second: sparse HDR counts {index: n} of a bucket histogram (run-wide metrics, or
+        per scenario http_req_duration). Seals every bucket: call at the end of a run."""
+        self._buckets.seal_all()
+        out = []
+        for t in self._buckets.seconds():
+            data = self._buckets.get(t).encoded.get((scenario, metric))
+            out.append((t, hdr.sparse_counts(hdr.decode(data)) if data else {}))
+        return out
+
     def buckets(self, since: int | None = None) -> list[dict]:
         """Per-second rows (see `buckets.Bucket.as_dict`), oldest first, from `since` on."""
         return self._buckets.as_dicts(since)

@@ -32,7 +32,8 @@ Pct = tuple[int, int, int] | None    # p50, p95, p99 in µs; None if no samples
 class Bucket:
     """One second of the run, merged over all workers."""
 
-    __slots__ = ("t", "hists", "pct", "counts", "errors", "gauges", "gauge_sums", "gauge_workers")
+    __slots__ = ("t", "hists", "pct", "counts", "errors", "gauges", "gauge_sums", "gauge_workers",
+                 "encoded")
 
     def __init__(self, t: int) -> None:
         self.t = t
@@ -43,6 +44,7 @@ class Bucket:
         self.gauges: dict[str, dict[int, tuple[int, int]]] | None = {}  # scn → worker → (active, vus)
         self.gauge_sums: dict[str, list[int]] = {}  # scn → [active, vus] summed over workers
         self.gauge_workers = 0                      # bitmask of workers that sent gauges
+        self.encoded: dict[HistKey, bytes] = {}    # once sealed: compact histograms, for windows
 
     @property
     def sealed(self) -> bool:
@@ -119,8 +121,10 @@ class Bucket:
     def seal(self) -> None:
         if self.hists is None:
             return
-        for key in self.hists:
+        for key, h in self.hists.items():
             self.percentiles(key)
+            if h.total_count:   # ~100-300 bytes: windowed thresholds re-read them at the end
+                self.encoded[key] = hdr.encode(h)
         self.hists = None
         self.gauges = None
 
@@ -207,6 +211,9 @@ class Buckets:
 
     def __len__(self) -> int:
         return len(self._all)
+
+    def seconds(self) -> list[int]:
+        return sorted(self._all)
 
     def as_dicts(self, since: int | None = None) -> list[dict]:
         return [self._all[t].as_dict() for t in sorted(self._all) if since is None or t >= since]

@@ -301,3 +301,22 @@ def record_many(h: HdrHistogram, values: Sequence[int]) -> None:
     t.add_values(values)
     t.apply(h)
 
+
+
+def sparse_counts(h: HdrHistogram) -> dict[int, int]:
+    """{counts index: count} of the non-empty buckets of `h` (for sliding windows)."""
+    counts = _used_counts(h)
+    return {i: c for i, c in enumerate(counts) if c}
+
+
+_REFERENCE: HdrHistogram | None = None
+
+
+def value_at_index(index: int, lowest: bool = False) -> int:
+    """The value (µs) HdrHistogram reports for a counts index: the highest equivalent value
+    of its bucket (the lowest with `lowest`), as percentiles and max do."""
+    global _REFERENCE
+    if _REFERENCE is None:
+        _REFERENCE = new_histogram()
+    value = _REFERENCE.get_value_from_index(index)
+    return _REFERENCE.get_lowest_equivalent_value(value) if lowest else _REFERENCE.get_highest_equivalent_value(value)

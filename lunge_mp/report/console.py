@@ -141,7 +141,12 @@ def print_summary(results: dict, out: TextIO = sys.stdout, written: list[str] = 
         for t in results["thresholds"]:
             mark = "ok  " if t["ok"] else "FAIL"
             observed = "n/a" if t["observed"] is None else f"{t['observed']:g}"
-            print(f"    {mark}  {t['metric']}: {t['expression']}  (observed {observed})", file=out)
+            where = ""
+            if t.get("windowStart") is not None:
+                where = f" in the worst {t['window']:g}s window, from {t['windowStart']}s"
+                if t.get("firstFailure") is not None:
+                    where += f"; first broken at {t['firstFailure']}s"
+            print(f"    {mark}  {t['metric']}: {t['expression']}  (observed {observed}{where})", file=out)
     if results["warnings"]:
         print(file=out)
         for w in results["warnings"]:

@@ -86,3 +86,22 @@ def test_exit_113_when_the_generator_cannot_deliver_the_load(tmp_path, fresh_tar
     assert results["efficiency"]["overall"] < 0.1
     assert results["metrics"]["dropped_iterations"]["byCause"]["no_vu"] > 300
     assert any("minEfficiency" in w for w in results["warnings"])
+
+
+def test_a_short_spike_cannot_hide_from_a_windowed_threshold(tmp_path, fresh_target):
+    # 200/s fast for 6 s, plus 20 slow requests in one second: 1.6% of the run, 9% of that second
+    code, results, _ = _run(tmp_path, f"""
+        name: spike
+        settings: {{baseUrl: "{fresh_target.url}"}}
+        scenarios:
+          base: {{executor: constant-arrival-rate, rate: 200, duration: 6s, requests: [{{url: "/"}}]}}
+          spike: {{executor: constant-arrival-rate, rate: 20, duration: 1s, startTime: 3s,
+                  requests: [{{url: "/delay/300"}}]}}
+        thresholds:
+          http_req_duration: ["p95 < 100ms", "p95 < 100ms over 1s"]
+        """)
+    whole, windowed = results["thresholds"]
+    assert whole["ok"] is True
+    assert windowed["ok"] is False and windowed["observed"] >= 300
+    assert windowed["firstFailure"] in (3, 4)    # the slow requests finish in second 3 (or just after)
+    assert code == 99
