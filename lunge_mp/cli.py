@@ -8,6 +8,7 @@ import sys
 import click
 
 from lunge_mp import __version__
+from lunge_mp.cli_history import COMMANDS
 
 EXIT_INVALID_CONFIG = 104
 
@@ -70,7 +71,9 @@ def _report_options(command):
             ("--out", "json", "Write results JSON here (schema: docs/RESULTS.md).")):
         names = (flag, "-o") if fmt == "json" else (flag,)
         command = click.option(*names, f"{fmt}_path", type=path, default=None, help=text)(command)
-    return command
+    return click.option("--no-history", is_flag=True,
+                        help="Do not record this run in the history store (LUNGE_MP_STORE or "
+                             "~/.local/share/lunge_mp/history.db).")(command)
 
 
 def _outputs(json_path, html_path, csv_path, junit_path) -> dict[str, str | None]:
@@ -87,7 +90,8 @@ def _outputs(json_path, html_path, csv_path, junit_path) -> dict[str, str | None
               help="Set ${KEY} in the config text (over the process environment); also replaces "
                    "a variable KEY the config defines. Repeatable.")
 def run(config: str, json_path: str | None, html_path: str | None, csv_path: str | None,
-        junit_path: str | None, workers: int | None, quiet: bool, env: tuple[str, ...]) -> None:
+        junit_path: str | None, no_history: bool, workers: int | None, quiet: bool,
+        env: tuple[str, ...]) -> None:
     """Run the load test described by CONFIG (a Lunge v2 YAML or JSON file).
 
     Live progress goes to stderr, the summary to stdout. The first Ctrl-C stops
@@ -98,7 +102,7 @@ def run(config: str, json_path: str | None, html_path: str | None, csv_path: str
 
     overrides = _parse_env(env)
     sys.exit(execute(config, overrides=overrides, workers=workers or os.cpu_count() or 1, quiet=quiet,
-                     outputs=_outputs(json_path, html_path, csv_path, junit_path)))
+                     outputs=_outputs(json_path, html_path, csv_path, junit_path), record=not no_history))
 
 
 @main.command()
@@ -129,7 +133,7 @@ def perf(url: str, executor: str | None, vus: int | None, duration: str | None, 
          stages: str | None, pre_allocated_vus: int | None, max_vus: int | None, pattern: str | None,
          method: str, headers: tuple[str, ...], body: str | None, timeout: str | None,
          thresholds: tuple[str, ...], json_path: str | None, html_path: str | None, csv_path: str | None,
-         junit_path: str | None, workers: int | None, quiet: bool) -> None:
+         junit_path: str | None, no_history: bool, workers: int | None, quiet: bool) -> None:
     """Quick load test of one URL, no config file needed.
 
     
@@ -155,7 +159,7 @@ def perf(url: str, executor: str | None, vus: int | None, duration: str | None, 
     if plan is None:
         sys.exit(EXIT_INVALID_CONFIG)
     sys.exit(execute_plan(plan, workers or os.cpu_count() or 1, quiet,
-                          _outputs(json_path, html_path, csv_path, junit_path)))
+                          _outputs(json_path, html_path, csv_path, junit_path), not no_history))
 
 
 def _pairs(items: tuple[str, ...], sep: str, hint: str) -> dict[str, str]:
@@ -242,6 +246,10 @@ def target(host: str, port: int, workers: int) -> None:
     except OSError as exc:
         click.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
         sys.exit(1)
+
+
+for _command in COMMANDS:   # baseline, compare, history, record
+    main.add_command(_command)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from lunge_mp.report.console import LiveView, live_line, print_summary
 from lunge_mp.report.outputs import check_writable, write_reports
 from lunge_mp.report.results import build_results, live_results
 from lunge_mp.scenario.preflight import unknown_template_names
+from lunge_mp.store import record_after_run
 
 EXIT_OK = 0
 EXIT_THRESHOLDS = 99
@@ -117,14 +118,15 @@ def explain(source: str, plan: Plan | None, error: ConfigError | None = None) ->
 
 
 def execute(config: str, overrides: dict[str, str], workers: int, quiet: bool,
-            outputs: dict[str, str | None]) -> int:
+            outputs: dict[str, str | None], record: bool = True) -> int:
     plan = load_or_explain(config, overrides)
     if plan is None:
         return EXIT_INVALID_CONFIG
-    return execute_plan(plan, workers, quiet, outputs)
+    return execute_plan(plan, workers, quiet, outputs, record)
 
 
-def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str | None]) -> int:
+def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str | None],
+                 record: bool = True) -> int:
     """Run a valid plan; write results, reports and the summary whatever happens.
 
     `outputs` (format → path, from the command line) override the config's `output:`.
@@ -156,6 +158,8 @@ def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str |
     results.update(status=status, exitCode=code, thresholds=threshold_results)
     results["warnings"] += [w for w in outcome.warnings if w not in results["warnings"]]
     written = write_reports(results, paths)
+    if record:
+        record_after_run(results)   # history for `lunge-mp history` / `compare`; never raises
     if not quiet:
         print_summary(results, written=written)
     return code

@@ -18,3 +18,9 @@ def target():
 def fresh_target(target):
     target.reset()
     return target
+
+
+@pytest.fixture(autouse=True)
+def private_history_store(tmp_path_factory, monkeypatch):
+    """Runs record their history here, never in the user's own store."""
+    monkeypatch.setenv("LUNGE_MP_STORE", str(tmp_path_factory.getbasetemp() / "history.db"))

@@ -147,6 +147,12 @@ def print_summary(results: dict, out: TextIO = sys.stdout, written: list[str] = 
                 if t.get("firstFailure") is not None:
                     where += f"; first broken at {t['firstFailure']}s"
             print(f"    {mark}  {t['metric']}: {t['expression']}  (observed {observed}{where})", file=out)
+    if results.get("anomalies"):
+        print(file=out)
+        print("  anomalies", file=out)
+        for a in results["anomalies"]:
+            when = f"{a['start']}s" if a["start"] == a["end"] else f"{a['start']}-{a['end']}s"
+            print(f"    {a['kind'].replace('_', ' '):<14} {when:>8}  {a['detail']}", file=out)
     if results["warnings"]:
         print(file=out)
         for w in results["warnings"]:

@@ -11,6 +11,7 @@ import socket
 from collections.abc import Mapping
 
 from lunge_mp import __version__
+from lunge_mp.analysis import anomalies
 from lunge_mp.coordinator.run import RunOutcome
 from lunge_mp.coordinator import timeline
 from lunge_mp.metrics.aggregate import Aggregate
@@ -126,6 +127,7 @@ def build_results(outcome: RunOutcome, status: str, exit_code: int,
         "coordinator": {"cpuSeconds": round(outcome.coordinator_cpu_s, 3)},
         "arrivalsSent": outcome.arrivals_sent,
         "resources": outcome.resources,
+        "anomalies": anomalies.find(buckets),
         "warnings": list(outcome.warnings) + _behind_warnings(agg, plan),
         "reportGaps": agg.gaps(),
         "histograms": agg.encoded_histograms(),
