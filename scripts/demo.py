@@ -31,16 +31,18 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=18080)
     parser.add_argument("--config", default=str(ROOT / "configs" / "demo.yaml"))
     parser.add_argument("--out", default="results.json")
+    parser.add_argument("--html", default="report.html")
     args = parser.parse_args()
     port = args.port if _free(args.port) else 0
     with start_target(port=port) as target:
         print(f"demo: embedded target on {target.url} (pid {target.pid})", flush=True)
         cmd = [sys.executable, "-m", "lunge_mp.cli", "run", args.config, "--out", args.out,
-               "-e", f"BASE_URL={target.url}"]
+               "--html", args.html, "-e", f"BASE_URL={target.url}"]
         print("demo: " + " ".join(["lunge-mp"] + cmd[3:]), flush=True)
         code = subprocess.call(cmd)
         stats = target.stats()
     print(f"demo: the target counted {stats['requests']:,} requests; lunge-mp exited {code}")
+    print(f"demo: open {args.html} in a browser for the charts; `lunge-mp history` lists past runs")
     return code
 
 
