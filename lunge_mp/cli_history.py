@@ -291,34 +291,3 @@ def record(results: tuple[str, ...], store_path: str | None) -> None:
 
 
 COMMANDS = (baseline, compare, history, record)
-
-
-# -- standalone: python -m lunge_mp.cli_history -----------------------------------------------
-
-class _Standalone(click.Group):
-    """Usage errors exit 104, as under `lunge-mp` (DESIGN.md exit codes)."""
-
-    def main(self, *args, **kwargs):  # type: ignore[override]
-        try:
-            return super().main(*args, standalone_mode=False, **kwargs)
-        except click.exceptions.Abort:
-            click.echo("aborted", err=True)
-            sys.exit(1)
-        except click.ClickException as exc:
-            exc.show()
-            sys.exit(EXIT_BAD_INPUT if isinstance(exc, click.UsageError) else exc.exit_code)
-        except click.exceptions.Exit as exc:
-            sys.exit(exc.exit_code)
-
-
-@click.group(cls=_Standalone, context_settings={"help_option_names": ["-h", "--help"]})
-def cli() -> None:
-    """Run history and baselines (the same commands as `lunge-mp baseline|compare|history|record`)."""
-
-
-for _command in COMMANDS:
-    cli.add_command(_command)
-
-
-if __name__ == "__main__":
-    cli()

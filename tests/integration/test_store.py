@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from lunge_mp.cli_history import cli
+from lunge_mp.cli import main as cli
 from lunge_mp.store import Store, StoreBusy, StoreError, default_store_path, record_after_run
 from lunge_mp.store.history import SCHEMA_VERSION
 
@@ -333,11 +333,11 @@ def test_cli_bad_input_exits_104_with_one_line(run_cli, files, tmp_path, args, e
 
 
 def test_cli_as_a_real_process_with_store_flag(tmp_path, files):
-    """`python -m lunge_mp.cli_history`, the store given by --store, exit codes from the process."""
+    """`python -m lunge_mp.cli`, the store given by --store, exit codes from the process."""
     env = {k: v for k, v in os.environ.items() if k != "LUNGE_MP_STORE"}
 
     def run(*args):
-        return subprocess.run([sys.executable, "-m", "lunge_mp.cli_history", *args, "--store",
+        return subprocess.run([sys.executable, "-m", "lunge_mp.cli", *args, "--store",
                                str(tmp_path / "p.db")], cwd=ROOT, env=env, capture_output=True,
                               text=True, timeout=60)
     assert run("baseline", "set", "nightly", str(files["base"])).returncode == 0
