@@ -81,6 +81,7 @@ class ScenarioPlan(msgspec.Struct, frozen=True):
     graceful_ramp_down: float = 30.0
     pacing: Pacing = Pacing()
     tags: dict[str, str] = {}
+    rate_cap: float = 0.0       # open model: iterations/s ceiling set at run time by guardrails.maxRate (0 = none)
 
     @property
     def is_open(self) -> bool:
@@ -125,6 +126,28 @@ class Options(msgspec.Struct, frozen=True):
     min_efficiency: float = 0.95    # below this the run is invalid (exit 113)
 
 
+class WarnThresholds(msgspec.Struct, frozen=True):
+    """Fractions of a guardrail's limit at which a warning is given (once per guardrail)."""
+    rate: float = 0.8
+    memory: float = 0.8
+    cpu: float = 0.7
+
+
+class Guardrails(msgspec.Struct, frozen=True):
+    """Limits the run may never exceed (CONFIG.md, Guardrails). 0 means "no limit" where noted.
+
+    Semantics are in lunge_mp/analysis/guardrails.py; the coordinator enforces them.
+    """
+    max_rate: float = 100_000.0         # requests/s; open-model targets above it are capped (0 = none)
+    max_total_requests: int = 0         # 0 = no limit
+    max_duration: float = 86_400.0      # seconds from t0 (0 = no limit)
+    max_memory_mb: float = 0.0          # load generator RSS; 0 = 80% of the box's memory
+    max_cpu_percent: float = 0.0        # load generator CPU averaged over the box; 0 = no limit
+    emergency_stop: bool = True         # a breach stops the run (exit 111); false: warn only
+    warn_thresholds: WarnThresholds = WarnThresholds()
+    allowed_hosts: tuple[str, ...] = () # empty = any host; "*.example.com", "10.0.0.0/8", "host:port"
+
+
 class Plan(msgspec.Struct, frozen=True):
     name: str
     scenarios: tuple[ScenarioPlan, ...]
@@ -136,3 +159,4 @@ class Plan(msgspec.Struct, frozen=True):
     options: Options = Options()
     source: str = ""                   # the config file the plan came from
     output: dict[str, str] = {}        # report format (json html csv junit) → path
+    guardrails: Guardrails = Guardrails()

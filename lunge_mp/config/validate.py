@@ -2,8 +2,7 @@
 
 Pure: no file or environment access (loader.py does that), so it is tested with dicts.
 Every section is read even when an earlier one failed, and all problems are raised together.
-Sections whose contents are not in the Plan yet (guardrails) are accepted so existing
-Lunge files load; they are checked for shape only.
+`guardrails:` is parsed by config/guardrails.py.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ from typing import Any
 
 from lunge_mp.config.errors import ConfigError, Errors, describe, join
 from lunge_mp.config.fields import Fields, scalar_text
+from lunge_mp.config.guardrails import parse_guardrails
 from lunge_mp.config.http_requests import url_problem
 from lunge_mp.config.scenarios import parse_scenarios
 from lunge_mp.config.thresholds import parse_thresholds
@@ -51,12 +51,12 @@ def plan_from_dict(doc: object, source: str = "") -> Plan:
     names = [k for k in scenarios_doc if isinstance(k, str)] if isinstance(scenarios_doc, Mapping) else []
     thresholds = parse_thresholds(doc.get("thresholds"), "thresholds", errs, names)
     options = parse_options(f.mapping("options"), "options", errs)
-    f.mapping("guardrails")
+    guardrails = parse_guardrails(f.mapping("guardrails"), "guardrails", errs)
     output = parse_output(f.mapping("output"), "output", errs)
     errs.raise_if_any(source)
     return Plan(name=name, scenarios=scenarios, description=description, settings=settings,
                 variables=variables, secrets=secrets, thresholds=thresholds, options=options,
-                source=source, output=output)
+                source=source, output=output, guardrails=guardrails)
 
 
 def parse_settings(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> tuple[Settings, bool]:
