@@ -344,7 +344,7 @@ def test_html_tables_and_header(demo, failing, plotly_stub):
     assert "FAILED" in page and ">99<" in page
     assert "HTTP 503 from GET" in page                       # first error per class
     for name in failing["requests"]:
-        assert html_report._e(name) in page
+        assert html_report.esc(name) in page
     assert page.count('class="badge bad">FAIL<') == 1 and page.count('class="badge ok">PASS<') == 2
     assert "100.00%" in page                                 # efficiency
     page = render_html(demo, plotly_js=plotly_stub)

@@ -1,0 +1,69 @@
+"""The top of the report: run name, status, timing, efficiency, transport, warmup; the
+headline cards. Every user-supplied string is escaped with `esc`."""
+
+from __future__ import annotations
+
+from lunge_mp.report.html.fmt import dur, esc, ms, num, pct, when
+
+STATUS_CLASS = {"passed": "ok", "failed": "bad", "aborted": "warn", "invalid": "bad"}
+
+
+def header(r: dict) -> str:
+    status = str(r.get("status", "unknown"))
+    eff = (r.get("efficiency") or {}).get("overall")
+    tool = r.get("tool") or {}
+    meta = [
+        ("Status", f'<span class="badge {STATUS_CLASS.get(status, "warn")}">{esc(status.upper())}</span>'),
+        ("Exit code", esc(r.get("exitCode"))),
+        ("Duration", f'{esc(dur(r.get("durationSeconds")))} <span class="muted">of {esc(dur(r.get("plannedSeconds")))} planned'
+         + (f', {esc(dur(r.get("wallSeconds")))} wall</span>' if r.get("wallSeconds") not in (None, r.get("durationSeconds"))
+            else "</span>")),
+        ("Started", esc(when(r.get("startTime")))),
+        ("Efficiency", f'{esc(pct(eff))} <span class="muted">of open-model iterations started on time</span>'
+         if eff is not None else 'n/a <span class="muted">(no open-model scenario)</span>'),
+        ("Workers", esc(len(r.get("workers") or []))),
+        *([("Warmup", warmup(r["warmup"]))] if r.get("warmup") else []),
+        ("Run id", f'<code>{esc(r.get("runId"))}</code>'),
+        ("Config", f'<code>{esc(r.get("source"))}</code>'),
+    ]
+    items = "".join(f'<div class="meta-item"><div class="meta-k">{k}</div><div class="meta-v">{v}</div></div>'
+                    for k, v in meta)
+    abort = ""
+    if r.get("abortReason"):
+        abort = f'<div class="banner warn"><strong>Stopped early:</strong> {esc(r["abortReason"])}</div>'
+    return (f'<header class="top"><div class="brand">lunge_mp report</div>'
+            f'<h1 id="run-name">{esc(r.get("name") or "unnamed run")}</h1>'
+            f'<div class="meta">{items}</div>{abort}'
+            f'<div class="tool muted">{esc(tool.get("name", "lunge_mp"))} {esc(tool.get("version", ""))}'
+            f' on {esc(tool.get("host", "?"))} · ended {esc(when(r.get("endTime")))}</div></header>')
+
+
+def warmup(w: dict) -> str:
+    reqs = (w.get("http_reqs") or {}).get("count")
+    failed = (w.get("http_req_failed") or {}).get("count")
+    return (f'{esc(dur(w.get("seconds")))} <span class="muted">excluded from every figure but the charts: '
+            f'{esc(num((w.get("iterations") or {}).get("count")))} iterations, {esc(num(reqs))} requests, '
+            f'{esc(num(failed))} failed</span>')
+
+
+def cards(r: dict) -> str:
+    m = r.get("metrics") or {}
+    reqs = m.get("http_reqs") or {}
+    failed = m.get("http_req_failed") or {}
+    dur = m.get("http_req_duration") or {}
+    rt = m.get("http_req_response_time") or {}
+    it = m.get("iterations") or {}
+    dropped = (m.get("dropped_iterations") or {}).get("count", 0)
+    fail_rate = failed.get("rate") if reqs.get("count") else None
+    fail_cls = "bad" if failed.get("count") else "ok"
+    rt_note = (f'response time p99 {esc(ms(rt.get("p99")))}' if rt.get("count") else "service time")
+    cards = [
+        ("Requests", esc(num(reqs.get("count"))), f'{esc(num(it.get("count")))} iterations, {esc(num(dropped))} dropped', ""),
+        ("Request rate", f'{esc(num(reqs.get("rate")))}<small>/s</small>', f'{esc(num(it.get("rate")))} iterations/s', ""),
+        ("Failure rate", esc(pct(fail_rate)), f'{esc(num(failed.get("count")))} failed requests', fail_cls),
+        ("p95 latency", esc(ms(dur.get("p95"))), f'p50 {esc(ms(dur.get("p50")))} · service time', ""),
+        ("p99 latency", esc(ms(dur.get("p99"))), f'max {esc(ms(dur.get("max")))} · {rt_note}', ""),
+    ]
+    return '<section class="cards">' + "".join(
+        f'<div class="card {c}"><div class="card-k">{k}</div><div class="card-v">{v}</div>'
+        f'<div class="card-s">{s}</div></div>' for k, v, s, c in cards) + "</section>"

@@ -1,0 +1,230 @@
+"""The page's own JavaScript: draws every chart from the `lunge-chart-data` JSON block.
+
+Every chart is drawn inside `safe()`/`draw()`: an exception becomes a message in the
+chart's box, on the console and in the page's error banner, never a blank page.
+"""
+
+JS = r"""
+(function () {
+  "use strict";
+  var errorsBox = document.getElementById("js-errors");
+  function report(msg) {
+    errorsBox.className = "banner bad shown";
+    var li = document.createElement("div");
+    li.textContent = msg;
+    errorsBox.appendChild(li);
+  }
+  window.addEventListener("error", function (ev) { report("Script error: " + ev.message); });
+  if (typeof Plotly === "undefined") {
+    console.error("Plotly did not load; charts are unavailable.");
+    report("Plotly did not load; charts are unavailable.");
+    return;
+  }
+  var D = JSON.parse(document.getElementById("lunge-chart-data").textContent);
+  var S = D.series || {};
+  var T = D.t || [];
+  var CFG = {displaylogo: false, responsive: true,
+             modeBarButtonsToRemove: ["lasso2d", "select2d", "autoScale2d"]};
+  var C = {p50: "#2563eb", p95: "#f59e0b", p99: "#dc2626", target: "#111827", achieved: "#16a34a",
+           reqs: "#94a3b8", active: "#7c3aed", vus: "#0ea5e9", tvus: "#111827", dropped: "#f97316"};
+  var ERR = {timeout: "#f59e0b", connect: "#dc2626", dns: "#9333ea", tls: "#0891b2", reset: "#e11d48",
+             http_4xx: "#ca8a04", http_5xx: "#b91c1c", check: "#2563eb", other: "#6b7280"};
+  var EXTRA = ["#14b8a6", "#a855f7", "#84cc16", "#f43f5e", "#0ea5e9", "#eab308"];
+  var xTitle = D.bin > 1 ? "seconds since start (" + D.bin + " s bins)" : "seconds since start";
+
+  function niceStep(span) {            // ~4-10 whole-second ticks, aligned to 0
+    var raw = Math.max(span, 1) / 8, pow = Math.pow(10, Math.floor(Math.log10(raw)));
+    var steps = [1, 2, 5, 10];
+    for (var i = 0; i < steps.length; i++) { if (steps[i] * pow >= raw) return Math.max(1, steps[i] * pow); }
+    return Math.max(1, 10 * pow);
+  }
+  function has(k) { return Object.prototype.hasOwnProperty.call(S, k); }
+  function col(k) { return has(k) ? S[k] : T.map(function () { return null; }); }
+  function phaseShapes() {
+    return (D.phases || []).map(function (p) {
+      return {type: "rect", xref: "x", yref: "paper", x0: p.x0, x1: p.x1, y0: 0, y1: 1,
+              fillcolor: p.color, opacity: 0.16, line: {width: 0}, layer: "below"};
+    });
+  }
+  function phaseNotes() {
+    return (D.phases || []).map(function (p) {
+      return {xref: "x", yref: "paper", x: (p.x0 + p.x1) / 2, y: 1, yanchor: "top", showarrow: false,
+              text: p.label, font: {size: 10, color: "#475569"}};
+    });
+  }
+  function layout(ytitle, extra) {
+    var l = {
+      margin: {l: 58, r: 18, t: 30, b: 44}, hovermode: "x unified",
+      font: {family: "system-ui, -apple-system, Segoe UI, Roboto, Arial, sans-serif", size: 12, color: "#374151"},
+      paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff",
+      legend: {orientation: "h", x: 0, y: -0.3, yanchor: "top"},
+      xaxis: {title: {text: xTitle}, gridcolor: "#eef0f4", zeroline: false, tick0: 0},
+      yaxis: {title: {text: ytitle}, gridcolor: "#eef0f4", rangemode: "tozero", zeroline: false},
+      shapes: phaseShapes(), annotations: phaseNotes()
+    };
+    if (D.xRange) {
+      l.xaxis.range = D.xRange.slice();
+      l.xaxis.tickmode = "linear";
+      l.xaxis.dtick = niceStep(D.xRange[1] - D.xRange[0]);
+    }
+    if (extra) { for (var k in extra) { l[k] = extra[k]; } }
+    l.margin.b = 100;
+    return l;
+  }
+  function line(name, y, color, opts) {
+    var t = {type: "scatter", mode: "lines", name: name, x: T, y: y, connectgaps: false,
+             line: {color: color, width: 2}};
+    if (opts) { for (var k in opts) { if (k === "line") { for (var j in opts.line) t.line[j] = opts.line[j]; } else t[k] = opts[k]; } }
+    return t;
+  }
+  function empty(l, text) {
+    l.annotations = (l.annotations || []).concat([{xref: "paper", yref: "paper", x: 0.5, y: 0.5,
+      showarrow: false, text: text, font: {size: 14, color: "#9ca3af"}}]);
+    return l;
+  }
+  function draw(id, traces, l) {
+    var el = document.getElementById(id);
+    try {
+      Plotly.newPlot(el, traces, l, CFG);
+    } catch (e) {
+      el.innerHTML = "";
+      var p = document.createElement("div");
+      p.className = "chart-error";
+      p.textContent = "This chart could not be drawn: " + e;
+      el.appendChild(p);
+      console.error("chart " + id + ": " + e);
+      report("chart " + id + ": " + e);
+    }
+  }
+  function safe(name, fn) {
+    try { fn(); } catch (e) { console.error(name + ": " + e); report(name + ": " + e); }
+  }
+
+  safe("rate", function () {
+    var tr = [], l = layout("iterations / s");
+    if (D.hasOpen) {
+      tr.push(line("target rate (open model)", col("targetRate"), C.target, {line: {dash: "dash"}}));
+      tr.push(line("achieved (open-model iterations / s)", col("openIterations"), C.achieved));
+      tr.push(line("all requests / s", col("requests"), C.reqs,
+                   {visible: "legendonly", line: {width: 1.5, dash: "dot"}}));
+    } else {
+      tr.push(line("iterations / s", col("iterations"), C.achieved));
+      tr.push(line("requests / s", col("requests"), C.reqs, {line: {width: 1.5, dash: "dot"}}));
+      l = empty(l, "no open-model scenario: no target rate");
+      l.annotations[l.annotations.length - 1].y = 0.92;
+    }
+    draw("chart-rate", tr, l);
+  });
+
+  safe("latency", function () {
+    var tr = [];
+    [["p50", "p50"], ["p95", "p95"], ["p99", "p99"]].forEach(function (p) {
+      tr.push(line("service " + p[1], col(p[0]), C[p[0]]));
+    });
+    if (has("rtP50") || has("rtP95") || has("rtP99")) {
+      [["rtP50", "p50"], ["rtP95", "p95"], ["rtP99", "p99"]].forEach(function (p) {
+        tr.push(line("response time " + p[1], col(p[0]), C[p[1]], {line: {dash: "dot", width: 1.6}}));
+      });
+    }
+    var l = layout("ms");
+    if (!has("p50")) { l = empty(l, "no latency samples"); }
+    draw("chart-latency", tr, l);
+  });
+
+  safe("errors", function () {
+    var tr = [], l = layout("failed requests / s", {barmode: "stack", bargap: 0.15});
+    if (D.errorsByClass) {
+      (D.errorClasses || []).forEach(function (c, i) {
+        tr.push({type: "bar", name: c[1], x: T, y: col("err:" + c[0]),
+                 marker: {color: ERR[c[0]] || EXTRA[i % EXTRA.length]}});
+      });
+    } else if (has("failures")) {
+      tr.push({type: "bar", name: "failed requests (classes not recorded per second)", x: T,
+               y: col("failures"), marker: {color: "#dc2626"}});
+    }
+    var total = (S.failures || []).reduce(function (a, v) { return a + (v || 0); }, 0);
+    if (!tr.length || total === 0) {
+      if (!tr.length) tr.push({type: "bar", name: "failed requests", x: T, y: col("failures"),
+                               marker: {color: "#dc2626"}});
+      l = empty(l, "no failed requests");
+      l.yaxis.range = [0, 1];
+    }
+    draw("chart-errors", tr, l);
+  });
+
+  safe("vus", function () {
+    var tr = [line("active VUs (busy)", col("activeVUs"), C.active, {line: {shape: "hv"}}),
+              line("allocated VUs", col("vus"), C.vus, {line: {shape: "hv", width: 1.5}})];
+    if (has("targetVUs") && S.targetVUs.some(function (v) { return v; })) {
+      tr.push(line("target VUs (closed model)", col("targetVUs"), C.tvus, {line: {shape: "hv", dash: "dash"}}));
+    }
+    draw("chart-vus", tr, layout("VUs"));
+  });
+
+  safe("dropped", function () {
+    var tr = [{type: "bar", name: "dropped iterations / s", x: T, y: col("dropped"),
+               marker: {color: C.dropped}, yaxis: "y"}];
+    var anyLag = has("lagP50") || has("lagP99");
+    if (anyLag) {
+      [["lagP50", "p50", "p50"], ["lagP95", "p95", "p95"], ["lagP99", "p99", "p99"]].forEach(function (p) {
+        tr.push(line("schedule lag " + p[1], col(p[0]), C[p[2]], {yaxis: "y2", line: {width: 1.6}}));
+      });
+    }
+    var l = layout("dropped / s", {barmode: "overlay"});
+    l.yaxis2 = {title: {text: "schedule lag (ms)"}, overlaying: "y", side: "right", rangemode: "tozero",
+                showgrid: false, zeroline: false, tickmode: "auto", nticks: 6};
+    l.yaxis.tickmode = "auto";
+    l.margin.r = 64;
+    l.margin.t = 30;
+    var dropped = (S.dropped || []).reduce(function (a, v) { return a + (v || 0); }, 0);
+    if (!anyLag && dropped === 0) { l = empty(l, "no open-model scenario: nothing scheduled, nothing dropped"); }
+    else if (dropped === 0) { l.yaxis.range = [0, 1]; }
+    draw("chart-dropped", tr, l);
+  });
+
+  safe("scenarios", function () {
+    var palette = ["#2563eb", "#16a34a", "#9333ea", "#f97316", "#db2777", "#0891b2", "#ca8a04", "#4f46e5"];
+    var tr = [];
+    (D.scenarios || []).forEach(function (sc, i) {
+      var color = palette[i % palette.length];
+      tr.push(line(sc[1] + " p95", col("scn:p95:" + sc[0]), color, {legendgroup: "s" + i}));
+      tr.push(line(sc[1] + " p99", col("scn:p99:" + sc[0]), color,
+                   {legendgroup: "s" + i, line: {dash: "dot", width: 1.5}}));
+    });
+    var l = layout("ms");
+    if (!tr.length) { l = empty(l, "no per-scenario latency"); }
+    draw("chart-scenarios", tr, l);
+  });
+
+  safe("distribution", function () {
+    var curves = D.distribution || [];
+    var palette = ["#2563eb", "#0f766e", "#9333ea", "#f97316", "#db2777", "#65a30d", "#0891b2",
+                   "#ca8a04", "#4f46e5", "#be123c"];
+    var tr = curves.map(function (c, i) {
+      var run = c.group === "run";
+      return {type: "scatter", mode: "lines", name: c.name, x: c.x, y: c.y, customdata: c.p,
+              visible: c.visible === false ? "legendonly" : true,
+              line: {width: run ? 2.6 : 1.6, dash: run ? "solid" : "solid",
+                     color: palette[i % palette.length]},
+              hovertemplate: "p%{customdata}: %{y:.3f} ms<extra>%{fullData.name}</extra>"};
+    });
+    var ticks = [1, 2, 10, 100, 1000, 10000, 100000];
+    var l = {
+      margin: {l: 58, r: 18, t: 36, b: 50}, hovermode: "closest",
+      font: {family: "system-ui, -apple-system, Segoe UI, Roboto, Arial, sans-serif", size: 12, color: "#374151"},
+      paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff",
+      legend: {orientation: "v", x: 1.01, y: 1},
+      xaxis: {type: "log", title: {text: "percentile"}, tickvals: ticks,
+              ticktext: ["0%", "50%", "90%", "99%", "99.9%", "99.99%", "99.999%"], gridcolor: "#eef0f4"},
+      yaxis: {title: {text: "ms"}, rangemode: "tozero", gridcolor: "#eef0f4"},
+      updatemenus: [{type: "buttons", direction: "right", x: 0, y: 1.12, xanchor: "left", yanchor: "top",
+                     showactive: true, pad: {r: 4, t: 0},
+                     buttons: [{label: "linear ms", method: "relayout", args: [{"yaxis.type": "linear"}]},
+                               {label: "log ms", method: "relayout", args: [{"yaxis.type": "log"}]}]}]
+    };
+    if (!tr.length) { l = empty(l, "no latency histograms in the results"); }
+    draw("chart-dist", tr, l);
+  });
+})();
+"""
+
