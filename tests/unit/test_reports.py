@@ -1,11 +1,20 @@
 """report/csv_report, report/junit, report/html (and per-second failure classes in buckets).
 
-Inputs are real results documents saved from real runs (tests/fixtures):
+Inputs are real results documents saved from real runs against the embedded target
+(tests/fixtures; regenerate them when the results document grows):
 - results-demo.json: `scripts/demo.py` (configs/demo.yaml): passed, phases steady + idle.
 - results-failing.json: a 2 s warmup, then an arrival-rate ramp next to a ramping-vus
-  scenario against the embedded target, half the requests failing (http_5xx, timeout), one
-  threshold failed (exit 99); phases warmup, ramp-up, steady, ramp-down, idle; buckets
-  carry `errors: {class: n}`.
+  scenario, half the requests failing (http_5xx, timeout), one threshold failed (exit 99);
+  phases warmup, ramp-up, steady, ramp-down, idle; buckets carry `errors: {class: n}`;
+  worker 0's event loop ran late once (a `lag` saturation warning).
+- results-rich.json: one worker (`-w 1`), a 2 s warmup at 30 it/s, then
+  browse: ramping-arrival-rate 20 → 500 it/s over 8 s, hold 2 s, down to 50 in 2 s,
+    GET /delay/50 with maxVUs 12 (it cannot keep up: the knee, dropped iterations);
+  flaky: 100 it/s of GET /status/503 for 1 s from 5 s (an error burst);
+  slowpoke: 30 VUs of GET /delay/300 for 2 s from 9 s (a latency spike);
+  hammer: 6000 it/s of GET /json for 3 s from 1 s (worker 0 near a full core);
+  thresholds `rate < 0.01`, `rate < 0.05 over 2s`, `p(95) < 500`, `p95 < 120ms over 3s`,
+  `count > 100 over 2s` on iterations. Exit 113 (efficiency under the floor).
 """
 
 from __future__ import annotations
@@ -46,6 +55,11 @@ def demo() -> dict:
 @pytest.fixture
 def failing() -> dict:
     return load("failing")
+
+
+@pytest.fixture
+def rich() -> dict:
+    return load("rich")
 
 
 @pytest.fixture(scope="module")
