@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from lunge_mp.report.html import CHARTS, write_html
+from lunge_mp.report.html import CHARTS, chart_data, write_html
 
 pytestmark = pytest.mark.timeout(900)     # the first test may wait for apt-get
 
@@ -113,6 +113,33 @@ def check_report(dom: str, console: list[str]) -> None:
     assert 'class="chart-error"' not in dom
 
 
+def chart(dom: str, cid: str) -> str:
+    """The DOM of one drawn chart (up to the next chart)."""
+    start = dom.index(f'<div class="chart js-plotly-plot" id="{cid}">')
+    end = dom.find('<div class="chart js-plotly-plot"', start + 1)
+    return dom[start:end if end > 0 else len(dom)]
+
+
+def shapes(dom: str, cid: str) -> int:
+    """Plotly layout shapes drawn in a chart (phase shading, anomaly spans and lines, ...)."""
+    return count(chart(dom, cid), r'<path data-index="\d+" fill-rule="evenodd"')
+
+
+TIME_CHARTS = [cid for cid, _, _ in CHARTS if cid != "chart-dist"]
+
+
+def expected_shapes(results: dict, phases: int) -> dict[str, int]:
+    """Phases shaded in every time chart; anomalies on the latency chart (the knee also on
+    the rate chart); on the load generator chart the saturation line and spans."""
+    data = chart_data(results)
+    want = {cid: phases for cid in TIME_CHARTS}
+    want["chart-dist"] = 0
+    want["chart-latency"] += len(data["anomalies"])
+    want["chart-rate"] += sum(a["kind"] == "knee" for a in data["anomalies"])
+    want["chart-loadgen"] += 1 + len(data["loadgen"]["spans"])
+    return want
+
+
 def test_demo_report_draws_every_chart(chromium, tmp_path):
     results = json.loads((FIXTURES / "results-demo.json").read_text(encoding="utf-8"))
     page = tmp_path / "demo.html"
@@ -120,9 +147,34 @@ def test_demo_report_draws_every_chart(chromium, tmp_path):
     dom, console = load_page(chromium, page, tmp_path)
     check_report(dom, console)
     assert count(dom, r'class="trace scatter') >= 20
-    # 2 phases (steady, idle) shaded in each of the 6 time charts
-    assert count(dom, r'<path data-index="\d+" fill-rule="evenodd"') == 2 * (len(CHARTS) - 1)
+    # 2 phases (steady, idle) shaded in each time chart, no anomalies, no saturation
+    assert {cid: shapes(dom, cid) for cid, _, _ in CHARTS} == expected_shapes(results, 2)
+    assert expected_shapes(results, 2)["chart-loadgen"] == 3
     assert '<h1 id="run-name">Demo</h1>' in dom and "PASSED" in dom
+    loadgen = chart(dom, "chart-loadgen")
+    for name in ("coordinator CPU %", "worker 0 CPU %", "worker 1 RSS MB", "box CPU %"):
+        assert f'data-unformatted="{name}"' in loadgen, name
+    assert 'id="saturation-note"' not in dom
+
+
+def test_rich_report_marks_anomalies_and_saturation(chromium, tmp_path):
+    """Warmup, a ramp with its knee, an error burst, a latency spike, a saturated worker,
+    windowed thresholds: all drawn, nothing on the console."""
+    results = json.loads((FIXTURES / "results-rich.json").read_text(encoding="utf-8"))
+    page = tmp_path / "rich.html"
+    write_html(results, str(page))
+    dom, console = load_page(chromium, page, tmp_path)
+    check_report(dom, console)
+    want = expected_shapes(results, 5)       # warmup, ramp-up, steady, ramp-down, idle
+    assert (want["chart-latency"], want["chart-rate"], want["chart-loadgen"]) == (5 + 3, 5 + 1, 5 + 1 + 1)
+    assert {cid: shapes(dom, cid) for cid, _, _ in CHARTS} == want
+    latency = chart(dom, "chart-latency")
+    for label in ("latency spike", "error burst", "knee"):
+        assert f'data-unformatted="{label}"' in latency, label
+    assert 'data-unformatted="knee"' in chart(dom, "chart-rate")
+    assert 'data-unformatted="worker 0 CPU %"' in chart(dom, "chart-loadgen")
+    assert 'id="saturation-note"' in dom and "worker 0 was near a full core" in dom
+    assert '<span id="transport">fast</span>' in dom
 
 
 def test_failing_report_with_phases_and_hostile_names(chromium, tmp_path):
@@ -132,6 +184,11 @@ def test_failing_report_with_phases_and_hostile_names(chromium, tmp_path):
     results["name"] = EVIL + pwn + script
     results["warnings"] = [pwn, script]
     results["metrics"]["http_req_failed"]["firstError"]["timeout"] = script
+    results["transport"] = pwn
+    results["anomalies"] = [{"kind": pwn, "start": 4, "end": 5, "detail": script},
+                            {"kind": "knee", "start": 6, "end": 6, "detail": pwn}]
+    for sample in results["resources"]:
+        sample["workers"][pwn] = sample["workers"].pop("1")
     for b in results["buckets"]:
         b["errors"][pwn] = 1
         if b["phase"] == "steady":
@@ -143,7 +200,11 @@ def test_failing_report_with_phases_and_hostile_names(chromium, tmp_path):
     assert "data-pwned" not in dom.split("<head>", 1)[0]          # neither payload ran
     assert "<img" not in dom
     assert count(dom, r'class="trace bars') == 4     # http_5xx, timeout, the hostile class; dropped
-    # warmup, ramp-up, steady (renamed), ramp-down, idle in each of the 6 time charts
-    assert count(dom, r'<path data-index="\d+" fill-rule="evenodd"') == 5 * (len(CHARTS) - 1)
+    # warmup, ramp-up, steady (renamed), ramp-down, idle in each time chart; the 2 anomalies;
+    # worker 0's late event loop
+    want = expected_shapes(results, 5)
+    assert (want["chart-latency"], want["chart-rate"], want["chart-loadgen"]) == (5 + 2, 5 + 1, 5 + 1 + 1)
+    assert {cid: shapes(dom, cid) for cid, _, _ in CHARTS} == want
     assert ("<h1 id=\"run-name\">&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x"
             in dom)                                                  # shown as text
+    assert "worker 0's event loop ran" in dom

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import html
 import io
 import json
 import math
@@ -469,3 +470,145 @@ def test_html_gaps_binning_and_empty_runs(demo, plotly_stub):
     broken["histograms"]["nonsense"] = "x"
     page = render_html(broken, plotly_js=plotly_stub)
     assert "not an encoded HDR histogram" in page and "nonsense" in page
+
+
+# ---- HTML: load generator, anomalies, windowed thresholds, transport ---------------------
+
+def test_html_load_generator_series(rich, demo):
+    lg = html_report.chart_data(rich)["loadgen"]
+    samples = rich["resources"]
+    # a sample taken at t measures the second before it: drawn at t - 0.5, like that bucket
+    assert lg["t"] == [s["t"] - 0.5 for s in samples] and lg["bin"] == 1
+    assert lg["series"]["w:cpu:0"] == [s["workers"]["0"]["cpuPercent"] for s in samples]
+    assert lg["series"]["w:rss:0"] == [s["workers"]["0"]["rssMB"] for s in samples]
+    assert lg["series"]["coordinatorCpu"] == [s["coordinator"]["cpuPercent"] for s in samples]
+    assert lg["series"]["boxCpu"] == [s["boxCpuPercent"] for s in samples]
+    assert lg["workers"] == [["0", "worker 0"]] and lg["many"] is False
+    # worker 0 at 94% CPU in the sample taken at 6 s (the warning's "first at 6s"): second 5
+    hot = [s["t"] for s in samples if s["workers"]["0"]["cpuPercent"] >= 90]
+    assert hot == [6] and "first at 6s" in " ".join(rich["warnings"])
+    assert lg["saturation"] == [{"worker": "0", "kind": "cpu", "peak": 94.0, "seconds": 1, "first": 5}]
+    assert lg["spans"] == [{"x0": 5, "x1": 6}]
+    # the charts share one x axis: the load generator's grid is the buckets' grid
+    assert set(lg["t"]) <= set(html_report.chart_data(rich)["t"])
+
+    two = html_report.chart_data(demo)["loadgen"]
+    assert [w for w, _ in two["workers"]] == ["0", "1"] and two["saturation"] == [] and two["spans"] == []
+
+
+def test_html_load_generator_saturation_note(rich, failing, demo, plotly_stub):
+    page = render_html(rich, plotly_js=plotly_stub)
+    note = re.search(r'<div class="chart-note warn" id="saturation-note">(.*?)</div>', page, re.S).group(1)
+    assert "worker 0 was near a full core (CPU ≥ 90%, up to 94%) for 1 second, first at 5–6 s" in note
+    page = render_html(failing, plotly_js=plotly_stub)        # a late event loop, not CPU
+    assert "worker 0&#x27;s event loop ran ≥ 50 ms late (up to 80.7 ms) for 1 second" in page
+    assert 'id="saturation-note"' not in render_html(demo, plotly_js=plotly_stub)
+    # without samples the warnings still tell
+    del rich["resources"]
+    page = render_html(rich, plotly_js=plotly_stub)
+    assert html_report.chart_data(rich)["loadgen"]["present"] is False
+    assert 'id="saturation-note"' in page and "worker 0 was near a full core in 1 second(s)" in page
+
+
+def test_html_load_generator_many_workers_binning_and_gaps(demo, plotly_stub):
+    sample = demo["resources"][0]
+    many = copy.deepcopy(demo)
+    many["resources"] = [dict(sample, t=t, workers={str(i): {"cpuPercent": 10.0 * i, "rssMB": 40.0 + i,
+                                                             "loopLagMs": 60.0 if (i, t) == (3, 3) else 0.1}
+                                                    for i in range(12) if not (i == 5 and t == 2)})
+                         for t in (1, 2, 3)]
+    lg = html_report.chart_data(many)["loadgen"]
+    assert lg["many"] is True and [w for w, _ in lg["workers"]] == [str(i) for i in range(12)]
+    assert lg["series"]["workersMaxCpu"] == [110.0] * 3
+    assert lg["series"]["workersMeanCpu"] == [55.0, 55.5, 55.0]         # 610 / 11 without worker 5
+    assert lg["series"]["workersTotalRss"] == [546.0, 501.0, 546.0]
+    assert lg["series"]["w:cpu:5"] == [50.0, None, 50.0]            # a missing sample is a gap
+    # workers 9, 10, 11 at 90% CPU or more every second; worker 3's loop late once (second 2)
+    assert [(e["worker"], e["kind"], e["seconds"], e["first"]) for e in lg["saturation"]] == [
+        ("3", "lag", 1, 2), ("9", "cpu", 3, 0), ("10", "cpu", 3, 0), ("11", "cpu", 3, 0)]
+    assert lg["spans"] == [{"x0": 0, "x1": 3}]
+
+    long = copy.deepcopy(demo)
+    long["buckets"] = [dict(long["buckets"][1], t=t) for t in range(10_000)]
+    long["resources"] = [dict(sample, t=t) for t in range(1, 10_001)]
+    data = html_report.chart_data(long)
+    lg = data["loadgen"]
+    assert lg["bin"] == data["bin"] == 3 and lg["t"] == data["t"]
+    m = parse(render_html(long, plotly_js=plotly_stub))
+    doc = embedded(m, "lunge-results")
+    assert doc["resources"] == [] and doc["resourcesOmitted"] == 10_000
+
+
+def test_html_anomalies_section_and_marks(rich, demo, plotly_stub):
+    marks = html_report.chart_data(rich)["anomalies"]
+    assert [(a["kind"], a["x0"], a["x1"]) for a in marks] == [
+        ("error_burst", 8, 9), ("knee", 8, 9), ("latency_spike", 12, 15)]   # [start, end + 1)
+    assert [a["label"] for a in marks] == ["error burst", "knee", "latency spike"]
+    page = render_html(rich, plotly_js=plotly_stub)
+    section = page.split("<h2>Anomalies</h2>", 1)[1].split("<h2>", 1)[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", section, re.S)[1:]
+    cells = [[re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)] for r in rows]
+    assert [c[:4] for c in cells] == [["error burst", "8 s", "1 s", "ramp-up"], ["knee", "8 s", "1 s", "ramp-up"],
+                                      ["latency spike", "12–14 s", "3 s", "steady"]]
+    assert cells[2][4] == rich["anomalies"][2]["detail"]
+    assert page.index("<h2>Anomalies</h2>") < page.index("<h2>Over time</h2>")
+    assert "None found" in render_html(demo, plotly_js=plotly_stub)
+    del demo["anomalies"]
+    assert "does not record anomalies" in render_html(demo, plotly_js=plotly_stub)
+    assert html_report.chart_data(demo)["anomalies"] == []
+
+
+def test_html_windowed_thresholds(rich, demo, plotly_stub):
+    rich["thresholds"].append({"metric": "http_req_duration{scenario:x}", "expression": "p95 < 1 over 5s",
+                               "abortOnFail": True, "observed": 3.5, "ok": False,
+                               "note": "this metric is not kept per second; judged on the whole run"})
+    page = render_html(rich, plotly_js=plotly_stub)
+    table = page.split("<h2>Thresholds</h2>", 1)[1].split("<h2>", 1)[0]
+    head = [re.sub(r"<[^>]+>", "", h) for h in re.findall(r"<th[^>]*>(.*?)</th>", table)]
+    assert head == ["result", "metric", "expression", "observed", "window", "worst window",
+                    "first failing window", "abort on fail"]
+    rows = re.findall(r"<tr>(.*?)</tr>", table, re.S)[1:]
+    cells = [[re.sub(r"<[^>]+>", " ", c).split() for c in re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)]
+             for r in rows]
+    text = [[html.unescape(" ".join(c)) for c in row] for row in cells]
+    assert text[0][4:7] == ["whole run", "–", "–"]                        # rate < 0.01
+    assert text[1][1:] == ["http_req_failed", "rate < 0.05 over 2s", "0.178253 worst window",
+                           "2 s sliding, 12 judged", "8–10 s", "7–9 s", "no"]
+    assert text[3][4:7] == ["3 s sliding, 11 judged", "10–13 s", "10–13 s"]
+    assert text[4][0] == "PASS" and text[4][4:7] == ["2 s sliding, 12 judged", "14–16 s", "none"]
+    assert "judged on the whole run" in text[5][2] and text[5][4:] == ["whole run", "–", "–", "yes"]
+    # no windowed threshold: no window columns
+    page = render_html(demo, plotly_js=plotly_stub)
+    assert "worst window" not in page and "first failing window" not in page
+
+
+def test_html_header_transport_and_warmup_scenarios(rich, plotly_stub):
+    page = render_html(rich, plotly_js=plotly_stub)
+    assert '<span id="transport">fast</span>' in page and "httptools" in page
+    rich["transport"] = EVIL
+    page = render_html(rich, plotly_js=plotly_stub)
+    assert EVIL not in page and '<span id="transport">&lt;/script&gt;' in page
+    del rich["transport"]
+    assert "not recorded in this results file" in render_html(rich, plotly_js=plotly_stub)
+    # the warmup's "warmup:X" scenarios are drawn as X's lines, not as scenarios of their own
+    data = html_report.chart_data(rich)
+    assert [n for n, _ in data["scenarios"]] == ["browse", "flaky", "hammer", "slowpoke"]
+    first = rich["buckets"][0]
+    assert data["series"]["scn:p95:browse"][0] == first["byScenario"]["warmup:browse"]["p95"]
+    assert data["series"]["scn:p95:browse"][3] == rich["buckets"][3]["byScenario"]["browse"]["p95"]
+
+
+def test_html_hostile_workers_and_anomalies(failing, plotly_stub):
+    failing["anomalies"] = [{"kind": EVIL, "start": 4, "end": 5, "detail": EVIL}]
+    for sample in failing["resources"]:
+        sample["workers"][EVIL] = sample["workers"].pop("1")
+    failing["workers"][1]["id"] = EVIL
+    page = render_html(failing, plotly_js=plotly_stub)
+    assert EVIL not in page and "<img" not in page
+    m = parse(page)
+    assert [t for t in m.tags if t == "script"] == ["script"] * 4
+    data = embedded(m, "lunge-chart-data")
+    labels = [w[1] for w in data["loadgen"]["workers"]] + [a["label"] for a in data["anomalies"]]
+    labels += [a["detail"] for a in data["anomalies"]]
+    assert all("<" not in x for x in labels)
+    assert "worker &lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;" in labels

@@ -6,6 +6,8 @@ from __future__ import annotations
 from lunge_mp.report.html.fmt import dur, esc, ms, num, pct, when
 
 STATUS_CLASS = {"passed": "ok", "failed": "bad", "aborted": "warn", "invalid": "bad"}
+TRANSPORTS = {"fast": "lean HTTP/1.1 keep-alive client (uvloop + httptools)",
+              "aiohttp": "aiohttp client (redirects, cookies, proxies, compression)"}
 
 
 def header(r: dict) -> str:
@@ -22,6 +24,7 @@ def header(r: dict) -> str:
         ("Efficiency", f'{esc(pct(eff))} <span class="muted">of open-model iterations started on time</span>'
          if eff is not None else 'n/a <span class="muted">(no open-model scenario)</span>'),
         ("Workers", esc(len(r.get("workers") or []))),
+        ("Transport", transport(r.get("transport"))),
         *([("Warmup", warmup(r["warmup"]))] if r.get("warmup") else []),
         ("Run id", f'<code>{esc(r.get("runId"))}</code>'),
         ("Config", f'<code>{esc(r.get("source"))}</code>'),
@@ -36,6 +39,14 @@ def header(r: dict) -> str:
             f'<div class="meta">{items}</div>{abort}'
             f'<div class="tool muted">{esc(tool.get("name", "lunge_mp"))} {esc(tool.get("version", ""))}'
             f' on {esc(tool.get("host", "?"))} · ended {esc(when(r.get("endTime")))}</div></header>')
+
+
+def transport(name: object) -> str:
+    """The HTTP client the workers used (`settings.transport`, auto resolved)."""
+    if not name:
+        return '– <span class="muted">(not recorded in this results file)</span>'
+    what = TRANSPORTS.get(str(name))
+    return f'<span id="transport">{esc(name)}</span>' + (f' <span class="muted">{esc(what)}</span>' if what else "")
 
 
 def warmup(w: dict) -> str:

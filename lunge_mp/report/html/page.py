@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from lunge_mp.report.html import charts, header, tables
-from lunge_mp.report.html.data import chart_data
+from lunge_mp.report.html.data import ANOMALY_KINDS, chart_data
 from lunge_mp.report.html.fmt import esc, script_json
 from lunge_mp.report.html.script import JS
 from lunge_mp.report.html.style import CSS
 
-MAX_EMBED_BUCKETS = 3600     # beyond this the embedded results document omits `buckets`
+MAX_EMBED_BUCKETS = 3600     # beyond this many seconds the embedded results omit `buckets`/`resources`
 
 
 def _plotly_js() -> str:
@@ -32,13 +32,18 @@ def render_html(results: dict, plotly_js: str | None = None) -> str:
     if len(buckets) > MAX_EMBED_BUCKETS:
         embedded["buckets"] = []
         embedded["bucketsOmitted"] = len(buckets)
+    resources = embedded.get("resources") or []
+    if len(resources) > MAX_EMBED_BUCKETS:
+        embedded["resources"] = []
+        embedded["resourcesOmitted"] = len(resources)
     title = f'{results.get("name") or "lunge_mp run"} — {str(results.get("status", "")).upper()}'
     js = _plotly_js() if plotly_js is None else plotly_js
     sections = [
         header.header(results),
         '<div id="js-errors" role="alert"></div>',
         header.cards(results),
-        "<h2>Over time</h2>", charts.charts(data),
+        "<h2>Anomalies</h2>", tables.anomalies(results, ANOMALY_KINDS),
+        "<h2>Over time</h2>", charts.charts(data, results),
         "<h2>Thresholds</h2>", tables.thresholds(results),
         "<h2>Scenarios</h2>", tables.scenarios(results),
         "<h2>Requests</h2>", tables.requests(results),

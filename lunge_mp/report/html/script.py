@@ -52,6 +52,32 @@ JS = r"""
               text: p.label, font: {size: 10, color: "#475569"}};
     });
   }
+  function anomalyMarks(kinds) {     // shaded spans (a knee: a line) with labels above the plot
+    var shapes = [], notes = [], rows = [], span = D.xRange ? D.xRange[1] - D.xRange[0] : 60;
+    (D.anomalies || []).forEach(function (a) {
+      if (kinds && kinds.indexOf(a.kind) < 0) return;
+      if (a.kind === "knee") {
+        shapes.push({type: "line", xref: "x", yref: "paper", x0: a.x0, x1: a.x0, y0: 0, y1: 1,
+                     line: {color: a.color, width: 2, dash: "dash"}});
+      } else {
+        shapes.push({type: "rect", xref: "x", yref: "paper", x0: a.x0, x1: a.x1, y0: 0, y1: 1,
+                     fillcolor: a.color, opacity: 0.13, line: {width: 1, color: a.color, dash: "dot"},
+                     layer: "below"});
+      }
+      var row = 0;                   // labels that would overlap go one row up
+      while (rows[row] !== undefined && a.x0 - rows[row] < span * 0.12) row++;
+      rows[row] = a.x0;
+      notes.push({xref: "x", yref: "paper", x: a.kind === "knee" ? a.x0 : (a.x0 + a.x1) / 2, y: 1,
+                  yanchor: "bottom", yshift: 2 + 14 * row, showarrow: false, text: a.label,
+                  hovertext: a.detail, font: {size: 11, color: a.color}});
+    });
+    return {shapes: shapes, annotations: notes, rows: rows.length};
+  }
+  function addMarks(l, m) {
+    l.shapes = l.shapes.concat(m.shapes);
+    l.annotations = l.annotations.concat(m.annotations);
+    l.margin.t = Math.max(l.margin.t, 22 + 14 * m.rows);
+  }
   function layout(ytitle, extra) {
     var l = {
       margin: {l: 58, r: 18, t: 30, b: 44}, hovermode: "x unified",
@@ -82,9 +108,17 @@ JS = r"""
       showarrow: false, text: text, font: {size: 14, color: "#9ca3af"}}]);
     return l;
   }
+  function fitLegend(traces, l) {     // many entries: a column on the right, not rows over the axis
+    var n = traces.filter(function (t) { return t.showlegend !== false; }).length;
+    if (n > 8 && l.legend && l.legend.orientation === "h") {
+      l.legend = {orientation: "v", x: 1.02, xanchor: "left", y: 1, yanchor: "top"};
+      l.margin.b = 50;
+    }
+  }
   function draw(id, traces, l) {
     var el = document.getElementById(id);
     try {
+      fitLegend(traces, l);
       Plotly.newPlot(el, traces, l, CFG);
     } catch (e) {
       el.innerHTML = "";
@@ -113,6 +147,7 @@ JS = r"""
       l = empty(l, "no open-model scenario: no target rate");
       l.annotations[l.annotations.length - 1].y = 0.92;
     }
+    addMarks(l, anomalyMarks(["knee"]));
     draw("chart-rate", tr, l);
   });
 
@@ -128,6 +163,7 @@ JS = r"""
     }
     var l = layout("ms");
     if (!has("p50")) { l = empty(l, "no latency samples"); }
+    addMarks(l, anomalyMarks(null));
     draw("chart-latency", tr, l);
   });
 
@@ -189,11 +225,79 @@ JS = r"""
       var color = palette[i % palette.length];
       tr.push(line(sc[1] + " p95", col("scn:p95:" + sc[0]), color, {legendgroup: "s" + i}));
       tr.push(line(sc[1] + " p99", col("scn:p99:" + sc[0]), color,
-                   {legendgroup: "s" + i, line: {dash: "dot", width: 1.5}}));
+                   {legendgroup: "s" + i, showlegend: false, line: {dash: "dot", width: 1.5}}));
     });
     var l = layout("ms");
     if (!tr.length) { l = empty(l, "no per-scenario latency"); }
     draw("chart-scenarios", tr, l);
+  });
+
+  safe("loadgen", function () {
+    var G = D.loadgen || {}, GS = G.series || {}, X = G.t || [];
+    var palette = ["#2563eb", "#16a34a", "#9333ea", "#f97316", "#db2777", "#0891b2", "#ca8a04", "#4f46e5"];
+    function g(k) { return Object.prototype.hasOwnProperty.call(GS, k) ? GS[k] : null; }
+    function gl(name, k, color, opts) {
+      var o = {x: X, hovertemplate: "%{y:.1f}"};
+      for (var j in (opts || {})) o[j] = opts[j];
+      return line(name, g(k), color, o);
+    }
+    var tr = [], many = !!G.many;
+    if (g("boxCpu")) tr.push(gl("box CPU %", "boxCpu", "#94a3b8",
+                                {fill: "tozeroy", fillcolor: "rgba(148,163,184,0.15)", line: {width: 1}}));
+    if (g("boxMemory")) tr.push(gl("box memory %", "boxMemory", "#64748b",
+                                   {visible: "legendonly", line: {width: 1, dash: "dash"}}));
+    if (g("coordinatorCpu")) tr.push(gl("coordinator CPU %", "coordinatorCpu", "#111827", {line: {width: 1.8}}));
+    if (many) {
+      tr.push(gl("workers: max CPU %", "workersMaxCpu", "#dc2626"));
+      tr.push(gl("workers: mean CPU %", "workersMeanCpu", "#2563eb"));
+    }
+    (G.workers || []).forEach(function (w, i) {
+      var k = "w:cpu:" + w[0];
+      if (g(k)) tr.push(gl(w[1] + " CPU %", k, palette[i % palette.length],
+                           {legendgroup: "w" + i, visible: many ? "legendonly" : true}));
+    });
+    if (g("coordinatorRss")) tr.push(gl("coordinator RSS MB", "coordinatorRss", "#111827",
+                                        {yaxis: "y2", line: {width: 1.3, dash: "dot"}}));
+    if (many) tr.push(gl("workers: total RSS MB", "workersTotalRss", "#2563eb",
+                         {yaxis: "y2", line: {width: 1.3, dash: "dot"}}));
+    (G.workers || []).forEach(function (w, i) {
+      var k = "w:rss:" + w[0];
+      if (g(k)) tr.push(gl(w[1] + " RSS MB", k, palette[i % palette.length],
+                           {yaxis: "y2", legendgroup: "w" + i, visible: many ? "legendonly" : true,
+                            line: {width: 1.3, dash: "dot"}}));
+    });
+    var l = layout("CPU %");
+    if (G.xRange) {
+      var lo = Math.min(G.xRange[0], D.xRange ? D.xRange[0] : G.xRange[0]);
+      var hi = Math.max(G.xRange[1], D.xRange ? D.xRange[1] : G.xRange[1]);
+      l.xaxis.range = [lo, hi];
+      l.xaxis.tickmode = "linear";
+      l.xaxis.dtick = niceStep(hi - lo);
+    }
+    if (G.bin > 1) l.xaxis.title.text = "seconds since start (" + G.bin + " s bins)";
+    l.yaxis2 = {title: {text: "RSS MB"}, overlaying: "y", side: "right", rangemode: "tozero",
+                showgrid: false, zeroline: false, tickmode: "auto", nticks: 6};
+    l.margin.r = 64;
+    var top = 0;
+    ["boxCpu", "coordinatorCpu", "workersMaxCpu"].concat((G.workers || []).map(function (w) { return "w:cpu:" + w[0]; }))
+      .forEach(function (k) { (g(k) || []).forEach(function (v) { if (v > top) top = v; }); });
+    l.yaxis.range = [0, Math.max(105, top * 1.05)];
+    if (G.cpuWarn) {
+      l.shapes.push({type: "line", xref: "paper", yref: "y", x0: 0, x1: 1, y0: G.cpuWarn, y1: G.cpuWarn,
+                     line: {color: "#dc2626", width: 1, dash: "dot"}});
+      l.annotations.push({xref: "paper", yref: "y", x: 0, y: G.cpuWarn, xanchor: "left", yanchor: "bottom",
+                          showarrow: false, text: "saturation: " + G.cpuWarn + "% CPU",
+                          font: {size: 10, color: "#b91c1c"}});
+    }
+    (G.spans || []).forEach(function (s) {
+      l.shapes.push({type: "rect", xref: "x", yref: "paper", x0: s.x0, x1: s.x1, y0: 0, y1: 1,
+                     fillcolor: "#dc2626", opacity: 0.16, line: {width: 0}, layer: "below"});
+    });
+    if (!tr.length) {
+      l = empty(l, "no resource samples in this results file");
+      tr.push(line("CPU %", T.map(function () { return null; }), "#111827"));
+    }
+    draw("chart-loadgen", tr, l);
   });
 
   safe("distribution", function () {

@@ -18,6 +18,26 @@ MAX_POINTS = 3600            # chart points per series before binning
 PHASE_COLORS = {"warmup": "#94a3b8", "ramp-up": "#60a5fa", "steady": "#34d399",
                 "ramp-down": "#fbbf24", "idle": "#e2e8f0", "cooldown": "#c4b5fd"}
 _EXTRA_PHASE_COLORS = ("#f472b6", "#22d3ee", "#a3e635", "#fb923c")
+WARMUP_PREFIX = "warmup:"    # the warmup runs scenario X's requests as "warmup:X"
+
+
+def bin_width(first: int, last: int) -> int:
+    """Seconds per chart point so that first..last fits in MAX_POINTS points."""
+    return max(1, math.ceil((last - first + 1) / MAX_POINTS))
+
+
+def _scenario_names(buckets: list[dict]) -> list[str]:
+    """Scenario names for the per-scenario series; a warmup scenario "warmup:X" is drawn
+    as X's line (the warmup runs X's requests), unless X itself never reported."""
+    names = {name for b in buckets for name in (b.get("byScenario") or {})}
+    return sorted({n[len(WARMUP_PREFIX):] if n.startswith(WARMUP_PREFIX)
+                   and n[len(WARMUP_PREFIX):] in names else n for n in names})
+
+
+def _scenario_value(b: dict, name: str, key: str) -> float | None:
+    by = b.get("byScenario") or {}
+    block = by.get(name) or by.get(WARMUP_PREFIX + name) or {}
+    return block.get(key)
 
 
 def _open_scenarios(results: dict) -> list[str]:
@@ -71,8 +91,7 @@ def time_series(results: dict) -> dict:
         return {"t": [], "bin": 1, "phases": [], "hasOpen": bool(open_scns), "series": {},
                 "errorClasses": [], "errorsByClass": False, "scenarios": []}
     t0, t1 = min(by_t), max(by_t)
-    span = t1 - t0 + 1
-    width = max(1, math.ceil(span / MAX_POINTS))
+    width = bin_width(t0, t1)
     classes_seen = {c for b in buckets for c in (b.get("errors") or {})}
     known = [*FAILURE_CLASSES, UNKNOWN_FAILURE]
     classes = [c for c in known if c in classes_seen] + sorted(classes_seen - set(known))
@@ -106,11 +125,10 @@ def time_series(results: dict) -> dict:
     ]
     for key in ("p50", "p95", "p99", "rtP50", "rtP95", "rtP99", "lagP50", "lagP95", "lagP99"):
         fields.append((key, (lambda k: lambda b: b.get(k))(key), "max"))
-    scenarios = sorted({name for b in buckets for name in (b.get("byScenario") or {})})
+    scenarios = _scenario_names(buckets)
     for name in scenarios:
         for key in ("p95", "p99"):
-            fields.append((f"scn:{key}:{name}",
-                           (lambda n, k: lambda b: ((b.get("byScenario") or {}).get(n) or {}).get(k))(name, key),
+            fields.append((f"scn:{key}:{name}", (lambda n, k: lambda b: _scenario_value(b, n, k))(name, key),
                            "max"))
     for cls in classes:
         fields.append(("err:" + cls, (lambda c: lambda b: (b["errors"].get(c, 0)

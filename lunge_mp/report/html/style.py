@@ -11,6 +11,7 @@ code{font:12.5px/1.3 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;backgr
 h1{font-size:26px;margin:2px 0 14px;word-break:break-word}
 h2{font-size:18px;margin:34px 0 12px;padding-bottom:6px;border-bottom:1px solid var(--line)}
 h3{font-size:14px;margin:0 0 8px;color:#374151}
+h3.sub{margin:18px 0 8px}
 .muted{color:var(--muted)}
 .top{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:18px 22px;box-shadow:0 1px 2px rgba(0,0,0,.04)}
 .brand{font-size:12px;letter-spacing:.08em;text-transform:uppercase;color:var(--accent);font-weight:600}
@@ -51,6 +52,11 @@ td:first-child{white-space:normal;word-break:break-word;min-width:110px;max-widt
 ul.warnings{background:var(--warnbg);color:#78350f;border-radius:10px;padding:10px 14px 10px 32px;margin:0}
 ul.warnings li{margin:3px 0;word-break:break-word}
 footer{margin-top:36px;font-size:12px;color:var(--muted)}
+.chart-note{margin:4px 2px 8px;padding:8px 12px;border-radius:8px;font-size:13px}
+.chart-note.warn{background:var(--warnbg);color:#78350f}
+.chart-note ul{margin:4px 0 0;padding-left:20px}
+td .note{font-size:12px;margin-top:2px;white-space:normal}
+.kind{display:inline-block;border:1px solid;border-radius:999px;padding:0 8px;font-size:12px;font-weight:600;white-space:nowrap}
 #js-errors{display:none}
 #js-errors.shown{display:block;margin-top:14px}
 @media print{.charts{display:block}.chart-card{break-inside:avoid;margin-bottom:12px}}

@@ -24,20 +24,82 @@ def table(head: list[str], rows: list[list[str]], num_from: int = 1, cls: str = 
     return f'<div class="table-wrap"><table class="{cls}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
+def _secs(v: float) -> str:
+    return f"{v:g}"
+
+
+def _window_cells(t: dict) -> list[str]:
+    """window, worst window, first failing window: windows cover [start, start + window) s."""
+    w = t.get("window")
+    if not w:
+        return ['<span class="muted">whole run</span>', "–", "–"]
+    judged = t.get("windows")
+    cells = [f'{esc(_secs(w))} s' + (f' <span class="muted">sliding, {esc(num(judged))} judged</span>'
+                                     if judged is not None else "")]
+    for key in ("windowStart", "firstFailure"):
+        start = t.get(key)
+        if isinstance(start, (int, float)):
+            cells.append(f"{esc(_secs(start))}–{esc(_secs(start + w))} s")
+        elif key == "firstFailure" and t.get("windowStart") is not None:
+            cells.append('<span class="muted">none</span>')
+        else:
+            cells.append("–")
+    return cells
+
+
 def thresholds(r: dict) -> str:
+    """One row a threshold; windowed ones (`p95 < 300ms over 30s`) show their window, the
+    worst window (whose value is `observed`) and the first window that broke."""
     ts = r.get("thresholds") or []
     if not ts:
         return '<p class="muted">No thresholds were configured.</p>'
+    windowed = any(t.get("window") for t in ts)
     rows = []
     for t in ts:
         ok = bool(t.get("ok"))
         obs = t.get("observed")
+        expr = f'<code>{esc(t.get("expression"))}</code>'
+        if t.get("note"):
+            expr += f'<div class="note muted">{esc(t["note"])}</div>'
+        observed = "n/a" if obs is None else esc(f"{obs:.6g}" if isinstance(obs, float) else obs)
+        if t.get("windowStart") is not None:
+            observed += '<div class="note muted">worst window</div>'
         rows.append([f'<span class="badge {"ok" if ok else "bad"}">{"PASS" if ok else "FAIL"}</span>',
-                     f'<code>{esc(t.get("metric"))}</code>', f'<code>{esc(t.get("expression"))}</code>',
-                     "n/a" if obs is None else esc(f"{obs:.6g}" if isinstance(obs, float) else obs),
+                     f'<code>{esc(t.get("metric"))}</code>', expr, observed,
+                     *(_window_cells(t) if windowed else []),
                      "yes" if t.get("abortOnFail") else "no"])
-    return table(["result", "metric", "expression", "observed", "abort on fail"], rows, num_from=3,
-                  cls="thresholds")
+    head = ["result", "metric", "expression", "observed",
+            *(["window", "worst window", "first failing window"] if windowed else []), "abort on fail"]
+    return table(head, rows, num_from=3, cls="thresholds", text_cols=(2,))
+
+
+def anomalies(r: dict, labels: dict[str, tuple[str, str]]) -> str:
+    """Where in time things went wrong (analysis/anomalies.py): kind, span, phase, detail.
+    `labels`: kind → (label, color), the colours the latency chart shades them in."""
+    if "anomalies" not in r:
+        return '<p class="muted">This results file does not record anomalies.</p>'
+    found = r.get("anomalies") or []
+    if not found:
+        return ('<p class="muted">None found: no latency spike, error burst or knee in the measured '
+                'seconds.</p>')
+    phase_at = {b.get("t"): b.get("phase") for b in r.get("buckets") or []}
+    rows = []
+    for a in found:
+        kind = str(a.get("kind"))
+        label, color = labels.get(kind, (kind.replace("_", " "), "#475569"))
+        start, end = a.get("start"), a.get("end", a.get("start"))
+        if isinstance(start, (int, float)) and isinstance(end, (int, float)):
+            when_ = f"{_secs(start)} s" if end == start else f"{_secs(start)}–{_secs(end)} s"
+            length = f"{_secs(end - start + 1)} s"
+        else:
+            when_, length = "?", "–"
+        rows.append([f'<span class="kind" style="border-color:{esc(color)};color:{esc(color)}">{esc(label)}</span>',
+                     esc(when_), esc(length), esc(phase_at.get(start) or "–"),
+                     f'<span class="msg">{esc(a.get("detail"))}</span>'])
+    return ('<p class="muted">Shaded on the latency chart (the knee also on the arrival-rate chart). '
+            'A span names whole seconds since the start: 12–14 s is from 12 s to the end of second 14.</p>'
+            + table(["kind", "when", "length", "phase", "detail"], rows, num_from=1, cls="anomalies",
+                    text_cols=(3, 4)))
 
 
 def scenarios(r: dict) -> str:
@@ -120,11 +182,31 @@ def notes(r: dict, problems: list[str]) -> str:
         parts.append('<p class="muted">No warnings.</p>')
     workers = r.get("workers") or []
     if workers:
-        parts.append("<h3>Workers</h3>" + table(
-            ["worker", "pid", "CPU user s", "CPU system s", "last CPU %", "last loop lag", "RSS MB", "lost at", "error"],
+        peaks = _peaks(r.get("resources") or [])
+        parts.append('<h3 class="sub">Workers</h3>' + table(
+            ["worker", "pid", "CPU user s", "CPU system s", "peak CPU %", "last CPU %", "peak loop lag",
+             "last loop lag", "RSS MB", "lost at", "error"],
             [[esc(w.get("id")), esc(w.get("pid")), esc(w.get("cpuUserSeconds")), esc(w.get("cpuSystemSeconds")),
-              esc(w.get("lastCpuPercent")), esc(ms(w.get("lastLoopLagMs"))), esc(w.get("rssMB")),
-              esc(w.get("lostAt") if w.get("lostAt") is not None else "–"),
+              esc(_or_dash(peaks.get(str(w.get("id")), {}).get("cpuPercent"))), esc(w.get("lastCpuPercent")),
+              esc(ms(peaks.get(str(w.get("id")), {}).get("loopLagMs"))), esc(ms(w.get("lastLoopLagMs"))),
+              esc(w.get("rssMB")), esc(w.get("lostAt") if w.get("lostAt") is not None else "–"),
               f'<span class="msg">{esc(w.get("error") or "–")}</span>'] for w in workers],
-            text_cols=(8,)))
+            text_cols=(10,)))
     return "".join(parts)
+
+
+def _or_dash(v: object) -> object:
+    return "–" if v is None else v
+
+
+def _peaks(samples: list) -> dict[str, dict[str, float]]:
+    """Worker id → the highest CPU % and loop lag of its resource samples."""
+    out: dict[str, dict[str, float]] = {}
+    for s in samples:
+        for wid, w in ((s or {}).get("workers") or {}).items():
+            for key in ("cpuPercent", "loopLagMs"):
+                v = (w or {}).get(key)
+                if isinstance(v, (int, float)):
+                    d = out.setdefault(str(wid), {})
+                    d[key] = max(d.get(key, v), v)
+    return out
