@@ -130,13 +130,15 @@ TIME_CHARTS = [cid for cid, _, _ in CHARTS if cid != "chart-dist"]
 
 def expected_shapes(results: dict, phases: int) -> dict[str, int]:
     """Phases shaded in every time chart; anomalies on the latency chart (the knee also on
-    the rate chart); on the load generator chart the saturation line and spans."""
+    the rate chart); saturated seconds on the latency and load generator charts, the latter
+    with its 90% CPU line."""
     data = chart_data(results)
     want = {cid: phases for cid in TIME_CHARTS}
     want["chart-dist"] = 0
     want["chart-latency"] += len(data["anomalies"])
     want["chart-rate"] += sum(a["kind"] == "knee" for a in data["anomalies"])
-    want["chart-loadgen"] += 1 + len(data["loadgen"]["spans"])
+    want["chart-latency"] += len(data["loadgen"]["spans"])             # a strip on the axis
+    want["chart-loadgen"] += 1 + 2 * len(data["loadgen"]["spans"])     # 90% line; shade + strip
     return want
 
 
@@ -166,13 +168,14 @@ def test_rich_report_marks_anomalies_and_saturation(chromium, tmp_path):
     dom, console = load_page(chromium, page, tmp_path)
     check_report(dom, console)
     want = expected_shapes(results, 5)       # warmup, ramp-up, steady, ramp-down, idle
-    assert (want["chart-latency"], want["chart-rate"], want["chart-loadgen"]) == (5 + 3, 5 + 1, 5 + 1 + 1)
+    assert (want["chart-latency"], want["chart-rate"], want["chart-loadgen"]) == (5 + 3 + 1, 5 + 1, 5 + 1 + 2)
     assert {cid: shapes(dom, cid) for cid, _, _ in CHARTS} == want
     latency = chart(dom, "chart-latency")
     for label in ("latency spike", "error burst", "knee"):
         assert f'data-unformatted="{label}"' in latency, label
     assert 'data-unformatted="knee"' in chart(dom, "chart-rate")
     assert 'data-unformatted="worker 0 CPU %"' in chart(dom, "chart-loadgen")
+    assert 'data-unformatted="load generator saturated"' in latency
     assert 'id="saturation-note"' in dom and "worker 0 was near a full core" in dom
     assert '<span id="transport">fast</span>' in dom
 
@@ -203,7 +206,7 @@ def test_failing_report_with_phases_and_hostile_names(chromium, tmp_path):
     # warmup, ramp-up, steady (renamed), ramp-down, idle in each time chart; the 2 anomalies;
     # worker 0's late event loop
     want = expected_shapes(results, 5)
-    assert (want["chart-latency"], want["chart-rate"], want["chart-loadgen"]) == (5 + 2, 5 + 1, 5 + 1 + 1)
+    assert (want["chart-latency"], want["chart-rate"], want["chart-loadgen"]) == (5 + 2 + 1, 5 + 1, 5 + 1 + 2)
     assert {cid: shapes(dom, cid) for cid, _, _ in CHARTS} == want
     assert ("<h1 id=\"run-name\">&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x"
             in dom)                                                  # shown as text

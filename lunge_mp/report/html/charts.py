@@ -52,7 +52,7 @@ def saturation_note(data: dict, warnings: list) -> str:
         return ""
     items = "".join(f"<li>{esc(x)}</li>" for x in lines)
     return (f'<div class="chart-note warn" id="saturation-note"><strong>Saturated load generator</strong> '
-            f'(shaded red): a saturated worker measures its own queueing as latency, so the latency '
+            f'(shaded red here, a red strip on the latency chart\'s axis): a saturated worker measures its own queueing as latency, so the latency '
             f'figures of those seconds are not the target\'s alone; add workers or lower the load.'
             f'<ul>{items}</ul></div>')
 

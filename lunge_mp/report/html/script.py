@@ -73,10 +73,23 @@ JS = r"""
     });
     return {shapes: shapes, annotations: notes, rows: rows.length};
   }
-  function addMarks(l, m) {
+  function addSaturation(l) {         // saturated load generator seconds: a red strip on the axis
+    var spans = (D.loadgen || {}).spans || [];
+    spans.forEach(function (s) {
+      l.shapes.push({type: "rect", xref: "x", yref: "paper", x0: s.x0, x1: s.x1, y0: 0, y1: 0.04,
+                     fillcolor: "#dc2626", opacity: 0.85, line: {width: 0}});
+    });
+    if (spans.length) {
+      l.annotations.push({xref: "x", yref: "paper", x: spans[0].x0, y: 0.04, xanchor: "left", yanchor: "bottom",
+                          showarrow: false, text: "load generator saturated",
+                          hovertext: "a worker near a full core or with a late event loop: see the load generator chart",
+                          font: {size: 10, color: "#b91c1c"}});
+    }
+  }
+  function addMarks(l, m) {            // the same top margin wherever marks are drawn: rows line up
     l.shapes = l.shapes.concat(m.shapes);
     l.annotations = l.annotations.concat(m.annotations);
-    l.margin.t = Math.max(l.margin.t, 22 + 14 * m.rows);
+    if (m.shapes.length) l.margin.t = Math.max(l.margin.t, 22 + 14 * anomalyMarks(null).rows);
   }
   function layout(ytitle, extra) {
     var l = {
@@ -101,7 +114,17 @@ JS = r"""
     var t = {type: "scatter", mode: "lines", name: name, x: T, y: y, connectgaps: false,
              line: {color: color, width: 2}};
     if (opts) { for (var k in opts) { if (k === "line") { for (var j in opts.line) t.line[j] = opts.line[j]; } else t[k] = opts[k]; } }
+    dotIsolated(t);
     return t;
+  }
+  function dotIsolated(t) {          // a value between gaps draws no line: give it a dot
+    var y = t.y || [], sizes = [], any = false;
+    for (var i = 0; i < y.length; i++) {
+      var lone = y[i] !== null && (i === 0 || y[i - 1] === null) && (i === y.length - 1 || y[i + 1] === null);
+      sizes.push(lone ? 6 : 0);
+      any = any || lone;
+    }
+    if (any) { t.mode = "lines+markers"; t.marker = {size: sizes, color: t.line.color}; }
   }
   function empty(l, text) {
     l.annotations = (l.annotations || []).concat([{xref: "paper", yref: "paper", x: 0.5, y: 0.5,
@@ -164,6 +187,7 @@ JS = r"""
     var l = layout("ms");
     if (!has("p50")) { l = empty(l, "no latency samples"); }
     addMarks(l, anomalyMarks(null));
+    addSaturation(l);
     draw("chart-latency", tr, l);
   });
 
@@ -291,8 +315,9 @@ JS = r"""
     }
     (G.spans || []).forEach(function (s) {
       l.shapes.push({type: "rect", xref: "x", yref: "paper", x0: s.x0, x1: s.x1, y0: 0, y1: 1,
-                     fillcolor: "#dc2626", opacity: 0.16, line: {width: 0}, layer: "below"});
+                     fillcolor: "#dc2626", opacity: 0.12, line: {width: 0}, layer: "below"});
     });
+    addSaturation(l);
     if (!tr.length) {
       l = empty(l, "no resource samples in this results file");
       tr.push(line("CPU %", T.map(function () { return null; }), "#111827"));
