@@ -10,12 +10,15 @@ import traceback
 
 import uvloop
 
+from lunge_mp.analysis import generator_errors
+from lunge_mp.analysis.guardrails import plan_problems as guardrail_problems
 from lunge_mp.analysis.thresholds import evaluate
 from lunge_mp.analysis.verdict import observe, verdicts
 from lunge_mp.config import ConfigError, load_plan
 from lunge_mp.coordinator import timeline
 from lunge_mp.coordinator.run import Coordinator, RunOutcome
 from lunge_mp.plan import Plan
+from lunge_mp.redact import Redactor, mask_url_credentials
 from lunge_mp.report.console import LiveView, live_line, print_summary
 from lunge_mp.report.outputs import check_writable, write_reports
 from lunge_mp.report.results import build_results, live_results
@@ -59,6 +62,14 @@ def _live(view: LiveView):
                               last.get("vus", 0), behind,
                               [f"worker {w} {k}" for w, k in coord.saturated]), t)
     return tick
+
+
+def _logger(view: LiveView, redactor: Redactor):
+    """Lines the coordinator wants seen now (guardrails, lost workers), above the live line."""
+    def log(text: str) -> None:
+        view.close()
+        print(f"warning: {redactor.text(text)}", file=sys.stderr, flush=True)
+    return log
 
 
 def _abort_checker(plan: Plan):
@@ -105,14 +116,15 @@ def explain(source: str, plan: Plan | None, error: ConfigError | None = None) ->
     if error is not None:
         print(f"error: invalid config in {source}:", file=sys.stderr)
         for line in error.errors:
-            print(f"  {line}", file=sys.stderr)
+            print(f"  {mask_url_credentials(line)}", file=sys.stderr)
         return None
     assert plan is not None
-    problems = timeline.unsupported(plan) + unknown_template_names(plan)
+    problems = timeline.unsupported(plan) + unknown_template_names(plan) + guardrail_problems(plan)
     if problems:
+        redactor = Redactor.for_plan(plan)
         print(f"error: {source} cannot run:", file=sys.stderr)
         for line in problems:
-            print(f"  {line}", file=sys.stderr)
+            print(f"  {redactor.text(line)}", file=sys.stderr)
         return None
     return plan
 
@@ -137,8 +149,9 @@ def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str |
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_INVALID_CONFIG
     view = None if quiet else LiveView()
+    redactor = Redactor.for_plan(plan)
     coordinator = Coordinator(plan, workers, on_tick=_live(view) if view else None,
-                              on_second=_abort_checker(plan))
+                              on_second=_abort_checker(plan), on_log=_logger(view, redactor) if view else None)
     internal_error = None
     try:
         outcome = uvloop.run(coordinator.run())
@@ -150,13 +163,20 @@ def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str |
         if view:
             view.close()
     if internal_error is not None:
-        traceback.print_exception(internal_error, file=sys.stderr)
+        sys.stderr.write(redactor.text("".join(traceback.format_exception(internal_error))))
     results = build_results(outcome, "aborted", EXIT_INTERNAL)
+    results["guardrails"] = outcome.guardrails
+    for entry, info in zip(results["workers"], outcome.workers):
+        entry["arrivalsUnaccounted"] = info.unaccounted    # a lost worker's arrivals no report covers
+    generator_warning = generator_errors.separate(results)
     threshold_results = verdicts(plan.thresholds, results, outcome.aggregate.percentile_ms,
                                  outcome.aggregate.bucket_counts)
     status, code = decide(outcome, results, threshold_results)
     results.update(status=status, exitCode=code, thresholds=threshold_results)
     results["warnings"] += [w for w in outcome.warnings if w not in results["warnings"]]
+    if generator_warning:
+        results["warnings"].append(generator_warning)
+    results = redactor.doc(results)   # every writer, the store and the summary get a clean doc
     written = write_reports(results, paths)
     if record:
         record_after_run(results)   # history for `lunge-mp history` / `compare`; never raises

@@ -67,6 +67,13 @@ class WorkerPool:
         """The exit code of a worker that has ended, else None."""
         return self.procs[worker].poll()
 
+    def exit_code_soon(self, worker: int, wait_s: float = 0.1) -> int | None:
+        """The exit code of a worker that is ending (e.g. just disconnected), waiting briefly."""
+        try:
+            return self.procs[worker].wait(timeout=wait_s)
+        except (subprocess.TimeoutExpired, IndexError):
+            return None
+
     def stop(self, grace_s: float = 3.0) -> None:
         """Wait up to `grace_s` for workers to leave by themselves, then TERM, then KILL."""
         deadline = time.monotonic() + grace_s

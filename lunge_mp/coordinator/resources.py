@@ -1,6 +1,7 @@
 """The load generator watching itself: CPU and memory of every process, the box's network.
 
-One sample a second (worker figures come from their heartbeats). A worker near a full
+One sample a second (worker figures come from their heartbeats). `loadGenerator` sums them:
+RSS of all processes, and their CPU averaged over the box's cores (what maxCPUPercent limits). A worker near a full
 core, or whose event loop runs timers late, measures its own queueing as latency: such
 seconds are flagged, live and in the report.
 """
@@ -19,6 +20,7 @@ class ResourceMonitor:
         self.proc.cpu_percent()
         self.samples: list[dict] = []
         self._net = _net_counters()
+        self.cpus = psutil.cpu_count() or 1
 
     def sample(self, t: float, workers: list) -> list[tuple[str, str]]:
         """Record one second; returns (worker id, "cpu" | "lag") for each saturated worker."""
@@ -36,6 +38,11 @@ class ResourceMonitor:
             "boxMemoryPercent": psutil.virtual_memory().percent,
             "netBytesSent": sent,
             "netBytesRecv": recv,
+        }
+        own = [entry["coordinator"], *entry["workers"].values()]
+        entry["loadGenerator"] = {   # every process of the load generator: for the guardrails
+            "rssMB": round(sum(p["rssMB"] for p in own), 1),
+            "cpuPercent": round(sum(p["cpuPercent"] for p in own) / self.cpus, 1),
         }
         self.samples.append(entry)
         flags = []

@@ -4,12 +4,21 @@
     every TICK: open scenarios' arrivals for the next LOOKAHEAD → Assign (round robin over
                 live workers); closed scenarios' VU targets → SetVUs on change
     Reports → Aggregate;  Heartbeats → worker health;  lost workers → load moves on
+    every second: guardrails (coordinator/guarding.py) → a breach stops the run (exit 111)
     end of schedule (or a stop) → Stop(deadline) → final Reports and Bye → RunOutcome
+
+Fault tolerance: a message from anything but a known worker, an undecodable or oversized
+frame, or a message its session refuses is logged and dropped (`_refuse`), never fatal. A
+worker that exits, goes silent for LOST_AFTER_S, cannot take a message (disconnected, or
+its queue is full because it stopped reading) or fails is lost (`_lose`): its share moves
+to the others from the next tick. A lost worker that speaks again (SIGSTOP then SIGCONT) is
+told to stop, and nothing it sends is counted, so nothing is counted twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import time
 import uuid
@@ -19,7 +28,9 @@ import msgspec
 import zmq
 import zmq.asyncio
 
-from lunge_mp.coordinator import timeline, warmup
+from lunge_mp.analysis.guardrails import EXIT_GUARDRAIL, Event
+from lunge_mp.coordinator import limits, timeline, warmup
+from lunge_mp.coordinator.guarding import RunGuard
 from lunge_mp.coordinator.lifecycle import ITERATION_EXECUTORS, EndScenario, Lifecycle, StartScenario
 from lunge_mp.coordinator.pool import WorkerPool
 from lunge_mp.coordinator.resources import ResourceMonitor
@@ -28,7 +39,6 @@ from lunge_mp.plan import Plan
 from lunge_mp.protocol import messages as m
 from lunge_mp.protocol.session import ProtocolError, State, WorkerSession
 from lunge_mp.schedule.arrivals import ArrivalClock
-from lunge_mp.schedule.rates import rate_fn_for
 from lunge_mp.schedule.split import split_evenly, split_round_robin
 
 TICK_S = 0.05
@@ -36,8 +46,11 @@ LOOKAHEAD_S = 0.25
 START_DELAY_S = 0.3          # between Go and t0: lets every worker get the message first
 HANDSHAKE_TIMEOUT_S = 20.0
 LOST_AFTER_S = 3.0           # no heartbeat for this long: the worker is lost
+SUSPECT_AFTER_S = 1.5        # no message for this long: no new arrivals for it until it speaks
 EXIT_SIGNAL = 105
 EXIT_LOST_WORKERS = 112
+MAX_REFUSAL_WARNINGS = 20    # distinct refusals listed in the warnings; the rest are counted
+_IDENTITY = re.compile(rb"w(\d{1,6})")
 
 
 @dataclass
@@ -52,6 +65,9 @@ class WorkerInfo:
     last_heard: float = 0.0
     lost_at: float | None = None     # seconds after t0
     error: str = ""
+    assigned: int = 0                # open-model arrivals handed to it
+    scheduled: int = 0               # ... that its accepted reports account for
+    unaccounted: int = 0             # a lost worker's: assigned − scheduled (fate unknown)
 
 
 @dataclass
@@ -75,6 +91,8 @@ class RunOutcome:
     warmup: Aggregate | None = None
     resources: list[dict] = field(default_factory=list)
     measured_from: float = 0.0       # seconds after t0 the measured test began (after warmup)
+    guardrails: dict = field(default_factory=dict)   # limits, peaks, events, caps (results.json)
+    refused: int = 0                 # messages refused from bad peers or lost workers
 
 
 def _r(t: float | None) -> float | None:
@@ -82,14 +100,16 @@ def _r(t: float | None) -> float | None:
 
 
 class Coordinator:
-    def __init__(self, plan: Plan, workers: int, on_tick=None, on_second=None) -> None:
-        self.plan = plan
+    def __init__(self, plan: Plan, workers: int, on_tick=None, on_second=None, on_log=None) -> None:
         self.run_id = uuid.uuid4().hex[:12]
         self.pool = WorkerPool(workers)
         self.sessions = [WorkerSession(i, self.run_id) for i in range(workers)]
         self.info = [WorkerInfo(i) for i in range(workers)]
         self.aggregate = Aggregate(run_id=self.run_id)
-        self.worker_plan = warmup.with_warmup(plan)    # what workers run: warmups + the test
+        # guardrail caps go into the plans: the schedule, live view and results all see them
+        self.guard = RunGuard(plan, warmup.with_warmup(plan), warmup.offset(plan))
+        self.plan = plan = self.guard.plan
+        self.worker_plan = self.guard.worker_plan     # what workers run: warmups + the test
         self.warm_aggregate = Aggregate(run_id=self.run_id) if plan.options.warmup else None
         self.lifecycle = Lifecycle(plan, warmup.scenarios(plan), warmup.offset(plan))
         self.outcome = RunOutcome(plan, self.run_id, self.aggregate, self.info,
@@ -97,10 +117,13 @@ class Coordinator:
                                   warmup=self.warm_aggregate, measured_from=warmup.offset(plan))
         self.on_tick = on_tick       # live view callback(coordinator, t)
         self.on_second = on_second   # mid-run checks callback(coordinator, t) -> (reason, code) | None
+        self.on_log = on_log         # a line for the person watching (guardrails, lost workers)
         self.t0_ns = 0
         self.stop_requested: str | None = None
         self.hard_stop = False
-        self.clocks = {s.name: ArrivalClock(rate_fn_for(s)) for s in self.worker_plan.scenarios if s.is_open}
+        self.clocks = {s.name: ArrivalClock(timeline.target_fn(s)) for s in self.worker_plan.scenarios if s.is_open}
+        for note in self.guard.start_notes(self.outcome.planned_s, self.clocks):
+            self.log(note)
         self.rr_next = {name: 0 for name in self.clocks}
         self.vus_sent: dict[str, list[int]] = {}
         self.monitor = ResourceMonitor()
@@ -109,6 +132,8 @@ class Coordinator:
         self._byes = asyncio.Event()
         self._last_heartbeat = 0.0
         self._stop_event = asyncio.Event()
+        self._refusals: dict[str, int] = {}          # refusal text → how many times
+        self._after_loss: dict[int, int] = {}        # lost worker → messages it sent since
 
     # --- helpers -------------------------------------------------------------------------
     def now(self) -> float:
@@ -118,9 +143,23 @@ class Coordinator:
     def live_workers(self) -> list[int]:
         return [s.worker for s in self.sessions if s.state in (State.RUNNING, State.READY)]
 
-    async def send(self, worker: int, msg: m.Message) -> None:
+    async def send(self, worker: int, msg: m.Message) -> bool:
+        """Send without ever blocking the run: a worker that cannot take it is lost."""
         self.sessions[worker].sent(msg)
-        await self.sock.send_multipart([f"w{worker}".encode(), m.encode(msg)])
+        return await self._send_raw(worker, msg)
+
+    async def _send_raw(self, worker: int, msg: m.Message) -> bool:
+        try:
+            await self.sock.send_multipart([f"w{worker}".encode(), m.encode(msg)], flags=zmq.NOBLOCK)
+            return True
+        except zmq.Again:
+            self._lose(worker, "its message queue is full (it stopped reading)")
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EHOSTUNREACH:
+                raise
+            code = self.pool.exit_code_soon(worker)    # usually: its process just died
+            self._lose(worker, "it disconnected" if code is None else _exit_text(code))
+        return False
 
     async def _heartbeat(self, states: tuple[State, ...]) -> None:
         """Every second, so workers know the coordinator lives (they leave after 5 s of silence)."""
@@ -136,6 +175,20 @@ class Coordinator:
         if text not in self.outcome.warnings:
             self.outcome.warnings.append(text)
 
+    def log(self, text: str) -> None:
+        """A warning that the person watching should also see now."""
+        self.warn(text)
+        if self.on_log is not None:
+            self.on_log(text)
+
+    def _refuse(self, text: str) -> None:
+        """A message from a bad peer, or one its session does not allow: logged, never fatal."""
+        self.outcome.refused += 1
+        seen = self._refusals.get(text, 0)
+        self._refusals[text] = seen + 1
+        if not seen and len(self._refusals) <= MAX_REFUSAL_WARNINGS:
+            self.log(f"refused: {text}")
+
     def request_stop(self, reason: str, code: int | None = None) -> None:
         """First reason wins: a later one never overwrites the exit code."""
         if self.outcome.abort is None:
@@ -147,6 +200,10 @@ class Coordinator:
     # --- the run -------------------------------------------------------------------------
     async def run(self) -> RunOutcome:
         loop = asyncio.get_running_loop()
+        soft, _ = limits.raise_nofile()           # before spawning: workers inherit it
+        problem = limits.nofile_warning(self.worker_plan, self.pool.count, soft)
+        if problem:
+            self.log(problem)
         ctx = zmq.asyncio.Context()
         self.sock = ctx.socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
@@ -199,7 +256,10 @@ class Coordinator:
             for i in range(self.pool.count):
                 code = self.pool.exited(i)
                 if code is not None:
-                    self.request_stop(f"worker {i} exited with code {code} before the run started", 1)
+                    self.request_stop(f"worker {i} {_exit_text(code)} before the run started", 1)
+                    return False
+                if self.sessions[i].state == State.LOST:
+                    self.request_stop(f"worker {i} was lost before the run started: {self.info[i].error}", 1)
                     return False
             await asyncio.sleep(0.01)
         if self.stop_requested:
@@ -222,6 +282,7 @@ class Coordinator:
             t = self.now()
             for action in self.lifecycle.due(t):
                 await self._apply(action)
+            self._on_guardrails(self.guard.check_time(t))
             await self._schedule_open(t)
             await self._schedule_closed(t)
             self._check_workers()
@@ -231,6 +292,9 @@ class Coordinator:
                 self.saturated = self.monitor.sample(t, self.info)
                 for flag in self.saturated:
                     self.saturation.setdefault(flag, []).append(int(t))
+                self._on_guardrails(self.guard.check(
+                    t, self._aggregates(), self.aggregate.last_complete_bucket(),
+                    self.monitor.samples[-1] if self.monitor.samples else None))
                 if self.on_second is not None:
                     verdict = self.on_second(self, t)
                     if verdict is not None:
@@ -242,6 +306,19 @@ class Coordinator:
             except asyncio.TimeoutError:
                 pass
         self._record_windows()
+
+    def _aggregates(self) -> list[Aggregate]:
+        return [self.aggregate] + ([self.warm_aggregate] if self.warm_aggregate is not None else [])
+
+    def _on_guardrails(self, events: list[Event]) -> None:
+        for e in events:
+            if e.kind != "breach":
+                self.log(e.message)
+            elif self.plan.guardrails.emergency_stop:
+                self.log(f"{e.message}: stopping the run (guardrails.emergencyStop)")
+                self.request_stop(e.message, EXIT_GUARDRAIL)
+            else:
+                self.log(f"{e.message} (guardrails.emergencyStop is off: warned only)")
 
     def _record_windows(self) -> None:
         states = self.lifecycle.states
@@ -274,8 +351,16 @@ class Coordinator:
             shares[w] = share
         return shares
 
-    async def _schedule_open(self, t: float) -> None:
+    def responsive_workers(self) -> list[int]:
+        """Live workers heard from lately: arrivals go to these, so a worker that stalls (it
+        sends a heartbeat every second) stops getting work before it is declared lost."""
+        now = time.monotonic()
         live = self.live_workers()
+        heard = [w for w in live if now - self.info[w].last_heard <= SUSPECT_AFTER_S]
+        return heard or live
+
+    async def _schedule_open(self, t: float) -> None:
+        live = self.responsive_workers()
         if not live:
             return
         for s in self.lifecycle.running():
@@ -287,14 +372,20 @@ class Coordinator:
             offsets = clock.take_until(t + LOOKAHEAD_S - started)
             if not offsets:
                 continue
-            self.outcome.arrivals_sent[s.name] = self.outcome.arrivals_sent.get(s.name, 0) + len(offsets)
             shift = int(started * 1e6)
+            if self.plan.guardrails.max_total_requests:
+                committed = self.guard.committed(self.outcome.arrivals_sent, self._aggregates())
+                offsets = self.guard.allowed(s.name, offsets, committed, shift)
+                if not offsets:
+                    continue
+            self.outcome.arrivals_sent[s.name] = self.outcome.arrivals_sent.get(s.name, 0) + len(offsets)
             if shift:
                 offsets = [o + shift for o in offsets]
             start = self.rr_next[s.name] % len(live)
             parts, self.rr_next[s.name] = split_round_robin(offsets, len(live), start)
             for pos, part in enumerate(parts):
                 if part:
+                    self.info[live[pos]].assigned += len(part)
                     # arrival j of the batch went to position (start + j) % len(live)
                     first_j = (pos - start) % len(live)
                     await self.send(live[pos], m.Assign(scenario=s.name, first_index=first + first_j,
@@ -320,24 +411,33 @@ class Coordinator:
     def _check_workers(self) -> None:
         """A worker whose process ended or that went silent is lost; its share moves on."""
         now = time.monotonic()
-        changed = False
         for s in self.sessions:
             if s.state not in (State.RUNNING, State.READY, State.STOPPING):
                 continue
-            info = self.info[s.worker]
             code = self.pool.exited(s.worker)
-            silent = now - info.last_heard
-            if code is not None or silent > LOST_AFTER_S:
-                s.lost()
-                info.lost_at = round(self.now(), 3)
-                why = f"exited with code {code}" if code is not None else f"silent for {silent:.1f}s"
-                info.error = why
-                self.warn(f"worker {s.worker} (pid {info.pid}) lost at {info.lost_at:.1f}s: {why}")
-                changed = True
-        if changed:
-            self.lifecycle.worker_lost(self.live_workers(), self.now())
-            if not self.live_workers():
-                self.request_stop("lost all workers", EXIT_LOST_WORKERS)
+            silent = now - self.info[s.worker].last_heard
+            if code is not None:
+                self._lose(s.worker, _exit_text(code))
+            elif silent > LOST_AFTER_S:
+                self._lose(s.worker, f"silent for {silent:.1f}s")
+
+    def _lose(self, worker: int, why: str) -> None:
+        """Mark a worker lost: what it already reported stays, its share moves to the others
+        from the next tick, and the run stops with 112 when none is left."""
+        session, info = self.sessions[worker], self.info[worker]
+        if session.state in (State.LOST, State.DONE, State.NEW):
+            return
+        session.lost()
+        info.lost_at = round(self.now(), 3) if self.t0_ns else None
+        info.error = why
+        at = f" at {info.lost_at:.1f}s" if info.lost_at is not None else ""
+        self.log(f"worker {worker} (pid {info.pid or self.pool.pid(worker)}) lost{at}: {why}; "
+                 f"its share of the load moves to the other workers")
+        self.lifecycle.worker_lost(self.live_workers(), self.now())
+        if not self.live_workers() and self.t0_ns:
+            self.request_stop("lost all workers", EXIT_LOST_WORKERS)
+        if all(s.state in (State.DONE, State.LOST, State.NEW) for s in self.sessions):
+            self._byes.set()
 
     async def _receive(self) -> None:
         while True:
@@ -346,22 +446,30 @@ class Coordinator:
                 self.warn(f"ignored a message of {len(frames)} frames")
                 continue
             identity, data = frames
+            known = _IDENTITY.fullmatch(identity)
+            worker = int(known.group(1)) if known else -1
+            if not 0 <= worker < self.pool.count:
+                self._refuse(f"a message from an unknown peer {identity[:40]!r} ({len(data):,} bytes)")
+                continue
+            session = self.sessions[worker]
             try:
-                worker = int(identity.decode()[1:])
-                session = self.sessions[worker]
                 msg = m.decode(data)
             except Exception as exc:  # garbage from a bad peer: log and go on
-                self.warn(f"ignored an undecodable frame from {identity!r}: {type(exc).__name__}")
+                self._refuse(f"an undecodable frame from worker {worker} ({type(exc).__name__})")
+                continue
+            if session.state is State.LOST:
+                await self._after_lost(worker, msg)
                 continue
             try:
                 session.received(msg)
             except ProtocolError as exc:
-                self.warn(f"refused: {exc}")
+                self._refuse(str(exc))
                 continue
             info = self.info[worker]
             info.last_heard = time.monotonic()
             match msg:
                 case m.Report():
+                    info.scheduled += sum(sc.scheduled for sc in msg.scenarios)
                     for warning in self._merge(msg):
                         self.warn(warning)
                 case m.ScenarioDone(scenario=name):
@@ -374,12 +482,26 @@ class Coordinator:
                         self.warn(warning)
                     if msg.error:
                         info.lost_at = round(self.now(), 3)
-                        self.warn(f"worker {worker} failed at {info.lost_at:.1f}s: {msg.error}")
+                        self.log(f"worker {worker} failed at {info.lost_at:.1f}s: {msg.error}")
                         self.lifecycle.worker_lost(self.live_workers(), self.now())
                         if not self.live_workers() and not self.stop_requested:
                             self.request_stop("lost all workers", EXIT_LOST_WORKERS)
                     if all(s.state in (State.DONE, State.LOST, State.NEW) for s in self.sessions):
                         self._byes.set()
+
+    async def _after_lost(self, worker: int, msg: m.Message) -> None:
+        """A worker declared lost speaks again (it was stopped, not dead). Its share has moved
+        on, so nothing it sends is counted (no double counting) and it is told to stop."""
+        first = worker not in self._after_loss
+        self._after_loss[worker] = self._after_loss.get(worker, 0) + 1
+        self.outcome.refused += 1
+        if first:
+            self.log(f"worker {worker} spoke again after it was lost at {self.info[worker].lost_at}s: "
+                     f"it is told to stop, and nothing it sends from now on is counted")
+            try:
+                await self._send_raw(worker, m.Stop(deadline_us=0, hard=True, reason="declared lost"))
+            except zmq.ZMQError:
+                pass
 
     def _merge(self, report: m.Report) -> list[str]:
         """Into the run's aggregate; warmup scenarios' deltas into their own."""
@@ -432,6 +554,29 @@ class Coordinator:
         self._record_windows()
         self.outcome.resources = self.monitor.samples
         self._summarise_saturation()
+        self._summarise_refusals()
+        self._summarise_lost()
+        self.outcome.guardrails = self.guard.summary()
+
+    def _summarise_lost(self) -> None:
+        """A lost worker's arrivals that no report accounts for: some may have reached the target
+        (it had started them), the rest never will. Said, never guessed."""
+        for info in self.info:
+            if info.lost_at is None:
+                continue
+            info.unaccounted = max(0, info.assigned - info.scheduled)
+            if info.unaccounted:
+                self.warn(f"worker {info.worker} was lost with {info.unaccounted:,} of the {info.assigned:,} "
+                          f"arrivals handed to it not accounted for by its reports (those it had started "
+                          f"may have reached the target; the others never ran)")
+
+    def _summarise_refusals(self) -> None:
+        for worker, n in sorted(self._after_loss.items()):
+            self.warn(f"worker {worker}: {n:,} message(s) after it was declared lost were ignored "
+                      f"(its reports are not counted)")
+        hidden = sum(n for n in self._refusals.values()) - min(len(self._refusals), MAX_REFUSAL_WARNINGS)
+        if hidden > 0:
+            self.warn(f"{hidden:,} more refused message(s) not listed (bad peers or out-of-order messages)")
 
     def _summarise_saturation(self) -> None:
         """Saturation warnings once per worker and kind, with how long it lasted."""
@@ -439,3 +584,13 @@ class Coordinator:
             what = "was near a full core" if kind == "cpu" else "ran its event loop over 50 ms late"
             self.warn(f"worker {wid} {what} in {len(seconds)} second(s), first at {seconds[0]}s: its "
                       f"latencies include its own queueing; add workers or lower the load")
+
+
+def _exit_text(code: int) -> str:
+    """`exited with code 3`, or `killed by SIGKILL` for a negative Popen return code."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"

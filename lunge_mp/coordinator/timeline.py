@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from lunge_mp.analysis.guardrails import Window, rate_fn
 from lunge_mp.plan import Plan, ScenarioPlan
-from lunge_mp.schedule.rates import RateFn, rate_fn_for
+from lunge_mp.schedule.rates import RateFn
 from lunge_mp.schedule.split import split_evenly, vus_at
 
 SUPPORTED = ("constant-vus", "ramping-vus", "per-vu-iterations", "shared-iterations",
@@ -28,6 +29,11 @@ def target_vus(s: ScenarioPlan, local: float) -> int:
     return s.vus
 
 
+def target_fn(s: ScenarioPlan) -> RateFn:
+    """An open scenario's rate function, with its guardrail cap (`rate_cap`) applied."""
+    return rate_fn(s)
+
+
 _RATE_FNS: dict[int, tuple[ScenarioPlan, RateFn]] = {}
 
 
@@ -37,8 +43,27 @@ def target_rate(s: ScenarioPlan, local: float) -> float:
         return 0.0
     cached = _RATE_FNS.get(id(s))
     if cached is None or cached[0] is not s:  # building one costs ~0.1 ms: keep it
-        cached = _RATE_FNS[id(s)] = (s, rate_fn_for(s))
+        cached = _RATE_FNS[id(s)] = (s, rate_fn(s))     # with its guardrail cap
     return cached[1].rate(local)
+
+
+def cap_windows(plan: Plan, worker_plan: Plan, offset: float) -> list[Window]:
+    """When each open scenario of `worker_plan` (warmups included) may run, for sharing maxRate:
+    warmups from t0, the test's scenarios from `offset` + startTime, and with `sequential`
+    each test scenario alone (its own group: it never runs beside another)."""
+    order = {s.name: i for i, s in enumerate(plan.scenarios)}
+    out = []
+    for s in worker_plan.scenarios:
+        if not s.is_open:
+            continue
+        if s.name not in order:
+            out.append(Window(s, s.start_time, s.start_time + s.duration))
+        elif plan.options.sequential:
+            out.append(Window(s, 0.0, 1.0, group=1 + order[s.name]))
+        else:
+            start = offset + s.start_time
+            out.append(Window(s, start, start + s.duration))
+    return out
 
 
 def iteration_shares(total: int, vus: list[int]) -> list[int]:

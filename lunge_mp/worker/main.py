@@ -22,12 +22,15 @@ import uvloop
 import zmq
 import zmq.asyncio
 
+from lunge_mp.coordinator.limits import raise_nofile
 from lunge_mp.metrics.recorder import Recorder
 from lunge_mp.protocol import messages as m
+from lunge_mp.redact import Redactor, RedactingStream
 from lunge_mp.worker.closed_model import ClosedScenario
 from lunge_mp.worker.iteration import ScenarioRunner
 from lunge_mp.worker.open_model import OpenScenario
 from lunge_mp.worker import transports
+from lunge_mp.worker.guard import guarded
 from lunge_mp.worker.transport import Transport
 
 COORDINATOR_TIMEOUT_S = 5.0
@@ -60,6 +63,7 @@ class Worker:
         self.stopping = False
         self.proc = psutil.Process()
         self.proc.cpu_percent()
+        self.redactor = Redactor()
 
     async def send(self, msg: m.Message) -> None:
         await self.sock.send(m.encode(msg))
@@ -83,9 +87,10 @@ class Worker:
                 except Exception as exc:  # a bug here must reach the coordinator, not vanish
                     traceback.print_exc(file=sys.stderr)
                     await self.send(m.Bye(worker=self.id, reports=self.seq,
-                                          error=f"{type(exc).__name__}: {exc}"))
+                                          error=self.redactor.text(f"{type(exc).__name__}: {exc}")))
                     break
         finally:
+            sys.stderr.flush()
             watchdog.cancel()
             for task in self.tasks:
                 task.cancel()
@@ -141,10 +146,13 @@ class Worker:
     def start(self, msg: m.Start) -> None:
         plan = msg.plan
         self.run_id = msg.run_id
+        # nothing this process prints may show a secret of the plan (tracebacks include URLs)
+        self.redactor = Redactor.for_plan(plan)
+        sys.stderr = RedactingStream(sys.__stderr__ or sys.stderr, self.redactor)
         s = plan.settings
         # maxConnectionsPerHost is for the whole run: each worker holds its share of it
         per_worker = max(1, -(-s.max_connections_per_host // msg.workers))
-        self.transport = transports.make(plan, per_worker)
+        self.transport = guarded(plan, transports.make(plan, per_worker))
         for i, scenario in enumerate(plan.scenarios):
             # VU ids are unique across workers and scenarios: worker-major blocks of 1M
             runner = ScenarioRunner(plan, scenario, self.transport, self.recorder,
@@ -259,4 +267,5 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     # Ctrl-C reaches the whole process group; only the coordinator decides how to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise_nofile()
     uvloop.run(Worker(args.connect, args.id).run())

@@ -12,9 +12,11 @@ import errno
 import ssl
 import time
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Protocol
 
 import aiohttp
+import yarl
 
 
 @dataclass(slots=True)
@@ -45,8 +47,14 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
+class RedirectRefused(Exception):
+    """A redirect to a host outside guardrails.allowedHosts (class "guardrail"); not followed."""
+
+
 def classify(exc: BaseException) -> str:
     """Map a client exception onto the failure classes of the report."""
+    if isinstance(exc, RedirectRefused):
+        return "guardrail"
     if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
         return "timeout"
     dns_error = getattr(aiohttp, "ClientConnectorDNSError", None)
@@ -69,10 +77,17 @@ def classify(exc: BaseException) -> str:
 
 
 class AiohttpTransport:
-    """aiohttp with one connection pool per worker: keep-alive within the configured limit."""
+    """aiohttp with one connection pool per worker: keep-alive within the configured limit.
+
+    `allow_url` (set by the worker when guardrails.allowedHosts is set) is asked before every
+    redirect is followed; a refused one fails the request with class "guardrail".
+    """
 
     def __init__(self, max_connections_per_host: int = 100, keepalive: bool = True,
                  insecure_skip_verify: bool = False) -> None:
+        self.allow_url: Callable[[str], bool] | None = None
+        trace = aiohttp.TraceConfig()
+        trace.on_request_redirect.append(self._check_redirect)
         self._connector = aiohttp.TCPConnector(
             limit=0,
             limit_per_host=max_connections_per_host,
@@ -85,7 +100,22 @@ class AiohttpTransport:
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=True,
             skip_auto_headers=("User-Agent",),
+            trace_configs=[trace],
         )
+
+    async def _check_redirect(self, _session, _ctx, params: aiohttp.TraceRequestRedirectParams) -> None:
+        if self.allow_url is None:
+            return
+        location = params.response.headers.get("Location") or params.response.headers.get("URI")
+        if location is None:
+            return
+        try:
+            target = str(params.url.join(yarl.URL(location)))
+        except ValueError:
+            return    # aiohttp refuses it itself
+        if not self.allow_url(target):
+            params.response.close()
+            raise RedirectRefused(f"redirect to {target} refused: its host is not in guardrails.allowedHosts")
 
     async def send(self, request: Prepared) -> Outcome:
         out = Outcome(bytes_out=_request_size(request))

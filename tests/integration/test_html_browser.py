@@ -211,3 +211,17 @@ def test_failing_report_with_phases_and_hostile_names(chromium, tmp_path):
     assert ("<h1 id=\"run-name\">&lt;/script&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x"
             in dom)                                                  # shown as text
     assert "worker 0's event loop ran" in dom
+
+
+def test_results_from_before_resources_and_anomalies(chromium, tmp_path):
+    """`lunge-mp report` re-renders old results files: no `resources`, `anomalies` or
+    `transport` still draws every chart, saying what is missing."""
+    results = json.loads((FIXTURES / "results-demo.json").read_text(encoding="utf-8"))
+    for key in ("resources", "anomalies", "transport", "scenarioWindows", "measuredFrom", "wallSeconds"):
+        del results[key]
+    page = tmp_path / "old.html"
+    write_html(results, str(page))
+    dom, console = load_page(chromium, page, tmp_path)
+    check_report(dom, console)
+    assert "no resource samples in this results file" in chart(dom, "chart-loadgen")
+    assert "does not record anomalies" in dom and "not recorded in this results file" in dom

@@ -1,0 +1,179 @@
+"""Fault tolerance with real processes: a worker killed or stopped mid-run, bad peers on the
+coordinator's socket. (Killing the coordinator is in test_engine.py.)"""
+
+from __future__ import annotations
+
+import glob
+import os
+import signal
+import tempfile
+import time
+
+import psutil
+import zmq
+
+from lunge_mp.protocol import messages as m
+from tests.support import cli_popen, read_json, write_config
+
+
+def _workers(proc, count: int = 2, timeout: float = 15) -> list[psutil.Process]:
+    deadline = time.monotonic() + timeout
+    parent = psutil.Process(proc.pid)
+    while time.monotonic() < deadline:
+        kids = [p for p in parent.children(recursive=True) if "lunge_mp.worker" in " ".join(p.cmdline())]
+        if len(kids) == count:
+            return sorted(kids, key=lambda p: p.cmdline()[-1])   # by --id
+        time.sleep(0.05)
+    raise AssertionError("workers did not start")
+
+
+def _wait_requests(target, at_least: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while target.stats()["requests"] < at_least:
+        assert time.monotonic() < deadline, "no traffic reached the target"
+        time.sleep(0.05)
+
+
+def _config(tmp_path, url: str, seconds: int, closed_vus: int = 0):
+    closed = f"""
+          closed:
+            executor: constant-vus
+            vus: {closed_vus}
+            duration: {seconds}s
+            gracefulStop: 1s
+            requests: [{{url: "/delay/100"}}]""" if closed_vus else ""
+    return write_config(tmp_path, f"""
+        name: faults
+        settings: {{baseUrl: "{url}"}}
+        scenarios:
+          open:
+            executor: constant-arrival-rate
+            rate: 200
+            duration: {seconds}s
+            preAllocatedVUs: 20
+            maxVUs: 100
+            gracefulStop: 1s
+            requests: [{{url: "/"}}]{closed}
+        """)
+
+
+def test_a_worker_killed_with_sigkill_is_lost_and_the_other_takes_its_share(tmp_path, fresh_target):
+    out = tmp_path / "results.json"
+    proc = cli_popen("run", str(_config(tmp_path, fresh_target.url, 6, closed_vus=4)), "--out", str(out),
+                     "--workers", "2", "-q", "--no-history")
+    workers = _workers(proc)
+    _wait_requests(fresh_target, 300)
+    killed_at = time.monotonic()
+    workers[1].send_signal(signal.SIGKILL)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert time.monotonic() - killed_at < 15
+    results = read_json(out)
+    lost = results["workers"][1]
+    assert lost["lostAt"] is not None and lost["error"] == "killed by SIGKILL"
+    assert results["workers"][0]["lostAt"] is None
+    assert any(w.startswith("worker 1 ") and "lost at" in w and "SIGKILL" in w for w in results["warnings"])
+    # lost at most 3 s after the kill (here: at once, its process is gone)
+    first_request_t = min(b["t"] for b in results["buckets"] if b["requests"])
+    assert lost["lostAt"] >= first_request_t
+    # what it reported before is kept, and nothing was counted that the server did not see
+    assert 0 < results["metrics"]["http_reqs"]["count"] <= fresh_target.stats()["requests"]
+    after = [b for b in results["buckets"] if lost["lostAt"] + 1 <= b["t"] <= 4]
+    assert after, results["buckets"]
+    for b in after:   # the open rate and the closed VUs are all on worker 0 now
+        assert abs(b["byScenario"]["open"]["iterations"] - 200) <= 6, b
+        assert b["byScenario"]["closed"]["vus"] == 4, b
+    assert results["efficiency"]["overall"] >= 0.95
+
+
+def test_a_stopped_worker_is_lost_and_when_resumed_is_not_counted_twice(tmp_path, fresh_target):
+    out = tmp_path / "results.json"
+    proc = cli_popen("run", str(_config(tmp_path, fresh_target.url, 8)), "--out", str(out),
+                     "--workers", "2", "-q", "--no-history")
+    workers = _workers(proc)
+    _wait_requests(fresh_target, 200)
+    workers[1].send_signal(signal.SIGSTOP)
+    time.sleep(4.5)
+    workers[1].send_signal(signal.SIGCONT)
+    resumed = time.monotonic()
+    psutil.wait_procs([workers[1]], timeout=8)
+    assert not workers[1].is_running() or workers[1].status() == psutil.STATUS_ZOMBIE
+    assert time.monotonic() - resumed < 8
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    results = read_json(out)
+    lost = results["workers"][1]
+    assert lost["lostAt"] is not None and lost["error"].startswith("silent for")
+    assert any("lost at" in w and "silent for" in w for w in results["warnings"])
+    counted = results["metrics"]["http_reqs"]["count"]
+    seen = fresh_target.stats()["requests"]
+    # never more than the server saw (no double counting); what was in flight when it stopped
+    # reached the server but is not counted
+    assert counted <= seen <= counted + 60, (counted, seen)
+    assert results["metrics"]["iterations"]["count"] <= sum(results["arrivalsSent"].values())
+    # the arrivals handed to it while it was silent are reported, not guessed
+    assert lost["arrivalsUnaccounted"] > 0
+    assert any(f"worker 1 was lost with {lost['arrivalsUnaccounted']:,} of the" in w for w in results["warnings"])
+    assert any("spoke again" in w for w in results["warnings"])
+
+
+def _endpoint(coordinator_pid: int, timeout: float = 10) -> str:
+    deadline = time.monotonic() + timeout
+    pattern = os.path.join(tempfile.gettempdir(), f"lunge-mp-{coordinator_pid}-*", "coordinator.sock")
+    while time.monotonic() < deadline:
+        found = glob.glob(pattern)
+        if found:
+            return f"ipc://{found[0]}"
+        time.sleep(0.05)
+    raise AssertionError("no coordinator socket")
+
+
+def test_bad_peers_and_frames_are_refused_and_the_run_goes_on(tmp_path, fresh_target):
+    config = write_config(tmp_path, f"""
+        name: bad peers
+        settings: {{baseUrl: "{fresh_target.url}"}}
+        scenarios:
+          open:
+            executor: constant-arrival-rate
+            rate: 100
+            duration: 3s
+            preAllocatedVUs: 10
+            maxVUs: 50
+            requests: [{{url: "/"}}]
+        """)
+    out = tmp_path / "results.json"
+    proc = cli_popen("run", str(config), "--out", str(out), "--workers", "1", "-q", "--no-history")
+    endpoint = _endpoint(proc.pid)
+    _wait_requests(fresh_target, 20)
+    ctx = zmq.Context()
+    peers = []
+    try:
+        for identity in (b"intruder", b"w7", b"w0x", None):
+            sock = ctx.socket(zmq.DEALER)
+            sock.setsockopt(zmq.LINGER, 1000)
+            if identity is not None:
+                sock.setsockopt(zmq.IDENTITY, identity)
+            sock.connect(endpoint)
+            peers.append(sock)
+        intruder, w7, w0x, anonymous = peers
+        intruder.send(b"\x00garbage\xff" * 10)
+        intruder.send(m.encode(m.Hello(worker=0, pid=1, protocol=99)))
+        w7.send(m.encode(m.Report(worker=7, run_id="another-run", seq=0, bucket=0)))
+        w0x.send(m.encode(m.Bye(worker=0, reports=0, error="impostor")))
+        anonymous.send(b"\x93\x01\x02")
+        anonymous.send_multipart([b"two", b"frames"])
+        anonymous.send(b"x" * (64 * 2**20 + 1))      # over the coordinator's MAXMSGSIZE
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        for sock in peers:
+            sock.close(linger=0)
+        ctx.term()
+    assert proc.returncode == 0, stderr
+    results = read_json(out)
+    refused = [w for w in results["warnings"] if w.startswith("refused: ")]
+    assert any("unknown peer b'intruder'" in w for w in refused), refused
+    assert any("unknown peer b'w7'" in w for w in refused), refused
+    assert any("unknown peer b'w0x'" in w for w in refused), refused
+    # the run itself is untouched: the exact count, seen by the server
+    assert results["metrics"]["http_reqs"]["count"] == 300 == fresh_target.stats()["requests"]
+    assert results["workers"][0]["lostAt"] is None
