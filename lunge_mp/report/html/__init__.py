@@ -19,7 +19,8 @@ distribution is computed from the HDR histograms in `results["histograms"]`.
 
 Modules (the pure data preparation is apart from the markup, so it is tested alone):
 - fmt: number formatting, HTML escaping, Plotly labels, script-safe JSON;
-- series, distribution, data: the chart data (per-second series, HDR percentile curves);
+- series, distribution, loadgen, data: the chart data (per-second series, HDR percentile
+  curves, the load generator's own CPU and memory with its saturated seconds, anomaly spans);
 - header, tables, charts: the page's sections; style and script: its CSS and JavaScript;
 - page: assembly, `render_html` and `write_html`.
 """
