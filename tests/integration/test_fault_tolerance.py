@@ -107,9 +107,9 @@ def test_a_stopped_worker_is_lost_and_when_resumed_is_not_counted_twice(tmp_path
     assert any("lost at" in w and "silent for" in w for w in results["warnings"])
     counted = results["metrics"]["http_reqs"]["count"]
     seen = fresh_target.stats()["requests"]
-    # never more than the server saw (no double counting); what was in flight when it stopped
-    # reached the server but is not counted
-    assert counted <= seen <= counted + 60, (counted, seen)
+    # never more than the server saw (no double counting). What it sent in the second before it
+    # stopped (its share: 100/s) reached the server, but that report was never accepted.
+    assert counted <= seen <= counted + 130, (counted, seen)
     assert results["metrics"]["iterations"]["count"] <= sum(results["arrivalsSent"].values())
     # the arrivals handed to it while it was silent are reported, not guessed
     assert lost["arrivalsUnaccounted"] > 0
