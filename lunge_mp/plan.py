@@ -46,12 +46,23 @@ class Extract(msgspec.Struct, frozen=True):
     regex: str = ""
 
 
+class DataSource(msgspec.Struct, frozen=True):
+    """A CSV file whose rows feed `{{name.column}}` templates, one row per iteration."""
+    name: str
+    file: str                   # as written in the config
+    mode: str = "sequential"    # sequential | random | unique
+    path: str = ""              # absolute; resolved against the config file's folder at load
+    columns: tuple[str, ...] = ()   # the header row, read at load
+    rows: int = 0               # data rows, counted at load
+
+
 class RequestSpec(msgspec.Struct, frozen=True):
     name: str                   # metric series name
     method: str
     url: str                    # template, already joined with baseUrl when relative
     headers: dict[str, str] = {}
     body: str | None = None     # template text; objects were serialised to JSON
+    form: dict[str, str] | None = None   # field → template; sent url-encoded (body is None then)
     timeout: float = 30.0
     think_time: float = 0.0
     assertions: tuple[Assertion, ...] = ()
@@ -81,6 +92,7 @@ class ScenarioPlan(msgspec.Struct, frozen=True):
     graceful_ramp_down: float = 30.0
     pacing: Pacing = Pacing()
     tags: dict[str, str] = {}
+    data: tuple[DataSource, ...] = ()   # this scenario's own data files (Plan.data: every scenario's)
     rate_cap: float = 0.0       # open model: iterations/s ceiling set at run time by guardrails.maxRate (0 = none)
 
     @property
@@ -160,3 +172,4 @@ class Plan(msgspec.Struct, frozen=True):
     source: str = ""                   # the config file the plan came from
     output: dict[str, str] = {}        # report format (json html csv junit) → path
     guardrails: Guardrails = Guardrails()
+    data: tuple[DataSource, ...] = ()  # data files every scenario may use (one cursor per worker)

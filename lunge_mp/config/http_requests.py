@@ -23,8 +23,10 @@ from lunge_mp.config.durations import parse_duration
 from lunge_mp.config.errors import Errors, describe, index
 from lunge_mp.config.fields import Fields, as_number
 from lunge_mp.plan import Assertion, Extract, RequestSpec, Settings
+from lunge_mp.scenario.checks import path_problem
 
-REQUEST_KEYS = ("name", "method", "url", "headers", "body", "timeout", "thinkTime", "assertions", "extract")
+REQUEST_KEYS = ("name", "method", "url", "headers", "body", "form", "timeout", "thinkTime", "assertions",
+                "extract")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 
 ASSERTION_KEYS = ("type", "condition", "value", "path", "name")
@@ -78,11 +80,12 @@ def parse_request(value: object, path: str, errs: Errors, settings: Settings,
         name = f"{method} {raw_url or ''}".strip()
     headers = merge_headers(settings, f.str_map("headers"))
     body = _body(f, headers)
+    form = _form(f, headers)
     timeout = f.duration("timeout", settings.timeout, positive=True)
     think_time = f.duration("thinkTime", 0.0)
     assertions = _each(f.list("assertions"), f.at("assertions"), errs, parse_assertion)
     extract = _each(f.list("extract"), f.at("extract"), errs, parse_extract)
-    return RequestSpec(name=name, method=method, url=url, headers=headers, body=body,
+    return RequestSpec(name=name, method=method, url=url, headers=headers, body=body, form=form,
                        timeout=timeout, think_time=think_time, assertions=assertions, extract=extract)
 
 
@@ -175,6 +178,26 @@ def _body(f: Fields, headers: dict[str, str]) -> str | None:
     return None
 
 
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+
+
+def _form(f: Fields, headers: dict[str, str]) -> dict[str, str] | None:
+    """`form: {user: "{{users.email}}", remember: 1}` → fields sent url-encoded after rendering."""
+    if not f.has("form"):
+        return None
+    if f.has("body"):
+        f.error("form", "give either body or form, not both")
+        return None
+    if not isinstance(f.raw("form"), Mapping):
+        f.error("form", f"must be a mapping of field → value, e.g. {{user: ann, remember: 1}}, "
+                        f"got {describe(f.raw('form'))}")
+        return None
+    form = f.str_map("form")
+    if not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = FORM_CONTENT_TYPE
+    return form
+
+
 # -- assertions and extraction -----------------------------------------------------------------
 
 def parse_assertion(value: object, path: str, errs: Errors) -> Assertion | None:
@@ -192,9 +215,17 @@ def parse_assertion(value: object, path: str, errs: Errors) -> Assertion | None:
     if condition not in allowed:
         f.error("condition", f"'{condition}' does not apply to a {kind} assertion; use one of "
                              f"{', '.join(allowed)}")
-    name = f.str("name", "", required=f"required for a header assertion: the header name"
-                 if kind == "header" else False, nonempty=kind == "header")
     json_path = f.str("path", "")
+    # a header assertion names its header with `name`, or with `path` as extraction does
+    header_by_path = kind == "header" and bool(json_path) and not f.has("name")
+    name = f.str("name", "", required=f"required for a header assertion: the header name"
+                 if kind == "header" and not header_by_path else False, nonempty=kind == "header")
+    if header_by_path:
+        name, json_path = json_path, ""
+    elif json_path and kind == "body":
+        _check_path(f, json_path)
+    elif json_path and kind is not None:
+        f.error("path", f"only body assertions take a JSON path; a {kind} assertion has none")
     value_text = _assertion_value(f, kind, condition)
     if kind is None or len(errs) > before:
         return None
@@ -255,9 +286,17 @@ def parse_extract(value: object, path: str, errs: Errors) -> Extract | None:
         errs.add(path, "needs path (a JSONPath like $.items[0].id) or regex")
     elif source == "body" and json_path and regex:
         errs.add(path, "give either path or regex for a body extraction, not both")
+    elif source == "body" and json_path:
+        _check_path(f, json_path)
     if name is None or len(errs) > before:
         return None
     return Extract(name=name, source=source, path=json_path, regex=regex)
+
+
+def _check_path(f: Fields, json_path: str) -> None:
+    problem = path_problem(json_path)
+    if problem:
+        f.error("path", f"{problem}; write a JSONPath like $.items[0].id or $.items[?@.ok].id")
 
 
 def _check_regex(f: Fields, key: str, pattern: str) -> None:

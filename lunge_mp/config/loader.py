@@ -1,6 +1,7 @@
 """`load_plan`: file → text → `${VAR}` expansion → YAML/JSON document → Plan.
 
-This is the only part of lunge_mp.config that touches the file system or the environment.
+This is the only part of lunge_mp.config that touches the file system or the environment
+(the config file, and the CSV files of `data:` sources, resolved against the config's folder).
 Format is chosen by extension (.yaml/.yml/.json); otherwise a document starting with `{` or
 `[` is read as JSON (its errors are clearer than YAML's for JSON text) and anything else as
 YAML. Parse errors carry the line and column. YAML duplicate keys are errors: PyYAML would
@@ -15,12 +16,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import yaml
 
 from lunge_mp.config.envexpand import expand_env
-from lunge_mp.config.errors import ConfigError
+from lunge_mp.config.errors import ConfigError, Errors
 from lunge_mp.config.validate import plan_from_dict
-from lunge_mp.plan import Plan
+from lunge_mp.plan import DataSource, Plan
+from lunge_mp.scenario.data import DataFileError, read_table
 
 YAML_SUFFIXES = (".yaml", ".yml")
 JSON_SUFFIXES = (".json",)
@@ -40,7 +43,43 @@ def load_plan(path: str | os.PathLike[str], overrides: dict[str, str] | None = N
     text = expand_env(text, overrides, os.environ if environ is None else environ,
                       skip_comments=fmt == "yaml", source=source)
     doc = parse_text(text, fmt, source)
-    return plan_from_dict(override_variables(doc, overrides), source=source)
+    plan = plan_from_dict(override_variables(doc, overrides), source=source)
+    return resolve_data_files(plan, Path(source).resolve().parent)
+
+
+def resolve_data_files(plan: Plan, base_dir: str | os.PathLike[str]) -> Plan:
+    """Each data source's file resolved against `base_dir` (the config file's folder), read
+    and checked (exists, valid CSV with a header, at least one row); its columns and row
+    count go into the plan. ConfigError lists every file that cannot be used."""
+    if not plan.data and not any(s.data for s in plan.scenarios):
+        return plan
+    errs = Errors()
+    tables: dict[str, tuple[tuple[str, ...], int]] = {}
+
+    def resolve(sources: tuple[DataSource, ...], path: str) -> tuple[DataSource, ...]:
+        out = []
+        for i, src in enumerate(sources):
+            full = str((Path(base_dir) / Path(src.file).expanduser()).resolve())
+            if full not in tables:
+                try:
+                    columns, rows = read_table(full)
+                except DataFileError as e:
+                    errs.add(f"{path}[{i}].file", f"{e}")
+                    tables[full] = ((), -1)
+                    continue
+                if not rows:
+                    errs.add(f"{path}[{i}].file", f"{full} has a header but no rows")
+                tables[full] = (columns, len(rows))
+            columns, count = tables[full]
+            if count >= 0:
+                out.append(msgspec.structs.replace(src, path=full, columns=columns, rows=count))
+        return tuple(out)
+
+    top = resolve(plan.data, "data")
+    scenarios = tuple(msgspec.structs.replace(s, data=resolve(s.data, f"scenarios.{s.name}.data"))
+                      if s.data else s for s in plan.scenarios)
+    errs.raise_if_any(plan.source)
+    return msgspec.structs.replace(plan, data=top, scenarios=scenarios)
 
 
 def read_text(path: str) -> str:

@@ -11,19 +11,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from lunge_mp.config.data import parse_data
 from lunge_mp.config.errors import Errors, describe, join
 from lunge_mp.config.executors import ALL_EXECUTOR_KEYS, EXECUTOR_KEYS, PARSERS
 from lunge_mp.config.fields import Fields, suggest, unknown_key_message
 from lunge_mp.config.http_requests import parse_requests
 from lunge_mp.plan import EXECUTORS, Pacing, ScenarioPlan, Settings
 
-COMMON_KEYS = ("executor", "startTime", "gracefulStop", "gracefulRampDown", "pacing", "tags", "requests")
+COMMON_KEYS = ("executor", "startTime", "gracefulStop", "gracefulRampDown", "pacing", "tags", "requests",
+               "data")
 PACING_TYPES = ("none", "constant", "random")
 PACING_KEYS = {"none": ("type",), "constant": ("type", "duration"), "random": ("type", "min", "max")}
 
 
 def parse_scenarios(value: object, path: str, errs: Errors, settings: Settings,
-                    base_ok: bool = True) -> tuple[ScenarioPlan, ...]:
+                    base_ok: bool = True, data: Mapping[str, str] | None = None) -> tuple[ScenarioPlan, ...]:
+    """`data`: names of the top-level data sources → their field paths (a scenario's own
+    data source may not reuse one)."""
     if value is None:
         errs.add(path, "required: at least one scenario, e.g. scenarios: {api: {executor: constant-vus, "
                        "vus: 10, duration: 30s, requests: [{url: /health}]}}")
@@ -39,14 +43,14 @@ def parse_scenarios(value: object, path: str, errs: Errors, settings: Settings,
         if not isinstance(name, str) or not name.strip():
             errs.add(join(path, name), f"scenario names must be non-empty strings, got {describe(name)}")
             continue
-        plan = parse_scenario(name, body, join(path, name), errs, settings, base_ok)
+        plan = parse_scenario(name, body, join(path, name), errs, settings, base_ok, data)
         if plan is not None:
             out.append(plan)
     return tuple(out)
 
 
 def parse_scenario(name: str, value: object, path: str, errs: Errors, settings: Settings,
-                   base_ok: bool = True) -> ScenarioPlan | None:
+                   base_ok: bool = True, data: Mapping[str, str] | None = None) -> ScenarioPlan | None:
     if not isinstance(value, Mapping):
         errs.add(path, f"must be a mapping with executor and requests, got {describe(value)}")
         return None
@@ -65,6 +69,7 @@ def parse_scenario(name: str, value: object, path: str, errs: Errors, settings: 
         graceful_ramp_down=f.duration("gracefulRampDown", 30.0),
         pacing=parse_pacing(f),
         tags=f.str_map("tags"),
+        data=parse_data(f.raw("data"), f.at("data"), errs, data)[0],
         **fields,
     )
 

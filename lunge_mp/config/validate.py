@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from lunge_mp.config.data import parse_data
 from lunge_mp.config.errors import ConfigError, Errors, describe, join
 from lunge_mp.config.fields import Fields, scalar_text
 from lunge_mp.config.guardrails import parse_guardrails
@@ -19,7 +20,7 @@ from lunge_mp.config.thresholds import parse_thresholds
 from lunge_mp.plan import Options, Plan, Settings, Warmup
 
 TOP_KEYS = ("name", "description", "settings", "variables", "scenarios", "thresholds", "options",
-            "guardrails", "output")
+            "guardrails", "output", "data")
 SETTINGS_KEYS = ("baseUrl", "timeout", "maxConnectionsPerHost", "maxIdleConnsPerHost", "keepalive",
                  "insecureSkipVerify", "userAgent", "headers", "transport")
 TRANSPORTS = ("auto", "fast", "aiohttp")
@@ -46,8 +47,9 @@ def plan_from_dict(doc: object, source: str = "") -> Plan:
     description = f.str("description", "")
     settings, base_ok = parse_settings(f.mapping("settings"), "settings", errs)
     variables, secrets = parse_variables(f.mapping("variables"), "variables", errs)
+    data, data_where = parse_data(doc.get("data"), "data", errs)
     scenarios_doc = doc.get("scenarios")
-    scenarios = parse_scenarios(scenarios_doc, "scenarios", errs, settings, base_ok)
+    scenarios = parse_scenarios(scenarios_doc, "scenarios", errs, settings, base_ok, data_where)
     names = [k for k in scenarios_doc if isinstance(k, str)] if isinstance(scenarios_doc, Mapping) else []
     thresholds = parse_thresholds(doc.get("thresholds"), "thresholds", errs, names)
     options = parse_options(f.mapping("options"), "options", errs)
@@ -56,7 +58,7 @@ def plan_from_dict(doc: object, source: str = "") -> Plan:
     errs.raise_if_any(source)
     return Plan(name=name, scenarios=scenarios, description=description, settings=settings,
                 variables=variables, secrets=secrets, thresholds=thresholds, options=options,
-                source=source, output=output, guardrails=guardrails)
+                source=source, output=output, guardrails=guardrails, data=data)
 
 
 def parse_settings(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> tuple[Settings, bool]:

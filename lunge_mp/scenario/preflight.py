@@ -1,24 +1,65 @@
-"""Checks on a valid plan that need the templates compiled: done before any traffic."""
+"""Checks on a valid plan that need the templates compiled: done before any traffic.
+
+A `{{name}}` is known when it is a variable, a built-in, a value some request of the same
+scenario extracts, or `source.column` of a data source the scenario can see (the top-level
+`data:` and its own) whose file has that column. Anything else would fail every request
+that uses it, so it is refused before the run.
+"""
 
 from __future__ import annotations
 
-from lunge_mp.plan import Plan
+from lunge_mp.plan import DataSource, Plan, RequestSpec
 from lunge_mp.scenario.template import Template, is_known_name
+
+_BUILTIN_HINT = "vu, iteration, scenario, timestamp, uuid, randomInt(a,b)"
+
+
+def template_parts(r: RequestSpec) -> list[tuple[str, str]]:
+    """(field, template text) of every templated part of a request."""
+    parts = [("url", r.url), ("body", r.body or "")]
+    parts += [(f"headers.{k}", v) for k, v in r.headers.items()]
+    parts += [(f"form.{k}", v) for k, v in (r.form or {}).items()]
+    return parts
 
 
 def unknown_template_names(plan: Plan) -> list[str]:
-    """`{{name}}` placeholders that nothing defines: no variable, built-in or extraction."""
+    """`{{name}}` placeholders that nothing defines: no variable, built-in, extraction or
+    data column."""
     errors = []
+    top = {d.name: d for d in plan.data}
     for s in plan.scenarios:
+        sources = {**top, **{d.name: d for d in s.data}}
         extracted = {rule.name for r in s.requests for rule in r.extract}
         for i, r in enumerate(s.requests):
-            parts = [("url", r.url), ("body", r.body or "")] + [(f"headers.{k}", v) for k, v in r.headers.items()]
-            for where, text in parts:
+            for where, text in template_parts(r):
                 for name in Template(text).names():
-                    if not is_known_name(name, plan.variables) and name not in extracted:
-                        errors.append(
-                            f"scenarios.{s.name}.requests[{i}].{where}: unknown template value "
-                            f"'{{{{{name}}}}}'; define it under variables, extract it from an earlier "
-                            f"response, or use a built-in (vu, iteration, scenario, timestamp, uuid, "
-                            f"randomInt(a,b))")
+                    if is_known_name(name, plan.variables) or name in extracted:
+                        continue
+                    at = f"scenarios.{s.name}.requests[{i}].{where}"
+                    problem = _data_problem(name, sources)
+                    if problem == "":
+                        continue
+                    errors.append(f"{at}: {problem}" if problem else f"{at}: {_unknown(name, sources)}")
     return errors
+
+
+def _data_problem(name: str, sources: dict[str, DataSource]) -> str | None:
+    """"" when `name` is a column of a visible data source, a message when it names a
+    visible source but a column its file lacks, None when it is not about data at all."""
+    source, dot, column = name.partition(".")
+    if not dot or source not in sources:
+        return None
+    d = sources[source]
+    if not d.path:          # not read (a plan built without its files): nothing to check
+        return ""
+    if column in d.columns:
+        return ""
+    return (f"data source '{source}' ({d.file}) has no column '{column}'; "
+            f"its columns are {', '.join(d.columns)}")
+
+
+def _unknown(name: str, sources: dict[str, DataSource]) -> str:
+    hint = (f", name a data column ({', '.join(f'{n}.<column>' for n in sources)})" if sources
+            else ", read it from a CSV file (data:)")
+    return (f"unknown template value '{{{{{name}}}}}'; define it under variables, extract it from "
+            f"an earlier response{hint}, or use a built-in ({_BUILTIN_HINT})")

@@ -38,7 +38,8 @@ What it does
 
 What it does not do (use `AiohttpTransport` for these)
 -------------------------------------------------------
-Redirects are NOT followed (the 3xx is reported as is, with its `Location` header), no cookies,
+Redirects are NOT followed (the 3xx is reported as is, with its `Location` header), no cookie jar
+(the VU keeps cookies: lunge_mp/scenario/cookies.py),
 no proxies, no response decompression (no `Accept-Encoding` is sent), no `Expect: 100-continue`,
 no HTTP/2, no upgrades.
 
@@ -52,6 +53,7 @@ Outcome fields
 * `bytes_out`: exact bytes written (head + body). `bytes_in`: exact bytes received for the
   response (head, body and chunk framing).
 * `headers`: names in the case the server sent; repeated headers are joined with ", ".
+  `set_cookies` keeps every `Set-Cookie` value apart (a joined one cannot be split safely).
 * `error_class`: as `transport.classify` does for aiohttp: timeout, connect, dns, tls, reset
   (connection reset, EPIPE, server closed before the response was complete), generator
   (EMFILE/ENFILE/EADDRNOTAVAIL), other (malformed response, bad URL, ...). One deliberate
@@ -222,7 +224,7 @@ class _Conn(asyncio.Protocol):
 
     __slots__ = ("pool", "transport", "parser", "state", "fut", "timer", "status", "headers",
                  "chunks", "nbytes", "keep", "head", "headers_done", "requests", "reused",
-                 "t_start", "t_end", "lost", "stale_parser", "deadline", "timer_when")
+                 "t_start", "t_end", "lost", "stale_parser", "deadline", "timer_when", "cookies")
 
     def __init__(self, pool: _Pool) -> None:
         self.pool = pool
@@ -233,6 +235,7 @@ class _Conn(asyncio.Protocol):
         self.timer: asyncio.TimerHandle | None = None
         self.status = 0
         self.headers: dict[str, str] = {}
+        self.cookies: list[str] | tuple[str, ...] = ()   # every Set-Cookie value, in order
         self.chunks: list[bytes] = []
         self.nbytes = 0
         self.keep = False
@@ -254,6 +257,7 @@ class _Conn(asyncio.Protocol):
         loop = self.pool.loop
         fut = self.fut = loop.create_future()
         self.headers = {}
+        self.cookies = ()
         self.chunks = []
         self.nbytes = 0
         self.status = 0
@@ -387,6 +391,10 @@ class _Conn(asyncio.Protocol):
             headers[key] += ", " + value.decode("latin-1")
         else:
             headers[key] = value.decode("latin-1")
+        if len(name) == 10 and name.lower() == b"set-cookie":   # joined above; kept apart here
+            if not self.cookies:
+                self.cookies = []
+            self.cookies.append(value.decode("latin-1"))
 
     def on_headers_complete(self) -> None:
         self.headers_done = True
@@ -412,6 +420,7 @@ class _Conn(asyncio.Protocol):
             if status == 101:
                 raise ProtocolError("connection upgrade is not supported")
             self.headers = {}           # an interim response (100, 103): wait for the real one
+            self.cookies = ()
             self.chunks = []
             self.headers_done = False
             return
@@ -691,7 +700,7 @@ class FastTransport:
                                error_class=classify_fast(exc, connecting),
                                error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
             out = Outcome(conn.status, max(1, (conn.t_end - conn.t_start) // 1000), conn.nbytes,
-                          bytes_out, b"".join(conn.chunks), conn.headers)
+                          bytes_out, b"".join(conn.chunks), conn.headers, set_cookies=conn.cookies)
             if conn.keep and self.keepalive:
                 pool.release(conn)
             else:

@@ -1,25 +1,37 @@
 """One iteration of a scenario: its requests in order, with checks, extraction and metrics.
 
-Templates are compiled once per scenario; a VU carries only its own small context
-(its id, iteration number and extracted values).
+Templates, JSON paths and regexes are compiled once per scenario; a VU carries only its own
+small state: its id, iteration number, extracted values and cookie jar.
+
+An iteration of a scenario that uses data sources (`{{users.email}}`) first takes one row of
+each from this worker's feeders (lunge_mp/scenario/data.py). When a `unique` source has no
+row left for this worker, the iteration does not start: in the open model the arrival is
+counted as dropped with cause `data_exhausted`; in the closed model the VU stops looping.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import weakref
+from urllib.parse import urlencode
 
 from lunge_mp.metrics.recorder import Recorder
-from lunge_mp.plan import Plan, RequestSpec, ScenarioPlan
-from lunge_mp.scenario.checks import Response, check, extract
+from lunge_mp.plan import DataSource, Plan, RequestSpec, ScenarioPlan
+from lunge_mp.scenario.checks import CompiledCheck, CompiledExtract, Response
+from lunge_mp.scenario.cookies import CookieJar
+from lunge_mp.scenario.data import Feeder, data_names, read_table
 from lunge_mp.scenario.template import Template, TemplateError
 from lunge_mp.worker.transport import Outcome, Prepared, Transport
+
+DROP_DATA_EXHAUSTED = "data_exhausted"
+WARMUP_PREFIX = "warmup:"      # coordinator/warmup.py names its copies of a scenario so
 
 
 class VU:
     """A virtual user: identity and per-VU state that outlives one iteration."""
 
-    __slots__ = ("id", "iterations", "context", "stop_requested", "task", "in_iteration")
+    __slots__ = ("id", "iterations", "context", "stop_requested", "task", "in_iteration", "cookies")
 
     def __init__(self, vu_id: int, scenario: str, variables: dict[str, str]) -> None:
         self.id = vu_id
@@ -30,10 +42,12 @@ class VU:
         self.stop_requested = False
         self.task: asyncio.Task | None = None
         self.in_iteration = False
+        self.cookies = CookieJar()
 
 
 class CompiledRequest:
-    __slots__ = ("spec", "url", "headers", "body", "static_headers")
+    __slots__ = ("spec", "url", "headers", "body", "form", "static_headers", "checks", "extract",
+                 "cookie_header")
 
     def __init__(self, spec: RequestSpec) -> None:
         self.spec = spec
@@ -41,12 +55,38 @@ class CompiledRequest:
         self.headers = [(k, Template(v)) for k, v in spec.headers.items()]
         self.static_headers = dict(spec.headers) if all(t.static for _, t in self.headers) else None
         self.body = Template(spec.body) if spec.body is not None else None
+        self.form = [(k, Template(v)) for k, v in spec.form.items()] if spec.form is not None else None
+        self.checks = [CompiledCheck(a) for a in spec.assertions]
+        self.extract = [CompiledExtract(e) for e in spec.extract]
+        # the request's own Cookie header, if it sets one: the VU's cookies are added to it
+        self.cookie_header = next((k for k in spec.headers if k.lower() == "cookie"), None)
 
-    def prepare(self, ctx: dict[str, object]) -> Prepared:
+    def templates(self) -> list[Template]:
+        out = [self.url] + [t for _, t in self.headers]
+        if self.body is not None:
+            out.append(self.body)
+        if self.form is not None:
+            out += [t for _, t in self.form]
+        return out
+
+    def prepare(self, ctx: dict[str, object], jar: CookieJar | None = None) -> Prepared:
         headers = self.static_headers if self.static_headers is not None else {
             k: t.render(ctx) for k, t in self.headers}
-        body = self.body.render(ctx).encode() if self.body is not None else None
-        return Prepared(self.spec.method, self.url.render(ctx), headers, body, self.spec.timeout)
+        if self.form is not None:
+            body: bytes | None = urlencode([(k, t.render(ctx)) for k, t in self.form]).encode()
+        else:
+            body = self.body.render(ctx).encode() if self.body is not None else None
+        url = self.url.render(ctx)
+        if jar:
+            cookie = jar.header(url, time.time())
+            if cookie is not None:
+                headers = dict(headers)      # never change the shared static headers
+                own = self.cookie_header
+                if own is not None:
+                    headers[own] = f"{headers[own]}; {cookie}" if headers[own] else cookie
+                else:
+                    headers["Cookie"] = cookie
+        return Prepared(self.spec.method, url, headers, body, self.spec.timeout)
 
 
 def failure_of(outcome: Outcome) -> str | None:
@@ -60,11 +100,52 @@ def failure_of(outcome: Outcome) -> str | None:
     return None
 
 
+# -- data feeders, one set per worker process ---------------------------------------------------
+
+class DataPool:
+    """This worker's feeders. A top-level source has one feeder shared by every scenario; a
+    scenario's own source has one feeder for that scenario (shared with its warmup copy, so
+    a `unique` row is not used again by the measured test). Files are read once."""
+
+    def __init__(self, plan: Plan, worker: int, workers: int) -> None:
+        self.plan = plan
+        self.worker = worker
+        self.workers = workers
+        self._tables: dict[str, tuple[tuple[str, ...], list[tuple[str, ...]]]] = {}
+        self._feeders: dict[tuple[str, str], Feeder] = {}
+
+    def feeder(self, scope: str, source: DataSource) -> Feeder:
+        key = (scope, source.name)
+        f = self._feeders.get(key)
+        if f is None:
+            path = source.path or source.file
+            table = self._tables.get(path)
+            if table is None:
+                table = self._tables[path] = read_table(path)
+            f = self._feeders[key] = Feeder(source, table[0], table[1], self.worker, self.workers)
+        return f
+
+
+_POOLS: weakref.WeakKeyDictionary[object, DataPool] = weakref.WeakKeyDictionary()
+
+
+def _pool(recorder: object, plan: Plan, worker: int, workers: int) -> DataPool:
+    """The DataPool of the worker that owns `recorder` (one Recorder per worker process)."""
+    pool = _POOLS.get(recorder)
+    if pool is None or pool.plan is not plan:
+        pool = _POOLS[recorder] = DataPool(plan, worker, workers)
+    return pool
+
+
 class ScenarioRunner:
-    """Runs iterations of one scenario on VUs, recording into the worker's Recorder."""
+    """Runs iterations of one scenario on VUs, recording into the worker's Recorder.
+
+    `worker` / `workers` (this worker's index and the worker count) decide which rows of a
+    `unique` data source this worker may hand out.
+    """
 
     def __init__(self, plan: Plan, scenario: ScenarioPlan, transport: Transport,
-                 recorder: Recorder, vu_id_base: int) -> None:
+                 recorder: Recorder, vu_id_base: int, worker: int = 0, workers: int = 1) -> None:
         self.scenario = scenario
         self.name = scenario.name
         self.requests = [CompiledRequest(r) for r in scenario.requests]
@@ -74,11 +155,36 @@ class ScenarioRunner:
         self.variables["baseUrl"] = plan.settings.base_url
         self._next_vu_id = vu_id_base
         self.active = 0             # VUs inside an iteration right now
+        self.feeders = self._feeders(plan, worker, workers)
+        # check passes/fails per request, once the Recorder can count them (`checks`)
+        self._count_checks = getattr(recorder, "checks", None)
+
+    def _feeders(self, plan: Plan, worker: int, workers: int) -> list[Feeder]:
+        """The feeders of the data sources this scenario's templates name."""
+        used = {source for r in self.requests for t in r.templates()
+                for source, _ in data_names(t.names())}
+        if not used:
+            return []
+        pool = _pool(self.recorder, plan, worker, workers)
+        own_name = self.name[len(WARMUP_PREFIX):] if self.name.startswith(WARMUP_PREFIX) else self.name
+        # names are unique over plan.data and scenario.data (the config refuses a clash)
+        scoped = [("", s) for s in plan.data] + [(own_name, s) for s in self.scenario.data]
+        return [pool.feeder(scope, s) for scope, s in scoped if s.name in used]
 
     def new_vu(self) -> VU:
         vu = VU(self._next_vu_id, self.name, self.variables)
         self._next_vu_id += 1
         return vu
+
+    def _take_rows(self, vu: VU) -> bool:
+        """One row of every data source into the VU's context; False when one is exhausted."""
+        ctx = vu.context
+        for feeder in self.feeders:
+            row = feeder.take()
+            if row is None:
+                return False
+            ctx.update(row)
+        return True
 
     async def iteration(self, vu: VU, index: int, scheduled_ns: int | None) -> None:
         """Run the scenario's requests once. `scheduled_ns` is the open-model arrival instant.
@@ -86,6 +192,12 @@ class ScenarioRunner:
         Response time = service time + the iteration's schedule lag (coordinated omission).
         """
         rec = self.recorder
+        if self.feeders and not self._take_rows(vu):
+            if scheduled_ns is not None:
+                rec.dropped(self.name, DROP_DATA_EXHAUSTED)
+            else:
+                vu.stop_requested = True      # closed model: this VU loop ends
+            return
         started = time.monotonic_ns()
         lag_us = (started - scheduled_ns) // 1000 if scheduled_ns is not None else None
         if lag_us is not None and lag_us < 0:
@@ -93,29 +205,38 @@ class ScenarioRunner:
         vu.context["iteration"] = index
         vu.in_iteration = True
         self.active += 1
+        jar = vu.cookies
         try:
             for req in self.requests:
                 spec = req.spec
                 try:
-                    prepared = req.prepare(vu.context)
+                    prepared = req.prepare(vu.context, jar)
                 except TemplateError as exc:
                     rec.not_sent(self.name, spec.name, "template", str(exc))
                     await asyncio.sleep(0)   # a VU whose every iteration fails here must still yield
                     break
                 outcome = await self.transport.send(prepared)
+                if outcome.set_cookies:
+                    jar.update(prepared.url, outcome.set_cookies, time.time())
                 failure = failure_of(outcome)
                 message = outcome.error
                 if failure is not None and message is None:
                     message = f"HTTP {outcome.status} from {prepared.method} {spec.url}"
-                if outcome.error_class is None and (spec.assertions or spec.extract):
+                if outcome.error_class is None and (req.checks or req.extract):
                     resp = Response(outcome.status, outcome.headers, outcome.body, outcome.duration_us / 1000)
-                    for assertion in spec.assertions:
-                        problem = check(assertion, resp)
-                        if problem is not None:
-                            failure, message = failure or "check", message or problem
-                            break
-                    for rule in spec.extract:
-                        value = extract(rule, resp)
+                    if req.checks:
+                        failed_checks = 0
+                        for compiled in req.checks:
+                            problem = compiled(resp)
+                            if problem is not None:
+                                failed_checks += 1
+                                if failed_checks == 1:
+                                    failure, message = failure or "check", message or problem
+                        if self._count_checks is not None:
+                            self._count_checks(self.name, spec.name, len(req.checks) - failed_checks,
+                                               failed_checks)
+                    for rule in req.extract:
+                        value = rule(resp)
                         if value is not None:
                             vu.context[rule.name] = value
                 response_us = outcome.duration_us + lag_us if lag_us is not None else None

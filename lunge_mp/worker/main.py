@@ -156,7 +156,7 @@ class Worker:
         for i, scenario in enumerate(plan.scenarios):
             # VU ids are unique across workers and scenarios: worker-major blocks of 1M
             runner = ScenarioRunner(plan, scenario, self.transport, self.recorder,
-                                    vu_id_base=1 + self.id * 1_000_000 + i * 100_000)
+                                    vu_id_base=1 + self.id * 1_000_000 + i * 100_000, worker=msg.worker, workers=msg.workers)
             if scenario.is_open:
                 self.pre_allocated[scenario.name] = msg.pre_allocated_vus.get(scenario.name, 0)
                 self.max_vus[scenario.name] = msg.max_vus.get(scenario.name, 0)

@@ -40,6 +40,8 @@ class Outcome:
     headers: dict[str, str] = field(default_factory=dict)
     error_class: str | None = None  # timeout connect dns tls reset other
     error: str | None = None
+    # every Set-Cookie value of the response, in order (`headers` keeps only one per name)
+    set_cookies: list[str] | tuple[str, ...] = ()
 
 
 class Transport(Protocol):
@@ -131,6 +133,10 @@ class AiohttpTransport:
             out.body = body
             out.bytes_in = len(body) + _head_size(resp.raw_headers)
             out.headers = dict(resp.headers)
+            cookies = resp.headers.getall("Set-Cookie", ())
+            if resp.history:    # redirects followed: their cookies count too
+                cookies = [c for r in resp.history for c in r.headers.getall("Set-Cookie", ())] + list(cookies)
+            out.set_cookies = cookies
         except Exception as exc:  # every failure becomes a classified outcome
             out.error_class = classify(exc)
             out.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

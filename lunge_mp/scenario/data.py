@@ -1,0 +1,132 @@
+"""Data feeders: CSV rows handed to iterations as `{{name.column}}` values. Pure, except
+`read_table`, which reads a file.
+
+A data source is a CSV file with a header row. Each iteration of a scenario that uses the
+source (names `{{users.email}}` anywhere in its requests) takes one row at its start; the
+row's values are visible to that iteration's requests as `users.<column>`.
+
+How rows are handed out, with W workers and this worker's index w (0 ≤ w < W), n rows:
+
+    sequential   the k-th row this worker takes is row (w + k·W) mod n: together the
+                 workers walk the file in order, and wrap around at its end
+    random       a row drawn uniformly at random, every time
+    unique       row i belongs to worker i mod W only, and is handed out once: the k-th
+                 row this worker takes is row w + k·W, while that is < n. After that the
+                 source is exhausted on this worker (`take()` returns None), so no row is
+                 ever used twice in a run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from collections.abc import Sequence
+
+from lunge_mp.plan import DataSource
+
+MODES = ("sequential", "random", "unique")
+
+Row = dict[str, str]
+
+
+class DataFileError(ValueError):
+    """A data file that cannot be used; the message names the line when it can."""
+
+
+def parse_csv(text: str) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """(header, rows) of CSV text. Every row must have as many fields as the header; blank
+    lines are skipped; a header name may not be empty or repeated."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header: tuple[str, ...] | None = None
+        rows: list[tuple[str, ...]] = []
+        for fields in reader:
+            if not fields or fields == [""]:
+                continue
+            if header is None:
+                header = tuple(f.strip() for f in fields)
+                continue
+            if len(fields) != len(header):
+                raise DataFileError(f"line {reader.line_num}: {len(fields)} fields, but the header "
+                                    f"has {len(header)} ({', '.join(header)})")
+            rows.append(tuple(fields))
+    except csv.Error as e:
+        raise DataFileError(f"line {reader.line_num}: invalid CSV: {e}") from None
+    if header is None:
+        raise DataFileError("empty file: the first line must name the columns, e.g. email,password")
+    seen: set[str] = set()
+    for i, name in enumerate(header):
+        if not name:
+            raise DataFileError(f"line 1: column {i + 1} has no name")
+        if name in seen:
+            raise DataFileError(f"line 1: column '{name}' is named twice")
+        seen.add(name)
+    return header, rows
+
+
+def read_table(path: str) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """(header, rows) of the CSV file at `path` (UTF-8, a BOM is fine)."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise DataFileError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise DataFileError(f"is a directory, not a CSV file: {path}") from None
+    except UnicodeDecodeError as e:
+        raise DataFileError(f"not UTF-8 text (byte {e.start}): {path}") from None
+    except OSError as e:
+        raise DataFileError(f"cannot read {path}: {e.strerror or e}") from None
+    return parse_csv(text)
+
+
+class Feeder:
+    """Hands out the rows of one data source on one worker (see the module docstring)."""
+
+    __slots__ = ("source", "mode", "_rows", "_next", "_step", "_rng", "taken")
+
+    def __init__(self, source: DataSource, columns: Sequence[str], rows: Sequence[Sequence[str]],
+                 worker: int = 0, workers: int = 1, rng: random.Random | None = None) -> None:
+        if source.mode not in MODES:
+            raise ValueError(f"unknown data mode '{source.mode}'")
+        self.source = source
+        self.mode = source.mode
+        keys = [f"{source.name}.{c}" for c in columns]
+        self._rows: list[Row] = [dict(zip(keys, row)) for row in rows]
+        self._next = worker        # sequential, unique: the next global row index
+        self._step = max(1, workers)
+        self._rng = rng or random.Random()
+        self.taken = 0
+
+    def take(self) -> Row | None:
+        """The next row, or None when a unique source has no row left for this worker."""
+        rows = self._rows
+        if not rows:
+            return None
+        if self.mode == "random":
+            row = rows[self._rng.randrange(len(rows))]
+        elif self.mode == "unique":
+            if self._next >= len(rows):
+                return None
+            row = rows[self._next]
+            self._next += self._step
+        else:
+            row = rows[self._next % len(rows)]
+            self._next += self._step
+        self.taken += 1
+        return row
+
+    @property
+    def exhausted(self) -> bool:
+        return self.mode == "unique" and self._next >= len(self._rows)
+
+
+def data_names(template_names: Sequence[str]) -> set[tuple[str, str]]:
+    """(source, column) pairs among template names: `users.email` → ("users", "email")."""
+    out = set()
+    for name in template_names:
+        source, dot, column = name.partition(".")
+        if dot and source and column:
+            out.add((source, column))
+    return out

@@ -1,0 +1,149 @@
+"""ScenarioRunner in-process with a scripted transport: what a VU sends and records."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from lunge_mp.metrics.recorder import Recorder
+from lunge_mp.plan import Assertion, DataSource, Extract, Plan, RequestSpec, ScenarioPlan
+from lunge_mp.worker.iteration import ScenarioRunner
+from lunge_mp.worker.transport import Outcome, Prepared
+
+
+class Scripted:
+    """Answers every request with `answer(prepared)`, and keeps what was sent."""
+
+    def __init__(self, answer=None) -> None:
+        self.sent: list[Prepared] = []
+        self.answer = answer or (lambda p: Outcome(status=200, duration_us=5, body=b"{}"))
+
+    async def send(self, request: Prepared) -> Outcome:
+        self.sent.append(request)
+        return self.answer(request)
+
+    async def close(self) -> None:
+        pass
+
+
+class CountingRecorder(Recorder):
+    """A Recorder with the `checks` counter the runner reports to when it exists."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.check_counts: dict[str, list[int]] = {}
+
+    def checks(self, scenario: str, request: str, passed: int, failed: int) -> None:
+        c = self.check_counts.setdefault(request, [0, 0])
+        c[0] += passed
+        c[1] += failed
+
+
+def runner(requests, transport, data=(), recorder=None, worker=0, workers=1, executor="constant-vus",
+           top_data=()) -> ScenarioRunner:
+    scenario = ScenarioPlan(name="s", executor=executor, requests=tuple(requests), vus=1, duration=1, data=data)
+    plan = Plan(name="p", scenarios=(scenario,), data=top_data, variables={"v": "1"})
+    return ScenarioRunner(plan, scenario, transport, recorder or Recorder(), 1, worker, workers)
+
+
+def counters(rec: Recorder):
+    _, reqs, scns = rec.drain()
+    return {c.request: c for c in reqs}, {s.scenario: s for s in scns}
+
+
+def test_cookies_go_back_to_the_same_vu_only_and_join_the_requests_own_cookie_header():
+    def answer(p: Prepared) -> Outcome:
+        if p.url.endswith("/login"):
+            return Outcome(status=200, duration_us=5, set_cookies=["sid=abc; Path=/", "lang=en"])
+        return Outcome(status=200, duration_us=5)
+
+    t = Scripted(answer)
+    r = runner([RequestSpec("login", "POST", "http://h/login"),
+                RequestSpec("me", "GET", "http://h/me", headers={"cookie": "own=1"})], t)
+    a, b = r.new_vu(), r.new_vu()
+    asyncio.run(r.iteration(a, 0, None))
+    assert t.sent[0].headers == {} and t.sent[1].headers == {"cookie": "own=1; sid=abc; lang=en"}
+    assert r.requests[1].static_headers == {"cookie": "own=1"}        # shared headers untouched
+    r.requests = r.requests[1:]
+    asyncio.run(r.iteration(b, 0, None))
+    assert t.sent[2].headers == {"cookie": "own=1"}                    # VU b has no cookies
+
+
+def test_every_check_is_counted_and_the_first_failure_names_the_request():
+    rec = CountingRecorder()
+    t = Scripted(lambda p: Outcome(status=200, duration_us=5, body=b'{"id": 7}', headers={"X-A": "1"}))
+    spec = RequestSpec("get", "GET", "http://h/", assertions=(
+        Assertion("status", "eq", "200"), Assertion("body", "eq", "8", path="$.id"),
+        Assertion("header", "exists", name="X-B")))
+    r = runner([spec], t, recorder=rec)
+    vu = r.new_vu()
+    asyncio.run(r.iteration(vu, 0, None))
+    assert rec.check_counts == {"get": [1, 2]}
+    reqs, _ = counters(rec)
+    assert reqs["get"].failures == 1 and reqs["get"].errors == {"check": 1}
+    assert "body $.id eq '8' failed (got 7)" in reqs["get"].first_error["check"]
+
+
+def test_extracted_values_feed_the_next_request_and_stay_with_the_vu():
+    t = Scripted(lambda p: Outcome(status=200, duration_us=5, body=b'{"id": 41}', headers={"X-Token": "tk"}))
+    r = runner([RequestSpec("a", "GET", "http://h/a", extract=(Extract("id", "body", path="$.id"),
+                                                                Extract("tok", "header", path="x-token"))),
+                RequestSpec("b", "POST", "http://h/items/{{id}}", headers={"Authorization": "{{tok}}"},
+                            form={"id": "{{id}}", "q": "a b&c"})], t)
+    vu = r.new_vu()
+    asyncio.run(r.iteration(vu, 0, None))
+    assert t.sent[1].url == "http://h/items/41" and t.sent[1].headers == {"Authorization": "tk"}
+    assert t.sent[1].body == b"id=41&q=a+b%26c"
+    assert vu.context["id"] == "41"
+
+
+def test_an_unresolved_template_is_counted_and_nothing_is_sent():
+    rec = Recorder()
+    t = Scripted()
+    r = runner([RequestSpec("x", "GET", "http://h/{{never}}")], t, recorder=rec)
+    asyncio.run(r.iteration(r.new_vu(), 0, None))
+    reqs, _ = counters(rec)
+    assert t.sent == [] and reqs["x"].errors == {"template": 1} and reqs["x"].requests == 0
+
+
+@pytest.fixture
+def rows_file(tmp_path):
+    path = tmp_path / "u.csv"
+    path.write_text("id\n" + "".join(f"{i}\n" for i in range(5)))
+    return str(path)
+
+
+@pytest.mark.parametrize("open_model", [True, False])
+def test_an_exhausted_unique_source_drops_arrivals_or_ends_the_vu(rows_file, open_model):
+    rec = Recorder()
+    t = Scripted()
+    source = DataSource("u", "u.csv", "unique", path=rows_file, columns=("id",), rows=5)
+    r = runner([RequestSpec("x", "GET", "http://h/{{u.id}}")], t, data=(source,), recorder=rec,
+               worker=1, workers=2)
+    vu = r.new_vu()
+    for i in range(4):
+        asyncio.run(r.iteration(vu, i, 0 if open_model else None))
+        if vu.stop_requested:
+            break
+    assert [p.url for p in t.sent] == ["http://h/1", "http://h/3"]     # worker 1 of 2: rows 1, 3
+    _, scns = counters(rec)
+    assert scns["s"].iterations == 2
+    if open_model:
+        assert scns["s"].dropped == {"data_exhausted": 2} and not vu.stop_requested
+    else:
+        assert scns["s"].dropped == {} and vu.stop_requested
+
+
+def test_a_top_level_source_is_shared_by_the_scenarios_of_a_worker(rows_file):
+    source = DataSource("u", "u.csv", "unique", path=rows_file, columns=("id",), rows=5)
+    rec, t = Recorder(), Scripted()
+    one = ScenarioPlan(name="one", executor="constant-vus", vus=1, duration=1,
+                       requests=(RequestSpec("x", "GET", "http://h/{{u.id}}"),))
+    two = ScenarioPlan(name="warmup:one", executor="constant-vus", vus=1, duration=1, requests=one.requests)
+    plan = Plan(name="p", scenarios=(two, one), data=(source,))
+    runners = [ScenarioRunner(plan, s, t, rec, 1) for s in plan.scenarios]
+    for i in range(6):
+        r = runners[i % 2]
+        asyncio.run(r.iteration(r.new_vu(), i, None))
+    assert sorted(p.url for p in t.sent) == [f"http://h/{i}" for i in range(5)]
