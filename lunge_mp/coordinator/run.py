@@ -7,12 +7,7 @@
     every second: guardrails (coordinator/guarding.py) → a breach stops the run (exit 111)
     end of schedule (or a stop) → Stop(deadline) → final Reports and Bye → RunOutcome
 
-Fault tolerance: a message from anything but a known worker, an undecodable or oversized
-frame, or a message its session refuses is logged and dropped (`_refuse`), never fatal. A
-worker that exits, goes silent for LOST_AFTER_S, cannot take a message (disconnected, or
-its queue is full because it stopped reading) or fails is lost (`_lose`): its share moves
-to the others from the next tick. A lost worker that speaks again (SIGSTOP then SIGCONT) is
-told to stop, and nothing it sends is counted, so nothing is counted twice.
+Worker health (lost workers, stalled and resumed ones) and bad peers: coordinator/health.py.
 """
 
 from __future__ import annotations
@@ -31,6 +26,7 @@ import zmq.asyncio
 from lunge_mp.analysis.guardrails import EXIT_GUARDRAIL, Event
 from lunge_mp.coordinator import limits, timeline, warmup
 from lunge_mp.coordinator.guarding import RunGuard
+from lunge_mp.coordinator.health import EXIT_LOST_WORKERS, WorkerHealth, exit_text
 from lunge_mp.coordinator.lifecycle import ITERATION_EXECUTORS, EndScenario, Lifecycle, StartScenario
 from lunge_mp.coordinator.pool import WorkerPool
 from lunge_mp.coordinator.resources import ResourceMonitor
@@ -45,11 +41,7 @@ TICK_S = 0.05
 LOOKAHEAD_S = 0.25
 START_DELAY_S = 0.3          # between Go and t0: lets every worker get the message first
 HANDSHAKE_TIMEOUT_S = 20.0
-LOST_AFTER_S = 3.0           # no heartbeat for this long: the worker is lost
-SUSPECT_AFTER_S = 1.5        # no message for this long: no new arrivals for it until it speaks
 EXIT_SIGNAL = 105
-EXIT_LOST_WORKERS = 112
-MAX_REFUSAL_WARNINGS = 20    # distinct refusals listed in the warnings; the rest are counted
 _IDENTITY = re.compile(rb"w(\d{1,6})")
 
 
@@ -99,7 +91,7 @@ def _r(t: float | None) -> float | None:
     return None if t is None else round(t, 3)
 
 
-class Coordinator:
+class Coordinator(WorkerHealth):
     def __init__(self, plan: Plan, workers: int, on_tick=None, on_second=None, on_log=None) -> None:
         self.run_id = uuid.uuid4().hex[:12]
         self.pool = WorkerPool(workers)
@@ -158,7 +150,7 @@ class Coordinator:
             if exc.errno != zmq.EHOSTUNREACH:
                 raise
             code = self.pool.exit_code_soon(worker)    # usually: its process just died
-            self._lose(worker, "it disconnected" if code is None else _exit_text(code))
+            self._lose(worker, "it disconnected" if code is None else exit_text(code))
         return False
 
     async def _heartbeat(self, states: tuple[State, ...]) -> None:
@@ -180,14 +172,6 @@ class Coordinator:
         self.warn(text)
         if self.on_log is not None:
             self.on_log(text)
-
-    def _refuse(self, text: str) -> None:
-        """A message from a bad peer, or one its session does not allow: logged, never fatal."""
-        self.outcome.refused += 1
-        seen = self._refusals.get(text, 0)
-        self._refusals[text] = seen + 1
-        if not seen and len(self._refusals) <= MAX_REFUSAL_WARNINGS:
-            self.log(f"refused: {text}")
 
     def request_stop(self, reason: str, code: int | None = None) -> None:
         """First reason wins: a later one never overwrites the exit code."""
@@ -256,7 +240,7 @@ class Coordinator:
             for i in range(self.pool.count):
                 code = self.pool.exited(i)
                 if code is not None:
-                    self.request_stop(f"worker {i} {_exit_text(code)} before the run started", 1)
+                    self.request_stop(f"worker {i} {exit_text(code)} before the run started", 1)
                     return False
                 if self.sessions[i].state == State.LOST:
                     self.request_stop(f"worker {i} was lost before the run started: {self.info[i].error}", 1)
@@ -351,14 +335,6 @@ class Coordinator:
             shares[w] = share
         return shares
 
-    def responsive_workers(self) -> list[int]:
-        """Live workers heard from lately: arrivals go to these, so a worker that stalls (it
-        sends a heartbeat every second) stops getting work before it is declared lost."""
-        now = time.monotonic()
-        live = self.live_workers()
-        heard = [w for w in live if now - self.info[w].last_heard <= SUSPECT_AFTER_S]
-        return heard or live
-
     async def _schedule_open(self, t: float) -> None:
         live = self.responsive_workers()
         if not live:
@@ -407,37 +383,6 @@ class Coordinator:
             ramp_down = int((t + s.graceful_ramp_down) * 1e6)
             for w in live:
                 await self.send(w, m.SetVUs(scenario=s.name, vus=shares[w], deadline_us=ramp_down))
-
-    def _check_workers(self) -> None:
-        """A worker whose process ended or that went silent is lost; its share moves on."""
-        now = time.monotonic()
-        for s in self.sessions:
-            if s.state not in (State.RUNNING, State.READY, State.STOPPING):
-                continue
-            code = self.pool.exited(s.worker)
-            silent = now - self.info[s.worker].last_heard
-            if code is not None:
-                self._lose(s.worker, _exit_text(code))
-            elif silent > LOST_AFTER_S:
-                self._lose(s.worker, f"silent for {silent:.1f}s")
-
-    def _lose(self, worker: int, why: str) -> None:
-        """Mark a worker lost: what it already reported stays, its share moves to the others
-        from the next tick, and the run stops with 112 when none is left."""
-        session, info = self.sessions[worker], self.info[worker]
-        if session.state in (State.LOST, State.DONE, State.NEW):
-            return
-        session.lost()
-        info.lost_at = round(self.now(), 3) if self.t0_ns else None
-        info.error = why
-        at = f" at {info.lost_at:.1f}s" if info.lost_at is not None else ""
-        self.log(f"worker {worker} (pid {info.pid or self.pool.pid(worker)}) lost{at}: {why}; "
-                 f"its share of the load moves to the other workers")
-        self.lifecycle.worker_lost(self.live_workers(), self.now())
-        if not self.live_workers() and self.t0_ns:
-            self.request_stop("lost all workers", EXIT_LOST_WORKERS)
-        if all(s.state in (State.DONE, State.LOST, State.NEW) for s in self.sessions):
-            self._byes.set()
 
     async def _receive(self) -> None:
         while True:
@@ -488,20 +433,6 @@ class Coordinator:
                             self.request_stop("lost all workers", EXIT_LOST_WORKERS)
                     if all(s.state in (State.DONE, State.LOST, State.NEW) for s in self.sessions):
                         self._byes.set()
-
-    async def _after_lost(self, worker: int, msg: m.Message) -> None:
-        """A worker declared lost speaks again (it was stopped, not dead). Its share has moved
-        on, so nothing it sends is counted (no double counting) and it is told to stop."""
-        first = worker not in self._after_loss
-        self._after_loss[worker] = self._after_loss.get(worker, 0) + 1
-        self.outcome.refused += 1
-        if first:
-            self.log(f"worker {worker} spoke again after it was lost at {self.info[worker].lost_at}s: "
-                     f"it is told to stop, and nothing it sends from now on is counted")
-            try:
-                await self._send_raw(worker, m.Stop(deadline_us=0, hard=True, reason="declared lost"))
-            except zmq.ZMQError:
-                pass
 
     def _merge(self, report: m.Report) -> list[str]:
         """Into the run's aggregate; warmup scenarios' deltas into their own."""
@@ -558,39 +489,9 @@ class Coordinator:
         self._summarise_lost()
         self.outcome.guardrails = self.guard.summary()
 
-    def _summarise_lost(self) -> None:
-        """A lost worker's arrivals that no report accounts for: some may have reached the target
-        (it had started them), the rest never will. Said, never guessed."""
-        for info in self.info:
-            if info.lost_at is None:
-                continue
-            info.unaccounted = max(0, info.assigned - info.scheduled)
-            if info.unaccounted:
-                self.warn(f"worker {info.worker} was lost with {info.unaccounted:,} of the {info.assigned:,} "
-                          f"arrivals handed to it not accounted for by its reports (those it had started "
-                          f"may have reached the target; the others never ran)")
-
-    def _summarise_refusals(self) -> None:
-        for worker, n in sorted(self._after_loss.items()):
-            self.warn(f"worker {worker}: {n:,} message(s) after it was declared lost were ignored "
-                      f"(its reports are not counted)")
-        hidden = sum(n for n in self._refusals.values()) - min(len(self._refusals), MAX_REFUSAL_WARNINGS)
-        if hidden > 0:
-            self.warn(f"{hidden:,} more refused message(s) not listed (bad peers or out-of-order messages)")
-
     def _summarise_saturation(self) -> None:
         """Saturation warnings once per worker and kind, with how long it lasted."""
         for (wid, kind), seconds in sorted(self.saturation.items()):
             what = "was near a full core" if kind == "cpu" else "ran its event loop over 50 ms late"
             self.warn(f"worker {wid} {what} in {len(seconds)} second(s), first at {seconds[0]}s: its "
                       f"latencies include its own queueing; add workers or lower the load")
-
-
-def _exit_text(code: int) -> str:
-    """`exited with code 3`, or `killed by SIGKILL` for a negative Popen return code."""
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exited with code {code}"
