@@ -23,7 +23,7 @@ from lunge_mp.protocol.messages import CounterDelta, ScenarioDelta, SeriesDelta
 SeriesKey = tuple[str, str, str]
 
 DEFAULT_MAX_SERIES = 1000
-DEFAULT_BUFFER_CAP = 100_000
+DEFAULT_BUFFER_CAP = 8192          # ~1 ms per fold: no long stall of the event loop (docs/PERFORMANCE.md)
 
 
 class _Series:

@@ -91,7 +91,9 @@ class ClosedScenario:
 
     async def _loop(self, vu: VU) -> None:
         runner = self.runner
+        iteration = runner.iteration
         pacing = runner.scenario.pacing
+        paced = pacing.type in ("constant", "random")     # else the pause is always 0
         try:
             while not vu.stop_requested:
                 if self.iterations_per_vu and vu.iterations >= self.iterations_per_vu:
@@ -100,10 +102,11 @@ class ClosedScenario:
                     if self.shared_left <= 0:
                         break
                     self.shared_left -= 1
-                await runner.iteration(vu, vu.iterations, None)
-                pause = pause_after_iteration(pacing)
-                if pause > 0 and not vu.stop_requested:
-                    await asyncio.sleep(pause)
+                await iteration(vu, vu.iterations, None)
+                if paced:
+                    pause = pause_after_iteration(pacing)
+                    if pause > 0 and not vu.stop_requested:
+                        await asyncio.sleep(pause)
         except asyncio.CancelledError:
             if vu.in_iteration:
                 runner.recorder.interrupted(runner.name)

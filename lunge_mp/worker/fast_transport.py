@@ -80,6 +80,7 @@ from lunge_mp.worker.transport import Outcome, Prepared
 __all__ = ["FastTransport", "classify_fast", "parse_url"]
 
 DNS_TTL_S = 300.0
+_HEAD_CACHE_MAX = 4096              # cached request heads (templated URLs make many)
 _WRITE_JOIN_MAX = 64 * 1024         # bodies up to this size go out in one write with the head
 _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
 _RESERVED = frozenset(("host", "content-length", "connection", "transfer-encoding"))
@@ -204,6 +205,11 @@ def _encode_head(method: str, url: str, headers: dict[str, str], body: bytes | N
     return key, b"".join(parts)
 
 
+def _expire(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError("no connection became free within the request timeout"))
+
+
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
@@ -259,9 +265,7 @@ class _Conn(asyncio.Protocol):
         self.headers = {}
         self.cookies = ()
         self.chunks = []
-        self.nbytes = 0
-        self.status = 0
-        self.keep = False
+        self.nbytes = 0                 # status and keep are set when the response completes
         self.head = head
         self.headers_done = False
         self.reused = self.requests > 0
@@ -426,7 +430,12 @@ class _Conn(asyncio.Protocol):
             return
         self.status = status
         self.keep = parser.should_keep_alive()
-        self._finish()
+        self.t_end = _perf()            # self._finish(), inlined
+        fut = self.fut
+        if fut is not None:
+            self.fut = None
+            if not fut.done():
+                fut.set_result(None)
 
 
 class _Pool:
@@ -489,9 +498,10 @@ class _Pool:
         """Queue until a connection (returned) or a free slot (None) is handed over."""
         waiter = self.loop.create_future()
         self.waiters.append(waiter)
+        # a plain timer rather than asyncio.timeout_at(): ~4 us less per wait (module docstring)
+        timer = self.loop.call_at(deadline, _expire, waiter)
         try:
-            async with asyncio.timeout_at(deadline):
-                return await waiter
+            return await waiter
         except BaseException:
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 got = waiter.result()        # handed over just as we gave up: pass it on
@@ -500,6 +510,8 @@ class _Pool:
                 else:
                     self.release(got)
             raise
+        finally:
+            timer.cancel()
 
     async def _connect(self, deadline: float) -> _Conn:
         """Open a new connection in a slot the caller holds; the slot is freed on failure."""
@@ -613,6 +625,8 @@ class FastTransport:
         self.insecure_skip_verify = insecure_skip_verify
         self.closed = False
         self._pools: dict[tuple[str, str, int], _Pool] = {}
+        # (method, URL) -> (headers as given, pool, encoded head) for body-less requests
+        self._heads: dict[tuple[str, str], tuple[dict[str, str], _Pool, bytes]] = {}
         self._ssl: ssl.SSLContext | None = None
         self._dns: dict[tuple[str, int], tuple[float, list]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -651,20 +665,37 @@ class FastTransport:
         t0 = _perf()
         method = request.method
         body = request.body
-        try:
-            key, data = _encode_head(method, request.url, request.headers, body, self.keepalive)
-        except (ValueError, UnicodeError) as exc:
-            return Outcome(duration_us=max(1, (_perf() - t0) // 1000), error_class="other",
-                           error=f"{type(exc).__name__}: {exc}")
+        headers = request.headers
+        # the head of a body-less request is cached per (method, URL) with a copy of its headers
+        cached = self._heads.get((method, request.url)) if body is None else None
+        if cached is not None and cached[0] == headers:
+            _, pool, data = cached
+        else:
+            try:
+                key, data = _encode_head(method, request.url, headers, body, self.keepalive)
+            except (ValueError, UnicodeError) as exc:
+                return Outcome(duration_us=max(1, (_perf() - t0) // 1000), error_class="other",
+                               error=f"{type(exc).__name__}: {exc}")
+            pool = self._pools.get(key)
+            if pool is None:
+                pool = self._pool(key)
+            if body is None:
+                if len(self._heads) >= _HEAD_CACHE_MAX:
+                    self._heads.clear()
+                self._heads[(method, request.url)] = (dict(headers), pool, data)
         bytes_out = len(data) + (len(body) if body else 0)
-        pool = self._pools.get(key)
-        if pool is None:
-            pool = self._pool(key)
         head = method == "HEAD"
         retried = False
         deadline = 0.0
+        idle = pool.idle
         while True:
-            conn = pool.take() if not retried else None
+            conn = None
+            if idle and not retried:        # pool.take(), inlined: the common case
+                conn = idle.pop()
+                conn.state = _BUSY
+                if conn.lost or conn.transport.is_closing():
+                    pool.discard(conn)
+                    conn = pool.take()
             connecting = False
             try:
                 if conn is None:
@@ -701,10 +732,13 @@ class FastTransport:
                                error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
             out = Outcome(conn.status, max(1, (conn.t_end - conn.t_start) // 1000), conn.nbytes,
                           bytes_out, b"".join(conn.chunks), conn.headers, set_cookies=conn.cookies)
-            if conn.keep and self.keepalive:
-                pool.release(conn)
-            else:
+            if not conn.keep or not self.keepalive:
                 pool.discard(conn)
+            elif pool.waiters or conn.lost or self.closed:
+                pool.release(conn)
+            else:                               # pool.release(conn), inlined: the common case
+                conn.state = _IDLE
+                idle.append(conn)
             return out
 
     async def close(self) -> None:
@@ -712,5 +746,6 @@ class FastTransport:
         for pool in self._pools.values():
             pool.close()
         self._pools.clear()
+        self._heads.clear()
         await asyncio.sleep(0)   # let the transports run connection_lost
         await asyncio.sleep(0)
