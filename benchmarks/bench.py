@@ -1,17 +1,23 @@
-"""lunge_mp self-benchmark (`make bench`).
+"""lunge_mp self-benchmark (`make bench`; `make bench PEERS=1` adds k6 and wrk).
 
-Starts the embedded target once (one process on 127.0.0.1), then runs `lunge-mp run`
-one run after another against it:
+Starts the embedded target once (one process on 127.0.0.1), then runs, one after another:
 
-* open model, ``constant-arrival-rate`` at each of ``--rates`` (default 1,000, 5,000 and
-  10,000 iterations/s) for ``--duration`` seconds against ``/``;
-* closed model, ``constant-vus`` with ``--vus`` (default 50) VUs for ``--duration`` seconds
-  against ``/`` (maximum throughput).
+* closed  - `constant-vus`, 50 VUs, `GET /` (2-byte body), one worker and the coordinator
+            pinned to CPU 0 (`taskset`), the target pinned to CPU 1; once with
+            `settings.transport: fast`, once with `aiohttp`.  Bars: >= 50,000 and >= 10,000 req/s.
+* open    - `constant-arrival-rate` on the whole box (nothing pinned, the target shares it),
+            a search: 10k, 15k, 20k, ... it/s until efficiency drops below 99%.  Bars: 10k at
+            >= 99.5% using < 0.5 core (coordinator + workers), 20k at >= 99%.
+* latency - `constant-vus`, 200 VUs on `/delay/10` (pinned like `closed`): p99 - 10 ms, next
+            to wrk's on the same target (wrk runs whenever it is installed).  Bar: within 2 ms.
+* ramp    - `ramping-arrival-rate` 1k -> 10k it/s, then 10k held: efficiency per phase, from
+            the buckets' `phase`, `scheduled` and `dropped` (and `targetRate`/`achievedRate`).
+* coord   - `constant-arrival-rate` 50k it/s: the coordinator's share of a core.  Bar: < 15%.
+* peers   - (`--peers 1`) wrk and k6 on the closed and latency runs, k6 on open 10k; ratios.
 
-For every run it reads lunge-mp's results.json, the target's request counters and the
-target's CPU time, prints one table row, and finally writes
-``<out-dir>/bench-<UTC timestamp>.json`` (every figure plus machine info) and
-``<out-dir>/latest.md`` (the table).  See benchmarks/README.md for the columns.
+Each configuration runs `--repeat` times (default 3) and its row shows the median of every
+figure (the raw runs are all in the JSON).  Results: the table on stdout,
+``<out-dir>/bench-<UTC timestamp>.json`` and ``<out-dir>/latest.md``; see benchmarks/README.md.
 
 Acceptance bars are reported as PASS/FAIL, never enforced: the exit code is non-zero only
 when something went wrong (a run crashed, no results.json, the target died, ...).
@@ -25,13 +31,17 @@ import importlib.metadata
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -42,11 +52,20 @@ if str(ROOT) not in sys.path:          # run from a checkout without the package
 
 from lunge_mp.target import start_target  # noqa: E402
 
-DEFAULT_RATES = "1000,5000,10000"
+SECTIONS = ("closed", "open", "latency", "ramp", "coord")
 PACKAGES = ("lunge_mp", "aiohttp", "uvloop", "msgspec", "pyzmq", "psutil", "httptools",
-            "hdrhistogram", "pyyaml")
+            "hdrhistogram", "pyyaml", "k6")
 GRACE_SIGINT_S = 10.0      # after forwarding Ctrl-C to lunge-mp: how long it may take to write results
 RUN_TIMEOUT_EXTRA_S = 60.0  # a run may take this much longer than its duration before it is killed
+LG_CPU, TARGET_CPU = 0, 1   # pinned runs: load generator on CPU 0, target on CPU 1
+
+# acceptance bars (the issue's)
+CLOSED_BARS = {"fast": 50_000, "aiohttp": 10_000}
+OPEN_EFF_BARS = {10_000: 0.995, 20_000: 0.99}
+OPEN_CORES_BAR = (10_000, 0.5)
+SEARCH_EFF = 0.99
+LATENCY_BAR_MS = 2.0
+COORD_RATE, COORD_BAR = 50_000, 0.15
 
 
 class Interrupted(BaseException):
@@ -59,75 +78,72 @@ class Interrupted(BaseException):
 
 def vu_pool(rate: int) -> tuple[int, int]:
     """preAllocatedVUs, maxVUs for an open-model run at `rate` it/s: 50 ms and 400 ms of
-    in-flight work (at least 50 and 500).
-
-    Against a local target an iteration takes well under a millisecond when nothing is
-    starved, so concurrency = rate x latency is small.  But on a busy 2-core box the
-    generator's own event loops stall for tens to hundreds of ms; 50/500 at 5,000 it/s ran
-    out of VUs (dropped iterations, cause `no_vu`, efficiency ~94%) while 250/2,000 peaked at
-    ~600-850 VUs and dropped nothing.  More than 400 ms of in-flight work means the generator
-    is overloaded anyway, and a bigger pool would only hide that (iterations "started" but
-    queued inside the generator).
-    """
+    in-flight work (at least 50 and 500).  More than 400 ms of in-flight work means the
+    generator is overloaded anyway, and a bigger pool would only hide that."""
     pre = max(50, rate // 20)
     return pre, max(500, (rate * 2) // 5, pre)
 
 
-def open_config(rate: int, duration: int) -> tuple[str, dict]:
-    pre, mx = vu_pool(rate)
-    text = f"""\
+_HEAD = """\
 # generated by benchmarks/bench.py
-name: "bench open {rate}/s"
+name: "{name}"
 settings:
   baseUrl: "${{BASE_URL}}"
   timeout: 10s
+  transport: {transport}
+  maxConnectionsPerHost: {conns}    # one per VU, as k6 and wrk have
 scenarios:
-  open:
+  s:
+"""
+_REQ = """\
+    requests:
+      - name: "GET {path}"
+        method: GET
+        url: {path}
+        assertions:
+          - {{type: status, condition: eq, value: "200"}}
+"""
+
+
+def open_config(rate: int, duration: int, transport: str = "auto") -> tuple[str, dict]:
+    pre, mx = vu_pool(rate)
+    text = _HEAD.format(name=f"bench open {rate}/s", transport=transport, conns=mx) + f"""\
     executor: constant-arrival-rate
     rate: {rate}
     duration: {duration}s
     preAllocatedVUs: {pre}
     maxVUs: {mx}
     gracefulStop: 5s
-    requests:
-      - name: "GET /"
-        method: GET
-        url: /
-        assertions:
-          - {{type: status, condition: eq, value: "200"}}
-"""
+""" + _REQ.format(path="/")
     return text, {"executor": "constant-arrival-rate", "rate": rate, "duration": duration,
-                  "preAllocatedVUs": pre, "maxVUs": mx}
+                  "preAllocatedVUs": pre, "maxVUs": mx, "transport": transport}
 
 
-def closed_config(vus: int, duration: int) -> tuple[str, dict]:
-    text = f"""\
-# generated by benchmarks/bench.py
-name: "bench closed {vus} VUs"
-settings:
-  baseUrl: "${{BASE_URL}}"
-  timeout: 10s
-scenarios:
-  closed:
+def closed_config(vus: int, duration: int, transport: str = "auto", path: str = "/") -> tuple[str, dict]:
+    text = _HEAD.format(name=f"bench closed {vus} VUs {path}", transport=transport, conns=vus) + f"""\
     executor: constant-vus
     vus: {vus}
     duration: {duration}s
     gracefulStop: 5s
-    requests:
-      - name: "GET /"
-        method: GET
-        url: /
-        assertions:
-          - {{type: status, condition: eq, value: "200"}}
-"""
-    return text, {"executor": "constant-vus", "vus": vus, "duration": duration}
+""" + _REQ.format(path=path)
+    return text, {"executor": "constant-vus", "vus": vus, "duration": duration,
+                  "transport": transport, "path": path}
 
 
-def bar_for(rate: int | None) -> float | None:
-    """Efficiency bar: >= 99% up to 5k it/s, >= 95% above (10k). None for the closed model."""
-    if rate is None:
-        return None
-    return 0.99 if rate <= 5000 else 0.95
+def ramp_config(start: int, end: int, ramp_s: int, hold_s: int) -> tuple[str, dict]:
+    pre, mx = vu_pool(end)
+    text = _HEAD.format(name=f"bench ramp {start}->{end}/s", transport="auto", conns=mx) + f"""\
+    executor: ramping-arrival-rate
+    startRate: {start}
+    preAllocatedVUs: {pre}
+    maxVUs: {mx}
+    gracefulStop: 5s
+    stages:
+      - {{duration: {ramp_s}s, target: {end}}}
+      - {{duration: {hold_s}s, target: {end}}}
+""" + _REQ.format(path="/")
+    return text, {"executor": "ramping-arrival-rate", "startRate": start, "target": end,
+                  "rampSeconds": ramp_s, "holdSeconds": hold_s, "preAllocatedVUs": pre, "maxVUs": mx}
 
 
 # ---------------------------------------------------------------------------
@@ -164,11 +180,24 @@ def _busy_box(other_cpu_s: float, wall_s: float) -> bool:
     return other_cpu_s > max(1.0, 0.15 * wall_s * (os.cpu_count() or 1))
 
 
+def _pin(pid: int, cpus: set[int] | None) -> None:
+    """Pin a process (and its children) to `cpus`; None = every CPU."""
+    cpus = cpus if cpus is not None else set(range(os.cpu_count() or 1))
+    try:
+        procs = [psutil.Process(pid)] + psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return
+    for p in procs:
+        try:
+            p.cpu_affinity(sorted(cpus))
+        except (psutil.Error, OSError):
+            pass
+
+
 def _kill_group(proc: subprocess.Popen, graceful_s: float) -> None:
-    """Stop a `lunge-mp run` started in its own session: SIGINT (results still written),
-    then SIGKILL to the whole process group and to every descendant found."""
+    """Stop a command started in its own session: SIGINT (results still written), then
+    SIGKILL to the whole process group and to every descendant found."""
     if proc.poll() is not None:
-        # the coordinator is gone; its workers share its process group
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -181,9 +210,7 @@ def _kill_group(proc: subprocess.Popen, graceful_s: float) -> None:
     try:
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(graceful_s)
-    except (ProcessLookupError, PermissionError):
-        pass
-    except subprocess.TimeoutExpired:
+    except (ProcessLookupError, PermissionError, subprocess.TimeoutExpired):
         pass
     try:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -201,42 +228,85 @@ def _kill_group(proc: subprocess.Popen, graceful_s: float) -> None:
     psutil.wait_procs(descendants, timeout=5.0)
 
 
-def run_lunge(config_path: Path, out_path: Path, stderr_path: Path, base_url: str,
-              workers: int | None, timeout_s: float) -> tuple[int, float, float]:
-    """`lunge-mp run CONFIG --out OUT -q -e BASE_URL=...`; returns (exit code, wall s, rusage CPU s).
+class CpuSampler(threading.Thread):
+    """Samples the CPU seconds of a process tree every second (for tools without their own
+    per-second figures): `steady_cores()` is the mean rate between the first and last sample."""
 
-    The run gets its own session, so a Ctrl-C in the terminal reaches only this script,
-    which forwards it (graceful stop), then kills whatever is left.
-    """
-    cmd = [sys.executable, "-m", "lunge_mp.cli", "run", str(config_path), "--out", str(out_path),
-           "-q", "-e", f"BASE_URL={base_url}"]
-    if workers:
-        cmd += ["--workers", str(workers)]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.samples: list[tuple[float, float]] = []
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            self.samples.append((time.monotonic(), _tree_cpu(self.pid)))
+            self._halt.wait(1.0)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(2.0)
+
+    def steady_cores(self) -> float | None:
+        s = [x for x in self.samples if x[1] == x[1]]      # drop NaN (process gone)
+        if len(s) < 4:
+            return None
+        (t0, c0), (t1, c1) = s[1], s[-2]                    # skip start-up and the end
+        return (c1 - c0) / (t1 - t0) if t1 > t0 else None
+
+
+def run_command(cmd: list[str], stderr_path: Path, timeout_s: float, cpus: set[int] | None,
+                env: dict | None = None, sample: bool = False, stdout_path: Path | None = None
+                ) -> tuple[int, float, float, CpuSampler | None]:
+    """Run `cmd` in its own session (pinned to `cpus` with taskset when given);
+    returns (exit code, wall s, rusage CPU s of the whole tree, sampler)."""
+    if cpus is not None and shutil.which("taskset"):
+        cmd = ["taskset", "-c", ",".join(map(str, sorted(cpus)))] + cmd
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
+    out = open(stdout_path, "wb") if stdout_path else None
     with open(stderr_path, "wb") as err:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=err, stderr=err, env=env,
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out or err, stderr=err, env=env,
                                 start_new_session=True, cwd=str(ROOT))
+    if out:
+        out.close()
+    sampler = CpuSampler(proc.pid) if sample else None
+    if sampler:
+        sampler.start()
     try:
         code = proc.wait(timeout_s)
     except subprocess.TimeoutExpired:
         _kill_group(proc, GRACE_SIGINT_S)
-        raise RuntimeError(f"lunge-mp did not finish within {timeout_s:.0f}s (killed)")
+        raise RuntimeError(f"{Path(cmd[0]).name} did not finish within {timeout_s:.0f}s (killed)")
     except BaseException:
         _kill_group(proc, GRACE_SIGINT_S)
         raise
+    finally:
+        if sampler:
+            sampler.stop()
     wall = time.monotonic() - t0
-    # workers are children of the coordinator and reaped by it, so their CPU is in here too
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     rusage_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     _kill_group(proc, 0)   # nothing should be left; make sure
-    return code, wall, rusage_cpu
+    return code, wall, rusage_cpu, sampler
+
+
+def lunge_cmd(config_path: Path, out_path: Path, base_url: str, workers: int | None) -> list[str]:
+    cmd = [sys.executable, "-m", "lunge_mp.cli", "run", str(config_path), "--out", str(out_path),
+           "-q", "-e", f"BASE_URL={base_url}"]
+    if workers:
+        cmd += ["--workers", str(workers)]
+    return cmd
+
+
+def lunge_env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    return env
 
 
 # ---------------------------------------------------------------------------
-# One run
+# One lunge-mp run
 # ---------------------------------------------------------------------------
 
 def target_rate(per_second: dict[str, int]) -> tuple[float | None, list[int]]:
@@ -259,110 +329,254 @@ def _m(metrics: dict, name: str, field: str):
     return v if field == "count" else None
 
 
-def one_run(label: str, kind: str, rate: int | None, config_text: str, config_info: dict,
-            target, tmp: Path, workers: int | None, duration: int) -> dict:
-    safe = label.replace(" ", "_").replace("/", "_")
-    cfg = tmp / f"{safe}.yaml"
-    out = tmp / f"{safe}.results.json"
-    errp = tmp / f"{safe}.stderr"
-    cfg.write_text(config_text)
-    row: dict = {"label": label, "kind": kind, "rate": rate, "config": config_info,
-                 "loadavgBefore": os.getloadavg(), "error": None}
+def steady_cores(resources: list[dict], duration: float) -> tuple[float | None, float | None]:
+    """(load generator cores, coordinator cores): mean of results.json's per-second CPU samples
+    over the seconds strictly inside the schedule (start-up, the first and the last second left out)."""
+    inner = [r for r in resources if 1 <= (r.get("t") or 0) <= duration - 1]
+    if not inner:
+        return None, None
+    lg = [(r.get("coordinator") or {}).get("cpuPercent", 0.0)
+          + sum((w or {}).get("cpuPercent", 0.0) for w in (r.get("workers") or {}).values()) for r in inner]
+    co = [(r.get("coordinator") or {}).get("cpuPercent", 0.0) for r in inner]
+    return round(statistics.mean(lg) / 100, 3), round(statistics.mean(co) / 100, 4)
 
+
+def phase_efficiency(buckets: list[dict]) -> dict[str, dict]:
+    """Per bucket phase: started ÷ due (due = `scheduled`, started = scheduled − dropped) and
+    achieved ÷ target (the buckets' `achievedRate` and `targetRate` summed)."""
+    out: dict[str, dict] = {}
+    for b in buckets:
+        ph = b.get("phase") or "?"
+        if ph in ("idle", "warmup"):
+            continue
+        o = out.setdefault(ph, {"seconds": 0, "due": 0, "dropped": 0, "target": 0.0, "achieved": 0.0})
+        o["seconds"] += 1
+        o["due"] += b.get("scheduled") or 0
+        o["dropped"] += b.get("dropped") or 0
+        o["target"] += b.get("targetRate") or 0.0
+        o["achieved"] += b.get("achievedRate") or 0.0
+    for o in out.values():
+        o["efficiency"] = round((o["due"] - o["dropped"]) / o["due"], 6) if o["due"] else None
+        o["achievedOverTarget"] = round(o["achieved"] / o["target"], 6) if o["target"] else None
+    return out
+
+
+@dataclass
+class Spec:
+    """One configuration to measure."""
+    label: str
+    section: str
+    kind: str                       # open | closed
+    config: str
+    info: dict
+    duration: int
+    rate: int | None = None
+    pinned: bool = False            # LG on CPU 0, target on CPU 1
+    workers: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def one_run(spec: Spec, target, tmp: Path, n: int) -> dict:
+    safe = re.sub(r"[^A-Za-z0-9]+", "_", spec.label) + f"_{n}"
+    cfg, out, errp = tmp / f"{safe}.yaml", tmp / f"{safe}.results.json", tmp / f"{safe}.stderr"
+    cfg.write_text(spec.config)
+    row: dict = {"label": spec.label, "section": spec.section, "kind": spec.kind, "rate": spec.rate,
+                 "config": spec.info, "pinned": spec.pinned, "loadavgBefore": os.getloadavg(), "error": None}
+    _pin(target.pid, {TARGET_CPU} if spec.pinned else None)
     target.reset()
     before = target.stats()
     tcpu0 = _tree_cpu(target.pid)
     busy0, steal0 = _busy_cpu()
-    started = time.time()
-    code, wall, rusage_cpu = run_lunge(cfg, out, errp, target.url, workers,
-                                       duration + RUN_TIMEOUT_EXTRA_S)
-    finished = time.time()
+    code, wall, rusage_cpu, _ = run_command(
+        lunge_cmd(cfg, out, target.url, spec.workers), errp, spec.duration + RUN_TIMEOUT_EXTRA_S,
+        {LG_CPU} if spec.pinned else None, env=lunge_env())
     tcpu1 = _tree_cpu(target.pid)
     busy1, steal1 = _busy_cpu()
     if not target.alive:
-        raise RuntimeError(f"the target died during {label} (exit {target.returncode}):\n{target.log()[-2000:]}")
+        raise RuntimeError(f"the target died during {spec.label} (exit {target.returncode}):\n{target.log()[-2000:]}")
     after = target.stats()
     stderr = errp.read_text(errors="replace")
-
-    row.update(exitCode=code, wallSeconds=round(wall, 3), startedAt=started, finishedAt=finished,
-               stderrTail=stderr[-4000:])
-    if code not in (0, 99):
+    row.update(exitCode=code, wallSeconds=round(wall, 3), stderrTail=stderr[-4000:])
+    if code not in (0, 99, 113):        # 113: below minEfficiency, a figure like any other here
         row["error"] = f"lunge-mp exited {code}"
     if not out.exists():
         row["error"] = f"lunge-mp exited {code} and wrote no results.json"
         return row
     res = json.loads(out.read_text())
     metrics = res.get("metrics", {})
-
     t_count = after["requests"] - before["requests"]
     achieved, series = target_rate(after.get("perSecond", {}))
     lg_reqs = _m(metrics, "http_reqs", "count")
     coord_cpu = (res.get("coordinator") or {}).get("cpuSeconds")
     workers_info = res.get("workers") or []
-    workers_cpu = sum((w.get("cpuUserSeconds") or 0) + (w.get("cpuSystemSeconds") or 0)
-                      for w in workers_info)
+    workers_cpu = sum((w.get("cpuUserSeconds") or 0) + (w.get("cpuSystemSeconds") or 0) for w in workers_info)
     lg_cpu = (coord_cpu or 0) + workers_cpu
     dropped = metrics.get("dropped_iterations")
     dropped_count = dropped.get("count") if isinstance(dropped, dict) else dropped
-    dropped_causes = dropped.get("byCause") if isinstance(dropped, dict) else None
-    eff = (res.get("efficiency") or {}).get("overall")
-    iters = _m(metrics, "iterations", "count")
     buckets = res.get("buckets") or []
-    due = rate * duration if rate else None
-    bar = bar_for(rate)
-
+    duration = res.get("durationSeconds") or spec.duration
+    lg_cores, coord_cores = steady_cores(res.get("resources") or [], spec.duration)
+    p99 = _m(metrics, "http_req_duration", "p99")
     row.update(
-        status=res.get("status"),
-        abortReason=res.get("abortReason"),
-        durationSeconds=res.get("durationSeconds"),
-        plannedSeconds=res.get("plannedSeconds"),
-        efficiency=eff,
-        efficiencyBar=bar,
-        efficiencyPass=None if bar is None or eff is None else eff >= bar,
-        iterations=iters,
-        iterationsDue=due,
-        completedOverDue=(iters / due) if (due and iters is not None) else None,
+        status=res.get("status"), abortReason=res.get("abortReason"), durationSeconds=duration,
+        transport=res.get("transport"),
+        efficiency=(res.get("efficiency") or {}).get("overall"),
+        iterations=_m(metrics, "iterations", "count"),
         droppedIterations=dropped_count,
-        droppedByCause=dropped_causes,
+        droppedByCause=dropped.get("byCause") if isinstance(dropped, dict) else None,
         failures=_m(metrics, "http_req_failed", "count"),
         failuresByClass=(metrics.get("http_req_failed") or {}).get("byClass"),
         firstError=(metrics.get("http_req_failed") or {}).get("firstError"),
-        requestsLunge=lg_reqs,
-        requestsTarget=t_count,
-        countsMatch=(lg_reqs == t_count),
-        targetByPath=after.get("byPath"),
-        achievedRateTarget=achieved,
-        achievedRateTargetOverDuration=t_count / duration if duration else None,
-        targetPerSecond=series,
+        requestsLunge=lg_reqs, requestsTarget=t_count, countsMatch=(lg_reqs == t_count),
+        achievedRateTarget=achieved, targetPerSecond=series,
         lungeBucketRequests=[b.get("requests") for b in buckets],
-        lungeBucketScheduled=[b.get("scheduled") for b in buckets],
-        lungeBucketDropped=[b.get("dropped") for b in buckets],
-        serviceP50Ms=_m(metrics, "http_req_duration", "p50"),
-        serviceP99Ms=_m(metrics, "http_req_duration", "p99"),
+        serviceP50Ms=_m(metrics, "http_req_duration", "p50"), serviceP99Ms=p99,
         serviceMaxMs=_m(metrics, "http_req_duration", "max"),
         responseP50Ms=_m(metrics, "http_req_response_time", "p50"),
         responseP99Ms=_m(metrics, "http_req_response_time", "p99"),
-        responseMaxMs=_m(metrics, "http_req_response_time", "max"),
         scheduleLagP99Ms=_m(metrics, "schedule_lag", "p99"),
         vusMax=metrics.get("vus_max"),
-        coordinatorCpuSeconds=coord_cpu,
-        workersCpuSeconds=round(workers_cpu, 3),
-        workers=[{k: w.get(k) for k in ("id", "cpuUserSeconds", "cpuSystemSeconds", "lastCpuPercent",
-                                          "lastLoopLagMs", "rssMB", "lostAt", "error")}
+        coordinatorCpuSeconds=coord_cpu, workersCpuSeconds=round(workers_cpu, 3),
+        workers=[{k: w.get(k) for k in ("id", "cpuUserSeconds", "cpuSystemSeconds", "rssMB", "lostAt", "error")}
                  for w in workers_info],
-        loadGenCpuSeconds=round(lg_cpu, 3),
-        loadGenCpuSecondsRusage=round(rusage_cpu, 3),
+        loadGenCpuSeconds=round(lg_cpu, 3), loadGenCpuSecondsRusage=round(rusage_cpu, 3),
+        # cores: whole processes (start-up, imports and shutdown included) over the run's
+        # duration, and steady (per-second samples inside the schedule)
+        loadGenCoresWhole=round(rusage_cpu / duration, 3) if duration else None,
+        loadGenCoresSteady=lg_cores,
+        coordinatorCoresWhole=round(coord_cpu / duration, 4) if (coord_cpu and duration) else None,
+        coordinatorCoresSteady=coord_cores,
+        workerCpuMicrosPerRequest=round(workers_cpu / lg_reqs * 1e6, 2) if lg_reqs else None,
         targetCpuSeconds=round(tcpu1 - tcpu0, 3),
-        # whole box, from /proc/stat (tick-sampled: can read ~20% low on this VM, so the
-        # difference below is only a coarse "was something else running?" indicator)
         boxBusyCpuSeconds=round(busy1 - busy0, 3),
         otherCpuSecondsApprox=round((busy1 - busy0) - rusage_cpu - (tcpu1 - tcpu0), 3),
         stealCpuSeconds=round(steal1 - steal0, 3),
         busyBox=_busy_box((busy1 - busy0) - rusage_cpu - (tcpu1 - tcpu0), wall),
         requestsPerLoadGenCpuSecond=(lg_reqs / lg_cpu) if (lg_reqs and lg_cpu) else None,
-        warnings=res.get("warnings"),
-        reportGaps=res.get("reportGaps"),
+        phases=phase_efficiency(buckets) if spec.info.get("executor") == "ramping-arrival-rate" else None,
+        warnings=res.get("warnings"), reportGaps=res.get("reportGaps"),
     )
+    if p99 is not None and spec.info.get("path", "").startswith("/delay/"):
+        row["addedP99Ms"] = round(p99 - int(spec.info["path"].rsplit("/", 1)[1]), 3)
+    return row
+
+
+# ---------------------------------------------------------------------------
+# Peers: wrk and k6
+# ---------------------------------------------------------------------------
+
+def k6_binary() -> str | None:
+    cand = Path(sys.executable).parent / "k6"
+    return str(cand) if cand.exists() else shutil.which("k6")
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def _ms(text: str) -> float | None:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    return float(m.group(1)) * _UNITS[m.group(2)] if m else None
+
+
+def run_wrk(label: str, url: str, conns: int, duration: int, target, tmp: Path, pinned: bool) -> dict:
+    """wrk -t1 -c<conns> -d<duration>s --latency <url>; requests/s, p50/p99 (ms)."""
+    errp, outp = tmp / f"wrk_{conns}_{int(time.time() * 1000)}.err", tmp / f"wrk_{conns}_{int(time.time() * 1000)}.out"
+    _pin(target.pid, {TARGET_CPU} if pinned else None)
+    target.reset()
+    before = target.stats()
+    code, wall, cpu, sampler = run_command(["wrk", "-t1", f"-c{conns}", f"-d{duration}s", "--latency", url],
+                                           errp, duration + 30, {LG_CPU} if pinned else None,
+                                           sample=True, stdout_path=outp)
+    text = outp.read_text(errors="replace")
+    after = target.stats()
+    achieved, _ = target_rate(after.get("perSecond", {}))
+    row = {"tool": "wrk", "label": label, "exitCode": code, "wallSeconds": round(wall, 3),
+           "cpuSeconds": round(cpu, 3), "coresSteady": sampler.steady_cores() if sampler else None,
+           "requestsTarget": after["requests"] - before["requests"], "achievedRateTarget": achieved,
+           "output": text[-2000:], "error": None if code == 0 else f"wrk exited {code}"}
+    m = re.search(r"Requests/sec:\s*([\d.]+)", text)
+    row["requestsPerSecond"] = float(m.group(1)) if m else None
+    for pct in ("50", "99"):
+        m = re.search(rf"^\s*{pct}(?:\.0+)?%\s+(\S+)", text, re.M)
+        row[f"p{pct}Ms"] = _ms(m.group(1)) if m else None
+    return row
+
+
+_K6_SCRIPT = """\
+import http from 'k6/http';
+import {{ check }} from 'k6';
+export const options = {{
+  discardResponseBodies: true,
+  summaryTrendStats: ['med', 'p(99)', 'max'],
+  scenarios: {{ s: {scenario} }},
+}};
+export default function () {{
+  const r = http.get(__ENV.URL);
+  check(r, {{ 'status is 200': (x) => x.status === 200 }});
+}}
+"""
+
+
+def run_k6(label: str, url: str, scenario: dict, duration: int, target, tmp: Path, pinned: bool,
+           rate: int | None = None) -> dict:
+    k6 = k6_binary()
+    name = re.sub(r"[^A-Za-z0-9]+", "_", label) + f"_{int(time.time() * 1000)}"
+    script, summary, errp = tmp / f"{name}.js", tmp / f"{name}.summary.json", tmp / f"{name}.err"
+    script.write_text(_K6_SCRIPT.format(scenario=json.dumps(scenario)))
+    env = dict(os.environ, URL=url, K6_NO_USAGE_REPORT="true", K6_NO_COLOR="true")
+    _pin(target.pid, {TARGET_CPU} if pinned else None)
+    target.reset()
+    before = target.stats()
+    tcpu0 = _tree_cpu(target.pid)
+    code, wall, cpu, sampler = run_command([k6, "run", "--quiet", "--no-color", "--summary-export", str(summary),
+                                            str(script)], errp, duration + 60,
+                                           {LG_CPU} if pinned else None, env=env, sample=True)
+    after = target.stats()
+    achieved, _ = target_rate(after.get("perSecond", {}))
+    row = {"tool": "k6", "label": label, "exitCode": code, "wallSeconds": round(wall, 3),
+           "cpuSeconds": round(cpu, 3), "coresSteady": sampler.steady_cores() if sampler else None,
+           "coresWhole": round(cpu / duration, 3), "targetCpuSeconds": round(_tree_cpu(target.pid) - tcpu0, 3),
+           "requestsTarget": after["requests"] - before["requests"], "achievedRateTarget": achieved,
+           "stderrTail": errp.read_text(errors="replace")[-2000:],
+           "error": None if code in (0, 99) else f"k6 exited {code}"}
+    if summary.exists():
+        m = json.loads(summary.read_text()).get("metrics", {})
+        d = m.get("http_req_duration") or {}
+        row.update(requestsPerSecond=(m.get("http_reqs") or {}).get("rate"),
+                   requests=(m.get("http_reqs") or {}).get("count"),
+                   iterations=(m.get("iterations") or {}).get("count"),
+                   dropped=(m.get("dropped_iterations") or {}).get("count", 0),
+                   p50Ms=d.get("med"), p99Ms=d.get("p(99)"), maxMs=d.get("max"))
+        if rate:
+            due = rate * duration
+            row["efficiency"] = round(min(1.0, (row.get("iterations") or 0) / due), 6)
+    return row
+
+
+# ---------------------------------------------------------------------------
+# Medians over repeats
+# ---------------------------------------------------------------------------
+
+def median_row(runs: list[dict]) -> dict:
+    """A row holding the median of every numeric figure of `runs` (the raw runs are kept)."""
+    ok = [r for r in runs if not r.get("error") and "requestsLunge" in r] or runs
+    row = dict(ok[len(ok) // 2])
+    for k, v in list(row.items()):
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            vals = [r[k] for r in ok if isinstance(r.get(k), (int, float)) and not isinstance(r.get(k), bool)]
+            if vals:
+                row[k] = statistics.median(vals)
+    if any("countsMatch" in r for r in ok):
+        row["countsMatch"] = all(r.get("countsMatch") for r in ok)
+    row["busyBox"] = any(r.get("busyBox") for r in ok)
+    if ok and ok[0].get("phases"):
+        row["phases"] = {ph: {k: statistics.median([r["phases"][ph][k] for r in ok
+                                                    if ph in (r.get("phases") or {}) and r["phases"][ph].get(k) is not None] or [None])
+                              for k in ok[0]["phases"][ph]}
+                         for ph in ok[0]["phases"]}
+    row["repeats"] = len(runs)
+    row["errors"] = [r["error"] for r in runs if r.get("error")]
+    row["error"] = None if len(ok) and not ok[0].get("error") else (runs[0].get("error") if runs else "no run")
     return row
 
 
@@ -370,9 +584,9 @@ def one_run(label: str, kind: str, rate: int | None, config_text: str, config_in
 # Table
 # ---------------------------------------------------------------------------
 
-COLUMNS = ["run", "target /s", "achieved /s (target)", "eff", "eff bar", "reqs lunge", "reqs target",
-           "match", "svc p50 ms", "svc p99 ms", "resp p99 ms", "coord CPU s", "workers CPU s",
-           "target CPU s", "req/CPU-s (LG)", "dropped", "failed"]
+COLUMNS = ["run", "target /s", "achieved /s (target)", "eff", "reqs lunge", "reqs target", "match",
+           "svc p50 ms", "svc p99 ms", "resp p99 ms", "coord CPU s", "workers CPU s", "target CPU s",
+           "LG cores", "worker µs/req", "req/CPU-s (LG)", "dropped", "failed"]
 
 
 def _f(v, fmt: str, none: str = "-") -> str:
@@ -388,39 +602,55 @@ def table_rows(rows: list[dict]) -> list[list[str]]:
     out = []
     for r in rows:
         if r.get("error") and "requestsLunge" not in r:
-            out.append([r["label"], _f(r.get("rate"), ",d", "max")] + ["ERROR"] + [""] * (len(COLUMNS) - 3))
+            out.append([r["label"], _f(r.get("rate"), ",d", "max"), "ERROR"] + [""] * (len(COLUMNS) - 3))
             continue
-        bar = r.get("efficiencyBar")
-        if bar is None:
-            bar_cell = "n/a"
-        else:
-            bar_cell = ("PASS" if r.get("efficiencyPass") else "FAIL") + f" (>={bar:.0%})"
         run = r["label"] + (" ERROR" if r.get("error") else "") + (" (busy box)" if r.get("busyBox") else "")
+        eff = r.get("efficiency")
         out.append([
-            run,
-            _f(r.get("rate"), ",d", "max"),
-            _f(r.get("achievedRateTarget"), ",.0f"),
-            _f(r["efficiency"] * 100 if r.get("efficiency") is not None else None, ".2f") + ("%" if r.get("efficiency") is not None else ""),
-            bar_cell,
-            _f(r.get("requestsLunge"), ",d"),
-            _f(r.get("requestsTarget"), ",d"),
+            run, _f(r.get("rate"), ",.0f", "max"), _f(r.get("achievedRateTarget"), ",.0f"),
+            "-" if eff is None else f"{eff * 100:.2f}%",
+            _f(r.get("requestsLunge"), ",.0f"), _f(r.get("requestsTarget"), ",.0f"),
             "yes" if r.get("countsMatch") else "NO",
-            _f(r.get("serviceP50Ms"), ".2f"),
-            _f(r.get("serviceP99Ms"), ".2f"),
-            _f(r.get("responseP99Ms"), ".2f"),
-            _f(r.get("coordinatorCpuSeconds"), ".2f"),
-            _f(r.get("workersCpuSeconds"), ".2f"),
-            _f(r.get("targetCpuSeconds"), ".2f"),
+            _f(r.get("serviceP50Ms"), ".2f"), _f(r.get("serviceP99Ms"), ".2f"), _f(r.get("responseP99Ms"), ".2f"),
+            _f(r.get("coordinatorCpuSeconds"), ".2f"), _f(r.get("workersCpuSeconds"), ".2f"),
+            _f(r.get("targetCpuSeconds"), ".2f"), _f(r.get("loadGenCoresSteady"), ".2f"),
+            _f(r.get("workerCpuMicrosPerRequest"), ".1f"),
             _f(r.get("requestsPerLoadGenCpuSecond"), ",.0f"),
-            _f(r.get("droppedIterations"), ",d"),
-            _f(r.get("failures"), ",d"),
+            _f(r.get("droppedIterations"), ",.0f"), _f(r.get("failures"), ",.0f"),
         ])
     return out
 
 
-def text_table(rows: list[dict]) -> str:
-    cells = [COLUMNS] + table_rows(rows)
-    widths = [max(len(c[i]) for c in cells) for i in range(len(COLUMNS))]
+PEER_COLUMNS = ["tool", "run", "req/s (target)", "eff", "p50 ms", "p99 ms", "cores", "lunge_mp ÷ tool"]
+
+
+def peer_rows(peers: list[dict], lunge: dict[str, dict]) -> list[list[str]]:
+    out = []
+    for p in peers:
+        if p.get("error") and p.get("requestsTarget") is None:
+            out.append([p["tool"], p["label"], "ERROR"] + [""] * (len(PEER_COLUMNS) - 3))
+            continue
+        mine = lunge.get(p["label"]) or {}
+        if p["label"].startswith("latency"):
+            ratio = (f"added p99 {mine['addedP99Ms'] - (p['p99Ms'] - 10):+.2f} ms"
+                     if mine.get("addedP99Ms") is not None and p.get("p99Ms") is not None else "-")
+        elif p["label"].startswith("open"):
+            ratio = (f"cores ×{mine['loadGenCoresSteady'] / p['coresSteady']:.2f}"
+                     if mine.get("loadGenCoresSteady") and p.get("coresSteady") else "-")
+        else:
+            ratio = (f"req/s ×{mine['achievedRateTarget'] / p['achievedRateTarget']:.2f}"
+                     if mine.get("achievedRateTarget") and p.get("achievedRateTarget") else "-")
+        eff = p.get("efficiency")
+        out.append([p["tool"], p["label"], _f(p.get("achievedRateTarget"), ",.0f"),
+                    "-" if eff is None else f"{eff * 100:.2f}%",
+                    _f(p.get("p50Ms"), ".2f"), _f(p.get("p99Ms"), ".2f"),
+                    _f(p.get("coresSteady"), ".2f"), ratio])
+    return out
+
+
+def text_table(columns: list[str], cells_rows: list[list[str]]) -> str:
+    cells = [columns] + cells_rows
+    widths = [max(len(c[i]) for c in cells) for i in range(len(columns))]
     lines = []
     for n, c in enumerate(cells):
         lines.append("  ".join(x.rjust(w) if i else x.ljust(w) for i, (x, w) in enumerate(zip(c, widths))))
@@ -429,11 +659,78 @@ def text_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def md_table(rows: list[dict]) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |",
-             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(COLUMNS))) + "|"]
-    for c in table_rows(rows):
+def md_table(columns: list[str], cells_rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(columns) + " |",
+             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(columns))) + "|"]
+    for c in cells_rows:
         lines.append("| " + " | ".join(c) + " |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# Acceptance bars
+# ---------------------------------------------------------------------------
+
+def bars(rows: list[dict], peers: list[dict], search: dict | None) -> list[dict]:
+    by = {r["label"]: r for r in rows}
+    out: list[dict] = []
+
+    def bar(what: str, value, ok: bool | None, shown: str) -> None:
+        out.append({"bar": what, "value": value, "pass": ok, "shown": shown})
+
+    for transport, need in CLOSED_BARS.items():
+        r = by.get(f"closed 50 VUs {transport} (1 core)")
+        if r is not None:
+            v = r.get("achievedRateTarget")
+            bar(f"closed, 1 core, {transport} >= {need:,} req/s", v, None if v is None else v >= need,
+                _f(v, ",.0f"))
+    for rate, need in OPEN_EFF_BARS.items():
+        r = by.get(f"open {rate}/s")
+        if r is not None:
+            v = r.get("efficiency")
+            bar(f"open {rate:,}/s efficiency >= {need:.1%}", v, None if v is None else v >= need,
+                "-" if v is None else f"{v:.2%}")
+    rate, need = OPEN_CORES_BAR
+    r = by.get(f"open {rate}/s")
+    if r is not None:
+        v = r.get("loadGenCoresSteady")
+        bar(f"open {rate:,}/s load generator < {need} core (steady; whole process "
+            f"{_f(r.get('loadGenCoresWhole'), '.2f')})", v, None if v is None else v < need, _f(v, ".3f"))
+    if search is not None:
+        bar(f"open: highest rate held at >= {SEARCH_EFF:.0%} (searched {', '.join(f'{x:,}' for x in search['tried'])})",
+            search.get("highest"), None, _f(search.get("highest"), ",d", "none"))
+    lat = by.get("latency 200 VUs /delay/10")
+    if lat is not None:
+        wrk = next((p for p in peers if p["tool"] == "wrk" and p["label"] == lat["label"]), None)
+        mine = lat.get("addedP99Ms")
+        if wrk is not None and wrk.get("p99Ms") is not None and mine is not None:
+            diff = mine - (wrk["p99Ms"] - 10)
+            bar(f"latency added at p99 on /delay/10, 200 VUs: within {LATENCY_BAR_MS} ms of wrk "
+                f"(lunge_mp +{mine:.2f} ms, wrk +{wrk['p99Ms'] - 10:.2f} ms)", diff, diff <= LATENCY_BAR_MS,
+                f"{diff:+.2f} ms")
+        else:
+            bar("latency added at p99 on /delay/10, 200 VUs: within 2 ms of wrk (wrk not run)", mine, None,
+                f"lunge_mp +{_f(mine, '.2f')} ms")
+    r = by.get(f"coord {COORD_RATE // 1000}k/s")
+    if r is not None:
+        v = r.get("coordinatorCoresSteady")
+        bar(f"coordinator at {COORD_RATE:,} arrivals/s < {COORD_BAR:.0%} of a core (steady; whole process "
+            f"{_f(r.get('coordinatorCoresWhole'), '.3f')})", v, None if v is None else v < COORD_BAR,
+            "-" if v is None else f"{v:.1%}")
+    ramp = next((r for r in rows if r.get("section") == "ramp"), None)
+    if ramp is not None and ramp.get("phases"):
+        for ph, o in ramp["phases"].items():
+            e = o.get("efficiency")
+            bar(f"ramp 1k->10k, phase {ph} ({o.get('seconds')} s): efficiency (achieved ÷ target "
+                f"{_f(o.get('achievedOverTarget'), '.4f')})", e, None, "-" if e is None else f"{e:.2%}")
+    return out
+
+
+def bars_md(items: list[dict]) -> str:
+    lines = ["| bar | figure | verdict |", "|---|---:|---|"]
+    for b in items:
+        verdict = "n/a" if b["pass"] is None else ("PASS" if b["pass"] else "FAIL")
+        lines.append(f"| {b['bar']} | {b['shown']} | {verdict} |")
     return "\n".join(lines)
 
 
@@ -458,6 +755,15 @@ def _git() -> dict:
     return {"commit": g("rev-parse", "HEAD"), "dirty": bool(g("status", "--porcelain"))}
 
 
+def _tool_version(cmd: list[str]) -> str | None:
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    text = (p.stdout + p.stderr).strip().splitlines()
+    return text[0][:120] if text else None
+
+
 def machine_info() -> dict:
     try:
         affinity = len(os.sched_getaffinity(0))
@@ -469,18 +775,16 @@ def machine_info() -> dict:
         freq = round(f.current) if f else None
     except Exception:
         pass
+    k6 = k6_binary()
     return {
-        "cpuCount": os.cpu_count(),
-        "cpuAffinity": affinity,
-        "cpuMHz": freq,
+        "cpuCount": os.cpu_count(), "cpuAffinity": affinity, "cpuMHz": freq,
         "memoryGB": round(psutil.virtual_memory().total / 2**30, 1),
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "python": platform.python_version(),
-        "pythonImplementation": platform.python_implementation(),
+        "platform": platform.platform(), "machine": platform.machine(),
+        "python": platform.python_version(), "pythonImplementation": platform.python_implementation(),
         "packages": {p: _version(p) for p in PACKAGES},
-        "git": _git(),
-        "loadavg": os.getloadavg(),
+        "wrk": _tool_version(["wrk", "--version"]) if shutil.which("wrk") else None,
+        "k6": _tool_version([k6, "version"]) if k6 else None,
+        "git": _git(), "loadavg": os.getloadavg(),
     }
 
 
@@ -491,27 +795,39 @@ def machine_info() -> dict:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="3 s runs (smoke check; figures are rougher)")
-    p.add_argument("--rates", default=DEFAULT_RATES,
-                   help=f"open-model rates in iterations/s, comma separated (default {DEFAULT_RATES})")
+    p.add_argument("--quick", action="store_true", help="3 s runs, one repeat (smoke check; figures are rougher)")
+    p.add_argument("--only", default=",".join(SECTIONS), help=f"sections to run (default: all of {','.join(SECTIONS)})")
+    p.add_argument("--rates", default=None,
+                   help="open model: these rates (comma separated) instead of the search")
+    p.add_argument("--search", default="10000,5000,80000",
+                   help="open-model search START,STEP,MAX (default 10000,5000,80000); 10k and 20k always run")
     p.add_argument("--duration", type=int, default=None, help="seconds per run (default 10, 3 with --quick)")
-    p.add_argument("--vus", type=int, default=50, help="VUs of the closed-model run (default 50; 0 skips it)")
+    p.add_argument("--repeat", type=int, default=None, help="runs per configuration, median shown (default 3, 1 with --quick)")
+    p.add_argument("--vus", type=int, default=50, help="VUs of the closed-model runs (default 50)")
     p.add_argument("--workers", type=int, default=None,
-                   help="lunge-mp worker processes (default: lunge-mp's own, one per core)")
-    p.add_argument("--peers", type=int, choices=(0, 1), default=0,
-                   help="1 also runs peer load tools (not available yet)")
+                   help="lunge-mp workers for open/ramp/coord runs (default: lunge-mp's own, one per core)")
+    p.add_argument("--peers", type=int, choices=(0, 1), default=0, help="1 also runs wrk and k6")
     p.add_argument("--out-dir", default=str(ROOT / "benchmarks" / "results"))
     a = p.parse_args(argv)
+    a.sections = [s.strip() for s in a.only.split(",") if s.strip()]
+    bad = [s for s in a.sections if s not in SECTIONS]
+    if bad:
+        p.error(f"--only: unknown section(s) {', '.join(bad)}; known: {', '.join(SECTIONS)}")
     try:
-        a.rate_list = [int(x.replace("_", "")) for x in a.rates.split(",") if x.strip()]
+        a.rate_list = [int(x.replace("_", "")) for x in a.rates.split(",") if x.strip()] if a.rates else None
+        a.search_args = [int(x.replace("_", "")) for x in a.search.split(",")]
     except ValueError:
-        p.error(f"--rates: '{a.rates}' is not a comma-separated list of integers")
-    if any(r <= 0 for r in a.rate_list):
+        p.error("--rates/--search: comma-separated integers")
+    if a.rate_list is not None and any(r <= 0 for r in a.rate_list):
         p.error("--rates must be positive")
+    if len(a.search_args) != 3 or min(a.search_args) <= 0:
+        p.error("--search: START,STEP,MAX, all positive")
     if a.duration is None:
         a.duration = 3 if a.quick else 10
-    if a.duration < 1:
-        p.error("--duration must be >= 1")
+    if a.repeat is None:
+        a.repeat = 1 if a.quick else 3
+    if a.duration < 1 or a.repeat < 1:
+        p.error("--duration and --repeat must be >= 1")
     if a.workers is not None and a.workers < 1:
         p.error("--workers must be >= 1")
     return a
@@ -521,74 +837,171 @@ def _on_signal(signum, frame) -> None:
     raise Interrupted(signal.Signals(signum).name)
 
 
+class Bench:
+    def __init__(self, args: argparse.Namespace, target, tmp: Path) -> None:
+        self.args, self.target, self.tmp = args, target, tmp
+        self.rows: list[dict] = []
+        self.raw: list[dict] = []
+        self.peers: list[dict] = []
+        self.errors: list[str] = []
+        self.search: dict | None = None
+
+    def measure(self, spec: Spec) -> dict:
+        runs = []
+        for n in range(self.args.repeat):
+            print(f"bench: {spec.label} [{n + 1}/{self.args.repeat}] ...", end="", flush=True)
+            try:
+                r = one_run(spec, self.target, self.tmp, n)
+            except Interrupted:
+                raise
+            except Exception as exc:   # a failed run is reported, the others still run
+                r = {"label": spec.label, "section": spec.section, "error": f"{type(exc).__name__}: {exc}"}
+            runs.append(r)
+            eff = r.get("efficiency")
+            print(f" {_f(r.get('achievedRateTarget'), ',.0f')}/s at the target"
+                  + (f", efficiency {eff:.2%}" if eff is not None else "")
+                  + (f", LG {r['loadGenCoresSteady']:.2f} cores" if r.get("loadGenCoresSteady") is not None else "")
+                  + (f", ERROR: {r['error']}" if r.get("error") else "")
+                  + (" (busy box)" if r.get("busyBox") else ""), flush=True)
+            if r.get("error"):
+                tail = (r.get("stderrTail") or "").strip()
+                if tail:
+                    print("  lunge-mp stderr (tail):\n    " + "\n    ".join(tail.splitlines()[-10:]), flush=True)
+            if not self.target.alive:
+                raise RuntimeError("the target died")
+        self.raw.extend(runs)
+        row = median_row(runs)
+        self.rows.append(row)
+        if row.get("error"):
+            self.errors.append(f"{spec.label}: {row['error']}")
+        return row
+
+    def peer(self, fn, *a, **kw) -> None:
+        runs = []
+        for n in range(self.args.repeat):
+            label = a[0]
+            print(f"bench: peer {fn.__name__[4:]} {label} [{n + 1}/{self.args.repeat}] ...", end="", flush=True)
+            try:
+                r = fn(*a, **kw)
+            except Interrupted:
+                raise
+            except Exception as exc:
+                r = {"tool": fn.__name__[4:], "label": label, "error": f"{type(exc).__name__}: {exc}"}
+            runs.append(r)
+            print(f" {_f(r.get('achievedRateTarget'), ',.0f')}/s, p99 {_f(r.get('p99Ms'), '.2f')} ms"
+                  + (f", ERROR: {r['error']}" if r.get("error") else ""), flush=True)
+        ok = [r for r in runs if not r.get("error")] or runs
+        row = dict(ok[len(ok) // 2])
+        for k, v in list(row.items()):
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                vals = [r[k] for r in ok if isinstance(r.get(k), (int, float))]
+                row[k] = statistics.median(vals) if vals else v
+        row["runs"] = runs
+        self.peers.append(row)
+
+    # -- sections --------------------------------------------------------------------------
+
+    def closed(self) -> None:
+        d = self.args.duration
+        for transport in ("fast", "aiohttp"):
+            text, info = closed_config(self.args.vus, d, transport)
+            self.measure(Spec(f"closed {self.args.vus} VUs {transport} (1 core)", "closed", "closed",
+                              text, info, d, pinned=True, workers=1))
+
+    def open(self) -> None:
+        d, w = self.args.duration, self.args.workers
+        if self.args.rate_list:
+            for rate in self.args.rate_list:
+                self.measure(Spec(f"open {rate}/s", "open", "open", *open_config(rate, d), d, rate=rate, workers=w))
+            return
+        start, step, top = self.args.search_args
+        tried, highest, rate = [], None, start
+        while rate <= top:
+            text, info = open_config(rate, d)
+            row = self.measure(Spec(f"open {rate}/s", "open", "open", text, info, d, rate=rate, workers=w))
+            tried.append(rate)
+            eff = row.get("efficiency")
+            if eff is not None and eff >= SEARCH_EFF and not row.get("error"):
+                highest = rate
+            elif rate >= 20_000:
+                break
+            rate += step
+        if 20_000 not in tried and 20_000 <= top:        # the 20k bar is always measured
+            self.measure(Spec("open 20000/s", "open", "open", *open_config(20_000, d), d, rate=20_000, workers=w))
+        self.search = {"tried": tried, "highest": highest, "threshold": SEARCH_EFF}
+
+    def latency(self) -> None:
+        d = self.args.duration
+        text, info = closed_config(200, d, "auto", "/delay/10")
+        self.measure(Spec("latency 200 VUs /delay/10", "latency", "closed", text, info, d, pinned=True, workers=1))
+        if shutil.which("wrk"):
+            self.peer(run_wrk, "latency 200 VUs /delay/10", self.target.url + "/delay/10", 200, d,
+                      self.target, self.tmp, True)
+
+    def ramp(self) -> None:
+        ramp_s = 6 if self.args.quick else 10
+        hold_s = 3 if self.args.quick else 5
+        text, info = ramp_config(1000, 10_000, ramp_s, hold_s)
+        self.measure(Spec("ramp 1k->10k/s", "ramp", "open", text, info, ramp_s + hold_s, workers=self.args.workers))
+
+    def coord(self) -> None:
+        d = self.args.duration
+        text, info = open_config(COORD_RATE, d)
+        self.measure(Spec(f"coord {COORD_RATE // 1000}k/s", "coord", "open", text, info, d, rate=COORD_RATE,
+                          workers=self.args.workers))
+
+    def peers_run(self) -> None:
+        d = self.args.duration
+        url = self.target.url
+        if shutil.which("wrk"):
+            self.peer(run_wrk, f"closed {self.args.vus} VUs fast (1 core)", url + "/", self.args.vus, d,
+                      self.target, self.tmp, True)
+        else:
+            self.errors.append("peers: wrk is not installed (make bench-peers installs it)")
+        if k6_binary():
+            self.peer(run_k6, f"closed {self.args.vus} VUs fast (1 core)", url + "/",
+                      {"executor": "constant-vus", "vus": self.args.vus, "duration": f"{d}s"}, d,
+                      self.target, self.tmp, True)
+            pre, mx = vu_pool(10_000)
+            self.peer(run_k6, "open 10000/s", url + "/",
+                      {"executor": "constant-arrival-rate", "rate": 10_000, "timeUnit": "1s", "duration": f"{d}s",
+                       "preAllocatedVUs": pre, "maxVUs": mx}, d, self.target, self.tmp, False, rate=10_000)
+            self.peer(run_k6, "latency 200 VUs /delay/10", url + "/delay/10",
+                      {"executor": "constant-vus", "vus": 200, "duration": f"{d}s"}, d, self.target, self.tmp, True)
+        else:
+            self.errors.append("peers: k6 is not installed (make bench-peers installs it)")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
-    if args.peers:
-        print("bench: --peers 1: peer tools come with the speed issue; running lunge_mp only", flush=True)
-
-    plan: list[tuple[str, str, int | None, str, dict]] = []
-    for rate in args.rate_list:
-        text, info = open_config(rate, args.duration)
-        plan.append((f"open {rate}/s", "open", rate, text, info))
-    if args.vus > 0:
-        text, info = closed_config(args.vus, args.duration)
-        plan.append((f"closed {args.vus} VUs", "closed", None, text, info))
-
     stamp = _dt.datetime.now(_dt.timezone.utc)
     info = machine_info()
-    print(f"bench: {len(plan)} runs x {args.duration}s, workers={args.workers or 'default'}, "
-          f"{info['cpuCount']} CPUs, Python {info['python']}, loadavg {info['loadavg'][0]:.2f}",
+    print(f"bench: sections {','.join(args.sections)}{' + peers' if args.peers else ''}, {args.duration}s runs x "
+          f"{args.repeat}, {info['cpuCount']} CPUs, Python {info['python']}, loadavg {info['loadavg'][0]:.2f}",
           flush=True)
-
-    rows: list[dict] = []
-    errors: list[str] = []
     interrupted = None
     tmp = Path(tempfile.mkdtemp(prefix="lunge-bench-"))
     target = None
+    bench = None
     try:
         target = start_target(port=0, workers=1)
         print(f"bench: target {target.url} (pid {target.pid})", flush=True)
-        for label, kind, rate, text, cinfo in plan:
-            print(f"bench: {label} for {args.duration}s ...", end="", flush=True)
-            try:
-                row = one_run(label, kind, rate, text, cinfo, target, tmp, args.workers, args.duration)
-            except Interrupted:
-                raise
-            except Exception as exc:   # a failed run is reported, the others still run
-                row = {"label": label, "kind": kind, "rate": rate, "config": cinfo,
-                       "error": f"{type(exc).__name__}: {exc}"}
-            rows.append(row)
-            if row.get("error"):
-                errors.append(f"{label}: {row['error']}")
-                print(f" ERROR: {row['error']}", flush=True)
-                tail = (row.get("stderrTail") or "").strip()
-                if tail:
-                    print("  lunge-mp stderr (tail):\n    " + "\n    ".join(tail.splitlines()[-15:]), flush=True)
-                if target is not None and not target.alive:
-                    break
-            else:
-                eff = row.get("efficiency")
-                print(f" {row.get('requestsTarget'):,} requests "
-                      f"({_f(row.get('achievedRateTarget'), ',.0f')}/s at the target), "
-                      f"efficiency {'-' if eff is None else f'{eff:.2%}'}, "
-                      f"{row.get('wallSeconds')}s wall", flush=True)
-                if row.get("busyBox"):
-                    print(f"  warning: other processes used ~{row['otherCpuSecondsApprox']:.1f} CPU-s during "
-                          f"this run ({row['wallSeconds']:.1f}s wall x {os.cpu_count()} CPUs); its figures are suspect",
-                          flush=True)
-                if row.get("stderrTail", "").strip():
-                    print("  lunge-mp stderr (tail):\n    "
-                          + "\n    ".join(row["stderrTail"].strip().splitlines()[-10:]), flush=True)
+        bench = Bench(args, target, tmp)
+        for section in SECTIONS:
+            if section in args.sections:
+                getattr(bench, section)()
+        if args.peers:
+            bench.peers_run()
     except Interrupted as exc:
         interrupted = str(exc)
         print(f"\nbench: interrupted by {interrupted}; cleaning up", flush=True)
     except Exception as exc:
-        errors.append(f"{type(exc).__name__}: {exc}")
+        if bench is not None:
+            bench.errors.append(f"{type(exc).__name__}: {exc}")
         print(f"\nbench: error: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
     finally:
-        # ignore further Ctrl-C while cleaning up, so cleanup itself cannot be interrupted
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if target is not None:
@@ -597,55 +1010,73 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
-    if not rows:
+    if bench is None or not (bench.rows or bench.peers):
         print("bench: no run completed", file=sys.stderr)
         return 130 if interrupted else 1
 
+    rows, peers = bench.rows, bench.peers
+    lunge_by_label = {r["label"]: r for r in rows}
+    verdicts = bars(rows, peers, bench.search)
     title = (f"lunge_mp self-benchmark, {stamp:%Y-%m-%d %H:%M:%S} UTC — "
-             f"{'quick, ' if args.quick else ''}{args.duration}s per run, "
-             f"workers={args.workers or 'default (one per core)'}, {info['cpuCount']} CPUs, "
-             f"Python {info['python']}")
+             f"{'quick, ' if args.quick else ''}{args.duration}s per run, median of {args.repeat}, "
+             f"{info['cpuCount']} CPUs, Python {info['python']}")
     print()
     print(title)
-    print(text_table(rows))
+    print(text_table(COLUMNS, table_rows(rows)))
+    if peers:
+        print()
+        print(text_table(PEER_COLUMNS, peer_rows(peers, lunge_by_label)))
+    print()
+    for b in verdicts:
+        verdict = "n/a " if b["pass"] is None else ("PASS" if b["pass"] else "FAIL")
+        print(f"  {verdict}  {b['bar']}: {b['shown']}")
 
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     doc = {
-        "schemaVersion": 1,
+        "schemaVersion": 2,
         "timestamp": stamp.isoformat(timespec="seconds"),
         "mode": "quick" if args.quick else "full",
         "interrupted": interrupted,
-        "errors": errors,
-        "settings": {"rates": args.rate_list, "duration": args.duration, "vus": args.vus,
-                     "workers": args.workers, "peers": args.peers, "targetWorkers": 1},
+        "errors": bench.errors,
+        "settings": {"sections": args.sections, "rates": args.rate_list, "search": args.search_args,
+                     "duration": args.duration, "repeat": args.repeat, "vus": args.vus,
+                     "workers": args.workers, "peers": args.peers, "targetWorkers": 1,
+                     "pinned": {"loadGenerator": LG_CPU, "target": TARGET_CPU}},
         "achievedRateMethod": ("mean of the target's per-second request counts over the whole seconds "
                                "strictly between the first and the last second with traffic"),
         "machine": info,
-        "runs": rows,
+        "bars": verdicts,
+        "openSearch": bench.search,
+        "rows": rows,
+        "peers": peers,
+        "runs": bench.raw,
     }
     json_path = out_dir / f"bench-{stamp:%Y%m%dT%H%M%SZ}.json"
-    json_path.write_text(json.dumps(doc, indent=2) + "\n")
-    md = [f"# {title}", "",
-          md_table(rows), "",
-          f"Packages: " + ", ".join(f"{k} {v}" for k, v in info["packages"].items() if v),
-          f"Commit: {info['git']['commit'] or '?'}{' (dirty tree)' if info['git']['dirty'] else ''}; "
-          f"load average before: {info['loadavg'][0]:.2f}",
-          f"Raw figures: `{json_path.name}`. Columns: see `benchmarks/README.md`."]
+    json_path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    md = [f"# {title}", "", md_table(COLUMNS, table_rows(rows)), ""]
+    if peers:
+        md += ["Peers (same target, same pinning):", "", md_table(PEER_COLUMNS, peer_rows(peers, lunge_by_label)), ""]
+    md += ["Acceptance bars:", "", bars_md(verdicts), "",
+           "Packages: " + ", ".join(f"{k} {v}" for k, v in info["packages"].items() if v)
+           + (f"; wrk: {info['wrk']}" if info.get("wrk") else "") + (f"; k6: {info['k6']}" if info.get("k6") else ""),
+           f"Commit: {info['git']['commit'] or '?'}{' (dirty tree)' if info['git']['dirty'] else ''}; "
+           f"load average before: {info['loadavg'][0]:.2f}",
+           f"Raw figures: `{json_path.name}`. Columns: see `benchmarks/README.md`."]
     if any(r.get("busyBox") for r in rows):
-        md.append("\n\"(busy box)\": other processes used more than 15% of the machine's CPU during that run; "
-                  "its figures are suspect.")
+        md.append("\n\"(busy box)\": other processes used more than 15% of the machine's CPU during "
+                  "at least one repeat; its figures are suspect.")
     if interrupted:
         md.append(f"\n**Interrupted ({interrupted}) — partial results.**")
-    for e in errors:
+    for e in bench.errors:
         md.append(f"\n**Error:** {e}")
     (out_dir / "latest.md").write_text("\n".join(md) + "\n")
     print(f"\nbench: wrote {json_path} and {out_dir / 'latest.md'}")
-    for e in errors:
+    for e in bench.errors:
         print(f"bench: error: {e}", file=sys.stderr)
     if interrupted:
         return 130
-    return 1 if errors else 0
+    return 1 if bench.errors else 0
 
 
 if __name__ == "__main__":
