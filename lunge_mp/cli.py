@@ -106,60 +106,118 @@ def run(config: str, json_path: str | None, html_path: str | None, csv_path: str
 
 
 @main.command()
-@click.option("--url", "-u", required=True, help="The URL every iteration requests.")
+@click.option("--config", "-c", "config", type=click.Path(dir_okay=False),
+              help="A Lunge v1 file (with -e ENV and -p TEST or -r REQUEST), or a v2 config.")
+@click.option("--environment", "-e", help="v1: the environment to run in (its baseUrl and variables).")
+@click.option("--performance", "-p", "test", metavar="TEST", help="v1: the performance test to run.")
+@click.option("--request", "-r", metavar="REQUEST",
+              help="v1: run this one request, with the load given by the flags below.")
+@click.option("--concurrency", type=int, help="v1: VUs (default 10); with --rps, the most in flight.")
+@click.option("--rps", type=float, help="v1: iterations (requests) per second: the open model.")
+@click.option("--ramp-up", help="v1: ramp from 0 over this long, e.g. 10s (part of --duration).")
+@click.option("--ramp-down", help="v1: ramp to 0 over this long at the end (part of --duration).")
+@click.option("--iterations", type=int, help="v1: run this many iterations in total, then stop.")
+@click.option("--url", "-u", help="Quick mode: the URL every iteration requests.")
 @click.option("--executor", type=click.Choice(["constant-vus", "ramping-vus", "per-vu-iterations",
                                                "shared-iterations", "constant-arrival-rate",
                                                "ramping-arrival-rate", "pattern"]),
-              help="Default: pattern with --pattern, constant-arrival-rate with --rate, "
+              help="Quick mode. Default: pattern with --pattern, constant-arrival-rate with --rate, "
                    "ramping-vus with --stages, else constant-vus.")
-@click.option("--vus", type=int, help="VUs (closed model; default 10).")
+@click.option("--vus", type=int, help="Quick mode: VUs (closed model; default 10).")
 @click.option("--duration", "-d", help="How long, e.g. 30s, 5m (default 30s).")
-@click.option("--rate", "-r", type=float, help="Iterations per second (open model).")
-@click.option("--stages", help='Ramp as DURATION:TARGET,..., e.g. "30s:10,1m:50,30s:0".')
-@click.option("--pre-allocated-vus", type=int, help="Open model: VUs created up front.")
-@click.option("--max-vus", type=int, help="Open model: the most VUs it may grow to.")
-@click.option("--pattern", help='Traffic pattern, e.g. "sine:baseRate=100,amplitude=50,period=1m,duration=5m".')
-@click.option("--method", "-X", default="GET", show_default=True, help="HTTP method.")
-@click.option("--header", "-H", "headers", multiple=True, metavar="NAME:VALUE", help="Request header. Repeatable.")
-@click.option("--body", help="Request body (sent as given).")
-@click.option("--timeout", help="Per-request timeout, e.g. 5s (default 30s).")
+@click.option("--rate", type=float, help="Quick mode: iterations per second (open model).")
+@click.option("--stages", help='Quick mode: ramp as DURATION:TARGET,..., e.g. "30s:10,1m:50,30s:0".')
+@click.option("--pre-allocated-vus", type=int, help="Quick mode, open model: VUs created up front.")
+@click.option("--max-vus", type=int, help="Quick mode, open model: the most VUs it may grow to.")
+@click.option("--pattern", help='Quick mode: traffic pattern, e.g. "sine:baseRate=100,amplitude=50,period=1m,duration=5m".')
+@click.option("--method", "-X", help="Quick mode: HTTP method (default GET).")
+@click.option("--header", "-H", "headers", multiple=True, metavar="NAME:VALUE",
+              help="Quick mode: request header. Repeatable.")
+@click.option("--body", help="Quick mode: request body (sent as given).")
+@click.option("--timeout", help="Quick mode: per-request timeout, e.g. 5s (default 30s).")
 @click.option("--threshold", "thresholds", multiple=True, metavar="METRIC:EXPR",
               help='Threshold, e.g. "http_req_duration:p(95)<500". Repeatable.')
 @_report_options
 @click.option("--workers", "-w", type=click.IntRange(1, 256), default=None,
               help="Worker processes (default: one per CPU core).")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress and no summary.")
-def perf(url: str, executor: str | None, vus: int | None, duration: str | None, rate: float | None,
-         stages: str | None, pre_allocated_vus: int | None, max_vus: int | None, pattern: str | None,
-         method: str, headers: tuple[str, ...], body: str | None, timeout: str | None,
-         thresholds: tuple[str, ...], json_path: str | None, html_path: str | None, csv_path: str | None,
-         junit_path: str | None, no_history: bool, workers: int | None, quiet: bool) -> None:
-    """Quick load test of one URL, no config file needed.
+def perf(config: str | None, environment: str | None, test: str | None, request: str | None,
+         concurrency: int | None, rps: float | None, ramp_up: str | None, ramp_down: str | None,
+         iterations: int | None, url: str | None, executor: str | None, vus: int | None,
+         duration: str | None, rate: float | None, stages: str | None, pre_allocated_vus: int | None,
+         max_vus: int | None, pattern: str | None, method: str | None, headers: tuple[str, ...],
+         body: str | None, timeout: str | None, thresholds: tuple[str, ...], json_path: str | None,
+         html_path: str | None, csv_path: str | None, junit_path: str | None, no_history: bool,
+         workers: int | None, quiet: bool) -> None:
+    """Run a Lunge v1 performance test, one v1 request, or a quick test of one URL.
 
-    
-    Examples:
+    \b
+    Lunge v1 files (environments / requests / performance):
+      lunge-mp perf -c api.json -e dev -p loadTest
+      lunge-mp perf -c api.json -e dev -r getUsers --concurrency 50 --duration 5m --rps 200
+    Quick mode, no config file:
       lunge-mp perf --url http://127.0.0.1:8080/ --vus 20 --duration 30s
       lunge-mp perf --url http://127.0.0.1:8080/json --rate 500 --duration 1m
       lunge-mp perf --url http://127.0.0.1:8080/ --stages "30s:10,1m:50,30s:0"
     """
     from lunge_mp.config import ConfigError, plan_from_dict
+    from lunge_mp.config.perf import plan_from_file
     from lunge_mp.config.quick import quick_config
     from lunge_mp.runner import EXIT_INVALID_CONFIG, execute_plan, explain
 
+    v1_flags = {"-e/--environment": environment, "-p/--performance": test, "-r/--request": request,
+                "--concurrency": concurrency, "--rps": rps, "--ramp-up": ramp_up, "--ramp-down": ramp_down,
+                "--iterations": iterations}
+    quick_flags = {"--executor": executor, "--vus": vus, "--rate": rate, "--stages": stages,
+                   "--pre-allocated-vus": pre_allocated_vus, "--max-vus": max_vus, "--pattern": pattern,
+                   "-X/--method": method, "-H/--header": headers or None, "--body": body,
+                   "--timeout": timeout}
+    if (config is None) == (url is None):
+        raise click.UsageError("give -c FILE (a Lunge config) or --url URL (quick mode)")
+    wrong = [flag for flag, value in (quick_flags if config else v1_flags).items() if value is not None]
+    if wrong:
+        raise click.UsageError(f"{', '.join(wrong)} only appl{'ies' if len(wrong) == 1 else 'y'} "
+                               f"{'with --url' if config else 'with -c FILE (a Lunge v1 file)'}")
+    extra = _thresholds(thresholds)
+    source = config or "the perf options"
     try:
-        doc = quick_config(url, executor, vus, duration, rate, stages, pre_allocated_vus, max_vus, pattern,
-                           method, _pairs(headers, ":", "--header"), body, timeout,
-                           _thresholds(thresholds))
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-    try:
-        plan = explain("the perf options", plan_from_dict(doc, source="perf"))
+        if config is not None:
+            load = {"concurrency": concurrency, "duration": duration, "rps": rps, "rampUp": ramp_up,
+                    "rampDown": ramp_down, "iterations": iterations}
+            plan = explain(source, plan_from_file(config, environment, test, request, load, extra))
+        else:
+            try:
+                doc = quick_config(url, executor, vus, duration, rate, stages, pre_allocated_vus, max_vus,
+                                   pattern, method or "GET", _pairs(headers, ":", "--header"), body, timeout,
+                                   extra)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc)) from None
+            plan = explain(source, plan_from_dict(doc, source="perf"))
     except ConfigError as exc:
-        plan = explain("the perf options", None, exc)
+        plan = explain(source, None, exc)
     if plan is None:
         sys.exit(EXIT_INVALID_CONFIG)
     sys.exit(execute_plan(plan, workers or os.cpu_count() or 1, quiet,
                           _outputs(json_path, html_path, csv_path, junit_path), not no_history))
+
+
+@main.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--env", "-e", "env", multiple=True, metavar="KEY=VALUE",
+              help="Set ${KEY} in the config text, as `run -e` does. Repeatable.")
+def validate(config: str, env: tuple[str, ...]) -> None:
+    """Check CONFIG (Lunge v2, or v1) without sending anything.
+
+    Prints a one-line summary and exits 0 when it can run; otherwise prints every
+    problem, each with its field path, and exits 104.
+    """
+    from lunge_mp.config.perf import validate_file
+    from lunge_mp.runner import EXIT_INVALID_CONFIG
+
+    summary = validate_file(config, _parse_env(env))
+    if summary is None:
+        sys.exit(EXIT_INVALID_CONFIG)
+    click.echo(f"ok: {config}: {summary}")
 
 
 def _pairs(items: tuple[str, ...], sep: str, hint: str) -> dict[str, str]:

@@ -21,6 +21,7 @@ import yaml
 
 from lunge_mp.config.envexpand import expand_env
 from lunge_mp.config.errors import ConfigError, Errors
+from lunge_mp.config.v1 import is_v1
 from lunge_mp.config.validate import plan_from_dict
 from lunge_mp.plan import DataSource, Plan
 from lunge_mp.scenario.data import DataFileError, read_table
@@ -38,13 +39,25 @@ def load_plan(path: str | os.PathLike[str], overrides: dict[str, str] | None = N
     """
     source = str(path)
     overrides = dict(overrides or {})
-    text = read_text(source)
-    fmt = detect_format(source, text)
-    text = expand_env(text, overrides, os.environ if environ is None else environ,
-                      skip_comments=fmt == "yaml", source=source)
-    doc = parse_text(text, fmt, source)
+    doc = load_document(source, overrides, environ)
+    if is_v1(doc):
+        raise ConfigError([f"(root): {source} is a Lunge v1 config (environments, requests, performance); "
+                           f"run one of its performance tests with `lunge-mp perf -c {source} -e ENV -p TEST`, "
+                           f"or one request with `lunge-mp perf -c {source} -e ENV -r REQUEST --duration 30s`"],
+                          source)
     plan = plan_from_dict(override_variables(doc, overrides), source=source)
     return resolve_data_files(plan, Path(source).resolve().parent)
+
+
+def load_document(path: str | os.PathLike[str], overrides: Mapping[str, str] | None = None,
+                  environ: Mapping[str, str] | None = None) -> Any:
+    """The parsed document of a config file (v1 or v2), after `${VAR}` expansion."""
+    source = str(path)
+    text = read_text(source)
+    fmt = detect_format(source, text)
+    text = expand_env(text, dict(overrides or {}), os.environ if environ is None else environ,
+                      skip_comments=fmt == "yaml", source=source)
+    return parse_text(text, fmt, source)
 
 
 def resolve_data_files(plan: Plan, base_dir: str | os.PathLike[str]) -> Plan:

@@ -37,9 +37,9 @@ def plan_from_dict(doc: object, source: str = "") -> Plan:
         raise ConfigError([f"(root): the config must be a mapping with at least name and scenarios, "
                            f"got {describe(doc)}"], source)
     if "scenarios" not in doc and any(k in doc for k in LUNGE_V1_KEYS):
-        raise ConfigError(["(root): this looks like a Lunge v1 config (environments/requests/suites/"
-                           "performance), which is not supported yet; write a v2 config with "
-                           "name and scenarios"], source)
+        raise ConfigError(["(root): this is a Lunge v1 config (environments/requests/suites/performance); "
+                           "run it with `lunge-mp perf -c FILE -e ENV -p TEST` (or -r REQUEST), or write a "
+                           "v2 config with name and scenarios"], source)
     f = Fields(errs, doc, "")
     f.check_keys(TOP_KEYS)
     name = f.str("name", "", required="required: a name for the test, e.g. name: \"Checkout API\"",

@@ -1,0 +1,99 @@
+"""`lunge-mp perf -c FILE` and `lunge-mp validate FILE`: a config file of either version → Plan.
+
+Like loader.py, this reads files; the translation itself is in v1.py (pure).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lunge_mp.config.errors import ConfigError, Errors
+from lunge_mp.config.loader import load_document, load_plan, resolve_data_files
+from lunge_mp.config.summary import describe_plan
+from lunge_mp.config.v1 import FLAGS, check_v1, is_v1, plan_from_v1, summary_v1, v1_path
+from lunge_mp.config.validate import plan_from_dict
+from lunge_mp.plan import Plan
+
+PROBE = "(environment check)"
+
+
+def plan_from_file(path: str, environment: str | None, test: str | None, request: str | None,
+                   load: Mapping[str, Any] | None = None,
+                   thresholds: Mapping[str, list[str]] | None = None) -> Plan:
+    """The plan `perf -c` runs: one v1 performance test or request, or a whole v2 config.
+
+    `load` holds the v1 load flags (key → value or None); `thresholds` come from --threshold.
+    """
+    doc = load_document(path)
+    if is_v1(doc):
+        return plan_from_v1(doc, environment, test, request, load, thresholds, source=path)
+    given = [flag for flag, value in (("-e/--environment", environment), ("-p/--performance", test),
+                                      ("-r/--request", request)) if value is not None]
+    given += [FLAGS[k] for k, v in (load or {}).items() if v is not None]
+    if given:
+        raise ConfigError([f"{', '.join(given)}: only for Lunge v1 files; {path} is a v2 config, whose "
+                           f"scenarios say how it runs (or run it with `lunge-mp run {path}`)"], path)
+    if thresholds and isinstance(doc, Mapping):
+        merged = dict(doc.get("thresholds") or {}) if isinstance(doc.get("thresholds"), Mapping) else {}
+        for metric, exprs in thresholds.items():
+            own = merged.get(metric, [])
+            merged[metric] = (own if isinstance(own, list) else [own]) + list(exprs)
+        doc = {**doc, "thresholds": merged}
+    plan = plan_from_dict(doc, source=path)
+    return resolve_data_files(plan, Path(path).resolve().parent)
+
+
+def validate_file(path: str, overrides: Mapping[str, str] | None = None) -> str | None:
+    """A one-line summary of a config that can run, or None after printing every problem.
+
+    v2: the whole config, its data files and its templates. v1: every section, and every
+    performance test translated in every environment.
+    """
+    from lunge_mp.coordinator import timeline
+    from lunge_mp.runner import explain
+    from lunge_mp.scenario.preflight import unknown_template_names
+
+    def run_problems(plan: Plan) -> list[str]:
+        return timeline.unsupported(plan) + unknown_template_names(plan)
+
+    try:
+        doc = load_document(path, overrides)
+        if not is_v1(doc):
+            plan = load_plan(path, overrides)
+            return describe_plan(plan) if explain(path, plan) is not None else None
+        errs = Errors()
+        check_v1(doc, errs)
+        lines = list(errs.items)
+        envs = doc.get("environments") if isinstance(doc.get("environments"), Mapping) else {}
+        requests = doc.get("requests") if isinstance(doc.get("requests"), Mapping) else {}
+        tests = doc.get("performance") if isinstance(doc.get("performance"), Mapping) else {}
+        # every request in every environment (at a token load), then every test as it runs
+        runs = [(env, None, req, {"concurrency": 1, "duration": 1}) for env in envs for req in requests]
+        runs += [(env, test, None, None) for env in envs for test in tests]
+        probe = {"url": "http://127.0.0.1/"}    # each environment alone, with a request that needs nothing
+        runs = [(env, None, PROBE, {"concurrency": 1, "duration": 1}) for env in envs] + runs
+        for env, test, req, load in runs:
+            run_doc = doc if req != PROBE else {"environments": {env: envs[env]}, "requests": {PROBE: probe}}
+            try:
+                plan = plan_from_v1(run_doc, env, test, req, load, source=path)
+            except ConfigError as e:
+                lines += e.errors
+                continue
+            name = plan.scenarios[0].requests[0].name
+            where = f" (in environment {env})" if len(envs) > 1 else ""
+            lines += [_in_env(v1_path(line, plan.scenarios[0].name, name, env, test), where)
+                      for line in run_problems(plan)]
+        if lines:
+            raise ConfigError(list(dict.fromkeys(lines)), path)
+        return f"Lunge v1: {summary_v1(doc)}"
+    except ConfigError as exc:
+        explain(path, None, exc)
+        return None
+
+
+def _in_env(line: str, where: str) -> str:
+    """`requests.a.url: problem` → `requests.a.url (in environment dev): problem`."""
+    path, sep, rest = line.partition(": ")
+    return f"{path}{where}{sep}{rest}" if where and sep else line
