@@ -494,3 +494,12 @@ def test_preflight_accepts_extracted_values_and_names_unknown_ones():
     errors = unknown_template_names(plan)
     assert [e.split(":")[0] for e in errors] == ["scenarios.s.requests[1].headers.X-Bad",
                                                   "scenarios.s.requests[1].form.f"]
+
+
+def test_the_user_journey_example_loads_with_its_data_file():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "user-journey.yaml"
+    plan = load_plan(str(path), environ={})
+    assert plan.data[0].columns == ("email", "password") and plan.data[0].rows == 4
+    assert unknown_template_names(plan) == []

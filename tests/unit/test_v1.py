@@ -177,3 +177,16 @@ def test_summary():
 @pytest.mark.parametrize("seconds, text", [(0.25, "250ms"), (1, "1s"), (90, "1m30s"), (7200, "2h"), (1.5, "1.5s")])
 def test_fmt_seconds(seconds, text):
     assert fmt_seconds(seconds) == text
+
+
+def test_the_v1_example_translates_in_every_test():
+    import json
+    from pathlib import Path
+
+    from lunge_mp.config.envexpand import expand_env
+
+    text = (Path(__file__).resolve().parents[2] / "configs" / "lunge-v1.json").read_text()
+    doc = json.loads(expand_env(text, environ={}))
+    for test in doc["performance"]:
+        plan = plan_from_v1(doc, "local", test)
+        assert plan.scenarios[0].requests[0].url.startswith("http://127.0.0.1:8080/")
