@@ -59,7 +59,7 @@ def _config(tmp_path, url: str, seconds: int, closed_vus: int = 0):
 
 def test_a_worker_killed_with_sigkill_is_lost_and_the_other_takes_its_share(tmp_path, fresh_target):
     out = tmp_path / "results.json"
-    proc = cli_popen("run", str(_config(tmp_path, fresh_target.url, 6, closed_vus=4)), "--out", str(out),
+    proc = cli_popen("run", str(_config(tmp_path, fresh_target.url, 5, closed_vus=4)), "--out", str(out),
                      "--workers", "2", "-q", "--no-history")
     workers = _workers(proc)
     _wait_requests(fresh_target, 300)
@@ -78,7 +78,7 @@ def test_a_worker_killed_with_sigkill_is_lost_and_the_other_takes_its_share(tmp_
     assert lost["lostAt"] >= first_request_t
     # what it reported before is kept, and nothing was counted that the server did not see
     assert 0 < results["metrics"]["http_reqs"]["count"] <= fresh_target.stats()["requests"]
-    after = [b for b in results["buckets"] if lost["lostAt"] + 1 <= b["t"] <= 4]
+    after = [b for b in results["buckets"] if lost["lostAt"] + 1 <= b["t"] <= 3]
     assert after, results["buckets"]
     for b in after:   # the open rate and the closed VUs are all on worker 0 now
         assert abs(b["byScenario"]["open"]["iterations"] - 200) <= 6, b
@@ -88,12 +88,12 @@ def test_a_worker_killed_with_sigkill_is_lost_and_the_other_takes_its_share(tmp_
 
 def test_a_stopped_worker_is_lost_and_when_resumed_is_not_counted_twice(tmp_path, fresh_target):
     out = tmp_path / "results.json"
-    proc = cli_popen("run", str(_config(tmp_path, fresh_target.url, 8)), "--out", str(out),
+    proc = cli_popen("run", str(_config(tmp_path, fresh_target.url, 6)), "--out", str(out),
                      "--workers", "2", "-q", "--no-history")
     workers = _workers(proc)
     _wait_requests(fresh_target, 200)
     workers[1].send_signal(signal.SIGSTOP)
-    time.sleep(4.5)
+    time.sleep(3.8)     # declared lost after 3 s of silence
     workers[1].send_signal(signal.SIGCONT)
     resumed = time.monotonic()
     psutil.wait_procs([workers[1]], timeout=8)
@@ -136,7 +136,7 @@ def test_bad_peers_and_frames_are_refused_and_the_run_goes_on(tmp_path, fresh_ta
           open:
             executor: constant-arrival-rate
             rate: 100
-            duration: 3s
+            duration: 2s
             preAllocatedVUs: 10
             maxVUs: 50
             requests: [{{url: "/"}}]
@@ -175,5 +175,5 @@ def test_bad_peers_and_frames_are_refused_and_the_run_goes_on(tmp_path, fresh_ta
     assert any("unknown peer b'w7'" in w for w in refused), refused
     assert any("unknown peer b'w0x'" in w for w in refused), refused
     # the run itself is untouched: the exact count, seen by the server
-    assert results["metrics"]["http_reqs"]["count"] == 300 == fresh_target.stats()["requests"]
+    assert results["metrics"]["http_reqs"]["count"] == 200 == fresh_target.stats()["requests"]
     assert results["workers"][0]["lostAt"] is None
