@@ -398,7 +398,7 @@ class Coordinator(WorkerHealth):
         while True:
             frames = await self.sock.recv_multipart()
             if len(frames) != 2:
-                self.warn(f"ignored a message of {len(frames)} frames")
+                self._refuse(f"a message of {len(frames)} frames (expected 2)")
                 continue
             identity, data = frames
             known = _IDENTITY.fullmatch(identity)

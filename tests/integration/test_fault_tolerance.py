@@ -174,6 +174,7 @@ def test_bad_peers_and_frames_are_refused_and_the_run_goes_on(tmp_path, fresh_ta
     assert any("unknown peer b'intruder'" in w for w in refused), refused
     assert any("unknown peer b'w7'" in w for w in refused), refused
     assert any("unknown peer b'w0x'" in w for w in refused), refused
+    assert any("a message of 3 frames" in w for w in refused), refused
     # the run itself is untouched: the exact count, seen by the server
     assert results["metrics"]["http_reqs"]["count"] == 200 == fresh_target.stats()["requests"]
     assert results["workers"][0]["lostAt"] is None
