@@ -35,6 +35,8 @@ from lunge_mp.schedule.patterns import CHAOS_INTERVAL, MAX_RATE_CHANGES, MIN_DUR
 
 PATTERN_TYPES = ("sine", "burst", "ramp", "staircase", "custom", "chaos")
 RAMP_TYPES = ("linear", "exponential", "logarithmic")
+# e^(λD) = endRate/startRate must stay far inside float range (e^709): 1e12 is e^27.6
+MAX_EXPONENTIAL_RATIO = 1e12
 
 DURATION_KEYS = ("duration", "period", "burstDuration", "burstInterval", "stepDuration")
 RATE_KEYS = ("baseRate", "maxRate", "amplitude", "burstRate", "startRate", "endRate", "stepRate")
@@ -183,6 +185,12 @@ def _check_curve(kind: str, p: dict[str, Any], f: Fields) -> None:
             if p[key] == 0:
                 f.error(key, "must be > 0 for rampType exponential (a rate growing by a constant "
                              f"factor never leaves 0); use rampType: linear or a {key} > 0")
+        low, high = sorted((p["startRate"], p["endRate"]))
+        if low > 0 and high / low > MAX_EXPONENTIAL_RATIO:
+            f.error("startRate" if p["startRate"] == low else "endRate",
+                    f"startRate and endRate must be within a factor of {MAX_EXPONENTIAL_RATIO:.0e} of each "
+                    f"other for rampType exponential (got {p['startRate']:g} and {p['endRate']:g}); "
+                    f"raise the smaller one")
     if kind == "staircase" and have("startRate", "maxRate") and p["maxRate"] < p["startRate"]:
         f.error("maxRate", f"must be >= startRate ({p['startRate']:g})")
     if kind == "staircase" and have("duration", "stepDuration"):

@@ -592,6 +592,8 @@ INVALID = [
      [f"{P}.startRate: must be > 0 for rampType exponential (a rate growing by a constant factor never "
       "leaves 0); use rampType: linear or a startRate > 0"]),
     ("exponential to 0", {**RAMP, "endRate": 0, "rampType": "exponential"}, [f"~{P}.endRate: must be > 0"]),
+    ("exponential beyond float range", {**RAMP, "startRate": 5e-324, "rampType": "exponential"},
+     [f"~{P}.startRate: startRate and endRate must be within a factor of 1e+12"]),
     ("ramp type typo", {**RAMP, "rampType": "expo"}, [f"~{P}.rampType: unknown value 'expo'"]),
     ("ramp missing endRate", {k: v for k, v in RAMP.items() if k != "endRate"},
      [f"{P}.endRate: required for a ramp pattern, e.g. endRate: 1000"]),
