@@ -82,40 +82,55 @@ def read_table(path: str) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
 
 
 class Feeder:
-    """Hands out the rows of one data source on one worker (see the module docstring)."""
+    """Hands out the rows of one data source on one worker (see the module docstring).
 
-    __slots__ = ("source", "mode", "_rows", "_next", "_step", "_rng", "taken")
+    `take()` returns a row as a tuple of values in the order of `keys` (`users.email`, ...):
+    no per-row dict is kept, and a `unique` feeder keeps only this worker's share.
+    """
 
-    def __init__(self, source: DataSource, columns: Sequence[str], rows: Sequence[Sequence[str]],
+    __slots__ = ("source", "mode", "keys", "_rows", "_next", "_step", "_rng", "taken")
+
+    def __init__(self, source: DataSource, columns: Sequence[str], rows: Sequence[tuple[str, ...]],
                  worker: int = 0, workers: int = 1, rng: random.Random | None = None) -> None:
         if source.mode not in MODES:
             raise ValueError(f"unknown data mode '{source.mode}'")
         self.source = source
         self.mode = source.mode
-        keys = [f"{source.name}.{c}" for c in columns]
-        self._rows: list[Row] = [dict(zip(keys, row)) for row in rows]
-        self._next = worker        # sequential, unique: the next global row index
-        self._step = max(1, workers)
+        self.keys = tuple(f"{source.name}.{c}" for c in columns)
+        step = max(1, workers)
+        if source.mode == "unique":
+            self._rows = list(rows[worker::step])      # this worker's share: rows w, w+W, ...
+            self._next, self._step = 0, 1
+        else:
+            self._rows = rows if isinstance(rows, list) else list(rows)
+            self._next, self._step = worker, step
         self._rng = rng or random.Random()
         self.taken = 0
 
-    def take(self) -> Row | None:
+    def take(self) -> tuple[str, ...] | None:
         """The next row, or None when a unique source has no row left for this worker."""
         rows = self._rows
-        if not rows:
-            return None
         if self.mode == "random":
+            if not rows:
+                return None
             row = rows[self._rng.randrange(len(rows))]
         elif self.mode == "unique":
             if self._next >= len(rows):
                 return None
             row = rows[self._next]
-            self._next += self._step
+            self._next += 1
         else:
+            if not rows:
+                return None
             row = rows[self._next % len(rows)]
             self._next += self._step
         self.taken += 1
         return row
+
+    def row(self) -> Row | None:
+        """`take()` as a mapping of `name.column` → value."""
+        values = self.take()
+        return None if values is None else dict(zip(self.keys, values))
 
     @property
     def exhausted(self) -> bool:

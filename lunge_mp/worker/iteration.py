@@ -183,7 +183,7 @@ class ScenarioRunner:
             row = feeder.take()
             if row is None:
                 return False
-            ctx.update(row)
+            ctx.update(zip(feeder.keys, row))
         return True
 
     async def iteration(self, vu: VU, index: int, scheduled_ns: int | None) -> None:

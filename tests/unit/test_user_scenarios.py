@@ -346,7 +346,7 @@ ROWS = [(str(i),) for i in range(7)]
 
 def taken(mode: str, worker: int, workers: int, n: int) -> list[str | None]:
     f = Feeder(DataSource("u", "u.csv", mode), ["id"], ROWS, worker, workers)
-    return [None if (row := f.take()) is None else row["u.id"] for _ in range(n)]
+    return [None if (row := f.row()) is None else row["u.id"] for _ in range(n)]
 
 
 @pytest.mark.parametrize("mode, worker, workers, n, expected", [
@@ -370,7 +370,7 @@ def test_unique_rows_are_dealt_disjointly_and_completely(workers):
 
 def test_random_rows_come_from_the_file():
     f = Feeder(DataSource("u", "u.csv", "random"), ["id"], ROWS)
-    assert {f.take()["u.id"] for _ in range(300)} == {str(i) for i in range(7)}
+    assert {f.row()["u.id"] for _ in range(300)} == {str(i) for i in range(7)}
 
 
 # ---------------------------------------------------------------------------------------------
