@@ -16,6 +16,7 @@ import time
 import weakref
 from urllib.parse import urlencode
 
+from lunge_mp.coordinator.warmup import PREFIX as WARMUP_PREFIX   # the warmup's copy of a scenario
 from lunge_mp.metrics.recorder import Recorder
 from lunge_mp.plan import DataSource, Plan, RequestSpec, ScenarioPlan
 from lunge_mp.scenario.checks import CompiledCheck, CompiledExtract, Response
@@ -25,7 +26,6 @@ from lunge_mp.scenario.template import Template, TemplateError
 from lunge_mp.worker.transport import Outcome, Prepared, Transport
 
 DROP_DATA_EXHAUSTED = "data_exhausted"
-WARMUP_PREFIX = "warmup:"      # coordinator/warmup.py names its copies of a scenario so
 
 
 class VU:

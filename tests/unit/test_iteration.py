@@ -147,3 +147,20 @@ def test_a_top_level_source_is_shared_by_the_scenarios_of_a_worker(rows_file):
         r = runners[i % 2]
         asyncio.run(r.iteration(r.new_vu(), i, None))
     assert sorted(p.url for p in t.sent) == [f"http://h/{i}" for i in range(5)]
+
+
+def test_a_scenarios_own_source_is_shared_with_its_warmup_only(rows_file):
+    source = DataSource("u", "u.csv", "unique", path=rows_file, columns=("id",), rows=5)
+    rec, t = Recorder(), Scripted()
+    requests = (RequestSpec("x", "GET", "http://h/{{u.id}}"),)
+    one = ScenarioPlan(name="one", executor="constant-vus", vus=1, duration=1, requests=requests, data=(source,))
+    warm = ScenarioPlan(name="warmup:one", executor="constant-vus", vus=1, duration=1, requests=requests,
+                        data=(source,))
+    two = ScenarioPlan(name="two", executor="constant-vus", vus=1, duration=1, requests=requests, data=(source,))
+    plan = Plan(name="p", scenarios=(warm, one, two))
+    r_warm, r_one, r_two = (ScenarioRunner(plan, s, t, rec, 1) for s in plan.scenarios)
+    for r in (r_warm, r_one, r_warm, r_one):
+        asyncio.run(r.iteration(r.new_vu(), 0, None))
+    assert [p.url for p in t.sent] == [f"http://h/{i}" for i in range(4)]
+    asyncio.run(r_two.iteration(r_two.new_vu(), 0, None))
+    assert t.sent[-1].url == "http://h/0"           # another scenario has its own rows
