@@ -194,6 +194,20 @@ def _pin(pid: int, cpus: set[int] | None) -> None:
             pass
 
 
+def settle(target, quiet_s: float = 0.3, limit_s: float = 15.0) -> None:
+    """Wait until the target has stopped counting requests: an overloaded target still reads
+    and counts what the previous run left in its socket buffers after that run has exited,
+    and those must not land in the next run's counts."""
+    end = time.monotonic() + limit_s
+    last = target.stats().get("requests")
+    while time.monotonic() < end:
+        time.sleep(quiet_s)
+        now = target.stats().get("requests")
+        if now == last:
+            return
+        last = now
+
+
 def _kill_group(proc: subprocess.Popen, graceful_s: float) -> None:
     """Stop a command started in its own session: SIGINT (results still written), then
     SIGKILL to the whole process group and to every descendant found."""
@@ -383,6 +397,7 @@ def one_run(spec: Spec, target, tmp: Path, n: int) -> dict:
     row: dict = {"label": spec.label, "section": spec.section, "kind": spec.kind, "rate": spec.rate,
                  "config": spec.info, "pinned": spec.pinned, "loadavgBefore": os.getloadavg(), "error": None}
     _pin(target.pid, {TARGET_CPU} if spec.pinned else None)
+    settle(target)
     target.reset()
     before = target.stats()
     tcpu0 = _tree_cpu(target.pid)
@@ -484,6 +499,7 @@ def run_wrk(label: str, url: str, conns: int, duration: int, target, tmp: Path, 
     """wrk -t1 -c<conns> -d<duration>s --latency <url>; requests/s, p50/p99 (ms)."""
     errp, outp = tmp / f"wrk_{conns}_{int(time.time() * 1000)}.err", tmp / f"wrk_{conns}_{int(time.time() * 1000)}.out"
     _pin(target.pid, {TARGET_CPU} if pinned else None)
+    settle(target)
     target.reset()
     before = target.stats()
     code, wall, cpu, sampler = run_command(["wrk", "-t1", f"-c{conns}", f"-d{duration}s", "--latency", url],
@@ -527,6 +543,7 @@ def run_k6(label: str, url: str, scenario: dict, duration: int, target, tmp: Pat
     script.write_text(_K6_SCRIPT.format(scenario=json.dumps(scenario)))
     env = dict(os.environ, URL=url, K6_NO_USAGE_REPORT="true", K6_NO_COLOR="true")
     _pin(target.pid, {TARGET_CPU} if pinned else None)
+    settle(target)
     target.reset()
     before = target.stats()
     tcpu0 = _tree_cpu(target.pid)
@@ -570,6 +587,8 @@ def median_row(runs: list[dict]) -> dict:
                 row[k] = statistics.median(vals)
     if any("countsMatch" in r for r in ok):
         row["countsMatch"] = all(r.get("countsMatch") for r in ok)
+        deltas = [r["countsDelta"] for r in ok if r.get("countsDelta") is not None]
+        row["countsDelta"] = max(deltas, key=abs) if deltas else None     # the worst repeat
     row["busyBox"] = any(r.get("busyBox") for r in ok)
     if ok and ok[0].get("phases"):
         row["phases"] = {ph: {k: statistics.median([r["phases"][ph][k] for r in ok
