@@ -66,8 +66,7 @@ class JsonPath:
     def first(self, doc: object) -> object:
         steps = self._steps
         if steps is None:
-            match = self._compiled.match(doc)
-            return MISSING if match is None else match.obj
+            return _library_first(self._compiled, doc)
         node = doc
         for is_index, key, as_key in steps:
             if is_index:
@@ -91,8 +90,16 @@ class JsonPath:
 
     def reference(self, doc: object) -> object:
         """The library's own answer (the slow path), for tests."""
-        match = self._compiled.match(doc)
-        return MISSING if match is None else match.obj
+        return _library_first(self._compiled, doc)
+
+
+def _library_first(compiled: object, doc: object) -> object:
+    """The library's first match. A str document is a parsed JSON string, a leaf: the
+    library would parse it again as JSON text, so it is answered here."""
+    if isinstance(doc, str):
+        return doc if not getattr(compiled, "segments", ()) else MISSING
+    match = compiled.match(doc)
+    return MISSING if match is None else match.obj
 
 
 def _singular_steps(compiled: object) -> tuple[tuple[bool, object, str], ...] | None:

@@ -507,12 +507,18 @@ def test_timeout_covers_waiting_for_a_pooled_connection(kind):
 
     async def main():
         async with RawServer(handler) as server, transport(kind, max_connections_per_host=1) as t:
+            # The first request holds the only connection past the others' deadlines,
+            # so they can only time out while waiting for it.
+            holder = asyncio.ensure_future(t.send(get(server.url, timeout=3.0)))
+            await asyncio.sleep(0.05)
             started = time.monotonic()
-            outs = await asyncio.gather(*[t.send(get(server.url, timeout=0.4)) for _ in range(3)])
+            outs = await asyncio.gather(*[t.send(get(server.url, timeout=0.4)) for _ in range(2)])
             elapsed = time.monotonic() - started
-            assert [o.error_class for o in outs] == ["timeout"] * 3, outs
-            assert elapsed < 1.2
+            assert [o.error_class for o in outs] == ["timeout"] * 2, outs
+            assert elapsed < 1.5
             assert server.connections == 1
+            holder.cancel()
+            await asyncio.gather(holder, return_exceptions=True)
     run(main())
 
 

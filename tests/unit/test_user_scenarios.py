@@ -102,6 +102,13 @@ json_values = st.recursive(
 steps = st.lists(st.sampled_from([".a", ".b", "['0']", "[0]", "[1]", "[-1]", "['-1']"]), max_size=4)
 
 
+def test_a_json_string_body_is_a_leaf_not_json_text_again():
+    # the body '"[1, 2]"' parses to the str '[1, 2]': no path reaches inside it
+    assert JsonPath("$").first("[1, 2]") == "[1, 2]"
+    assert JsonPath("$[*]").first("[1, 2]") is MISSING
+    assert JsonPath("$").reference("0") == "0"
+
+
 @settings(max_examples=300, deadline=None)
 @given(doc=json_values, path=steps)
 def test_prop_fast_path_equals_the_library(doc, path):
