@@ -59,9 +59,11 @@ def observe(t: Threshold, results: dict, percentile: PercentileFn) -> float | No
     seconds = results["durationSeconds"]
     agg = t.aggregation
     if base == "checks":
-        failed = block.get("http_req_failed", {}).get("byClass", {}).get("check", 0)
-        total = block["http_reqs"]["count"]
-        return None if not total else 1 - failed / total
+        # passes / (passes + fails) of every assertion; None without any (or in a results
+        # document from before the `checks` block existed)
+        checks = block.get("checks") or {}
+        passes, fails = checks.get("passes", 0), checks.get("fails", 0)
+        return passes / (passes + fails) if passes + fails else None
     if base in ("vus", "vus_max"):
         return float(block.get("vus_max", 0))
     entry = block.get(base)
@@ -96,6 +98,10 @@ def window_inputs(t: Threshold, results: dict, bucket_counts: BucketCountsFn) ->
 
     if base == "http_req_failed":
         return "rate", [(b["t"], (part(b).get("failures", 0), part(b).get("requests", 0))) for b in measured]
+    if base == "checks":
+        return "rate", [(b["t"], (part(b).get("checksPassed", 0),
+                                  part(b).get("checksPassed", 0) + part(b).get("checksFailed", 0)))
+                        for b in measured]
     if base in _BUCKET_COUNTERS:
         return "counter", [(b["t"], part(b).get(_BUCKET_COUNTERS[base], 0)) for b in measured]
     if (scenario is not None, base) in _BUCKET_TRENDS:

@@ -2,7 +2,7 @@
 
 Input is one entry per whole second of the measured run, oldest first:
 - trend metrics: sparse HDR counts {counts index: n} of that second;
-- rate metrics (http_req_failed): (failures, requests);
+- rate metrics: (failures, requests) for http_req_failed, (passes, passes + fails) for checks;
 - counters (http_reqs, iterations, dropped_iterations): n.
 A window of W seconds ending at second t covers seconds t-W+1..t. Windows slide by one
 second; a run shorter than W is judged as one window over all of it. Percentiles of a

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from hdrh.histogram import HdrHistogram
 
 from lunge_mp.metrics import hdr
-from lunge_mp.metrics.buckets import (DEFAULT_OPEN_BUCKETS, DROPPED, FAILURES, INTERRUPTED,
-                                      ITERATIONS, REQUESTS, SCHEDULED, Bucket, Buckets)
+from lunge_mp.metrics.buckets import (CHECKS_FAILED, CHECKS_PASSED, DEFAULT_OPEN_BUCKETS, DROPPED,
+                                      FAILURES, INTERRUPTED, ITERATIONS, REQUESTS, SCHEDULED, Bucket,
+                                      Buckets)
 from lunge_mp.metrics.names import OVERFLOW
 from lunge_mp.protocol.messages import CounterDelta, Report, ScenarioDelta
 
@@ -36,6 +37,8 @@ class _ReqTotals:
     first_error: dict[str, tuple[int, str]] = field(default_factory=dict)  # cls → (arrival, msg)
     bytes_in: int = 0
     bytes_out: int = 0
+    checks_passed: int = 0
+    checks_failed: int = 0
 
 
 @dataclass(slots=True)
@@ -190,6 +193,8 @@ class Aggregate:
         t.failures += cd.failures
         t.bytes_in += cd.bytes_in
         t.bytes_out += cd.bytes_out
+        t.checks_passed += cd.checks_passed
+        t.checks_failed += cd.checks_failed
         for cls, n in cd.errors.items():
             t.errors[cls] = t.errors.get(cls, 0) + n
         for cls, msg in cd.first_error.items():
@@ -201,6 +206,8 @@ class Aggregate:
             c = bucket.scn(cd.scenario)
             c[REQUESTS] += cd.requests
             c[FAILURES] += cd.failures
+            c[CHECKS_PASSED] += cd.checks_passed
+            c[CHECKS_FAILED] += cd.checks_failed
 
     def _add_scenario(self, sc: ScenarioDelta, bucket: Bucket | None) -> None:
         t = self._scns.get(sc.scenario)
@@ -251,9 +258,10 @@ class Aggregate:
         return round(hdr.percentiles(h, [p])[p] / 1000.0, 3)
 
     def counters(self, scenario: str | None = None, request: str | None = None) -> dict:
-        """requests, failures, errors {class: n}, first_error {class: msg}, bytes_in/out."""
+        """requests, failures, errors {class: n}, first_error {class: msg}, bytes_in/out,
+        checks_passed/failed (assertions that held / did not)."""
         out = {"requests": 0, "failures": 0, "errors": {}, "first_error": {},
-               "bytes_in": 0, "bytes_out": 0}
+               "bytes_in": 0, "bytes_out": 0, "checks_passed": 0, "checks_failed": 0}
         first: dict[str, tuple[int, str]] = {}
         for (s, r), t in self._reqs.items():
             if (scenario is not None and s != scenario) or (request is not None and r != request):
@@ -262,6 +270,8 @@ class Aggregate:
             out["failures"] += t.failures
             out["bytes_in"] += t.bytes_in
             out["bytes_out"] += t.bytes_out
+            out["checks_passed"] += t.checks_passed
+            out["checks_failed"] += t.checks_failed
             for cls, n in t.errors.items():
                 out["errors"][cls] = out["errors"].get(cls, 0) + n
             for cls, am in t.first_error.items():

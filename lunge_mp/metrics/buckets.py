@@ -22,8 +22,9 @@ DEFAULT_OPEN_BUCKETS = 10
 _PCTS = (50.0, 95.0, 99.0)
 
 # per-scenario counter slots in a bucket
-REQUESTS, FAILURES, DROPPED, ITERATIONS, SCHEDULED, INTERRUPTED = range(6)
-_COUNTER_NAMES = ("requests", "failures", "dropped", "iterations", "scheduled", "interrupted")
+REQUESTS, FAILURES, DROPPED, ITERATIONS, SCHEDULED, INTERRUPTED, CHECKS_PASSED, CHECKS_FAILED = range(8)
+_COUNTER_NAMES = ("requests", "failures", "dropped", "iterations", "scheduled", "interrupted",
+                  "checksPassed", "checksFailed")
 
 HistKey = tuple[str | None, str]     # (None, metric) run-wide, (scenario, metric) per scenario
 Pct = tuple[int, int, int] | None    # p50, p95, p99 in µs; None if no samples
@@ -130,7 +131,8 @@ class Bucket:
 
     def as_dict(self) -> dict:
         """{t, requests, failures, errors: {class: n}, p50, p95, p99, rtP*, lagP*, activeVUs,
-        vus, dropped, iterations, scheduled, interrupted, byScenario: {scn: {...}}}; latencies
+        vus, dropped, iterations, scheduled, interrupted, checksPassed, checksFailed,
+        byScenario: {scn: {...}}}; latencies
         in ms. `errors` (classes sorted) sums to `failures` when every failure has a class."""
         total = [0] * len(_COUNTER_NAMES)
         errors: dict[str, int] = {}

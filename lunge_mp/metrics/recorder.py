@@ -50,7 +50,7 @@ class _Req:
     """Counters of one (scenario, request) for the current interval, and its two series."""
 
     __slots__ = ("dur", "rt", "requests", "failures", "errors", "first_error",
-                 "bytes_in", "bytes_out")
+                 "bytes_in", "bytes_out", "checks_passed", "checks_failed")
 
     def __init__(self, dur: _Series, rt: _Series) -> None:
         self.dur = dur.append
@@ -61,6 +61,8 @@ class _Req:
         self.first_error: dict[str, str] = {}
         self.bytes_in = 0
         self.bytes_out = 0
+        self.checks_passed = 0
+        self.checks_failed = 0
 
     def fail(self, error_class: str | None, error_msg: str | None) -> None:
         self.failures += 1
@@ -71,11 +73,14 @@ class _Req:
             self.first_error[cls] = error_msg or ""
 
     def delta(self, scenario: str, request: str) -> CounterDelta | None:
-        if not (self.requests or self.failures or self.bytes_in or self.bytes_out or self.errors):
+        if not (self.requests or self.failures or self.bytes_in or self.bytes_out or self.errors
+                or self.checks_passed or self.checks_failed):
             return None
         d = CounterDelta(scenario, request, self.requests, self.failures, self.errors,
-                         self.bytes_in, self.bytes_out, self.first_error)
+                         self.bytes_in, self.bytes_out, self.first_error,
+                         self.checks_passed, self.checks_failed)
         self.requests = self.failures = self.bytes_in = self.bytes_out = 0
+        self.checks_passed = self.checks_failed = 0
         self.errors = {}
         self.first_error = {}
         return d
@@ -165,6 +170,16 @@ class Recorder:
             r = self._req(scenario, request)
         r.errors[error_class] = r.errors.get(error_class, 0) + 1
         r.first_error.setdefault(error_class, error_msg)
+
+    def checks(self, scenario: str, request: str, passed: int, failed: int) -> None:
+        """Assertions of one response: how many held and how many did not (k6's `checks`).
+        A request whose response never came (timeout, connect error) has no checks."""
+        try:
+            r = self._reqs[scenario][request]
+        except KeyError:
+            r = self._req(scenario, request)
+        r.checks_passed += passed
+        r.checks_failed += failed
 
     def iteration_done(self, scenario: str, duration_us: int, lag_us: int | None = None) -> None:
         """One completed iteration (with or without failed requests); lag for open model."""

@@ -109,6 +109,8 @@ class CounterDelta(msgspec.Struct, array_like=True):
     bytes_in: int = 0
     bytes_out: int = 0
     first_error: dict[str, str] = {}   # failure class → first message seen
+    checks_passed: int = 0      # assertions that held (k6 `checks` passes)
+    checks_failed: int = 0      # assertions that did not
 
 
 class ScenarioDelta(msgspec.Struct, array_like=True):

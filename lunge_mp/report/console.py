@@ -125,6 +125,10 @@ def print_summary(results: dict, out: TextIO = sys.stdout, written: list[str] = 
     for cls, count in failed["byClass"].items():
         example = failed["firstError"].get(cls, "")
         print(f"    {cls:<12} {count:,}" + (f"   first: {example[:100]}" if example else ""), file=out)
+    checks = m.get("checks") or {}
+    if checks.get("passes", 0) + checks.get("fails", 0):
+        print(f"  checks        {checks['passes'] + checks['fails']:,} assertions: {checks['passes']:,} passed, "
+              f"{checks['fails']:,} failed ({_pct(checks['rate'])} passed)", file=out)
     print(f"  iterations    {m['iterations']['count']:,} ({m['iterations']['rate']:,.1f}/s), "
           f"dropped {m['dropped_iterations']['count']:,}"
           + (f" {m['dropped_iterations']['byCause']}" if m['dropped_iterations']['count'] else "")

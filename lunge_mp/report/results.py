@@ -29,9 +29,16 @@ def _rate(count: float, seconds: float) -> float:
     return round(count / seconds, 3) if seconds > 0 else 0.0
 
 
+def checks_block(passes: int, fails: int) -> dict:
+    """`checks`: assertions that held and did not; rate = passes / (passes + fails), None
+    when no assertion was evaluated (no assertions, or no response to judge)."""
+    total = passes + fails
+    return {"passes": passes, "fails": fails, "rate": round(passes / total, 6) if total else None}
+
+
 def request_metrics(agg: Aggregate, seconds: float, scenario: str | None = None,
                     request: str | None = None) -> dict:
-    """The request-level block: counts, failures, latency summaries, bytes."""
+    """The request-level block: counts, failures, checks, latency summaries, bytes."""
     c = agg.counters(scenario=scenario, request=request)
     requests, failures = c["requests"], c["failures"]
     return {
@@ -39,6 +46,7 @@ def request_metrics(agg: Aggregate, seconds: float, scenario: str | None = None,
         "http_req_failed": {"count": failures, "rate": round(failures / requests, 6) if requests else 0.0,
                             "byClass": dict(sorted(c["errors"].items())),
                             "firstError": dict(sorted(c["first_error"].items()))},
+        "checks": checks_block(c["checks_passed"], c["checks_failed"]),
         "http_req_duration": agg.summary("http_req_duration", scenario=scenario, request=request),
         "http_req_response_time": agg.summary("http_req_response_time", scenario=scenario, request=request),
         "data_received": {"count": c["bytes_in"], "rate": _rate(c["bytes_in"], seconds)},

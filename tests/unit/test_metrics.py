@@ -215,7 +215,8 @@ def test_counters_sum_across_workers():
         agg.add(report(w, 0, 0, rec))
     assert agg.counters("s", "get") == {"requests": 30, "failures": 3,
                                         "errors": {"http_5xx": 3}, "first_error": {"http_5xx": "w1"},
-                                        "bytes_in": 300, "bytes_out": 30}
+                                        "bytes_in": 300, "bytes_out": 30,
+                                        "checks_passed": 0, "checks_failed": 0}
     assert agg.counters()["requests"] == 33
     assert agg.counters(request="post")["bytes_in"] == 3
     assert agg.scenario_counters("s") == {"iterations": 3, "dropped": {"behind": 3},
@@ -224,6 +225,44 @@ def test_counters_sum_across_workers():
     assert agg.scenario_counters("nope")["iterations"] == 0
     assert agg.request_keys() == [("s", "get"), ("t", "post")]
     assert summary.request_rates(agg.counters(), 3.0)["rps"] == 11.0
+
+
+def test_checks_are_counted_per_request_and_summed_per_scenario_run_and_second():
+    """Recorder.checks → CounterDelta (through msgpack) → Aggregate totals and buckets."""
+    agg = Aggregate()
+    for w in range(2):
+        for second in range(2):
+            rec = Recorder()
+            rec.checks("s", "home", 3, 0)               # three assertions held
+            rec.checks("s", "home", 2, 1 + w)           # one or two did not
+            rec.checks("s", "down", 0, 1)
+            rec.checks("t", "home", 5, 0)
+            rec.request_done("s", "home", 10, None, True, "check", "x", 0, 0)
+            _, counters, _ = rec.drain()
+            by = {(c.scenario, c.request): c for c in counters}
+            assert (by[("s", "home")].checks_passed, by[("s", "home")].checks_failed) == (5, 1 + w)
+            assert (by[("s", "down")].checks_passed, by[("s", "down")].checks_failed) == (0, 1)
+            msg = m.Report(worker=w, run_id="r", seq=second, bucket=second, counters=counters)
+            agg.add(m.decode(m.encode(msg)))
+    home = agg.counters("s", "home")
+    assert (home["checks_passed"], home["checks_failed"]) == (20, 2 + 4)
+    assert (agg.counters("s")["checks_passed"], agg.counters("s")["checks_failed"]) == (20, 6 + 4)
+    assert (agg.counters(request="home")["checks_passed"], agg.counters(request="home")["checks_failed"]) \
+        == (40, 6)
+    assert (agg.counters()["checks_passed"], agg.counters()["checks_failed"]) == (40, 10)
+    for row in agg.buckets():
+        assert (row["checksPassed"], row["checksFailed"]) == (20, 5)
+        assert (row["byScenario"]["s"]["checksPassed"], row["byScenario"]["s"]["checksFailed"]) == (10, 5)
+        assert (row["byScenario"]["t"]["checksPassed"], row["byScenario"]["t"]["checksFailed"]) == (10, 0)
+    assert Recorder().drain() == ([], [], [])
+
+
+def test_a_checks_only_interval_is_still_shipped():
+    rec = Recorder()
+    rec.checks("s", "r", 1, 2)
+    _, counters, _ = rec.drain()
+    assert counters == [m.CounterDelta("s", "r", checks_passed=1, checks_failed=2)]
+    assert rec.drain() == ([], [], [])
 
 
 # ---- sequence tracking ----------------------------------------------------------------

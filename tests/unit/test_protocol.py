@@ -106,6 +106,16 @@ def test_codec_round_trip(msg):
     assert m.decode(m.encode(msg)) == msg
 
 
+def test_a_counter_delta_from_before_checks_still_decodes():
+    """The schema only grows: a Report whose CounterDelta has no checks fields (as an older
+    worker sends it) decodes with zero checks."""
+    old = {"type": "Report", "worker": 0, "run_id": "r", "seq": 0, "bucket": 0,
+           "counters": [["s", "r", 3, 1, {"http_5xx": 1}, 10, 20, {"http_5xx": "boom"}]]}
+    msg = m.decode(msgspec.msgpack.encode(old))
+    assert msg.counters == [m.CounterDelta("s", "r", 3, 1, {"http_5xx": 1}, 10, 20, {"http_5xx": "boom"})]
+    assert (msg.counters[0].checks_passed, msg.counters[0].checks_failed) == (0, 0)
+
+
 @pytest.mark.parametrize("frame", [b"", b"\x00garbage", m.encode(m.Bye(worker=0, reports=1))[:-1],
                                    msgspec.msgpack.encode({"type": "Nope"})])
 def test_garbage_frames_raise_decode_errors(frame):
