@@ -47,7 +47,7 @@ class VU:
 
 class CompiledRequest:
     __slots__ = ("spec", "url", "headers", "body", "form", "static_headers", "checks", "extract",
-                 "cookie_header")
+                 "cookie_header", "static", "status_ok", "n_checks")
 
     def __init__(self, spec: RequestSpec) -> None:
         self.spec = spec
@@ -58,8 +58,17 @@ class CompiledRequest:
         self.form = [(k, Template(v)) for k, v in spec.form.items()] if spec.form is not None else None
         self.checks = [CompiledCheck(a) for a in spec.assertions]
         self.extract = [CompiledExtract(e) for e in spec.extract]
+        self.n_checks = len(self.checks)
         # the request's own Cookie header, if it sets one: the VU's cookies are added to it
         self.cookie_header = next((k for k in spec.headers if k.lower() == "cookie"), None)
+        # Nothing to render: one Prepared, sent as is while the VU has no cookies (transports
+        # never change a Prepared).
+        self.static: Prepared | None = None
+        if (self.static_headers is not None and self.url.static
+                and (self.body is None or self.body.static)
+                and (self.form is None or all(t.static for _, t in self.form))):
+            self.static = self.prepare({})
+        self.status_ok = _status_only(self.checks) if not self.extract else None
 
     def templates(self) -> list[Template]:
         out = [self.url] + [t for _, t in self.headers]
@@ -70,6 +79,8 @@ class CompiledRequest:
         return out
 
     def prepare(self, ctx: dict[str, object], jar: CookieJar | None = None) -> Prepared:
+        if not jar and self.static is not None:
+            return self.static
         headers = self.static_headers if self.static_headers is not None else {
             k: t.render(ctx) for k, t in self.headers}
         if self.form is not None:
@@ -87,6 +98,20 @@ class CompiledRequest:
                 else:
                     headers["Cookie"] = cookie
         return Prepared(self.spec.method, url, headers, body, self.spec.timeout)
+
+
+_STATUS_CODES = range(1000)
+
+
+def _status_only(checks: list[CompiledCheck]) -> frozenset[int] | None:
+    """When every check is on the status alone: the statuses (0-999) that pass them all.
+    A status outside the set (or outside 0-999) goes through the checks themselves."""
+    if not checks or any(c.assertion.type != "status" for c in checks):
+        return None
+    ok = set(_STATUS_CODES)
+    for compiled in checks:
+        ok = {code for code in ok if compiled(Response(code, {}, b"", 0.0)) is None}
+    return frozenset(ok)
 
 
 def failure_of(outcome: Outcome) -> str | None:
@@ -218,11 +243,20 @@ class ScenarioRunner:
                 outcome = await self.transport.send(prepared)
                 if outcome.set_cookies:
                     jar.update(prepared.url, outcome.set_cookies, time.time())
-                failure = failure_of(outcome)
-                message = outcome.error
-                if failure is not None and message is None:
-                    message = f"HTTP {outcome.status} from {prepared.method} {spec.url}"
-                if outcome.error_class is None and (req.checks or req.extract):
+                if outcome.error_class is None and outcome.status < 400:
+                    failure = message = None
+                else:
+                    failure = failure_of(outcome)
+                    message = outcome.error
+                    if message is None:
+                        message = f"HTTP {outcome.status} from {prepared.method} {spec.url}"
+                if outcome.error_class is not None or not (req.checks or req.extract):
+                    pass
+                elif req.status_ok is not None and outcome.status in req.status_ok:
+                    # status checks only, and they all pass: no Response to build
+                    if self._count_checks is not None:
+                        self._count_checks(self.name, spec.name, req.n_checks, 0)
+                else:
                     resp = Response(outcome.status, outcome.headers, outcome.body, outcome.duration_us / 1000)
                     if req.checks:
                         failed_checks = 0
@@ -233,7 +267,7 @@ class ScenarioRunner:
                                 if failed_checks == 1:
                                     failure, message = failure or "check", message or problem
                         if self._count_checks is not None:
-                            self._count_checks(self.name, spec.name, len(req.checks) - failed_checks,
+                            self._count_checks(self.name, spec.name, req.n_checks - failed_checks,
                                                failed_checks)
                     for rule in req.extract:
                         value = rule(resp)

@@ -164,3 +164,104 @@ def test_a_scenarios_own_source_is_shared_with_its_warmup_only(rows_file):
     assert [p.url for p in t.sent] == [f"http://h/{i}" for i in range(4)]
     asyncio.run(r_two.iteration(r_two.new_vu(), 0, None))
     assert t.sent[-1].url == "http://h/0"           # another scenario has its own rows
+
+
+# -- the fast paths: a request with nothing to render, status-only checks ------------------------
+
+def test_a_request_with_nothing_to_render_is_prepared_once_until_the_vu_has_cookies():
+    def answer(p: Prepared) -> Outcome:
+        cookies = ["sid=abc; Path=/"] if p.url.endswith("/login") else ()
+        return Outcome(status=200, duration_us=5, set_cookies=cookies)
+
+    t = Scripted(answer)
+    r = runner([RequestSpec("home", "GET", "http://h/", headers={"X-A": "1"}),
+                RequestSpec("form", "POST", "http://h/f", form={"q": "a b"}),
+                RequestSpec("tpl", "GET", "http://h/{{v}}"),
+                RequestSpec("login", "POST", "http://h/login", body="x")], t)
+    home, form, tpl, login = r.requests
+    assert home.static is not None and form.static is not None and login.static is not None
+    assert tpl.static is None
+    assert form.static.body == b"q=a+b"
+    a, b = r.new_vu(), r.new_vu()
+    asyncio.run(r.iteration(a, 0, None))
+    asyncio.run(r.iteration(b, 0, None))
+    assert t.sent[0] is home.static and t.sent[4] is home.static      # shared while no cookies
+    assert t.sent[1] is form.static and t.sent[2].url == "http://h/1"
+    asyncio.run(r.iteration(a, 1, None))                               # a has a cookie now
+    assert t.sent[8] is not home.static
+    assert t.sent[8].headers == {"X-A": "1", "Cookie": "sid=abc"}
+    assert home.static.headers == {"X-A": "1"}                          # the shared one untouched
+    assert t.sent[9].body == b"q=a+b" and t.sent[9].headers == {"Cookie": "sid=abc"}
+
+
+@pytest.mark.parametrize("condition, value", [
+    ("eq", "200"), ("ne", "500"), ("lt", "400"), ("gte", "200"), ("lte", "299"), ("gt", "199"),
+    ("contains", "0"), ("matches", "^2..$"), ("exists", ""), ("eq", "abc"), ("ne", "abc"),
+    ("eq", "200.0"), ("lt", "x"),
+])
+def test_status_only_checks_are_a_set_of_passing_codes_that_agrees_with_the_checks(condition, value):
+    from lunge_mp.scenario.checks import CompiledCheck, Response
+    from lunge_mp.worker.iteration import CompiledRequest
+
+    req = CompiledRequest(RequestSpec("x", "GET", "http://h/", assertions=(
+        Assertion("status", condition, value), Assertion("status", "lt", "600"))))
+    assert req.status_ok is not None
+    for code in range(1000):
+        expected = all(CompiledCheck(a)(Response(code, {}, b"", 0.0)) is None for a in req.spec.assertions)
+        assert (code in req.status_ok) == expected, code
+
+
+def test_no_status_set_when_a_check_needs_the_response_or_something_is_extracted():
+    from lunge_mp.worker.iteration import CompiledRequest
+
+    assert CompiledRequest(RequestSpec("x", "GET", "http://h/")).status_ok is None
+    assert CompiledRequest(RequestSpec("x", "GET", "http://h/", assertions=(
+        Assertion("status", "eq", "200"), Assertion("duration", "lt", "100")))).status_ok is None
+    assert CompiledRequest(RequestSpec("x", "GET", "http://h/", assertions=(
+        Assertion("status", "eq", "200"),), extract=(Extract("s", "status"),))).status_ok is None
+
+
+@pytest.mark.parametrize("status, passed, failed, error", [
+    (200, 2, 0, None), (201, 1, 1, "check"), (404, 1, 1, "http_4xx"), (503, 0, 2, "http_5xx"),
+    (302, 0, 2, "check"),
+])
+def test_status_only_checks_count_passes_and_failures_without_a_response(monkeypatch, status, passed,
+                                                                        failed, error):
+    import lunge_mp.worker.iteration as iteration
+
+    built = []
+
+    class CountingResponse(iteration.Response):
+        __slots__ = ()
+
+        def __init__(self, *args) -> None:
+            built.append(args)
+            super().__init__(*args)
+
+    monkeypatch.setattr(iteration, "Response", CountingResponse)
+    rec = CountingRecorder()
+    t = Scripted(lambda p: Outcome(status=status, duration_us=5))
+    spec = RequestSpec("get", "GET", "http://h/", assertions=(
+        Assertion("status", "lt", "300"), Assertion("status", "matches", "^[24]0[04]$")))
+    r = runner([spec], t, recorder=rec)
+    built.clear()                                  # the set of passing codes is made with some
+    asyncio.run(r.iteration(r.new_vu(), 0, None))
+    assert rec.check_counts == {"get": [passed, failed]}
+    reqs, _ = counters(rec)
+    assert reqs["get"].errors == ({error: 1} if error else {})
+    assert bool(built) == (failed > 0)             # a Response only to word a failure
+    if error == "check":
+        assert reqs["get"].first_error["check"].startswith("status status")
+    elif error is not None:
+        assert reqs["get"].first_error[error] == f"HTTP {status} from GET http://h/"
+
+
+def test_a_status_404_that_the_checks_expect_passes_them_and_still_fails_as_4xx():
+    rec = CountingRecorder()
+    t = Scripted(lambda p: Outcome(status=404, duration_us=5))
+    r = runner([RequestSpec("get", "GET", "http://h/", assertions=(Assertion("status", "eq", "404"),))],
+               t, recorder=rec)
+    asyncio.run(r.iteration(r.new_vu(), 0, None))
+    assert rec.check_counts == {"get": [1, 0]}
+    reqs, _ = counters(rec)
+    assert reqs["get"].errors == {"http_4xx": 1}
