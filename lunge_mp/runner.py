@@ -40,6 +40,14 @@ def load_or_explain(path: str, overrides: dict[str, str]) -> Plan | None:
         return explain(path, None, exc)
 
 
+def behind_scenarios(per_scenario: dict[str, dict], open_names: list[str]) -> list[str]:
+    """Open scenarios that dropped iterations in a bucket (`byScenario`) because the load
+    generator fell behind; drops because a unique data file ran out (dataExhausted) are the
+    data's limit, not the generator's, and do not count."""
+    return [n for n in open_names
+            if per_scenario.get(n, {}).get("dropped", 0) - per_scenario.get(n, {}).get("dataExhausted", 0) > 0]
+
+
 def _live(view: LiveView):
     """The live line from the last complete second (and run totals so far)."""
     def tick(coord: Coordinator, t: float) -> None:
@@ -52,7 +60,7 @@ def _live(view: LiveView):
                      for s in coord.lifecycle.running() if s.is_open) if last else 0.0
         per = last.get("byScenario", {})
         open_rate = sum(per.get(n, {}).get("iterations", 0) for n in open_names)
-        behind = [n for n in open_names if per.get(n, {}).get("dropped", 0)]
+        behind = behind_scenarios(per, open_names)
         if t < coord.outcome.measured_from:
             view.update(f"[{t:6.1f}s / {coord.outcome.planned_s:.0f}s]  warming up "
                         f"(metrics kept apart) until {coord.outcome.measured_from:.0f}s", t)

@@ -7,7 +7,8 @@
 - knee (ramping load): the first second, while the target rate rises, from which either
   the achieved rate stays under 95% of the target for 3 seconds, or p95 stays over twice
   the p95 seen in the first quarter of the ramp for 3 seconds: the load where the system
-  stopped keeping up.
+  stopped keeping up. Arrivals dropped because a `unique` data file ran out of rows are
+  taken off the target first (that is the data's limit, not the system's).
 Only measured seconds count (warmup seconds are skipped).
 """
 
@@ -84,7 +85,9 @@ def knee(buckets: list[dict]) -> list[dict]:
     base_p95 = median(early) if early else None
     streak: list[dict] = []
     for b in rising:
-        behind = b.get("achievedRate", 0) < KNEE_EFFICIENCY * b["targetRate"]
+        # arrivals dropped for want of unique data rows were never the system's to keep up with
+        due = b["targetRate"] - b.get("dataExhausted", 0)
+        behind = b.get("achievedRate", 0) < KNEE_EFFICIENCY * due
         slow = base_p95 is not None and b.get("p95") is not None and b["p95"] > KNEE_LATENCY_FACTOR * base_p95
         if behind or slow:
             streak.append(b)

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from hdrh.histogram import HdrHistogram
 
 from lunge_mp.metrics import hdr
-from lunge_mp.metrics.buckets import (CHECKS_FAILED, CHECKS_PASSED, DEFAULT_OPEN_BUCKETS, DROPPED,
-                                      FAILURES, INTERRUPTED, ITERATIONS, REQUESTS, SCHEDULED, Bucket,
-                                      Buckets)
-from lunge_mp.metrics.names import OVERFLOW
+from lunge_mp.metrics.buckets import (CHECKS_FAILED, CHECKS_PASSED, DATA_EXHAUSTED, DEFAULT_OPEN_BUCKETS,
+                                      DROPPED, FAILURES, INTERRUPTED, ITERATIONS, REQUESTS, SCHEDULED,
+                                      Bucket, Buckets)
+from lunge_mp.metrics.names import DROP_DATA_EXHAUSTED, OVERFLOW
 from lunge_mp.protocol.messages import CounterDelta, Report, ScenarioDelta
 
 SeriesKey = tuple[str, str, str]
@@ -222,6 +222,7 @@ class Aggregate:
             c = bucket.scn(sc.scenario)
             c[ITERATIONS] += sc.iterations
             c[DROPPED] += sum(sc.dropped.values())
+            c[DATA_EXHAUSTED] += sc.dropped.get(DROP_DATA_EXHAUSTED, 0)
             c[SCHEDULED] += sc.scheduled
             c[INTERRUPTED] += sc.interrupted
 

@@ -22,9 +22,10 @@ DEFAULT_OPEN_BUCKETS = 10
 _PCTS = (50.0, 95.0, 99.0)
 
 # per-scenario counter slots in a bucket
-REQUESTS, FAILURES, DROPPED, ITERATIONS, SCHEDULED, INTERRUPTED, CHECKS_PASSED, CHECKS_FAILED = range(8)
+(REQUESTS, FAILURES, DROPPED, ITERATIONS, SCHEDULED, INTERRUPTED, CHECKS_PASSED, CHECKS_FAILED,
+ DATA_EXHAUSTED) = range(9)
 _COUNTER_NAMES = ("requests", "failures", "dropped", "iterations", "scheduled", "interrupted",
-                  "checksPassed", "checksFailed")
+                  "checksPassed", "checksFailed", "dataExhausted")   # dataExhausted: part of dropped
 
 HistKey = tuple[str | None, str]     # (None, metric) run-wide, (scenario, metric) per scenario
 Pct = tuple[int, int, int] | None    # p50, p95, p99 in µs; None if no samples
@@ -132,6 +133,7 @@ class Bucket:
     def as_dict(self) -> dict:
         """{t, requests, failures, errors: {class: n}, p50, p95, p99, rtP*, lagP*, activeVUs,
         vus, dropped, iterations, scheduled, interrupted, checksPassed, checksFailed,
+        dataExhausted (the part of `dropped` whose cause was data_exhausted),
         byScenario: {scn: {...}}}; latencies
         in ms. `errors` (classes sorted) sums to `failures` when every failure has a class."""
         total = [0] * len(_COUNTER_NAMES)

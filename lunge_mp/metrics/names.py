@@ -27,3 +27,6 @@ UNKNOWN_FAILURE = "other"
 # Causes of dropped iterations.
 DROP_NO_VU = "no_vu"
 DROP_BEHIND = "behind"
+# A `unique` data source ran out of rows: the data's limit, not the load generator's. Such
+# drops are left out of efficiency (neither due nor dropped) and of the BEHIND flag.
+DROP_DATA_EXHAUSTED = "data_exhausted"

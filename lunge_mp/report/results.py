@@ -15,6 +15,8 @@ from lunge_mp.analysis import anomalies
 from lunge_mp.coordinator.run import RunOutcome
 from lunge_mp.coordinator import timeline
 from lunge_mp.metrics.aggregate import Aggregate
+from lunge_mp.metrics.names import DROP_DATA_EXHAUSTED
+from lunge_mp.scenario.preflight import data_sources_used
 from lunge_mp.worker import transports
 
 SCHEMA_VERSION = 1
@@ -68,15 +70,20 @@ def scenario_metrics(agg: Aggregate, seconds: float, scenario: str | None = None
 
 
 def efficiency(agg: Aggregate, outcome: RunOutcome) -> dict:
-    """Open model: iterations started ÷ iterations due, overall and per scenario (None if no open scenario)."""
+    """Open model: iterations started ÷ iterations due, overall and per scenario (None if no open scenario).
+
+    Arrivals dropped because a `unique` data source ran out of rows (data_exhausted) count
+    neither as due nor as dropped: the data ran out, the load generator did not fall behind.
+    """
     per: dict[str, float | None] = {}
     due_total = started_total = 0
     for s in outcome.plan.scenarios:
         if not s.is_open:
             continue
         sc = agg.scenario_counters(scenario=s.name)
-        due = sc["scheduled"]
-        started = due - sum(sc["dropped"].values())
+        exhausted = sc["dropped"].get(DROP_DATA_EXHAUSTED, 0)
+        due = sc["scheduled"] - exhausted
+        started = due - (sum(sc["dropped"].values()) - exhausted)
         due_total += due
         started_total += started
         per[s.name] = round(started / due, 6) if due else None
@@ -143,15 +150,27 @@ def build_results(outcome: RunOutcome, status: str, exit_code: int,
 
 
 def _behind_warnings(agg: Aggregate, plan) -> list[str]:
-    """An open-model scenario that dropped iterations did not get its asked load."""
+    """An open-model scenario that dropped iterations did not get its asked load: because the
+    load generator fell behind (no_vu, behind), or because a `unique` data file ran out of rows
+    (data_exhausted, a warning of its own: not the generator's fault)."""
     out = []
     for s in plan.scenarios:
-        dropped = agg.scenario_counters(scenario=s.name)["dropped"]
-        if s.is_open and sum(dropped.values()):
+        if not s.is_open:
+            continue
+        dropped = dict(agg.scenario_counters(scenario=s.name)["dropped"])
+        exhausted = dropped.pop(DROP_DATA_EXHAUSTED, 0)
+        if sum(dropped.values()):
             causes = ", ".join(f"{k}: {v:,}" for k, v in sorted(dropped.items()))
             hint = "raise maxVUs" if "no_vu" in dropped else "add workers or lower the rate"
             out.append(f"scenario {s.name} fell behind its target: {sum(dropped.values()):,} iterations "
                        f"dropped ({causes}); {hint}")
+        if exhausted:
+            files = [d.file for d in data_sources_used(plan, s) if d.mode == "unique"]
+            named = " or ".join(files) if files else "a unique data source"
+            which = f"data file {named}" if files else named
+            out.append(f"scenario {s.name}: {exhausted:,} iterations dropped because {which} ran out of "
+                       f"unique rows (not counted against efficiency); add rows, shorten the run or "
+                       f"lower the rate, or use mode sequential or random to reuse rows")
     return out
 
 

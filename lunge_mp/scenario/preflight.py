@@ -8,7 +8,7 @@ that uses it, so it is refused before the run.
 
 from __future__ import annotations
 
-from lunge_mp.plan import DataSource, Plan, RequestSpec
+from lunge_mp.plan import DataSource, Plan, RequestSpec, ScenarioPlan
 from lunge_mp.scenario.template import Template, is_known_name
 
 _BUILTIN_HINT = "vu, iteration, scenario, timestamp, uuid, randomInt(a,b)"
@@ -20,6 +20,15 @@ def template_parts(r: RequestSpec) -> list[tuple[str, str]]:
     parts += [(f"headers.{k}", v) for k, v in r.headers.items()]
     parts += [(f"form.{k}", v) for k, v in (r.form or {}).items()]
     return parts
+
+
+def data_sources_used(plan: Plan, scenario: ScenarioPlan) -> list[DataSource]:
+    """The data sources a scenario's templates take rows from (its own, then top-level ones),
+    as the worker's feeders see them (a scenario's own source hides a top-level one)."""
+    used = {name.partition(".")[0] for r in scenario.requests for _, text in template_parts(r)
+            for name in Template(text).names() if "." in name}
+    sources = {**{d.name: d for d in plan.data}, **{d.name: d for d in scenario.data}}
+    return [d for name, d in sources.items() if name in used]
 
 
 def unknown_template_names(plan: Plan) -> list[str]:

@@ -1,0 +1,45 @@
+"""A `unique` data file that runs out of rows in an open-model run: the arrivals it cannot
+feed are dropped as data_exhausted, which is the data's limit, not the load generator's. The
+run stays valid (no exit 113), efficiency is not lowered, and the warning says which file ran
+out instead of saying the generator fell behind."""
+
+from __future__ import annotations
+
+from tests.support import cli, read_json, write_config
+
+
+def test_a_unique_data_file_running_out_is_not_the_generator_falling_behind(tmp_path, fresh_target):
+    (tmp_path / "users.csv").write_text("email\n" + "".join(f"u{i}@example.org\n" for i in range(6)))
+    config = write_config(tmp_path, f"""
+        name: few rows
+        settings: {{baseUrl: "{fresh_target.url}"}}
+        options: {{minEfficiency: 0.95}}
+        data: [{{name: users, file: users.csv, mode: unique}}]
+        scenarios:
+          signup:
+            executor: constant-arrival-rate
+            rate: 30
+            duration: 1s
+            requests: [{{name: home, url: "/?user={{{{users.email}}}}"}}]
+        """)
+    out = tmp_path / "results.json"
+    proc = cli("run", str(config), "--out", str(out), "--workers", "2", "--no-history")
+    assert "Traceback" not in proc.stderr, proc.stderr
+    r = read_json(out)
+    assert proc.returncode == 0, (proc.returncode, r["warnings"])
+    assert r["status"] == "passed"
+    signup = r["scenarios"]["signup"]
+    assert signup["iterations"]["count"] == 6
+    assert signup["dropped_iterations"] == {"count": 24, "byCause": {"data_exhausted": 24}}
+    assert fresh_target.stats()["requests"] == 6
+    # the 6 arrivals that had a row all started: nothing was dropped for want of a VU or time
+    assert r["efficiency"] == {"overall": 1.0, "byScenario": {"signup": 1.0}}
+    assert [w for w in r["warnings"] if "signup" in w] == [
+        "scenario signup: 24 iterations dropped because data file users.csv ran out of unique rows "
+        "(not counted against efficiency); add rows, shorten the run or lower the rate, or use mode "
+        "sequential or random to reuse rows"]
+    assert not any("fell behind" in w for w in r["warnings"])
+    # per second: the drops are marked as data exhaustion, and no knee is seen
+    assert sum(b.get("dataExhausted", 0) for b in r["buckets"]) == 24
+    assert sum(b["byScenario"].get("signup", {}).get("dataExhausted", 0) for b in r["buckets"]) == 24
+    assert not [a for a in r["anomalies"] if a["kind"] == "knee"]
