@@ -121,6 +121,7 @@ class Coordinator(WorkerHealth):
         self.rr_next = {name: 0 for name in self.clocks}
         self.vus_sent: dict[str, list[int]] = {}
         self.monitor = ResourceMonitor()
+        self._last_sample = float("-inf")                      # seconds after t0 of the last one
         self.saturated: list[tuple[str, str]] = []              # this second: (worker, cpu|lag)
         self.saturation: dict[tuple[str, str], list[int]] = {}  # every second it was seen
         self._byes = asyncio.Event()
@@ -283,9 +284,7 @@ class Coordinator(WorkerHealth):
             await self._heartbeat((State.RUNNING,))
             if t - last_live >= 1.0:
                 last_live = t
-                self.saturated = self.monitor.sample(t, self.info)
-                for flag in self.saturated:
-                    self.saturation.setdefault(flag, []).append(int(t))
+                self._sample_resources(t)
                 self._on_guardrails(self.guard.check(
                     t, self._aggregates(), self.aggregate.last_complete_bucket(),
                     self.monitor.samples[-1] if self.monitor.samples else None))
@@ -300,6 +299,15 @@ class Coordinator(WorkerHealth):
             except asyncio.TimeoutError:
                 pass
         self._record_windows()
+
+    def _sample_resources(self, t: float) -> None:
+        """One resource sample (coordinator, box, workers that have not said Bye: a finished
+        worker's last heartbeat is no longer its state) and the saturated workers in it."""
+        self._last_sample = t
+        running = [info for info, s in zip(self.info, self.sessions) if s.state is not State.DONE]
+        self.saturated = self.monitor.sample(t, running)
+        for flag in self.saturated:
+            self.saturation.setdefault(flag, []).append(int(t))
 
     def _aggregates(self) -> list[Aggregate]:
         return [self.aggregate] + ([self.warm_aggregate] if self.warm_aggregate is not None else [])
@@ -482,6 +490,8 @@ class Coordinator(WorkerHealth):
                         await self.send(s.worker, m.Stop(deadline_us=0, hard=True, reason="second signal"))
             self._check_workers()
             await self._heartbeat((State.STOPPING,))
+            if self.now() - self._last_sample >= 1.0:   # the graceful stop's seconds get samples too
+                self._sample_resources(self.now())
             if all(s.state in (State.DONE, State.LOST) for s in self.sessions):
                 break
             try:
@@ -492,6 +502,9 @@ class Coordinator(WorkerHealth):
             if s.state == State.STOPPING:
                 self.warn(f"worker {s.worker} did not finish in time; its last second may be missing")
         self.outcome.duration_s = max(0.0, self.now())
+        samples = self.monitor.samples
+        if not samples or samples[-1]["t"] < int(self.now()):   # the last (partial) second has one too
+            self._sample_resources(self.now())
         self._record_windows()
         self.outcome.resources = self.monitor.samples
         self._summarise_saturation()
