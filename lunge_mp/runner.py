@@ -17,6 +17,7 @@ from lunge_mp.analysis.verdict import observe, verdicts
 from lunge_mp.config import ConfigError, load_plan
 from lunge_mp.coordinator import timeline
 from lunge_mp.coordinator.run import Coordinator, RunOutcome
+from lunge_mp.metrics.names import GENERATOR_FAILURE
 from lunge_mp.plan import Plan
 from lunge_mp.redact import Redactor, mask_url_credentials
 from lunge_mp.report.console import LiveView, live_line, print_summary
@@ -66,7 +67,8 @@ def _live(view: LiveView):
                         f"(metrics kept apart) until {coord.outcome.measured_from:.0f}s", t)
             return
         view.update(live_line(t, coord.outcome.planned_s, c["requests"], last.get("requests", 0),
-                              open_rate, target, last.get("p95"), c["failures"],
+                              open_rate, target, last.get("p95"),
+                              c["failures"] - c["errors"].get(GENERATOR_FAILURE, 0),   # the target's
                               last.get("vus", 0), behind,
                               [f"worker {w} {k}" for w, k in coord.saturated]), t)
     return tick

@@ -6,17 +6,29 @@ ephemeral ports) as class "generator": the request never reached the target. In 
 out of `byClass`, `firstError`, `count` and `rate` into a sibling `generator_errors`
 block {count, firstError}, so thresholds on the failure rate judge the target only.
 `http_reqs` still counts them (they were attempted). Pure.
+
+Everything that judges the target's failures sees the same split: report/results.py builds
+every block (the run's end and the live ones abortOnFail reads) through `separate_block`,
+and the 1-second buckets (windowed thresholds, error bursts, charts) count them in
+`generatorErrors`, not in `failures` or `errors`.
 """
 
 from __future__ import annotations
 
-GENERATOR = "generator"
+from lunge_mp.metrics.names import GENERATOR_FAILURE
+
+GENERATOR = GENERATOR_FAILURE
 
 
-def _separate(block: dict) -> int:
+def separate_block(block: dict) -> int:
+    """Move one block's generator errors apart; returns how many. Idempotent: a block already
+    separated (it has `generator_errors` and no "generator" class left) is left as it is."""
     failed = block.get("http_req_failed")
     if not isinstance(failed, dict):
         return 0
+    done = block.get("generator_errors")
+    if isinstance(done, dict) and GENERATOR not in (failed.get("byClass") or {}):
+        return done.get("count", 0)
     n = (failed.get("byClass") or {}).pop(GENERATOR, 0)
     first = (failed.get("firstError") or {}).pop(GENERATOR, None)
     block["generator_errors"] = {"count": n, "firstError": first}
@@ -29,11 +41,11 @@ def _separate(block: dict) -> int:
 
 def separate(results: dict) -> str | None:
     """Apply to the whole document; returns a warning when there were any."""
-    total = _separate(results.get("metrics") or {})
+    total = separate_block(results.get("metrics") or {})
     for group in ("scenarios", "requests"):
         for block in (results.get(group) or {}).values():
             if isinstance(block, dict):
-                _separate(block)
+                separate_block(block)
     if not total:
         return None
     first = results["metrics"]["generator_errors"]["firstError"]

@@ -21,9 +21,9 @@ from hdrh.histogram import HdrHistogram
 
 from lunge_mp.metrics import hdr
 from lunge_mp.metrics.buckets import (CHECKS_FAILED, CHECKS_PASSED, DATA_EXHAUSTED, DEFAULT_OPEN_BUCKETS,
-                                      DROPPED, FAILURES, INTERRUPTED, ITERATIONS, REQUESTS, SCHEDULED,
-                                      Bucket, Buckets)
-from lunge_mp.metrics.names import DROP_DATA_EXHAUSTED, OVERFLOW
+                                      DROPPED, FAILURES, GENERATOR_ERRORS, INTERRUPTED, ITERATIONS,
+                                      REQUESTS, SCHEDULED, Bucket, Buckets)
+from lunge_mp.metrics.names import DROP_DATA_EXHAUSTED, GENERATOR_FAILURE, OVERFLOW
 from lunge_mp.protocol.messages import CounterDelta, Report, ScenarioDelta
 
 SeriesKey = tuple[str, str, str]
@@ -202,10 +202,16 @@ class Aggregate:
                 t.first_error[cls] = (self._arrival, msg)
                 self._arrival += 1
         if bucket is not None:
-            bucket.add_errors(cd.scenario, cd.errors)
+            # the load generator's own failures are not the target's: apart, as in the totals
+            # (analysis/generator_errors.py), so windowed thresholds and bursts judge the target
+            errors, generator = cd.errors, cd.errors.get(GENERATOR_FAILURE, 0)
+            if generator:
+                errors = {cls: n for cls, n in errors.items() if cls != GENERATOR_FAILURE}
+            bucket.add_errors(cd.scenario, errors)
             c = bucket.scn(cd.scenario)
             c[REQUESTS] += cd.requests
-            c[FAILURES] += cd.failures
+            c[FAILURES] += max(0, cd.failures - generator)
+            c[GENERATOR_ERRORS] += generator
             c[CHECKS_PASSED] += cd.checks_passed
             c[CHECKS_FAILED] += cd.checks_failed
 

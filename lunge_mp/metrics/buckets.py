@@ -23,9 +23,11 @@ _PCTS = (50.0, 95.0, 99.0)
 
 # per-scenario counter slots in a bucket
 (REQUESTS, FAILURES, DROPPED, ITERATIONS, SCHEDULED, INTERRUPTED, CHECKS_PASSED, CHECKS_FAILED,
- DATA_EXHAUSTED) = range(9)
+ DATA_EXHAUSTED, GENERATOR_ERRORS) = range(10)
+# dataExhausted: the part of dropped whose cause was data_exhausted; generatorErrors: requests
+# that failed in the load generator itself, not counted in failures (nor in errors)
 _COUNTER_NAMES = ("requests", "failures", "dropped", "iterations", "scheduled", "interrupted",
-                  "checksPassed", "checksFailed", "dataExhausted")   # dataExhausted: part of dropped
+                  "checksPassed", "checksFailed", "dataExhausted", "generatorErrors")
 
 HistKey = tuple[str | None, str]     # (None, metric) run-wide, (scenario, metric) per scenario
 Pct = tuple[int, int, int] | None    # p50, p95, p99 in µs; None if no samples
@@ -133,7 +135,8 @@ class Bucket:
     def as_dict(self) -> dict:
         """{t, requests, failures, errors: {class: n}, p50, p95, p99, rtP*, lagP*, activeVUs,
         vus, dropped, iterations, scheduled, interrupted, checksPassed, checksFailed,
-        dataExhausted (the part of `dropped` whose cause was data_exhausted),
+        dataExhausted (the part of `dropped` whose cause was data_exhausted), generatorErrors
+        (the load generator's own failures: not in `failures` or `errors`),
         byScenario: {scn: {...}}}; latencies
         in ms. `errors` (classes sorted) sums to `failures` when every failure has a class."""
         total = [0] * len(_COUNTER_NAMES)

@@ -23,6 +23,10 @@ OVERFLOW = "__overflow__"
 # Failure classes (the worker decides which applies; these are the documented ones).
 FAILURE_CLASSES = ("timeout", "connect", "dns", "tls", "reset", "http_4xx", "http_5xx", "check")
 UNKNOWN_FAILURE = "other"
+# The load generator's own failures (out of file descriptors or ephemeral ports): the request
+# never reached the target. Counted apart from the target's failures everywhere
+# (analysis/generator_errors.py; `generatorErrors` in the 1-second buckets).
+GENERATOR_FAILURE = "generator"
 
 # Causes of dropped iterations.
 DROP_NO_VU = "no_vu"

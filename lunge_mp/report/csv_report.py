@@ -2,8 +2,8 @@
 
 Columns, always in this order (optional groups appear only when the results carry them):
 
-    t, time, [phase], requests, failures, errors_<class>..., iterations, scheduled, dropped,
-    interrupted, targetRate, achievedRate, p50_ms, p95_ms, p99_ms,
+    t, time, [phase], requests, failures, errors_<class>..., [generator_errors], iterations,
+    scheduled, dropped, interrupted, targetRate, achievedRate, p50_ms, p95_ms, p99_ms,
     [rt_p50_ms, rt_p95_ms, rt_p99_ms], [lag_p50_ms, lag_p95_ms, lag_p99_ms],
     activeVUs, vus, targetVUs
 
@@ -11,7 +11,9 @@ Columns, always in this order (optional groups appear only when the results carr
 Error columns: one per documented failure class (names.FAILURE_CLASSES, then "other") so
 two runs' files share a header, then any other class the run saw, sorted. A bucket without
 an `errors` field (results written before buckets carried it) leaves those cells empty
-rather than claiming zero. Missing values (a second without samples) are empty cells.
+rather than claiming zero. `generator_errors` (requests that failed in the load generator
+itself, not counted in `failures`) appears when some second had any. Missing values (a
+second without samples) are empty cells.
 RFC 4180: comma-separated, CRLF line ends, quoting by the csv module.
 """
 
@@ -28,6 +30,7 @@ _RT = (("rt_p50_ms", "rtP50"), ("rt_p95_ms", "rtP95"), ("rt_p99_ms", "rtP99"))
 _LAG = (("lag_p50_ms", "lagP50"), ("lag_p95_ms", "lagP95"), ("lag_p99_ms", "lagP99"))
 _GAUGES = ("activeVUs", "vus", "targetVUs")
 ERROR_PREFIX = "errors_"
+GENERATOR_COLUMN = "generator_errors"
 
 
 def error_classes(buckets: list[dict]) -> list[str]:
@@ -45,6 +48,8 @@ def columns(results: dict) -> list[str]:
         cols.append("phase")
     cols += ["requests", "failures"]
     cols += [ERROR_PREFIX + cls for cls in error_classes(buckets)]
+    if any(b.get("generatorErrors") for b in buckets):
+        cols.append(GENERATOR_COLUMN)
     cols += list(_COUNTS)
     cols += [c for c, _ in _LATENCY]
     for group in (_RT, _LAG):
@@ -79,6 +84,8 @@ def rows(results: dict) -> list[dict[str, object]]:
             if c == "time":
                 v = ((start + dt.timedelta(seconds=b["t"])).isoformat(timespec="seconds")
                      if start is not None and b.get("t") is not None else None)
+            elif c == GENERATOR_COLUMN:
+                v = b.get("generatorErrors", 0)
             elif c.startswith(ERROR_PREFIX):
                 v = None if errors is None else errors.get(c[len(ERROR_PREFIX):], 0)
             else:

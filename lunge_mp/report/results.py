@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from lunge_mp import __version__
 from lunge_mp.analysis import anomalies
+from lunge_mp.analysis.generator_errors import separate_block
 from lunge_mp.coordinator.run import RunOutcome
 from lunge_mp.coordinator import timeline
 from lunge_mp.metrics.aggregate import Aggregate
@@ -40,10 +41,11 @@ def checks_block(passes: int, fails: int) -> dict:
 
 def request_metrics(agg: Aggregate, seconds: float, scenario: str | None = None,
                     request: str | None = None) -> dict:
-    """The request-level block: counts, failures, checks, latency summaries, bytes."""
+    """The request-level block: counts, failures (the target's; the load generator's own are in
+    `generator_errors`), checks, latency summaries, bytes."""
     c = agg.counters(scenario=scenario, request=request)
     requests, failures = c["requests"], c["failures"]
-    return {
+    block = {
         "http_reqs": {"count": requests, "rate": _rate(requests, seconds)},
         "http_req_failed": {"count": failures, "rate": round(failures / requests, 6) if requests else 0.0,
                             "byClass": dict(sorted(c["errors"].items())),
@@ -54,6 +56,8 @@ def request_metrics(agg: Aggregate, seconds: float, scenario: str | None = None,
         "data_received": {"count": c["bytes_in"], "rate": _rate(c["bytes_in"], seconds)},
         "data_sent": {"count": c["bytes_out"], "rate": _rate(c["bytes_out"], seconds)},
     }
+    separate_block(block)   # the load generator's own failures are not the target's
+    return block
 
 
 def scenario_metrics(agg: Aggregate, seconds: float, scenario: str | None = None) -> dict:
