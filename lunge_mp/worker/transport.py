@@ -2,21 +2,27 @@
 
 `Transport.send(request) -> Outcome` is the whole contract: a prepared request goes out,
 status, sizes, body and the service time come back; failures come back classified, never
-raised. aiohttp is the first implementation; a leaner one can be added beside it.
+raised. `AiohttpTransport` (here) and `FastTransport` (fast_transport.py) implement it.
+
+aiohttp is imported when an `AiohttpTransport` is first made (or a failure is classified
+while it is loaded), so a worker on the fast transport never loads it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
+import itertools
+import math
 import ssl
+import sys
 import time
 from dataclasses import dataclass, field
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Protocol
 
-import aiohttp
-import yarl
+if TYPE_CHECKING:
+    import aiohttp
 
 
 @dataclass(slots=True)
@@ -37,7 +43,8 @@ class Outcome:
     bytes_in: int = 0
     bytes_out: int = 0
     body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
+    # read-only: a dict (fast transport) or aiohttp's case-insensitive mapping (aiohttp)
+    headers: Mapping[str, str] = field(default_factory=dict)
     error_class: str | None = None  # timeout connect dns tls reset other
     error: str | None = None
     # every Set-Cookie value of the response, in order (`headers` keeps only one per name)
@@ -53,29 +60,44 @@ class RedirectRefused(Exception):
     """A redirect to a host outside guardrails.allowedHosts (class "guardrail"); not followed."""
 
 
+_GENERATOR_ERRNOS = (errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL)
+
+
 def classify(exc: BaseException) -> str:
     """Map a client exception onto the failure classes of the report."""
     if isinstance(exc, RedirectRefused):
         return "guardrail"
-    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
+    aiohttp = sys.modules.get("aiohttp")     # not loaded: exc cannot be one of its errors
+    if isinstance(exc, asyncio.TimeoutError) or (
+            aiohttp is not None and isinstance(exc, aiohttp.ServerTimeoutError)):
         return "timeout"
-    dns_error = getattr(aiohttp, "ClientConnectorDNSError", None)
-    if dns_error is not None and isinstance(exc, dns_error):
-        return "dns"
-    if isinstance(exc, (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError, ssl.SSLError)):
+    if aiohttp is not None:
+        dns_error = getattr(aiohttp, "ClientConnectorDNSError", None)
+        if dns_error is not None and isinstance(exc, dns_error):
+            return "dns"
+        if isinstance(exc, (aiohttp.ClientConnectorCertificateError, aiohttp.ClientSSLError)):
+            return "tls"
+    if isinstance(exc, ssl.SSLError):
         return "tls"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        os_error = getattr(exc, "os_error", None)
-        if isinstance(os_error, OSError) and os_error.errno in (errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL):
-            return "generator"  # the load generator ran out of sockets, not the target's fault
-        return "connect"
-    if isinstance(exc, (aiohttp.ServerDisconnectedError, ConnectionResetError)):
+    if aiohttp is not None:
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            os_error = getattr(exc, "os_error", None)
+            if isinstance(os_error, OSError) and os_error.errno in _GENERATOR_ERRNOS:
+                return "generator"  # the load generator ran out of sockets, not the target's fault
+            return "connect"
+        if isinstance(exc, aiohttp.ServerDisconnectedError):
+            return "reset"
+    if isinstance(exc, ConnectionResetError):
         return "reset"
-    if isinstance(exc, aiohttp.ClientOSError) and exc.errno in (errno.ECONNRESET, errno.EPIPE):
+    if aiohttp is not None and isinstance(exc, aiohttp.ClientOSError) and exc.errno in (
+            errno.ECONNRESET, errno.EPIPE):
         return "reset"
-    if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL):
+    if isinstance(exc, OSError) and exc.errno in _GENERATOR_ERRNOS:
         return "generator"
     return "other"
+
+
+_CACHE_MAX = 4096                # request URLs and header sets kept (templated URLs make many)
 
 
 class AiohttpTransport:
@@ -83,31 +105,70 @@ class AiohttpTransport:
 
     `allow_url` (set by the worker when guardrails.allowedHosts is set) is asked before every
     redirect is followed; a refused one fails the request with class "guardrail".
+
+    Per request this hands aiohttp what it would otherwise build each time: the URL parsed
+    once (`yarl.URL`, kept per URL string), the headers as a `CIMultiDict` with `istr` names
+    (kept per URL with a copy of the dict they came from), one `ClientTimeout` per timeout
+    value. The timeout is aiohttp's own `total` (it covers waiting for a pooled connection,
+    connecting, sending and reading the whole body), never rounded up to whole seconds
+    (`ceil_threshold=inf`). The redirect check is a trace config, and aiohttp runs every
+    request through its tracing signals once any trace is configured, so there is one only
+    when `allow_url` is set. The session is made on the first request (inside the loop).
+    Response headers are handed over as aiohttp's read-only case-insensitive mapping, not
+    copied; a repeated header reads as its first value, as the copy did.
     """
 
     def __init__(self, max_connections_per_host: int = 100, keepalive: bool = True,
                  insecure_skip_verify: bool = False) -> None:
-        self.allow_url: Callable[[str], bool] | None = None
-        trace = aiohttp.TraceConfig()
-        trace.on_request_redirect.append(self._check_redirect)
-        self._connector = aiohttp.TCPConnector(
+        import aiohttp   # noqa: F401  (loaded here, so a failure shows at construction)
+        self._limit = max_connections_per_host
+        self._keepalive = keepalive
+        self._insecure = insecure_skip_verify
+        self._allow_url: Callable[[str], bool] | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._old_sessions: list[aiohttp.ClientSession] = []
+        # URL string -> [yarl.URL, headers dict as given, CIMultiDict, no User-Agent, head bytes]
+        self._requests: dict[str, list] = {}
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+
+    @property
+    def allow_url(self) -> Callable[[str], bool] | None:
+        return self._allow_url
+
+    @allow_url.setter
+    def allow_url(self, value: Callable[[str], bool] | None) -> None:
+        if (value is None) != (self._allow_url is None) and self._session is not None:
+            # the trace config is fixed when a session is made: the next request makes another
+            self._old_sessions.append(self._session)
+            self._session = None
+        self._allow_url = value
+
+    def _open(self) -> aiohttp.ClientSession:
+        import aiohttp
+        traces = []
+        if self._allow_url is not None:
+            trace = aiohttp.TraceConfig()
+            trace.on_request_redirect.append(self._check_redirect)
+            traces.append(trace)
+        connector = aiohttp.TCPConnector(
             limit=0,
-            limit_per_host=max_connections_per_host,
-            force_close=not keepalive,
-            ssl=False if insecure_skip_verify else True,
+            limit_per_host=self._limit,
+            force_close=not self._keepalive,
+            ssl=False if self._insecure else True,
             ttl_dns_cache=300,
         )
         self._session = aiohttp.ClientSession(
-            connector=self._connector,
+            connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=True,
-            skip_auto_headers=("User-Agent",),
-            trace_configs=[trace],
+            trace_configs=traces or None,
         )
+        return self._session
 
     async def _check_redirect(self, _session, _ctx, params: aiohttp.TraceRequestRedirectParams) -> None:
-        if self.allow_url is None:
+        if self._allow_url is None:
             return
+        import yarl
         location = params.response.headers.get("Location") or params.response.headers.get("URI")
         if location is None:
             return
@@ -115,36 +176,80 @@ class AiohttpTransport:
             target = str(params.url.join(yarl.URL(location)))
         except ValueError:
             return    # aiohttp refuses it itself
-        if not self.allow_url(target):
+        if not self._allow_url(target):
             params.response.close()
             raise RedirectRefused(f"redirect to {target} refused: its host is not in guardrails.allowedHosts")
 
+    def _request_entry(self, url: str, headers: dict[str, str]) -> list:
+        """The cached [URL, headers, CIMultiDict, no User-Agent, head size] for `url`, made
+        or refreshed for these headers. Raises ValueError for a URL yarl refuses."""
+        from multidict import CIMultiDict, istr
+        import yarl
+        entry = self._requests.get(url)
+        if entry is None:
+            if len(self._requests) >= _CACHE_MAX:
+                self._requests.clear()
+            entry = self._requests[url] = [yarl.URL(url), None, None, False, 0]
+        entry[1] = dict(headers)
+        entry[2] = CIMultiDict([(istr(k), v) for k, v in headers.items()])
+        entry[3] = "user-agent" not in (k.lower() for k in headers)
+        # request line (without the method) and headers as sent, Host etc. estimated
+        entry[4] = len(url) + 12 + sum(len(k) + len(v) + 4 for k, v in headers.items()) + 2
+        return entry
+
+    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
+        import aiohttp
+        if len(self._timeouts) >= 64:
+            self._timeouts.clear()
+        t = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds, ceil_threshold=math.inf)
+        return t
+
     async def send(self, request: Prepared) -> Outcome:
-        out = Outcome(bytes_out=_request_size(request))
         start = time.perf_counter_ns()
+        session = self._session or self._open()
+        headers = request.headers
+        body = request.body
         try:
-            async with asyncio.timeout(request.timeout):
-                async with self._session.request(
-                    request.method, request.url, headers=request.headers,
-                    data=request.body, allow_redirects=True,
-                ) as resp:
-                    body = await resp.read()
-            out.status = resp.status
-            out.body = body
-            out.bytes_in = len(body) + _head_size(resp.raw_headers)
-            out.headers = dict(resp.headers)
-            cookies = resp.headers.getall("Set-Cookie", ())
-            if resp.history:    # redirects followed: their cookies count too
-                cookies = [c for r in resp.history for c in r.headers.getall("Set-Cookie", ())] + list(cookies)
-            out.set_cookies = cookies
+            entry = self._requests.get(request.url)
+            if entry is None or entry[1] != headers:
+                entry = self._request_entry(request.url, headers)
+            timeout = self._timeouts.get(request.timeout) or self._timeout(request.timeout)
+            # a request without a User-Agent goes without one (aiohttp would add its own)
+            resp = await session.request(
+                request.method, entry[0], headers=entry[2], data=body, allow_redirects=True,
+                timeout=timeout, skip_auto_headers=_NO_UA if entry[3] else None)
+            try:
+                data = await resp.read()
+            except BaseException:
+                resp.close()
+                raise
+            raw = resp.raw_headers
+            history = resp.history
+            resp_headers = resp.headers
+            cookies = resp_headers.getall("Set-Cookie", ())
+            if history:      # redirects followed: their cookies count too
+                cookies = [c for r in history for c in r.headers.getall("Set-Cookie", ())] + list(cookies)
+            return Outcome(resp.status, max(1, (time.perf_counter_ns() - start) // 1000),
+                           len(data) + 19 + 4 * len(raw) + sum(map(len, _chain(raw))),
+                           len(request.method) + entry[4] + (len(body) if body else 0),
+                           data, resp_headers, None, None, cookies)
         except Exception as exc:  # every failure becomes a classified outcome
-            out.error_class = classify(exc)
-            out.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        out.duration_us = max(1, (time.perf_counter_ns() - start) // 1000)
-        return out
+            return Outcome(duration_us=max(1, (time.perf_counter_ns() - start) // 1000),
+                           bytes_out=_request_size(request), error_class=classify(exc),
+                           error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
 
     async def close(self) -> None:
-        await self._session.close()
+        sessions, self._old_sessions = self._old_sessions, []
+        if self._session is not None:
+            sessions.append(self._session)
+            self._session = None
+        for session in sessions:
+            await session.close()
+        self._requests.clear()
+
+
+_NO_UA = ("User-Agent",)
+_chain = itertools.chain.from_iterable
 
 
 def _head_size(raw_headers) -> int:

@@ -22,11 +22,13 @@ import time
 import pytest
 import uvloop
 from aiohttp import web
+from multidict import CIMultiDict
 
 from lunge_mp.worker.fast_transport import FastTransport
 from lunge_mp.worker.transport import AiohttpTransport, Outcome, Prepared
 
 TRANSPORTS = {"aiohttp": AiohttpTransport, "fast": FastTransport}
+GZIP_TEXT = "compressible " * 2000
 BIG = (bytes(range(256)) * (5 * 1024 * 1024 // 256 + 1))[: 5 * 1024 * 1024]   # 5 MB
 
 
@@ -85,6 +87,9 @@ class App:
         app.router.add_get("/close", self.close)
         app.router.add_get("/delay/{ms}", self.delay)
         app.router.add_get("/redirect", self.redirect)
+        app.router.add_get("/cookies", self.cookies)
+        app.router.add_get("/cookie-redirect", self.cookie_redirect)
+        app.router.add_get("/gzip", self.gzip)
 
     @property
     def connections(self) -> int:
@@ -146,6 +151,19 @@ class App:
 
     async def redirect(self, request):
         raise web.HTTPFound("/")
+
+    async def cookies(self, request):
+        headers = CIMultiDict([("Set-Cookie", "a=1; Path=/"), ("Set-Cookie", "b=2"), ("X-Twice", "one"),
+                               ("X-Twice", "two")])
+        return web.Response(text="ok", headers=headers)
+
+    async def cookie_redirect(self, request):
+        raise web.HTTPFound("/cookies", headers={"Set-Cookie": "c=3"})
+
+    async def gzip(self, request):
+        resp = web.Response(text=GZIP_TEXT)
+        resp.enable_compression()       # only when the request accepts gzip
+        return resp
 
 
 @contextlib.asynccontextmanager
@@ -324,6 +342,71 @@ def test_redirects(kind):
                 assert lower(out.headers)["location"] == "/"
             else:
                 assert ok(out).body == b"ok"
+    run(main())
+
+
+def test_user_agent_as_given_or_none(kind):
+    """The request's User-Agent is sent as is; a request without one goes without (aiohttp
+    would add its own)."""
+    async def main():
+        async with serve(App()) as base, transport(kind) as t:
+            seen = json.loads(ok(await t.send(get(f"{base}/echo", headers={"User-Agent": "me/1"}))).body)
+            assert seen["headers"]["User-Agent"] == "me/1"
+            seen = json.loads(ok(await t.send(get(f"{base}/echo"))).body)
+            assert "User-Agent" not in seen["headers"]
+            seen = json.loads(ok(await t.send(get(f"{base}/echo", headers={"user-agent": "me/2"}))).body)
+            assert seen["headers"]["User-Agent"] == "me/2"
+    run(main())
+
+
+def test_other_headers_on_the_same_url_are_sent_as_given(kind):
+    """Headers (and the request as a whole) may be prepared once per URL: a request to the
+    same URL with other headers must still send its own."""
+    async def main():
+        async with serve(App()) as base, transport(kind) as t:
+            url = f"{base}/echo"
+            for headers in ({"X-A": "1"}, {"X-A": "2"}, {}, {"X-A": "2", "Cookie": "s=1"}, {"X-A": "1"}):
+                seen = json.loads(ok(await t.send(get(url, headers=dict(headers)))).body)["headers"]
+                assert {k: v for k, v in seen.items() if k in ("X-A", "Cookie")} == headers
+            same = {"X-A": "3"}
+            for _ in range(2):                 # one dict object sent twice
+                assert json.loads(ok(await t.send(get(url, headers=same))).body)["headers"]["X-A"] == "3"
+            # the same URL with another method and a body
+            seen = json.loads(ok(await t.send(get(url, method="POST", body=b"xyz", headers=same))).body)
+            assert seen["method"] == "POST" and seen["length"] == 3
+    run(main())
+
+
+def test_set_cookies_and_repeated_headers(kind):
+    """Every Set-Cookie value comes back apart; aiohttp adds those of the redirects it followed."""
+    async def main():
+        async with serve(App()) as base, transport(kind) as t:
+            out = ok(await t.send(get(f"{base}/cookies")))
+            assert list(out.set_cookies) == ["a=1; Path=/", "b=2"]
+            h = out.headers
+            value = h.get("X-Twice") if kind == "aiohttp" else lower(h)["x-twice"]
+            assert value == ("one" if kind == "aiohttp" else "one, two")
+            out = await t.send(get(f"{base}/cookie-redirect"))
+            if kind == "fast":
+                assert ok(out, 302).set_cookies == ["c=3"]
+            else:
+                assert list(ok(out).set_cookies) == ["c=3", "a=1; Path=/", "b=2"]
+    run(main())
+
+
+def test_compressed_responses(kind):
+    """aiohttp asks for gzip or deflate and decompresses (bytes_in counts the body as read,
+    decompressed); the fast transport asks for no encoding."""
+    async def main():
+        async with serve(App()) as base, transport(kind) as t:
+            out = ok(await t.send(get(f"{base}/gzip")))
+            assert out.body == GZIP_TEXT.encode()
+            encoding = lower(out.headers).get("content-encoding")
+            if kind == "aiohttp":
+                assert encoding in ("gzip", "deflate")
+            else:
+                assert encoding is None
+            assert out.bytes_in > len(out.body)
     run(main())
 
 
@@ -691,4 +774,45 @@ def test_tls_self_signed(kind, self_signed):
                 out = await t.send(get(f"{base}/"))
                 assert out.error_class == "tls", out
                 assert out.duration_us > 0
+    run(main())
+
+
+# ---------------------------------------------------------------------------------------------
+# aiohttp only
+# ---------------------------------------------------------------------------------------------
+
+def test_aiohttp_redirect_check_only_when_allow_url_is_set():
+    """aiohttp runs every request through its tracing signals once a trace is configured: the
+    redirect check is one, so it exists only while `allow_url` is set (even when set late)."""
+    async def main():
+        async with serve(App()) as base, transport("aiohttp") as t:
+            assert ok(await t.send(get(f"{base}/redirect"))).body == b"ok"
+            assert t._session.trace_configs == []
+            t.allow_url = lambda url: not url.endswith(":1/")          # allows the redirect
+            assert ok(await t.send(get(f"{base}/redirect"))).body == b"ok"
+            assert len(t._session.trace_configs) == 1
+            t.allow_url = lambda url: False
+            out = await t.send(get(f"{base}/redirect"))
+            assert out.error_class == "guardrail", out
+            assert "not in guardrails.allowedHosts" in out.error
+            t.allow_url = None
+            assert ok(await t.send(get(f"{base}/redirect"))).body == b"ok"
+            assert t._session.trace_configs == []
+    run(main())
+
+
+def test_aiohttp_timeouts_are_not_rounded_up_to_whole_seconds():
+    """aiohttp rounds a deadline of 5 s or more up to a whole second unless told not to."""
+    async def handler(reader, writer, index):
+        await reader.read()
+
+    async def main():
+        async with RawServer(handler) as server, transport("aiohttp") as t:
+            loop = asyncio.get_running_loop()
+            # start just after a whole second of the loop clock: rounding up would add ~1 s
+            await asyncio.sleep(1.02 - loop.time() % 1)
+            started = time.monotonic()
+            out = await t.send(get(server.url, timeout=5.0))
+            assert out.error_class == "timeout", out
+            assert 4.9 <= time.monotonic() - started < 5.5
     run(main())
