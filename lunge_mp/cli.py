@@ -51,7 +51,7 @@ def main() -> None:
     \b
     Exit codes: 0 passed, 99 thresholds failed (also when abortOnFail ended the run),
     104 invalid config or arguments (nothing sent), 105 stopped by a signal,
-    111 stopped by a guardrail (options.guardrails), 112 lost all workers,
+    111 stopped by a guardrail (guardrails: in the config), 112 lost all workers,
     113 run invalid (the generator could not deliver the asked load: efficiency
     below options.minEfficiency), 1 internal error.
 

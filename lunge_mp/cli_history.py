@@ -30,7 +30,7 @@ STORE_HELP = ("History database file. Default: $XDG_DATA_HOME/lunge_mp/history.d
 RULES_HELP = ("How much worse each metric may get, comma-separated: latency (p50 p90 p95 p99 avg "
               "max, from http_req_duration) as +N%, +Nms or both (10%+1ms), error_rate as +Npp "
               "(percentage points), rps/throughput as -N% or -N/s, efficiency as -Npp or -N%. "
-              "Rules given replace the defaults. Default: p95=10%,p99=15%,error_rate=+1pp,rps=-10%.")
+              "Rules given replace the defaults. Default: p95=10%+1ms,p99=15%+2ms,error_rate=+1pp,rps=-10%.")
 
 
 class _OneLine(click.ClickException):

@@ -19,9 +19,8 @@
 #   LUNGE_MP                command to call (default: lunge-mp), e.g. /srv/lt/.venv/bin/lunge-mp
 #   LUNGE_MP_STORE          history database (default: ~/.local/share/lunge_mp/history.db)
 #   NIGHTLY_RESULTS_DIR     where results go (default: ./results)
-#   NIGHTLY_MAX_REGRESSION  compare rules (default: compare's: p95=10%,p99=15%,error_rate=+1pp,rps=-10%);
-#                           for fast endpoints give latencies an absolute slack too, so sub-millisecond
-#                           jitter does not fail the night: 'p95=10%+1ms,p99=15%+2ms,error_rate=+1pp,rps=-10%'
+#   NIGHTLY_MAX_REGRESSION  compare rules (default: compare's: p95=10%+1ms,p99=15%+2ms,error_rate=+1pp,
+#                           rps=-10%; the absolute slack keeps sub-millisecond jitter from failing the night)
 #
 # cron, 03:00 every night:
 #   0 3 * * *  cd /srv/lt && LUNGE_MP=.venv/bin/lunge-mp scripts/nightly.sh tests/api.yaml api-nightly -e BASE_URL=https://staging.example.com >> nightly.log 2>&1

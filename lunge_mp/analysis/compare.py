@@ -32,8 +32,8 @@ c > b·1.1 + 1ms, which keeps a sub-millisecond p95 from failing on +0.2ms of ji
 improvement is the mirror image: better than the baseline by more than the allowed change.
 Equal to the limit is not a regression.
 
-With no rules the defaults apply: p95=10%, p99=15%, error_rate=+1pp, rps=-10%. Rules given
-replace the defaults entirely (`p95=10%` checks p95 and nothing else).
+With no rules the defaults (DEFAULT_RULES) apply: p95=10%+1ms, p99=15%+2ms, error_rate=+1pp,
+rps=-10%. Rules given replace the defaults entirely (`p95=10%` checks p95 and nothing else).
 
 Every rule is checked for the whole run, for each scenario and for each request, matched
 by name (the keys of `scenarios` and `requests`); names found on one side only are listed,

@@ -68,6 +68,7 @@ import errno
 import ipaddress
 import socket
 import ssl
+import sys
 import time
 from collections import deque
 from functools import lru_cache
@@ -454,7 +455,7 @@ class _Pool:
         self.loop = loop
         self.scheme, self.host, self.port = key
         self.ssl = owner.ssl_context() if self.scheme == "https" else None
-        self.limit = max(1, limit)
+        self.limit = limit if limit > 0 else sys.maxsize     # 0: no limit, as in aiohttp
         self.idle: list[_Conn] = []          # LIFO: append/pop at the end
         self.conns: set[_Conn] = set()       # every live connection (for close())
         self.used = 0

@@ -150,8 +150,9 @@ class Worker:
         self.redactor = Redactor.for_plan(plan)
         sys.stderr = RedactingStream(sys.__stderr__ or sys.stderr, self.redactor)
         s = plan.settings
-        # maxConnectionsPerHost is for the whole run: each worker holds its share of it
-        per_worker = max(1, -(-s.max_connections_per_host // msg.workers))
+        # maxConnectionsPerHost is for the whole run: each worker holds its share of it (0: no limit)
+        total = s.max_connections_per_host
+        per_worker = 0 if total == 0 else max(1, -(-total // msg.workers))
         self.transport = guarded(plan, transports.make(plan, per_worker))
         for i, scenario in enumerate(plan.scenarios):
             # VU ids are unique across workers and scenarios: worker-major blocks of 1M
