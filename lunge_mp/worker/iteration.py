@@ -214,7 +214,9 @@ class ScenarioRunner:
     async def iteration(self, vu: VU, index: int, scheduled_ns: int | None) -> None:
         """Run the scenario's requests once. `scheduled_ns` is the open-model arrival instant.
 
-        Response time = service time + the iteration's schedule lag (coordinated omission).
+        Response time (open model) = the iteration's schedule lag + the time from handing the
+        request to the transport to its outcome, so waiting for a pooled connection counts
+        whatever the transport's service time covers (coordinated omission).
         """
         rec = self.recorder
         if self.feeders and not self._take_rows(vu):
@@ -240,7 +242,13 @@ class ScenarioRunner:
                     rec.not_sent(self.name, spec.name, "template", str(exc))
                     await asyncio.sleep(0)   # a VU whose every iteration fails here must still yield
                     break
+                handed_ns = time.monotonic_ns() if lag_us is not None else 0
                 outcome = await self.transport.send(prepared)
+                if lag_us is not None:
+                    waited_us = (time.monotonic_ns() - handed_ns) // 1000
+                    response_us = lag_us + (waited_us if waited_us > outcome.duration_us else outcome.duration_us)
+                else:
+                    response_us = None
                 if outcome.set_cookies:
                     jar.update(prepared.url, outcome.set_cookies, time.time())
                 if outcome.error_class is None and outcome.status < 400:
@@ -273,7 +281,6 @@ class ScenarioRunner:
                         value = rule(resp)
                         if value is not None:
                             vu.context[rule.name] = value
-                response_us = outcome.duration_us + lag_us if lag_us is not None else None
                 rec.request_done(self.name, spec.name, outcome.duration_us, response_us,
                                  failure is not None, failure, message,
                                  outcome.bytes_in, outcome.bytes_out)
