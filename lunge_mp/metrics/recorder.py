@@ -162,14 +162,15 @@ class Recorder:
             self.fold()
 
     def not_sent(self, scenario: str, request: str, error_class: str, error_msg: str) -> None:
-        """A request that could not even be built (e.g. a template error): counted under its
-        class, but not in http_reqs or http_req_failed, since nothing reached the network."""
+        """A request that could not even be built (e.g. a template error): a failed request
+        of its class, counted in http_reqs and http_req_failed like a DNS error (which never
+        reaches the server either), but without a latency sample, since nothing was timed."""
         try:
             r = self._reqs[scenario][request]
         except KeyError:
             r = self._req(scenario, request)
-        r.errors[error_class] = r.errors.get(error_class, 0) + 1
-        r.first_error.setdefault(error_class, error_msg)
+        r.requests += 1
+        r.fail(error_class, error_msg)
 
     def checks(self, scenario: str, request: str, passed: int, failed: int) -> None:
         """Assertions of one response: how many held and how many did not (k6's `checks`).

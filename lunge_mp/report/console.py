@@ -124,7 +124,9 @@ def print_summary(results: dict, out: TextIO = sys.stdout, written: list[str] = 
           f"({_pct(failed['rate'])})", file=out)
     for cls, count in failed["byClass"].items():
         example = failed["firstError"].get(cls, "")
-        print(f"    {cls:<12} {count:,}" + (f"   first: {example[:100]}" if example else ""), file=out)
+        # a template error is a failed request that could not be sent (no value for a {{name}})
+        what = " not sent" if cls == "template" else ""
+        print(f"    {cls:<12} {count:,}{what}" + (f"   first: {example[:100]}" if example else ""), file=out)
     checks = m.get("checks") or {}
     if checks.get("passes", 0) + checks.get("fails", 0):
         print(f"  checks        {checks['passes'] + checks['fails']:,} assertions: {checks['passes']:,} passed, "

@@ -103,8 +103,12 @@ def test_an_unresolved_template_is_counted_and_nothing_is_sent():
     t = Scripted()
     r = runner([RequestSpec("x", "GET", "http://h/{{never}}")], t, recorder=rec)
     asyncio.run(r.iteration(r.new_vu(), 0, None))
-    reqs, _ = counters(rec)
-    assert t.sent == [] and reqs["x"].errors == {"template": 1} and reqs["x"].requests == 0
+    series, counted, _ = rec.drain()
+    reqs = {c.request: c for c in counted}
+    # a failed request of class template (in http_reqs and http_req_failed), with no latency sample
+    assert t.sent == [] and reqs["x"].errors == {"template": 1}
+    assert (reqs["x"].requests, reqs["x"].failures) == (1, 1)
+    assert [s.metric for s in series if s.request == "x"] == []
 
 
 @pytest.fixture
