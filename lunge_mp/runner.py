@@ -12,10 +12,11 @@ import uvloop
 
 from lunge_mp.analysis import generator_errors
 from lunge_mp.analysis.guardrails import plan_problems as guardrail_problems
+from lunge_mp.analysis.live_windows import LiveWindows
 from lunge_mp.analysis.thresholds import evaluate
 from lunge_mp.analysis.verdict import observe, verdicts
 from lunge_mp.config import ConfigError, load_plan
-from lunge_mp.coordinator import timeline
+from lunge_mp.coordinator import timeline, warmup
 from lunge_mp.coordinator.run import Coordinator, RunOutcome
 from lunge_mp.metrics.names import GENERATOR_FAILURE
 from lunge_mp.plan import Plan
@@ -83,14 +84,27 @@ def _logger(view: LiveView, redactor: Redactor):
 
 
 def _abort_checker(plan: Plan):
-    """Thresholds with abortOnFail, checked every second once their delayAbortEval has passed."""
+    """Thresholds with abortOnFail, checked every second once their delayAbortEval has passed:
+    windowed ones (`over 30s`) on each full window of the complete seconds so far, as the final
+    verdict judges them (analysis/live_windows.py); the others on the totals so far."""
     aborting = [t for t in plan.thresholds if t.abort_on_fail]
     if not aborting:
         return None
+    windows = LiveWindows(aborting, [s.name for s in plan.scenarios], warmup.offset(plan))
+    on_totals = [t for t in aborting if t not in windows.watched]
 
     def check(coord: Coordinator, t: float) -> tuple[str, int] | None:
         measured = t - coord.outcome.measured_from
-        due = [th for th in aborting if measured > 0 and measured >= th.delay_abort_eval]
+        if measured <= 0:
+            return None
+        agg = coord.aggregate
+        broken = windows.feed(agg.complete_second(), measured, agg.second, agg.second_counts)
+        if broken is not None:
+            th = broken.threshold
+            return (f"threshold {th.metric}: '{th.expression}' crossed in the window "
+                    f"{broken.start}-{broken.end + 1}s (observed {broken.observed:g}) and has abortOnFail",
+                    EXIT_THRESHOLDS)
+        due = [th for th in on_totals if measured >= th.delay_abort_eval]
         if not due:
             return None
         live = live_results(coord.outcome, measured)

@@ -87,27 +87,43 @@ def observe(t: Threshold, results: dict, percentile: PercentileFn) -> float | No
     return None
 
 
+def window_source(t: Threshold, results) -> tuple[str, str, str | None] | None:
+    """(kind, base metric, scenario or None) of what a windowed threshold reads per second;
+    None when the metric is not kept per second. `results` needs only its scenario names."""
+    _, base, scenario, _ = _block(results, t.metric)
+    if base in ("http_req_failed", "checks"):
+        return "rate", base, scenario
+    if base in _BUCKET_COUNTERS:
+        return "counter", base, scenario
+    if (scenario is not None, base) in _BUCKET_TRENDS:
+        return "trend", base, scenario
+    return None
+
+
+def second_datum(base: str, scenario: str | None, bucket: dict) -> object:
+    """One second's data for a rate or counter window, from a 1-second bucket (buckets.as_dict):
+    (failures, requests), (passes, passes + fails) or a count."""
+    part = bucket.get("byScenario", {}).get(scenario, {}) if scenario else bucket
+    if base == "http_req_failed":
+        return part.get("failures", 0), part.get("requests", 0)
+    if base == "checks":
+        passed = part.get("checksPassed", 0)
+        return passed, passed + part.get("checksFailed", 0)
+    return part.get(_BUCKET_COUNTERS[base], 0)
+
+
 def window_inputs(t: Threshold, results: dict, bucket_counts: BucketCountsFn) -> tuple[str, list] | None:
     """(kind, per-second data) for a windowed threshold, from the measured seconds; None when
     the metric is not kept per second."""
-    _, base, scenario, _ = _block(results, t.metric)
-    measured = [b for b in results["buckets"] if b.get("phase") != "warmup"]
-
-    def part(b: dict) -> dict:
-        return b.get("byScenario", {}).get(scenario, {}) if scenario else b
-
-    if base == "http_req_failed":
-        return "rate", [(b["t"], (part(b).get("failures", 0), part(b).get("requests", 0))) for b in measured]
-    if base == "checks":
-        return "rate", [(b["t"], (part(b).get("checksPassed", 0),
-                                  part(b).get("checksPassed", 0) + part(b).get("checksFailed", 0)))
-                        for b in measured]
-    if base in _BUCKET_COUNTERS:
-        return "counter", [(b["t"], part(b).get(_BUCKET_COUNTERS[base], 0)) for b in measured]
-    if (scenario is not None, base) in _BUCKET_TRENDS:
+    source = window_source(t, results)
+    if source is None:
+        return None
+    kind, base, scenario = source
+    if kind == "trend":
         first = results.get("measuredFrom", 0)
         return "trend", [(sec, counts) for sec, counts in bucket_counts(base, scenario) if sec >= first]
-    return None
+    measured = [b for b in results["buckets"] if b.get("phase") != "warmup"]
+    return kind, [(b["t"], second_datum(base, scenario, b)) for b in measured]
 
 
 def verdicts(thresholds: tuple[Threshold, ...], results: dict, percentile: PercentileFn,

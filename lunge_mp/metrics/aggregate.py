@@ -324,19 +324,35 @@ class Aggregate:
         """Per-second rows (see `buckets.Bucket.as_dict`), oldest first, from `since` on."""
         return self._buckets.as_dicts(since)
 
-    def last_complete_bucket(self) -> dict | None:
-        """The newest second every live worker has reported (for a live view), or None.
+    def complete_second(self) -> int | None:
+        """The newest second every live worker has reported, or None before any report.
 
         A worker's report for second t is sent when t ends, so t is complete once each
         worker has reported t or later. Workers silent for longer than the open-bucket
-        window are treated as lost and do not hold the view back.
+        window are treated as lost and do not hold it back.
         """
         if not self._latest:
             return None
         newest = max(self._latest.values())
-        t = min(b for b in self._latest.values() if b >= newest - self._buckets.open_buckets)
-        b = self._buckets.at_or_before(t)
+        return min(b for b in self._latest.values() if b >= newest - self._buckets.open_buckets)
+
+    def last_complete_bucket(self) -> dict | None:
+        """The newest complete second's row (for a live view), or None (see complete_second)."""
+        t = self.complete_second()
+        b = self._buckets.at_or_before(t) if t is not None else None
         return b.as_dict() if b is not None else None
+
+    def second(self, t: int) -> dict | None:
+        """Second `t`'s row (see `buckets.Bucket.as_dict`), or None if no report covered it.
+        Seals nothing: for checks while the run goes."""
+        b = self._buckets.find(t)
+        return b.as_dict() if b is not None else None
+
+    def second_counts(self, t: int, metric: str, scenario: str | None = None) -> dict[int, int]:
+        """Second `t`'s sparse HDR counts of a kept metric (as `bucket_counts` has them), open
+        or sealed; seals nothing: for windows judged while the run goes."""
+        b = self._buckets.find(t)
+        return b.sparse_counts((scenario, metric)) if b is not None else {}
 
     def encoded_histograms(self) -> dict[str, str]:
         """Every series total, encoded, keyed "scenario/request/metric" (request may be "").

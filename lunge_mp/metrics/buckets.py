@@ -122,6 +122,14 @@ class Bucket:
             self.pct[key] = p
         return p
 
+    def sparse_counts(self, key: HistKey) -> dict[int, int]:
+        """{HDR counts index: n} of one kept histogram, open or sealed ({} without samples)."""
+        if self.hists is not None:
+            h = self.hists.get(key)
+            return hdr.sparse_counts(h) if h is not None else {}
+        data = self.encoded.get(key)
+        return hdr.sparse_counts(hdr.decode(data)) if data else {}
+
     def seal(self) -> None:
         if self.hists is None:
             return
@@ -207,6 +215,10 @@ class Buckets:
         for b in self._open.values():
             b.seal()
         self._open.clear()
+
+    def find(self, t: int) -> Bucket | None:
+        """The bucket of second `t` if any report covered it (never creates one)."""
+        return self._all.get(t)
 
     def at_or_before(self, t: int) -> Bucket | None:
         """The newest bucket at or before second `t` (seconds without reports are skipped)."""

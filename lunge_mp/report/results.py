@@ -231,6 +231,9 @@ class _Lazy(Mapping):
             self._done[key] = self._make(key)
         return self._done[key]
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys        # without computing the value (Mapping's would)
+
     def __iter__(self):
         return iter(self._keys)
 

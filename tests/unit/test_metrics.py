@@ -336,6 +336,27 @@ def test_buckets_align_across_two_workers():
     assert agg.buckets(since=1)[0]["t"] == 1
 
 
+def test_a_complete_second_is_read_open_or_sealed_without_sealing_it():
+    """What windowed abortOnFail reads mid-run: the newest second both workers reported, and
+    its counts and rows, equal to what the end of the run reads (`bucket_counts`)."""
+    agg = Aggregate(open_buckets=2)
+    for t in range(4):
+        for w in (0, 1):
+            if w == 1 and t == 3:
+                continue                  # worker 1 has not reported second 3 yet
+            rec = Recorder()
+            rec.request_done("a", "get", 1000 * (t + 1) + w, None, w == 1, "timeout" if w else None, None, 0, 0)
+            agg.add(report(w, t, t, rec))
+    assert agg.complete_second() == 2
+    live = {t: agg.second_counts(t, HTTP_REQ_DURATION, "a") for t in range(4)}
+    rows = {t: agg.second(t) for t in range(4)}
+    assert agg.second(9) is None and agg.second_counts(9, HTTP_REQ_DURATION) == {}
+    assert (rows[1]["requests"], rows[1]["failures"]) == (2, 1)
+    assert agg._buckets.find(3).sealed is False            # reading sealed nothing
+    assert dict(agg.bucket_counts(HTTP_REQ_DURATION, "a")) == live
+    assert all(sum(c.values()) == (2 if t < 3 else 1) for t, c in live.items())
+
+
 def test_last_gauges_of_a_worker_win_within_a_bucket():
     agg = Aggregate()
     for seq, vus in enumerate((10, 4)):          # e.g. a final flush in the same second
