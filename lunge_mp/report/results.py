@@ -154,16 +154,16 @@ def build_results(outcome: RunOutcome, status: str, exit_code: int,
 
 
 def _behind_warnings(agg: Aggregate, plan) -> list[str]:
-    """An open-model scenario that dropped iterations did not get its asked load: because the
-    load generator fell behind (no_vu, behind), or because a `unique` data file ran out of rows
-    (data_exhausted, a warning of its own: not the generator's fault)."""
+    """A scenario that dropped iterations did not get its asked load: an open-model one because
+    the load generator fell behind (no_vu, behind), or either model because a `unique` data file
+    ran out of rows (data_exhausted, a warning of its own: not the generator's fault). A
+    closed-model VU stops when the data runs out, counting one data_exhausted drop (the
+    iteration it could not start): its scenario ended early."""
     out = []
     for s in plan.scenarios:
-        if not s.is_open:
-            continue
         dropped = dict(agg.scenario_counters(scenario=s.name)["dropped"])
         exhausted = dropped.pop(DROP_DATA_EXHAUSTED, 0)
-        if sum(dropped.values()):
+        if s.is_open and sum(dropped.values()):
             causes = ", ".join(f"{k}: {v:,}" for k, v in sorted(dropped.items()))
             hint = "raise maxVUs" if "no_vu" in dropped else "add workers or lower the rate"
             out.append(f"scenario {s.name} fell behind its target: {sum(dropped.values()):,} iterations "
@@ -172,9 +172,16 @@ def _behind_warnings(agg: Aggregate, plan) -> list[str]:
             files = [d.file for d in data_sources_used(plan, s) if d.mode == "unique"]
             named = " or ".join(files) if files else "a unique data source"
             which = f"data file {named}" if files else named
-            out.append(f"scenario {s.name}: {exhausted:,} iterations dropped because {which} ran out of "
-                       f"unique rows (not counted against efficiency); add rows, shorten the run or "
-                       f"lower the rate, or use mode sequential or random to reuse rows")
+            if s.is_open:
+                out.append(f"scenario {s.name}: {exhausted:,} iterations dropped because {which} ran out of "
+                           f"unique rows (not counted against efficiency); add rows, shorten the run or "
+                           f"lower the rate, or use mode sequential or random to reuse rows")
+            else:
+                vus = "1 VU" if exhausted == 1 else f"{exhausted:,} VUs"
+                out.append(f"scenario {s.name} ended early: {which} ran out of unique rows, so {vus} stopped "
+                           f"before the scenario's end (each counted as one data_exhausted dropped "
+                           f"iteration); add rows, shorten the run or use fewer VUs or iterations, or use "
+                           f"mode sequential or random to reuse rows")
     return out
 
 

@@ -5,8 +5,12 @@ small state: its id, iteration number, extracted values and cookie jar.
 
 An iteration of a scenario that uses data sources (`{{users.email}}`) first takes one row of
 each from this worker's feeders (lunge_mp/scenario/data.py). When a `unique` source has no
-row left for this worker, the iteration does not start: in the open model the arrival is
-counted as dropped with cause `data_exhausted`; in the closed model the VU stops looping.
+row left for this worker, the iteration does not start and is counted as dropped with cause
+`data_exhausted`: in the open model that arrival; in the closed model the VU stops looping, so
+each VU stopped this way counts one (the iteration it could not start).
+
+A warmup copy of a scenario (`warmup:<name>`) reads a `unique` source as `sequential`, from a
+feeder of its own: it hands no unique row out, so the measured test still gets every row once.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import asyncio
 import time
 import weakref
 from urllib.parse import urlencode
+
+import msgspec
 
 from lunge_mp.coordinator.warmup import PREFIX as WARMUP_PREFIX   # the warmup's copy of a scenario
 from lunge_mp.metrics.recorder import Recorder
@@ -129,18 +135,21 @@ def failure_of(outcome: Outcome) -> str | None:
 
 class DataPool:
     """This worker's feeders. A top-level source has one feeder shared by every scenario; a
-    scenario's own source has one feeder for that scenario (shared with its warmup copy, so
-    a `unique` row is not used again by the measured test). Files are read once."""
+    scenario's own source has one feeder for that scenario (and its warmup copy). A `unique`
+    source read by a warmup copy gets a `sequential` feeder of its own, apart from the one
+    that hands the rows out. Files are read once."""
 
     def __init__(self, plan: Plan, worker: int, workers: int) -> None:
         self.plan = plan
         self.worker = worker
         self.workers = workers
         self._tables: dict[str, tuple[tuple[str, ...], list[tuple[str, ...]]]] = {}
-        self._feeders: dict[tuple[str, str], Feeder] = {}
+        self._feeders: dict[tuple[str, str, str], Feeder] = {}   # (scope, name, mode)
 
-    def feeder(self, scope: str, source: DataSource) -> Feeder:
-        key = (scope, source.name)
+    def feeder(self, scope: str, source: DataSource, warmup: bool = False) -> Feeder:
+        if warmup and source.mode == "unique":
+            source = msgspec.structs.replace(source, mode="sequential")   # reads rows, uses none up
+        key = (scope, source.name, source.mode)
         f = self._feeders.get(key)
         if f is None:
             path = source.path or source.file
@@ -191,10 +200,11 @@ class ScenarioRunner:
         if not used:
             return []
         pool = _pool(self.recorder, plan, worker, workers)
-        own_name = self.name[len(WARMUP_PREFIX):] if self.name.startswith(WARMUP_PREFIX) else self.name
+        warm = self.name.startswith(WARMUP_PREFIX)
+        own_name = self.name[len(WARMUP_PREFIX):] if warm else self.name
         # names are unique over plan.data and scenario.data (the config refuses a clash)
         scoped = [("", s) for s in plan.data] + [(own_name, s) for s in self.scenario.data]
-        return [pool.feeder(scope, s) for scope, s in scoped if s.name in used]
+        return [pool.feeder(scope, s, warm) for scope, s in scoped if s.name in used]
 
     def new_vu(self) -> VU:
         vu = VU(self._next_vu_id, self.name, self.variables)
@@ -220,10 +230,9 @@ class ScenarioRunner:
         """
         rec = self.recorder
         if self.feeders and not self._take_rows(vu):
-            if scheduled_ns is not None:
-                rec.dropped(self.name, DROP_DATA_EXHAUSTED)
-            else:
-                vu.stop_requested = True      # closed model: this VU loop ends
+            rec.dropped(self.name, DROP_DATA_EXHAUSTED)
+            if scheduled_ns is None:
+                vu.stop_requested = True      # closed model: this VU loop ends (one drop per VU)
             return
         started = time.monotonic_ns()
         lag_us = (started - scheduled_ns) // 1000 if scheduled_ns is not None else None

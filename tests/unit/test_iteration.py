@@ -135,16 +135,16 @@ def test_an_exhausted_unique_source_drops_arrivals_or_ends_the_vu(rows_file, ope
     assert scns["s"].iterations == 2
     if open_model:
         assert scns["s"].dropped == {"data_exhausted": 2} and not vu.stop_requested
-    else:
-        assert scns["s"].dropped == {} and vu.stop_requested
+    else:   # the VU stops: the one iteration it could not start is dropped, once
+        assert scns["s"].dropped == {"data_exhausted": 1} and vu.stop_requested
 
 
 def test_a_top_level_source_is_shared_by_the_scenarios_of_a_worker(rows_file):
     source = DataSource("u", "u.csv", "unique", path=rows_file, columns=("id",), rows=5)
     rec, t = Recorder(), Scripted()
-    one = ScenarioPlan(name="one", executor="constant-vus", vus=1, duration=1,
-                       requests=(RequestSpec("x", "GET", "http://h/{{u.id}}"),))
-    two = ScenarioPlan(name="warmup:one", executor="constant-vus", vus=1, duration=1, requests=one.requests)
+    requests = (RequestSpec("x", "GET", "http://h/{{u.id}}"),)
+    one = ScenarioPlan(name="one", executor="constant-vus", vus=1, duration=1, requests=requests)
+    two = ScenarioPlan(name="two", executor="constant-vus", vus=1, duration=1, requests=requests)
     plan = Plan(name="p", scenarios=(two, one), data=(source,))
     runners = [ScenarioRunner(plan, s, t, rec, 1) for s in plan.scenarios]
     for i in range(6):
@@ -153,21 +153,34 @@ def test_a_top_level_source_is_shared_by_the_scenarios_of_a_worker(rows_file):
     assert sorted(p.url for p in t.sent) == [f"http://h/{i}" for i in range(5)]
 
 
-def test_a_scenarios_own_source_is_shared_with_its_warmup_only(rows_file):
+@pytest.mark.parametrize("top_level", [True, False])
+def test_a_warmup_copy_reads_unique_rows_without_using_them_up(rows_file, top_level):
+    """The warmup walks the file as `sequential` from a feeder of its own: the measured
+    scenario still gets every row once, however much the warmup ran first."""
     source = DataSource("u", "u.csv", "unique", path=rows_file, columns=("id",), rows=5)
     rec, t = Recorder(), Scripted()
     requests = (RequestSpec("x", "GET", "http://h/{{u.id}}"),)
-    one = ScenarioPlan(name="one", executor="constant-vus", vus=1, duration=1, requests=requests, data=(source,))
+    own = () if top_level else (source,)
+    one = ScenarioPlan(name="one", executor="constant-vus", vus=1, duration=1, requests=requests, data=own)
     warm = ScenarioPlan(name="warmup:one", executor="constant-vus", vus=1, duration=1, requests=requests,
-                        data=(source,))
-    two = ScenarioPlan(name="two", executor="constant-vus", vus=1, duration=1, requests=requests, data=(source,))
-    plan = Plan(name="p", scenarios=(warm, one, two))
+                        data=own)
+    two = ScenarioPlan(name="two", executor="constant-vus", vus=1, duration=1, requests=requests, data=own)
+    plan = Plan(name="p", scenarios=(warm, one, two), data=(source,) if top_level else ())
     r_warm, r_one, r_two = (ScenarioRunner(plan, s, t, rec, 1) for s in plan.scenarios)
-    for r in (r_warm, r_one, r_warm, r_one):
-        asyncio.run(r.iteration(r.new_vu(), 0, None))
-    assert [p.url for p in t.sent] == [f"http://h/{i}" for i in range(4)]
+    for _ in range(7):
+        asyncio.run(r_warm.iteration(r_warm.new_vu(), 0, None))
+    assert [p.url for p in t.sent] == [f"http://h/{i % 5}" for i in range(7)]     # wraps around
+    del t.sent[:]
+    vu = r_one.new_vu()
+    for i in range(6):
+        asyncio.run(r_one.iteration(vu, i, None))
+    assert [p.url for p in t.sent] == [f"http://h/{i}" for i in range(5)]          # every row, once
+    assert vu.stop_requested
     asyncio.run(r_two.iteration(r_two.new_vu(), 0, None))
-    assert t.sent[-1].url == "http://h/0"           # another scenario has its own rows
+    if top_level:
+        assert len(t.sent) == 5            # the rows are the run's: none left for `two` either
+    else:
+        assert t.sent[-1].url == "http://h/0"       # another scenario has its own rows
 
 
 # -- the fast paths: a request with nothing to render, status-only checks ------------------------
