@@ -98,6 +98,32 @@ def classify(exc: BaseException) -> str:
 
 
 _CACHE_MAX = 4096                # request URLs and header sets kept (templated URLs make many)
+_current_task = asyncio.current_task
+
+
+class _Clock:
+    """The request timer of one VU task (the fast transport does the same per connection).
+
+    aiohttp's own `ClientTimeout(total=…)` costs ~4 µs of CPU a request (a `TimeoutHandle`,
+    a loop timer armed and cancelled, a `TimerContext` entered around every wait, with a
+    `current_task()` lookup each time); `asyncio.timeout()` costs about as much. Here one
+    loop timer per VU is armed for its first request's deadline; when it fires and the VU's
+    request in flight has a later deadline, it re-arms for that one; when the VU is not
+    sending, the clock is dropped. Per request that is a dict lookup and a `loop.time()`.
+    A request past its deadline is cancelled where it waits, in aiohttp (pool wait, connect,
+    send, head or body: the same points aiohttp's timer cancels at), and comes back as a
+    "timeout" outcome; a cancellation from outside still propagates.
+    """
+
+    __slots__ = ("deadline", "busy", "fired", "cancelling", "timer", "when")
+
+    def __init__(self) -> None:
+        self.deadline = 0.0
+        self.busy = False
+        self.fired = False
+        self.cancelling = 0
+        self.timer: asyncio.TimerHandle | None = None
+        self.when = 0.0
 
 
 class AiohttpTransport:
@@ -108,14 +134,15 @@ class AiohttpTransport:
 
     Per request this hands aiohttp what it would otherwise build each time: the URL parsed
     once (`yarl.URL`, kept per URL string), the headers as a `CIMultiDict` with `istr` names
-    (kept per URL with a copy of the dict they came from), one `ClientTimeout` per timeout
-    value. The timeout is aiohttp's own `total` (it covers waiting for a pooled connection,
-    connecting, sending and reading the whole body), never rounded up to whole seconds
-    (`ceil_threshold=inf`). The redirect check is a trace config, and aiohttp runs every
-    request through its tracing signals once any trace is configured, so there is one only
-    when `allow_url` is set. The session is made on the first request (inside the loop).
-    Response headers are handed over as aiohttp's read-only case-insensitive mapping, not
-    copied; a repeated header reads as its first value, as the copy did.
+    (kept per URL with a copy of the dict they came from). `Prepared.timeout` covers waiting
+    for a pooled connection, connecting, sending and reading the whole body; it is timed by
+    one lazy timer per VU task (`_Clock`), or, outside a task, by aiohttp's own
+    `ClientTimeout(total=…)`, never rounded up to whole seconds (`ceil_threshold=inf`).
+    The redirect check is a trace config, and aiohttp runs every request through its tracing
+    signals once any trace is configured, so there is one only while `allow_url` is set. The
+    session is made on the first request (inside the loop). Response headers are handed over
+    as aiohttp's read-only case-insensitive mapping, not copied; a repeated header reads as
+    its first value, as the copy did.
     """
 
     def __init__(self, max_connections_per_host: int = 100, keepalive: bool = True,
@@ -130,6 +157,9 @@ class AiohttpTransport:
         # URL string -> [yarl.URL, headers dict as given, CIMultiDict, no User-Agent, head bytes]
         self._requests: dict[str, list] = {}
         self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        self._no_timeout = aiohttp.ClientTimeout()      # the VU clocks time requests instead
+        self._clocks: dict[asyncio.Task, _Clock] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def allow_url(self) -> Callable[[str], bool] | None:
@@ -145,6 +175,7 @@ class AiohttpTransport:
 
     def _open(self) -> aiohttp.ClientSession:
         import aiohttp
+        self._loop = asyncio.get_running_loop()
         traces = []
         if self._allow_url is not None:
             trace = aiohttp.TraceConfig()
@@ -204,16 +235,49 @@ class AiohttpTransport:
         t = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds, ceil_threshold=math.inf)
         return t
 
+    def _on_timer(self, task: asyncio.Task, clock: _Clock) -> None:
+        """A VU's timer: cancel its request if past the deadline, re-arm for a later one,
+        forget the VU if it is not sending."""
+        clock.timer = None
+        if not clock.busy:
+            if self._clocks.get(task) is clock:
+                del self._clocks[task]
+            return
+        loop = self._loop
+        if loop.time() + 0.001 >= clock.deadline:       # uvloop's clock ticks in milliseconds
+            clock.fired = True
+            clock.cancelling = task.cancelling()
+            task.cancel()
+        else:
+            clock.timer = loop.call_at(clock.deadline, self._on_timer, task, clock)
+            clock.when = clock.deadline
+
     async def send(self, request: Prepared) -> Outcome:
         start = time.perf_counter_ns()
         session = self._session or self._open()
         headers = request.headers
         body = request.body
+        task = _current_task()
+        clock = None
         try:
             entry = self._requests.get(request.url)
             if entry is None or entry[1] != headers:
                 entry = self._request_entry(request.url, headers)
-            timeout = self._timeouts.get(request.timeout) or self._timeout(request.timeout)
+            if task is not None:
+                # One lazy timer per VU task rather than one per request (see _Clock).
+                clock = self._clocks.get(task)
+                if clock is None:
+                    clock = self._clocks[task] = _Clock()
+                deadline = clock.deadline = self._loop.time() + request.timeout
+                if clock.timer is None or deadline < clock.when:
+                    if clock.timer is not None:
+                        clock.timer.cancel()
+                    clock.timer = self._loop.call_at(deadline, self._on_timer, task, clock)
+                    clock.when = deadline
+                clock.busy = True
+                timeout = self._no_timeout
+            else:
+                timeout = self._timeouts.get(request.timeout) or self._timeout(request.timeout)
             # a request without a User-Agent goes without one (aiohttp would add its own)
             resp = await session.request(
                 request.method, entry[0], headers=entry[2], data=body, allow_redirects=True,
@@ -233,16 +297,36 @@ class AiohttpTransport:
                            len(data) + 19 + 4 * len(raw) + sum(map(len, _chain(raw))),
                            len(request.method) + entry[4] + (len(body) if body else 0),
                            data, resp_headers, None, None, cookies)
+        except asyncio.CancelledError:
+            if clock is None or not clock.fired:
+                raise
+            clock.fired = False
+            if task.uncancel() > clock.cancelling:
+                raise                           # cancelled from outside as well: let it through
+            return Outcome(duration_us=max(1, (time.perf_counter_ns() - start) // 1000),
+                           bytes_out=_request_size(request), error_class="timeout",
+                           error="TimeoutError: no complete response within the request timeout")
         except Exception as exc:  # every failure becomes a classified outcome
             return Outcome(duration_us=max(1, (time.perf_counter_ns() - start) // 1000),
                            bytes_out=_request_size(request), error_class=classify(exc),
                            error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+        finally:
+            if clock is not None:
+                clock.busy = False
+                if clock.fired:         # the cancel never reached us (swallowed on the way)
+                    clock.fired = False
+                    task.uncancel()
 
     async def close(self) -> None:
         sessions, self._old_sessions = self._old_sessions, []
         if self._session is not None:
             sessions.append(self._session)
             self._session = None
+        for clock in self._clocks.values():
+            if clock.timer is not None:
+                clock.timer.cancel()
+                clock.timer = None
+        self._clocks.clear()
         for session in sessions:
             await session.close()
         self._requests.clear()

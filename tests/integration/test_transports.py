@@ -816,3 +816,59 @@ def test_aiohttp_timeouts_are_not_rounded_up_to_whole_seconds():
             assert out.error_class == "timeout", out
             assert 4.9 <= time.monotonic() - started < 5.5
     run(main())
+
+
+def test_aiohttp_vu_clock_times_out_leaves_no_pending_cancel_and_is_dropped_when_idle():
+    async def handler(reader, writer, index):
+        await reader.read()
+
+    async def main():
+        app = App()
+        async with RawServer(handler) as server, serve(app) as base, transport("aiohttp") as t:
+            me = asyncio.current_task()
+            out = await t.send(get(server.url, timeout=0.3))
+            assert out.error_class == "timeout", out
+            assert me.cancelling() == 0                        # the timer's cancel was taken back
+            ok(await t.send(get(f"{base}/", timeout=0.2)))
+            await asyncio.sleep(0.05)
+            assert me.cancelling() == 0 and not me.cancelled()
+            assert list(t._clocks) == [me]
+            await asyncio.sleep(0.4)                           # past the last deadline, idle
+            assert t._clocks == {}
+            ok(await t.send(get(f"{base}/", timeout=0.2)))     # a new clock
+    run(main())
+
+
+def test_aiohttp_a_cancel_from_outside_is_not_turned_into_a_timeout():
+    async def handler(reader, writer, index):
+        await reader.read()
+
+    async def main():
+        async with RawServer(handler) as server, transport("aiohttp") as t:
+            for also_outside in (False, True):
+                task = asyncio.ensure_future(t.send(get(server.url, timeout=30)))
+                await asyncio.sleep(0.1)
+                clock = t._clocks[task]
+                clock.deadline = 0.0                           # its timer fires now ...
+                t._on_timer(task, clock)
+                if also_outside:
+                    task.cancel()                              # ... and the VU is interrupted too
+                outcome = (await asyncio.gather(task, return_exceptions=True))[0]
+                if also_outside:
+                    assert task.cancelled()
+                else:
+                    assert outcome.error_class == "timeout", outcome
+            task = asyncio.ensure_future(t.send(get(server.url, timeout=30)))
+            await asyncio.sleep(0.1)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            assert task.cancelled()
+    run(main())
+
+
+def test_aiohttp_timeout_without_a_task_uses_aiohttps_own(monkeypatch):
+    """Outside a task (no VU clock) aiohttp's ClientTimeout still covers the pool wait."""
+    import lunge_mp.worker.transport as transport_module
+    monkeypatch.setattr(transport_module, "_current_task", lambda: None)
+    test_timeout_covers_waiting_for_a_pooled_connection("aiohttp")
+    test_timeout_when_the_server_never_answers("aiohttp")
