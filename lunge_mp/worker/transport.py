@@ -282,11 +282,17 @@ class AiohttpTransport:
             resp = await session.request(
                 request.method, entry[0], headers=entry[2], data=body, allow_redirects=True,
                 timeout=timeout, skip_auto_headers=_NO_UA if entry[3] else None)
-            try:
-                data = await resp.read()
-            except BaseException:
-                resp.close()
-                raise
+            content = resp.content
+            if content.is_eof() and resp.closed:
+                # the whole body is in and the connection back in the pool (a small response
+                # comes with its head): take it without read()'s chain of coroutines
+                data = content.read_nowait(-1)
+            else:
+                try:
+                    data = await resp.read()
+                except BaseException:
+                    resp.close()
+                    raise
             raw = resp.raw_headers
             history = resp.history
             resp_headers = resp.headers
