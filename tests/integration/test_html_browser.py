@@ -225,3 +225,101 @@ def test_results_from_before_resources_and_anomalies(chromium, tmp_path):
     check_report(dom, console)
     assert "no resource samples in this results file" in chart(dom, "chart-loadgen")
     assert "does not record anomalies" in dom and "not recorded in this results file" in dom
+
+
+def _checks_and_generator_results(tmp_path: Path, target) -> dict:
+    """A real run with assertions that hold and fail, a template error and a unique data file
+    that runs out (checks, dataExhausted in the buckets); load generator errors (out of
+    sockets) cannot be caused cheaply, so a few are added the way results.py writes them."""
+    from tests.support import cli, read_json, write_config
+
+    (tmp_path / "users.csv").write_text("id\n" + "".join(f"{i}\n" for i in range(4)))
+    config = write_config(tmp_path, f"""
+        name: checks and generator errors
+        settings: {{baseUrl: "{target.url}"}}
+        data: [{{name: users, file: users.csv, mode: unique}}]
+        scenarios:
+          api:
+            executor: constant-arrival-rate
+            rate: 20
+            duration: 2s
+            requests:
+              - name: home
+                url: "/?u={{{{users.id}}}}"
+                assertions: [{{type: status, condition: eq, value: 200}}]
+              - name: down
+                url: /status/503
+                assertions: [{{type: status, condition: eq, value: 200}}]
+          steady:
+            executor: constant-vus
+            vus: 1
+            duration: 2s
+            requests:
+              - {{name: fetch, url: /json, extract: [{{name: tok, source: body, path: $.nope}}]}}
+              - {{name: use, url: "/?t={{{{tok}}}}"}}
+        """)
+    out = tmp_path / "results.json"
+    proc = cli("run", str(config), "--out", str(out), "--workers", "1", "-q", "--no-history")
+    assert proc.returncode == 0, proc.stderr
+    results = read_json(out)
+    assert results["metrics"]["checks"]["fails"] == 4 and results["metrics"]["checks"]["passes"] == 4
+    assert sum(b.get("dataExhausted", 0) for b in results["buckets"]) > 0
+    busy = [b for b in results["buckets"] if b["requests"]][:2]
+    for b in busy:
+        b["generatorErrors"] = 3
+        b["byScenario"]["steady"]["generatorErrors"] = 3
+    for block in (results["metrics"], results["scenarios"]["steady"], results["requests"]["fetch"]):
+        block["generator_errors"] = {"count": 6, "firstError": "[Errno 24] Too many open files"}
+    return results
+
+
+def test_checks_and_load_generator_errors_are_shown(chromium, tmp_path, target):
+    target.reset()
+    results = _checks_and_generator_results(tmp_path, target)
+    page = tmp_path / "new.html"
+    write_html(results, str(page))
+    dom, console = load_page(chromium, page, tmp_path)
+    check_report(dom, console)
+    errors = chart(dom, "chart-errors")
+    assert 'data-unformatted="load generator errors"' in errors
+    assert 'data-unformatted="template"' in errors                    # a failed request's class
+    assert 'data-unformatted="of which: unique data ran out"' in chart(dom, "chart-dropped")
+    # checks per run (a card), per scenario and per request (the tables)
+    cards = dom[dom.index('id="cards"'):]
+    assert re.search(r'<div class="card-k">Checks</div><div class="card-v">50\.00%</div>'
+                     r'<div class="card-s">4 passed, 4 failed</div>', cards), cards[:2000]
+    scenarios = dom[dom.index('<table class="scenarios">'):]
+    scenarios = scenarios[:scenarios.index("</table>")]
+    assert "checks passed" in scenarios and "load generator errors" in scenarios
+    assert '<span class="checks bad">50.00%</span>' in scenarios and "4 / 8 passed" in scenarios
+    assert '<span class="muted">none</span>' in scenarios           # `steady` has no assertions
+    requests = dom[dom.index('<table class="requests">'):]
+    requests = requests[:requests.index("</table>")]
+    assert '<span class="checks ok">100.00%</span>' in requests       # home
+    assert '<span class="checks bad">0.00%</span>' in requests        # down
+    assert 'id="generator-errors"' in dom and "Too many open files" in dom
+    assert "not sent: a {{name}} had no value" in dom
+
+
+def test_results_from_before_checks_and_generator_errors(chromium, tmp_path, target):
+    """A results file from before `checks`, `generator_errors` and the new bucket fields still
+    renders, saying what it does not record."""
+    target.reset()
+    results = _checks_and_generator_results(tmp_path, target)
+    for group in (results["scenarios"], results["requests"]):
+        for block in group.values():
+            block.pop("checks", None)
+            block.pop("generator_errors", None)
+    del results["metrics"]["checks"], results["metrics"]["generator_errors"]
+    for b in results["buckets"]:
+        for key in ("generatorErrors", "checksPassed", "checksFailed", "dataExhausted"):
+            b.pop(key, None)
+            for s in b["byScenario"].values():
+                s.pop(key, None)
+    page = tmp_path / "old-checks.html"
+    write_html(results, str(page))
+    dom, console = load_page(chromium, page, tmp_path)
+    check_report(dom, console)
+    assert "not recorded in this results file" in dom[dom.index('id="cards"'):]
+    assert 'data-unformatted="load generator errors"' not in chart(dom, "chart-errors")
+    assert 'id="generator-errors"' not in dom

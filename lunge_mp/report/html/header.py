@@ -57,6 +57,17 @@ def warmup(w: dict) -> str:
             f'{esc(num(failed))} failed</span>')
 
 
+def checks_card(c: object) -> tuple[str, str, str, str]:
+    """Assertions over the run: the share that held; old results files have no `checks`."""
+    if not isinstance(c, dict):
+        return ("Checks", "–", "not recorded in this results file", "")
+    passes, fails = c.get("passes") or 0, c.get("fails") or 0
+    if not passes + fails:
+        return ("Checks", "–", "no assertions ran", "")
+    return ("Checks", esc(pct(c.get("rate"))), f'{esc(num(passes))} passed, {esc(num(fails))} failed',
+            "bad" if fails else "ok")
+
+
 def cards(r: dict) -> str:
     m = r.get("metrics") or {}
     reqs = m.get("http_reqs") or {}
@@ -68,13 +79,17 @@ def cards(r: dict) -> str:
     fail_rate = failed.get("rate") if reqs.get("count") else None
     fail_cls = "bad" if failed.get("count") else "ok"
     rt_note = (f'response time p99 {esc(ms(rt.get("p99")))}' if rt.get("count") else "service time")
+    gen = (m.get("generator_errors") or {}).get("count") or 0
+    fail_note = f'{esc(num(failed.get("count")))} failed requests' + (
+        f' · {esc(num(gen))} load generator errors apart' if gen else "")
     cards = [
         ("Requests", esc(num(reqs.get("count"))), f'{esc(num(it.get("count")))} iterations, {esc(num(dropped))} dropped', ""),
         ("Request rate", f'{esc(num(reqs.get("rate")))}<small>/s</small>', f'{esc(num(it.get("rate")))} iterations/s', ""),
-        ("Failure rate", esc(pct(fail_rate)), f'{esc(num(failed.get("count")))} failed requests', fail_cls),
+        ("Failure rate", esc(pct(fail_rate)), fail_note, fail_cls),
+        checks_card(m.get("checks")),
         ("p95 latency", esc(ms(dur.get("p95"))), f'p50 {esc(ms(dur.get("p50")))} · service time', ""),
         ("p99 latency", esc(ms(dur.get("p99"))), f'max {esc(ms(dur.get("max")))} · {rt_note}', ""),
     ]
-    return '<section class="cards">' + "".join(
+    return '<section class="cards" id="cards">' + "".join(
         f'<div class="card {c}"><div class="card-k">{k}</div><div class="card-v">{v}</div>'
         f'<div class="card-s">{s}</div></div>' for k, v, s, c in cards) + "</section>"

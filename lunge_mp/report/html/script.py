@@ -39,6 +39,7 @@ JS = r"""
     return Math.max(1, 10 * pow);
   }
   function has(k) { return Object.prototype.hasOwnProperty.call(S, k); }
+  function sum(k) { return (S[k] || []).reduce(function (a, v) { return a + (v || 0); }, 0); }
   function col(k) { return has(k) ? S[k] : T.map(function () { return null; }); }
   function phaseShapes() {
     return (D.phases || []).map(function (p) {
@@ -202,8 +203,12 @@ JS = r"""
       tr.push({type: "bar", name: "failed requests (classes not recorded per second)", x: T,
                y: col("failures"), marker: {color: "#dc2626"}});
     }
-    var total = (S.failures || []).reduce(function (a, v) { return a + (v || 0); }, 0);
-    if (!tr.length || total === 0) {
+    var total = sum("failures"), generator = sum("generatorErrors");
+    if (generator > 0) {             // the load generator's own errors: not the target's failures
+      tr.push({type: "bar", name: "load generator errors", x: T, y: col("generatorErrors"),
+               marker: {color: "#475569", pattern: {shape: "/", fgcolor: "#ffffff"}}});
+    }
+    if (!tr.length || total + generator === 0) {
       if (!tr.length) tr.push({type: "bar", name: "failed requests", x: T, y: col("failures"),
                                marker: {color: "#dc2626"}});
       l = empty(l, "no failed requests");
@@ -224,6 +229,10 @@ JS = r"""
   safe("dropped", function () {
     var tr = [{type: "bar", name: "dropped iterations / s", x: T, y: col("dropped"),
                marker: {color: C.dropped}, yaxis: "y"}];
+    if (sum("dataExhausted") > 0) {  // part of dropped: a unique data file ran out, not the generator
+      tr.push({type: "bar", name: "of which: unique data ran out", x: T, y: col("dataExhausted"),
+               marker: {color: "#fdba74", pattern: {shape: "x", fgcolor: "#9a3412"}}, yaxis: "y"});
+    }
     var anyLag = has("lagP50") || has("lagP99");
     if (anyLag) {
       [["lagP50", "p50", "p50"], ["lagP95", "p95", "p95"], ["lagP99", "p99", "p99"]].forEach(function (p) {

@@ -3,7 +3,8 @@
 Runs longer than MAX_POINTS seconds are drawn in bins of several seconds: rates are
 averaged over the bin, latency percentiles and VUs are the worst second of the bin. Each
 point's `t` is the middle of the second(s) it covers. Seconds without any report are gaps
-(None), not zeros.
+(None), not zeros. Fields older results files lack (`generatorErrors`, `dataExhausted`,
+`checksPassed`, `checksFailed`) are simply absent from `series`.
 """
 
 from __future__ import annotations
@@ -116,7 +117,11 @@ def time_series(results: dict) -> dict:
         ("iterations", lambda b: b.get("iterations"), "rate"),
         ("requests", lambda b: b.get("requests"), "rate"),
         ("failures", lambda b: b.get("failures"), "rate"),
+        ("generatorErrors", lambda b: b.get("generatorErrors"), "rate"),   # not in failures
         ("dropped", lambda b: b.get("dropped"), "rate"),
+        ("dataExhausted", lambda b: b.get("dataExhausted"), "rate"),       # part of dropped
+        ("checksPassed", lambda b: b.get("checksPassed"), "rate"),
+        ("checksFailed", lambda b: b.get("checksFailed"), "rate"),
         ("scheduled", lambda b: b.get("scheduled"), "rate"),
         ("activeVUs", lambda b: b.get("activeVUs"), "max"),
         ("vus", lambda b: b.get("vus"), "max"),

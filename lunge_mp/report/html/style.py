@@ -56,6 +56,7 @@ footer{margin-top:36px;font-size:12px;color:var(--muted)}
 .chart-note.warn{background:var(--warnbg);color:#78350f}
 .chart-note ul{margin:4px 0 0;padding-left:20px}
 td .note{font-size:12px;margin-top:2px;white-space:normal}
+.checks.ok{color:var(--ok)}.checks.bad{color:var(--bad);font-weight:600}
 .kind{display:inline-block;border:1px solid;border-radius:999px;padding:0 8px;font-size:12px;font-weight:600;white-space:nowrap}
 #js-errors{display:none}
 #js-errors.shown{display:block;margin-top:14px}

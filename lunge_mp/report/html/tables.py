@@ -1,5 +1,8 @@
 """The report's tables: thresholds, scenarios, requests, latency summary, failures,
-warnings and workers. Cells are built from escaped text only (`esc`)."""
+warnings and workers. Cells are built from escaped text only (`esc`).
+
+Blocks of older results files may lack `checks` or `generator_errors`: their cells say
+"–" (not recorded), never fail."""
 
 from __future__ import annotations
 
@@ -102,10 +105,39 @@ def anomalies(r: dict, labels: dict[str, tuple[str, str]]) -> str:
                     text_cols=(3, 4)))
 
 
+def checks_cell(block: dict) -> str:
+    """A block's assertions: `rate` with `passes / total` under it; "–" when none ran (or the
+    results file is older than the `checks` block)."""
+    c = block.get("checks")
+    if not isinstance(c, dict):
+        return '<span class="muted">–</span>'
+    passes, fails = c.get("passes") or 0, c.get("fails") or 0
+    if not passes + fails:
+        return '<span class="muted">none</span>'
+    cls = "bad" if fails else "ok"
+    return (f'<span class="checks {cls}">{esc(pct(c.get("rate")))}</span>'
+            f'<div class="note muted">{esc(num(passes))} / {esc(num(passes + fails))} passed</div>')
+
+
+def generator_cell(block: dict) -> str:
+    """Requests that failed in the load generator itself (not the target's failures)."""
+    g = block.get("generator_errors")
+    if not isinstance(g, dict):
+        return '<span class="muted">–</span>'
+    n = g.get("count") or 0
+    return esc(num(n)) if n else '<span class="muted">0</span>'
+
+
+def _any_generator_errors(blocks) -> bool:
+    return any(((b or {}).get("generator_errors") or {}).get("count") for b in blocks)
+
+
 def scenarios(r: dict) -> str:
     eff = (r.get("efficiency") or {}).get("byScenario") or {}
+    blocks = r.get("scenarios") or {}
+    gen = _any_generator_errors(blocks.values())
     rows = []
-    for name, s in (r.get("scenarios") or {}).items():
+    for name, s in blocks.items():
         d = s.get("http_req_duration") or {}
         reqs = s.get("http_reqs") or {}
         failed = s.get("http_req_failed") or {}
@@ -116,17 +148,21 @@ def scenarios(r: dict) -> str:
                      esc(num((s.get("interrupted_iterations") or {}).get("count"))),
                      esc(num(reqs.get("count"))),
                      esc(pct(failed.get("rate") if reqs.get("count") else None)),
+                     *([generator_cell(s)] if gen else []), checks_cell(s),
                      esc(ms(d.get("p50"))), esc(ms(d.get("p95"))), esc(ms(d.get("p99"))), esc(ms(d.get("max"))),
                      esc(s.get("vus_max")), esc(pct(eff.get(name)) if name in eff else "–")])
     if not rows:
         return '<p class="muted">No scenarios.</p>'
     return table(["scenario", "executor", "iterations", "it/s", "dropped", "interrupted", "requests",
-                   "failed", "p50", "p95", "p99", "max", "max VUs", "efficiency"], rows, num_from=2)
+                   "failed", *(["load generator errors"] if gen else []), "checks passed",
+                   "p50", "p95", "p99", "max", "max VUs", "efficiency"], rows, num_from=2, cls="scenarios")
 
 
 def requests(r: dict) -> str:
+    blocks = r.get("requests") or {}
+    gen = _any_generator_errors(blocks.values())
     rows = []
-    for key, q in (r.get("requests") or {}).items():
+    for key, q in blocks.items():
         d = q.get("http_req_duration") or {}
         reqs = q.get("http_reqs") or {}
         failed = q.get("http_req_failed") or {}
@@ -135,12 +171,14 @@ def requests(r: dict) -> str:
                      esc(num(reqs.get("count"))), esc(num(reqs.get("rate"))),
                      esc(pct(failed.get("rate") if reqs.get("count") else None)),
                      f'<span class="msg">{classes or "–"}</span>',
+                     *([generator_cell(q)] if gen else []), checks_cell(q),
                      esc(ms(d.get("min"))), esc(ms(d.get("avg"))), esc(ms(d.get("p50"))), esc(ms(d.get("p90"))),
                      esc(ms(d.get("p95"))), esc(ms(d.get("p99"))), esc(ms(d.get("p99.9"))), esc(ms(d.get("max")))])
     if not rows:
         return '<p class="muted">No requests were made.</p>'
-    return table(["request", "scenario", "requests", "req/s", "failed", "failure classes", "min", "avg",
-                   "p50", "p90", "p95", "p99", "p99.9", "max"], rows, num_from=2, text_cols=(5,))
+    return table(["request", "scenario", "requests", "req/s", "failed", "failure classes",
+                   *(["load generator errors"] if gen else []), "checks passed", "min", "avg",
+                   "p50", "p90", "p95", "p99", "p99.9", "max"], rows, num_from=2, text_cols=(5,), cls="requests")
 
 
 def latency(r: dict) -> str:
@@ -156,16 +194,33 @@ def latency(r: dict) -> str:
     return table(["metric", "count", "min", "avg", "p50", "p90", "p95", "p99", "p99.9", "max"], rows)
 
 
+NOT_SENT = {"template": "not sent: a {{name}} had no value", "guardrail": "host outside allowedHosts"}
+
+
 def errors(r: dict) -> str:
-    f = (r.get("metrics") or {}).get("http_req_failed") or {}
+    """The target's failures by class, then the load generator's own errors, which are not
+    the target's (out of sockets or ports: `generator_errors`)."""
+    m = r.get("metrics") or {}
+    f = m.get("http_req_failed") or {}
     by = f.get("byClass") or {}
-    if not by:
-        return '<p class="muted">No failed requests.</p>'
-    total = sum(by.values()) or 1
-    first = f.get("firstError") or {}
-    rows = [[f'<code>{esc(c)}</code>', esc(num(n)), esc(pct(n / total, 1)),
-             f'<span class="msg">{esc(first.get(c, ""))}</span>'] for c, n in by.items()]
-    return table(["class", "count", "share", "first error seen"], rows, num_from=1, text_cols=(3,))
+    gen = m.get("generator_errors") or {}
+    parts = []
+    if by:
+        total = sum(by.values()) or 1
+        first = f.get("firstError") or {}
+        rows = [[f'<code>{esc(c)}</code>' + (f'<div class="note muted">{esc(NOT_SENT[c])}</div>'
+                                             if c in NOT_SENT else ""),
+                 esc(num(n)), esc(pct(n / total, 1)),
+                 f'<span class="msg">{esc(first.get(c, ""))}</span>'] for c, n in by.items()]
+        parts.append(table(["class", "count", "share", "first error seen"], rows, num_from=1, text_cols=(3,)))
+    else:
+        parts.append('<p class="muted">No failed requests.</p>')
+    if gen.get("count"):
+        parts.append(f'<div class="banner warn" id="generator-errors"><strong>Load generator errors:</strong> '
+                     f'{esc(num(gen["count"]))} requests failed in the load generator itself (out of sockets '
+                     f'or ports), not at the target; they are counted apart, not as failed requests. First: '
+                     f'<span class="msg">{esc(gen.get("firstError") or "")}</span></div>')
+    return "".join(parts)
 
 
 def notes(r: dict, problems: list[str]) -> str:
