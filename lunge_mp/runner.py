@@ -98,7 +98,8 @@ def _abort_checker(plan: Plan):
         if measured <= 0:
             return None
         agg = coord.aggregate
-        broken = windows.feed(agg.complete_second(), measured, agg.second, agg.second_counts)
+        live_workers = sum(1 for w in coord.info if w.lost_at is None)   # each reports every second
+        broken = windows.feed(agg.complete_second(live_workers), measured, agg.second, agg.second_counts)
         if broken is not None:
             th = broken.threshold
             return (f"threshold {th.metric}: '{th.expression}' crossed in the window "

@@ -324,14 +324,15 @@ class Aggregate:
         """Per-second rows (see `buckets.Bucket.as_dict`), oldest first, from `since` on."""
         return self._buckets.as_dicts(since)
 
-    def complete_second(self) -> int | None:
-        """The newest second every live worker has reported, or None before any report.
+    def complete_second(self, workers: int = 0) -> int | None:
+        """The newest second every live worker has reported, or None before any report (or
+        before `workers` workers have reported at all).
 
         A worker's report for second t is sent when t ends, so t is complete once each
         worker has reported t or later. Workers silent for longer than the open-bucket
         window are treated as lost and do not hold it back.
         """
-        if not self._latest:
+        if not self._latest or len(self._latest) < workers:
             return None
         newest = max(self._latest.values())
         return min(b for b in self._latest.values() if b >= newest - self._buckets.open_buckets)

@@ -347,7 +347,8 @@ def test_a_complete_second_is_read_open_or_sealed_without_sealing_it():
             rec = Recorder()
             rec.request_done("a", "get", 1000 * (t + 1) + w, None, w == 1, "timeout" if w else None, None, 0, 0)
             agg.add(report(w, t, t, rec))
-    assert agg.complete_second() == 2
+    assert agg.complete_second() == 2 and agg.complete_second(workers=2) == 2
+    assert agg.complete_second(workers=3) is None       # a third worker has not reported yet
     live = {t: agg.second_counts(t, HTTP_REQ_DURATION, "a") for t in range(4)}
     rows = {t: agg.second(t) for t in range(4)}
     assert agg.second(9) is None and agg.second_counts(9, HTTP_REQ_DURATION) == {}
