@@ -98,8 +98,10 @@ def _abort_checker(plan: Plan):
         if measured <= 0:
             return None
         agg = coord.aggregate
-        live_workers = sum(1 for w in coord.info if w.lost_at is None)   # each reports every second
-        broken = windows.feed(agg.complete_second(live_workers), measured, agg.second, agg.second_counts)
+        broken = None
+        if windows.watched:
+            live_workers = sum(1 for w in coord.outcome.workers if w.lost_at is None)   # each reports every second
+            broken = windows.feed(agg.complete_second(live_workers), measured, agg.second, agg.second_counts)
         if broken is not None:
             th = broken.threshold
             return (f"threshold {th.metric}: '{th.expression}' crossed in the window "

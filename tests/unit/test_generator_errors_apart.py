@@ -108,6 +108,23 @@ def test_abort_on_fail_judges_the_target_only_mid_run():
     assert code == 99 and "observed 0.2)" in reason
 
 
+@pytest.mark.parametrize("limit, broken", [("0.25", None), ("0.15", "0-1s")])
+def test_windowed_abort_on_fail_judges_the_target_only_mid_run(limit, broken):
+    """Second 2 has 20 target failures and 60 generator errors in 100 requests: a 1 s window
+    judged mid-run sees 0.2 (0.8 with the generator's), like the final verdict."""
+    agg = run_aggregate()
+    workers = [SimpleNamespace(lost_at=None), SimpleNamespace(lost_at=None)]
+    coord = SimpleNamespace(outcome=RunOutcome(PLAN, "r", agg, workers), aggregate=agg)
+    plan = Plan(name="p", scenarios=PLAN.scenarios,
+                thresholds=(parse_threshold("http_req_failed", f"rate<{limit} over 1s", abort_on_fail=True),))
+    verdict = _abort_checker(plan)(coord, SECONDS)
+    if broken is None:
+        assert verdict is None
+    else:
+        reason, code = verdict
+        assert code == 99 and f"crossed in the window {broken} (observed 0.2)" in reason
+
+
 def test_generator_errors_alone_are_not_an_error_burst():
     # 8 s without a target failure; second 2 has 60 generator errors in 100 requests (as
     # failures that second would be 60% against 7.5% over the run: a burst)
