@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/hotpath.py            # fake socket + the embedded target
     .venv/bin/python benchmarks/hotpath.py --fake     # fake socket only (no syscalls, steadier)
+    .venv/bin/python benchmarks/hotpath.py --layers aiohttp,send   # some layers only
 
 Each layer adds one piece of the worker's per-request work on top of the one before:
 
@@ -203,7 +204,9 @@ def main() -> None:
     p.add_argument("--fake", action="store_true", help="fake socket layers only")
     p.add_argument("--n", type=int, default=200_000, help="requests per layer (default 200,000)")
     p.add_argument("--repeat", type=int, default=3, help="runs per layer, median shown (default 3)")
+    p.add_argument("--layers", default="", help="comma list of layers to run (default: all), e.g. aiohttp,send")
     a = p.parse_args()
+    only = {x.strip() for x in a.layers.split(",") if x.strip()}
     target = None
     if not a.fake:
         from lunge_mp.target import start_target
@@ -215,6 +218,8 @@ def main() -> None:
         rows = [("fake", layer) for layer in ("send", "iter", "closed", "open", "recorder")]
         if target is not None:
             rows += [("real", layer) for layer in ("raw", "send", "iter", "closed", "aiohttp")]
+        if only:
+            rows = [r for r in rows if r[1] in only]
         print(f"{'socket':6s} {'layer':9s} {'user µs':>8s} {'sys µs':>8s} {'total':>8s}   (median of {a.repeat})")
         for sock, layer in rows:
             n = a.n if layer not in ("aiohttp", "open") else a.n // 4
