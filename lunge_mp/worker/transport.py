@@ -297,12 +297,19 @@ class AiohttpTransport:
             history = resp.history
             resp_headers = resp.headers
             cookies = resp_headers.getall("Set-Cookie", ())
-            if history:      # redirects followed: their cookies count too
-                cookies = [c for r in history for c in r.headers.getall("Set-Cookie", ())] + list(cookies)
+            bytes_in = len(data) + 19 + 4 * len(raw) + sum(map(len, _chain(raw)))
+            bytes_out = len(request.method) + entry[4] + (len(body) if body else 0)
+            if history:
+                # redirects followed: their cookies and bytes count too (a 3xx without a
+                # Location is both the last of history and the response: counted once)
+                hops = [r for r in history if r is not resp]
+                cookies = [c for r in hops for c in r.headers.getall("Set-Cookie", ())] + list(cookies)
+                bytes_in += sum(_head_size(r.raw_headers) + (r.content_length or 0) for r in hops)
+                bytes_out += sum(_hop_size(r.request_info, request) for r in hops[1:])
+                if hops:
+                    bytes_out += _hop_size(resp.request_info, request)
             return Outcome(resp.status, max(1, (time.perf_counter_ns() - start) // 1000),
-                           len(data) + 19 + 4 * len(raw) + sum(map(len, _chain(raw))),
-                           len(request.method) + entry[4] + (len(body) if body else 0),
-                           data, resp_headers, None, None, cookies)
+                           bytes_in, bytes_out, data, resp_headers, None, None, cookies)
         except asyncio.CancelledError:
             if clock is None or not clock.fired:
                 raise
@@ -345,6 +352,14 @@ _chain = itertools.chain.from_iterable
 def _head_size(raw_headers) -> int:
     """Bytes of a response head: status line (~17) plus `Name: value\r\n` lines."""
     return 19 + sum(len(k) + len(v) + 4 for k, v in raw_headers)
+
+
+def _hop_size(info, request: Prepared) -> int:
+    """Bytes of a redirected request (estimated, from aiohttp's RequestInfo): the body went
+    along when the method stayed the same (aiohttp drops it only when it switches to GET)."""
+    head = len(info.method) + len(str(info.real_url)) + 12
+    head += sum(len(k) + len(v) + 4 for k, v in info.headers.items()) + 2
+    return head + (len(request.body) if request.body and info.method == request.method else 0)
 
 
 def _request_size(request: Prepared) -> int:
