@@ -36,10 +36,35 @@ What it does
 * Hostname lookups are cached for `DNS_TTL_S` (like aiohttp's `ttl_dns_cache=300`); IP literals
   are never resolved.
 
+Redirects
+---------
+301, 302, 303, 307 and 308 with a `Location` (or `URI`) header are followed, as aiohttp (and
+k6) do; `send(request, follow_redirects=False)` returns the 3xx as is. The hot path pays one
+status comparison; the chain runs in `_follow`, each hop being a `send(..., False)`, so a hop
+goes through the same pools (another host gets its own pool), the same head cache and the same
+keep-alive-race retry as any request. Per hop, in aiohttp's order:
+
+* the `Location` is resolved against the current URL (`urljoin`); when `allow_url` is set
+  (guardrails.allowedHosts, by worker/guard.py) it is asked first, and a refused target fails
+  the request with class "guardrail" (`RedirectRefused`) without connecting to it;
+* the redirect is counted: the 10th redirect response fails the request with class "other"
+  (aiohttp's `max_redirects=10` raises `TooManyRedirects` there, so both follow at most 9);
+* a 3xx without a `Location` is the final response;
+* 301, 302 and 303 turn a method other than GET and HEAD into GET without a body (and without
+  a user `Content-Length`); 307 and 308 keep the method and the body;
+* to another origin (scheme, host, port) `Authorization`, `Proxy-Authorization` and `Cookie`
+  are dropped, as aiohttp does, and so is a user `Host` (it named the first host);
+* the whole chain has the first request's deadline (aiohttp's total timeout covers the chain).
+
+The outcome is the final response's status, headers and body; `bytes_in`/`bytes_out` sum every
+hop; `set_cookies` is every hop's `Set-Cookie` values in order; `duration_us` runs from writing
+the first request to the end of the last body (so, unlike a single request, it includes the
+pool waits and connects of the later hops). A chain that fails reports the bytes of the hops
+that went out and the time until the failure.
+
 What it does not do (use `AiohttpTransport` for these)
 -------------------------------------------------------
-Redirects are NOT followed (the 3xx is reported as is, with its `Location` header), no cookie jar
-(the VU keeps cookies: lunge_mp/scenario/cookies.py),
+No cookie jar (the VU keeps cookies: lunge_mp/scenario/cookies.py),
 no proxies, no response decompression (no `Accept-Encoding` is sent), no `Expect: 100-continue`,
 no HTTP/2, no upgrades.
 
@@ -71,12 +96,13 @@ import ssl
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from functools import lru_cache
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 import httptools
 
-from lunge_mp.worker.transport import Outcome, Prepared
+from lunge_mp.worker.transport import Outcome, Prepared, RedirectRefused
 
 __all__ = ["FastTransport", "classify_fast", "parse_url"]
 
@@ -88,6 +114,9 @@ _RESERVED = frozenset(("host", "content-length", "connection", "transfer-encodin
 _GENERATOR_ERRNOS = frozenset((errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL))
 _RESET_ERRNOS = frozenset((errno.ECONNRESET, errno.EPIPE))
 _perf = time.perf_counter_ns
+MAX_REDIRECTS = 10                  # aiohttp's default: the 10th redirect response is an error
+_REDIRECTS = frozenset((301, 302, 303, 307, 308))
+_CROSS_ORIGIN_DROPPED = frozenset(("authorization", "proxy-authorization", "cookie", "host"))
 
 # connection states
 _BUSY, _IDLE, _DEAD = 0, 1, 2
@@ -103,6 +132,10 @@ class ProtocolError(Exception):
 
 class TransportClosed(Exception):
     """`send` after `close()`, or a request caught by `close()`."""
+
+
+class TooManyRedirects(Exception):
+    """The chain reached MAX_REDIRECTS redirect responses (class "other", as aiohttp's)."""
 
 
 class _StopParsing(Exception):
@@ -637,6 +670,9 @@ class FastTransport:
         self.keepalive = keepalive
         self.insecure_skip_verify = insecure_skip_verify
         self.closed = False
+        # asked with every redirect target before it is followed (worker/guard.py sets it when
+        # guardrails.allowedHosts is set); False: the request fails with class "guardrail"
+        self.allow_url: Callable[[str], bool] | None = None
         self._pools: dict[tuple[str, str, int], _Pool] = {}
         # (method, URL) -> (headers as given, pool, encoded head) for body-less requests
         self._heads: dict[tuple[str, str], tuple[dict[str, str], _Pool, bytes]] = {}
@@ -674,7 +710,8 @@ class FastTransport:
 
     # -- the contract -----------------------------------------------------------------------
 
-    async def send(self, request: Prepared) -> Outcome:
+    async def send(self, request: Prepared, follow_redirects: bool = True) -> Outcome:
+        """One request; with `follow_redirects`, its redirects too (module docstring)."""
         t0 = _perf()
         method = request.method
         body = request.body
@@ -743,7 +780,8 @@ class FastTransport:
                                duration_us=max(1, (_perf() - started) // 1000),
                                error_class=classify_fast(exc, connecting),
                                error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
-            out = Outcome(conn.status, max(1, (conn.t_end - conn.t_start) // 1000), conn.nbytes,
+            status = conn.status
+            out = Outcome(status, max(1, (conn.t_end - conn.t_start) // 1000), conn.nbytes,
                           bytes_out, b"".join(conn.chunks), conn.headers, set_cookies=conn.cookies)
             if not conn.keep or not self.keepalive:
                 pool.discard(conn)
@@ -752,7 +790,80 @@ class FastTransport:
             else:                               # pool.release(conn), inlined: the common case
                 conn.state = _IDLE
                 idle.append(conn)
+            if 300 < status < 309 and status in _REDIRECTS and follow_redirects:
+                # conn is not ours any more, but nothing ran since: its fields are this request's
+                return await self._follow(request, out, conn.t_start, conn.deadline)
             return out
+
+    async def _follow(self, request: Prepared, out: Outcome, t_start: int, deadline: float
+                      ) -> Outcome:
+        """Follow the redirect `out` (the response to `request`, written at `t_start`, due by
+        `deadline`) to the end of its chain: the rules are in the module docstring."""
+        method, url, headers, body = request.method, request.url, request.headers, request.body
+        bytes_in, bytes_out = out.bytes_in, out.bytes_out
+        cookies = list(out.set_cookies)
+        t_hop = t_start                 # when the hop of `out` was sent (about)
+        redirects = 0
+        loop = self._loop
+        error: BaseException
+        while True:
+            hdrs = out.headers
+            location = _header(hdrs, "location")
+            if location is None:
+                location = _header(hdrs, "uri")
+            target = None
+            if location is not None:
+                try:
+                    target = urljoin(url, location.strip())
+                except ValueError as exc:       # aiohttp: InvalidUrlRedirectClientError
+                    error = exc
+                    break
+                allow = self.allow_url
+                if allow is not None and not allow(target):
+                    error = RedirectRefused(f"redirect to {target} refused: its host is not in "
+                                            f"guardrails.allowedHosts")
+                    break
+            redirects += 1
+            if redirects >= MAX_REDIRECTS:
+                error = TooManyRedirects(f"{redirects} redirects, the last to {target or url}")
+                break
+            if target is None:      # nowhere to go: this 3xx is the response
+                return Outcome(out.status, (t_hop - t_start) // 1000 + out.duration_us, bytes_in,
+                               bytes_out, out.body, hdrs, set_cookies=cookies)
+            if out.status <= 303 and method != "GET" and method != "HEAD":
+                method = "GET"
+                if body is not None or _header(headers, "content-length") is not None:
+                    body = None
+                    headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+            try:
+                cross = parse_url(url)[:3] != parse_url(target)[:3]
+            except ValueError:
+                cross = False       # the hop's own send reports the bad URL
+            if cross:
+                headers = {k: v for k, v in headers.items()
+                           if k.lower() not in _CROSS_ORIGIN_DROPPED}
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                error = TimeoutError("no complete response within the request timeout")
+                break
+            url = target
+            t_hop = _perf()
+            out = await self.send(Prepared(method, url, headers, body, remaining), False)
+            bytes_in += out.bytes_in
+            bytes_out += out.bytes_out
+            if out.error_class is not None:
+                return Outcome(bytes_out=bytes_out, bytes_in=bytes_in,
+                               duration_us=(t_hop - t_start) // 1000 + out.duration_us,
+                               error_class=out.error_class, error=out.error)
+            if out.set_cookies:
+                cookies += out.set_cookies
+            if out.status not in _REDIRECTS:
+                return Outcome(out.status, (t_hop - t_start) // 1000 + out.duration_us, bytes_in,
+                               bytes_out, out.body, out.headers, set_cookies=cookies)
+        return Outcome(bytes_out=bytes_out, bytes_in=bytes_in,
+                       duration_us=max(1, (_perf() - t_start) // 1000),
+                       error_class="guardrail" if isinstance(error, RedirectRefused) else
+                       classify_fast(error), error=f"{type(error).__name__}: {error}")
 
     async def close(self) -> None:
         self.closed = True

@@ -3,14 +3,15 @@
 The plan's hosts were checked before the run; this catches hosts that are only known at run
 time (a URL built from an extracted value). It wraps any Transport, and is only put in place
 when the list is set, so runs without allowedHosts pay nothing. Redirects are checked by the
-aiohttp transport itself (`AiohttpTransport.allow_url`); the fast transport never follows them.
+transport itself before it follows one (`allow_url`, on both `FastTransport` and
+`AiohttpTransport`): a refused one fails with class "guardrail" and is never connected.
 """
 
 from __future__ import annotations
 
 from lunge_mp.analysis.hosts import HostMatcher
 from lunge_mp.plan import Plan
-from lunge_mp.worker.transport import AiohttpTransport, Outcome, Prepared, Transport
+from lunge_mp.worker.transport import Outcome, Prepared, Transport
 
 
 class HostGuard:
@@ -34,6 +35,6 @@ def guarded(plan: Plan, transport: Transport) -> Transport:
     matcher = HostMatcher(plan.guardrails.allowed_hosts)
     if matcher.open:
         return transport
-    if isinstance(transport, AiohttpTransport):
+    if hasattr(transport, "allow_url"):        # both transports: redirects are checked there
         transport.allow_url = matcher.allows_url
     return HostGuard(transport, matcher)

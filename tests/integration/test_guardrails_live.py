@@ -202,13 +202,15 @@ def test_a_disallowed_host_is_refused_before_any_connection(tmp_path):
         assert not (tmp_path / "r.json").exists()
 
 
-def test_redirects_and_run_time_hosts_outside_the_list_are_never_connected(tmp_path):
+@pytest.mark.parametrize("transport", ["auto", "aiohttp"])
+def test_redirects_and_run_time_hosts_outside_the_list_are_never_connected(tmp_path, transport):
+    """Both transports ask allowedHosts before following a redirect (`auto` is the fast one)."""
     with _counting_listener() as (port, connections):
         forbidden = f"http://localhost:{port}/elsewhere"
         with _redirecting_server(forbidden) as allowed:
             config = write_config(tmp_path, f"""
                 name: redirects
-                settings: {{transport: aiohttp}}
+                settings: {{transport: {transport}}}
                 scenarios:
                   s:
                     executor: per-vu-iterations
@@ -228,6 +230,7 @@ def test_redirects_and_run_time_hosts_outside_the_list_are_never_connected(tmp_p
             proc = cli("run", str(config), "--out", str(out), "--workers", "1", "-q", "--no-history")
     assert proc.returncode == 0, proc.stderr
     results = read_json(out)
+    assert results["transport"] == ("fast" if transport == "auto" else "aiohttp")
     assert connections[0] == 0
     follow = results["requests"]["follow"]["http_req_failed"]
     assert follow["byClass"] == {"guardrail": 10}

@@ -3,8 +3,8 @@
 Every test runs against real servers on 127.0.0.1 started inside the test: an aiohttp.web
 application for ordinary HTTP, and raw asyncio servers for the edge cases a well-behaved server
 never produces (never answering, closing at awkward moments, bodies delimited by the close).
-Both transports run on uvloop, as in a worker. Where the two differ by design (redirects, a body
-cut short) the expected value per transport is spelled out in the test.
+Both transports run on uvloop, as in a worker. Where the two differ by design (a body cut short,
+a PUT redirected by 301/302) the expected value per transport is spelled out in the test.
 """
 
 from __future__ import annotations
@@ -90,6 +90,15 @@ class App:
         app.router.add_get("/cookies", self.cookies)
         app.router.add_get("/cookie-redirect", self.cookie_redirect)
         app.router.add_get("/gzip", self.gzip)
+        app.router.add_get("/chain/{n}", self.chain)
+        app.router.add_get("/rel/a/b", self.rel_first)
+        app.router.add_get("/rel/c", self.rel_second)
+        app.router.add_get("/rel/d", self.rel_last)
+        app.router.add_get("/full", self.full)
+        app.router.add_route("*", "/code/{code}", self.code_redirect)
+        app.router.add_get("/no-location", self.no_location)
+        app.router.add_get("/slow-chain/{n}", self.slow_chain)
+        app.router.add_get("/away", self.away)
 
     @property
     def connections(self) -> int:
@@ -159,6 +168,41 @@ class App:
 
     async def cookie_redirect(self, request):
         raise web.HTTPFound("/cookies", headers={"Set-Cookie": "c=3"})
+
+    async def chain(self, request):
+        n = int(request.match_info["n"])
+        if n == 0:
+            return web.Response(text="end", headers={"Set-Cookie": "n=0"})
+        raise web.HTTPFound(f"/chain/{n - 1}", headers={"Set-Cookie": f"n={n}"})
+
+    async def rel_first(self, request):
+        raise web.HTTPFound("../c")                 # /rel/a/b -> /rel/c
+
+    async def rel_second(self, request):
+        raise web.HTTPFound("d?x=1")                # /rel/c -> /rel/d?x=1
+
+    async def rel_last(self, request):
+        return web.Response(text=request.path_qs)
+
+    async def full(self, request):
+        raise web.HTTPFound(f"http://{request.host}/json")
+
+    async def code_redirect(self, request):
+        await request.read()
+        return web.Response(status=int(request.match_info["code"]), headers={"Location": "/echo"})
+
+    async def no_location(self, request):
+        return web.Response(status=302, text="nowhere", headers={"Set-Cookie": "e=5"})
+
+    async def slow_chain(self, request):
+        n = int(request.match_info["n"])
+        await asyncio.sleep(0.15)
+        if n == 0:
+            return web.Response(text="ok")
+        raise web.HTTPFound(f"/slow-chain/{n - 1}")
+
+    async def away(self, request):
+        raise web.HTTPFound(request.query["to"])
 
     async def gzip(self, request):
         resp = web.Response(text=GZIP_TEXT)
@@ -333,15 +377,154 @@ def test_head_has_no_body_and_keeps_the_connection(kind):
 
 
 def test_redirects(kind):
-    """aiohttp follows redirects; FastTransport reports the 3xx (documented)."""
+    """Both transports follow redirects: chains, relative and absolute Locations; the outcome
+    is the final response's, with the bytes of every hop and a duration covering the chain."""
     async def main():
         async with serve(App()) as base, transport(kind) as t:
-            out = await t.send(get(f"{base}/redirect"))
-            if kind == "fast":
-                ok(out, 302)
-                assert lower(out.headers)["location"] == "/"
+            assert ok(await t.send(get(f"{base}/redirect"))).body == b"ok"
+            direct = ok(await t.send(get(f"{base}/chain/0")))
+            out = ok(await t.send(get(f"{base}/chain/3")))
+            assert out.body == b"end"
+            assert list(out.set_cookies) == ["n=3", "n=2", "n=1", "n=0"]
+            assert out.bytes_in > 3 * direct.bytes_in
+            assert out.bytes_out > 3 * direct.bytes_out
+            assert ok(await t.send(get(f"{base}/rel/a/b"))).body == b"/rel/d?x=1"
+            out = ok(await t.send(get(f"{base}/full")))
+            assert json.loads(out.body)["id"] == 42
+            assert lower(dict(out.headers))["content-type"].startswith("application/json")
+    run(main())
+
+
+@pytest.mark.parametrize("code,method,sent", [
+    (301, "POST", "GET"), (302, "POST", "GET"), (303, "POST", "GET"), (303, "PUT", "GET"),
+    (303, "DELETE", "GET"), (307, "POST", "POST"), (308, "PUT", "PUT"), (302, "GET", "GET"),
+    (301, "PUT", None), (302, "PATCH", None), (303, "HEAD", "HEAD"), (307, "HEAD", "HEAD"),
+])
+def test_redirect_methods_and_bodies(kind, code, method, sent):
+    """301/302/303 send a GET without the body (303 always, for any method but HEAD); 307/308
+    keep the method and the body. A PUT or PATCH on 301/302 (`sent` None) differs: the fast
+    transport turns it into a GET, as k6 (Go's net/http) does; aiohttp turns only POST into a
+    GET there and keeps the others with their body."""
+    if sent is None:
+        sent = "GET" if kind == "fast" else method
+    body = b"payload" * 100 if method not in ("GET", "HEAD") else None
+    async def main():
+        async with serve(App()) as base, transport(kind) as t:
+            out = ok(await t.send(get(f"{base}/code/{code}", method=method, body=body,
+                                      headers={"Content-Type": "application/octet-stream"})))
+            if sent == "HEAD":
+                assert out.body == b""
+                return
+            seen = json.loads(out.body)
+            assert seen["method"] == sent
+            if sent == "GET":
+                assert seen["length"] == 0
+                assert seen["headers"].get("Content-Length", "0") == "0"
             else:
-                assert ok(out).body == b"ok"
+                assert seen["length"] == len(body)
+                assert seen["sha256"] == hashlib.sha256(body).hexdigest()
+    run(main())
+
+
+def test_too_many_redirects(kind):
+    """aiohttp's max_redirects=10: the 10th redirect response fails the request (TooManyRedirects,
+    class "other"), so 9 are followed; the fast transport does the same."""
+    async def main():
+        async with serve(App()) as base, transport(kind) as t:
+            assert ok(await t.send(get(f"{base}/chain/9"))).body == b"end"
+            out = await t.send(get(f"{base}/chain/10"))
+            assert out.error_class == "other", out
+            assert "TooManyRedirects" in out.error
+            assert out.status == 0 and out.duration_us > 0
+            assert ok(await t.send(get(f"{base}/chain/1"))).body == b"end"    # still works
+    run(main())
+
+
+def test_redirect_without_location_is_the_response(kind):
+    async def main():
+        async with serve(App()) as base, transport(kind) as t:
+            out = ok(await t.send(get(f"{base}/no-location")), 302)
+            assert out.body == b"nowhere"
+            assert list(out.set_cookies) == ["e=5"]
+    run(main())
+
+
+def test_redirect_to_a_non_http_url_fails(kind):
+    async def main():
+        async with serve(App()) as base, transport(kind) as t:
+            out = await t.send(get(f"{base}/away?to=ftp://127.0.0.1/file"))
+            assert out.error_class == "other", out
+            assert ok(await t.send(get(f"{base}/redirect"))).body == b"ok"
+    run(main())
+
+
+def test_fast_redirects_can_be_left_unfollowed():
+    async def main():
+        async with serve(App()) as base, transport("fast") as t:
+            out = ok(await t.send(get(f"{base}/cookie-redirect"), follow_redirects=False), 302)
+            assert lower(out.headers)["location"] == "/cookies"
+            assert out.set_cookies == ["c=3"]
+    run(main())
+
+
+def test_one_deadline_for_the_whole_redirect_chain(kind):
+    """Four responses of 150 ms each: within a 2 s timeout, not within 0.45 s (each hop alone
+    would be)."""
+    async def main():
+        async with serve(App()) as base, transport(kind) as t:
+            out = ok(await t.send(get(f"{base}/slow-chain/3", timeout=2.0)))
+            assert out.duration_us >= 600_000
+            started = time.monotonic()
+            out = await t.send(get(f"{base}/slow-chain/3", timeout=0.45))
+            assert out.error_class == "timeout", out
+            assert 0.4 < time.monotonic() - started < 0.6
+            assert out.duration_us >= 400_000
+            assert ok(await t.send(get(f"{base}/slow-chain/0"))).body == b"ok"
+    run(main())
+
+
+def test_redirect_to_another_origin_drops_credentials(kind):
+    """Authorization and Cookie go to the first origin only (aiohttp's rule); other headers
+    follow the redirect. A redirect within the origin keeps them."""
+    headers = {"Authorization": "Bearer secret", "Cookie": "s=1", "X-Keep": "yes"}
+    async def main():
+        async with serve(App()) as a, serve(App()) as b, transport(kind) as t:
+            seen = json.loads(ok(await t.send(get(f"{a}/away?to={b}/echo", headers=headers))).body)
+            assert seen["headers"].get("X-Keep") == "yes"
+            assert "Authorization" not in seen["headers"] and "Cookie" not in seen["headers"]
+            assert seen["headers"]["Host"] == b.split("//")[1]
+            seen = json.loads(ok(await t.send(get(f"{a}/away?to=/echo", headers=headers))).body)
+            assert seen["headers"]["Authorization"] == "Bearer secret"
+            assert seen["headers"]["Cookie"] == "s=1"
+            if kind == "fast":
+                assert len(t._pools) == 2       # the other host has its own pool
+    run(main())
+
+
+def test_redirect_refused_by_allow_url_is_never_connected(kind):
+    """With `allow_url` set (guardrails.allowedHosts), every redirect target is asked first: a
+    refused one fails the request with class "guardrail" and is never connected to."""
+    async def answer(reader, writer, index):
+        await read_request(reader)
+        writer.write(RESPONSE_OK)
+        await writer.drain()
+
+    async def main():
+        async with serve(App()) as base, RawServer(answer) as other, transport(kind) as t:
+            url = f"{base}/away?to={other.url}"
+            asked = []
+            t.allow_url = lambda target: asked.append(target) or target.startswith(base)
+            out = await t.send(get(url))
+            assert out.error_class == "guardrail", out
+            assert "not in guardrails.allowedHosts" in out.error
+            assert asked == [other.url]
+            assert other.connections == 0
+            assert ok(await t.send(get(f"{base}/redirect"))).body == b"ok"   # allowed hosts
+            t.allow_url = lambda target: True
+            assert ok(await t.send(get(url))).body == b"ok"
+            assert other.connections == 1
+            t.allow_url = None
+            assert ok(await t.send(get(url))).body == b"ok"
     run(main())
 
 
@@ -378,7 +561,7 @@ def test_other_headers_on_the_same_url_are_sent_as_given(kind):
 
 
 def test_set_cookies_and_repeated_headers(kind):
-    """Every Set-Cookie value comes back apart; aiohttp adds those of the redirects it followed."""
+    """Every Set-Cookie value comes back apart, those of the redirects followed first."""
     async def main():
         async with serve(App()) as base, transport(kind) as t:
             out = ok(await t.send(get(f"{base}/cookies")))
@@ -387,10 +570,7 @@ def test_set_cookies_and_repeated_headers(kind):
             value = h.get("X-Twice") if kind == "aiohttp" else lower(h)["x-twice"]
             assert value == ("one" if kind == "aiohttp" else "one, two")
             out = await t.send(get(f"{base}/cookie-redirect"))
-            if kind == "fast":
-                assert ok(out, 302).set_cookies == ["c=3"]
-            else:
-                assert list(ok(out).set_cookies) == ["c=3", "a=1; Path=/", "b=2"]
+            assert list(ok(out).set_cookies) == ["c=3", "a=1; Path=/", "b=2"]
     run(main())
 
 
