@@ -23,7 +23,7 @@ from lunge_mp.plan import Plan
 from lunge_mp.redact import Redactor, mask_url_credentials
 from lunge_mp.report.console import LiveView, live_line, print_summary
 from lunge_mp.report.outputs import check_writable, write_reports
-from lunge_mp.report.results import build_results, live_results
+from lunge_mp.report.results import all_failed_warning, build_results, live_results
 from lunge_mp.scenario.preflight import unknown_template_names
 from lunge_mp.store import record_after_run
 
@@ -203,6 +203,9 @@ def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str |
     results["warnings"] += [w for w in outcome.warnings if w not in results["warnings"]]
     if generator_warning:
         results["warnings"].append(generator_warning)
+    all_failed = all_failed_warning(results["metrics"])
+    if all_failed:
+        results["warnings"].append(all_failed)
     results = redactor.doc(results)   # every writer, the store and the summary get a clean doc
     written = write_reports(results, paths)
     if record:

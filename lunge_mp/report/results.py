@@ -153,6 +153,22 @@ def build_results(outcome: RunOutcome, status: str, exit_code: int,
     }
 
 
+def all_failed_warning(metrics: dict) -> str | None:
+    """A warning when every request of the run failed: thresholds may still pass (none on
+    failures), but the summary must not read as a healthy run. None otherwise."""
+    requests, failed = metrics["http_reqs"]["count"], metrics["http_req_failed"]
+    if not requests or failed["count"] < requests:
+        return None
+    by_class = sorted(failed.get("byClass", {}).items(), key=lambda kv: -kv[1])
+    if not by_class:
+        return f"every request failed ({requests:,})"
+    top, count = by_class[0]
+    first = failed.get("firstError", {}).get(top)
+    hint = "; is the target running and baseUrl right?" if top in ("connect", "dns", "timeout", "tls") else ""
+    return (f"every request failed ({requests:,}; {top}: {count:,}"
+            + (f", first: {first}" if first else "") + f"){hint}")
+
+
 def _behind_warnings(agg: Aggregate, plan) -> list[str]:
     """A scenario that dropped iterations did not get its asked load: an open-model one because
     the load generator fell behind (no_vu, behind), or either model because a `unique` data file

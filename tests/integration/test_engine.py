@@ -116,6 +116,8 @@ def test_connect_errors_do_not_crash_the_run(tmp_path):
     assert proc.returncode == 0, proc.stderr
     results = read_json(out)
     assert results["metrics"]["http_req_failed"]["byClass"] == {"connect": 20}
+    # no threshold fails, but the run must not read as healthy
+    assert any(w.startswith("every request failed (20; connect: 20, first: ") for w in results["warnings"])
 
 
 def _children(proc: psutil.Process) -> list[psutil.Process]:

@@ -72,3 +72,17 @@ def test_windowed_checks_judge_each_window_on_its_own_assertions():
     assert whole["ok"] is True and whole["observed"] == pytest.approx(44 / 50)
     assert windowed["ok"] is False and windowed["observed"] == pytest.approx(0.4)
     assert windowed["firstFailure"] == 4 and windowed["windowStart"] == 4
+
+
+def test_all_failed_warning_only_when_every_request_failed():
+    from lunge_mp.report.results import all_failed_warning
+
+    def metrics(requests, failed, by_class, first=None):
+        return {"http_reqs": {"count": requests},
+                "http_req_failed": {"count": failed, "byClass": by_class, "firstError": first or {}}}
+
+    assert all_failed_warning(metrics(0, 0, {})) is None
+    assert all_failed_warning(metrics(10, 9, {"http_5xx": 9})) is None
+    text = all_failed_warning(metrics(10, 10, {"http_5xx": 4, "connect": 6}, {"connect": "refused"}))
+    assert text == "every request failed (10; connect: 6, first: refused); is the target running and baseUrl right?"
+    assert all_failed_warning(metrics(3, 3, {"http_4xx": 3})) == "every request failed (3; http_4xx: 3)"
