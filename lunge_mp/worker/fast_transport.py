@@ -75,6 +75,7 @@ Outcome fields
   caller resumes is not counted). Pool wait, DNS and connect are not included, as the contract
   says ("first byte sent"); `AiohttpTransport` times the whole `session.request`, connect
   included. A request that fails before anything was sent reports the time spent in `send`.
+  A redirected request: from the first write to the end of the last body (Redirects, above).
 * `bytes_out`: exact bytes written (head + body). `bytes_in`: exact bytes received for the
   response (head, body and chunk framing).
 * `headers`: names in the case the server sent; repeated headers are joined with ", ".

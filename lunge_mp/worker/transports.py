@@ -1,8 +1,11 @@
 """Which HTTP client a worker uses: `settings.transport: auto | fast | aiohttp`.
 
 `fast` (lunge_mp/worker/fast_transport.py) is a lean HTTP/1.1 keep-alive client on uvloop
-with httptools, several times cheaper per request than aiohttp. It does not follow
-redirects or keep cookies, use proxies or decompress bodies. `aiohttp` does all of those.
+with httptools, several times cheaper per request than aiohttp. Both follow redirects
+(fast_transport.py's docstring says how; a PUT, PATCH or DELETE redirected by 301/302 becomes
+a GET with `fast`, as in k6, and stays itself with aiohttp). `fast` does not decompress
+bodies; `aiohttp` does.
+Neither keeps cookies (the VU does: scenario/cookies.py) or uses a proxy.
 `auto` picks `fast` unless the plan needs something only aiohttp offers; today no config
 key asks for such a feature, so `auto` is `fast`. The choice is reported in results.json.
 """

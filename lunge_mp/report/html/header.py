@@ -7,7 +7,7 @@ from lunge_mp.report.html.fmt import dur, esc, ms, num, pct, when
 
 STATUS_CLASS = {"passed": "ok", "failed": "bad", "aborted": "warn", "invalid": "bad"}
 TRANSPORTS = {"fast": "lean HTTP/1.1 keep-alive client (uvloop + httptools)",
-              "aiohttp": "aiohttp client (redirects, cookies, proxies, compression)"}
+              "aiohttp": "aiohttp client (decompresses responses)"}
 
 
 def header(r: dict) -> str:
