@@ -194,6 +194,7 @@ def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str |
     results = build_results(outcome, "aborted", EXIT_INTERNAL)
     results["guardrails"] = outcome.guardrails
     for entry, info in zip(results["workers"], outcome.workers):
+        entry["arrivalsAssigned"] = info.assigned          # open-model arrivals handed to it
         entry["arrivalsUnaccounted"] = info.unaccounted    # a lost worker's arrivals no report covers
     generator_warning = generator_errors.separate(results)
     threshold_results = verdicts(plan.thresholds, results, outcome.aggregate.percentile_ms,

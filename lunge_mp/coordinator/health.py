@@ -9,8 +9,23 @@
   remaining iterations are not run elsewhere. No worker left: exit 112.
 - A worker silent for SUSPECT_AFTER_S gets no new arrivals until it speaks again, so a stall
   costs less before it is declared lost.
-- A lost worker that speaks again (stopped with SIGSTOP, then SIGCONT) is refused: it is told
-  to stop and nothing it sends is counted, so nothing is counted twice.
+- A worker lost *by silence* that speaks again (stopped with SIGSTOP, then SIGCONT) rejoins:
+  it is live again (`rejoinedAt`, and a warning "worker N was lost at Xs (silent) and rejoined
+  at Ys"), from the next tick it gets open-model arrivals and its closed-model VU share again
+  (both are dealt over the live workers each tick), and its reports are merged again. Nothing
+  is counted twice: nothing it sent was refused in between (it sent nothing while stopped),
+  and a report seq already seen is refused (protocol/session.py), a skipped one is a gap.
+  The arrivals it had queued before the stop are no burst: it gets no new arrivals once it is
+  silent for SUSPECT_AFTER_S, so when it is lost (LOST_AFTER_S) every arrival it holds is
+  over 1 s late, and its dispatcher drops such arrivals as `behind` (worker/open_model.py
+  BEHIND_S) instead of starting them; those drops count as scheduled, so its later reports
+  account for them and `arrivalsUnaccounted` stays 0 for what they cover. (Only if every
+  worker stalled at once could it hold arrivals under 1 s late: at most BEHIND_S of them.)
+  Its closed-model VUs run at their old share until the next tick's SetVUs re-splits them.
+  Iteration-based scenarios keep their fixed shares: it goes on with its own remaining
+  iterations, nothing was moved. If the run is already stopping, it is sent the same Stop.
+- A worker lost any other way (its process exited, it said Bye with an error, a send to it
+  failed) that speaks again is refused: it is told to stop and nothing it sends is counted.
 - The arrivals handed to a lost worker that its accepted reports do not account for are
   reported per worker (`arrivalsUnaccounted`): some may have reached the target, never guessed.
 - A message from an unknown peer, an undecodable frame, or one its session does not allow is
@@ -66,14 +81,16 @@ class WorkerHealth:
             if code is not None:
                 self._lose(s.worker, exit_text(code))
             elif silent > LOST_AFTER_S:
-                self._lose(s.worker, f"silent for {silent:.1f}s")
+                self._lose(s.worker, f"silent for {silent:.1f}s", silent=True)
 
-    def _lose(self, worker: int, why: str) -> None:
+    def _lose(self, worker: int, why: str, silent: bool = False) -> None:
         """Mark a worker lost: what it already reported stays, its share moves to the others
-        from the next tick, and the run stops with 112 when none is left."""
+        from the next tick, and the run stops with 112 when none is left. One lost by
+        silence in a running run may rejoin (`_rejoin`)."""
         session, info = self.sessions[worker], self.info[worker]
         if session.state in (State.LOST, State.DONE, State.NEW):
             return
+        info.rejoin_to = session.state if silent and session.state in (State.RUNNING, State.STOPPING) else None
         session.lost()
         info.lost_at = round(self.now(), 3) if self.t0_ns else None
         info.error = why
@@ -86,9 +103,26 @@ class WorkerHealth:
         if all(s.state in (State.DONE, State.LOST, State.NEW) for s in self.sessions):
             self._byes.set()
 
+    async def _rejoin(self, worker: int) -> bool:
+        """A worker lost by silence speaks again (it was stopped, not dead): it is live again
+        and its message is handled as any other. False if it may not rejoin."""
+        session, info = self.sessions[worker], self.info[worker]
+        if info.rejoin_to is None or self._byes.is_set():
+            return False
+        session.rejoined(info.rejoin_to)
+        info.rejoin_to = None
+        info.last_heard = time.monotonic()
+        info.rejoined_at = round(self.now(), 3)
+        self.log(f"worker {worker} was lost at {info.lost_at:.1f}s (silent) and rejoined at "
+                 f"{info.rejoined_at:.1f}s: its reports count again and it gets its share of the load "
+                 f"from the next tick")
+        if self._final_stop is not None and session.state is State.RUNNING:
+            await self.send(worker, self._final_stop)
+        return True
+
     async def _after_lost(self, worker: int, msg: m.Message) -> None:
-        """A worker declared lost speaks again (it was stopped, not dead). Its share has moved
-        on, so nothing it sends is counted (no double counting) and it is told to stop."""
+        """A worker lost other than by silence speaks again. Its share has moved on, so nothing
+        it sends is counted (no double counting) and it is told to stop."""
         first = worker not in self._after_loss
         self._after_loss[worker] = self._after_loss.get(worker, 0) + 1
         self.outcome.refused += 1

@@ -58,6 +58,8 @@ class WorkerInfo:
     cpu_system: float = 0.0
     last_heard: float = 0.0
     lost_at: float | None = None     # seconds after t0
+    rejoined_at: float | None = None  # seconds after t0: a worker lost by silence spoke again
+    rejoin_to: object = None         # lost by silence: the session State it may rejoin to
     error: str = ""
     assigned: int = 0                # open-model arrivals handed to it
     scheduled: int = 0               # ... that its accepted reports account for
@@ -129,6 +131,7 @@ class Coordinator(WorkerHealth):
         self._stop_event = asyncio.Event()
         self._refusals: dict[str, int] = {}          # refusal text → how many times
         self._after_loss: dict[int, int] = {}        # lost worker → messages it sent since
+        self._final_stop: m.Stop | None = None       # the Stop sent at the end (for a worker that rejoins)
 
     # --- helpers -------------------------------------------------------------------------
     def now(self) -> float:
@@ -420,7 +423,7 @@ class Coordinator(WorkerHealth):
             except Exception as exc:  # garbage from a bad peer: log and go on
                 self._refuse(f"an undecodable frame from worker {worker} ({type(exc).__name__})")
                 continue
-            if session.state is State.LOST:
+            if session.state is State.LOST and not await self._rejoin(worker):
                 await self._after_lost(worker, msg)
                 continue
             try:
@@ -440,7 +443,8 @@ class Coordinator(WorkerHealth):
                 case m.Heartbeat():
                     info.cpu_percent, info.loop_lag_ms, info.rss_mb = msg.cpu_percent, msg.loop_lag_ms, msg.rss_mb
                 case m.Bye():
-                    info.cpu_user, info.cpu_system, info.error = msg.cpu_user, msg.cpu_system, msg.error
+                    info.cpu_user, info.cpu_system = msg.cpu_user, msg.cpu_system
+                    info.error = msg.error or info.error    # a rejoined worker keeps why it was lost
                     for warning in self.aggregate.expect_reports(worker, msg.reports):
                         self.warn(warning)
                     if msg.error:
@@ -476,9 +480,10 @@ class Coordinator(WorkerHealth):
             grace = 1.0
         t = self.now()
         deadline_us = int((t + grace) * 1e6)
+        self._final_stop = m.Stop(deadline_us=deadline_us, hard=self.hard_stop,
+                                  reason=self.stop_requested or "end of schedule")
         for w in self.live_workers():
-            await self.send(w, m.Stop(deadline_us=deadline_us, hard=self.hard_stop,
-                                      reason=self.stop_requested or "end of schedule"))
+            await self.send(w, self._final_stop)
         until = time.monotonic() + grace + 3.0
         hard_sent = self.hard_stop
         while not self._byes.is_set() and time.monotonic() < until:

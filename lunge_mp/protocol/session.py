@@ -6,6 +6,7 @@ receives from, and sends to, that worker. An out-of-order or foreign message rai
 
     NEW --Hello--> GREETED --Start--> STARTED --Ready--> READY --Go--> RUNNING
     RUNNING --Stop--> STOPPING --Bye--> DONE;   any state --lost()--> LOST
+    LOST --rejoined(RUNNING | STOPPING)--> the state it was lost in (lost by silence only)
 """
 
 from __future__ import annotations
@@ -123,6 +124,13 @@ class WorkerSession:
 
     def lost(self) -> None:
         self.state = State.LOST
+
+    def rejoined(self, state: State) -> None:
+        """A worker lost by silence speaks again: back to the state it was lost in. Report
+        seqs go on from where they were, so a repeated one is still refused."""
+        if self.state is not State.LOST or state not in (State.RUNNING, State.STOPPING):
+            raise ProtocolError(f"worker {self.worker} cannot rejoin from {self.state.value} to {state.value}")
+        self.state = state
 
     def _expect(self, state: State, msg: object) -> None:
         self._expect_in((state,), msg)

@@ -140,7 +140,7 @@ def build_results(outcome: RunOutcome, status: str, exit_code: int,
             {"id": w.worker, "pid": w.pid, "cpuUserSeconds": round(w.cpu_user, 3),
              "cpuSystemSeconds": round(w.cpu_system, 3), "lastCpuPercent": w.cpu_percent,
              "lastLoopLagMs": round(w.loop_lag_ms, 3), "rssMB": round(w.rss_mb, 1),
-             "lostAt": w.lost_at, "error": w.error}
+             "lostAt": w.lost_at, "rejoinedAt": w.rejoined_at, "error": w.error}
             for w in outcome.workers
         ],
         "coordinator": {"cpuSeconds": round(outcome.coordinator_cpu_s, 3)},

@@ -253,7 +253,9 @@ class Worker:
         while True:
             await asyncio.sleep(0.5)
             silent = time.monotonic() - self.last_heard
-            if os.getppid() != self.parent or silent > COORDINATOR_TIMEOUT_S:
+            # resumed after a stop (SIGSTOP) with messages waiting: read them before judging
+            waiting = silent > COORDINATOR_TIMEOUT_S and self.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN
+            if os.getppid() != self.parent or (silent > COORDINATOR_TIMEOUT_S and not waiting):
                 print(f"worker {self.id}: coordinator gone, exiting", file=sys.stderr)
                 self._interrupt_all()
                 os._exit(3)

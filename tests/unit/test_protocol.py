@@ -84,6 +84,25 @@ def test_lost_session_refuses_heartbeats():
         s.received(m.Heartbeat(worker=0))
 
 
+def test_a_session_lost_by_silence_rejoins_and_its_seqs_go_on():
+    s = running()
+    s.received(report(0))
+    s.received(report(1))
+    s.lost()
+    s.rejoined(State.RUNNING)
+    assert s.state is State.RUNNING and s.alive
+    with pytest.raises(ProtocolError, match="duplicate"):
+        s.received(report(1))       # never merged twice
+    s.received(report(3))           # a skipped one is a gap, as always
+    assert s.missing == [(2, 2)]
+    s.sent(m.Assign(scenario="s", first_index=0, offsets_us=[1]))   # it gets work again
+    with pytest.raises(ProtocolError):
+        s.rejoined(State.RUNNING)   # only a lost session rejoins
+    s.lost()
+    with pytest.raises(ProtocolError):
+        s.rejoined(State.DONE)
+
+
 def test_coordinator_cannot_send_go_before_ready():
     s = WorkerSession(0, "run1")
     s.received(m.Hello(worker=0, pid=1))
