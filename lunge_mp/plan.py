@@ -110,6 +110,7 @@ class Settings(msgspec.Struct, frozen=True):
     user_agent: str = f"lunge_mp/{__version__}"
     headers: dict[str, str] = {}
     transport: str = "auto"     # auto | fast | aiohttp (see lunge_mp/worker/transports.py)
+    connections: str = "shared"  # shared | perVU (fast transport only; see worker/fast_transport.py)
 
 
 class Threshold(msgspec.Struct, frozen=True):

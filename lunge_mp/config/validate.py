@@ -22,8 +22,9 @@ from lunge_mp.plan import Options, Plan, Settings, Warmup
 TOP_KEYS = ("name", "description", "settings", "variables", "scenarios", "thresholds", "options",
             "guardrails", "output", "data")
 SETTINGS_KEYS = ("baseUrl", "timeout", "maxConnectionsPerHost", "maxIdleConnsPerHost", "keepalive",
-                 "insecureSkipVerify", "userAgent", "headers", "transport")
+                 "insecureSkipVerify", "userAgent", "headers", "transport", "connections")
 TRANSPORTS = ("auto", "fast", "aiohttp")
+CONNECTIONS = ("shared", "perVU")
 OPTIONS_KEYS = ("sequential", "iterationsTimeout", "warmup", "minEfficiency")
 LUNGE_V1_KEYS = ("environments", "requests", "suites", "performance")
 # names the runtime templating defines itself; a variable of the same name would be shadowed
@@ -83,7 +84,8 @@ def parse_settings(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> tupl
         max_idle_conns_per_host=f.int("maxIdleConnsPerHost", defaults.max_idle_conns_per_host, minimum=0),
         keepalive=f.bool("keepalive", defaults.keepalive),
         insecure_skip_verify=f.bool("insecureSkipVerify", defaults.insecure_skip_verify),
-        transport=_transport(f, defaults.transport),
+        transport=(transport := _transport(f, defaults.transport)),
+        connections=_connections(f, defaults.connections, transport),
         user_agent=f.str("userAgent", defaults.user_agent),
         headers=f.str_map("headers"),
     ), base_ok
@@ -125,6 +127,19 @@ def _transport(f: Fields, default: str) -> str:
     value = f.str("transport", default)
     if value not in TRANSPORTS:
         f.error("transport", f"unknown transport '{value}'; use one of {', '.join(TRANSPORTS)}")
+        return default
+    return value
+
+
+def _connections(f: Fields, default: str, transport: str) -> str:
+    """`shared` (one pool per host for all of a worker's VUs) or `perVU` (fast transport only)."""
+    value = f.str("connections", default)
+    if value not in CONNECTIONS:
+        f.error("connections", f"unknown connections mode '{value}'; use one of {', '.join(CONNECTIONS)}")
+        return default
+    if value == "perVU" and transport == "aiohttp":
+        f.error("connections", "perVU is supported by the fast transport only; "
+                               "use transport: fast (or auto), or connections: shared")
         return default
     return value
 

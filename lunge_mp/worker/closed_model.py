@@ -111,3 +111,5 @@ class ClosedScenario:
             if vu.in_iteration:
                 runner.recorder.interrupted(runner.name)
             raise
+        finally:
+            runner.vu_ended(vu)

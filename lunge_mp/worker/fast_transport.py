@@ -31,6 +31,17 @@ What it does
   (so only the client's own CPU): lazy timer +0 us, a `call_later`+`cancel` per request +1.1 us,
   `asyncio.wait_for` +3.9 us, `async with asyncio.timeout()` +5.8 us, on a ~5.8 us total.
   The rare pool-wait/connect phases use `asyncio.timeout_at`.
+* Connections per VU (`per_vu=True`, settings.connections: perVU): a request whose
+  `Prepared.pool_key` is set (the VU id) uses the pool of (key, scheme, host, port), which
+  holds at most one connection (a VU sends one request at a time), so two keys never share a
+  connection and each key reuses its own. A `_HostCap` per host holds
+  `max_connections_per_host` over every key's connections to that host (a request without a
+  key still uses the host's shared pool, with its own limit, outside the cap).
+  At the cap, a key needing a connection closes the oldest idle connection of the first other
+  key found with one and takes its slot; when none is idle it waits (FIFO, within its
+  deadline) and the next connection another key hands back is closed, its slot passed on.
+  `forget(key)` closes a key's connections (the VU ended). A request without a key uses the
+  shared pools as before; the shared path pays one `pool_key is not None` check.
 * https through asyncio's SSL (`ssl.create_default_context()`); `insecure_skip_verify=True`
   turns off hostname and certificate checks.
 * Hostname lookups are cached for `DNS_TTL_S` (like aiohttp's `ttl_dns_cache=300`); IP literals
@@ -481,7 +492,7 @@ class _Pool:
     """
 
     __slots__ = ("owner", "loop", "scheme", "host", "port", "ssl", "limit", "idle", "conns",
-                 "used", "waiters", "literal")
+                 "used", "waiters", "literal", "cap")
 
     def __init__(self, owner: FastTransport, loop: asyncio.AbstractEventLoop,
                  key: tuple[str, str, int], limit: int) -> None:
@@ -495,6 +506,9 @@ class _Pool:
         self.used = 0
         self.waiters: deque[tuple[float, asyncio.Future]] = deque()   # (deadline, waiter)
         self.literal = _is_ip(self.host)
+        # perVU: the worker's slots for this host over every VU's pool (None: shared pools,
+        # or no maxConnectionsPerHost). Each slot of a VU pool holds one slot of the cap.
+        self.cap: _HostCap | None = None
 
     def take(self) -> _Conn | None:
         """The most recently used idle connection that is still open, if any."""
@@ -517,6 +531,13 @@ class _Pool:
             raise TransportClosed("transport is closed")
         if self.used < self.limit:
             self.used += 1
+            cap = self.cap
+            if cap is not None and not cap.grab(self):
+                try:
+                    await cap.wait(deadline)
+                except BaseException:
+                    self.used -= 1      # a VU pool has no waiters of its own (one request at a time)
+                    raise
         elif fresh and self.idle:
             oldest = self.idle.pop(0)
             oldest.state = _BUSY
@@ -585,8 +606,11 @@ class _Pool:
         raise last if last is not None else OSError(f"no address for {self.host}")
 
     def release(self, conn: _Conn) -> None:
-        """Hand a finished, reusable connection to the next waiter or back to the idle list."""
-        if conn.lost or conn.transport.is_closing() or self.owner.closed:
+        """Hand a finished, reusable connection to the next waiter or back to the idle list.
+        perVU: while another VU waits for a slot of the host's cap, it is closed instead and
+        its slot handed over."""
+        if (conn.lost or conn.transport.is_closing() or self.owner.closed
+                or (self.cap is not None and self.cap.waiting())):
             self.discard(conn)
             return
         waiter = self._next_waiter()
@@ -628,6 +652,8 @@ class _Pool:
             waiter.set_result(None)
             return
         self.used -= 1
+        if self.cap is not None:
+            self.cap.release()
 
     def _next_waiter(self) -> asyncio.Future | None:
         """The longest-waiting request still within its deadline. One whose deadline has
@@ -661,16 +687,97 @@ class _Pool:
         self.used = 0
 
 
+class _HostCap:
+    """perVU: maxConnectionsPerHost (this worker's share) over the pools of every VU for one
+    host. `used` counts the VU pools' slots (live connections and connects in progress).
+
+    A VU pool needing a connection takes a free slot; at the cap it closes an idle connection
+    of another VU (the first VU pool found with one) and takes its slot; when every slot holds
+    a busy connection it queues (FIFO, within its request's deadline), and the next connection
+    another VU hands back is closed and its slot passed on (`_Pool.release`).
+    """
+
+    __slots__ = ("loop", "limit", "used", "waiters", "pools")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, limit: int) -> None:
+        self.loop = loop
+        self.limit = limit
+        self.used = 0
+        self.waiters: deque[tuple[float, asyncio.Future]] = deque()
+        self.pools: dict[_Pool, None] = {}      # the VU pools of this host (ordered set)
+
+    def grab(self, pool: _Pool) -> bool:
+        """A slot for `pool`, free or taken from another VU's idle connection; False: wait."""
+        if self.used < self.limit:
+            self.used += 1
+            return True
+        for other in self.pools:
+            if other is not pool and other.idle:
+                conn = other.idle.pop(0)        # its oldest idle connection
+                conn.state = _BUSY
+                other.discard(conn, free=False)  # the slot moves to `pool`
+                other.used -= 1                 # (an idle pool has no waiters)
+                return True
+        return False
+
+    async def wait(self, deadline: float) -> None:
+        """Queue until a slot is handed over (TimeoutError at `deadline`)."""
+        waiter = self.loop.create_future()
+        self.waiters.append((deadline, waiter))
+        timer = self.loop.call_at(deadline, _expire, waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self.release()          # handed over just as we gave up: pass it on
+            raise
+        finally:
+            timer.cancel()
+
+    def waiting(self) -> bool:
+        """Whether a VU waits for a slot (waiters given up on are dropped)."""
+        waiters = self.waiters
+        while waiters and waiters[0][1].done():
+            waiters.popleft()
+        return bool(waiters)
+
+    def release(self) -> None:
+        """A VU pool gave a slot back: to the longest waiter still in time, else free."""
+        waiters = self.waiters
+        now = self.loop.time()
+        while waiters:
+            deadline, waiter = waiters.popleft()
+            if waiter.done():
+                continue
+            if deadline <= now:
+                _expire(waiter)
+                continue
+            waiter.set_result(None)
+            return
+        self.used -= 1
+
+
 class FastTransport:
     """HTTP/1.1 on asyncio Protocols + httptools. One instance per worker process, shared by
-    all its VUs. See the module docstring for what it does and does not do."""
+    all its VUs. See the module docstring for what it does and does not do.
+
+    `per_vu` (settings.connections: perVU): a request with a `pool_key` (the VU id) uses only
+    that key's connections; see "Connections per VU" in the module docstring."""
 
     def __init__(self, max_connections_per_host: int = 100, keepalive: bool = True,
-                 insecure_skip_verify: bool = False) -> None:
+                 insecure_skip_verify: bool = False, per_vu: bool = False) -> None:
         self.max_connections_per_host = max_connections_per_host
         self.keepalive = keepalive
         self.insecure_skip_verify = insecure_skip_verify
+        self.per_vu = per_vu
         self.closed = False
+        # a connection handed back goes through _Pool.release (not the inlined idle append):
+        # after close(), and always with per-VU pools (the host cap may have waiters)
+        self._slow_release = per_vu
+        # (pool key, the host's shared pool) -> that key's pool; key -> its entries there
+        self._key_pools: dict[tuple[int, _Pool], _Pool] = {}
+        self._by_key: dict[int, list[tuple[int, _Pool]]] = {}
+        self._caps: dict[_Pool, _HostCap] = {}      # the host's shared pool -> its cap
         # asked with every redirect target before it is followed (worker/guard.py sets it when
         # guardrails.allowedHosts is set); False: the request fails with class "guardrail"
         self.allow_url: Callable[[str], bool] | None = None
@@ -709,6 +816,36 @@ class FastTransport:
         pool = self._pools[key] = _Pool(self, loop, key, self.max_connections_per_host)
         return pool
 
+    def _key_pool(self, pool_key: int, host_pool: _Pool) -> _Pool:
+        """The pool of `pool_key` (a VU) for the host of `host_pool` (the shared pool, which
+        then only names the host and holds its cap): one connection, within the host cap."""
+        pool = self._key_pools.get((pool_key, host_pool))
+        if pool is None:
+            pool = _Pool(self, host_pool.loop, (host_pool.scheme, host_pool.host, host_pool.port), 1)
+            if self.max_connections_per_host > 0:
+                cap = self._caps.get(host_pool)
+                if cap is None:
+                    cap = self._caps[host_pool] = _HostCap(host_pool.loop,
+                                                           self.max_connections_per_host)
+                pool.cap = cap
+                cap.pools[pool] = None
+            self._key_pools[(pool_key, host_pool)] = pool
+            self._by_key.setdefault(pool_key, []).append((pool_key, host_pool))
+        return pool
+
+    def forget(self, pool_key: int) -> None:
+        """The VU `pool_key` ended: close its connections (and free their cap slots)."""
+        for entry in self._by_key.pop(pool_key, ()):
+            pool = self._key_pools.pop(entry, None)
+            if pool is None:
+                continue
+            cap, used = pool.cap, pool.used
+            pool.close()
+            if cap is not None:
+                cap.pools.pop(pool, None)
+                for _ in range(used):
+                    cap.release()
+
     # -- the contract -----------------------------------------------------------------------
 
     async def send(self, request: Prepared, follow_redirects: bool = True) -> Outcome:
@@ -734,6 +871,8 @@ class FastTransport:
                 if len(self._heads) >= _HEAD_CACHE_MAX:
                     self._heads.clear()
                 self._heads[(method, request.url)] = (dict(headers), pool, data)
+        if request.pool_key is not None:        # perVU: that VU's pool for this host
+            pool = self._key_pools.get((request.pool_key, pool)) or self._key_pool(request.pool_key, pool)
         bytes_out = len(data) + (len(body) if body else 0)
         head = method == "HEAD"
         retried = False
@@ -786,7 +925,7 @@ class FastTransport:
                           bytes_out, b"".join(conn.chunks), conn.headers, set_cookies=conn.cookies)
             if not conn.keep or not self.keepalive:
                 pool.discard(conn)
-            elif pool.waiters or conn.lost or self.closed:
+            elif pool.waiters or conn.lost or self._slow_release:
                 pool.release(conn)
             else:                               # pool.release(conn), inlined: the common case
                 conn.state = _IDLE
@@ -849,7 +988,8 @@ class FastTransport:
                 break
             url = target
             t_hop = _perf()
-            out = await self.send(Prepared(method, url, headers, body, remaining), False)
+            out = await self.send(Prepared(method, url, headers, body, remaining,
+                                            request.pool_key), False)
             bytes_in += out.bytes_in
             bytes_out += out.bytes_out
             if out.error_class is not None:
@@ -868,9 +1008,15 @@ class FastTransport:
 
     async def close(self) -> None:
         self.closed = True
+        self._slow_release = True
         for pool in self._pools.values():
             pool.close()
+        for pool in self._key_pools.values():
+            pool.close()
         self._pools.clear()
+        self._key_pools.clear()
+        self._by_key.clear()
+        self._caps.clear()
         self._heads.clear()
         await asyncio.sleep(0)   # let the transports run connection_lost
         await asyncio.sleep(0)

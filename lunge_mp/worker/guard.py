@@ -26,6 +26,11 @@ class HostGuard:
                                  f"guardrails.allowedHosts ({self.matcher.describe()})")
         return await self.inner.send(request)
 
+    def forget(self, pool_key: int) -> None:
+        forget = getattr(self.inner, "forget", None)
+        if forget is not None:
+            forget(pool_key)
+
     async def close(self) -> None:
         await self.inner.close()
 

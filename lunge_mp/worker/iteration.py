@@ -192,6 +192,9 @@ class ScenarioRunner:
         self.feeders = self._feeders(plan, worker, workers)
         # check passes/fails per request, once the Recorder can count them (`checks`)
         self._count_checks = getattr(recorder, "checks", None)
+        # settings.connections: perVU: every request carries its VU's id as the pool key, and
+        # the VU's connections are closed when it ends (`vu_ended`)
+        self.per_vu = plan.settings.connections == "perVU"
 
     def _feeders(self, plan: Plan, worker: int, workers: int) -> list[Feeder]:
         """The feeders of the data sources this scenario's templates name."""
@@ -210,6 +213,13 @@ class ScenarioRunner:
         vu = VU(self._next_vu_id, self.name, self.variables)
         self._next_vu_id += 1
         return vu
+
+    def vu_ended(self, vu: VU) -> None:
+        """A VU loop ended (ramp-down, end, stop): perVU, its connections are closed."""
+        if self.per_vu:
+            forget = getattr(self.transport, "forget", None)
+            if forget is not None:
+                forget(vu.id)
 
     def _take_rows(self, vu: VU) -> bool:
         """One row of every data source into the VU's context; False when one is exhausted."""
@@ -242,6 +252,7 @@ class ScenarioRunner:
         vu.in_iteration = True
         self.active += 1
         jar = vu.cookies
+        pool_key = vu.id if self.per_vu else None
         try:
             for req in self.requests:
                 spec = req.spec
@@ -251,6 +262,9 @@ class ScenarioRunner:
                     rec.not_sent(self.name, spec.name, "template", str(exc))
                     await asyncio.sleep(0)   # a VU whose every iteration fails here must still yield
                     break
+                if pool_key is not None:
+                    prepared = Prepared(prepared.method, prepared.url, prepared.headers,
+                                        prepared.body, prepared.timeout, pool_key)
                 handed_ns = time.monotonic_ns() if lag_us is not None else 0
                 outcome = await self.transport.send(prepared)
                 if lag_us is not None:

@@ -152,6 +152,8 @@ class OpenScenario:
                 running.discard(slot)
                 runner.recorder.interrupted(runner.name)
             raise
+        finally:
+            runner.vu_ended(vu)
 
     # ---- end and stop --------------------------------------------------------------------
 

@@ -33,6 +33,9 @@ class Prepared:
     headers: dict[str, str]
     body: bytes | None
     timeout: float
+    # settings.connections: perVU: the VU's id; the fast transport keeps this key's connections
+    # apart from every other key's (None: the worker's shared pools)
+    pool_key: int | None = None
 
 
 @dataclass(slots=True)

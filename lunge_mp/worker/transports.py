@@ -8,6 +8,8 @@ bodies; `aiohttp` does.
 Neither keeps cookies (the VU does: scenario/cookies.py) or uses a proxy.
 `auto` picks `fast` unless the plan needs something only aiohttp offers; today no config
 key asks for such a feature, so `auto` is `fast`. The choice is reported in results.json.
+`settings.connections: perVU` (one keep-alive connection per VU and host) is a `fast` feature:
+the config refuses it with `transport: aiohttp`, whose one ClientSession is shared by the VUs.
 """
 
 from __future__ import annotations
@@ -25,5 +27,8 @@ def chosen(plan: Plan) -> str:
 
 def make(plan: Plan, max_connections: int) -> Transport:
     s = plan.settings
-    cls = FastTransport if chosen(plan) == "fast" else AiohttpTransport
-    return cls(max_connections, s.keepalive, s.insecure_skip_verify)
+    if chosen(plan) == "fast":
+        return FastTransport(max_connections, s.keepalive, s.insecure_skip_verify,
+                             per_vu=s.connections == "perVU")
+    # the config refuses connections: perVU with transport: aiohttp
+    return AiohttpTransport(max_connections, s.keepalive, s.insecure_skip_verify)

@@ -29,6 +29,7 @@ class ScenarioServer:
         self.logins: list[dict] = []
         self.rows: list[str] = []
         self.connections: set[tuple] = set()      # client (host, port) of every connection
+        self.vu_connections: set[tuple] = set()   # (X-VU header, client (host, port)) when sent
         self.requests = 0
         self._ids = itertools.count(1)
         self._loop = asyncio.new_event_loop()
@@ -47,6 +48,9 @@ class ScenarioServer:
         self.requests += 1
         if request.transport is not None:
             self.connections.add(request.transport.get_extra_info("peername"))
+            vu = request.headers.get("X-VU")
+            if vu is not None:
+                self.vu_connections.add((vu, request.transport.get_extra_info("peername")))
 
     async def login(self, request: web.Request) -> web.Response:
         self._seen(request)

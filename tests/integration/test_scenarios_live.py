@@ -238,3 +238,39 @@ def test_keepalive_off_and_a_connection_limit_are_honoured(tmp_path):
         fresh = len(server.connections)
     assert kept <= 2          # 2 workers × ceil(2 / 2) connections
     assert fresh == 30        # one connection per request
+
+
+
+PER_VU = """
+    name: per-vu
+    settings: {{baseUrl: "{url}", connections: {mode}}}
+    scenarios:
+      s:
+        executor: constant-vus
+        vus: 4
+        duration: 1500ms
+        requests: [{{url: /delay/5, thinkTime: 30ms, headers: {{X-VU: "{{{{vu}}}}"}}}}]
+    """
+
+
+def test_connections_per_vu_open_one_connection_per_vu(tmp_path):
+    """settings.connections: perVU: 4 VUs over 2 workers, each VU on its own keep-alive
+    connection for every iteration: 4 connections, each serving one VU only. Shared (the
+    default), a worker's VUs take whichever of its pooled connections is idle."""
+    with ScenarioServer() as server:
+        proc, results = run(tmp_path, PER_VU.format(url=server.url, mode="perVU"))
+        assert proc.returncode == 0, proc.stderr
+        assert results["metrics"]["http_reqs"]["count"] >= 40
+        assert results["metrics"]["http_req_failed"]["count"] == 0
+        pairs = set(server.vu_connections)
+        assert len(server.connections) == 4
+        server.connections.clear()
+        server.vu_connections.clear()
+        proc, _ = run(tmp_path, PER_VU.format(url=server.url, mode="shared"))
+        assert proc.returncode == 0, proc.stderr
+        shared_pairs = set(server.vu_connections)
+    assert len({vu for vu, _ in pairs}) == 4
+    assert len(pairs) == 4                                  # one connection per VU, its own
+    assert len({peer for _, peer in pairs}) == 4
+    # shared: connections serve several VUs (LIFO reuse across VUs)
+    assert len(shared_pairs) > len({peer for _, peer in shared_pairs})

@@ -630,6 +630,115 @@ def test_connection_limit_per_host(kind):
     run(main())
 
 
+# -- settings.connections: perVU (fast transport only) ------------------------------------------
+
+def keyed(url: str, key: int, timeout: float = 5.0) -> Prepared:
+    return Prepared("GET", url, {}, None, timeout, key)
+
+
+class PeerApp(App):
+    """App that also records which peer (connection) served each request, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.order: list = []
+
+    @web.middleware
+    async def _count(self, request, handler):
+        self.order.append(request.transport.get_extra_info("peername"))
+        return await App._count(self, request, handler)
+
+
+def test_per_vu_keys_never_share_a_connection_and_each_reuses_its_own():
+    async def main():
+        app = PeerApp()
+        async with serve(app) as base, transport("fast", per_vu=True) as t:
+            for _ in range(3):                          # alternating keys, one at a time
+                for key in (1, 2):
+                    ok(await t.send(keyed(f"{base}/", key)))
+            peers = app.order
+            assert len(set(peers)) == 2
+            assert peers[0::2] == [peers[0]] * 3        # key 1: always its own connection
+            assert peers[1::2] == [peers[1]] * 3        # key 2: always its own, another one
+            # concurrent requests of the two keys: still those two connections
+            outs = await asyncio.gather(*[t.send(keyed(f"{base}/delay/50", k)) for k in (1, 2)])
+            for out in outs:
+                ok(out)
+            assert app.connections == 2
+            # a redirect chain stays on its key's connection
+            ok(await t.send(keyed(f"{base}/redirect", 1)))
+            assert app.connections == 2
+            # without a key: the shared pool, apart from both keys
+            ok(await t.send(get(f"{base}/")))
+            assert app.connections == 3
+    run(main())
+
+
+def test_shared_pool_serves_every_vu_on_one_connection():
+    async def main():
+        app = PeerApp()
+        async with serve(app) as base, transport("fast") as t:
+            for _ in range(3):
+                for _key in (1, 2):
+                    ok(await t.send(get(f"{base}/")))
+            assert app.connections == 1
+    run(main())
+
+
+def test_per_vu_pools_are_capped_by_max_connections_per_host():
+    async def main():
+        app = PeerApp()
+        async with serve(app) as base, transport("fast", per_vu=True, max_connections_per_host=2) as t:
+            ok(await t.send(keyed(f"{base}/", 1)))
+            ok(await t.send(keyed(f"{base}/", 2)))
+            cap = next(iter(t._caps.values()))
+            assert cap.used == 2
+            # a third VU at the cap: an idle connection of another VU is closed for it
+            ok(await t.send(keyed(f"{base}/", 3)))
+            assert cap.used == 2 and app.connections == 3
+            assert sum(len(p.conns) for p in t._key_pools.values()) == 2
+            # every slot busy: the third VU waits for one to be handed back, then connects
+            app.max_in_flight = 0
+            started = time.monotonic()
+            outs = await asyncio.gather(t.send(keyed(f"{base}/delay/150", 1)),
+                                        t.send(keyed(f"{base}/delay/150", 2)),
+                                        t.send(keyed(f"{base}/delay/10", 3)))
+            for out in outs:
+                ok(out)
+            assert app.max_in_flight == 2
+            assert time.monotonic() - started >= 0.15
+            assert cap.used == 2
+            assert sum(len(p.conns) for p in t._key_pools.values()) == 2
+            # waiting past the deadline: a timeout, and the cap still works afterwards
+            outs = await asyncio.gather(t.send(keyed(f"{base}/delay/300", 1)),
+                                        t.send(keyed(f"{base}/delay/300", 2)),
+                                        t.send(keyed(f"{base}/", 4, timeout=0.1)))
+            assert outs[2].error_class == "timeout"
+            ok(outs[0]), ok(outs[1])
+            ok(await t.send(keyed(f"{base}/", 4)))
+            assert cap.used == 2
+    run(main())
+
+
+def test_per_vu_forget_closes_the_vus_connections():
+    async def main():
+        app = PeerApp()
+        async with serve(app) as base, transport("fast", per_vu=True, max_connections_per_host=4) as t:
+            ok(await t.send(keyed(f"{base}/", 1)))
+            ok(await t.send(keyed(f"{base}/", 2)))
+            host = next(iter(t._pools.values()))
+            cap = t._caps[host]
+            conn = next(iter(t._key_pools[(1, host)].conns))
+            t.forget(1)
+            await asyncio.sleep(0.01)
+            assert conn.transport.is_closing()
+            assert cap.used == 1 and list(t._by_key) == [2]
+            ok(await t.send(keyed(f"{base}/", 1)))          # comes back: a new connection
+            assert app.connections == 3 and cap.used == 2
+            t.forget(99)                                    # unknown key: nothing to do
+    run(main())
+
+
 def test_server_connection_close_is_honoured(kind):
     async def main():
         app = App()

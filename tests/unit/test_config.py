@@ -498,6 +498,11 @@ ERRORS: list[tuple[str, Callable[[dict[str, Any]], dict[str, Any]], list[str]]] 
     ("settings-timeout", lambda d: put(d, "settings.timeout", "fast"), ["~settings.timeout: invalid duration 'fast'"]),
     ("keepalive-not-bool", lambda d: put(d, "settings.keepalive", "yes"),
      ["settings.keepalive: must be true or false, got 'yes' (a string)"]),
+    ("connections-unknown", lambda d: put(d, "settings.connections", "perUser"),
+     ["settings.connections: unknown connections mode 'perUser'; use one of shared, perVU"]),
+    ("connections-perVU-with-aiohttp", lambda d: put(put(d, "settings.transport", "aiohttp"),
+                                                      "settings.connections", "perVU"),
+     ["~settings.connections: perVU is supported by the fast transport only"]),
     ("guardrails-not-mapping", lambda d: put(d, "guardrails", [1]), ["guardrails: must be a mapping, got a list"]),
     ("options-unknown", lambda d: put(d, "options.sequentail", True),
      ["options.sequentail: unknown field; did you mean 'sequential'?"]),
@@ -608,3 +613,17 @@ def test_mutated_valid_document_gives_plan_or_config_error(edits: list[tuple[tup
         except (KeyError, IndexError, TypeError):
             continue  # an earlier edit replaced a parent
     _plan_or_config_error(doc)
+
+
+@pytest.mark.parametrize("settings_,expected", [
+    ({}, "shared"),
+    ({"connections": "shared"}, "shared"),
+    ({"connections": "perVU"}, "perVU"),
+    ({"connections": "perVU", "transport": "fast"}, "perVU"),
+    ({"connections": "perVU", "transport": "auto"}, "perVU"),
+    ({"connections": "shared", "transport": "aiohttp"}, "shared"),
+], ids=["default", "shared", "perVU", "perVU-fast", "perVU-auto", "shared-aiohttp"])
+def test_settings_connections(settings_: dict[str, Any], expected: str) -> None:
+    doc = {"name": "x", "settings": {"baseUrl": "http://127.0.0.1:1", **settings_},
+           "scenarios": {"a": scenario(executor="constant-vus", vus=1, duration=1)}}
+    assert plan_from_dict(doc).settings.connections == expected

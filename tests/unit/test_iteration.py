@@ -282,3 +282,52 @@ def test_a_status_404_that_the_checks_expect_passes_them_and_still_fails_as_4xx(
     assert rec.check_counts == {"get": [1, 0]}
     reqs, _ = counters(rec)
     assert reqs["get"].errors == {"http_4xx": 1}
+
+
+class Forgetting(Scripted):
+    def __init__(self) -> None:
+        super().__init__()
+        self.forgotten: list[int] = []
+
+    def forget(self, key: int) -> None:
+        self.forgotten.append(key)
+
+
+@pytest.mark.parametrize("mode", ["shared", "perVU"])
+def test_per_vu_requests_carry_the_vu_id_and_a_stopped_vu_is_forgotten(mode):
+    """settings.connections: perVU: every request (static ones too) has its VU's pool key;
+    a VU that ramps down has its connections closed (`forget`). Shared: neither."""
+    from lunge_mp.plan import Settings
+    from lunge_mp.worker.closed_model import ClosedScenario
+
+    t = Forgetting()
+    scenario = ScenarioPlan(name="s", executor="constant-vus", vus=1, duration=1,
+                            requests=(RequestSpec("a", "GET", "http://h/a", think_time=0.01),
+                                      RequestSpec("b", "GET", "http://h/{{vu}}")))
+    plan = Plan(name="p", scenarios=(scenario,), settings=Settings(connections=mode))
+    r = ScenarioRunner(plan, scenario, t, Recorder(), 1)
+
+    async def main():
+        closed = ClosedScenario(r, lambda: None)
+        closed.set_vus(2)
+        await asyncio.sleep(0.05)
+        closed.set_vus(1)                           # the newest VU (id 2) stops
+        await asyncio.sleep(0.05)
+        forgotten_after_ramp_down = list(t.forgotten)
+        closed.end(0.0)
+        await asyncio.sleep(0.05)
+        closed.interrupt()
+        await asyncio.sleep(0)
+        return forgotten_after_ramp_down
+
+    after_ramp_down = asyncio.run(main())
+    keys = {p.pool_key for p in t.sent}
+    if mode == "perVU":
+        assert keys == {1, 2}
+        assert all(p.pool_key == int(p.url.rsplit("/", 1)[1]) for p in t.sent if "/a" not in p.url)
+        assert after_ramp_down == [2]
+        assert sorted(t.forgotten) == [1, 2]
+        assert r.requests[0].static.pool_key is None      # the shared Prepared is left as is
+    else:
+        assert keys == {None}
+        assert t.forgotten == []
