@@ -249,7 +249,6 @@ class AiohttpTransport:
         loop = self._loop
         if loop.time() + 0.001 >= clock.deadline:       # uvloop's clock ticks in milliseconds
             clock.fired = True
-            clock.cancelling = task.cancelling()
             task.cancel()
         else:
             clock.timer = loop.call_at(clock.deadline, self._on_timer, task, clock)
@@ -278,6 +277,8 @@ class AiohttpTransport:
                     clock.timer = self._loop.call_at(deadline, self._on_timer, task, clock)
                     clock.when = deadline
                 clock.busy = True
+                # cancels requested before ours (from outside) are told apart by this count
+                clock.cancelling = task.cancelling()
                 timeout = self._no_timeout
             else:
                 timeout = self._timeouts.get(request.timeout) or self._timeout(request.timeout)
@@ -332,6 +333,8 @@ class AiohttpTransport:
                 if clock.fired:         # the cancel never reached us (swallowed on the way)
                     clock.fired = False
                     task.uncancel()
+                if clock.timer is None:     # fired: no timer left to drop this clock later
+                    self._clocks.pop(task, None)
 
     async def close(self) -> None:
         sessions, self._old_sessions = self._old_sessions, []

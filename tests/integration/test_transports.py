@@ -1125,6 +1125,12 @@ def test_aiohttp_vu_clock_times_out_leaves_no_pending_cancel_and_is_dropped_when
             await asyncio.sleep(0.4)                           # past the last deadline, idle
             assert t._clocks == {}
             ok(await t.send(get(f"{base}/", timeout=0.2)))     # a new clock
+
+            async def times_out_and_ends():
+                return await t.send(get(server.url, timeout=0.1))
+            vu = asyncio.ensure_future(times_out_and_ends())
+            assert (await vu).error_class == "timeout"
+            assert vu not in t._clocks                         # a fired clock is not kept for an ended task
     run(main())
 
 
@@ -1134,14 +1140,16 @@ def test_aiohttp_a_cancel_from_outside_is_not_turned_into_a_timeout():
 
     async def main():
         async with RawServer(handler) as server, transport("aiohttp") as t:
-            for also_outside in (False, True):
+            for also_outside in (False, "after", "before"):
                 task = asyncio.ensure_future(t.send(get(server.url, timeout=30)))
                 await asyncio.sleep(0.1)
                 clock = t._clocks[task]
-                clock.deadline = 0.0                           # its timer fires now ...
-                t._on_timer(task, clock)
-                if also_outside:
-                    task.cancel()                              # ... and the VU is interrupted too
+                clock.deadline = 0.0
+                if also_outside == "before":
+                    task.cancel()                              # the VU is interrupted, and in the same turn ...
+                t._on_timer(task, clock)                       # ... its timer fires
+                if also_outside == "after":
+                    task.cancel()
                 outcome = (await asyncio.gather(task, return_exceptions=True))[0]
                 if also_outside:
                     assert task.cancelled()
