@@ -366,6 +366,14 @@ def test_html_tables_and_header(demo, failing, plotly_stub):
     assert "No failed requests." in page and "No warnings." in page
 
 
+def test_html_worker_table_shows_loss_and_rejoin(demo, plotly_stub):
+    doc = copy.deepcopy(demo)
+    doc["workers"][0].update(lostAt=3.2, rejoinedAt=7.9, error="silent for 3.0 s")
+    page = render_html(doc, plotly_js=plotly_stub)
+    assert ">lost at<" in page and ">rejoined at<" in page
+    assert ">3.2<" in page and ">7.9<" in page and "silent for 3.0 s" in page
+
+
 def test_html_latency_distribution_from_hdr(demo):
     curves = html_report.chart_data(demo)["distribution"]
     names = [c["name"] for c in curves]

@@ -240,13 +240,13 @@ def notes(r: dict, problems: list[str]) -> str:
         peaks = _peaks(r.get("resources") or [])
         parts.append('<h3 class="sub">Workers</h3>' + table(
             ["worker", "pid", "CPU user s", "CPU system s", "peak CPU %", "last CPU %", "peak loop lag",
-             "last loop lag", "RSS MB", "lost at", "error"],
+             "last loop lag", "RSS MB", "lost at", "rejoined at", "error"],
             [[esc(w.get("id")), esc(w.get("pid")), esc(w.get("cpuUserSeconds")), esc(w.get("cpuSystemSeconds")),
               esc(_or_dash(peaks.get(str(w.get("id")), {}).get("cpuPercent"))), esc(w.get("lastCpuPercent")),
               esc(ms(peaks.get(str(w.get("id")), {}).get("loopLagMs"))), esc(ms(w.get("lastLoopLagMs"))),
-              esc(w.get("rssMB")), esc(w.get("lostAt") if w.get("lostAt") is not None else "–"),
+              esc(w.get("rssMB")), esc(_or_dash(w.get("lostAt"))), esc(_or_dash(w.get("rejoinedAt"))),
               f'<span class="msg">{esc(w.get("error") or "–")}</span>'] for w in workers],
-            text_cols=(10,)))
+            text_cols=(11,)))
     return "".join(parts)
 
 
