@@ -100,7 +100,7 @@ def _abort_checker(plan: Plan):
         agg = coord.aggregate
         broken = None
         if windows.watched:
-            live_workers = sum(1 for w in coord.outcome.workers if w.lost_at is None)   # each reports every second
+            live_workers = sum(1 for w in coord.outcome.workers if not w.lost)   # each reports every second
             broken = windows.feed(agg.complete_second(live_workers), measured, agg.second, agg.second_counts)
         if broken is not None:
             th = broken.threshold

@@ -23,7 +23,12 @@
   worker stalled at once could it hold arrivals under 1 s late: at most BEHIND_S of them.)
   Its closed-model VUs run at their old share until the next tick's SetVUs re-splits them.
   Iteration-based scenarios keep their fixed shares: it goes on with its own remaining
-  iterations, nothing was moved. If the run is already stopping, it is sent the same Stop.
+  iterations, nothing was moved. What it missed while lost is sent when it rejoins
+  (`_catch_up`): the end of each scenario ended meanwhile (same deadline, usually past: it
+  interrupts that scenario at once and says ScenarioDone), a 0 share of an iteration-based
+  scenario started meanwhile, and closed VU targets are re-split over all on the next tick.
+  It is live again for every check (`WorkerInfo.lost` is False; `lost_at` is kept for the
+  results). If the run is already stopping, it is sent the same Stop.
 - A worker lost any other way (its process exited, it said Bye with an error, a send to it
   failed) that speaks again is refused: it is told to stop and nothing it sends is counted.
 - The arrivals handed to a lost worker that its accepted reports do not account for are
@@ -42,6 +47,7 @@ import time
 
 import zmq
 
+from lunge_mp.coordinator.lifecycle import ITERATION_EXECUTORS, Phase
 from lunge_mp.protocol import messages as m
 from lunge_mp.protocol.session import State
 
@@ -92,6 +98,7 @@ class WorkerHealth:
             return
         info.rejoin_to = session.state if silent and session.state in (State.RUNNING, State.STOPPING) else None
         session.lost()
+        info.lost = True
         info.lost_at = round(self.now(), 3) if self.t0_ns else None
         info.error = why
         at = f" at {info.lost_at:.1f}s" if info.lost_at is not None else ""
@@ -105,20 +112,47 @@ class WorkerHealth:
 
     async def _rejoin(self, worker: int) -> bool:
         """A worker lost by silence speaks again (it was stopped, not dead): it is live again
-        and its message is handled as any other. False if it may not rejoin."""
+        and its message is handled as any other. False if it may not rejoin.
+
+        It is sent what it missed while lost: the end of every scenario that ended meanwhile
+        (same deadline as the others': already past, so it interrupts that scenario's
+        iterations at once and says ScenarioDone), and a share of 0 VUs of an iteration-based
+        scenario that started meanwhile (shares are fixed at the start: it reports it done at
+        once). Closed-model VU targets are re-sent to every live worker on the next tick."""
         session, info = self.sessions[worker], self.info[worker]
         if info.rejoin_to is None or self._byes.is_set():
             return False
         session.rejoined(info.rejoin_to)
         info.rejoin_to = None
+        info.lost = False
         info.last_heard = time.monotonic()
         info.rejoined_at = round(self.now(), 3)
         self.log(f"worker {worker} was lost at {info.lost_at:.1f}s (silent) and rejoined at "
                  f"{info.rejoined_at:.1f}s: its reports count again and it gets its share of the load "
                  f"from the next tick")
+        if session.state is State.RUNNING:
+            await self._catch_up(worker)
         if self._final_stop is not None and session.state is State.RUNNING:
             await self.send(worker, self._final_stop)
         return True
+
+    async def _catch_up(self, worker: int) -> None:
+        """The scenario messages a rejoined worker missed while it was lost."""
+        for name, st in self.lifecycle.states.items():
+            s = st.plan
+            if st.end_sent_at is not None and st.phase in (Phase.ENDING, Phase.ENDED):
+                if worker not in self._ends_sent.get(name, ()):
+                    await self._send_end(worker, name, st.end_sent_at, s.graceful_stop)
+            elif st.phase is Phase.RUNNING and s.executor in ITERATION_EXECUTORS:
+                if worker not in self._started_on.get(name, ()):
+                    self._started_on.setdefault(name, set()).add(worker)
+                    await self.send(worker, m.SetVUs(
+                        scenario=name, vus=0,
+                        iterations_per_vu=s.iterations if s.executor == "per-vu-iterations" else 0))
+            elif st.phase is Phase.RUNNING:
+                self.vus_sent.pop(name, None)   # its VUs are those of its last SetVUs: re-split all
+            if self.sessions[worker].state is not State.RUNNING:   # a send failed: lost again
+                return
 
     async def _after_lost(self, worker: int, msg: m.Message) -> None:
         """A worker lost other than by silence speaks again. Its share has moved on, so nothing
@@ -138,7 +172,7 @@ class WorkerHealth:
         """A lost worker's arrivals that no report accounts for: some may have reached the target
         (it had started them), the rest never will. Said, never guessed."""
         for info in self.info:
-            if info.lost_at is None:
+            if not info.lost:      # never lost, or lost by silence and rejoined
                 continue
             info.unaccounted = max(0, info.assigned - info.scheduled)
             if info.unaccounted:

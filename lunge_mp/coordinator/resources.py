@@ -33,7 +33,7 @@ class ResourceMonitor:
                             "rssMB": round(self.proc.memory_info().rss / 2**20, 1)},
             "workers": {str(w.worker): {"cpuPercent": w.cpu_percent, "rssMB": round(w.rss_mb, 1),
                                         "loopLagMs": round(w.loop_lag_ms, 1)}
-                        for w in workers if w.lost_at is None},
+                        for w in workers if not w.lost},
             "boxCpuPercent": psutil.cpu_percent(),
             "boxMemoryPercent": psutil.virtual_memory().percent,
             "netBytesSent": sent,

@@ -57,8 +57,9 @@ class WorkerInfo:
     cpu_user: float = 0.0
     cpu_system: float = 0.0
     last_heard: float = 0.0
-    lost_at: float | None = None     # seconds after t0
+    lost_at: float | None = None     # seconds after t0 it was (last) lost; kept after a rejoin
     rejoined_at: float | None = None  # seconds after t0: a worker lost by silence spoke again
+    lost: bool = False               # lost now (a rejoined worker is not): what every check reads
     rejoin_to: object = None         # lost by silence: the session State it may rejoin to
     error: str = ""
     assigned: int = 0                # open-model arrivals handed to it
@@ -132,6 +133,8 @@ class Coordinator(WorkerHealth):
         self._refusals: dict[str, int] = {}          # refusal text → how many times
         self._after_loss: dict[int, int] = {}        # lost worker → messages it sent since
         self._final_stop: m.Stop | None = None       # the Stop sent at the end (for a worker that rejoins)
+        self._ends_sent: dict[str, set[int]] = {}    # scenario → workers sent its EndScenario
+        self._started_on: dict[str, set[int]] = {}   # iteration-based scenario → workers given a share
 
     # --- helpers -------------------------------------------------------------------------
     def now(self) -> float:
@@ -341,13 +344,19 @@ class Coordinator(WorkerHealth):
                 totals = timeline.iteration_shares(s.iterations, vus) \
                     if s.executor == "shared-iterations" else [0] * len(vus)
                 per_vu = s.iterations if s.executor == "per-vu-iterations" else 0
+                self._started_on[s.name] = set(live)
                 for w in live:
                     await self.send(w, m.SetVUs(scenario=s.name, vus=vus[w], iterations_per_vu=per_vu,
                                                 iterations_total=totals[w]))
             case EndScenario(at=at, graceful_stop=grace):
-                deadline = int((at + grace) * 1e6)
                 for w in live:
-                    await self.send(w, m.EndScenario(scenario=s.name, deadline_us=deadline))
+                    await self._send_end(w, s.name, at, grace)
+
+    async def _send_end(self, worker: int, name: str, at: float, grace: float) -> None:
+        """A scenario's end to one worker: iterations still running at `at + grace` are
+        interrupted (at once if that is past: a worker that rejoins after the end)."""
+        self._ends_sent.setdefault(name, set()).add(worker)
+        await self.send(worker, m.EndScenario(scenario=name, deadline_us=int((at + grace) * 1e6)))
 
     def _spread(self, total: int, live: list[int]) -> list[int]:
         """`total` split evenly over the live workers, as a list indexed by worker id."""
@@ -448,7 +457,7 @@ class Coordinator(WorkerHealth):
                     for warning in self.aggregate.expect_reports(worker, msg.reports):
                         self.warn(warning)
                     if msg.error:
-                        info.lost_at = round(self.now(), 3)
+                        info.lost_at, info.lost = round(self.now(), 3), True
                         self.log(f"worker {worker} failed at {info.lost_at:.1f}s: {msg.error}")
                         self.lifecycle.worker_lost(self.live_workers(), self.now())
                         if not self.live_workers() and not self.stop_requested:

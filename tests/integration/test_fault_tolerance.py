@@ -129,6 +129,59 @@ def test_a_stopped_worker_is_lost_and_when_resumed_rejoins_without_double_counti
     assert max(per_second.values()) <= 300, per_second
 
 
+
+def test_a_worker_rejoining_after_its_scenario_ended_ends_it_at_once(tmp_path, fresh_target):
+    """Stopped across the end of scenario a (sequential: b starts meanwhile), resumed during b:
+    it is sent a's end (deadline past) and stops a's VUs at once, and gets its share of b."""
+    out = tmp_path / "results.json"
+    config = write_config(tmp_path, f"""
+        name: rejoin-after-end
+        settings: {{baseUrl: "{fresh_target.url}"}}
+        options: {{sequential: true, minEfficiency: 0.5}}
+        scenarios:
+          a:
+            executor: constant-vus
+            vus: 2
+            duration: 5s
+            gracefulStop: 500ms
+            requests: [{{url: "/delay/100"}}]
+          b:
+            executor: constant-vus
+            vus: 2
+            duration: 4s
+            gracefulStop: 500ms
+            requests: [{{url: "/delay/100"}}]
+        """)
+    proc = cli_popen("run", str(config), "--out", str(out), "--workers", "2", "-q", "--no-history")
+    workers = _workers(proc)
+    _wait_requests(fresh_target, 10)
+    workers[1].send_signal(signal.SIGSTOP)
+    time.sleep(5.5)     # lost after 3 s of silence, a ends at 5 s: while it is lost
+    workers[1].send_signal(signal.SIGCONT)
+    stdout, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    results = read_json(out)
+    lost, windows = results["workers"][1], results["scenarioWindows"]
+    assert lost["lostAt"] < windows["a"]["scheduleEnd"] < lost["rejoinedAt"] < windows["b"]["scheduleEnd"], \
+        (lost, windows)
+    assert windows["a"]["end"] <= windows["a"]["scheduleEnd"] + 1.0, windows   # not held up by it
+    # a's VUs on the rejoined worker stopped when it was told a had ended: no a request after
+    after = [b for b in results["buckets"] if b["t"] >= lost["rejoinedAt"] + 1]
+    assert after and all(b["byScenario"].get("a", {}).get("requests", 0) == 0 for b in after), after
+    # it took its share of b (started while it was lost): still 2 VUs in all, b ran on
+    during_b = [b for b in after if b["t"] + 1 <= windows["b"]["scheduleEnd"]]
+    assert during_b and all(b["byScenario"]["b"]["vus"] == 2 for b in during_b), during_b
+    assert all(b["byScenario"]["b"]["requests"] > 0 for b in during_b), during_b
+    # nothing counted twice; the server also saw the requests interrupted at a's end (at most
+    # one per VU of a on it)
+    counted, seen = results["metrics"]["http_reqs"]["count"], fresh_target.stats()["requests"]
+    interrupted = results["metrics"]["interrupted_iterations"]["count"]
+    assert counted <= seen <= counted + interrupted and interrupted <= 2, (counted, seen, interrupted)
+    assert results["reportGaps"] == []
+    assert all(w["arrivalsUnaccounted"] == 0 for w in results["workers"])
+    assert not any("not accounted for" in w or "spoke again" in w for w in results["warnings"]), \
+        results["warnings"]
+
 def _endpoint(coordinator_pid: int, timeout: float = 10) -> str:
     deadline = time.monotonic() + timeout
     pattern = os.path.join(tempfile.gettempdir(), f"lunge-mp-{coordinator_pid}-*", "coordinator.sock")

@@ -113,7 +113,7 @@ def test_windowed_abort_on_fail_judges_the_target_only_mid_run(limit, broken):
     """Second 2 has 20 target failures and 60 generator errors in 100 requests: a 1 s window
     judged mid-run sees 0.2 (0.8 with the generator's), like the final verdict."""
     agg = run_aggregate()
-    workers = [SimpleNamespace(lost_at=None), SimpleNamespace(lost_at=None)]
+    workers = [SimpleNamespace(lost=False), SimpleNamespace(lost=False)]
     coord = SimpleNamespace(outcome=RunOutcome(PLAN, "r", agg, workers), aggregate=agg)
     plan = Plan(name="p", scenarios=PLAN.scenarios,
                 thresholds=(parse_threshold("http_req_failed", f"rate<{limit} over 1s", abort_on_fail=True),))
