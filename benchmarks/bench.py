@@ -1091,8 +1091,10 @@ def main(argv: list[str] | None = None) -> int:
         md.append(f"\n**Interrupted ({interrupted}) — partial results.**")
     for e in bench.errors:
         md.append(f"\n**Error:** {e}")
-    (out_dir / "latest.md").write_text("\n".join(md) + "\n")
-    print(f"\nbench: wrote {json_path} and {out_dir / 'latest.md'}")
+    # a run of some sections only must not replace the tables of the last whole run
+    latest = "latest.md" if set(args.sections) == set(SECTIONS) else f"latest-{'-'.join(args.sections)}.md"
+    (out_dir / latest).write_text("\n".join(md) + "\n")
+    print(f"\nbench: wrote {json_path} and {out_dir / latest}")
     for e in bench.errors:
         print(f"bench: error: {e}", file=sys.stderr)
     if interrupted:
