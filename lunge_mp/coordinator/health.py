@@ -5,8 +5,18 @@
   full because it stopped reading), or it says goodbye with an error. What it reported stays
   in the results; its share of the load moves to the others from the next tick (open model:
   arrivals are dealt over the live workers; closed model: VU targets are re-split over them
-  each tick). Iteration-based scenarios keep the shares fixed at their start: a lost worker's
-  remaining iterations are not run elsewhere. No worker left: exit 112.
+  each tick). Iteration-based scenarios (shared-iterations, per-vu-iterations) fix each
+  worker's share at their start; a worker gone for good (its process exited, it said Bye with
+  an error, a send to it failed — not one lost by silence, which may rejoin and go on with
+  its own share) has the rest of its share moved (`_move_iterations`): its share minus the
+  iterations its accepted reports account for (completed + interrupted) goes to one live
+  worker still running the scenario (`AddIterations`; one that had finished it starts again
+  and says ScenarioDone again; a ScenarioDone that does not cover every added iteration is
+  stale and ignored). Iterations it ran after its last report or had in flight are unknown
+  and run again: the results count exactly N (per-vu: VUs × N), the target may have seen up
+  to those more (at most about one report interval of its iterations plus its VU count).
+  Nothing is moved once the scenario is ending or the run is stopping, or when no live worker
+  has VUs of it: a warning says how many could not be re-run. No worker left: exit 112.
 - A worker silent for SUSPECT_AFTER_S gets no new arrivals until it speaks again, so a stall
   costs less before it is declared lost.
 - A worker lost *by silence* that speaks again (stopped with SIGSTOP, then SIGCONT) rejoins:
@@ -23,7 +33,7 @@
   worker stalled at once could it hold arrivals under 1 s late: at most BEHIND_S of them.)
   Its closed-model VUs run at their old share until the next tick's SetVUs re-splits them.
   Iteration-based scenarios keep their fixed shares: it goes on with its own remaining
-  iterations, nothing was moved. What it missed while lost is sent when it rejoins
+  iterations, nothing was moved (only a worker gone for good has its iterations moved). What it missed while lost is sent when it rejoins
   (`_catch_up`): the end of each scenario ended meanwhile (same deadline, usually past: it
   interrupts that scenario at once and says ScenarioDone), a 0 share of an iteration-based
   scenario started meanwhile, and closed VU targets are re-split over all on the next tick.
@@ -104,11 +114,63 @@ class WorkerHealth:
         at = f" at {info.lost_at:.1f}s" if info.lost_at is not None else ""
         self.log(f"worker {worker} (pid {info.pid or self.pool.pid(worker)}) lost{at}: {why}; "
                  f"its share of the load moves to the other workers")
-        self.lifecycle.worker_lost(self.live_workers(), self.now())
+        if not silent and self.t0_ns:       # gone for good: it will not run its iterations
+            self._move_iterations(worker)
+        self.lifecycle.worker_lost(self.live_workers(), self.now(), for_good=not silent)
         if not self.live_workers() and self.t0_ns:
             self.request_stop("lost all workers", EXIT_LOST_WORKERS)
         if all(s.state in (State.DONE, State.LOST, State.NEW) for s in self.sessions):
             self._byes.set()
+
+    def _move_iterations(self, worker: int) -> None:
+        """A worker gone for good: the iterations of its share of each running iteration-based
+        scenario that its accepted reports do not account for (completed + interrupted) go to
+        one live worker running that scenario (the one with the most VUs; one that already
+        finished it starts again). Those it ran after its last report, or had in flight, are
+        run again: the results count each scenario's iterations exactly, the target may have
+        seen them twice. Bookkeeping is done here, at once (a stale ScenarioDone of the heir
+        is then ignored); the AddIterations message is sent on the next tick."""
+        for name, shares in self._iter_share.items():
+            share = shares.get(worker, 0)
+            left = share - self._iter_counted.get((name, worker), 0)
+            if left <= 0:
+                continue
+            st = self.lifecycle.state(name)
+            what = (f"worker {worker} was lost with {left:,} of its {share:,} iterations of scenario "
+                    f"{name!r} not accounted for by its reports")
+            heir = self._iteration_heir(name, worker) \
+                if st.phase is Phase.RUNNING and not self.stop_requested else None
+            if heir is None:
+                why = "no live worker runs it" if st.phase is Phase.RUNNING and not self.stop_requested \
+                    else "the scenario or the run was already ending"
+                self.log(f"{what}: they could not be re-run ({why})")
+                continue
+            shares[worker] = share - left
+            shares[heir] = shares.get(heir, 0) + left
+            self._added[(name, heir)] = self._added.get((name, heir), 0) + left
+            st.done_workers.discard(heir)
+            self._pending_adds.append((heir, name, left))
+            self.log(f"{what}: its remaining {left:,} iterations moved to worker {heir} (those it had run "
+                     f"since its last report or had in flight are run again: the target may see them twice)")
+
+    def _iteration_heir(self, name: str, lost: int) -> int | None:
+        """The live worker that takes a lost worker's iterations: one given VUs of the scenario,
+        preferably still running it, then the most VUs, then the lowest id."""
+        vus = self._iter_vus.get(name, [])
+        done = self.lifecycle.state(name).done_workers
+        candidates = [w for w in self.live_workers()
+                      if w != lost and w in self._started_on.get(name, ()) and w < len(vus) and vus[w] > 0]
+        if not candidates:
+            return None
+        return min(candidates, key=lambda w: (w in done, -vus[w], w))
+
+    async def _send_moved_iterations(self) -> None:
+        """The AddIterations decided by `_move_iterations`; an heir lost meanwhile has already
+        passed them on (its share included them)."""
+        pending, self._pending_adds = self._pending_adds, []
+        for heir, name, n in pending:
+            if self.sessions[heir].state is State.RUNNING:
+                await self.send(heir, m.AddIterations(scenario=name, iterations=n))
 
     async def _rejoin(self, worker: int) -> bool:
         """A worker lost by silence speaks again (it was stopped, not dead): it is live again

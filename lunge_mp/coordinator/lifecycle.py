@@ -131,11 +131,18 @@ class Lifecycle:
         st.phase, st.ended_at = Phase.ENDED, t
         return actions
 
-    def worker_lost(self, live_workers: list[int], t: float) -> None:
-        """A lost worker can no longer report done: re-check scenarios waiting on it."""
+    def worker_lost(self, live_workers: list[int], t: float, for_good: bool = False) -> None:
+        """A lost worker can no longer report done: re-check scenarios waiting on it. One gone
+        `for_good` (not lost by silence, which may rejoin and finish its share) no longer holds
+        up an iteration-based scenario still running: it ends when every live worker is done."""
         for st in self.states.values():
-            if st.phase is Phase.ENDING and set(live_workers) <= st.done_workers:
+            if not set(live_workers) <= st.done_workers:
+                continue
+            if st.phase is Phase.ENDING:
                 st.phase, st.ended_at = Phase.ENDED, t
+            elif (for_good and st.phase is Phase.RUNNING and st.plan.executor in ITERATION_EXECUTORS
+                  and st.done_workers):
+                st.phase, st.end_sent_at, st.ended_at = Phase.ENDED, t, t
 
     def running(self) -> list[ScenarioPlan]:
         return [st.plan for st in self.states.values() if st.phase is Phase.RUNNING]

@@ -135,6 +135,14 @@ class Coordinator(WorkerHealth):
         self._final_stop: m.Stop | None = None       # the Stop sent at the end (for a worker that rejoins)
         self._ends_sent: dict[str, set[int]] = {}    # scenario → workers sent its EndScenario
         self._started_on: dict[str, set[int]] = {}   # iteration-based scenario → workers given a share
+        # iteration-based scenarios (health.py `_move_iterations`): each worker's share of the
+        # iterations, how many its accepted reports account for (completed + interrupted), its VUs,
+        # the iterations AddIterations gave it, and AddIterations still to send
+        self._iter_share: dict[str, dict[int, int]] = {}
+        self._iter_counted: dict[tuple[str, int], int] = {}
+        self._iter_vus: dict[str, list[int]] = {}
+        self._added: dict[tuple[str, int], int] = {}
+        self._pending_adds: list[tuple[int, str, int]] = []
 
     # --- helpers -------------------------------------------------------------------------
     def now(self) -> float:
@@ -287,6 +295,7 @@ class Coordinator(WorkerHealth):
             await self._schedule_open(t)
             await self._schedule_closed(t)
             self._check_workers()
+            await self._send_moved_iterations()
             await self._heartbeat((State.RUNNING,))
             if t - last_live >= 1.0:
                 last_live = t
@@ -345,6 +354,8 @@ class Coordinator(WorkerHealth):
                     if s.executor == "shared-iterations" else [0] * len(vus)
                 per_vu = s.iterations if s.executor == "per-vu-iterations" else 0
                 self._started_on[s.name] = set(live)
+                self._iter_vus[s.name] = vus
+                self._iter_share[s.name] = {w: totals[w] if not per_vu else vus[w] * per_vu for w in live}
                 for w in live:
                     await self.send(w, m.SetVUs(scenario=s.name, vus=vus[w], iterations_per_vu=per_vu,
                                                 iterations_total=totals[w]))
@@ -445,10 +456,15 @@ class Coordinator(WorkerHealth):
             match msg:
                 case m.Report():
                     info.scheduled += sum(sc.scheduled for sc in msg.scenarios)
+                    for sc in msg.scenarios:
+                        if sc.scenario in self._iter_share:
+                            key = (sc.scenario, worker)
+                            self._iter_counted[key] = self._iter_counted.get(key, 0) + sc.iterations + sc.interrupted
                     for warning in self._merge(msg):
                         self.warn(warning)
-                case m.ScenarioDone(scenario=name):
-                    self.lifecycle.worker_done(name, worker, self.live_workers(), self.now())
+                case m.ScenarioDone(scenario=name, added=added):
+                    if added >= self._added.get((name, worker), 0):   # else stale: more were added
+                        self.lifecycle.worker_done(name, worker, self.live_workers(), self.now())
                 case m.Heartbeat():
                     info.cpu_percent, info.loop_lag_ms, info.rss_mb = msg.cpu_percent, msg.loop_lag_ms, msg.rss_mb
                 case m.Bye():
@@ -459,7 +475,8 @@ class Coordinator(WorkerHealth):
                     if msg.error:
                         info.lost_at, info.lost = round(self.now(), 3), True
                         self.log(f"worker {worker} failed at {info.lost_at:.1f}s: {msg.error}")
-                        self.lifecycle.worker_lost(self.live_workers(), self.now())
+                        self._move_iterations(worker)
+                        self.lifecycle.worker_lost(self.live_workers(), self.now(), for_good=True)
                         if not self.live_workers() and not self.stop_requested:
                             self.request_stop("lost all workers", EXIT_LOST_WORKERS)
                     if all(s.state in (State.DONE, State.LOST, State.NEW) for s in self.sessions):

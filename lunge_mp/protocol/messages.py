@@ -62,9 +62,22 @@ class EndScenario(msgspec.Struct, tag=True):
 
 class ScenarioDone(msgspec.Struct, tag=True):
     """worker → coordinator: nothing of this scenario runs here any more (after
-    EndScenario, or when an iteration-based scenario used up its iterations)."""
+    EndScenario, or when an iteration-based scenario used up its iterations).
+
+    `added`: the iterations `AddIterations` had given it when it said so; a done that does
+    not cover every one sent is stale (more are coming) and is ignored."""
     worker: int
     scenario: str
+    added: int = 0
+
+
+class AddIterations(msgspec.Struct, tag=True):
+    """coordinator → worker: run `iterations` more of an iteration-based scenario (a lost
+    worker's remaining ones). Its VUs pull them once their own are done (shared-iterations:
+    added to this worker's share; per-vu-iterations: beyond each VU's N); VUs that had
+    finished start again, and a worker that had said ScenarioDone says it again after them."""
+    scenario: str
+    iterations: int
 
 
 class SetVUs(msgspec.Struct, tag=True):
@@ -158,7 +171,7 @@ class Bye(msgspec.Struct, tag=True):
 
 
 Message = (Hello | Start | Ready | Go | Assign | SetVUs | EndScenario | ScenarioDone | Stop | Report
-           | Heartbeat | Bye)
+           | Heartbeat | Bye | AddIterations)
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Message)

@@ -15,6 +15,7 @@ import enum
 
 from lunge_mp.protocol.messages import (
     PROTOCOL_VERSION,
+    AddIterations,
     Assign,
     Bye,
     EndScenario,
@@ -112,7 +113,7 @@ class WorkerSession:
             case Go():
                 self._expect(State.READY, msg)
                 self.state = State.RUNNING
-            case Assign() | SetVUs() | EndScenario():
+            case Assign() | SetVUs() | EndScenario() | AddIterations():
                 self._expect(State.RUNNING, msg)
             case Stop():
                 if self.state in (State.READY, State.RUNNING):

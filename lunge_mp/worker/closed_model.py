@@ -2,6 +2,11 @@
 
 Raising N starts VU loops; lowering it asks the newest VUs to stop after their current
 iteration. Whatever still runs at the deadline is interrupted (and counted as such).
+
+Iteration-based scenarios can be given more iterations mid-run (`add_iterations`: a lost
+worker's remaining ones): shared-iterations adds them to this worker's share; per-vu-iterations
+keeps them in `extra_left`, pulled by a VU once it has run its own N. VUs whose loops had
+ended start again, and the scenario says done again once the added ones are run.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ class ClosedScenario:
         self.running: set[asyncio.Task] = set()
         self.iterations_per_vu = 0
         self.shared_left: int | None = None   # shared-iterations: this worker's share left
+        self.extra_left = 0              # per-vu-iterations: added iterations left (any VU past its N)
+        self.added = 0                   # iterations added by the coordinator so far
         self.ending = False
         self._on_done = on_done
         self._reported = False
@@ -67,6 +74,25 @@ class ClosedScenario:
                 loop.call_later(max(0.0, stop_within), vu.task.cancel)
         self._maybe_done()
 
+    def add_iterations(self, n: int) -> None:
+        """Run `n` more iterations on this worker's VUs (restarting those that had finished)."""
+        self.added += n                 # counted even if not run: ScenarioDone must cover it
+        if n <= 0 or self.ending:
+            return
+        if self.runner.scenario.executor == "shared-iterations":
+            self.shared_left = (self.shared_left or 0) + n
+        else:
+            self.extra_left += n
+        loop = asyncio.get_running_loop()
+        for vu in self.vus:
+            if vu.task is None or vu.task.done():
+                task = loop.create_task(self._loop(vu))
+                vu.task = task
+                self.running.add(task)
+                task.add_done_callback(self._vu_ended)
+        if self.running:
+            self._reported = False      # done again once the added ones have run
+
     def end(self, stop_within: float) -> None:
         """The schedule is over: VUs finish their iteration within `stop_within` s."""
         self.ending = True
@@ -97,8 +123,10 @@ class ClosedScenario:
         try:
             while not vu.stop_requested:
                 if self.iterations_per_vu and vu.iterations >= self.iterations_per_vu:
-                    break
-                if self.shared_left is not None:
+                    if self.extra_left <= 0:
+                        break
+                    self.extra_left -= 1
+                elif self.shared_left is not None:
                     if self.shared_left <= 0:
                         break
                     self.shared_left -= 1

@@ -116,6 +116,10 @@ class Worker:
                 if scenario is not None and not self.stopping:
                     stop_within = self._seconds_until(deadline) if deadline else None
                     scenario.set_vus(n, per_vu, stop_within, total)
+            case m.AddIterations(scenario=name, iterations=n):
+                scenario = self.closed.get(name)
+                if scenario is not None and not self.stopping:
+                    scenario.add_iterations(n)
             case m.EndScenario(scenario=name, deadline_us=deadline):
                 if name in self.closed:
                     self.closed[name].end(self._seconds_until(deadline))
@@ -139,8 +143,9 @@ class Worker:
     def _closed_done(self, name: str) -> Callable[[], None]:
         def done() -> None:
             if not self.stopping:
+                added = self.closed[name].added
                 self.tasks.append(asyncio.get_running_loop().create_task(
-                    self.send(m.ScenarioDone(worker=self.id, scenario=name))))
+                    self.send(m.ScenarioDone(worker=self.id, scenario=name, added=added))))
         return done
 
     def start(self, msg: m.Start) -> None:

@@ -243,3 +243,79 @@ def test_bad_peers_and_frames_are_refused_and_the_run_goes_on(tmp_path, fresh_ta
     # the run itself is untouched: the exact count, seen by the server
     assert results["metrics"]["http_reqs"]["count"] == 200 == fresh_target.stats()["requests"]
     assert results["workers"][0]["lostAt"] is None
+
+
+def _iterations_config(tmp_path, url: str, executor: str, vus: int, iterations: int):
+    return write_config(tmp_path, f"""
+        name: iteration-faults
+        settings: {{baseUrl: "{url}"}}
+        scenarios:
+          it:
+            executor: {executor}
+            vus: {vus}
+            iterations: {iterations}
+            maxDuration: 30s
+            requests: [{{url: "/delay/20"}}]
+        """)
+
+
+def _kill_mid_iterations(tmp_path, target, executor: str, vus: int, iterations: int, at: int):
+    out = tmp_path / "results.json"
+    proc = cli_popen("run", str(_iterations_config(tmp_path, target.url, executor, vus, iterations)),
+                     "--out", str(out), "--workers", "2", "-q", "--no-history")
+    workers = _workers(proc)
+    _wait_requests(target, at)
+    workers[1].send_signal(signal.SIGKILL)
+    stdout, stderr = proc.communicate(timeout=40)
+    assert proc.returncode == 0, stderr
+    return read_json(out)
+
+
+def _moved(results) -> int:
+    moved = [w for w in results["warnings"] if w.startswith("worker 1 was lost with ") and "moved to worker 0" in w]
+    assert len(moved) == 1, results["warnings"]
+    return int(moved[0].split("its remaining ")[1].split(" iterations")[0].replace(",", ""))
+
+
+def test_a_killed_workers_remaining_shared_iterations_move_to_the_other(tmp_path, fresh_target):
+    # 300 over 2 workers (1 VU each) at ~20 ms: ~50 it/s each, killed at ~1.7 s, after its
+    # first report (at 1 s): part of its 150 is accounted for, the rest moves
+    results = _kill_mid_iterations(tmp_path, fresh_target, "shared-iterations", 2, 300, 170)
+    assert results["workers"][1]["error"] == "killed by SIGKILL"
+    moved = _moved(results)
+    assert 0 < moved < 150
+    assert results["scenarios"]["it"]["iterations"]["count"] == 300
+    seen = fresh_target.stats()["byPath"]["/delay/20"]
+    # those it ran after its last report or had in flight run again: at most `moved` of them
+    assert 300 <= seen <= 300 + moved, (seen, moved)
+
+
+def test_a_killed_workers_remaining_per_vu_iterations_move_to_the_other(tmp_path, fresh_target):
+    # 2 VUs × 120 = 240, 1 VU per worker, killed at ~1.5 s
+    results = _kill_mid_iterations(tmp_path, fresh_target, "per-vu-iterations", 2, 120, 150)
+    moved = _moved(results)
+    assert 0 < moved < 120
+    assert results["scenarios"]["it"]["iterations"]["count"] == 240
+    seen = fresh_target.stats()["byPath"]["/delay/20"]
+    assert 240 <= seen <= 240 + moved, (seen, moved)
+
+
+def test_a_killed_workers_iterations_restart_on_a_worker_that_had_finished(tmp_path, fresh_target):
+    # 100 over 2 workers (1 VU each, ~50 it/s): worker 1 is stopped early, worker 0 finishes its
+    # 50 and says done, then worker 1 is killed (before it was silent long enough to be lost)
+    out = tmp_path / "results.json"
+    proc = cli_popen("run", str(_iterations_config(tmp_path, fresh_target.url, "shared-iterations", 2, 100)),
+                     "--out", str(out), "--workers", "2", "-q", "--no-history")
+    workers = _workers(proc)
+    _wait_requests(fresh_target, 30)
+    workers[1].send_signal(signal.SIGSTOP)
+    time.sleep(1.5)        # worker 0 runs its 50 (~1 s) and its ScenarioDone reaches the coordinator
+    workers[1].send_signal(signal.SIGKILL)
+    stdout, stderr = proc.communicate(timeout=40)
+    assert proc.returncode == 0, stderr
+    results = read_json(out)
+    assert results["workers"][1]["error"] == "killed by SIGKILL", results["workers"][1]
+    moved = _moved(results)
+    assert 0 < moved <= 50
+    assert results["scenarios"]["it"]["iterations"]["count"] == 100
+    assert 100 <= fresh_target.stats()["byPath"]["/delay/20"] <= 100 + moved

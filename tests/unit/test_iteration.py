@@ -331,3 +331,28 @@ def test_per_vu_requests_carry_the_vu_id_and_a_stopped_vu_is_forgotten(mode):
     else:
         assert keys == {None}
         assert t.forgotten == []
+
+
+@pytest.mark.parametrize("executor, set_args, own", [
+    ("shared-iterations", {"iterations_total": 6}, 6),
+    ("per-vu-iterations", {"iterations_per_vu": 3}, 6),
+])
+def test_added_iterations_run_after_the_own_ones_and_restart_finished_vus(executor, set_args, own):
+    """A lost worker's iterations moved here (AddIterations): run by this worker's VUs after
+    their own, VUs that had finished start again, and it says done again after them."""
+    from lunge_mp.worker.closed_model import ClosedScenario
+
+    t = Scripted()
+    r = runner([RequestSpec("a", "GET", "http://h/a")], t, executor=executor)
+    dones: list[int] = []
+
+    async def main():
+        closed = ClosedScenario(r, lambda: dones.append(closed.added))
+        closed.set_vus(2, **set_args)
+        await asyncio.sleep(0.05)
+        assert len(t.sent) == own and dones == [0]
+        closed.add_iterations(5)
+        await asyncio.sleep(0.05)
+        assert len(t.sent) == own + 5 and dones == [0, 5]
+
+    asyncio.run(main())

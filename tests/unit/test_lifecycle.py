@@ -87,3 +87,15 @@ def test_iteration_shares_are_exact(total, vus, expected):
     shares = iteration_shares(total, vus)
     assert shares == expected
     assert sum(shares) == (total if sum(vus) else 0)
+
+
+def test_an_iteration_scenario_ends_when_a_lost_worker_was_the_last_not_done():
+    s = ScenarioPlan(name="it", executor="shared-iterations", requests=REQ, vus=2, iterations=10,
+                     max_duration=60.0)
+    lc = Lifecycle(plan(s))
+    lc.due(0.0)
+    lc.worker_done("it", 0, [0, 1], 3.0)
+    lc.worker_lost([0], 3.2)                    # lost by silence: it may rejoin and finish
+    assert lc.state("it").phase is Phase.RUNNING
+    lc.worker_lost([0], 3.5, for_good=True)
+    assert lc.all_ended and lc.state("it").end_sent_at == 3.5

@@ -189,3 +189,67 @@ def test_the_abort_checker_counts_a_rejoined_worker_as_live():
     coord = SimpleNamespace(outcome=SimpleNamespace(workers=workers, measured_from=0.0), aggregate=agg)
     _abort_checker(plan)(coord, 3.0)
     assert seen == [2]
+
+
+def _report(c: Coordinator, worker: int, seq: int, name: str, iterations: int, interrupted: int = 0) -> None:
+    """What `_receive` does with an accepted Report: the per-worker iteration tally."""
+    msg = m.Report(worker=worker, run_id=c.run_id, seq=seq, bucket=seq,
+                   scenarios=[m.ScenarioDelta(scenario=name, iterations=iterations, interrupted=interrupted)])
+    c.sessions[worker].received(msg)
+    key = (name, worker)
+    c._iter_counted[key] = c._iter_counted.get(key, 0) + iterations + interrupted
+
+
+@pytest.mark.parametrize("executor, share", [("shared-iterations", 50), ("per-vu-iterations", 2 * 50)])
+def test_a_worker_gone_for_good_has_its_remaining_iterations_moved(coordinator, executor, share):
+    async def go():
+        c = coordinator(scenario("it", executor=executor, vus=4, iterations=100 if executor == "shared-iterations"
+                                 else 50, max_duration=30.0))
+        await tick(c)
+        assert c._iter_share["it"] == {0: share, 1: share}
+        _report(c, 1, 0, "it", 20, interrupted=1)
+        c._lose(1, "killed by SIGKILL")
+        left = share - 21
+        assert c._iter_share["it"] == {0: share + left, 1: 21}
+        assert any(f"its remaining {left} iterations moved to worker 0" in w for w in c.outcome.warnings)
+        c.sock.sent.clear()
+        await c._send_moved_iterations()
+        assert c.sock.to(0) == [m.AddIterations(scenario="it", iterations=left)]
+        assert c.lifecycle.state("it").phase is Phase.RUNNING
+        assert c._added[("it", 0)] == left        # a ScenarioDone of worker 0 must cover these
+    asyncio.run(go())
+
+
+def test_a_worker_lost_by_silence_keeps_its_iterations(coordinator):
+    async def go():
+        c = coordinator(scenario("it", executor="shared-iterations", iterations=100, max_duration=30.0))
+        await tick(c)
+        c._lose(1, "silent for 3.1s", silent=True)
+        assert c._iter_share["it"] == {0: 50, 1: 50} and c._pending_adds == []
+        assert not any("moved to worker" in w for w in c.outcome.warnings)
+    asyncio.run(go())
+
+
+def test_a_finished_worker_takes_the_iterations_and_its_done_is_needed_again(coordinator):
+    async def go():
+        c = coordinator(scenario("it", executor="shared-iterations", iterations=100, max_duration=30.0))
+        await tick(c)
+        c.lifecycle.worker_done("it", 0, c.live_workers(), c.now())
+        c._lose(1, "killed by SIGKILL")
+        st = c.lifecycle.state("it")
+        assert st.phase is Phase.RUNNING and 0 not in st.done_workers
+        assert c._pending_adds == [(0, "it", 50)]
+    asyncio.run(go())
+
+
+def test_nothing_is_moved_from_an_ending_scenario_and_a_warning_says_so(coordinator):
+    async def go():
+        c = coordinator(scenario("it", executor="shared-iterations", iterations=100, max_duration=2.0,
+                                 graceful_stop=5.0))
+        await tick(c)
+        at(c, 2.5)
+        await tick(c)                               # maxDuration over: ending
+        c._lose(1, "killed by SIGKILL")
+        assert c._pending_adds == []
+        assert any("50 of its 50 iterations" in w and "could not be re-run" in w for w in c.outcome.warnings)
+    asyncio.run(go())
