@@ -255,9 +255,16 @@ class Worker:
 
     async def _watchdog(self) -> None:
         """Exit when the coordinator is gone: parent changed, or silent for too long."""
+        ticked = time.monotonic()
         while True:
             await asyncio.sleep(0.5)
-            silent = time.monotonic() - self.last_heard
+            now = time.monotonic()
+            frozen = now - ticked > 1.5          # this process did not run (SIGSTOP, a paused VM)
+            ticked = now
+            if frozen:
+                # give ZeroMQ's I/O thread a turn to take in what waited in the kernel meanwhile
+                continue
+            silent = now - self.last_heard
             # resumed after a stop (SIGSTOP) with messages waiting: read them before judging
             waiting = silent > COORDINATOR_TIMEOUT_S and self.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN
             if os.getppid() != self.parent or (silent > COORDINATOR_TIMEOUT_S and not waiting):

@@ -162,6 +162,8 @@ def test_a_worker_rejoining_after_its_scenario_ended_ends_it_at_once(tmp_path, f
     assert proc.returncode == 0, stderr
     results = read_json(out)
     lost, windows = results["workers"][1], results["scenarioWindows"]
+    assert None not in (lost["lostAt"], lost["rejoinedAt"], windows["a"]["scheduleEnd"],
+                        windows["b"]["scheduleEnd"]), (lost, windows, results["warnings"])
     assert lost["lostAt"] < windows["a"]["scheduleEnd"] < lost["rejoinedAt"] < windows["b"]["scheduleEnd"], \
         (lost, windows)
     assert windows["a"]["end"] <= windows["a"]["scheduleEnd"] + 1.0, windows   # not held up by it
