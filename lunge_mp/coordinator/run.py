@@ -7,6 +7,7 @@
     every second: guardrails (coordinator/guarding.py) → a breach stops the run (exit 111)
     end of schedule (or a stop) → Stop(deadline) → final Reports and Bye → RunOutcome
 
+Dealing the load to workers (Assign, SetVUs, EndScenario): coordinator/dealing.py.
 Worker health (lost workers, stalled and resumed ones) and bad peers: coordinator/health.py.
 """
 
@@ -27,8 +28,9 @@ import zmq.asyncio
 from lunge_mp.analysis.guardrails import EXIT_GUARDRAIL, Event
 from lunge_mp.coordinator import limits, timeline, warmup
 from lunge_mp.coordinator.guarding import RunGuard
+from lunge_mp.coordinator.dealing import LoadDealer
 from lunge_mp.coordinator.health import EXIT_LOST_WORKERS, WorkerHealth, exit_text
-from lunge_mp.coordinator.lifecycle import ITERATION_EXECUTORS, EndScenario, Lifecycle, StartScenario
+from lunge_mp.coordinator.lifecycle import Lifecycle
 from lunge_mp.coordinator.pool import WorkerPool
 from lunge_mp.coordinator.resources import ResourceMonitor
 from lunge_mp.metrics.aggregate import Aggregate
@@ -36,11 +38,9 @@ from lunge_mp.plan import Plan
 from lunge_mp.protocol import messages as m
 from lunge_mp.protocol.session import ProtocolError, State, WorkerSession
 from lunge_mp.schedule.arrivals import ArrivalClock
-from lunge_mp.schedule.split import split_evenly, split_round_robin
 
 TICK_S = 0.05
 GC_EVERY_S = 10.0            # merged HDR histograms are cyclic garbage: collect it (memory stays flat)
-LOOKAHEAD_S = 0.25
 START_DELAY_S = 0.3          # between Go and t0: lets every worker get the message first
 HANDSHAKE_TIMEOUT_S = 20.0
 EXIT_SIGNAL = 105
@@ -96,7 +96,7 @@ def _r(t: float | None) -> float | None:
     return None if t is None else round(t, 3)
 
 
-class Coordinator(WorkerHealth):
+class Coordinator(WorkerHealth, LoadDealer):
     def __init__(self, plan: Plan, workers: int, on_tick=None, on_second=None, on_log=None) -> None:
         self.run_id = uuid.uuid4().hex[:12]
         self.pool = WorkerPool(workers)
@@ -343,87 +343,6 @@ class Coordinator(WorkerHealth):
         self.outcome.scenario_windows = {
             name: {"start": _r(st.started_at), "scheduleEnd": _r(st.end_sent_at), "end": _r(st.ended_at)}
             for name, st in states.items()}
-
-    async def _apply(self, action: StartScenario | EndScenario) -> None:
-        s = self.lifecycle.state(action.name).plan
-        live = self.live_workers()
-        match action:
-            case StartScenario() if s.executor in ITERATION_EXECUTORS:
-                vus = self._spread(s.vus, live)
-                totals = timeline.iteration_shares(s.iterations, vus) \
-                    if s.executor == "shared-iterations" else [0] * len(vus)
-                per_vu = s.iterations if s.executor == "per-vu-iterations" else 0
-                self._started_on[s.name] = set(live)
-                self._iter_vus[s.name] = vus
-                self._iter_share[s.name] = {w: totals[w] if not per_vu else vus[w] * per_vu for w in live}
-                for w in live:
-                    await self.send(w, m.SetVUs(scenario=s.name, vus=vus[w], iterations_per_vu=per_vu,
-                                                iterations_total=totals[w]))
-            case EndScenario(at=at, graceful_stop=grace):
-                for w in live:
-                    await self._send_end(w, s.name, at, grace)
-
-    async def _send_end(self, worker: int, name: str, at: float, grace: float) -> None:
-        """A scenario's end to one worker: iterations still running at `at + grace` are
-        interrupted (at once if that is past: a worker that rejoins after the end)."""
-        self._ends_sent.setdefault(name, set()).add(worker)
-        await self.send(worker, m.EndScenario(scenario=name, deadline_us=int((at + grace) * 1e6)))
-
-    def _spread(self, total: int, live: list[int]) -> list[int]:
-        """`total` split evenly over the live workers, as a list indexed by worker id."""
-        shares = [0] * self.pool.count
-        for w, share in zip(live, split_evenly(total, len(live))):
-            shares[w] = share
-        return shares
-
-    async def _schedule_open(self, t: float) -> None:
-        live = self.responsive_workers()
-        if not live:
-            return
-        for s in self.lifecycle.running():
-            clock = self.clocks.get(s.name)
-            if clock is None or clock.done:
-                continue
-            started = self.lifecycle.start_of(s.name) or 0.0
-            first = clock.next_index
-            offsets = clock.take_until(t + LOOKAHEAD_S - started)
-            if not offsets:
-                continue
-            shift = int(started * 1e6)
-            if self.plan.guardrails.max_total_requests:
-                committed = self.guard.committed(self.outcome.arrivals_sent, self._aggregates())
-                offsets = self.guard.allowed(s.name, offsets, committed, shift)
-                if not offsets:
-                    continue
-            self.outcome.arrivals_sent[s.name] = self.outcome.arrivals_sent.get(s.name, 0) + len(offsets)
-            if shift:
-                offsets = [o + shift for o in offsets]
-            start = self.rr_next[s.name] % len(live)
-            parts, self.rr_next[s.name] = split_round_robin(offsets, len(live), start)
-            for pos, part in enumerate(parts):
-                if part:
-                    self.info[live[pos]].assigned += len(part)
-                    # arrival j of the batch went to position (start + j) % len(live)
-                    first_j = (pos - start) % len(live)
-                    await self.send(live[pos], m.Assign(scenario=s.name, first_index=first + first_j,
-                                                        offsets_us=part, stride=len(live)))
-
-    async def _schedule_closed(self, t: float) -> None:
-        """VU targets of running time-based closed scenarios, sent when a worker's share changes."""
-        live = self.live_workers()
-        if not live:
-            return
-        for s in self.lifecycle.running():
-            if s.is_open or s.executor in ITERATION_EXECUTORS:
-                continue
-            local = t - (self.lifecycle.start_of(s.name) or 0.0)
-            shares = self._spread(timeline.target_vus(s, local), live)
-            if self.vus_sent.get(s.name) == shares:
-                continue
-            self.vus_sent[s.name] = shares
-            ramp_down = int((t + s.graceful_ramp_down) * 1e6)
-            for w in live:
-                await self.send(w, m.SetVUs(scenario=s.name, vus=shares[w], deadline_us=ramp_down))
 
     async def _receive(self) -> None:
         while True:
