@@ -6,6 +6,6 @@ Routes: ``/``, ``/json``, ``/post``, ``/delay/<ms>``, ``/status/<code>``,
 """
 
 from lunge_mp.target.process import TargetProcess, start_target
-from lunge_mp.target.server import run_target
+from lunge_mp.target.serving import run_target
 
 __all__ = ["run_target", "start_target", "TargetProcess"]

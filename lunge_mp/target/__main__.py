@@ -15,7 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ready-file", default=None,
                     help="write the actual port to this file once listening")
     args = ap.parse_args(argv)
-    from lunge_mp.target.server import run_target
+    from lunge_mp.target.serving import run_target
     try:
         run_target(args.host, args.port, args.workers, args.ready_file)
     except (RuntimeError, OSError) as e:
