@@ -7,7 +7,11 @@ PORT   ?= 18080
 PEERS  ?= 0
 REPEAT ?= 3
 
-.PHONY: install demo test test-fast bench bench-peers clean
+.PHONY: install system-deps demo test test-fast bench bench-peers clean
+
+# Debian packages the tests use (real servers and a real browser). Installed when root; otherwise
+# the tests that need one skip and say which package to install.
+SYSTEM_PACKAGES ?= chromium
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -18,10 +22,17 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed  ## create .venv and install lunge_mp with its test tools
 
+system-deps:  ## Debian packages the tests need (apt-get when root; otherwise say what to install)
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -z "$$missing" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing $$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "system-deps: missing $$missing; install them (Debian: apt-get install $$missing) or run as root; the tests that need them will skip"; fi
+
 demo: install  ## start the embedded target, run configs/demo.yaml against it, stop the target
 	@$(PY) scripts/demo.py --port $(PORT)
 
-test: install  ## the whole suite (unit, integration with real processes, CLI end to end)
+test: install system-deps  ## the whole suite (unit, integration with real processes, CLI end to end)
 	$(PY) -m pytest -q
 
 test-fast: install  ## pure unit tests only
