@@ -117,7 +117,9 @@ def run(config: str, json_path: str | None, html_path: str | None, csv_path: str
 @click.option("--rps", type=float, help="v1: iterations (requests) per second: the open model.")
 @click.option("--ramp-up", help="v1: ramp from 0 over this long, e.g. 10s (part of --duration).")
 @click.option("--ramp-down", help="v1: ramp to 0 over this long at the end (part of --duration).")
-@click.option("--iterations", type=int, help="v1: run this many iterations in total, then stop.")
+@click.option("--iterations", "-i", type=int,
+              help="Run this many iterations in total, then stop (quick mode: shared-iterations, "
+                   "1 VU unless --vus; -d is then the most it may take).")
 @click.option("--url", "-u", help="Quick mode: the URL every iteration requests.")
 @click.option("--executor", type=click.Choice(["constant-vus", "ramping-vus", "per-vu-iterations",
                                                "shared-iterations", "constant-arrival-rate",
@@ -136,6 +138,11 @@ def run(config: str, json_path: str | None, html_path: str | None, csv_path: str
               help="Quick mode: request header. Repeatable.")
 @click.option("--body", help="Quick mode: request body (sent as given).")
 @click.option("--timeout", help="Quick mode: per-request timeout, e.g. 5s (default 30s).")
+@click.option("--think-time", metavar="DURATION", help="Quick mode: pause after each request, e.g. 500ms.")
+@click.option("--pacing", metavar="DURATION[-DURATION]",
+              help="Quick mode, closed model: pause after each iteration, e.g. 1s, or 1s-3s (random).")
+@click.option("--name", "run_name", help="Quick mode: the test's name in results and history "
+                                         "(default: method, URL and load shape).")
 @click.option("--threshold", "thresholds", multiple=True, metavar="METRIC:EXPR",
               help='Threshold, e.g. "http_req_duration:p(95)<500". Repeatable.')
 @_report_options
@@ -147,7 +154,8 @@ def perf(config: str | None, environment: str | None, test: str | None, request:
          iterations: int | None, url: str | None, executor: str | None, vus: int | None,
          duration: str | None, rate: float | None, stages: str | None, pre_allocated_vus: int | None,
          max_vus: int | None, pattern: str | None, method: str | None, headers: tuple[str, ...],
-         body: str | None, timeout: str | None, thresholds: tuple[str, ...], json_path: str | None,
+         body: str | None, timeout: str | None, think_time: str | None, pacing: str | None,
+         run_name: str | None, thresholds: tuple[str, ...], json_path: str | None,
          html_path: str | None, csv_path: str | None, junit_path: str | None, no_history: bool,
          workers: int | None, quiet: bool) -> None:
     """Run a Lunge v1 performance test, one v1 request, or a quick test of one URL.
@@ -160,19 +168,21 @@ def perf(config: str | None, environment: str | None, test: str | None, request:
       lunge-mp perf --url http://127.0.0.1:8080/ --vus 20 --duration 30s
       lunge-mp perf --url http://127.0.0.1:8080/json --rate 500 --duration 1m
       lunge-mp perf --url http://127.0.0.1:8080/ --stages "30s:10,1m:50,30s:0"
+      lunge-mp perf --url http://127.0.0.1:8080/ --iterations 1          # a smoke test
+      lunge-mp perf --url http://127.0.0.1:8080/ --vus 5 --pacing 1s -d 1m
+    A load flag the chosen executor would not use is refused (exit 104), never ignored.
     """
     from lunge_mp.config import ConfigError, plan_from_dict
     from lunge_mp.config.perf import plan_from_file
-    from lunge_mp.config.quick import quick_config
+    from lunge_mp.config.quick import flag_errors, quick_config
     from lunge_mp.runner import EXIT_INVALID_CONFIG, execute_plan, explain
 
     v1_flags = {"-e/--environment": environment, "-p/--performance": test, "-r/--request": request,
-                "--concurrency": concurrency, "--rps": rps, "--ramp-up": ramp_up, "--ramp-down": ramp_down,
-                "--iterations": iterations}
+                "--concurrency": concurrency, "--rps": rps, "--ramp-up": ramp_up, "--ramp-down": ramp_down}
     quick_flags = {"--executor": executor, "--vus": vus, "--rate": rate, "--stages": stages,
                    "--pre-allocated-vus": pre_allocated_vus, "--max-vus": max_vus, "--pattern": pattern,
                    "-X/--method": method, "-H/--header": headers or None, "--body": body,
-                   "--timeout": timeout}
+                   "--timeout": timeout, "--think-time": think_time, "--pacing": pacing, "--name": run_name}
     if (config is None) == (url is None):
         raise click.UsageError("give -c FILE (a Lunge config) or --url URL (quick mode)")
     wrong = [flag for flag, value in (quick_flags if config else v1_flags).items() if value is not None]
@@ -190,11 +200,13 @@ def perf(config: str | None, environment: str | None, test: str | None, request:
             try:
                 doc = quick_config(url, executor, vus, duration, rate, stages, pre_allocated_vus, max_vus,
                                    pattern, method or "GET", _pairs(headers, ":", "--header"), body, timeout,
-                                   extra)
+                                   extra, iterations, think_time, pacing, run_name)
             except ValueError as exc:
-                raise click.BadParameter(str(exc)) from None
+                raise click.UsageError(str(exc)) from None
             plan = explain(source, plan_from_dict(doc, source="perf"))
     except ConfigError as exc:
+        if config is None:
+            exc.errors = flag_errors(exc.errors)
         plan = explain(source, None, exc)
     if plan is None:
         sys.exit(EXIT_INVALID_CONFIG)

@@ -98,6 +98,10 @@ def _known_baselines(store: Store) -> str:
     return f"known: {', '.join(names)}" if names else "there are none yet"
 
 
+def _test_name(doc: dict) -> str:
+    return str(doc.get("name") or "").strip().casefold()
+
+
 def _echo_json(data: object) -> None:
     click.echo(json.dumps(data, indent=2))
 
@@ -123,9 +127,15 @@ def baseline() -> None:
 @click.option("--run", "run_id", metavar="RUN_ID",
               help="Take the results of a recorded run instead of a file (a unique prefix of its "
                    "run id, or #ROW as `lunge-mp history` numbers them).")
+@click.option("--force", is_flag=True, help="Accept a run that failed or was invalid as the reference.")
 @store_option
-def baseline_set(name: str, results: str | None, run_id: str | None, store_path: str | None) -> None:
-    """Make RESULTS.json (or a recorded run) the baseline called NAME, replacing any old one."""
+def baseline_set(name: str, results: str | None, run_id: str | None, force: bool,
+                 store_path: str | None) -> None:
+    """Make RESULTS.json (or a recorded run) the baseline called NAME, replacing any old one.
+
+    A run that did not pass (thresholds failed, invalid, stopped) is refused unless --force:
+    later runs would be judged against a reference that was itself bad.
+    """
     if (results is None) == (run_id is None):
         raise BadInput("give either a results file or --run RUN_ID (exactly one)")
     with _open(store_path) as store:
@@ -136,6 +146,10 @@ def baseline_set(name: str, results: str | None, run_id: str | None, store_path:
             if full is None:
                 raise BadInput(f"no recorded run '{run_id}' in {store.path}; `lunge-mp history` lists them")
             doc = store.get_run(full)
+        if doc.get("exitCode") not in (0, None) and not force:
+            raise BadInput(f"run {doc.get('runId')} of '{doc.get('name')}' ended {doc.get('status')} "
+                           f"(exit {doc.get('exitCode')}); a baseline should be a run that passed. "
+                           f"Give --force to use it anyway")
         old = store.set_baseline(name, doc)
         what = f"run {doc.get('runId')} of '{doc.get('name')}' ({(doc.get('startTime') or '?')[:16].replace('T', ' ')})"
         verb = f"replaced (was run {old})" if old else "set"
@@ -195,9 +209,10 @@ def baseline_delete(name: str, store_path: str | None) -> None:
               help="Check each scenario and request too (all), or the whole run only (overall).")
 @click.option("--json", "json_out", metavar="OUT", type=click.Path(dir_okay=False), default=None,
               help="Also write the comparison as JSON to OUT ('-': to stdout instead of the table).")
+@click.option("--force", is_flag=True, help="Compare even when the baseline is a run of another test.")
 @store_option
 def compare(results: str, baseline_name: str, rules_text: str | None, scope: str, json_out: str | None,
-            store_path: str | None) -> None:
+            force: bool, store_path: str | None) -> None:
     """Compare RESULTS.json with a stored baseline; exit 99 if a metric got worse than allowed.
 
     Every rule is checked for the whole run, each scenario and each request (matched by
@@ -235,6 +250,10 @@ def compare(results: str, baseline_name: str, rules_text: str | None, scope: str
         if base is None:
             raise BadInput(f"no baseline named '{baseline_name}' in {store.path} ({_known_baselines(store)}); "
                            f"make one with `lunge-mp baseline set {baseline_name} RESULTS.json`")
+    if _test_name(current) != _test_name(base) and not force:
+        raise BadInput(f"{results} is a run of '{current.get('name')}', but baseline '{baseline_name.strip()}' "
+                       f"is a run of '{base.get('name')}': their figures do not measure the same thing. "
+                       f"Give --force to compare them anyway")
     cmp = compare_runs(current, base, rules, baseline_name=baseline_name.strip(), scope=scope)
     if json_out == "-":
         _echo_json(cmp.to_dict())
@@ -252,7 +271,8 @@ def compare(results: str, baseline_name: str, rules_text: str | None, scope: str
 
 @click.command(cls=_Command, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--name", "-n", "test_name", metavar="TEST", default=None,
-              help="Only runs of this test (the config's `name`).")
+              help="Only runs of this test (the config's `name`): an exact name, else every name "
+                   "that contains TEST, ignoring case.")
 @click.option("--limit", "-l", type=click.IntRange(min=0), default=20, show_default=True,
               help="How many runs, newest first (0: all).")
 @click.option("--json", "as_json", is_flag=True, help="Print the runs as JSON.")
@@ -267,7 +287,14 @@ def history(test_name: str | None, limit: int, as_json: bool, store_path: str | 
       lunge-mp history --json | jq '.[0].p95'
     """
     with _open(store_path) as store:
-        rows = store.runs(name=test_name, limit=limit or None)
+        names = store.match_names(test_name) if test_name is not None else None
+        rows = store.runs(names=names, limit=limit or None)
+    if names == [] and not as_json:
+        click.echo(f"  no recorded test has a name containing '{test_name}' (ignoring case); "
+                   f"`lunge-mp history` lists every run")
+        return
+    if names is not None and not as_json and names != [test_name]:
+        click.echo(f"  runs of {', '.join(repr(n) for n in names)} (names containing '{test_name}', ignoring case)")
     if as_json:
         _echo_json(rows)
     else:

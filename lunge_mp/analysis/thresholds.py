@@ -144,8 +144,12 @@ def known_metric(name: str, scenario_names: Iterable[str]) -> bool:
     return unknown_metric_reason(name, scenario_names) is None
 
 
-def unknown_metric_reason(name: str, scenario_names: Iterable[str]) -> str | None:
-    """None if `name` is known, else what is wrong and what to write instead."""
+def unknown_metric_reason(name: str, scenario_names: Iterable[str],
+                          request_names: Iterable[str] | None = None) -> str | None:
+    """None if `name` is known, else what is wrong and what to write instead.
+
+    With `request_names`, a `{request:NAME}` filter must name one of them (it would otherwise
+    match nothing and judge "n/a" at the end of the run)."""
     scenarios = list(scenario_names)
     try:
         base, tag = split_metric(name)
@@ -160,6 +164,13 @@ def unknown_metric_reason(name: str, scenario_names: Iterable[str]) -> str | Non
                 f"or <scenario>_duration, <scenario>_failed, <scenario>_reqs")
     if tag and tag[0] == "scenario" and tag[1] not in scenarios:
         return f"unknown scenario '{tag[1]}' in tag filter; scenarios are: {', '.join(scenarios) or '(none)'}"
+    if tag and tag[0] == "request" and request_names is not None:
+        requests = sorted(set(request_names))
+        if tag[1] not in requests:
+            hint = difflib.get_close_matches(tag[1], requests, n=1, cutoff=0.5)
+            return (f"unknown request '{tag[1]}' in tag filter; " +
+                    (f"did you mean '{hint[0]}'? " if hint else "") +
+                    f"requests are: {', '.join(repr(r) for r in requests) or '(none)'}")
     return None
 
 

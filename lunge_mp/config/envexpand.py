@@ -64,3 +64,8 @@ def expand_env(text: str, overrides: Mapping[str, str] | None = None,
     if missing:
         raise ConfigError(missing, source)
     return "".join(out)
+
+
+def referenced_names(text: str) -> set[str]:
+    """Every VAR that `text` refers to as `${VAR}` or `${VAR:-default}` (not `$${VAR}`)."""
+    return {m.group(2) for m in _REF.finditer(text) if not m.group(1)}

@@ -23,7 +23,8 @@ _MISSING: Any = object()
 
 
 def suggest(key: str, known: Iterable[str]) -> str | None:
-    """The known key the user most likely meant: same letters ignoring case/_/-, else difflib."""
+    """The known key the user most likely meant: same letters ignoring case/_/-, else the one
+    key it begins, else difflib's closest."""
     known = list(known)
 
     def squash(s: str) -> str:
@@ -32,6 +33,10 @@ def suggest(key: str, known: Iterable[str]) -> str | None:
     for k in known:
         if squash(k) == squash(key):
             return k
+    # a word cut short (`base` for baseRate) is a likelier slip than a near spelling (`phase`)
+    starts = [k for k in known if len(key) >= 3 and squash(k).startswith(squash(key))]
+    if len(starts) == 1:
+        return starts[0]
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     return close[0] if close else None
 

@@ -252,7 +252,11 @@ def _assertion_value(f: Fields, kind: str | None, condition: str) -> str:
             return ""
         return _ms_text(ms)
     text = f.text("value", "")
-    if condition in NUMERIC_CONDITIONS:
+    if kind == "status" and condition in ("eq", "ne"):
+        if not (text.isdigit() and 100 <= int(text) <= 599):
+            f.error("value", f"a status is a number from 100 to 599, like 200, got '{text}' (it could "
+                             f"never match); use condition matches for a pattern such as '^2'")
+    elif condition in NUMERIC_CONDITIONS:
         try:
             float(text)
         except ValueError:

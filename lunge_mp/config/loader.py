@@ -19,8 +19,9 @@ from typing import Any
 import msgspec
 import yaml
 
-from lunge_mp.config.envexpand import expand_env
+from lunge_mp.config.envexpand import expand_env, referenced_names
 from lunge_mp.config.errors import ConfigError, Errors
+from lunge_mp.config.fields import suggest
 from lunge_mp.config.v1 import is_v1
 from lunge_mp.config.validate import plan_from_dict
 from lunge_mp.plan import DataSource, Plan
@@ -45,8 +46,26 @@ def load_plan(path: str | os.PathLike[str], overrides: dict[str, str] | None = N
                            f"run one of its performance tests with `lunge-mp perf -c {source} -e ENV -p TEST`, "
                            f"or one request with `lunge-mp perf -c {source} -e ENV -r REQUEST --duration 30s`"],
                           source)
+    unused = unused_overrides(read_text(source), doc, overrides)
+    if unused:
+        raise ConfigError(unused, source)
     plan = plan_from_dict(override_variables(doc, overrides), source=source)
     return resolve_data_files(plan, Path(source).resolve().parent)
+
+
+def unused_overrides(text: str, doc: Any, overrides: Mapping[str, str]) -> list[str]:
+    """An error for each `-e KEY=VALUE` that the config would ignore: no `${KEY}` in its text
+    and no variable KEY (a typo such as PASWORD would otherwise run with the old value)."""
+    variables = doc.get("variables") if isinstance(doc, Mapping) else None
+    known = referenced_names(text) | {k for k in (variables or {}) if isinstance(k, str)}
+    errors = []
+    for key in overrides:
+        if key not in known:
+            hint = suggest(key, sorted(known))
+            errors.append(f"-e {key}: the config has no ${{{key}}} and no variable {key}, so the value "
+                          f"would be ignored; " + (f"did you mean {hint}?" if hint else
+                                                   f"it uses: {', '.join(sorted(known)) or 'none'}"))
+    return errors
 
 
 def load_document(path: str | os.PathLike[str], overrides: Mapping[str, str] | None = None,

@@ -24,8 +24,8 @@ from lunge_mp.plan import Threshold
 ENTRY_KEYS = ("threshold", "abortOnFail", "delayAbortEval")
 
 
-def parse_thresholds(value: object, path: str, errs: Errors,
-                     scenario_names: Iterable[str]) -> tuple[Threshold, ...]:
+def parse_thresholds(value: object, path: str, errs: Errors, scenario_names: Iterable[str],
+                     request_names: Iterable[str] | None = None) -> tuple[Threshold, ...]:
     if value is None:
         return ()
     if not isinstance(value, Mapping):
@@ -40,18 +40,18 @@ def parse_thresholds(value: object, path: str, errs: Errors,
                                                f"got {describe(entries)}")
                 continue
             for name, inner in entries.items():
-                out += _metric(name, inner, join(join(path, "custom"), name), errs, scenarios)
+                out += _metric(name, inner, join(join(path, "custom"), name), errs, scenarios, request_names)
         else:
-            out += _metric(metric, entries, join(path, metric), errs, scenarios)
+            out += _metric(metric, entries, join(path, metric), errs, scenarios, request_names)
     return tuple(out)
 
 
 def _metric(metric: object, entries: object, path: str, errs: Errors,
-            scenarios: list[str]) -> list[Threshold]:
+            scenarios: list[str], request_names: Iterable[str] | None = None) -> list[Threshold]:
     if not isinstance(metric, str):
         errs.add(path, f"metric names must be strings, got {describe(metric)}")
         return []
-    reason = unknown_metric_reason(metric, scenarios)
+    reason = unknown_metric_reason(metric, scenarios, request_names)
     if reason:
         errs.add(path, reason)
     if isinstance(entries, (str, Mapping)):

@@ -50,9 +50,12 @@ def plan_from_dict(doc: object, source: str = "") -> Plan:
     variables, secrets = parse_variables(f.mapping("variables"), "variables", errs)
     data, data_where = parse_data(doc.get("data"), "data", errs)
     scenarios_doc = doc.get("scenarios")
+    before = len(errs)
     scenarios = parse_scenarios(scenarios_doc, "scenarios", errs, settings, base_ok, data_where)
     names = [k for k in scenarios_doc if isinstance(k, str)] if isinstance(scenarios_doc, Mapping) else []
-    thresholds = parse_thresholds(doc.get("thresholds"), "thresholds", errs, names)
+    # request filters are checked only when every scenario parsed (else a name may be missing)
+    requests = [r.name for s in scenarios for r in s.requests] if len(errs) == before else None
+    thresholds = parse_thresholds(doc.get("thresholds"), "thresholds", errs, names, requests)
     options = parse_options(f.mapping("options"), "options", errs)
     guardrails = parse_guardrails(f.mapping("guardrails"), "guardrails", errs)
     output = parse_output(f.mapping("output"), "output", errs)

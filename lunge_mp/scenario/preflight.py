@@ -9,7 +9,8 @@ that uses it, so it is refused before the run.
 from __future__ import annotations
 
 from lunge_mp.plan import DataSource, Plan, RequestSpec, ScenarioPlan
-from lunge_mp.scenario.template import Template, is_known_name
+from lunge_mp.config.fields import suggest
+from lunge_mp.scenario.template import BUILTINS, Template, is_known_name
 
 _BUILTIN_HINT = "vu, iteration, scenario, timestamp, uuid, randomInt(a,b)"
 
@@ -48,7 +49,14 @@ def unknown_template_names(plan: Plan) -> list[str]:
                     problem = _data_problem(name, sources)
                     if problem == "":
                         continue
-                    errors.append(f"{at}: {problem}" if problem else f"{at}: {_unknown(name, sources)}")
+                    if problem:
+                        errors.append(f"{at}: {problem}")
+                        continue
+                    names = [*plan.variables, *sorted(extracted), *BUILTINS,
+                             *(f"{n}.{c}" for n, d in sources.items() for c in d.columns)]
+                    hint = suggest(name, names)
+                    errors.append(f"{at}: " + (f"unknown template value '{{{{{name}}}}}'; did you mean "
+                                               f"'{{{{{hint}}}}}'?" if hint else _unknown(name, sources)))
     return errors
 
 

@@ -306,13 +306,19 @@ class Store:
         return self.record(results)[0]
 
     @_sql_errors
-    def runs(self, name: str | None = None, limit: int | None = 20) -> list[dict]:
-        """Recorded runs, newest first: key figures only (get_run gives the whole document)."""
+    def runs(self, name: str | None = None, limit: int | None = 20,
+             names: list[str] | None = None) -> list[dict]:
+        """Recorded runs, newest first: key figures only (get_run gives the whole document).
+
+        `name`: runs of that test; `names`: runs of any of those tests.
+        """
         sql = "SELECT * FROM runs"
         args: list = []
         if name is not None:
-            sql += " WHERE name = ?"
-            args.append(name)
+            names = [name]
+        if names is not None:
+            sql += f" WHERE name IN ({', '.join('?' * len(names))})" if names else " WHERE 0"
+            args.extend(names)
         sql += " ORDER BY started DESC, id DESC"
         if limit is not None:
             sql += " LIMIT ?"
@@ -320,6 +326,16 @@ class Store:
         return [{"id": r["id"], "runId": r["run_id"], "name": r["name"], "startTime": r["started"],
                  **_figures_out(r), "recordedAt": r["recorded_at"]}
                 for r in self._db.execute(sql, args)]
+
+    @_sql_errors
+    def match_names(self, text: str) -> list[str]:
+        """The test names `text` means: itself when runs have exactly that name, else every
+        recorded name containing it, ignoring case (sorted)."""
+        names = [r[0] for r in self._db.execute("SELECT DISTINCT name FROM runs") if r[0] is not None]
+        if text in names:
+            return [text]
+        needle = text.strip().casefold()
+        return sorted(n for n in names if needle in n.casefold())
 
     @_sql_errors
     def get_run(self, run_id: str | int) -> dict | None:

@@ -28,7 +28,7 @@ def test_stages_mode_ramps_vus(tmp_path, fresh_target):
 
 
 @pytest.mark.parametrize("args, expected", [
-    pytest.param(["--rate", "-4"], "scenarios.quick.rate: must be > 0", id="negative-rate"),
+    pytest.param(["--rate", "-4"], "--rate: must be > 0", id="negative-rate"),
     pytest.param(["--stages", "1s"], "DURATION:TARGET", id="bad-stage"),
     pytest.param(["--header", "novalue"], "NAME:VALUE", id="bad-header"),
     pytest.param(["--threshold", "p95<5"], "METRIC:EXPRESSION", id="bad-threshold-flag"),
