@@ -9,12 +9,21 @@
   the p95 seen in the first quarter of the ramp for 3 seconds: the load where the system
   stopped keeping up. Arrivals dropped because a `unique` data file ran out of rows are
   taken off the target first (that is the data's limit, not the system's).
+- failures: seconds with at least 5 failures and a failure rate over 5% that are not part
+  of a burst (a run failing a third of its requests all along has no burst, but is broken);
+- drops: seconds where the load generator dropped arrivals (no free VU, or behind schedule;
+  a `unique` data file running out is not its fault and is left out) of at least 1% of that
+  second's scheduled arrivals;
+- saturation: seconds where a worker was saturated (analysis/saturation.py): its latencies
+  include its own queueing.
 Only measured seconds count (warmup seconds are skipped).
 """
 
 from __future__ import annotations
 
 from statistics import median
+
+from lunge_mp.analysis.saturation import saturation as saturated_workers
 
 SPIKE_FACTOR = 3.0
 SPIKE_MIN_MS = 5.0
@@ -24,6 +33,7 @@ BURST_FACTOR = 5.0
 KNEE_EFFICIENCY = 0.95
 KNEE_LATENCY_FACTOR = 2.0
 KNEE_SUSTAIN_S = 3
+DROP_MIN_SHARE = 0.01
 
 
 def _spans(seconds: list[int]) -> list[tuple[int, int]]:
@@ -103,7 +113,53 @@ def knee(buckets: list[dict]) -> list[dict]:
     return []
 
 
-def find(buckets: list[dict]) -> list[dict]:
+def sustained_failures(buckets: list[dict], bursts: list[dict]) -> list[dict]:
+    in_burst = {t for a in bursts for t in range(a["start"], a["end"] + 1)}
+    bad = [b["t"] for b in buckets
+           if b["t"] not in in_burst and b.get("failures", 0) >= BURST_MIN_FAILURES
+           and b["failures"] / max(b.get("requests", 0), 1) > BURST_MIN_RATE]
+    by_t = {b["t"]: b for b in buckets}
+    out = []
+    for a, z in _spans(bad):
+        span = [by_t[t] for t in range(a, z + 1)]
+        failed, requests = sum(b["failures"] for b in span), sum(b.get("requests", 0) for b in span)
+        out.append({"kind": "failures", "start": a, "end": z,
+                    "detail": f"{failed:,} of {requests:,} requests failed ({failed / max(requests, 1):.1%})"})
+    return out
+
+
+def drops(buckets: list[dict]) -> list[dict]:
+    def dropped(b: dict) -> int:
+        return b.get("dropped", 0) - b.get("dataExhausted", 0)
+
+    bad = [b["t"] for b in buckets
+           if dropped(b) > 0 and dropped(b) >= DROP_MIN_SHARE * max(b.get("scheduled", 0), 1)]
+    by_t = {b["t"]: b for b in buckets}
+    out = []
+    for a, z in _spans(bad):
+        span = [by_t[t] for t in range(a, z + 1)]
+        n, due = sum(map(dropped, span)), sum(b.get("scheduled", 0) for b in span)
+        out.append({"kind": "drops", "start": a, "end": z,
+                    "detail": f"{n:,} of {due:,} scheduled iterations dropped: the load generator had no "
+                              f"free VU or fell behind (the asked load was not delivered)"})
+    return out
+
+
+def saturation(resources: list[dict], measured_from: int = 0) -> list[dict]:
+    out = []
+    for w in saturated_workers([s for s in resources if int(s.get("t", 0)) - 1 >= measured_from]):
+        what = (f"CPU at or over 90% of a core (peak {w['peak']:.0f}%)" if w["kind"] == "cpu"
+                else f"event loop late by up to {w['peak']:.0f} ms")
+        for a, z in w["spans"]:
+            out.append({"kind": "saturation", "start": a, "end": z - 1,
+                        "detail": f"worker {w['worker']}: {what}; its latencies include its own queueing"})
+    return out
+
+
+def find(buckets: list[dict], resources: list[dict] | None = None) -> list[dict]:
     measured = [b for b in buckets if b.get("phase") != "warmup"]
-    return sorted(latency_spikes(measured) + error_bursts(measured) + knee(measured),
-                  key=lambda a: (a["start"], a["kind"]))
+    first = min((b["t"] for b in measured), default=0)
+    bursts = error_bursts(measured)
+    found = (latency_spikes(measured) + bursts + sustained_failures(measured, bursts) + knee(measured)
+             + drops(measured) + saturation(resources or [], first))
+    return sorted(found, key=lambda a: (a["start"], a["kind"]))

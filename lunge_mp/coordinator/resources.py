@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import psutil
 
-CPU_WARN_PERCENT = 90.0
-LOOP_LAG_WARN_MS = 50.0
+from lunge_mp.analysis.saturation import saturated
 
 
 class ResourceMonitor:
@@ -45,13 +44,7 @@ class ResourceMonitor:
             "cpuPercent": round(sum(p["cpuPercent"] for p in own) / self.cpus, 1),
         }
         self.samples.append(entry)
-        flags = []
-        for wid, w in entry["workers"].items():
-            if w["cpuPercent"] >= CPU_WARN_PERCENT:
-                flags.append((wid, "cpu"))
-            if w["loopLagMs"] >= LOOP_LAG_WARN_MS:
-                flags.append((wid, "lag"))
-        return flags
+        return [(wid, kind) for wid, w in entry["workers"].items() for kind, _ in saturated(w)]
 
 
 def _net_counters() -> tuple[int, int] | None:

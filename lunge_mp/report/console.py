@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from lunge_mp.report import units
+
 
 def _ms(v: float | None) -> str:
     if v is None:
@@ -146,7 +148,7 @@ def print_summary(results: dict, out: TextIO = sys.stdout, written: list[str] = 
         print("  thresholds", file=out)
         for t in results["thresholds"]:
             mark = "ok  " if t["ok"] else "FAIL"
-            observed = "n/a" if t["observed"] is None else f"{t['observed']:g}"
+            observed = units.observed(t["metric"], t["expression"], t["observed"])
             where = ""
             if t.get("windowStart") is not None:
                 where = f" in the worst {t['window']:g}s window, from {t['windowStart']}s"

@@ -73,6 +73,24 @@ def scenario_metrics(agg: Aggregate, seconds: float, scenario: str | None = None
     return block
 
 
+def planned_vus(s) -> int:
+    """A closed-model scenario's planned peak of VUs (0 for the open model).
+
+    `vus_max` means what k6's does: the most VUs the scenario had or was given. Sampled VU
+    counts alone miss a ramp's last step (a ramp to 3 reaches 3 at its very end) and a run
+    shorter than one report (a quick shared-iterations run), so the plan's peak counts too."""
+    if s.is_open:
+        return 0
+    if s.stages:
+        return max([s.start_vus, *(int(st.target) for st in s.stages)])
+    return s.vus
+
+
+def _with_planned_vus(block: dict, planned: int) -> dict:
+    block["vus_max"] = max(block["vus_max"], planned)
+    return block
+
+
 def efficiency(agg: Aggregate, outcome: RunOutcome) -> dict:
     """Open model: iterations started ÷ iterations due, overall and per scenario (None if no open scenario).
 
@@ -119,9 +137,11 @@ def build_results(outcome: RunOutcome, status: str, exit_code: int,
         "wallSeconds": round(seconds, 3),
         "plannedSeconds": round(outcome.planned_s, 3),
         "measuredFrom": outcome.measured_from,
-        "metrics": scenario_metrics(agg, measured),
+        "metrics": _with_planned_vus(scenario_metrics(agg, measured), max(map(planned_vus, plan.scenarios),
+                                                                          default=0)),
         "scenarios": {
-            s.name: {"executor": s.executor, **scenario_metrics(agg, measured, scenario=s.name)}
+            s.name: {"executor": s.executor,
+                     **_with_planned_vus(scenario_metrics(agg, measured, scenario=s.name), planned_vus(s))}
             for s in plan.scenarios
         },
         "requests": {
@@ -146,7 +166,7 @@ def build_results(outcome: RunOutcome, status: str, exit_code: int,
         "coordinator": {"cpuSeconds": round(outcome.coordinator_cpu_s, 3)},
         "arrivalsSent": outcome.arrivals_sent,
         "resources": outcome.resources,
-        "anomalies": anomalies.find(buckets),
+        "anomalies": anomalies.find(buckets, outcome.resources),
         "warnings": list(outcome.warnings) + _behind_warnings(agg, plan),
         "reportGaps": agg.gaps(),
         "histograms": agg.encoded_histograms(),

@@ -344,10 +344,16 @@ def test_html_embeds_the_data(demo, plotly_stub):
     assert doc == demo                            # the whole results document, losslessly
     charts = embedded(m, "lunge-chart-data")
     assert charts["t"] == [b["t"] + 0.5 for b in demo["buckets"]]
-    assert charts["series"]["targetRate"] == [b["targetRate"] for b in demo["buckets"]]
+    # the trailing idle second (the last responses arriving) is a gap for the target and the
+    # achieved rate, not a dive to 0; its request count stays
+    steady = [b for b in demo["buckets"] if b["phase"] != "idle"]
+    assert demo["buckets"][-1]["phase"] == "idle"
+    assert charts["series"]["targetRate"] == [b["targetRate"] for b in steady] + [None]
     # achieved = open-model iterations only (not the closed scenario's)
     assert charts["series"]["openIterations"] == [b["byScenario"]["open"]["iterations"]
-                                                  for b in demo["buckets"]]
+                                                  for b in steady] + [None]
+    assert charts["series"]["vus"][-1] is None and charts["series"]["requests"][-1] == \
+        demo["buckets"][-1]["requests"]
     assert charts["series"]["rtP50"][-1] is None   # a second without samples is a gap
     assert [(p["phase"], p["x0"], p["x1"]) for p in charts["phases"]] == [("steady", 0, 5), ("idle", 5, 6)]
     assert charts["errorsByClass"] is True and charts["errorClasses"] == []
@@ -438,7 +444,8 @@ def test_html_phases_and_error_classes(failing, plotly_stub):
     data = html_report.chart_data(failing)
     assert [(p["phase"], p["x0"], p["x1"]) for p in data["phases"]] == FAILING_PHASES
     # achieved: the warmup's own iterations, then the open scenario's only
-    assert data["series"]["openIterations"] == [b["achievedRate"] for b in failing["buckets"]]
+    # (and a gap in the trailing idle second, after the schedule's end)
+    assert data["series"]["openIterations"] == [b["achievedRate"] for b in failing["buckets"][:-1]] + [None]
     assert [c for c, _ in data["errorClasses"]] == ["timeout", "http_5xx"]   # documented order
     assert data["errorsByClass"] is True
     assert data["series"]["err:http_5xx"] == [b["errors"].get("http_5xx", 0) for b in failing["buckets"]]
@@ -553,13 +560,13 @@ def test_html_anomalies_section_and_marks(rich, demo, plotly_stub):
         ("error_burst", 8, 9), ("knee", 8, 9), ("latency_spike", 12, 15)]   # [start, end + 1)
     assert [a["label"] for a in marks] == ["error burst", "knee", "latency spike"]
     page = render_html(rich, plotly_js=plotly_stub)
-    section = page.split("<h2>Anomalies</h2>", 1)[1].split("<h2>", 1)[0]
+    section = page.split('<h2 id="anomalies">Anomalies</h2>', 1)[1].split("<h2>", 1)[0]
     rows = re.findall(r"<tr>(.*?)</tr>", section, re.S)[1:]
     cells = [[re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)] for r in rows]
     assert [c[:4] for c in cells] == [["error burst", "8 s", "1 s", "ramp-up"], ["knee", "8 s", "1 s", "ramp-up"],
                                       ["latency spike", "12–14 s", "3 s", "steady"]]
     assert cells[2][4] == rich["anomalies"][2]["detail"]
-    assert page.index("<h2>Anomalies</h2>") < page.index("<h2>Over time</h2>")
+    assert page.index('<h2 id="anomalies">Anomalies</h2>') < page.index("<h2>Over time</h2>")
     assert "None found" in render_html(demo, plotly_js=plotly_stub)
     del demo["anomalies"]
     assert "does not record anomalies" in render_html(demo, plotly_js=plotly_stub)
@@ -571,7 +578,7 @@ def test_html_windowed_thresholds(rich, demo, plotly_stub):
                                "abortOnFail": True, "observed": 3.5, "ok": False,
                                "note": "this metric is not kept per second; judged on the whole run"})
     page = render_html(rich, plotly_js=plotly_stub)
-    table = page.split("<h2>Thresholds</h2>", 1)[1].split("<h2>", 1)[0]
+    table = page.split('<h2 id="thresholds">Thresholds</h2>', 1)[1].split("<h2>", 1)[0]
     head = [re.sub(r"<[^>]+>", "", h) for h in re.findall(r"<th[^>]*>(.*?)</th>", table)]
     assert head == ["result", "metric", "expression", "observed", "window", "worst window",
                     "first failing window", "abort on fail"]
@@ -580,7 +587,7 @@ def test_html_windowed_thresholds(rich, demo, plotly_stub):
              for r in rows]
     text = [[html.unescape(" ".join(c)) for c in row] for row in cells]
     assert text[0][4:7] == ["whole run", "–", "–"]                        # rate < 0.01
-    assert text[1][1:] == ["http_req_failed", "rate < 0.05 over 2s", "0.178253 worst window",
+    assert text[1][1:] == ["http_req_failed", "rate < 0.05 over 2s", "0.1783 (17.83%) worst window",
                            "2 s sliding, 12 judged", "8–10 s", "7–9 s", "no"]
     assert text[3][4:7] == ["3 s sliding, 11 judged", "10–13 s", "10–13 s"]
     assert text[4][0] == "PASS" and text[4][4:7] == ["2 s sliding, 12 judged", "14–16 s", "none"]

@@ -1,7 +1,7 @@
 """report.html: one self-contained page a person can open offline, mail or archive.
 
-Everything is inside the file: Plotly's JavaScript (inlined from the installed plotly
-package), the styles, the chart data and the full results document (both as JSON in
+Everything is inside the file: Plotly's JavaScript (its 1.2 MB basic bundle, vendored in
+vendor/), the styles, the chart data and the full results document (both as JSON in
 `<script type="application/json">` blocks), so it references no URL at all. A Content
 Security Policy (`default-src 'none'`) makes the browser refuse any network fetch should a
 future change add one.

@@ -9,6 +9,9 @@ from lunge_mp.report.html.series import time_series
 
 ANOMALY_KINDS = {"latency_spike": ("latency spike", "#dc2626"),
                  "error_burst": ("error burst", "#ea580c"),
+                 "failures": ("failures", "#b91c1c"),
+                 "drops": ("dropped arrivals", "#d97706"),
+                 "saturation": ("load generator saturated", "#0f766e"),
                  "knee": ("knee", "#7c3aed")}
 MAX_ANOMALY_MARKS = 100
 

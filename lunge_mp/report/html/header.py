@@ -3,6 +3,7 @@ headline cards. Every user-supplied string is escaped with `esc`."""
 
 from __future__ import annotations
 
+from lunge_mp.report import units
 from lunge_mp.report.html.fmt import dur, esc, ms, num, pct, when
 
 STATUS_CLASS = {"passed": "ok", "failed": "bad", "aborted": "warn", "invalid": "bad"}
@@ -31,12 +32,9 @@ def header(r: dict) -> str:
     ]
     items = "".join(f'<div class="meta-item"><div class="meta-k">{k}</div><div class="meta-v">{v}</div></div>'
                     for k, v in meta)
-    abort = ""
-    if r.get("abortReason"):
-        abort = f'<div class="banner warn"><strong>Stopped early:</strong> {esc(r["abortReason"])}</div>'
     return (f'<header class="top"><div class="brand">lunge_mp report</div>'
             f'<h1 id="run-name">{esc(r.get("name") or "unnamed run")}</h1>'
-            f'<div class="meta">{items}</div>{abort}'
+            f'<div class="meta">{items}</div>'
             f'<div class="tool muted">{esc(tool.get("name", "lunge_mp"))} {esc(tool.get("version", ""))}'
             f' on {esc(tool.get("host", "?"))} · ended {esc(when(r.get("endTime")))}</div></header>')
 
@@ -93,3 +91,53 @@ def cards(r: dict) -> str:
     return '<section class="cards" id="cards">' + "".join(
         f'<div class="card {c}"><div class="card-k">{k}</div><div class="card-v">{v}</div>'
         f'<div class="card-s">{s}</div></div>' for k, v, s, c in cards) + "</section>"
+
+
+MAX_VERDICT_LINES = 5
+
+
+def verdict(r: dict) -> str:
+    """Why the run passed or not, first thing on the page: the failing thresholds with their
+    observed values, the abort or invalid reason, the anomalies and the first warnings, each
+    linking to its section below. A passing run says what it passed."""
+    status = str(r.get("status", "unknown"))
+    thresholds = r.get("thresholds") or []
+    failing = [t for t in thresholds if not t.get("ok")]
+    lines = []
+    if r.get("abortReason"):
+        lines.append(f'<li><strong>Stopped early:</strong> {esc(r["abortReason"])}</li>')
+    for t in failing[:MAX_VERDICT_LINES]:
+        observed = units.observed(str(t.get("metric")), str(t.get("expression")), t.get("observed"))
+        lines.append(f'<li><strong>Threshold failed:</strong> <code>{esc(t.get("metric"))}</code> '
+                     f'<code>{esc(t.get("expression"))}</code>, observed {esc(observed)}</li>')
+    if len(failing) > MAX_VERDICT_LINES:
+        lines.append(f'<li><a href="#thresholds">{len(failing) - MAX_VERDICT_LINES} more failing thresholds</a></li>')
+    warnings = list(r.get("warnings") or [])
+    invalid = [w for w in warnings if w.startswith("run invalid")]
+    for w in invalid:
+        lines.append(f'<li><strong>Invalid:</strong> {esc(w)}</li>')
+    anomalies = r.get("anomalies") or []
+    if anomalies:
+        kinds: dict[str, int] = {}
+        for a in anomalies:
+            kinds[str(a.get("kind"))] = kinds.get(str(a.get("kind")), 0) + 1
+        text = ", ".join(f"{n} × {k.replace('_', ' ')}" for k, n in kinds.items())
+        lines.append(f'<li><a href="#anomalies">Anomalies</a>: {esc(text)}</li>')
+    others = [w for w in warnings if w not in invalid]
+    for w in others[:MAX_VERDICT_LINES]:
+        lines.append(f'<li>Warning: {esc(w)}</li>')
+    if len(others) > MAX_VERDICT_LINES:
+        lines.append(f'<li><a href="#warnings">{len(others) - MAX_VERDICT_LINES} more warnings</a></li>')
+    if status == "passed":
+        summary = (f"All {len(thresholds)} thresholds passed." if thresholds
+                   else "No thresholds were configured; the run completed.")
+    elif status == "failed":
+        summary = f"{len(failing)} of {len(thresholds)} thresholds failed." if failing else "The run failed."
+    elif status == "invalid":
+        summary = "The run is invalid: the load generator could not deliver the asked load."
+    else:
+        summary = f"The run ended {esc(status)} (exit {esc(r.get('exitCode'))})."
+    cls = STATUS_CLASS.get(status, "warn")
+    items = f'<ul>{"".join(lines)}</ul>' if lines else ""
+    return (f'<section class="verdict {cls}" id="verdict"><div class="verdict-head">'
+            f'<span class="badge {cls}">{esc(status.upper())}</span> {summary}</div>{items}</section>')

@@ -6,17 +6,15 @@ it is drawn over second t-1 (x = t-0.5, the same place as that second's bucket).
 longer than MAX_POINTS seconds are binned like the other time charts, each point the
 worst (highest) second of its bin.
 
-A worker is saturated in a second where its CPU is at least CPU_WARN_PERCENT or its event
-loop ran LOOP_LAG_WARN_MS late (the coordinator's own test, coordinator/resources.py):
-its latencies then include its own queueing. Those seconds are returned as spans to shade
-and as one line per worker and kind for the chart's note.
+Saturated seconds (analysis/saturation.py, the test the coordinator warns with live) are
+returned as spans to shade and as one line per worker and kind for the chart's note.
 """
 
 from __future__ import annotations
 
 import math
 
-from lunge_mp.coordinator.resources import CPU_WARN_PERCENT, LOOP_LAG_WARN_MS
+from lunge_mp.analysis.saturation import CPU_WARN_PERCENT, LOOP_LAG_WARN_MS, joined, saturation, sort_worker_id
 from lunge_mp.report.html.fmt import plot_label
 from lunge_mp.report.html.series import bin_width
 
@@ -26,43 +24,6 @@ MAX_SPANS = 200          # shaded saturation spans at most (the note counts them
 
 def _num(v: object) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
-
-
-def _joined(seconds: list[int]) -> list[tuple[int, int]]:
-    """Consecutive seconds as [first, last + 1) spans: [3, 4, 9] → [(3, 5), (9, 10)]."""
-    spans: list[tuple[int, int]] = []
-    for s in sorted(set(seconds)):
-        if spans and s == spans[-1][1]:
-            spans[-1] = (spans[-1][0], s + 1)
-        else:
-            spans.append((s, s + 1))
-    return spans
-
-
-def saturation(samples: list[dict]) -> list[dict]:
-    """Per worker and kind ("cpu" | "lag"): the seconds it was saturated, the first of
-    them and the worst value seen: [{worker, kind, seconds, first, peak, spans}]."""
-    found: dict[tuple[str, str], dict] = {}
-    for s in samples:
-        sec = max(0, int(s["t"]) - 1)
-        for wid, w in (s.get("workers") or {}).items():
-            for kind, key, limit in (("cpu", "cpuPercent", CPU_WARN_PERCENT),
-                                     ("lag", "loopLagMs", LOOP_LAG_WARN_MS)):
-                v = _num((w or {}).get(key))
-                if v is not None and v >= limit:
-                    e = found.setdefault((str(wid), kind), {"worker": str(wid), "kind": kind, "secs": [],
-                                                            "peak": v})
-                    e["secs"].append(sec)
-                    e["peak"] = max(e["peak"], v)
-    out = []
-    for (_, _), e in sorted(found.items(), key=lambda kv: (_sort_id(kv[0][0]), kv[0][1])):
-        secs = e.pop("secs")
-        out.append({**e, "seconds": len(set(secs)), "first": min(secs), "spans": _joined(secs)})
-    return out
-
-
-def _sort_id(wid: str) -> tuple[int, int | str]:
-    return (0, int(wid)) if wid.isdigit() else (1, wid)
 
 
 def load_generator(results: dict, first: int | None, width: int | None) -> dict:
@@ -79,7 +40,7 @@ def load_generator(results: dict, first: int | None, width: int | None) -> dict:
         first, width = min(secs), bin_width(min(secs), max(secs))
     elif min(secs) < first:     # samples before the first bucket: extend the grid back
         first -= math.ceil((first - min(secs)) / width) * width
-    worker_ids = sorted({str(w) for s in samples for w in (s.get("workers") or {})}, key=_sort_id)
+    worker_ids = sorted({str(w) for s in samples for w in (s.get("workers") or {})}, key=sort_worker_id)
 
     def get(s: dict, *path: str) -> float | None:
         v: object = s
@@ -116,7 +77,7 @@ def load_generator(results: dict, first: int | None, width: int | None) -> dict:
         for k, f in getters.items():
             vals = [v for s in group if (v := f(s)) is not None]
             cols[k].append(max(vals) if vals else None)
-    spans = [{"x0": a, "x1": z} for a, z in _joined([x for e in sat for a, z in e["spans"]
+    spans = [{"x0": a, "x1": z} for a, z in joined([x for e in sat for a, z in e["spans"]
                                                       for x in range(a, z)])][:MAX_SPANS]
     return {"t": xs, "xRange": [first, xs[-1] + width / 2], "bin": width,
             "series": {k: v for k, v in cols.items() if any(x is not None for x in v)},

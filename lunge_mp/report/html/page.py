@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from importlib.resources import files
+
 from lunge_mp.report.html import charts, header, tables
 from lunge_mp.report.html.data import ANOMALY_KINDS, chart_data
 from lunge_mp.report.html.fmt import esc, script_json
@@ -13,8 +15,8 @@ MAX_EMBED_BUCKETS = 3600     # beyond this many seconds the embedded results omi
 
 
 def _plotly_js() -> str:
-    from plotly.offline import get_plotlyjs
-    js = get_plotlyjs()
+    """Plotly's basic bundle (scatter and bar traces, every layout component): vendor/README.md."""
+    js = (files("lunge_mp.report.html") / "vendor" / "plotly-basic.min.js").read_text(encoding="utf-8")
     # Never expected in the bundle; if it ever appears it can only be inside a JS string or
     # regex, where "<\/" means the same thing and cannot end the <script> element.
     return js.replace("</script", "<\\/script").replace("</SCRIPT", "<\\/SCRIPT")
@@ -40,16 +42,17 @@ def render_html(results: dict, plotly_js: str | None = None) -> str:
     js = _plotly_js() if plotly_js is None else plotly_js
     sections = [
         header.header(results),
+        header.verdict(results),
         '<div id="js-errors" role="alert"></div>',
         header.cards(results),
-        "<h2>Anomalies</h2>", tables.anomalies(results, ANOMALY_KINDS),
+        '<h2 id="anomalies">Anomalies</h2>', tables.anomalies(results, ANOMALY_KINDS),
         "<h2>Over time</h2>", charts.charts(data, results),
-        "<h2>Thresholds</h2>", tables.thresholds(results),
+        '<h2 id="thresholds">Thresholds</h2>', tables.thresholds(results),
         "<h2>Scenarios</h2>", tables.scenarios(results),
         "<h2>Requests</h2>", tables.requests(results),
         "<h2>Latency summary</h2>", tables.latency(results),
         "<h2>Failures</h2>", tables.errors(results),
-        "<h2>Warnings</h2>", tables.notes(results, data["problems"]),
+        '<h2 id="warnings">Warnings</h2>', tables.notes(results, data["problems"]),
     ]
     return "".join([
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",

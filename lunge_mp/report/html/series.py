@@ -20,6 +20,9 @@ PHASE_COLORS = {"warmup": "#94a3b8", "ramp-up": "#60a5fa", "steady": "#34d399",
                 "ramp-down": "#fbbf24", "idle": "#e2e8f0", "cooldown": "#c4b5fd"}
 _EXTRA_PHASE_COLORS = ("#f472b6", "#22d3ee", "#a3e635", "#fb923c")
 WARMUP_PREFIX = "warmup:"    # the warmup runs scenario X's requests as "warmup:X"
+# series that are gaps in the idle seconds after the schedule's end (see time_series)
+TAIL_GAPS = frozenset(("targetRate", "openIterations", "activeVUs", "vus", "targetVUs", "closedVUs",
+                       "scheduled"))
 
 
 def bin_width(first: int, last: int) -> int:
@@ -140,13 +143,18 @@ def time_series(results: dict) -> dict:
                                                           if b.get("errors") is not None else None))(cls),
                        "rate"))
 
+    # After the schedule's end, the seconds in which the last responses arrive are idle: the
+    # target, the achieved rate and the VU gauges there are not the run's, and drawn they read
+    # as a collapse. They are gaps; the counts of what completed in them stay.
+    active = [b["t"] for b in buckets if b.get("phase") not in (None, "idle")]
+    tail_from = max(active) + 1 if active and any("phase" in b for b in buckets) else t1 + 1
     xs: list[float] = []
     cols: dict[str, list] = {name: [] for name, _, _ in fields}
     for start in range(t0, t1 + 1, width):
         group = [by_t[t] for t in range(start, min(start + width, t1 + 1)) if t in by_t]
         xs.append(start + width / 2)   # the middle of the second(s) it covers
         for name, get, how in fields:
-            if not group:
+            if not group or (start >= tail_from and name in TAIL_GAPS):
                 cols[name].append(None)
                 continue
             vals = [get(b) for b in group]

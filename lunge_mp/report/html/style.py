@@ -24,6 +24,13 @@ h3.sub{margin:18px 0 8px}
 .badge.warn{background:var(--warnbg);color:var(--warn)}
 .banner{margin-top:14px;padding:10px 14px;border-radius:8px}
 .banner.warn{background:var(--warnbg);color:#78350f}.banner.bad{background:var(--badbg);color:#7f1d1d}
+.verdict{margin-top:14px;padding:12px 18px;border-radius:12px;border:1px solid var(--line);background:var(--card)}
+.verdict.bad{background:var(--badbg);border-color:#fca5a5;color:#7f1d1d}
+.verdict.warn{background:var(--warnbg);border-color:#fcd34d;color:#78350f}
+.verdict.ok{background:var(--okbg);border-color:#86efac;color:#14532d}
+.verdict-head{font-size:16px;font-weight:600}
+.verdict ul{margin:8px 0 0;padding-left:22px}.verdict li{margin:3px 0;word-break:break-word}
+.verdict a{color:inherit}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(190px,1fr));gap:14px;margin-top:18px}
 .card{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:14px 16px;box-shadow:0 1px 2px rgba(0,0,0,.04)}
 .card-k{font-size:12px;color:var(--muted);text-transform:uppercase;letter-spacing:.05em}
@@ -41,9 +48,9 @@ h3.sub{margin:18px 0 8px}
 .phase{margin-left:12px;white-space:nowrap}.phase i{display:inline-block;width:12px;height:12px;border-radius:3px;margin-right:5px;vertical-align:-1px;opacity:.6}
 .table-wrap{overflow-x:auto;background:var(--card);border:1px solid var(--line);border-radius:12px}
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}
-th,td{padding:7px 10px;text-align:left;border-bottom:1px solid var(--line);white-space:nowrap}
+th,td{padding:6px 8px;text-align:left;border-bottom:1px solid var(--line);white-space:nowrap}
 th{white-space:normal;vertical-align:bottom}
-th{font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);background:#f9fafb;font-weight:600}
+th{font-size:11px;text-transform:uppercase;letter-spacing:.03em;color:var(--muted);background:#f9fafb;font-weight:600}
 td.num,th.num{text-align:right}
 tbody tr:last-child td{border-bottom:0}
 tbody tr:nth-child(even) td{background:#fbfcfe}

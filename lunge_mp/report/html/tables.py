@@ -6,6 +6,7 @@ Blocks of older results files may lack `checks` or `generator_errors`: their cel
 
 from __future__ import annotations
 
+from lunge_mp.report import units
 from lunge_mp.report.html.fmt import esc, ms, num, pct
 
 LATENCY_METRICS = (("http_req_duration", "service time (from send)"),
@@ -64,7 +65,7 @@ def thresholds(r: dict) -> str:
         expr = f'<code>{esc(t.get("expression"))}</code>'
         if t.get("note"):
             expr += f'<div class="note muted">{esc(t["note"])}</div>'
-        observed = "n/a" if obs is None else esc(f"{obs:.6g}" if isinstance(obs, float) else obs)
+        observed = esc(units.observed(str(t.get("metric")), str(t.get("expression")), obs))
         if t.get("windowStart") is not None:
             observed += '<div class="note muted">worst window</div>'
         rows.append([f'<span class="badge {"ok" if ok else "bad"}">{"PASS" if ok else "FAIL"}</span>',
@@ -83,8 +84,8 @@ def anomalies(r: dict, labels: dict[str, tuple[str, str]]) -> str:
         return '<p class="muted">This results file does not record anomalies.</p>'
     found = r.get("anomalies") or []
     if not found:
-        return ('<p class="muted">None found: no latency spike, error burst or knee in the measured '
-                'seconds.</p>')
+        return ('<p class="muted">None found: no latency spike, error burst, sustained failures, '
+                'dropped arrivals, load generator saturation or knee in the measured seconds.</p>')
     phase_at = {b.get("t"): b.get("phase") for b in r.get("buckets") or []}
     rows = []
     for a in found:
