@@ -13,14 +13,47 @@ from lunge_mp.cli_history import COMMANDS
 EXIT_INVALID_CONFIG = 104
 
 
-def _parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
-    out = {}
+def _parse_env(pairs: tuple[str, ...], env_file: str | None = None) -> dict[str, str]:
+    """`--env-file` lines first, then each `-e KEY=VALUE` (the command line wins)."""
+    out = _read_env_file(env_file) if env_file else {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise click.BadParameter(f"'{pair}' is not KEY=VALUE", param_hint="-e/--env")
         out[key] = value
     return out
+
+
+def _read_env_file(path: str) -> dict[str, str]:
+    """KEY=VALUE lines (docker's --env-file and dotenv): `#` comments and blank lines skipped,
+    an optional `export ` prefix, one pair of surrounding quotes removed."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read(1_000_001)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}",
+                                 param_hint="--env-file") from None
+    if len(text) > 1_000_000:
+        raise click.BadParameter(f"{path} is over 1 MB; an env file holds KEY=VALUE lines",
+                                 param_hint="--env-file")
+    out = {}
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.removeprefix("export ").partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key.isidentifier():
+            raise click.BadParameter(f"{path} line {lineno}: not KEY=VALUE", param_hint="--env-file")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        out[key] = value
+    return out
+
+
+env_file_option = click.option(
+    "--env-file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+    help="KEY=VALUE lines (# comments allowed), read as if each were given with -e; -e wins.")
 
 
 class _Group(click.Group):
@@ -56,9 +89,15 @@ def main() -> None:
     below options.minEfficiency), 1 internal error.
 
     \b
+    Short flags mean one thing everywhere: -e an environment (Lunge's -e ENV picks a v1
+    environment; -e KEY=VALUE sets a variable, as in k6), -r a v1 request, -p a v1
+    performance test, -c a v1 file, -d a duration, -w workers, -q quiet, -o the results file.
+
+    \b
     Examples:
       lunge-mp target --port 8080 &
       lunge-mp run configs/demo.yaml --out results.json
+      lunge-mp perf --url http://127.0.0.1:8080/ --iterations 1
     """
 
 
@@ -81,7 +120,7 @@ def _outputs(json_path, html_path, csv_path, junit_path) -> dict[str, str | None
     return {"json": json_path, "html": html_path, "csv": csv_path, "junit": junit_path}
 
 
-@main.command()
+@main.command(short_help="Run the load test in CONFIG (Lunge v2 YAML or JSON).")
 @click.argument("config", type=click.Path(dir_okay=False))
 @_report_options
 @click.option("--workers", "-w", type=click.IntRange(1, 256), default=None,
@@ -89,24 +128,36 @@ def _outputs(json_path, html_path, csv_path, junit_path) -> dict[str, str | None
 @click.option("--quiet", "-q", is_flag=True, help="No live progress and no summary; exit code and files only.")
 @click.option("--env", "-e", "env", multiple=True, metavar="KEY=VALUE",
               help="Set ${KEY} in the config text (over the process environment); also replaces "
-                   "a variable KEY the config defines. Repeatable.")
+                   "a variable KEY the config defines. A KEY the config never uses is an error. "
+                   "Repeatable.")
+@env_file_option
+@click.option("--threshold", "thresholds", multiple=True, metavar="METRIC:EXPR",
+              help='Add a threshold to the config\'s own, e.g. "http_req_duration:p(95)<500". Repeatable.')
 def run(config: str, json_path: str | None, html_path: str | None, csv_path: str | None,
         junit_path: str | None, no_history: bool, workers: int | None, quiet: bool,
-        env: tuple[str, ...]) -> None:
+        env: tuple[str, ...], env_file: str | None, thresholds: tuple[str, ...]) -> None:
     """Run the load test described by CONFIG (a Lunge v2 YAML or JSON file).
 
-    Live progress goes to stderr, the summary to stdout. The first Ctrl-C stops
-    gracefully (running iterations get their gracefulStop, results are written,
-    exit 105); a second one stops at once and still writes what was gathered.
+    A banner on stderr says what is about to run; then live progress (stderr) and the
+    summary (stdout). The first Ctrl-C stops gracefully (running iterations get their
+    gracefulStop, results are written, exit 105); a second one stops at once and still
+    writes what was gathered.
+
+    \b
+    Examples:
+      lunge-mp run configs/demo.yaml -e BASE_URL=http://127.0.0.1:8080
+      lunge-mp run test.yaml --env-file staging.env --out results.json --html report.html
+      lunge-mp run test.yaml --threshold "http_req_failed:rate<0.01" -q && echo passed
     """
     from lunge_mp.runner import execute
 
-    overrides = _parse_env(env)
+    overrides = _parse_env(env, env_file)
     sys.exit(execute(config, overrides=overrides, workers=workers or os.cpu_count() or 1, quiet=quiet,
-                     outputs=_outputs(json_path, html_path, csv_path, junit_path), record=not no_history))
+                     outputs=_outputs(json_path, html_path, csv_path, junit_path), record=not no_history,
+                     thresholds=_thresholds(thresholds)))
 
 
-@main.command()
+@main.command(short_help="Run a Lunge v1 test or request, or a quick test of one URL.")
 @click.option("--config", "-c", "config", type=click.Path(dir_okay=False),
               help="A Lunge v1 file (with -e ENV and -p TEST or -r REQUEST), or a v2 config.")
 @click.option("--environment", "-e", help="v1: the environment to run in (its baseUrl and variables).")
@@ -161,7 +212,7 @@ def perf(config: str | None, environment: str | None, test: str | None, request:
     """Run a Lunge v1 performance test, one v1 request, or a quick test of one URL.
 
     \b
-    Lunge v1 files (environments / requests / performance):
+    Examples with Lunge v1 files (environments / requests / performance):
       lunge-mp perf -c api.json -e dev -p loadTest
       lunge-mp perf -c api.json -e dev -r getUsers --concurrency 50 --duration 5m --rps 200
     Quick mode, no config file:
@@ -214,20 +265,26 @@ def perf(config: str | None, environment: str | None, test: str | None, request:
                           _outputs(json_path, html_path, csv_path, junit_path), not no_history))
 
 
-@main.command()
+@main.command(short_help="Check a config (v2 or v1) without sending anything.")
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--env", "-e", "env", multiple=True, metavar="KEY=VALUE",
               help="Set ${KEY} in the config text, as `run -e` does. Repeatable.")
-def validate(config: str, env: tuple[str, ...]) -> None:
+@env_file_option
+def validate(config: str, env: tuple[str, ...], env_file: str | None) -> None:
     """Check CONFIG (Lunge v2, or v1) without sending anything.
 
     Prints a one-line summary and exits 0 when it can run; otherwise prints every
     problem, each with its field path, and exits 104.
+
+    \b
+    Examples:
+      lunge-mp validate configs/demo.yaml
+      lunge-mp validate test.yaml --env-file staging.env
     """
     from lunge_mp.config.perf import validate_file
     from lunge_mp.runner import EXIT_INVALID_CONFIG
 
-    summary = validate_file(config, _parse_env(env))
+    summary = validate_file(config, _parse_env(env, env_file))
     if summary is None:
         sys.exit(EXIT_INVALID_CONFIG)
     click.echo(f"ok: {config}: {summary}")
@@ -254,7 +311,7 @@ def _thresholds(items: tuple[str, ...]) -> dict[str, list[str]]:
     return out
 
 
-@main.command()
+@main.command(short_help="Print a saved run's summary again and render its reports.")
 @click.argument("results", type=click.Path(dir_okay=False))
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="Write the HTML report here.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="Write the 1-second buckets as CSV here.")
@@ -297,14 +354,19 @@ def report(results: str, html_path: str | None, csv_path: str | None, junit_path
         print_summary(doc, written=written)
 
 
-@main.command()
+@main.command(short_help="Run the embedded HTTP test server.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", "-p", type=click.IntRange(0, 65535), default=8080, show_default=True,
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
               help="Port (0 picks a free one and prints it).")
+@click.option("-p", "port_short", type=click.IntRange(0, 65535), default=None, hidden=True)  # old spelling
 @click.option("--workers", "-w", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Server processes sharing the port (SO_REUSEPORT).")
-def target(host: str, port: int, workers: int) -> None:
+def target(host: str, port: int, port_short: int | None, workers: int) -> None:
     """Run the embedded HTTP target that demos, tests and benchmarks load.
+
+    \b
+    Example:
+      lunge-mp target --port 0 --workers 2      # prints the address it listens on
 
     \b
     Routes: /  /json  /post (echo)  /delay/<ms>  /status/<code>  /bytes/<n>
@@ -312,6 +374,7 @@ def target(host: str, port: int, workers: int) -> None:
     """
     from lunge_mp.target import run_target
 
+    port = port if port_short is None else port_short
     try:
         run_target(host=host, port=port, workers=workers)
     except OSError as exc:

@@ -108,7 +108,8 @@ def _echo_json(data: object) -> None:
 
 # -- baseline ---------------------------------------------------------------------------------
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]},
+             short_help="Name a run as the reference: set, list, show, delete.")
 def baseline() -> None:
     """Named baselines: stored copies of one run's results to compare later runs against.
 
@@ -200,19 +201,21 @@ def baseline_delete(name: str, store_path: str | None) -> None:
 
 # -- compare ----------------------------------------------------------------------------------
 
-@click.command(cls=_Command, context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(cls=_Command, context_settings={"help_option_names": ["-h", "--help"]},
+               short_help="Compare results with a baseline; exit 99 on a regression.")
 @click.argument("results", metavar="RESULTS.json")
 @click.option("--baseline", "-b", "baseline_name", required=True, metavar="NAME",
               help="The baseline to compare against (`lunge-mp baseline list` shows them).")
-@click.option("--max-regression", "-r", "rules_text", metavar="RULES", default=None, help=RULES_HELP)
+@click.option("--max-regression", "-m", "rules_text", metavar="RULES", default=None, help=RULES_HELP)
+@click.option("-r", "rules_old", metavar="RULES", default=None, hidden=True)   # old spelling; -r is Lunge's --request
 @click.option("--scope", type=click.Choice(["all", "overall"]), default="all", show_default=True,
               help="Check each scenario and request too (all), or the whole run only (overall).")
 @click.option("--json", "json_out", metavar="OUT", type=click.Path(dir_okay=False), default=None,
               help="Also write the comparison as JSON to OUT ('-': to stdout instead of the table).")
 @click.option("--force", is_flag=True, help="Compare even when the baseline is a run of another test.")
 @store_option
-def compare(results: str, baseline_name: str, rules_text: str | None, scope: str, json_out: str | None,
-            force: bool, store_path: str | None) -> None:
+def compare(results: str, baseline_name: str, rules_text: str | None, rules_old: str | None, scope: str,
+            json_out: str | None, force: bool, store_path: str | None) -> None:
     """Compare RESULTS.json with a stored baseline; exit 99 if a metric got worse than allowed.
 
     Every rule is checked for the whole run, each scenario and each request (matched by
@@ -236,6 +239,7 @@ def compare(results: str, baseline_name: str, rules_text: str | None, scope: str
       lunge-mp compare results.json -b nightly --max-regression 'p95=5%,p99=+20ms,error_rate=+0.5pp,rps=-5%'
       lunge-mp compare results.json -b nightly --scope overall --json comparison.json
     """
+    rules_text = rules_text if rules_old is None else rules_old
     try:
         rules = parse_rules(rules_text)
     except RuleError as exc:
@@ -269,7 +273,8 @@ def compare(results: str, baseline_name: str, rules_text: str | None, scope: str
 
 # -- history / record -------------------------------------------------------------------------
 
-@click.command(cls=_Command, context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(cls=_Command, context_settings={"help_option_names": ["-h", "--help"]},
+               short_help="List recorded runs with their trend against the previous run.")
 @click.option("--name", "-n", "test_name", metavar="TEST", default=None,
               help="Only runs of this test (the config's `name`): an exact name, else every name "
                    "that contains TEST, ignoring case.")
@@ -301,13 +306,18 @@ def history(test_name: str | None, limit: int, as_json: bool, store_path: str | 
         click.echo(history_table(rows), nl=False)
 
 
-@click.command(cls=_Command, context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(cls=_Command, context_settings={"help_option_names": ["-h", "--help"]},
+               short_help="Add saved results files to the run history.")
 @click.argument("results", metavar="RESULTS.json...", nargs=-1, required=True)
 @store_option
 def record(results: tuple[str, ...], store_path: str | None) -> None:
     """Add the runs in RESULTS.json files to the history ('-' reads stdin).
 
     A run already recorded (same runId) is not stored again.
+
+    \b
+    Example:
+      lunge-mp record results/*.json
     """
     docs = [(path, _read_results(path)) for path in results]   # all checked before any is stored
     with _open(store_path) as store:

@@ -21,11 +21,13 @@ from lunge_mp.coordinator.run import Coordinator, RunOutcome
 from lunge_mp.metrics.names import GENERATOR_FAILURE
 from lunge_mp.plan import Plan
 from lunge_mp.redact import Redactor, mask_url_credentials
+from lunge_mp.report.banner import start_banner
 from lunge_mp.report.console import LiveView, live_line, print_summary
 from lunge_mp.report.outputs import check_writable, write_reports
 from lunge_mp.report.results import all_failed_warning, build_results, live_results
 from lunge_mp.scenario.preflight import unknown_template_names
 from lunge_mp.store import record_after_run
+from lunge_mp.worker import transports
 
 EXIT_OK = 0
 EXIT_THRESHOLDS = 99
@@ -34,10 +36,11 @@ EXIT_INVALID_RUN = 113
 EXIT_INTERNAL = 1
 
 
-def load_or_explain(path: str, overrides: dict[str, str]) -> Plan | None:
+def load_or_explain(path: str, overrides: dict[str, str],
+                    thresholds: dict[str, list[str]] | None = None) -> Plan | None:
     """The plan, or None after printing every config error (the caller exits 104)."""
     try:
-        return explain(path, load_plan(path, overrides=overrides))
+        return explain(path, load_plan(path, overrides=overrides, thresholds=thresholds))
     except ConfigError as exc:
         return explain(path, None, exc)
 
@@ -157,8 +160,9 @@ def explain(source: str, plan: Plan | None, error: ConfigError | None = None) ->
 
 
 def execute(config: str, overrides: dict[str, str], workers: int, quiet: bool,
-            outputs: dict[str, str | None], record: bool = True) -> int:
-    plan = load_or_explain(config, overrides)
+            outputs: dict[str, str | None], record: bool = True,
+            thresholds: dict[str, list[str]] | None = None) -> int:
+    plan = load_or_explain(config, overrides, thresholds)
     if plan is None:
         return EXIT_INVALID_CONFIG
     return execute_plan(plan, workers, quiet, outputs, record)
@@ -175,8 +179,11 @@ def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str |
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_INVALID_CONFIG
-    view = None if quiet else LiveView()
     redactor = Redactor.for_plan(plan)
+    if not quiet:
+        banner = start_banner(plan, workers, transports.chosen(plan), paths)
+        print(redactor.text("\n".join(banner)), file=sys.stderr)
+    view = None if quiet else LiveView()
     coordinator = Coordinator(plan, workers, on_tick=_live(view) if view else None,
                               on_second=_abort_checker(plan), on_log=_logger(view, redactor) if view else None)
     internal_error = None

@@ -32,7 +32,8 @@ JSON_SUFFIXES = (".json",)
 
 
 def load_plan(path: str | os.PathLike[str], overrides: dict[str, str] | None = None,
-              environ: Mapping[str, str] | None = None) -> Plan:
+              environ: Mapping[str, str] | None = None,
+              thresholds: Mapping[str, list[str]] | None = None) -> Plan:
     """Read, expand, parse and validate the config at `path`.
 
     `overrides` (the CLI's `-e KEY=VALUE`) win over `environ` (default: os.environ) for
@@ -49,6 +50,9 @@ def load_plan(path: str | os.PathLike[str], overrides: dict[str, str] | None = N
     unused = unused_overrides(read_text(source), doc, overrides)
     if unused:
         raise ConfigError(unused, source)
+    if thresholds:      # `run --threshold`: added to the file's own, validated with them
+        from lunge_mp.config.perf import with_thresholds
+        doc = with_thresholds(doc, thresholds)
     plan = plan_from_dict(override_variables(doc, overrides), source=source)
     return resolve_data_files(plan, Path(source).resolve().parent)
 

@@ -35,14 +35,19 @@ def plan_from_file(path: str, environment: str | None, test: str | None, request
     if given:
         raise ConfigError([f"{', '.join(given)}: only for Lunge v1 files; {path} is a v2 config, whose "
                            f"scenarios say how it runs (or run it with `lunge-mp run {path}`)"], path)
-    if thresholds and isinstance(doc, Mapping):
-        merged = dict(doc.get("thresholds") or {}) if isinstance(doc.get("thresholds"), Mapping) else {}
-        for metric, exprs in thresholds.items():
-            own = merged.get(metric, [])
-            merged[metric] = (own if isinstance(own, list) else [own]) + list(exprs)
-        doc = {**doc, "thresholds": merged}
-    plan = plan_from_dict(doc, source=path)
+    plan = plan_from_dict(with_thresholds(doc, thresholds), source=path)
     return resolve_data_files(plan, Path(path).resolve().parent)
+
+
+def with_thresholds(doc: Any, thresholds: Mapping[str, list[str]] | None) -> Any:
+    """The document with --threshold METRIC:EXPR entries added to its own (both apply)."""
+    if not thresholds or not isinstance(doc, Mapping):
+        return doc
+    merged = dict(doc.get("thresholds") or {}) if isinstance(doc.get("thresholds"), Mapping) else {}
+    for metric, exprs in thresholds.items():
+        own = merged.get(metric, [])
+        merged[metric] = (own if isinstance(own, list) else [own]) + list(exprs)
+    return {**doc, "thresholds": merged}
 
 
 def validate_file(path: str, overrides: Mapping[str, str] | None = None) -> str | None:

@@ -158,3 +158,60 @@ def test_history_matches_names_ignoring_case_and_by_part(tmp_path):
     assert "r1" in proc.stdout and "r2" not in proc.stdout
     assert [r["runId"] for r in json.loads(cli("history", "--name", "LOGIN", "--json", env=env).stdout)] == ["r1"]
     assert "no recorded test has a name containing 'nope'" in cli("history", "--name", "nope", env=env).stdout
+
+
+# -- conventions: run --threshold, --env-file, the banner, help that explains itself ------------
+
+RUN_CONFIG = """
+name: conventions
+settings: {baseUrl: "${BASE_URL}"}
+variables: {token: abc}
+scenarios:
+  s:
+    executor: shared-iterations
+    vus: 2
+    iterations: 4
+    requests:
+      - {name: root, url: /, headers: {X-T: "{{token}}"}}
+"""
+
+
+def test_run_takes_thresholds_and_an_env_file_and_says_what_it_will_run(tmp_path, fresh_target):
+    config = write_config(tmp_path, RUN_CONFIG)
+    env_file = tmp_path / "staging.env"
+    env_file.write_text(f"# staging\nexport BASE_URL='{fresh_target.url}'\ntoken=\"from-file\"\n")
+    out = tmp_path / "r.json"
+    proc = cli("run", str(config), "--env-file", str(env_file), "--threshold", "http_reqs:count<3",
+               "-w", "1", "--out", str(out))
+    assert proc.returncode == 99, proc.stderr                     # 4 requests break count<3
+    r = read_json(out)
+    assert [(t["metric"], t["expression"], t["ok"]) for t in r["thresholds"]] == [("http_reqs", "count<3", False)]
+    assert fresh_target.stats()["requests"] == 4
+    banner = proc.stderr.split("\n[", 1)[0]
+    assert "conventions: " in banner and "1 worker, transport fast" in banner
+    assert "* s: shared-iterations, 2 VUs, 4 iterations" in banner and f"output: {out}" in banner
+    # -e wins over the file; an unreadable line is refused before anything is sent
+    env_file.write_text("BASE_URL=http://127.0.0.1:9\nnot a pair\n")
+    proc = cli("run", str(config), "--env-file", str(env_file), "-q")
+    assert proc.returncode == 104 and "line 2: not KEY=VALUE" in proc.stderr
+    assert fresh_target.stats()["requests"] == 4
+
+
+def test_every_command_explains_itself_with_examples_and_whole_descriptions():
+    top = cli("--help").stdout
+    commands = [line.split()[0] for line in top.split("Commands:", 1)[1].splitlines() if line.strip()]
+    assert {"run", "perf", "validate", "report", "target", "compare", "history", "record", "baseline"} <= set(commands)
+    assert "..." not in top.split("Commands:", 1)[1], top
+    for command in commands:
+        text = cli(command, "--help").stdout
+        assert "Example" in text, f"`lunge-mp {command} --help` shows no example"
+
+
+def test_short_flags_have_one_meaning_and_old_spellings_still_work(tmp_path):
+    env = {"LUNGE_MP_STORE": str(tmp_path / "h.db")}
+    base = _results(tmp_path, "base", runId="b1")
+    assert cli("baseline", "set", "api", base, env=env).returncode == 0
+    for flag in ("-m", "--max-regression", "-r"):       # -r: the old spelling, kept working
+        proc = cli("compare", base, "-b", "api", flag, "p95=5%", env=env)
+        assert proc.returncode == 0, (flag, proc.stderr)
+    assert "-m, --max-regression" in cli("compare", "--help").stdout
