@@ -37,6 +37,7 @@ class Assertion(msgspec.Struct, frozen=True):
     value: str = ""
     path: str = ""              # body: JSONPath
     name: str = ""              # header name
+    label: str = ""             # the check's name in reports (`check:`), or one made from the rest
 
 
 class Extract(msgspec.Struct, frozen=True):
@@ -67,6 +68,7 @@ class RequestSpec(msgspec.Struct, frozen=True):
     think_time: float = 0.0
     assertions: tuple[Assertion, ...] = ()
     extract: tuple[Extract, ...] = ()
+    expected_statuses: tuple[tuple[int, int], ...] = ((200, 399),)   # others fail the request
 
 
 class ScenarioPlan(msgspec.Struct, frozen=True):
@@ -111,6 +113,8 @@ class Settings(msgspec.Struct, frozen=True):
     headers: dict[str, str] = {}
     transport: str = "auto"     # auto | fast | aiohttp (see lunge_mp/worker/transports.py)
     connections: str = "shared"  # shared | perVU (fast transport only; see worker/fast_transport.py)
+    expected_statuses: tuple[tuple[int, int], ...] = ((200, 399),)   # config/statuses.py
+    checks_fail_requests: bool = False   # true: a failed check also fails its request (class check)
 
 
 class Threshold(msgspec.Struct, frozen=True):

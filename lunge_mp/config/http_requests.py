@@ -22,14 +22,15 @@ from typing import Any
 from lunge_mp.config.durations import parse_duration
 from lunge_mp.config.errors import Errors, describe, index
 from lunge_mp.config.fields import Fields, as_number
+from lunge_mp.config.statuses import parse_expected
 from lunge_mp.plan import Assertion, Extract, RequestSpec, Settings
 from lunge_mp.scenario.checks import path_problem
 
 REQUEST_KEYS = ("name", "method", "url", "headers", "body", "form", "timeout", "thinkTime", "assertions",
-                "extract")
+                "extract", "expectedStatuses")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 
-ASSERTION_KEYS = ("type", "condition", "value", "path", "name")
+ASSERTION_KEYS = ("type", "condition", "value", "path", "name", "check")
 ASSERTION_TYPES = ("status", "body", "header", "duration")
 CONDITIONS = ("eq", "ne", "gt", "lt", "gte", "lte", "contains", "matches", "exists")
 NUMERIC_CONDITIONS = ("gt", "lt", "gte", "lte")
@@ -85,8 +86,12 @@ def parse_request(value: object, path: str, errs: Errors, settings: Settings,
     think_time = f.duration("thinkTime", 0.0)
     assertions = _each(f.list("assertions"), f.at("assertions"), errs, parse_assertion)
     extract = _each(f.list("extract"), f.at("extract"), errs, parse_extract)
+    expected = settings.expected_statuses
+    if f.has("expectedStatuses"):
+        expected = parse_expected(value["expectedStatuses"], f.at("expectedStatuses"), errs) or expected
     return RequestSpec(name=name, method=method, url=url, headers=headers, body=body, form=form,
-                       timeout=timeout, think_time=think_time, assertions=assertions, extract=extract)
+                       timeout=timeout, think_time=think_time, assertions=assertions, extract=extract,
+                       expected_statuses=expected)
 
 
 def _each(items: list[Any] | None, path: str, errs: Errors, parse: Any) -> tuple[Any, ...]:
@@ -227,9 +232,20 @@ def parse_assertion(value: object, path: str, errs: Errors) -> Assertion | None:
     elif json_path and kind is not None:
         f.error("path", f"only body assertions take a JSON path; a {kind} assertion has none")
     value_text = _assertion_value(f, kind, condition)
+    label = f.str("check", "", nonempty=True)
     if kind is None or len(errs) > before:
         return None
-    return Assertion(type=kind, condition=condition, value=value_text, path=json_path, name=name or "")
+    return Assertion(type=kind, condition=condition, value=value_text, path=json_path, name=name or "",
+                     label=label or default_label(kind, condition, value_text, json_path, name or ""))
+
+
+def default_label(kind: str, condition: str, value: str, json_path: str, header: str) -> str:
+    """`status eq 200`, `body $.id exists`, `header Content-Type contains json`, `duration lt 500ms`."""
+    what = {"body": f"body {json_path}".rstrip(), "header": f"header {header}"}.get(kind, kind)
+    if condition == "exists":
+        return f"{what} exists"
+    shown = f"{value}ms" if kind == "duration" else value
+    return f"{what} {condition} {shown}"
 
 
 def _assertion_value(f: Fields, kind: str | None, condition: str) -> str:

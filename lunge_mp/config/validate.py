@@ -16,13 +16,15 @@ from lunge_mp.config.fields import Fields, scalar_text
 from lunge_mp.config.guardrails import parse_guardrails
 from lunge_mp.config.http_requests import url_problem
 from lunge_mp.config.scenarios import parse_scenarios
+from lunge_mp.config.statuses import parse_expected
 from lunge_mp.config.thresholds import parse_thresholds
 from lunge_mp.plan import Options, Plan, Settings, Warmup
 
 TOP_KEYS = ("name", "description", "settings", "variables", "scenarios", "thresholds", "options",
             "guardrails", "output", "data")
 SETTINGS_KEYS = ("baseUrl", "timeout", "maxConnectionsPerHost", "maxIdleConnsPerHost", "keepalive",
-                 "insecureSkipVerify", "userAgent", "headers", "transport", "connections")
+                 "insecureSkipVerify", "userAgent", "headers", "transport", "connections",
+                 "expectedStatuses", "checksFailRequests")
 TRANSPORTS = ("auto", "fast", "aiohttp")
 CONNECTIONS = ("shared", "perVU")
 OPTIONS_KEYS = ("sequential", "iterationsTimeout", "warmup", "minEfficiency")
@@ -91,6 +93,9 @@ def parse_settings(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> tupl
         connections=_connections(f, defaults.connections, transport),
         user_agent=f.str("userAgent", defaults.user_agent),
         headers=f.str_map("headers"),
+        expected_statuses=(parse_expected(m["expectedStatuses"], f.at("expectedStatuses"), errs)
+                           if f.has("expectedStatuses") else None) or defaults.expected_statuses,
+        checks_fail_requests=f.bool("checksFailRequests", defaults.checks_fail_requests),
     ), base_ok
 
 

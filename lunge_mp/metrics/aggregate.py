@@ -39,6 +39,9 @@ class _ReqTotals:
     bytes_out: int = 0
     checks_passed: int = 0
     checks_failed: int = 0
+    check_runs: int = 0
+    check_fails: dict[int, int] = field(default_factory=dict)
+    check_first: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -195,6 +198,11 @@ class Aggregate:
         t.bytes_out += cd.bytes_out
         t.checks_passed += cd.checks_passed
         t.checks_failed += cd.checks_failed
+        t.check_runs += cd.check_runs
+        for i, n in cd.check_fails.items():
+            t.check_fails[i] = t.check_fails.get(i, 0) + n
+        for i, msg in cd.check_first.items():
+            t.check_first.setdefault(i, msg)
         for cls, n in cd.errors.items():
             t.errors[cls] = t.errors.get(cls, 0) + n
         for cls, msg in cd.first_error.items():
@@ -287,6 +295,12 @@ class Aggregate:
         out["first_error"] = {cls: am[1] for cls, am in sorted(first.items())}
         out["errors"] = dict(sorted(out["errors"].items()))
         return out
+
+    def check_results(self) -> list[tuple[str, str, int, dict[int, int], dict[int, str]]]:
+        """Per (scenario, request) whose checks ran: (scenario, request, runs, fails by check
+        index, first failure message by check index). Check i passed runs - fails[i] times."""
+        return [(s, r, t.check_runs, dict(t.check_fails), dict(t.check_first))
+                for (s, r), t in self._reqs.items() if t.check_runs]
 
     def scenario_counters(self, scenario: str | None = None) -> dict:
         """iterations, dropped {cause: n}, interrupted, scheduled, vus_max, active_vus_max.

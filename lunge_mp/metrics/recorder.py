@@ -50,7 +50,8 @@ class _Req:
     """Counters of one (scenario, request) for the current interval, and its two series."""
 
     __slots__ = ("dur", "rt", "requests", "failures", "errors", "first_error",
-                 "bytes_in", "bytes_out", "checks_passed", "checks_failed")
+                 "bytes_in", "bytes_out", "checks_passed", "checks_failed", "check_runs", "check_fails",
+                 "check_first")
 
     def __init__(self, dur: _Series, rt: _Series) -> None:
         self.dur = dur.append
@@ -63,6 +64,9 @@ class _Req:
         self.bytes_out = 0
         self.checks_passed = 0
         self.checks_failed = 0
+        self.check_runs = 0                     # times this request's checks ran (each runs every time)
+        self.check_fails: dict[int, int] = {}   # check index → fails
+        self.check_first: dict[int, str] = {}   # check index → its first failure message
 
     def fail(self, error_class: str | None, error_msg: str | None) -> None:
         self.failures += 1
@@ -74,13 +78,16 @@ class _Req:
 
     def delta(self, scenario: str, request: str) -> CounterDelta | None:
         if not (self.requests or self.failures or self.bytes_in or self.bytes_out or self.errors
-                or self.checks_passed or self.checks_failed):
+                or self.check_runs):
             return None
         d = CounterDelta(scenario, request, self.requests, self.failures, self.errors,
                          self.bytes_in, self.bytes_out, self.first_error,
-                         self.checks_passed, self.checks_failed)
+                         self.checks_passed, self.checks_failed, self.check_runs, self.check_fails,
+                         self.check_first)
         self.requests = self.failures = self.bytes_in = self.bytes_out = 0
-        self.checks_passed = self.checks_failed = 0
+        self.checks_passed = self.checks_failed = self.check_runs = 0
+        self.check_fails = {}
+        self.check_first = {}
         self.errors = {}
         self.first_error = {}
         return d
@@ -172,15 +179,24 @@ class Recorder:
         r.requests += 1
         r.fail(error_class, error_msg)
 
-    def checks(self, scenario: str, request: str, passed: int, failed: int) -> None:
-        """Assertions of one response: how many held and how many did not (k6's `checks`).
-        A request whose response never came (timeout, connect error) has no checks."""
+    def checks(self, scenario: str, request: str, passed: int, failed: int,
+               failures: list[tuple[int, str]] | None = None) -> None:
+        """Assertions of one response: how many held and how many did not (k6's `checks`),
+        and which failed (check index, message). A request whose response never came
+        (timeout, connect error) has no checks."""
         try:
             r = self._reqs[scenario][request]
         except KeyError:
             r = self._req(scenario, request)
         r.checks_passed += passed
         r.checks_failed += failed
+        r.check_runs += 1
+        if failures:
+            fails, first = r.check_fails, r.check_first
+            for i, message in failures:
+                fails[i] = fails.get(i, 0) + 1
+                if i not in first:
+                    first[i] = message
 
     def iteration_done(self, scenario: str, duration_us: int, lag_us: int | None = None) -> None:
         """One completed iteration (with or without failed requests); lag for open model."""

@@ -124,6 +124,9 @@ class CounterDelta(msgspec.Struct, array_like=True):
     first_error: dict[str, str] = {}   # failure class → first message seen
     checks_passed: int = 0      # assertions that held (k6 `checks` passes)
     checks_failed: int = 0      # assertions that did not
+    check_runs: int = 0         # responses whose checks ran (every check runs on each)
+    check_fails: dict[int, int] = {}   # check index (in the request's assertions) → fails
+    check_first: dict[int, str] = {}   # check index → its first failure message
 
 
 class ScenarioDelta(msgspec.Struct, array_like=True):

@@ -143,6 +143,7 @@ def print_summary(results: dict, out: TextIO = sys.stdout, written: list[str] = 
     if eff is not None:
         print(f"  efficiency    {_pct(eff)} of open-model iterations started as scheduled", file=out)
 
+    _print_checks(results.get("checkResults") or [], out)
     if results["thresholds"]:
         print(file=out)
         print("  thresholds", file=out)
@@ -169,3 +170,36 @@ def print_summary(results: dict, out: TextIO = sys.stdout, written: list[str] = 
         print(file=out)
         print(f"  written: {', '.join(written)}", file=out)
     print(file=out)
+
+
+MAX_CHECK_LINES = 30
+
+
+def _print_checks(checks: list[dict], out: TextIO) -> None:
+    """k6's check list: each check by name under its request, ✓ or ✗, passes/total, and a
+    failing check's first message. Failing checks first when there are many."""
+    if not checks:
+        return
+    utf8 = "utf" in (getattr(out, "encoding", None) or "utf-8").lower()
+    ok_mark, bad_mark = ("✓", "✗") if utf8 else ("ok", "x ")
+    shown = sorted(checks, key=lambda c: c["fails"] == 0)[:MAX_CHECK_LINES] if len(checks) > MAX_CHECK_LINES \
+        else checks
+    keep = {id(c) for c in shown}
+    width = min(48, max(len(c["check"]) for c in shown))
+    print(file=out)
+    print("  checks", file=out)
+    where = None
+    for c in checks:
+        if id(c) not in keep:
+            continue
+        if (c["scenario"], c["request"]) != where:
+            where = (c["scenario"], c["request"])
+            print(f"    {c['request']} ({c['scenario']})", file=out)
+        total = c["passes"] + c["fails"]
+        line = (f"      {bad_mark if c['fails'] else ok_mark} {c['check'][:width]:<{width}}  "
+                f"{c['passes']:,}/{total:,}")
+        if c["fails"] and c.get("firstFailure"):
+            line += f"   first failure: {c['firstFailure'][:100]}"
+        print(line, file=out)
+    if len(checks) > len(shown):
+        print(f"    ({len(checks) - len(shown)} more passing checks in the results file)", file=out)

@@ -17,6 +17,7 @@ from lunge_mp.coordinator.run import RunOutcome
 from lunge_mp.coordinator import timeline
 from lunge_mp.metrics.aggregate import Aggregate
 from lunge_mp.metrics.names import DROP_DATA_EXHAUSTED
+from lunge_mp.report.check_tree import check_results
 from lunge_mp.scenario.preflight import data_sources_used
 from lunge_mp.worker import transports
 
@@ -153,6 +154,7 @@ def build_results(outcome: RunOutcome, status: str, exit_code: int,
             "seconds": outcome.measured_from, **scenario_metrics(outcome.warmup, outcome.measured_from)},
         "transport": transports.chosen(plan),
         "scenarioWindows": outcome.scenario_windows,
+        "checkResults": check_results(agg, plan),
         "thresholds": thresholds or [],
         "efficiency": efficiency(agg, outcome),
         "buckets": buckets,

@@ -25,6 +25,7 @@ import msgspec
 from lunge_mp.coordinator.warmup import PREFIX as WARMUP_PREFIX   # the warmup's copy of a scenario
 from lunge_mp.metrics.recorder import Recorder
 from lunge_mp.plan import DataSource, Plan, RequestSpec, ScenarioPlan
+from lunge_mp.config.statuses import DEFAULT as DEFAULT_STATUSES, status_set
 from lunge_mp.scenario.checks import CompiledCheck, CompiledExtract, Response
 from lunge_mp.scenario.cookies import CookieJar
 from lunge_mp.scenario.data import Feeder, data_names, read_table
@@ -53,7 +54,7 @@ class VU:
 
 class CompiledRequest:
     __slots__ = ("spec", "url", "headers", "body", "form", "static_headers", "checks", "extract",
-                 "cookie_header", "static", "status_ok", "n_checks")
+                 "cookie_header", "static", "status_ok", "n_checks", "expected")
 
     def __init__(self, spec: RequestSpec) -> None:
         self.spec = spec
@@ -65,6 +66,7 @@ class CompiledRequest:
         self.checks = [CompiledCheck(a) for a in spec.assertions]
         self.extract = [CompiledExtract(e) for e in spec.extract]
         self.n_checks = len(self.checks)
+        self.expected = status_set(spec.expected_statuses)   # any other status fails the request
         # the request's own Cookie header, if it sets one: the VU's cookies are added to it
         self.cookie_header = next((k for k in spec.headers if k.lower() == "cookie"), None)
         # Nothing to render: one Prepared, sent as is while the VU has no cookies (transports
@@ -107,6 +109,7 @@ class CompiledRequest:
 
 
 _STATUS_CODES = range(1000)
+DEFAULT_EXPECTED = status_set(DEFAULT_STATUSES)
 
 
 def _status_only(checks: list[CompiledCheck]) -> frozenset[int] | None:
@@ -120,15 +123,18 @@ def _status_only(checks: list[CompiledCheck]) -> frozenset[int] | None:
     return frozenset(ok)
 
 
-def failure_of(outcome: Outcome) -> str | None:
-    """The failure class of a finished request, before assertions (k6: status >= 400 fails)."""
+def failure_of(outcome: Outcome, expected: frozenset[int] = DEFAULT_EXPECTED) -> str | None:
+    """The failure class of a finished request, before checks (k6: a status outside
+    expectedStatuses, by default 200-399, fails it)."""
     if outcome.error_class is not None:
         return outcome.error_class
+    if outcome.status in expected:
+        return None
     if outcome.status >= 500:
         return "http_5xx"
     if outcome.status >= 400:
         return "http_4xx"
-    return None
+    return "unexpected_status"
 
 
 # -- data feeders, one set per worker process ---------------------------------------------------
@@ -192,6 +198,9 @@ class ScenarioRunner:
         self.feeders = self._feeders(plan, worker, workers)
         # check passes/fails per request, once the Recorder can count them (`checks`)
         self._count_checks = getattr(recorder, "checks", None)
+        # k6's model unless the config says otherwise: a failed check is counted by `checks`,
+        # and fails its request only with settings.checksFailRequests
+        self.checks_fail_requests = plan.settings.checks_fail_requests
         # settings.connections: perVU: every request carries its VU's id as the pool key, and
         # the VU's connections are closed when it ends (`vu_ended`)
         self.per_vu = plan.settings.connections == "perVU"
@@ -274,10 +283,10 @@ class ScenarioRunner:
                     response_us = None
                 if outcome.set_cookies:
                     jar.update(prepared.url, outcome.set_cookies, time.time())
-                if outcome.error_class is None and outcome.status < 400:
+                if outcome.error_class is None and outcome.status in req.expected:
                     failure = message = None
                 else:
-                    failure = failure_of(outcome)
+                    failure = failure_of(outcome, req.expected)
                     message = outcome.error
                     if message is None:
                         message = f"HTTP {outcome.status} from {prepared.method} {spec.url}"
@@ -286,19 +295,23 @@ class ScenarioRunner:
                 elif req.status_ok is not None and outcome.status in req.status_ok:
                     # status checks only, and they all pass: no Response to build
                     if self._count_checks is not None:
-                        self._count_checks(self.name, spec.name, req.n_checks, 0)
+                        self._count_checks(self.name, spec.name, req.n_checks, 0, None)
                 else:
                     resp = Response(outcome.status, outcome.headers, outcome.body, outcome.duration_us / 1000)
                     if req.checks:
-                        failed_checks = 0
-                        for compiled in req.checks:
+                        failed_checks = None
+                        for i, compiled in enumerate(req.checks):
                             problem = compiled(resp)
                             if problem is not None:
-                                failed_checks += 1
-                                if failed_checks == 1:
-                                    failure, message = failure or "check", message or problem
+                                if failed_checks is None:
+                                    failed_checks = [(i, problem)]
+                                    if self.checks_fail_requests:
+                                        failure, message = failure or "check", message or problem
+                                else:
+                                    failed_checks.append((i, problem))
                         if self._count_checks is not None:
-                            self._count_checks(self.name, spec.name, req.n_checks - failed_checks,
+                            n_failed = len(failed_checks) if failed_checks else 0
+                            self._count_checks(self.name, spec.name, req.n_checks - n_failed, n_failed,
                                                failed_checks)
                     for rule in req.extract:
                         value = rule(resp)

@@ -4,6 +4,8 @@ summary."""
 
 from __future__ import annotations
 
+import re
+
 from tests.support import cli, read_json, write_config
 
 
@@ -62,7 +64,14 @@ def test_checks_count_every_assertion_and_a_checks_threshold_fails_with_the_righ
     assert (home["ok"], home["observed"]) == (True, 1.0)
     assert windowed["ok"] is True and abs(windowed["observed"] - 2 / 3) < 1e-9
     assert "checks        30 assertions: 20 passed, 10 failed (66.67% passed)" in proc.stdout
-    assert "FAIL  checks: rate>0.9  (observed 0.666667)" in proc.stdout
+    assert "FAIL  checks: rate>0.9  (observed 0.6667 (66.67%))" in proc.stdout
+    # k6's list: each check by name under its request, with passes/total and the first failure
+    tree = proc.stdout.split("\n  checks\n", 1)[1].split("\n\n", 1)[0]
+    assert "    home (api)" in tree and "    down (api)" in tree
+    assert re.search(r"(✓|ok) status eq 200 +10/10", tree) and re.search(r"(✓|ok) status lt 400 +10/10", tree)
+    assert re.search(r"(✗|x ) status eq 200 +0/10   first failure: .*503", tree), tree
+    assert [(c["request"], c["check"], c["passes"], c["fails"]) for c in r["checkResults"]] == [
+        ("home", "status eq 200", 10, 0), ("home", "status lt 400", 10, 0), ("down", "status eq 200", 0, 10)]
 
     again = cli("report", str(out), "--csv", str(tmp_path / "b.csv"), "--junit", str(tmp_path / "j.xml"),
                 "--html", str(tmp_path / "r.html"))

@@ -89,9 +89,11 @@ def test_failures_are_classified_and_thresholds_fail_with_99(tmp_path, fresh_tar
     assert proc.returncode == 99, proc.stderr
     results = read_json(out)
     failed = results["metrics"]["http_req_failed"]
-    assert failed["byClass"] == {"http_5xx": 50, "check": 50}
+    assert failed["byClass"] == {"http_5xx": 50}            # a failed check is not a failed request
     assert "503" in failed["firstError"]["http_5xx"]
-    assert "got 42" in failed["firstError"]["check"]
+    [check] = results["checkResults"]
+    assert (check["check"], check["passes"], check["fails"]) == ("body $.id eq 7", 0, 50)
+    assert "got 42" in check["firstFailure"]
     assert results["thresholds"][0]["ok"] is False
     assert results["status"] == "failed"
     assert "FAIL" in proc.stdout and "http_req_failed" in proc.stdout

@@ -137,9 +137,13 @@ def test_failures_are_classified_per_scenario_and_the_run_still_finishes(tmp_pat
     assert "503" in by["unavailable"]["firstError"]["http_5xx"]
     assert by["refused"]["byClass"] == {"connect": 20}
     assert by["slow"]["byClass"] == {"timeout": 20}
-    assert by["wrong"]["byClass"] == {"check": 20}
-    assert "body $.item eq '8' failed (got '7')" in by["wrong"]["firstError"]["check"]
-    assert results["metrics"]["http_req_failed"]["count"] == 80
+    # k6's model: a 200 was expected, so the request did not fail; its checks did, by name
+    assert by["wrong"]["byClass"] == {}
+    checks = {c["check"]: c for c in results["checkResults"] if c["scenario"] == "wrong"}
+    assert (checks["body $.item eq 8"]["fails"], checks["body $.item eq 8"]["passes"]) == (20, 0)
+    assert "body $.item eq '8' failed (got '7')" in checks["body $.item eq 8"]["firstFailure"]
+    assert "X-Missing" in checks["header X-Missing exists"]["firstFailure"]
+    assert results["metrics"]["http_req_failed"]["count"] == 60
     assert results["metrics"]["http_reqs"]["count"] == 80
     assert results["metrics"]["iterations"]["count"] == 80
 

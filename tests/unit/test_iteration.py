@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from lunge_mp.metrics.recorder import Recorder
-from lunge_mp.plan import Assertion, DataSource, Extract, Plan, RequestSpec, ScenarioPlan
+from lunge_mp.plan import Assertion, DataSource, Extract, Plan, RequestSpec, ScenarioPlan, Settings
 from lunge_mp.worker.iteration import ScenarioRunner
 from lunge_mp.worker.transport import Outcome, Prepared
 
@@ -34,16 +34,18 @@ class CountingRecorder(Recorder):
         super().__init__()
         self.check_counts: dict[str, list[int]] = {}
 
-    def checks(self, scenario: str, request: str, passed: int, failed: int) -> None:
+    def checks(self, scenario: str, request: str, passed: int, failed: int, failures=None) -> None:
         c = self.check_counts.setdefault(request, [0, 0])
         c[0] += passed
         c[1] += failed
+        super().checks(scenario, request, passed, failed, failures)
 
 
 def runner(requests, transport, data=(), recorder=None, worker=0, workers=1, executor="constant-vus",
-           top_data=()) -> ScenarioRunner:
+           top_data=(), settings=None) -> ScenarioRunner:
     scenario = ScenarioPlan(name="s", executor=executor, requests=tuple(requests), vus=1, duration=1, data=data)
-    plan = Plan(name="p", scenarios=(scenario,), data=top_data, variables={"v": "1"})
+    plan = Plan(name="p", scenarios=(scenario,), data=top_data, variables={"v": "1"},
+                **({"settings": settings} if settings else {}))
     return ScenarioRunner(plan, scenario, transport, recorder or Recorder(), 1, worker, workers)
 
 
@@ -70,19 +72,40 @@ def test_cookies_go_back_to_the_same_vu_only_and_join_the_requests_own_cookie_he
     assert t.sent[2].headers == {"cookie": "own=1"}                    # VU b has no cookies
 
 
-def test_every_check_is_counted_and_the_first_failure_names_the_request():
+@pytest.mark.parametrize("fail_requests", [False, True])
+def test_every_check_is_counted_with_its_first_failure(fail_requests):
     rec = CountingRecorder()
     t = Scripted(lambda p: Outcome(status=200, duration_us=5, body=b'{"id": 7}', headers={"X-A": "1"}))
     spec = RequestSpec("get", "GET", "http://h/", assertions=(
         Assertion("status", "eq", "200"), Assertion("body", "eq", "8", path="$.id"),
         Assertion("header", "exists", name="X-B")))
-    r = runner([spec], t, recorder=rec)
-    vu = r.new_vu()
-    asyncio.run(r.iteration(vu, 0, None))
-    assert rec.check_counts == {"get": [1, 2]}
+    r = runner([spec], t, recorder=rec, settings=Settings(checks_fail_requests=fail_requests))
+    for _ in range(2):
+        asyncio.run(r.iteration(r.new_vu(), 0, None))
+    assert rec.check_counts == {"get": [2, 4]}
     reqs, _ = counters(rec)
-    assert reqs["get"].failures == 1 and reqs["get"].errors == {"check": 1}
-    assert "body $.id eq '8' failed (got 7)" in reqs["get"].first_error["check"]
+    # each check apart: ran twice, checks 1 and 2 failed twice, each with its first message
+    assert reqs["get"].check_runs == 2 and reqs["get"].check_fails == {1: 2, 2: 2}
+    assert "body $.id eq '8' failed (got 7)" in reqs["get"].check_first[1]
+    assert "X-B" in reqs["get"].check_first[2]
+    if fail_requests:      # settings.checksFailRequests: the old model, a failed check fails the request
+        assert reqs["get"].failures == 2 and reqs["get"].errors == {"check": 2}
+        assert "body $.id eq '8' failed (got 7)" in reqs["get"].first_error["check"]
+    else:                  # k6's model: the status was expected, so the request did not fail
+        assert reqs["get"].failures == 0 and reqs["get"].errors == {}
+
+
+@pytest.mark.parametrize("expected, status, error", [
+    (((200, 399),), 404, "http_4xx"), (((200, 299), (404, 404)), 404, None),
+    (((200, 200),), 201, "unexpected_status"), (((200, 399),), 302, None), (((200, 399),), 503, "http_5xx"),
+])
+def test_expected_statuses_decide_what_fails_a_request(expected, status, error):
+    rec = Recorder()
+    t = Scripted(lambda p: Outcome(status=status, duration_us=5))
+    r = runner([RequestSpec("get", "GET", "http://h/", expected_statuses=expected)], t, recorder=rec)
+    asyncio.run(r.iteration(r.new_vu(), 0, None))
+    reqs, _ = counters(rec)
+    assert reqs["get"].errors == ({error: 1} if error else {})
 
 
 def test_extracted_values_feed_the_next_request_and_stay_with_the_vu():
@@ -239,8 +262,8 @@ def test_no_status_set_when_a_check_needs_the_response_or_something_is_extracted
 
 
 @pytest.mark.parametrize("status, passed, failed, error", [
-    (200, 2, 0, None), (201, 1, 1, "check"), (404, 1, 1, "http_4xx"), (503, 0, 2, "http_5xx"),
-    (302, 0, 2, "check"),
+    (200, 2, 0, None), (201, 1, 1, None), (404, 1, 1, "http_4xx"), (503, 0, 2, "http_5xx"),
+    (302, 0, 2, None),
 ])
 def test_status_only_checks_count_passes_and_failures_without_a_response(monkeypatch, status, passed,
                                                                         failed, error):
@@ -267,9 +290,9 @@ def test_status_only_checks_count_passes_and_failures_without_a_response(monkeyp
     reqs, _ = counters(rec)
     assert reqs["get"].errors == ({error: 1} if error else {})
     assert bool(built) == (failed > 0)             # a Response only to word a failure
-    if error == "check":
-        assert reqs["get"].first_error["check"].startswith("status status")
-    elif error is not None:
+    if failed:
+        assert reqs["get"].check_first[min(reqs["get"].check_fails)].startswith("status status")
+    if error is not None:
         assert reqs["get"].first_error[error] == f"HTTP {status} from GET http://h/"
 
 

@@ -259,9 +259,11 @@ def test_checks_are_counted_per_request_and_summed_per_scenario_run_and_second()
 
 def test_a_checks_only_interval_is_still_shipped():
     rec = Recorder()
-    rec.checks("s", "r", 1, 2)
+    rec.checks("s", "r", 1, 2, [(1, "first"), (2, "second")])
+    rec.checks("s", "r", 2, 1, [(2, "later")])
     _, counters, _ = rec.drain()
-    assert counters == [m.CounterDelta("s", "r", checks_passed=1, checks_failed=2)]
+    assert counters == [m.CounterDelta("s", "r", checks_passed=3, checks_failed=3, check_runs=2,
+                                       check_fails={1: 1, 2: 2}, check_first={1: "first", 2: "second"})]
     assert rec.drain() == ([], [], [])
 
 

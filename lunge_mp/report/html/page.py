@@ -48,6 +48,7 @@ def render_html(results: dict, plotly_js: str | None = None) -> str:
         '<h2 id="anomalies">Anomalies</h2>', tables.anomalies(results, ANOMALY_KINDS),
         "<h2>Over time</h2>", charts.charts(data, results),
         '<h2 id="thresholds">Thresholds</h2>', tables.thresholds(results),
+        '<h2 id="checks">Checks</h2>', tables.checks(results),
         "<h2>Scenarios</h2>", tables.scenarios(results),
         "<h2>Requests</h2>", tables.requests(results),
         "<h2>Latency summary</h2>", tables.latency(results),

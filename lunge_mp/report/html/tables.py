@@ -77,6 +77,24 @@ def thresholds(r: dict) -> str:
     return table(head, rows, num_from=3, cls="thresholds", text_cols=(2,))
 
 
+def checks(r: dict) -> str:
+    """Each check by name under its request (k6's list): passes, fails, rate, first failure."""
+    rows = r.get("checkResults")
+    if rows is None:
+        return '<p class="muted">This results file does not list checks by name.</p>'
+    if not rows:
+        return '<p class="muted">No checks ran.</p>'
+    out = []
+    for c in rows:
+        mark = ('<span class="checks bad">✗</span>' if c.get("fails")
+                else '<span class="checks ok">✓</span>')
+        out.append([f'{mark} {esc(c.get("check"))}', esc(c.get("request")), esc(c.get("scenario")),
+                     esc(num(c.get("passes"))), esc(num(c.get("fails"))), esc(pct(c.get("rate"))),
+                     f'<span class="msg">{esc(c.get("firstFailure") or "–")}</span>'])
+    return table(["check", "request", "scenario", "passes", "fails", "passed", "first failure"], out,
+                 num_from=3, cls="check-results", text_cols=(6,))
+
+
 def anomalies(r: dict, labels: dict[str, tuple[str, str]]) -> str:
     """Where in time things went wrong (analysis/anomalies.py): kind, span, phase, detail.
     `labels`: kind → (label, color), the colours the latency chart shades them in."""
