@@ -163,9 +163,9 @@ class Guardrails(msgspec.Struct, frozen=True):
 
 class ProfileRef(msgspec.Struct, frozen=True):
     """The saved profile a plan was made from (`lunge-mp profile run`, the profiles API)."""
-    id: str
     name: str
     version: int
+    id: str = ""
 
 
 class Plan(msgspec.Struct, frozen=True):

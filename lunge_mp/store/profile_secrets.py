@@ -130,16 +130,18 @@ def get_at(doc: Any, path: Path, default: Any = None) -> Any:
 
 def set_at(doc: Any, path: Path, value: Any) -> Any:
     """A copy of `doc` with the value at `path` replaced (only the nodes on the path are copied)."""
-    if not path:
-        return value
-    head, rest = path[0], path[1:]
-    if isinstance(doc, Mapping):
-        return {**doc, head: set_at(doc.get(head), rest, value)}
-    if isinstance(doc, list) and isinstance(head, int) and 0 <= head < len(doc):
-        out = list(doc)
-        out[head] = set_at(doc[head], rest, value)
-        return out
-    raise KeyError(f"{field_name(path)}: no such field in the config")
+    def put(node: Any, depth: int) -> Any:
+        if depth == len(path):
+            return value
+        head = path[depth]
+        if isinstance(node, Mapping):
+            return {**node, head: put(node.get(head), depth + 1)}
+        if isinstance(node, list) and isinstance(head, int) and 0 <= head < len(node):
+            out = list(node)
+            out[head] = put(node[head], depth + 1)
+            return out
+        raise KeyError(f"{field_name(path)}: no such field in the config")
+    return put(doc, 0)
 
 
 def encode_value(value: Any) -> bytes:
