@@ -13,7 +13,11 @@ who did what in the audit log. Answers: 400 malformed JSON or query, 404 unknown
 version, 409 a name already taken, 413 a body over 1 MB, 422 an invalid profile or config
 (`errors`: one `field.path: problem` line each; nothing stored) or secrets that cannot be read
 (nothing started). Secrets are masked in every answer: the stored config holds only their
-masks, and error lines are redacted. Store calls run in a thread, off the event loop.
+masks, and error lines are redacted.
+
+Store calls run off the event loop, in one thread that keeps one connection to the store open
+for the app's life: opening and closing a WAL store costs fsyncs (a checkpoint at the last
+close), 15-30 ms on a busy disk, against about 1 ms for the save itself.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -112,15 +117,26 @@ class _Profiles:
         self.store_path = default_store_path() if store_path is None else store_path
         self.audit = audit
         self.start_test = start_test
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="profile-store")
+        self._store: ProfileStore | None = None       # opened, used and closed in that thread only
 
     async def _in_store(self, work: Callable[[ProfileStore, KeyRing], Any]) -> Any:
         def job() -> Any:
-            with ProfileStore(self.store_path) as store:
-                return work(store, KeyRing(self.store_path))
+            if self._store is None:
+                self._store = ProfileStore(self.store_path)
+            return work(self._store, KeyRing(self.store_path))
         try:
-            return await asyncio.to_thread(job)
+            return await asyncio.get_running_loop().run_in_executor(self._thread, job)
         except StoreError as exc:
             raise _Answer(_store_answer(exc)) from None
+
+    async def close(self, _app: web.Application | None = None) -> None:
+        def job() -> None:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+        await asyncio.get_running_loop().run_in_executor(self._thread, job)
+        self._thread.shutdown(wait=False)
 
     def _record(self, request: web.Request, action: str, outcome: str = "ok", **fields: Any) -> None:
         warning = audit_line(self.audit, action, identity=getattr(request.get("identity"), "name", "local"),
@@ -236,6 +252,7 @@ def add_profile_routes(app: web.Application, *, store_path: Any, audit: AuditLog
     of the (decrypted) config as `POST /api/v1/tests` does and returns its answer.
     """
     handlers = _Profiles(store_path, audit, start_test)
+    app.on_cleanup.append(handlers.close)
 
     def answering(handler):
         async def wrapped(request: web.Request) -> web.StreamResponse:

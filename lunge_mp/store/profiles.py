@@ -29,6 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from lunge_mp.store import profile_secrets as ps
 from lunge_mp.store.history import Store, StoreError, _now, _sql_errors
 from lunge_mp.store.profile_crypto import DecryptError, KeyRing
@@ -226,8 +228,11 @@ class ProfileVersion:
         return ps.restore(self.config, values)
 
 
+_decode = msgspec.json.decode      # several times faster than json.loads: list reads 2,000 fields
+
+
 def _pack(doc: Any) -> bytes:
-    return zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 6)
+    return zlib.compress(msgspec.json.encode(doc), 6)
 
 
 def _secrets_json(fields: list[SecretField]) -> str:
@@ -237,7 +242,7 @@ def _secrets_json(fields: list[SecretField]) -> str:
 
 def _secrets_from_json(text: str) -> list[SecretField]:
     out = []
-    for item in json.loads(text):
+    for item in _decode(text):
         cipher, key = item.get("ciphertext"), item.get("keyId")
         if cipher is not None and not isinstance(cipher, str) or key is not None and not isinstance(key, str):
             raise ValueError("a secret entry is not text")
@@ -270,10 +275,10 @@ class ProfileStore(Store):
         try:
             return ProfileVersion(
                 id=prow["id"], name=prow["name"], version=version, latest=prow["latest"],
-                description=vrow["description"], tags=json.loads(vrow["tags"]),
-                metadata=json.loads(vrow["metadata"]), created_at=prow["created_at"],
+                description=vrow["description"], tags=_decode(vrow["tags"]),
+                metadata=_decode(vrow["metadata"]), created_at=prow["created_at"],
                 created_by=prow["created_by"], saved_at=vrow["saved_at"], saved_by=vrow["saved_by"],
-                config=json.loads(zlib.decompress(vrow["config"])),
+                config=_decode(zlib.decompress(vrow["config"])),
                 secrets=_secrets_from_json(vrow["secrets"]))
         except (ValueError, TypeError, AttributeError, zlib.error) as exc:
             raise ProfileDamaged(f"profile '{prow['name']}' v{version} is damaged in the store "
@@ -365,7 +370,7 @@ class ProfileStore(Store):
         for r in self._db.execute("SELECT * FROM profiles ORDER BY name"):
             item = {"id": r["id"], "name": r["name"], "version": r["latest"]}
             try:
-                tags, metadata = json.loads(r["tags"]), json.loads(r["metadata"])
+                tags, metadata = _decode(r["tags"]), _decode(r["metadata"])
                 if not isinstance(tags, list) or not isinstance(metadata, dict):
                     raise ValueError("tags or metadata of the wrong type")
             except (ValueError, TypeError) as exc:
