@@ -149,7 +149,11 @@ def save(name: str, config: str, description: str | None, tags: tuple[str, ...],
     ctx = _Context(store_path)
     check_name(name)
     meta_given = any(v is not None for v in (environment, purpose, expected_load)) or dependencies or fields
-    doc = read_config_file(config, _pairs(env, "-e/--env"))
+    try:
+        doc = read_config_file(config, _pairs(env, "-e/--env"))
+    except ConfigError:
+        ctx.record("profile.save", outcome="refused", name=name, config=config)
+        raise
     with ctx.store() as store:
         metadata = None
         if meta_given:

@@ -26,13 +26,15 @@ import asyncio
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
 from lunge_mp.config.errors import ConfigError
-from lunge_mp.profile_ops import MAX_CONFIG_BYTES, audit as audit_line, check_config, config_for_run
+from lunge_mp.profile_ops import (MAX_CONFIG_BYTES, absolute_data_paths, audit as audit_line, check_config,
+                                  config_for_run)
 from lunge_mp.store.audit import AuditLog
 from lunge_mp.store.history import StoreBusy, StoreError, default_store_path
 from lunge_mp.store.profile_crypto import KeyRing
@@ -187,6 +189,7 @@ class _Profiles:
                                f"import it under the new name"])
         config = fields["config"]
         if config is not None:
+            config = absolute_data_paths(config, Path.cwd())     # as `profile save` stores them
             try:
                 await asyncio.to_thread(check_config, config, f"profile {name}")
             except ConfigError as exc:
