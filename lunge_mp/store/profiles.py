@@ -302,19 +302,23 @@ class ProfileStore(Store):
         mode: "any"; "create" (ProfileExists if the name is taken); "update" (ProfileNotFound
         if it is not). Fields left None keep the previous version's (empty for a new one).
         A secret sent back as its own mask (as `show` prints it) keeps the previous version's
-        secret. `imported`: an export document's id, created at/by and encrypted secrets.
+        secret. `imported`: an export document's id, created at/by and encrypted secrets (a
+        secret the document holds in clear is encrypted here all the same).
         """
         name = check_name(name)
         description = None if description is None else check_description(description)
         tags = None if tags is None else check_tags(tags)
         metadata = None if metadata is None else check_metadata(metadata)
-        if imported is None:
-            masked, clear = ps.split(config)
-            key = keys.get(create=True) if clear else None
-            fields = [SecretField(path, key.encrypt(ps.encode_value(value), ps.field_name(path)), key.id)
-                      for path, value in clear.items()] if key else []
-        else:
-            masked, fields = config, imported["secrets"]
+        masked, clear = ps.split(config)
+        fields: list[SecretField] = []
+        if imported is not None:        # its secrets come encrypted; any other is encrypted here
+            fields = list(imported["secrets"])
+            known = {f.path for f in fields}
+            clear = {p: v for p, v in clear.items() if p not in known}
+            masked = ps.restore(config, {p: ps.get_at(masked, p) for p in clear})
+        key = keys.get(create=True) if clear else None
+        fields += [SecretField(path, key.encrypt(ps.encode_value(value), ps.field_name(path)), key.id)
+                   for path, value in clear.items()] if key else []
         blob = _pack(masked)
         now = _now()
         with self._write() as db:

@@ -208,6 +208,21 @@ def test_export_and_import_with_and_without_secrets(tmp_path, db):
             store.get("shared-bare").reveal(keys(other, key))
 
 
+def test_an_import_holding_a_secret_in_clear_is_still_encrypted(db):
+    with ProfileStore(db) as store:
+        store.save("p", config(), by="a", keys=keys(db))
+        doc = store.get("p").export_doc()
+    doc["config"]["settings"]["headers"]["Cookie"] = f"session={SECRET}-cookie"     # edited by hand
+    parts = read_export(doc)
+    with ProfileStore(db) as store:
+        saved = store.save("p2", parts["config"], by="b", keys=keys(db), mode="create",
+                           imported=parts["imported"])
+        assert "settings.headers.Cookie" in [s.field for s in saved.secrets]
+        assert store.get("p2").reveal(keys(db))["settings"]["headers"]["Cookie"] == f"session={SECRET}-cookie"
+    for path in db.parent.iterdir():
+        assert SECRET.encode() not in path.read_bytes(), path
+
+
 @pytest.mark.parametrize("doc, expected", [
     ({"format": "something else"}, "not a lunge_mp profile export"),
     ({"format": "lunge_mp profile", "formatVersion": 9}, "formatVersion 9"),
