@@ -7,6 +7,8 @@
   problem with its field path (the checks of `lunge-mp validate`), secrets masked in it.
 - `config_for_run(version, keys, overrides)`: the stored config with its secrets decrypted and
   `-e NAME=VALUE` applied to its variables, and its Plan, tagged with the profile it came from.
+- `save_checked(store_path, name, config, ...)`: check and save in one call, audited (the
+  control plane's `save_profile: true` on a pattern start).
 - `audit(log, action, ...)`: one audit line; a log that cannot be written is a warning, never
   a failed operation.
 
@@ -34,7 +36,7 @@ from lunge_mp.redact import Redactor
 from lunge_mp.store import profile_secrets
 from lunge_mp.store.audit import AuditLog
 from lunge_mp.store.profile_crypto import KeyRing
-from lunge_mp.store.profiles import ProfileVersion
+from lunge_mp.store.profiles import ProfileStore, ProfileVersion
 
 MAX_CONFIG_BYTES = 1 << 20      # 1 MiB: the API's body limit too
 
@@ -155,3 +157,18 @@ def audit(log: AuditLog | None, action: str, *, identity: str = "local", client:
     except OSError as exc:
         return f"audit log {log.path} not written: {exc.strerror or exc}"
     return None
+
+
+def save_checked(store_path: str | os.PathLike[str] | None, name: str, config: Any, *, by: str,
+                 audit_log: AuditLog | None = None, client: str = "cli",
+                 description: str | None = None, tags: list[str] | None = None) -> ProfileVersion:
+    """Check `config` (ConfigError if it cannot run: nothing stored) and save it as the next
+    version of profile `name` in the store at `store_path`; audited as `profile.save`."""
+    config = absolute_data_paths(normalize(config), Path.cwd())
+    check_config(config, f"profile {name}")
+    with ProfileStore(store_path) as store:
+        saved = store.save(name, config, by=by, keys=KeyRing(store.path), description=description,
+                           tags=tags)
+    audit(audit_log, "profile.save", identity=by, client=client, name=saved.name,
+          version=saved.version, profile_id=saved.id, secrets=len(saved.secrets))
+    return saved

@@ -322,3 +322,19 @@ def test_a_damaged_row_is_named_and_the_others_still_list_and_load(db):
         assert store.get("a-good").reveal(keys(db)) == config()
         assert store.save("c-blob", config(rate=5), by="a", keys=keys(db)).version == 2   # saved again
         assert store.get("c-blob").config["scenarios"]["burst"]["pattern"]["baseRate"] == 5
+
+
+def test_save_checked_refuses_an_invalid_config_and_audits_a_good_one(tmp_path, db):
+    from lunge_mp.config.errors import ConfigError
+    from lunge_mp.profile_ops import save_checked
+    from lunge_mp.store.audit import AuditLog
+
+    log = AuditLog(tmp_path / "audit.log")
+    bad = config()
+    bad["scenarios"]["burst"]["pattern"]["type"] = "zigzag"
+    with pytest.raises(ConfigError, match="scenarios.burst.pattern"):
+        save_checked(db, "from-start", bad, by="ci", audit_log=log)
+    saved = save_checked(db, "from-start", config(), by="ci", audit_log=log, client="10.0.0.1")
+    assert saved.version == 1 and saved.saved_by == "ci"
+    assert [(e["action"], e["identity"], e["client"], e["version"]) for e in log.read()] == [
+        ("profile.save", "ci", "10.0.0.1", 1)]
