@@ -28,7 +28,9 @@ from typing import Any
 import msgspec
 
 from lunge_mp.config.errors import ConfigError
-from lunge_mp.config.loader import load_document, override_variables, resolve_data_files
+from lunge_mp.config.fields import suggest
+from lunge_mp.config.loader import (load_document, override_variables, read_text, resolve_data_files,
+                                     unused_overrides)
 from lunge_mp.config.v1 import is_v1
 from lunge_mp.config.validate import plan_from_dict
 from lunge_mp.plan import Plan, ProfileRef
@@ -118,6 +120,9 @@ def read_config_file(path: str, overrides: Mapping[str, str] | None = None) -> A
         raise _too_big(size, path)
     overrides = dict(overrides or {})
     doc = load_document(path, overrides)
+    unused = unused_overrides(read_text(path), doc, overrides)      # a typo in -e, as `run` refuses it
+    if unused:
+        raise ConfigError(unused, path)
     doc = normalize(override_variables(doc, overrides))
     doc = absolute_data_paths(doc, Path(path).resolve().parent)
     check_config(doc, path)
@@ -136,9 +141,11 @@ def config_for_run(version: ProfileVersion, keys: KeyRing,
     known = [n for n in (variables or {}) if isinstance(n, str)]
     unknown = [n for n in overrides if n not in known]
     if unknown:
+        hint = suggest(unknown[0], sorted(known))
         raise ConfigError([f"-e {unknown[0]}: profile '{version.name}' has no variable '{unknown[0]}' "
                            f"(its ${{VAR}}s were expanded when it was saved); "
-                           f"{'its variables: ' + ', '.join(known) if known else 'it has no variables'}"],
+                           + (f"did you mean {hint}?" if hint else
+                              f"its variables: {', '.join(known)}" if known else "it has no variables")],
                           source)
     doc = version.reveal(keys, provided={("variables", n, "value") for n in overrides})
     doc = override_variables(doc, overrides)
