@@ -125,7 +125,7 @@ def profile() -> None:
 @profile.command("save", cls=_Command)
 @click.argument("name")
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--description", "-d", default=None, help="What the test is for (default: the previous version's).")
+@click.option("--description", default=None, help="What the test is for (default: the previous version's).")
 @click.option("--tag", "-t", "tags", multiple=True, help="A tag (repeatable; replaces the previous version's tags).")
 @click.option("--environment", default=None, help="Metadata: the environment it targets, e.g. staging.")
 @click.option("--purpose", default=None, help="Metadata: why it runs, e.g. regression.")
