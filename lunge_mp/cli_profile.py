@@ -342,6 +342,8 @@ def run(name: str, version: int | None, store_path: str | None, **flags) -> None
                    profile_id=found.id)
         raise
     ctx.record("profile.run", name=found.name, version=found.version, profile_id=found.id)
+    if not flags["quiet"]:
+        click.echo(f"profile '{found.name}' v{found.version} of {found.latest} (id {found.id})", err=True)
     outputs = {"json": flags["json_path"], "html": flags["html_path"], "csv": flags["csv_path"],
                "junit": flags["junit_path"]}
     sys.exit(execute_plan(plan, flags["workers"] or os.cpu_count() or 1, flags["quiet"], outputs,
