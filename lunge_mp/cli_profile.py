@@ -249,13 +249,14 @@ def import_(file: str, new_name: str | None, store_path: str | None) -> None:
     ctx = _Context(store_path)
     try:
         data = sys.stdin.buffer.read(MAX_EXPORT_BYTES + 1) if file == "-" else _read_limited(file)
-        doc = json.loads(data)
     except OSError as exc:
         raise BadInput(f"cannot read {file}: {exc.strerror or exc}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{file} is not a profile export (not JSON: {exc})") from None
     if len(data) > MAX_EXPORT_BYTES:
         raise BadInput(f"{file} is over {MAX_EXPORT_BYTES >> 20} MB; not a profile export")
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise BadInput(f"{file} is not a profile export (not JSON: {type(exc).__name__})") from None
     parts = read_export(doc)
     name = new_name or parts["name"]
     from lunge_mp.store.profiles import check_name

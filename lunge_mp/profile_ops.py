@@ -41,6 +41,8 @@ from lunge_mp.store.profile_crypto import KeyRing
 from lunge_mp.store.profiles import ProfileStore, ProfileVersion
 
 MAX_CONFIG_BYTES = 1 << 20      # 1 MiB: the API's body limit too
+MAX_VALUES = 100_000            # mappings, lists and scalars in one config, YAML aliases expanded
+MAX_DEPTH = 100
 
 
 def local_user() -> str:
@@ -65,6 +67,31 @@ def run_problems(plan: Plan) -> list[str]:
     return timeline.unsupported(plan) + unknown_template_names(plan) + plan_problems(plan)
 
 
+def check_shape(doc: Any, source: str = "") -> None:
+    """ConfigError unless the document is a tree of bounded size and depth. A YAML file can
+    name one node many times (aliases): a 1 KB "billion laughs" expands to billions of values,
+    and `a: &a [*a]` refers to itself; both are refused here, before anything walks them."""
+    count, chars, stack = 0, 0, [(doc, 0)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise ConfigError([f"(root): the config holds more than {MAX_VALUES:,} values, each YAML "
+                               f"alias (*name) counted as all it stands for; make it smaller"], source)
+        if depth > MAX_DEPTH:
+            raise ConfigError([f"(root): the config is nested more than {MAX_DEPTH} levels deep (or a "
+                               f"YAML alias refers to itself)"], source)
+        if isinstance(node, Mapping):
+            chars += sum(len(str(k)) for k in node)
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+        elif isinstance(node, str):
+            chars += len(node)
+        if chars > MAX_CONFIG_BYTES:
+            raise _too_big(chars, "the config's text, YAML aliases expanded,")
+
+
 def normalize(doc: Any) -> Any:
     """The document as JSON would hold it (YAML dates become text, keys become strings)."""
     return json.loads(json.dumps(doc, default=str))
@@ -72,6 +99,7 @@ def normalize(doc: Any) -> Any:
 
 def check_config(doc: Any, source: str, base_dir: str | os.PathLike[str] | None = None) -> Plan:
     """The plan of a runnable Lunge v2 config document; ConfigError (secrets masked) otherwise."""
+    check_shape(doc, source)
     size = len(json.dumps(doc, default=str, separators=(",", ":")))
     if size > MAX_CONFIG_BYTES:
         raise _too_big(size, "the config")
@@ -120,6 +148,7 @@ def read_config_file(path: str, overrides: Mapping[str, str] | None = None) -> A
         raise _too_big(size, path)
     overrides = dict(overrides or {})
     doc = load_document(path, overrides)
+    check_shape(doc, path)
     unused = unused_overrides(read_text(path), doc, overrides)      # a typo in -e, as `run` refuses it
     if unused:
         raise ConfigError(unused, path)
@@ -171,6 +200,7 @@ def save_checked(store_path: str | os.PathLike[str] | None, name: str, config: A
                  description: str | None = None, tags: list[str] | None = None) -> ProfileVersion:
     """Check `config` (ConfigError if it cannot run: nothing stored) and save it as the next
     version of profile `name` in the store at `store_path`; audited as `profile.save`."""
+    check_shape(config, f"profile {name}")
     config = absolute_data_paths(normalize(config), Path.cwd())
     check_config(config, f"profile {name}")
     with ProfileStore(store_path) as store:

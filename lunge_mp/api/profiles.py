@@ -96,6 +96,8 @@ async def _json_body(request: web.Request, required: bool = True) -> Mapping[str
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise _Answer(_error(400, f"request body is not JSON: {exc}")) from None
+    except RecursionError:
+        raise _Answer(_error(400, "request body is nested too deeply")) from None
     if not isinstance(doc, Mapping):
         raise _Answer(_error(400, "request body must be a JSON object"))
     return doc

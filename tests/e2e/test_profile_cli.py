@@ -98,7 +98,15 @@ def test_invalid_configs_and_names_exit_104_and_store_nothing(tmp_path, env):
     v1 = tmp_path / "v1.json"
     v1.write_text(json.dumps({"environments": {"dev": {"baseUrl": "http://127.0.0.1:9"}},
                               "requests": {"r": {"url": "/"}}}))
+    bomb = tmp_path / "bomb.yaml"          # "billion laughs": 1 KB of YAML, 43 million values
+    bomb.write_text("name: bomb\na: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefg", "bcdefgh")) + "scenarios: {}\n")
+    loop = tmp_path / "loop.yaml"
+    loop.write_text("name: loop\na: &a [*a]\nscenarios: {}\n")
     cases = [
+        (("save", "p", str(bomb)), "more than 100,000 values"),
+        (("save", "p", str(loop)), "refers to itself"),
+        (("import", str(huge)), "over 2 MB"),
         (("save", "p", str(bad), "-e", "TARGET_URL=http://127.0.0.1:9"), "scenarios.api.rate: must be > 0"),
         (("save", "p", str(good)), "TARGET_URL"),                               # unset ${VAR}
         (("save", "p", str(huge), "-e", "TARGET_URL=http://127.0.0.1:9"), "at most 1 MB"),

@@ -162,6 +162,14 @@ def test_limits_and_unknowns(tmp_path):
         assert r.status == 413
         r = await client.post(BASE, data="{not json", headers={"Content-Type": "application/json"})
         assert r.status == 400
+        r = await client.post(BASE, data="[" * 100_000 + "]" * 100_000)
+        assert r.status == 400
+        deep = {"name": "deep", "config": {**config(), "description": {}}}
+        node = deep["config"]["description"]
+        for _ in range(150):
+            node["x"] = node = {}
+        r = await client.post(BASE, json=deep)
+        assert r.status == 422 and "nested more than 100 levels" in json.dumps(await r.json())
         assert (await client.get(f"{BASE}/nope")).status == 404
         assert (await client.put(f"{BASE}/nope", json={"config": config()})).status == 404
         assert (await client.delete(f"{BASE}/nope")).status == 404
