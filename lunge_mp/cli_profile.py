@@ -102,7 +102,8 @@ def _pairs(items: tuple[str, ...], hint: str) -> dict[str, str]:
     return out
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]},
+             short_help="Saved tests: save, list, show, run, export, import, delete.")
 def profile() -> None:
     """Saved test profiles: name a test once, run it from anywhere, share it.
 
@@ -122,7 +123,7 @@ def profile() -> None:
     """
 
 
-@profile.command("save", cls=_Command)
+@profile.command("save", cls=_Command, short_help="Save a config as profile NAME (a new version).")
 @click.argument("name")
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--description", default=None, help="What the test is for (default: the previous version's).")
@@ -134,15 +135,23 @@ def profile() -> None:
 @click.option("--field", "fields", multiple=True, metavar="KEY=VALUE", help="Metadata: a custom field (repeatable).")
 @click.option("--env", "-e", "env", multiple=True, metavar="KEY=VALUE",
               help="Set ${KEY} in the config text before it is saved, as `run -e` does. Repeatable.")
+@click.option("--env-file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="KEY=VALUE lines (# comments allowed), read as if each were given with -e; -e wins.")
 @store_option
 def save(name: str, config: str, description: str | None, tags: tuple[str, ...], environment: str | None,
          purpose: str | None, expected_load: str | None, dependencies: tuple[str, ...],
-         fields: tuple[str, ...], env: tuple[str, ...], store_path: str | None) -> None:
+         fields: tuple[str, ...], env: tuple[str, ...], env_file: str | None, store_path: str | None) -> None:
     """Save CONFIG (a Lunge v2 file) as profile NAME: version 1, or the next version.
 
     The config is checked as `lunge-mp validate` checks it, with ${VAR}s expanded now; an
     invalid one is refused (exit 104) and nothing is stored.
+
+    \b
+    Examples:
+      lunge-mp profile save checkout checkout.yaml -e BASE_URL=https://staging.example.com
+      lunge-mp profile save checkout checkout.yaml --tag nightly --environment staging --field team=web
     """
+    from lunge_mp.cli import _parse_env
     from lunge_mp.profile_ops import read_config_file
     from lunge_mp.store.profiles import check_name
 
@@ -150,7 +159,7 @@ def save(name: str, config: str, description: str | None, tags: tuple[str, ...],
     check_name(name)
     meta_given = any(v is not None for v in (environment, purpose, expected_load)) or dependencies or fields
     try:
-        doc = read_config_file(config, _pairs(env, "-e/--env"))
+        doc = read_config_file(config, _parse_env(env, env_file))
     except ConfigError:
         ctx.record("profile.save", outcome="refused", name=name, config=config)
         raise
@@ -179,12 +188,18 @@ def save(name: str, config: str, description: str | None, tags: tuple[str, ...],
     click.echo(f"profile '{saved.name}' saved as v{saved.version} (id {saved.id}{secret_note})")
 
 
-@profile.command("list", cls=_Command)
+@profile.command("list", cls=_Command, short_help="List the saved profiles.")
 @click.option("--tag", "-t", default=None, help="Only profiles with this tag.")
 @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
 @store_option
 def list_(tag: str | None, as_json: bool, store_path: str | None) -> None:
-    """List the saved profiles (latest versions). Needs no key."""
+    """List the saved profiles (latest versions). Needs no key.
+
+    \b
+    Examples:
+      lunge-mp profile list
+      lunge-mp profile list --tag nightly --json
+    """
     from lunge_mp.report.profile_view import profiles_table
 
     with _Context(store_path).store() as store:
@@ -198,13 +213,19 @@ def list_(tag: str | None, as_json: bool, store_path: str | None) -> None:
         click.echo(profiles_table(rows), nl=False)
 
 
-@profile.command("show", cls=_Command)
+@profile.command("show", cls=_Command, short_help="Show one profile, secrets masked.")
 @click.argument("name")
 @version_option
 @click.option("--json", "as_json", is_flag=True, help="Print the profile (secrets masked) as JSON.")
 @store_option
 def show(name: str, version: int | None, as_json: bool, store_path: str | None) -> None:
-    """Show profile NAME (or id): its fields, versions and config, secrets masked."""
+    """Show profile NAME (or id): its fields, versions and config, secrets masked.
+
+    \b
+    Examples:
+      lunge-mp profile show checkout
+      lunge-mp profile show checkout --version 2 --json
+    """
     from lunge_mp.report.profile_view import profile_text
 
     with _Context(store_path).store() as store:
@@ -216,7 +237,7 @@ def show(name: str, version: int | None, as_json: bool, store_path: str | None) 
         click.echo(profile_text(found.to_dict(), versions), nl=False)
 
 
-@profile.command("export", cls=_Command)
+@profile.command("export", cls=_Command, short_help="Print a profile as portable JSON.")
 @click.argument("name")
 @version_option
 @click.option("--without-secrets", is_flag=True,
@@ -238,12 +259,18 @@ def export(name: str, version: int | None, without_secrets: bool, store_path: st
                with_secrets=not without_secrets)
 
 
-@profile.command("import", cls=_Command)
+@profile.command("import", cls=_Command, short_help="Add a profile from an export.")
 @click.argument("file", metavar="FILE")
 @click.option("--as", "new_name", default=None, help="Import under this name instead of the exported one.")
 @store_option
 def import_(file: str, new_name: str | None, store_path: str | None) -> None:
-    """Add the profile exported in FILE ('-': stdin) as a new profile (version 1)."""
+    """Add the profile exported in FILE ('-': stdin) as a new profile (version 1).
+
+    \b
+    Examples:
+      lunge-mp profile import checkout.profile.json
+      lunge-mp profile import checkout.profile.json --as checkout-eu
+    """
     from lunge_mp.profile_ops import check_config
 
     ctx = _Context(store_path)
@@ -280,11 +307,16 @@ def _read_limited(path: str) -> bytes:
         return f.read(MAX_EXPORT_BYTES + 1)
 
 
-@profile.command("delete", cls=_Command)
+@profile.command("delete", cls=_Command, short_help="Delete a profile and its versions.")
 @click.argument("name")
 @store_option
 def delete(name: str, store_path: str | None) -> None:
-    """Delete profile NAME (or id) and all its versions. Runs in the history stay."""
+    """Delete profile NAME (or id) and all its versions. Runs in the history stay.
+
+    \b
+    Example:
+      lunge-mp profile delete checkout-old
+    """
     ctx = _Context(store_path)
     with ctx.store() as store:
         gone, count = store.delete(name)
@@ -292,11 +324,17 @@ def delete(name: str, store_path: str | None) -> None:
     click.echo(f"profile '{gone}' deleted ({count} version{'s' if count != 1 else ''})")
 
 
-@profile.command("key", cls=_Command)
+@profile.command("key", cls=_Command, short_help="Which key encrypts profile secrets here.")
 @click.option("--new", "new", is_flag=True, help=f"Print a fresh key for ${KEY_ENV_VAR} (stores nothing).")
 @store_option
 def key(new: bool, store_path: str | None) -> None:
-    """Say which key encrypts profile secrets here (its id, never the key itself)."""
+    """Say which key encrypts profile secrets here (its id, never the key itself).
+
+    \b
+    Examples:
+      lunge-mp profile key
+      export LUNGE_MP_PROFILE_KEY=$(lunge-mp profile key --new)    # one key for several machines
+    """
     if new:
         click.echo(new_key_text())
         return
@@ -309,10 +347,11 @@ def key(new: bool, store_path: str | None) -> None:
         click.echo(f"profile key {found.id} from {found.source}")
 
 
-RUN_KWARGS = ("json_path", "html_path", "csv_path", "junit_path", "no_history", "workers", "quiet", "env")
+RUN_KWARGS = ("json_path", "html_path", "csv_path", "junit_path", "no_history", "workers", "quiet", "env",
+              "env_file", "thresholds")
 
 
-@profile.command("run", cls=_Command)
+@profile.command("run", cls=_Command, short_help="Run a saved profile, with run's flags.")
 @click.argument("name")
 @version_option
 @store_option
@@ -335,9 +374,10 @@ def run(name: str, version: int | None, store_path: str | None, **flags) -> None
     ctx = _Context(store_path)
     with ctx.store() as store:
         found = store.get(name, version)
-    overrides = _pairs(flags["env"], "-e/--env")
+    from lunge_mp.cli import _parse_env, _thresholds     # run's own readers of -e, --env-file, --threshold
+    overrides = _parse_env(flags.get("env", ()), flags.get("env_file"))
     try:
-        _, plan = config_for_run(found, ctx.keys, overrides)
+        _, plan = config_for_run(found, ctx.keys, overrides, _thresholds(flags.get("thresholds", ())))
     except (StoreError, ConfigError):
         ctx.record("profile.run", outcome="refused", name=found.name, version=found.version,
                    profile_id=found.id)
@@ -351,15 +391,19 @@ def run(name: str, version: int | None, store_path: str | None, **flags) -> None
                           not flags["no_history"], store_path=str(ctx.store_path)))
 
 
+PROFILE_HELP = {   # what run's flags mean for a profile, whose ${VAR}s were expanded when it was saved
+    "env": "Set the profile's variable KEY to VALUE for this run (a secret one too). Repeatable.",
+}
+
+
 def profile_group(run_command: click.Command) -> click.Group:
     """The `profile` group, with `profile run` taking every flag of `run_command` (`lunge-mp run`)."""
     if not any(p.name == "quiet" for p in run.params):
         for param in run_command.params:
             if param.name == "config":
                 continue
-            if param.name == "env":
+            if param.name in PROFILE_HELP:
                 param = copy.copy(param)
-                param.help = ("Set the profile's variable KEY to VALUE for this run (a secret one "
-                              "too). Repeatable.")
+                param.help = PROFILE_HELP[param.name]
             run.params.append(param)
     return profile

@@ -31,6 +31,7 @@ from lunge_mp.config.errors import ConfigError
 from lunge_mp.config.fields import suggest
 from lunge_mp.config.loader import (load_document, override_variables, read_text, resolve_data_files,
                                      unused_overrides)
+from lunge_mp.config.perf import with_thresholds
 from lunge_mp.config.v1 import is_v1
 from lunge_mp.config.validate import plan_from_dict
 from lunge_mp.plan import Plan, ProfileRef
@@ -158,9 +159,10 @@ def read_config_file(path: str, overrides: Mapping[str, str] | None = None) -> A
     return doc
 
 
-def config_for_run(version: ProfileVersion, keys: KeyRing,
-                   overrides: Mapping[str, str] | None = None) -> tuple[dict, Plan]:
-    """(the config with its secrets, its Plan) for running `version`.
+def config_for_run(version: ProfileVersion, keys: KeyRing, overrides: Mapping[str, str] | None = None,
+                   thresholds: Mapping[str, list[str]] | None = None) -> tuple[dict, Plan]:
+    """(the config with its secrets, its Plan) for running `version`, with `thresholds`
+    (`--threshold METRIC:EXPR`) added to its own.
 
     SecretUnreadable if a secret cannot be decrypted (and no override gives it);
     ConfigError if an override names no variable or the result does not check."""
@@ -177,7 +179,7 @@ def config_for_run(version: ProfileVersion, keys: KeyRing,
                               f"its variables: {', '.join(known)}" if known else "it has no variables")],
                           source)
     doc = version.reveal(keys, provided={("variables", n, "value") for n in overrides})
-    doc = override_variables(doc, overrides)
+    doc = with_thresholds(override_variables(doc, overrides), thresholds)
     plan = check_config(doc, source)
     ref = ProfileRef(id=version.id, name=version.name, version=version.version)
     return doc, msgspec.structs.replace(plan, profile=ref)

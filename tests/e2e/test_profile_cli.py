@@ -192,3 +192,16 @@ def test_a_damaged_row_is_named_and_the_others_still_run(tmp_path, env, fresh_ta
     fresh_target.reset()
     assert cli("profile", "run", "good", "-q", "--no-history", "-w", "1").returncode == 0
     assert fresh_target.stats()["requests"] == 20
+
+
+def test_run_takes_env_file_and_threshold_like_run(tmp_path, env, fresh_target):
+    config = write_config(tmp_path, CONFIG)
+    assert cli("profile", "save", "p", str(config), "-e", f"TARGET_URL={fresh_target.url}").returncode == 0
+    (tmp_path / "vars.env").write_text(f"# the secret from a file\napi_key={SECRET}\n")
+    out = tmp_path / "r.json"
+    proc = cli("profile", "run", "p", "-q", "-w", "1", "--out", str(out), "--env-file", str(tmp_path / "vars.env"),
+               "--threshold", "http_reqs:count>1000")
+    assert proc.returncode == 99, proc.stderr                      # 20 requests: the added threshold fails
+    assert [(t["metric"], t["ok"]) for t in read_json(out)["thresholds"]] == [("http_reqs", False)]
+    typo = cli("profile", "run", "p", "-q", "-e", "api_kye=x")
+    assert typo.returncode == 104 and "did you mean api_key?" in typo.stderr
