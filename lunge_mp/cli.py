@@ -9,6 +9,7 @@ import click
 
 from lunge_mp import __version__
 from lunge_mp.cli_history import COMMANDS
+from lunge_mp.cli_profile import profile_group
 
 EXIT_INVALID_CONFIG = 104
 
@@ -384,6 +385,7 @@ def target(host: str, port: int, port_short: int | None, workers: int) -> None:
 
 for _command in COMMANDS:   # baseline, compare, history, record
     main.add_command(_command)
+main.add_command(profile_group(run))   # profile save | list | show | run | export | import | delete | key
 
 
 if __name__ == "__main__":

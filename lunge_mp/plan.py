@@ -165,6 +165,13 @@ class Guardrails(msgspec.Struct, frozen=True):
     allowed_hosts: tuple[str, ...] = () # empty = any host; "*.example.com", "10.0.0.0/8", "host:port"
 
 
+class ProfileRef(msgspec.Struct, frozen=True):
+    """The saved profile a plan was made from (`lunge-mp profile run`, the profiles API)."""
+    name: str
+    version: int
+    id: str = ""
+
+
 class Plan(msgspec.Struct, frozen=True):
     name: str
     scenarios: tuple[ScenarioPlan, ...]
@@ -178,3 +185,4 @@ class Plan(msgspec.Struct, frozen=True):
     output: dict[str, str] = {}        # report format (json html csv junit) → path
     guardrails: Guardrails = Guardrails()
     data: tuple[DataSource, ...] = ()  # data files every scenario may use (one cursor per worker)
+    profile: ProfileRef | None = None  # the saved profile this run comes from, if any

@@ -169,10 +169,11 @@ def execute(config: str, overrides: dict[str, str], workers: int, quiet: bool,
 
 
 def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str | None],
-                 record: bool = True) -> int:
+                 record: bool = True, store_path: str | None = None) -> int:
     """Run a valid plan; write results, reports and the summary whatever happens.
 
-    `outputs` (format → path, from the command line) override the config's `output:`.
+    `outputs` (format → path, from the command line) override the config's `output:`;
+    `store_path` is the history store to record in (None: the default one).
     """
     paths = {**plan.output, **{fmt: path for fmt, path in outputs.items() if path}}
     problem = check_writable(paths)
@@ -217,7 +218,7 @@ def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str |
     results = redactor.doc(results)   # every writer, the store and the summary get a clean doc
     written = write_reports(results, paths)
     if record:
-        record_after_run(results)   # history for `lunge-mp history` / `compare`; never raises
+        record_after_run(results, store_path)   # history for `lunge-mp history` / `compare`; never raises
     if not quiet:
         print_summary(results, written=written)
     return code

@@ -10,6 +10,8 @@ import datetime as dt
 import socket
 from collections.abc import Mapping
 
+import msgspec
+
 from lunge_mp import __version__
 from lunge_mp.analysis import anomalies
 from lunge_mp.analysis.generator_errors import separate_block
@@ -129,6 +131,7 @@ def build_results(outcome: RunOutcome, status: str, exit_code: int,
         "runId": outcome.run_id,
         "name": plan.name,
         "source": plan.source,
+        "profile": None if plan.profile is None else msgspec.structs.asdict(plan.profile),
         "status": status,
         "exitCode": exit_code,
         "abortReason": outcome.abort,

@@ -3,14 +3,17 @@
 Where: `--store PATH`, else `$LUNGE_MP_STORE`, else `$XDG_DATA_HOME/lunge_mp/history.db`,
 else `~/.local/share/lunge_mp/history.db` (see `default_store_path`).
 
-Tables (schema version 1; the version lives in `meta` and `MIGRATIONS` upgrades a file one
-version at a time, so a newer lunge_mp opens an older file and never the other way round):
+Tables (schema version 2; the version lives in `meta` and `MIGRATIONS` upgrades a file one
+version at a time, in place and with its rows kept, so a newer lunge_mp opens an older file
+and never the other way round):
 
     meta       key → value                 schema_version, created_at
     runs       one row per run (run_id UNIQUE: recording a run twice stores it once);
-               key figures as columns for listing and trends, plus the whole results
-               document, zlib-compressed JSON without its `histograms` field
+               key figures as columns for listing and trends, the saved profile it ran
+               (name, version; v2), plus the whole results document, zlib-compressed JSON
+               without its `histograms` field
     baselines  name → a copy of one run's results (same figures and blob), replaced by set
+    profiles, profile_versions   saved test profiles (v2), read and written by profiles.py
 
 Two processes may use one file at once: the journal is WAL (readers never block the
 writer), every write is one short `BEGIN IMMEDIATE` transaction with the JSON compressed
@@ -37,7 +40,7 @@ from typing import TextIO
 
 from lunge_mp.analysis.compare import metric_value, run_efficiency, validate_results
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ENV_VAR = "LUNGE_MP_STORE"
 BUSY_TIMEOUT_MS = 15_000
 MAX_BASELINE_NAME = 100
@@ -75,6 +78,33 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
             started     TEXT,{_FIGURE_DDL}
             set_at      TEXT NOT NULL,
             results     BLOB NOT NULL)""",
+    ),
+    2: (    # saved profiles (store/profiles.py); a run remembers the profile it ran
+        "ALTER TABLE runs ADD COLUMN profile TEXT",
+        "ALTER TABLE runs ADD COLUMN profile_version INTEGER",
+        """CREATE TABLE profiles (
+            id          TEXT PRIMARY KEY,
+            name        TEXT NOT NULL UNIQUE,
+            latest      INTEGER NOT NULL,
+            description TEXT NOT NULL,
+            tags        TEXT NOT NULL,
+            metadata    TEXT NOT NULL,
+            secrets     INTEGER NOT NULL,
+            created_at  TEXT NOT NULL,
+            created_by  TEXT NOT NULL,
+            updated_at  TEXT NOT NULL,
+            updated_by  TEXT NOT NULL)""",
+        """CREATE TABLE profile_versions (
+            profile_id  TEXT NOT NULL,
+            version     INTEGER NOT NULL,
+            saved_at    TEXT NOT NULL,
+            saved_by    TEXT NOT NULL,
+            description TEXT NOT NULL,
+            tags        TEXT NOT NULL,
+            metadata    TEXT NOT NULL,
+            config      BLOB NOT NULL,
+            secrets     TEXT NOT NULL,
+            PRIMARY KEY (profile_id, version))""",
     ),
 }
 assert sorted(MIGRATIONS) == list(range(1, SCHEMA_VERSION + 1))
@@ -290,9 +320,12 @@ class Store:
             raise StoreError(str(exc)) from exc
         run_id = run_id_of(results)
         blob, figures = pack(results), key_figures(results)   # work done before the lock
-        columns = ("run_id", "name", "started", *_FIGURES, "recorded_at", "results")
+        profile = results.get("profile") if isinstance(results.get("profile"), dict) else {}
+        columns = ("run_id", "name", "started", *_FIGURES, "profile", "profile_version",
+                   "recorded_at", "results")
         values = (run_id, str(results.get("name") or ""), results.get("startTime"),
-                  *(figures[f] for f in _FIGURES), _now(), blob)
+                  *(figures[f] for f in _FIGURES), profile.get("name"), profile.get("version"),
+                  _now(), blob)
         with self._write() as db:
             row = db.execute("SELECT id FROM runs WHERE run_id = ?", (run_id,)).fetchone()
             if row:
@@ -324,7 +357,8 @@ class Store:
             sql += " LIMIT ?"
             args.append(max(0, int(limit)))
         return [{"id": r["id"], "runId": r["run_id"], "name": r["name"], "startTime": r["started"],
-                 **_figures_out(r), "recordedAt": r["recorded_at"]}
+                 **_figures_out(r), "profile": r["profile"], "profileVersion": r["profile_version"],
+                 "recordedAt": r["recorded_at"]}
                 for r in self._db.execute(sql, args)]
 
     @_sql_errors

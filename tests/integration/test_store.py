@@ -61,7 +61,8 @@ def test_record_list_and_get(tmp_path, doc):
             "requests": doc["metrics"]["http_reqs"]["count"], "rate": doc["metrics"]["http_reqs"]["rate"],
             "errorRate": 0.0, "p50": doc["metrics"]["http_req_duration"]["p50"],
             "p95": doc["metrics"]["http_req_duration"]["p95"],
-            "p99": doc["metrics"]["http_req_duration"]["p99"], "efficiency": 1.0, "recordedAt": None}
+            "p99": doc["metrics"]["http_req_duration"]["p99"], "efficiency": 1.0,
+            "profile": None, "profileVersion": None, "recordedAt": None}
         assert store.runs(limit=1)[0]["runId"] == "run-b"
         assert store.runs(name="Demo", limit=None) == runs
         assert store.runs(name="nope") == []

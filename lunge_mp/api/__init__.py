@@ -1,0 +1,1 @@
+"""The control plane (`lunge-mp serve`): REST routes, WebSocket stream, dashboard."""
