@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 
 import click
 
 from lunge_mp import __version__
 from lunge_mp.cli_history import COMMANDS
-from lunge_mp.cli_profile import profile_group
 
 EXIT_INVALID_CONFIG = 104
 
@@ -58,7 +58,20 @@ env_file_option = click.option(
 
 
 class _Group(click.Group):
-    """Maps click's usage errors onto exit 104 (invalid arguments) as DESIGN.md requires."""
+    """Maps click's usage errors onto exit 104 (invalid arguments) as DESIGN.md requires.
+
+    Commands in `lazy` are built when first named, so `lunge-mp run` does not import what
+    only `lunge-mp profile` needs (cryptography, the profile store): start-up stays short."""
+
+    lazy: dict[str, Callable[[], click.Command]] = {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy and name not in self.commands:
+            self.add_command(self.lazy[name](), name)
+        return super().get_command(ctx, name)
 
     def main(self, *args, **kwargs):  # type: ignore[override]
         try:
@@ -385,7 +398,14 @@ def target(host: str, port: int, port_short: int | None, workers: int) -> None:
 
 for _command in COMMANDS:   # baseline, compare, history, record
     main.add_command(_command)
-main.add_command(profile_group(run))   # profile save | list | show | run | export | import | delete | key
+
+
+def _profile_command() -> click.Command:
+    from lunge_mp.cli_profile import profile_group
+    return profile_group(run)     # profile save | list | show | run | export | import | delete | key
+
+
+_Group.lazy["profile"] = _profile_command
 
 
 if __name__ == "__main__":

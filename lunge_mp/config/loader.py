@@ -47,7 +47,7 @@ def load_plan(path: str | os.PathLike[str], overrides: dict[str, str] | None = N
                            f"run one of its performance tests with `lunge-mp perf -c {source} -e ENV -p TEST`, "
                            f"or one request with `lunge-mp perf -c {source} -e ENV -r REQUEST --duration 30s`"],
                           source)
-    unused = unused_overrides(read_text(source), doc, overrides)
+    unused = unused_overrides(read_text(source), doc, overrides) if overrides else []
     if unused:
         raise ConfigError(unused, source)
     if thresholds:      # `run --threshold`: added to the file's own, validated with them
