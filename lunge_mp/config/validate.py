@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from lunge_mp.config import limits
 from lunge_mp.config.data import parse_data
 from lunge_mp.config.errors import ConfigError, Errors, describe, join
 from lunge_mp.config.fields import Fields, scalar_text
@@ -85,8 +86,10 @@ def parse_settings(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> tupl
     return Settings(
         base_url=base_url,
         timeout=f.duration("timeout", defaults.timeout, positive=True),
-        max_connections_per_host=f.int("maxConnectionsPerHost", defaults.max_connections_per_host, minimum=0),
-        max_idle_conns_per_host=f.int("maxIdleConnsPerHost", defaults.max_idle_conns_per_host, minimum=0),
+        max_connections_per_host=f.int("maxConnectionsPerHost", defaults.max_connections_per_host, minimum=0,
+                                       bound=limits.CONNECTIONS),
+        max_idle_conns_per_host=f.int("maxIdleConnsPerHost", defaults.max_idle_conns_per_host, minimum=0,
+                                      bound=limits.CONNECTIONS),
         keepalive=f.bool("keepalive", defaults.keepalive),
         insecure_skip_verify=f.bool("insecureSkipVerify", defaults.insecure_skip_verify),
         transport=(transport := _transport(f, defaults.transport)),
@@ -198,8 +201,8 @@ def parse_warmup(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> Warmup
     f.check_keys(("duration", "rate", "vus"))
     duration = f.duration("duration", 0.0, required="required: how long to warm up, e.g. 10s",
                           positive=True)
-    rate = f.number("rate", 0.0, positive=True)
-    vus = f.int("vus", 0, minimum=1)
+    rate = f.number("rate", 0.0, positive=True, bound=limits.RATE)
+    vus = f.int("vus", 0, minimum=1, bound=limits.VUS)
     if f.has("rate") == f.has("vus"):
         errs.add(path, "give exactly one of rate (iterations/s) or vus, e.g. {duration: 10s, rate: 50}")
     return Warmup(duration=float(duration or 0.0), rate=float(rate or 0.0), vus=int(vus or 0))
