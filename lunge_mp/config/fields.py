@@ -93,7 +93,7 @@ class Fields:
             if not isinstance(key, str):
                 self.errs.add(join(self.path, key), f"field names must be strings, got {describe(key)}")
             elif key not in known:
-                self.error(key, unknown_key_message(key, known))
+                self.error(key, "unknown field" if self.errs.full else unknown_key_message(key, known))
 
     def _missing(self, key: str, required: bool | str) -> None:
         if required:
