@@ -11,7 +11,6 @@ Exit codes (DESIGN.md): 0 fine, 99 regression against the baseline (as failed th
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import click
 
 from lunge_mp.analysis.compare import RuleError, compare as compare_runs, parse_rules, validate_results
 from lunge_mp.report.compare_view import baselines_table, format_comparison, history_table, run_brief
+from lunge_mp.safe_output import output_problem, write_atomic
 from lunge_mp.store.history import ENV_VAR, Store, StoreBusy, StoreError
 
 EXIT_OK = 0
@@ -245,9 +245,9 @@ def compare(results: str, baseline_name: str, rules_text: str | None, rules_old:
     except RuleError as exc:
         raise BadInput(f"--max-regression: {exc}") from None
     if json_out and json_out != "-":
-        folder = Path(json_out).expanduser().resolve().parent
-        if not folder.is_dir() or not os.access(folder, os.W_OK):
-            raise BadInput(f"--json: cannot write {json_out}: {folder} is not a writable folder")
+        problem = output_problem(json_out, "--json")
+        if problem:
+            raise BadInput(problem)
     current = _read_results(results)
     with _open(store_path) as store:
         base = store.get_baseline(baseline_name)
@@ -265,7 +265,7 @@ def compare(results: str, baseline_name: str, rules_text: str | None, rules_old:
         click.echo(format_comparison(cmp))
         if json_out:
             try:
-                Path(json_out).write_text(json.dumps(cmp.to_dict(), indent=2) + "\n")
+                write_atomic(json_out, (json.dumps(cmp.to_dict(), indent=2) + "\n").encode())
             except OSError as exc:
                 raise BadInput(f"cannot write {json_out}: {exc.strerror or exc}") from None
     sys.exit(EXIT_REGRESSED if cmp.regressed else EXIT_OK)

@@ -23,10 +23,11 @@ from lunge_mp.plan import Plan
 from lunge_mp.redact import Redactor, mask_url_credentials
 from lunge_mp.report.banner import start_banner
 from lunge_mp.report.console import LiveView, live_line, print_summary
-from lunge_mp.report.outputs import check_writable, write_reports
+from lunge_mp.report.outputs import FLAGS, check_writable, write_reports
 from lunge_mp.report.results import all_failed_warning, build_results, live_results
 from lunge_mp.scenario.preflight import unknown_template_names
 from lunge_mp.store import record_after_run
+from lunge_mp.store.history import store_problem
 from lunge_mp.worker import transports
 
 EXIT_OK = 0
@@ -176,7 +177,8 @@ def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str |
     `store_path` is the history store to record in (None: the default one).
     """
     paths = {**plan.output, **{fmt: path for fmt, path in outputs.items() if path}}
-    problem = check_writable(paths)
+    labels = {fmt: FLAGS[fmt] if outputs.get(fmt) else f"output.{fmt}.path" for fmt in paths}
+    problem = check_writable(paths, labels) or (store_problem() if record else None)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_INVALID_CONFIG
