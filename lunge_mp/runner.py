@@ -169,6 +169,10 @@ def execute(config: str, overrides: dict[str, str], workers: int, quiet: bool,
     return execute_plan(plan, workers, quiet, outputs, record)
 
 
+def _with_hint(problem: str | None, hint: str) -> str | None:
+    return f"{problem}; {hint}" if problem else None
+
+
 def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str | None],
                  record: bool = True, store_path: str | None = None) -> int:
     """Run a valid plan; write results, reports and the summary whatever happens.
@@ -178,7 +182,8 @@ def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str |
     """
     paths = {**plan.output, **{fmt: path for fmt, path in outputs.items() if path}}
     labels = {fmt: FLAGS[fmt] if outputs.get(fmt) else f"output.{fmt}.path" for fmt in paths}
-    problem = check_writable(paths, labels) or (store_problem() if record else None)
+    problem = check_writable(paths, labels) or (_with_hint(store_problem(), "or run with --no-history")
+                                                 if record else None)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_INVALID_CONFIG

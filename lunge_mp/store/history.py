@@ -163,7 +163,7 @@ def store_problem(path: str | os.PathLike | None = None) -> str | None:
     where = Path(path).expanduser() if path else default_store_path()
     # a missing folder is created on first use; what is there must take a regular file
     problem = output_problem(where) if where.parent.is_dir() else kernel_fs_problem(where)
-    return f"history store (--store, ${ENV_VAR}): {problem}; or run with --no-history" if problem else None
+    return f"history store (--store, ${ENV_VAR}): {problem}" if problem else None
 
 
 def _now() -> str:
