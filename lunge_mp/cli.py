@@ -288,7 +288,9 @@ def validate(config: str, env: tuple[str, ...], env_file: str | None) -> None:
     summary = validate_file(config, _parse_env(env, env_file))
     if summary is None:
         sys.exit(EXIT_INVALID_CONFIG)
-    click.echo(f"ok: {config}: {summary}")
+    from lunge_mp.textsafe import escape
+
+    click.echo(escape(f"ok: {config}: {summary}"))
 
 
 def _pairs(items: tuple[str, ...], sep: str, hint: str) -> dict[str, str]:

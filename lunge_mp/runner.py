@@ -28,6 +28,7 @@ from lunge_mp.report.results import all_failed_warning, build_results, live_resu
 from lunge_mp.scenario.preflight import unknown_template_names
 from lunge_mp.store import record_after_run
 from lunge_mp.store.history import store_problem
+from lunge_mp.textsafe import escape
 from lunge_mp.worker import transports
 
 EXIT_OK = 0
@@ -83,7 +84,7 @@ def _logger(view: LiveView, redactor: Redactor):
     """Lines the coordinator wants seen now (guardrails, lost workers), above the live line."""
     def log(text: str) -> None:
         view.close()
-        print(f"warning: {redactor.text(text)}", file=sys.stderr, flush=True)
+        print(f"warning: {escape(redactor.text(text))}", file=sys.stderr, flush=True)
     return log
 
 
@@ -145,17 +146,17 @@ def decide(outcome: RunOutcome, results: dict, threshold_results: list[dict]) ->
 def explain(source: str, plan: Plan | None, error: ConfigError | None = None) -> Plan | None:
     """Print config errors (or checks that need the whole plan); None means exit 104."""
     if error is not None:
-        print(f"error: invalid config in {source}:", file=sys.stderr)
+        print(f"error: invalid config in {escape(source)}:", file=sys.stderr)
         for line in error.errors:
-            print(f"  {mask_url_credentials(line)}", file=sys.stderr)
+            print(f"  {escape(mask_url_credentials(line))}", file=sys.stderr)
         return None
     assert plan is not None
     problems = timeline.unsupported(plan) + unknown_template_names(plan) + guardrail_problems(plan)
     if problems:
         redactor = Redactor.for_plan(plan)
-        print(f"error: {source} cannot run:", file=sys.stderr)
+        print(f"error: {escape(source)} cannot run:", file=sys.stderr)
         for line in problems:
-            print(f"  {redactor.text(line)}", file=sys.stderr)
+            print(f"  {escape(redactor.text(line))}", file=sys.stderr)
         return None
     return plan
 
@@ -185,12 +186,12 @@ def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str |
     problem = check_writable(paths, labels) or (_with_hint(store_problem(), "or run with --no-history")
                                                  if record else None)
     if problem:
-        print(f"error: {problem}", file=sys.stderr)
+        print(f"error: {escape(problem)}", file=sys.stderr)
         return EXIT_INVALID_CONFIG
     redactor = Redactor.for_plan(plan)
     if not quiet:
         banner = start_banner(plan, workers, transports.chosen(plan), paths)
-        print(redactor.text("\n".join(banner)), file=sys.stderr)
+        print(escape(redactor.text("\n".join(banner)), keep="\n"), file=sys.stderr)
     view = None if quiet else LiveView()
     coordinator = Coordinator(plan, workers, on_tick=_live(view) if view else None,
                               on_second=_abort_checker(plan), on_log=_logger(view, redactor) if view else None)

@@ -16,6 +16,7 @@ from lunge_mp.config.errors import ConfigError, Errors, describe, join
 from lunge_mp.config.fields import Fields, scalar_text
 from lunge_mp.config.guardrails import parse_guardrails
 from lunge_mp.config.http_requests import url_problem
+from lunge_mp.config.names import check_names
 from lunge_mp.config.scenarios import parse_scenarios
 from lunge_mp.config.statuses import parse_expected
 from lunge_mp.config.thresholds import parse_thresholds
@@ -44,6 +45,7 @@ def plan_from_dict(doc: object, source: str = "") -> Plan:
         raise ConfigError(["(root): this is a Lunge v1 config (environments/requests/suites/performance); "
                            "run it with `lunge-mp perf -c FILE -e ENV -p TEST` (or -r REQUEST), or write a "
                            "v2 config with name and scenarios"], source)
+    check_names(doc, errs)
     f = Fields(errs, doc, "")
     f.check_keys(TOP_KEYS)
     name = f.str("name", "", required="required: a name for the test, e.g. name: \"Checkout API\"",
