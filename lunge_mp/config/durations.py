@@ -50,7 +50,7 @@ def parse_duration(value: object) -> float:
         try:
             seconds = float(value)
         except OverflowError:   # an int beyond float range
-            seconds = math.inf
+            raise ValueError(f"invalid duration: a number of seconds too large for any duration; {HINT}") from None
         if not math.isfinite(seconds):
             raise ValueError(f"invalid duration {value!r}: must be finite; {HINT}")
         if seconds < 0:

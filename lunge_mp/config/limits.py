@@ -35,6 +35,8 @@ class Bound(NamedTuple):
 
 def show(value: float) -> str:
     """A number for a message: `100,000`, `2.5`, `1e+29`; never fails on a huge int."""
+    if isinstance(value, int) and abs(value) < 10**21:
+        return f"{value:,}"
     try:
         number = float(value)
     except OverflowError:

@@ -28,7 +28,9 @@ def _pct(v: float | None) -> str:
 
 
 def _table(rows: list[list[str]], out: TextIO, indent: str = "  ", text_columns: int = 1) -> None:
-    """Text columns (the first `text_columns`) left-aligned, figures right-aligned."""
+    """Text columns (the first `text_columns`) left-aligned, figures right-aligned; names
+    escaped before the widths are measured, so a row with an escaped name stays aligned."""
+    rows = [[escape(cell) for cell in row] for row in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for j, row in enumerate(rows):
         cells = [c.ljust(w) if i < text_columns else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
