@@ -20,7 +20,8 @@ from lunge_mp.runner import load_or_explain
 
 _scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-10**6, 10**12), st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=12),
+    st.integers(10**12, 10**40), st.text(max_size=12),
+    st.text(alphabet="ab\x00\x07\x1b\u202e\u2066\x85\t", max_size=6),   # control and bidi characters
     st.sampled_from(["5s", "1h", "0s", "-1s", "10m", "http://127.0.0.1:1/", "/x", "{{baseUrl}}/a", "*.a.b", "*",
                      "10.0.0.0/8", "[::1]:80", "a*b", "${HOME}", "${NOPE:-d}", "${NOPE}", "p95 < 5", "ramp",
                      "constant-arrival-rate", "constant-vus", "pattern", ""]))
@@ -65,7 +66,8 @@ _pattern = st.fixed_dictionaries({
                                "endRate": st.integers(1, 50_000),
                                "rampType": st.sampled_from(["linear", "exponential", "logarithmic"])})))})
 _closed = st.fixed_dictionaries({
-    "executor": st.just("constant-vus"), "vus": _maybe(st.integers(1, 100)), "duration": _maybe(st.just("1s")),
+    "executor": st.just("constant-vus"), "vus": _maybe(st.one_of(st.integers(1, 100), st.integers(10**5, 10**30))),
+    "duration": _maybe(st.just("1s")),
     "requests": st.lists(_request, min_size=1, max_size=2)})
 _documents = st.fixed_dictionaries(
     {"name": _maybe(st.just("fuzz")),
