@@ -80,11 +80,12 @@ def test_settings_guardrails_and_options_are_bounded(tmp_path):
         assert f"{field}: must be at most" in proc.stderr, (field, proc.stderr)
 
 
-@pytest.mark.parametrize("flags", [["--vus", HUGE], ["--vus", "1000000000"], ["--rate", "1e12"],
-                                   ["--rate", "10", "--pre-allocated-vus", "100000000"],
-                                   ["--rate", "10", "--max-vus", HUGE], ["--stages", "1s:1000000000"]])
+@pytest.mark.parametrize("flags", [["--vus", HUGE, "-d", "1s"], ["--vus", "1000000000", "-d", "1s"],
+                                   ["--rate", "1e12", "-d", "1s"],
+                                   ["--rate", "10", "-d", "1s", "--pre-allocated-vus", "100000000"],
+                                   ["--rate", "10", "-d", "1s", "--max-vus", HUGE], ["--stages", "1s:1000000000"]])
 def test_quick_mode_flags_meet_the_same_bounds(fresh_target, flags):
-    proc = cli("perf", "--url", f"{fresh_target.url}/", "--duration", "1s", *flags, "--workers", "1", timeout=60)
+    proc = cli("perf", "--url", f"{fresh_target.url}/", *flags, "--workers", "1", timeout=60)
     assert proc.returncode == 104, proc.stderr
     assert "must be at most" in proc.stderr and "Traceback" not in proc.stderr
     assert fresh_target.stats()["requests"] == 0
