@@ -1,17 +1,27 @@
 """Config input fuzzed through the `lunge-mp run` path up to the first packet: file text → loader →
 plan → the checks that need the whole plan (`runner.load_or_explain`), then what the coordinator
 builds from a plan before spawning anything (guardrail caps and notes, the redactor). Every
-document gives a plan, or exit 104 with `error:` lines on stderr; never a traceback."""
+document gives a plan, or exit 104 with `error:` lines on stderr; never a traceback.
+
+Then hostile inputs (sizes, anchor bombs, deep nesting, huge numbers, control characters),
+each refused by `lunge-mp validate` in a child process within bounds of memory and CPU time."""
 
 from __future__ import annotations
 
 import json
+import os
+import resource
 import string
+import subprocess
+import sys
+import time
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lunge_mp.config import limits
 from lunge_mp.coordinator import warmup
 from lunge_mp.coordinator.guarding import RunGuard
 from lunge_mp.plan import Plan
@@ -119,16 +129,6 @@ def test_arbitrary_text_gives_a_plan_or_exit_104(tmp_path, capsys, text: str) ->
 # machine without letting a 20 s parse through. Before these limits the anchor bomb took 17 s
 # and ended in a MemoryError under the same limit, a FIFO as the config hung, and a 1 GB CSV
 # line was read whole.
-
-import os
-import resource
-import subprocess
-import sys
-import time
-
-import pytest
-
-from lunge_mp.config import limits
 
 _AS_LIMIT = 512 * 1024 * 1024
 _CPU_BOUND_S = 3.0
