@@ -18,7 +18,7 @@ from lunge_mp.config.errors import Errors, index, join
 from lunge_mp.textsafe import escape, unsafe_problem
 
 #: string values that are names or labels (by the key that holds them)
-NAME_KEYS = frozenset(("name", "description", "file", "threshold", "executor", "type"))
+NAME_KEYS = frozenset(("name", "check", "description", "file", "threshold", "executor", "type"))
 #: subtrees whose strings are all labels
 LABEL_TREES = frozenset(("tags", "thresholds"))
 #: subtrees that are data for the wire, not names

@@ -1,5 +1,5 @@
-"""Control characters never reach a terminal: names holding them are config errors (104, field
-named), and whatever a results document holds is printed escaped. The summary shows dropped
+"""Control characters never reach a terminal: names holding them (scenarios, requests, tags,
+checks, thresholds) are config errors (104, field named), and whatever a results document holds is printed escaped. The summary shows dropped
 iterations' causes as text, not a Python dict."""
 
 from __future__ import annotations
@@ -30,14 +30,16 @@ def test_control_characters_in_names_are_config_errors(tmp_path, char, label):
             vus: 1
             duration: 1s
             tags: {{team: "t{char}"}}
-            requests: [{{url: "http://127.0.0.1:1/", name: "req{char}"}}]
+            requests: [{{url: "http://127.0.0.1:1/", name: "req{char}",
+                         assertions: [{{type: status, condition: eq, value: 200, check: "ok{char}"}}]}}]
         thresholds:
           "http_req_duration{{scenario:api}}": ["p(95) < 500{char}"]
         """)
     proc = cli("validate", str(config))
     assert proc.returncode == 104, proc.stdout + proc.stderr
     err = proc.stderr
-    for field in ("name: ", "scenarios.api", ".tags.team: ", ".requests[0].name: ", "thresholds."):
+    for field in ("name: ", "scenarios.api", ".tags.team: ", ".requests[0].name: ", ".assertions[0].check: ",
+                  "thresholds."):
         assert field in err, (field, err)
     assert label in err and "Traceback" not in err
     assert not RAW.search(err + proc.stdout), err
