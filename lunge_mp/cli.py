@@ -301,7 +301,9 @@ def validate(config: str, env: tuple[str, ...], env_file: str | None) -> None:
     summary = validate_file(config, _parse_env(env, env_file))
     if summary is None:
         sys.exit(EXIT_INVALID_CONFIG)
-    click.echo(f"ok: {config}: {summary}")
+    from lunge_mp.textsafe import escape
+
+    click.echo(escape(f"ok: {config}: {summary}"))
 
 
 def _pairs(items: tuple[str, ...], sep: str, hint: str) -> dict[str, str]:
@@ -343,26 +345,27 @@ def report(results: str, html_path: str | None, csv_path: str | None, junit_path
 
     from lunge_mp.report.console import print_summary
     from lunge_mp.report.outputs import check_writable, write_reports
+    from lunge_mp.textsafe import escape
 
     try:
         with open(results, "rb") as f:
             doc = msgspec.json.decode(f.read())
     except (OSError, msgspec.DecodeError) as exc:
-        click.echo(f"error: cannot read {results}: {getattr(exc, 'strerror', None) or exc}", err=True)
+        click.echo(escape(f"error: cannot read {results}: {getattr(exc, 'strerror', None) or exc}"), err=True)
         sys.exit(EXIT_INVALID_CONFIG)
     if not isinstance(doc, dict) or "schemaVersion" not in doc or "metrics" not in doc:
-        click.echo(f"error: {results} is not a lunge-mp results file (no schemaVersion/metrics)", err=True)
+        click.echo(escape(f"error: {results} is not a lunge-mp results file (no schemaVersion/metrics)"), err=True)
         sys.exit(EXIT_INVALID_CONFIG)
     paths = {fmt: p for fmt, p in (("html", html_path), ("csv", csv_path), ("junit", junit_path)) if p}
     problem = check_writable(paths)
     if problem:
-        click.echo(f"error: {problem}", err=True)
+        click.echo(escape(f"error: {problem}"), err=True)
         sys.exit(EXIT_INVALID_CONFIG)
     try:
         written = write_reports(doc, paths)
     except (KeyError, TypeError, ValueError) as exc:
-        click.echo(f"error: {results} lacks what the reports need ({type(exc).__name__}: {exc}); "
-                   f"was it written by another version?", err=True)
+        click.echo(escape(f"error: {results} lacks what the reports need ({type(exc).__name__}: {exc}); "
+                          f"was it written by another version?"), err=True)
         sys.exit(EXIT_INVALID_CONFIG)
     if not quiet:
         print_summary(doc, written=written)

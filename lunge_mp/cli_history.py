@@ -11,7 +11,6 @@ Exit codes (DESIGN.md): 0 fine, 99 regression against the baseline (as failed th
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -19,7 +18,9 @@ import click
 
 from lunge_mp.analysis.compare import RuleError, compare as compare_runs, parse_rules, validate_results
 from lunge_mp.report.compare_view import baselines_table, format_comparison, history_table, run_brief
+from lunge_mp.safe_output import output_problem, write_atomic
 from lunge_mp.store.history import ENV_VAR, Store, StoreBusy, StoreError
+from lunge_mp.textsafe import escape
 
 EXIT_OK = 0
 EXIT_REGRESSED = 99        # the thresholds-failed code: a regression fails a nightly the same way
@@ -37,7 +38,7 @@ class _OneLine(click.ClickException):
     """An expected failure: `error: ...` on stderr, no traceback."""
 
     def show(self, file=None) -> None:  # type: ignore[override]
-        click.echo(f"error: {self.format_message()}", err=True)
+        _say(f"error: {self.format_message()}", err=True)
 
 
 class BadInput(_OneLine):
@@ -66,6 +67,11 @@ class _Command(click.Command):
 
 store_option = click.option("--store", "store_path", type=click.Path(dir_okay=False), default=None,
                             envvar=ENV_VAR, show_envvar=True, metavar="PATH", help=STORE_HELP)
+
+
+def _say(text: str, **kwargs: object) -> None:
+    """click.echo with control characters escaped: names come from results files."""
+    click.echo(escape(text, keep="\n"), **kwargs)  # type: ignore[arg-type]
 
 
 def _open(store_path: str | None) -> Store:
@@ -103,7 +109,7 @@ def _test_name(doc: dict) -> str:
 
 
 def _echo_json(data: object) -> None:
-    click.echo(json.dumps(data, indent=2))
+    click.echo(json.dumps(data, indent=2))  # JSON escapes control characters itself
 
 
 # -- baseline ---------------------------------------------------------------------------------
@@ -154,7 +160,7 @@ def baseline_set(name: str, results: str | None, run_id: str | None, force: bool
         old = store.set_baseline(name, doc)
         what = f"run {doc.get('runId')} of '{doc.get('name')}' ({(doc.get('startTime') or '?')[:16].replace('T', ' ')})"
         verb = f"replaced (was run {old})" if old else "set"
-        click.echo(f"baseline '{name.strip()}' {verb}: {what}")
+        _say(f"baseline '{name.strip()}' {verb}: {what}")
 
 
 @baseline.command("list", cls=_Command)
@@ -167,7 +173,7 @@ def baseline_list(as_json: bool, store_path: str | None) -> None:
     if as_json:
         _echo_json(rows)
     else:
-        click.echo(baselines_table(rows), nl=False)
+        _say(baselines_table(rows), nl=False)
 
 
 @baseline.command("show", cls=_Command)
@@ -184,8 +190,8 @@ def baseline_show(name: str, as_json: bool, store_path: str | None) -> None:
     if as_json:
         _echo_json(doc)
     else:
-        click.echo(f"\n  baseline '{name.strip()}'", nl=False)
-        click.echo(run_brief(doc))
+        _say(f"\n  baseline '{name.strip()}'", nl=False)
+        _say(run_brief(doc))
 
 
 @baseline.command("delete", cls=_Command)
@@ -196,7 +202,7 @@ def baseline_delete(name: str, store_path: str | None) -> None:
     with _open(store_path) as store:
         if not store.delete_baseline(name):
             raise BadInput(f"no baseline named '{name}' in {store.path} ({_known_baselines(store)})")
-    click.echo(f"baseline '{name.strip()}' deleted")
+    _say(f"baseline '{name.strip()}' deleted")
 
 
 # -- compare ----------------------------------------------------------------------------------
@@ -245,9 +251,9 @@ def compare(results: str, baseline_name: str, rules_text: str | None, rules_old:
     except RuleError as exc:
         raise BadInput(f"--max-regression: {exc}") from None
     if json_out and json_out != "-":
-        folder = Path(json_out).expanduser().resolve().parent
-        if not folder.is_dir() or not os.access(folder, os.W_OK):
-            raise BadInput(f"--json: cannot write {json_out}: {folder} is not a writable folder")
+        problem = output_problem(json_out, "--json")
+        if problem:
+            raise BadInput(problem)
     current = _read_results(results)
     with _open(store_path) as store:
         base = store.get_baseline(baseline_name)
@@ -262,10 +268,10 @@ def compare(results: str, baseline_name: str, rules_text: str | None, rules_old:
     if json_out == "-":
         _echo_json(cmp.to_dict())
     else:
-        click.echo(format_comparison(cmp))
+        _say(format_comparison(cmp))
         if json_out:
             try:
-                Path(json_out).write_text(json.dumps(cmp.to_dict(), indent=2) + "\n")
+                write_atomic(json_out, (json.dumps(cmp.to_dict(), indent=2) + "\n").encode())
             except OSError as exc:
                 raise BadInput(f"cannot write {json_out}: {exc.strerror or exc}") from None
     sys.exit(EXIT_REGRESSED if cmp.regressed else EXIT_OK)
@@ -303,7 +309,7 @@ def history(test_name: str | None, limit: int, as_json: bool, store_path: str | 
     if as_json:
         _echo_json(rows)
     else:
-        click.echo(history_table(rows), nl=False)
+        _say(history_table(rows), nl=False)
 
 
 @click.command(cls=_Command, context_settings={"help_option_names": ["-h", "--help"]},
@@ -324,7 +330,7 @@ def record(results: tuple[str, ...], store_path: str | None) -> None:
         for _, doc in docs:
             row, new = store.record(doc)
             state = "recorded as" if new else "already recorded as"
-            click.echo(f"run {doc.get('runId')} of '{doc.get('name')}' {state} #{row} in {store.path}")
+            _say(f"run {doc.get('runId')} of '{doc.get('name')}' {state} #{row} in {store.path}")
 
 
 COMMANDS = (baseline, compare, history, record)

@@ -23,10 +23,12 @@ from lunge_mp.plan import Plan
 from lunge_mp.redact import Redactor, mask_url_credentials
 from lunge_mp.report.banner import start_banner
 from lunge_mp.report.console import LiveView, live_line, print_summary
-from lunge_mp.report.outputs import check_writable, write_reports
+from lunge_mp.report.outputs import FLAGS, check_writable, write_reports
 from lunge_mp.report.results import all_failed_warning, build_results, live_results
 from lunge_mp.scenario.preflight import unknown_template_names
 from lunge_mp.store import record_after_run
+from lunge_mp.store.history import store_problem
+from lunge_mp.textsafe import escape
 from lunge_mp.worker import transports
 
 EXIT_OK = 0
@@ -82,7 +84,7 @@ def _logger(view: LiveView, redactor: Redactor):
     """Lines the coordinator wants seen now (guardrails, lost workers), above the live line."""
     def log(text: str) -> None:
         view.close()
-        print(f"warning: {redactor.text(text)}", file=sys.stderr, flush=True)
+        print(f"warning: {escape(redactor.text(text))}", file=sys.stderr, flush=True)
     return log
 
 
@@ -144,17 +146,17 @@ def decide(outcome: RunOutcome, results: dict, threshold_results: list[dict]) ->
 def explain(source: str, plan: Plan | None, error: ConfigError | None = None) -> Plan | None:
     """Print config errors (or checks that need the whole plan); None means exit 104."""
     if error is not None:
-        print(f"error: invalid config in {source}:", file=sys.stderr)
+        print(f"error: invalid config in {escape(source)}:", file=sys.stderr)
         for line in error.errors:
-            print(f"  {mask_url_credentials(line)}", file=sys.stderr)
+            print(f"  {escape(mask_url_credentials(line))}", file=sys.stderr)
         return None
     assert plan is not None
     problems = timeline.unsupported(plan) + unknown_template_names(plan) + guardrail_problems(plan)
     if problems:
         redactor = Redactor.for_plan(plan)
-        print(f"error: {source} cannot run:", file=sys.stderr)
+        print(f"error: {escape(source)} cannot run:", file=sys.stderr)
         for line in problems:
-            print(f"  {redactor.text(line)}", file=sys.stderr)
+            print(f"  {escape(redactor.text(line))}", file=sys.stderr)
         return None
     return plan
 
@@ -168,6 +170,10 @@ def execute(config: str, overrides: dict[str, str], workers: int, quiet: bool,
     return execute_plan(plan, workers, quiet, outputs, record)
 
 
+def _with_hint(problem: str | None, hint: str) -> str | None:
+    return f"{problem}; {hint}" if problem else None
+
+
 def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str | None],
                  record: bool = True, store_path: str | None = None) -> int:
     """Run a valid plan; write results, reports and the summary whatever happens.
@@ -176,14 +182,16 @@ def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str |
     `store_path` is the history store to record in (None: the default one).
     """
     paths = {**plan.output, **{fmt: path for fmt, path in outputs.items() if path}}
-    problem = check_writable(paths)
+    labels = {fmt: FLAGS[fmt] if outputs.get(fmt) else f"output.{fmt}.path" for fmt in paths}
+    problem = check_writable(paths, labels) or (_with_hint(store_problem(), "or run with --no-history")
+                                                 if record else None)
     if problem:
-        print(f"error: {problem}", file=sys.stderr)
+        print(f"error: {escape(problem)}", file=sys.stderr)
         return EXIT_INVALID_CONFIG
     redactor = Redactor.for_plan(plan)
     if not quiet:
         banner = start_banner(plan, workers, transports.chosen(plan), paths)
-        print(redactor.text("\n".join(banner)), file=sys.stderr)
+        print(escape(redactor.text("\n".join(banner)), keep="\n"), file=sys.stderr)
     view = None if quiet else LiveView()
     coordinator = Coordinator(plan, workers, on_tick=_live(view) if view else None,
                               on_second=_abort_checker(plan), on_log=_logger(view, redactor) if view else None)

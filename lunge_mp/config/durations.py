@@ -47,7 +47,10 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool) or value is None or not isinstance(value, (int, float, str)):
         raise ValueError(f"expected a duration, got {describe(value)}; {HINT}")
     if isinstance(value, (int, float)):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:   # an int beyond float range
+            raise ValueError(f"invalid duration: a number of seconds too large for any duration; {HINT}") from None
         if not math.isfinite(seconds):
             raise ValueError(f"invalid duration {value!r}: must be finite; {HINT}")
         if seconds < 0:

@@ -7,7 +7,8 @@ value containing YAML syntax (`: `, `#`) must be quoted in the file.
 Lookup order: `overrides` (the CLI's `-e KEY=VALUE`), then `environ`. As in the shell,
 `${VAR:-default}` uses the default when VAR is unset *or empty*. `$${` writes a literal `${`.
 Whole-line YAML comments are left alone, so a commented-out `${OLD_VAR}` is not an error.
-Every unset variable is reported (with its line), not just the first.
+Every unset variable is reported (with its line), not just the first. `max_chars` bounds the
+expanded text: a long value used many times could otherwise grow it without limit.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ _REF = re.compile(r"\$(\$)?\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 def expand_env(text: str, overrides: Mapping[str, str] | None = None,
                environ: Mapping[str, str] | None = None, *, skip_comments: bool = False,
-               source: str = "") -> str:
+               source: str = "", max_chars: int | None = None) -> str:
     """Return `text` with every `${VAR}` reference replaced; ConfigError lists each unset VAR."""
     overrides = overrides or {}
     environ = environ or {}
     missing: list[str] = []
     seen: set[str] = set()
+    size = [len(text)]
 
     def lookup(name: str) -> str | None:
         if name in overrides:
@@ -41,7 +43,13 @@ def expand_env(text: str, overrides: Mapping[str, str] | None = None,
                 return m.group(0)[1:]
             value = lookup(name)
             if default is not None and not value:
-                return default
+                value = default
+            if value is not None and max_chars is not None:
+                size[0] += len(value) - len(m.group(0))
+                if size[0] > max_chars:
+                    where = f"{source}: line {lineno}" if source else f"line {lineno}"
+                    raise ConfigError([f"{where}: the text grows past {max_chars:,} characters as "
+                                       f"${{{name}}} is expanded, the most a config may be"], source)
             if value is None:
                 if name not in seen:
                     seen.add(name)

@@ -8,6 +8,8 @@ ConfigError at the end, so one run of the tool shows everything that is wrong wi
 
 from __future__ import annotations
 
+from lunge_mp.config.limits import ERRORS_SHOWN
+
 
 class ConfigError(Exception):
     """An invalid config: `.errors` holds one `field.path: problem; fix` line per problem."""
@@ -22,23 +24,35 @@ class ConfigError(Exception):
 
 
 class Errors:
-    """An append-only list of `path: message` lines."""
+    """An append-only list of `path: message` lines; past `shown` lines, problems are only
+    counted (a file of 50,000 unknown keys gets a readable answer, fast)."""
 
-    def __init__(self) -> None:
+    def __init__(self, shown: int = ERRORS_SHOWN) -> None:
         self.items: list[str] = []
+        self.shown = shown
+        self.more = 0
+
+    @property
+    def full(self) -> bool:
+        """True once further problems are only counted: callers may skip working out messages."""
+        return len(self.items) >= self.shown
 
     def add(self, path: str, message: str) -> None:
+        if self.full:
+            self.more += 1
+            return
         self.items.append(f"{path or '(root)'}: {message}")
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.items) + self.more
 
     def __bool__(self) -> bool:
         return bool(self.items)
 
     def raise_if_any(self, source: str = "") -> None:
         if self.items:
-            raise ConfigError(self.items, source)
+            more = [f"... and {self.more:,} more problem{'s' if self.more > 1 else ''}"] if self.more else []
+            raise ConfigError(self.items + more, source)
 
 
 def join(path: str, key: object) -> str:

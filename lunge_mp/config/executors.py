@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from lunge_mp.config import limits
 from lunge_mp.config.errors import Errors, describe, index
 from lunge_mp.config.fields import Fields
 from lunge_mp.config.patterns import parse_pattern
@@ -52,7 +53,7 @@ def _required(executor: str) -> str:
 
 def constant_vus(f: Fields, executor: str) -> dict[str, Any]:
     return {
-        "vus": f.int("vus", 0, required=_required(executor), minimum=1),
+        "vus": f.int("vus", 0, required=_required(executor), minimum=1, bound=limits.VUS),
         "duration": f.duration("duration", 0.0, required=_required(executor), positive=True),
     }
 
@@ -60,7 +61,7 @@ def constant_vus(f: Fields, executor: str) -> dict[str, Any]:
 def ramping_vus(f: Fields, executor: str) -> dict[str, Any]:
     stages = _stages(f, executor, integer_targets=True, unit=1.0)
     return {
-        "start_vus": f.int("startVUs", 0, minimum=0),
+        "start_vus": f.int("startVUs", 0, minimum=0, bound=limits.VUS),
         "stages": stages,
         "duration": sum(s.duration for s in stages),
     }
@@ -68,8 +69,9 @@ def ramping_vus(f: Fields, executor: str) -> dict[str, Any]:
 
 def iterations(f: Fields, executor: str) -> dict[str, Any]:
     return {
-        "vus": f.int("vus", 0, required=_required(executor), minimum=1),
-        "iterations": f.int("iterations", 0, required=_required(executor), minimum=1),
+        "vus": f.int("vus", 0, required=_required(executor), minimum=1, bound=limits.VUS),
+        "iterations": f.int("iterations", 0, required=_required(executor), minimum=1,
+                            bound=limits.ITERATIONS),
         "max_duration": f.duration("maxDuration", DEFAULT_MAX_DURATION, positive=True),
     }
 
@@ -79,7 +81,7 @@ def constant_arrival_rate(f: Fields, executor: str) -> dict[str, Any]:
     rate = f.number("rate", 0.0, required=_required(executor) + " (iterations per timeUnit, default 1s)",
                     positive=True)
     return {
-        "rate": rate / unit,
+        "rate": _per_second(f, "rate", rate, unit),
         "duration": f.duration("duration", 0.0, required=_required(executor), positive=True),
         **_pool(f),
     }
@@ -89,7 +91,7 @@ def ramping_arrival_rate(f: Fields, executor: str) -> dict[str, Any]:
     unit = _time_unit(f)
     stages = _stages(f, executor, integer_targets=False, unit=unit)
     return {
-        "start_rate": f.number("startRate", 0.0, minimum=0) / unit,
+        "start_rate": _per_second(f, "startRate", f.number("startRate", 0.0, minimum=0), unit),
         "stages": stages,
         "duration": sum(s.duration for s in stages),
         **_pool(f),
@@ -123,9 +125,18 @@ def _time_unit(f: Fields) -> float:
     return f.duration("timeUnit", 1.0, positive=True)
 
 
+def _per_second(f: Fields, key: str, rate: float, unit: float) -> float:
+    """`rate` per timeUnit as a rate per second, held to limits.RATE (0.0 when over it)."""
+    problem = limits.RATE.problem(rate / unit, "/s")
+    if problem:
+        f.error(key, problem)
+        return 0.0
+    return rate / unit
+
+
 def _pool(f: Fields) -> dict[str, int]:
-    pre = f.int("preAllocatedVUs", DEFAULT_PRE_ALLOCATED_VUS, minimum=0)
-    max_vus = f.int("maxVUs", max(pre, DEFAULT_MAX_VUS), minimum=1)
+    pre = f.int("preAllocatedVUs", DEFAULT_PRE_ALLOCATED_VUS, minimum=0, bound=limits.VUS)
+    max_vus = f.int("maxVUs", max(pre, DEFAULT_MAX_VUS), minimum=1, bound=limits.VUS)
     if max_vus < pre:
         f.error("maxVUs", f"must be >= preAllocatedVUs ({pre}); raise maxVUs or lower preAllocatedVUs")
     return {"pre_allocated_vus": pre, "max_vus": max_vus}
@@ -156,9 +167,13 @@ def _stage(value: object, path: str, errs: Errors, integer_targets: bool, unit: 
     f.check_keys(("duration", "target", "name"))
     duration = f.duration("duration", required=True)
     if integer_targets:
-        target: Any = f.int("target", required=True, minimum=0)
+        target: Any = f.int("target", required=True, minimum=0, bound=limits.VUS)
     else:
         target = f.number("target", required=True, minimum=0)
+        if target is not None:
+            problem = limits.RATE.problem(target / unit, "/s")
+            if problem:
+                f.error("target", problem)
     name = f.str("name", "")
     if len(errs) > before:
         return None

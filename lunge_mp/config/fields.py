@@ -16,6 +16,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from lunge_mp.config import limits
 from lunge_mp.config.durations import parse_duration
 from lunge_mp.config.errors import Errors, describe, join
 
@@ -92,7 +93,7 @@ class Fields:
             if not isinstance(key, str):
                 self.errs.add(join(self.path, key), f"field names must be strings, got {describe(key)}")
             elif key not in known:
-                self.error(key, unknown_key_message(key, known))
+                self.error(key, "unknown field" if self.errs.full else unknown_key_message(key, known))
 
     def _missing(self, key: str, required: bool | str) -> None:
         if required:
@@ -143,7 +144,7 @@ class Fields:
         return value
 
     def int(self, key: str, default: Any = None, *, required: bool | str = False,
-            minimum: int | None = None) -> Any:
+            minimum: int | None = None, bound: limits.Bound = limits.NUMBER) -> Any:
         if not self.has(key):
             self._missing(key, required)
             return default
@@ -154,10 +155,19 @@ class Fields:
         if minimum is not None and value < minimum:
             self.error(key, f"must be > {minimum - 1}" if minimum > 0 else f"must be >= {minimum}")
             return default
+        return self._bounded(key, value, bound, default)
+
+    def _bounded(self, key: str, value: Any, bound: limits.Bound, default: Any, unit: str = "") -> Any:
+        """`value`, or `default` after recording that it is over its bound (config/limits.py)."""
+        problem = bound.problem(abs(value), unit)
+        if problem:
+            self.error(key, problem)
+            return default
         return value
 
     def number(self, key: str, default: Any = None, *, required: bool | str = False,
-               minimum: float | None = None, positive: bool = False) -> Any:
+               minimum: float | None = None, positive: bool = False,
+               bound: limits.Bound = limits.NUMBER) -> Any:
         if not self.has(key):
             self._missing(key, required)
             return default
@@ -171,7 +181,7 @@ class Fields:
         if minimum is not None and value < minimum:
             self.error(key, f"must be >= {minimum:g}")
             return default
-        return value
+        return self._bounded(key, value, bound, default)
 
     def duration(self, key: str, default: Any = None, *, required: bool | str = False,
                  positive: bool = False) -> Any:
@@ -187,7 +197,7 @@ class Fields:
         if positive and value <= 0:
             self.error(key, "must be > 0")
             return default
-        return value
+        return self._bounded(key, value, limits.DURATION, default, "s")
 
     # -- containers ---------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lunge_mp.analysis.hosts import host_pattern_problem
+from lunge_mp.config import limits
 from lunge_mp.config.errors import Errors, describe, index, join
 from lunge_mp.config.fields import Fields
 from lunge_mp.plan import Guardrails, WarnThresholds
@@ -67,10 +68,12 @@ def parse_guardrails(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> Gu
         f.error("maxCPUPercent", f"must be a percentage of the box's CPU, at most 100, got {cpu:g}")
         cpu = defaults.max_cpu_percent
     return Guardrails(
-        max_rate=float(f.number("maxRate", defaults.max_rate, positive=True)),
-        max_total_requests=int(f.int("maxTotalRequests", defaults.max_total_requests, minimum=1)),
+        max_rate=float(f.number("maxRate", defaults.max_rate, positive=True, bound=limits.RATE)),
+        max_total_requests=int(f.int("maxTotalRequests", defaults.max_total_requests, minimum=1,
+                                     bound=limits.TOTAL_REQUESTS)),
         max_duration=float(f.duration("maxDuration", defaults.max_duration, positive=True)),
-        max_memory_mb=float(f.number("maxMemoryMB", defaults.max_memory_mb, positive=True)),
+        max_memory_mb=float(f.number("maxMemoryMB", defaults.max_memory_mb, positive=True,
+                                     bound=limits.MEMORY_MB)),
         max_cpu_percent=float(cpu),
         emergency_stop=f.bool("emergencyStop", defaults.emergency_stop),
         warn_thresholds=_warn_thresholds(f.mapping("warnThresholds"), join(path, "warnThresholds"), errs),

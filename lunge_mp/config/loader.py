@@ -6,12 +6,17 @@ Format is chosen by extension (.yaml/.yml/.json); otherwise a document starting 
 `[` is read as JSON (its errors are clearer than YAML's for JSON text) and anything else as
 YAML. Parse errors carry the line and column. YAML duplicate keys are errors: PyYAML would
 keep the last one silently, and a duplicated scenario name would quietly drop a scenario.
+
+No file can exhaust memory or time (config/limits.py): a config must be a regular file of at
+most CONFIG_BYTES (also after `${VAR}` expansion), and safe_load.py bounds what its document
+expands to before building it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,9 +24,11 @@ from typing import Any
 import msgspec
 import yaml
 
+from lunge_mp.config import limits
 from lunge_mp.config.envexpand import expand_env, referenced_names
 from lunge_mp.config.errors import ConfigError, Errors
 from lunge_mp.config.fields import suggest
+from lunge_mp.config.safe_load import DuplicateKey, TooLarge, load_json, load_yaml
 from lunge_mp.config.v1 import is_v1
 from lunge_mp.config.validate import plan_from_dict
 from lunge_mp.plan import DataSource, Plan
@@ -41,7 +48,13 @@ def load_plan(path: str | os.PathLike[str], overrides: dict[str, str] | None = N
     """
     source = str(path)
     overrides = dict(overrides or {})
-    doc = load_document(source, overrides, environ)
+    return plan_from_document(load_document(source, overrides, environ), source, overrides, thresholds)
+
+
+def plan_from_document(doc: Any, source: str, overrides: Mapping[str, str] | None = None,
+                       thresholds: Mapping[str, list[str]] | None = None) -> Plan:
+    """load_plan after the file is read (`validate` parses it once): a v2 document → its Plan."""
+    overrides = dict(overrides or {})
     if is_v1(doc):
         raise ConfigError([f"(root): {source} is a Lunge v1 config (environments, requests, performance); "
                            f"run one of its performance tests with `lunge-mp perf -c {source} -e ENV -p TEST`, "
@@ -79,7 +92,7 @@ def load_document(path: str | os.PathLike[str], overrides: Mapping[str, str] | N
     text = read_text(source)
     fmt = detect_format(source, text)
     text = expand_env(text, dict(overrides or {}), os.environ if environ is None else environ,
-                      skip_comments=fmt == "yaml", source=source)
+                      skip_comments=fmt == "yaml", source=source, max_chars=limits.CONFIG_BYTES)
     return parse_text(text, fmt, source)
 
 
@@ -119,8 +132,23 @@ def resolve_data_files(plan: Plan, base_dir: str | os.PathLike[str]) -> Plan:
 
 
 def read_text(path: str) -> str:
+    """The text of a config file: a regular file (a FIFO or a device would block or never end)
+    of at most CONFIG_BYTES, read without ever holding more than that."""
     try:
-        return Path(path).read_text(encoding="utf-8-sig")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)     # a FIFO opens at once, then is refused
+        with open(fd, "rb") as f:
+            mode = os.fstat(f.fileno()).st_mode
+            if stat.S_ISDIR(mode):
+                raise IsADirectoryError
+            if not stat.S_ISREG(mode):
+                raise ConfigError([f"{path}: not a regular file (a FIFO, socket or device); "
+                                   f"give the config file itself"], path)
+            data = f.read(limits.CONFIG_BYTES + 1)
+        if len(data) > limits.CONFIG_BYTES:
+            raise ConfigError([f"{path}: larger than {limits.CONFIG_BYTES // (1024 * 1024)} MiB, the most "
+                               f"a config file may be; keep large data in a data file (data: ... file:)"],
+                              path)
+        return data.decode("utf-8-sig")
     except FileNotFoundError:
         raise ConfigError([f"{path}: no such file"], path) from None
     except IsADirectoryError:
@@ -146,14 +174,23 @@ def parse_text(text: str, fmt: str, source: str = "") -> Any:
     where = f"{source}: " if source else ""
     if fmt == "json":
         try:
-            return json.loads(text, object_pairs_hook=_unique_pairs)
+            return load_json(text)
         except json.JSONDecodeError as e:
             raise ConfigError([f"{where}line {e.lineno}, column {e.colno}: invalid JSON: {e.msg}"],
                               source) from None
-        except _DuplicateKey as e:
+        except DuplicateKey as e:
             raise ConfigError([f"{where}invalid JSON: duplicate key '{e.key}'"], source) from None
+        except TooLarge as e:
+            raise ConfigError([f"{where}too large: {e}"], source) from None
+        except RecursionError:
+            raise ConfigError([f"{where}invalid JSON: nested more than {limits.DEPTH} levels deep"],
+                              source) from None
+        except ValueError as e:     # e.g. an integer of more digits than Python converts
+            raise ConfigError([f"{where}invalid JSON: {e}"], source) from None
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        return load_yaml(text)
+    except TooLarge as e:
+        raise ConfigError([f"{where}too large: {e}"], source) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -164,6 +201,14 @@ def parse_text(text: str, fmt: str, source: str = "") -> Any:
         raise ConfigError([f"{where}invalid YAML: {e}"], source) from None
     except RecursionError:
         raise ConfigError([f"{where}invalid YAML: nested too deeply"], source) from None
+    except ValueError as e:     # a bad timestamp (2024-13-45), an integer of too many digits
+        raise ConfigError([f"{where}invalid YAML: {_value_problem(e)}"], source) from None
+
+
+def _value_problem(e: ValueError) -> str:
+    if "integer string conversion" in str(e):
+        return "a number with thousands of digits; no field takes one"
+    return str(e)
 
 
 def override_variables(doc: Any, overrides: Mapping[str, str]) -> Any:
@@ -178,39 +223,3 @@ def override_variables(doc: Any, overrides: Mapping[str, str]) -> Any:
             else:
                 variables[name] = overrides[name]
     return {**doc, "variables": variables}
-
-
-# -- duplicate-key detection ------------------------------------------------------------------
-
-class _DuplicateKey(Exception):
-    def __init__(self, key: str) -> None:
-        self.key = key
-
-
-def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKey(key)
-        out[key] = value
-    return out
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that refuses a scalar key given twice in one mapping (merge keys excepted)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, yaml.Node] = {}
-        for key_node, _ in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = self.construct_object(key_node)
-            try:
-                duplicate = key in seen
-            except TypeError:
-                continue
-            if duplicate:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}; each key may appear once", key_node.start_mark)
-            seen[key] = key_node
-        return super().construct_mapping(node, deep=deep)

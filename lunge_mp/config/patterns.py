@@ -29,6 +29,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from lunge_mp.config import limits
 from lunge_mp.config.errors import Errors, describe, index, join
 from lunge_mp.config.fields import Fields, unknown_key_message
 from lunge_mp.schedule.patterns import CHAOS_INTERVAL, MAX_RATE_CHANGES, MIN_DURATION, chaos_levels
@@ -123,15 +124,15 @@ def parse_pattern(value: object, path: str, errs: Errors) -> tuple[dict[str, obj
                 out[key] = seconds
     for key in RATE_KEYS:
         if key in own:
-            number = f.number(key, minimum=0)
+            number = f.number(key, minimum=0, bound=limits.RATE)
             if number is not None:
                 out[key] = number
     if "phase" in own and f.has("phase"):
-        phase = f.number("phase")
+        phase = f.number("phase", bound=limits.PHASE)
         if phase is not None:
             out["phase"] = phase
     if "seed" in own and f.has("seed"):
-        seed = f.int("seed", minimum=0)
+        seed = f.int("seed", minimum=0, bound=limits.SEED)
         if seed is not None:
             out["seed"] = seed
     if "rampType" in own:
@@ -239,7 +240,7 @@ def _parse_phase(value: object, path: str, errs: Errors) -> dict[str, object] | 
     if seconds is not None:
         out["duration"] = seconds
     for key in ("rate", "startRate", "endRate"):
-        number = f.number(key, minimum=0)
+        number = f.number(key, minimum=0, bound=limits.RATE)
         if number is not None:
             out[key] = number
     name = f.str("name")

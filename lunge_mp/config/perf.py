@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lunge_mp.config.errors import ConfigError, Errors
-from lunge_mp.config.loader import load_document, load_plan, resolve_data_files
+from lunge_mp.config.loader import load_document, plan_from_document, resolve_data_files
 from lunge_mp.config.summary import describe_plan
 from lunge_mp.config.v1 import FLAGS, check_v1, is_v1, plan_from_v1, summary_v1, v1_path
 from lunge_mp.config.validate import plan_from_dict
@@ -66,7 +66,7 @@ def validate_file(path: str, overrides: Mapping[str, str] | None = None) -> str 
     try:
         doc = load_document(path, overrides)
         if not is_v1(doc):
-            plan = load_plan(path, overrides)
+            plan = plan_from_document(doc, path, overrides)
             return describe_plan(plan) if explain(path, plan) is not None else None
         errs = Errors()
         check_v1(doc, errs)

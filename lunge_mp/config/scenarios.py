@@ -104,7 +104,7 @@ def _check_keys(f: Fields, executor: str | None) -> None:
             f.error(key, f"not used by executor '{executor}' (its keys: {', '.join(own)}); "
                          f"remove it or change the executor")
         else:
-            f.error(key, unknown_key_message(key, known))
+            f.error(key, "unknown field" if f.errs.full else unknown_key_message(key, known))
 
 
 def parse_pacing(f: Fields) -> Pacing:

@@ -47,6 +47,7 @@ from urllib.parse import quote
 
 from lunge_mp.config.durations import parse_duration
 from lunge_mp.config.errors import ConfigError, Errors, describe, join
+from lunge_mp.config import limits
 from lunge_mp.config.fields import Fields, as_int, as_number, scalar_text, suggest
 from lunge_mp.config.validate import plan_from_dict
 from lunge_mp.plan import Plan
@@ -201,11 +202,18 @@ def _load(values: Mapping[str, tuple[Any, str]], errs: Errors, path: str) -> dic
             if n is None or n < 1:
                 errs.add(at, f"must be a whole number > 0, got {describe(value)}")
                 continue
+            too_big = (limits.VUS if key == "concurrency" else limits.ITERATIONS).problem(n)
+            if too_big:
+                errs.add(at, too_big)
+                continue
             out[key] = n
         elif key == "rps":
             n = as_number(value)
             if n is None or n <= 0:
                 errs.add(at, f"must be a number of requests per second > 0, got {describe(value)}")
+                continue
+            if limits.RATE.problem(n, "/s"):
+                errs.add(at, limits.RATE.problem(n, "/s"))   # type: ignore[arg-type]
                 continue
             out[key] = n
         elif key == "warmup":
@@ -240,8 +248,8 @@ def _warmup(value: object, path: str, errs: Errors) -> dict[str, Any] | None:
     before = len(errs)
     duration = f.duration("duration", None, required="required: how long to warm up, e.g. \"10s\"",
                           positive=True)
-    out = {"duration": duration, "rps": f.number("rps", None, positive=True),
-           "concurrency": f.int("concurrency", None, minimum=1)}
+    out = {"duration": duration, "rps": f.number("rps", None, positive=True, bound=limits.RATE),
+           "concurrency": f.int("concurrency", None, minimum=1, bound=limits.VUS)}
     return out if len(errs) == before else None
 
 

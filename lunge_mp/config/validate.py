@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from lunge_mp.config import limits
 from lunge_mp.config.data import parse_data
 from lunge_mp.config.errors import ConfigError, Errors, describe, join
 from lunge_mp.config.fields import Fields, scalar_text
 from lunge_mp.config.guardrails import parse_guardrails
 from lunge_mp.config.http_requests import url_problem
+from lunge_mp.config.names import check_names
 from lunge_mp.config.scenarios import parse_scenarios
 from lunge_mp.config.statuses import parse_expected
 from lunge_mp.config.thresholds import parse_thresholds
@@ -43,6 +45,7 @@ def plan_from_dict(doc: object, source: str = "") -> Plan:
         raise ConfigError(["(root): this is a Lunge v1 config (environments/requests/suites/performance); "
                            "run it with `lunge-mp perf -c FILE -e ENV -p TEST` (or -r REQUEST), or write a "
                            "v2 config with name and scenarios"], source)
+    check_names(doc, errs)
     f = Fields(errs, doc, "")
     f.check_keys(TOP_KEYS)
     name = f.str("name", "", required="required: a name for the test, e.g. name: \"Checkout API\"",
@@ -85,8 +88,10 @@ def parse_settings(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> tupl
     return Settings(
         base_url=base_url,
         timeout=f.duration("timeout", defaults.timeout, positive=True),
-        max_connections_per_host=f.int("maxConnectionsPerHost", defaults.max_connections_per_host, minimum=0),
-        max_idle_conns_per_host=f.int("maxIdleConnsPerHost", defaults.max_idle_conns_per_host, minimum=0),
+        max_connections_per_host=f.int("maxConnectionsPerHost", defaults.max_connections_per_host, minimum=0,
+                                       bound=limits.CONNECTIONS),
+        max_idle_conns_per_host=f.int("maxIdleConnsPerHost", defaults.max_idle_conns_per_host, minimum=0,
+                                      bound=limits.CONNECTIONS),
         keepalive=f.bool("keepalive", defaults.keepalive),
         insecure_skip_verify=f.bool("insecureSkipVerify", defaults.insecure_skip_verify),
         transport=(transport := _transport(f, defaults.transport)),
@@ -198,8 +203,8 @@ def parse_warmup(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> Warmup
     f.check_keys(("duration", "rate", "vus"))
     duration = f.duration("duration", 0.0, required="required: how long to warm up, e.g. 10s",
                           positive=True)
-    rate = f.number("rate", 0.0, positive=True)
-    vus = f.int("vus", 0, minimum=1)
+    rate = f.number("rate", 0.0, positive=True, bound=limits.RATE)
+    vus = f.int("vus", 0, minimum=1, bound=limits.VUS)
     if f.has("rate") == f.has("vus"):
         errs.add(path, "give exactly one of rate (iterations/s) or vus, e.g. {duration: 10s, rate: 50}")
     return Warmup(duration=float(duration or 0.0), rate=float(rate or 0.0), vus=int(vus or 0))

@@ -6,6 +6,7 @@ import sys
 from typing import TextIO
 
 from lunge_mp.report import units
+from lunge_mp.textsafe import SafeWriter, escape
 
 
 def _ms(v: float | None) -> str:
@@ -27,7 +28,9 @@ def _pct(v: float | None) -> str:
 
 
 def _table(rows: list[list[str]], out: TextIO, indent: str = "  ", text_columns: int = 1) -> None:
-    """Text columns (the first `text_columns`) left-aligned, figures right-aligned."""
+    """Text columns (the first `text_columns`) left-aligned, figures right-aligned; names
+    escaped before the widths are measured, so a row with an escaped name stays aligned."""
+    rows = [[escape(cell) for cell in row] for row in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for j, row in enumerate(rows):
         cells = [c.ljust(w) if i < text_columns else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
@@ -46,6 +49,7 @@ class LiveView:
         self._width = 0
 
     def update(self, text: str, t: float) -> None:
+        text = escape(text)     # scenario and worker names, whatever a file held
         if self.tty:
             pad = max(0, self._width - len(text))
             self.out.write("\r" + text + " " * pad)
@@ -76,8 +80,17 @@ def live_line(t: float, total: float, requests: int, req_rate: float, open_rate:
     return line
 
 
+def _causes(by_cause: dict) -> str:
+    """`{'no_vu': 490205, 'data': 3}` → `no_vu 490,205, data 3`."""
+    return ", ".join(f"{cause} {count:,}" for cause, count in by_cause.items()) or "cause unknown"
+
+
 def print_summary(results: dict, out: TextIO = sys.stdout, written: list[str] = ()) -> None:
-    """The end-of-run summary: verdict, per-scenario and per-request tables, thresholds, warnings."""
+    """The end-of-run summary: verdict, per-scenario and per-request tables, thresholds, warnings.
+
+    Names, error messages and warnings may come from a response or a results file: every
+    control character is escaped on its way out (lunge_mp.textsafe)."""
+    out = SafeWriter(out)   # type: ignore[assignment]
     m = results["metrics"]
     status = results["status"].upper()
     print(file=out)
@@ -135,7 +148,8 @@ def print_summary(results: dict, out: TextIO = sys.stdout, written: list[str] = 
               f"{checks['fails']:,} failed ({_pct(checks['rate'])} passed)", file=out)
     print(f"  iterations    {m['iterations']['count']:,} ({m['iterations']['rate']:,.1f}/s), "
           f"dropped {m['dropped_iterations']['count']:,}"
-          + (f" {m['dropped_iterations']['byCause']}" if m['dropped_iterations']['count'] else "")
+          + (f" ({_causes(m['dropped_iterations'].get('byCause') or {})})"
+             if m['dropped_iterations']['count'] else "")
           + f", interrupted {m['interrupted_iterations']['count']:,}", file=out)
     print(f"  data          received {m['data_received']['count'] / 1e6:,.2f} MB, "
           f"sent {m['data_sent']['count'] / 1e6:,.2f} MB;  max VUs {m['vus_max']}", file=out)

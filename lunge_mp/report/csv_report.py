@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 
 from lunge_mp.metrics.names import FAILURE_CLASSES, UNKNOWN_FAILURE
 
@@ -97,8 +98,11 @@ def rows(results: dict) -> list[dict[str, object]]:
 
 def write_csv(results: dict, path: str) -> None:
     """Write the per-second buckets of a results document to `path` as CSV (RFC 4180)."""
+    from lunge_mp.safe_output import write_atomic
+
     cols = columns(results)
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=cols, lineterminator="\r\n", extrasaction="ignore")
-        w.writeheader()
-        w.writerows(rows(results))
+    f = io.StringIO(newline="")
+    w = csv.DictWriter(f, fieldnames=cols, lineterminator="\r\n", extrasaction="ignore")
+    w.writeheader()
+    w.writerows(rows(results))
+    write_atomic(path, f.getvalue().encode("utf-8"))

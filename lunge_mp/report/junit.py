@@ -142,6 +142,8 @@ def build_junit(results: dict) -> ET.Element:
 
 def write_junit(results: dict, path: str) -> None:
     """Write the thresholds of a results document to `path` as JUnit XML (UTF-8)."""
+    from lunge_mp.safe_output import write_atomic
+
     root = build_junit(results)
     ET.indent(root)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    write_atomic(path, ET.tostring(root, encoding="utf-8", xml_declaration=True))

@@ -1,20 +1,24 @@
-"""Writing every requested report file; one failing writer never stops the others."""
+"""Writing every requested report file; one failing writer never stops the others.
+
+Every writer goes through lunge_mp.safe_output: paths are checked before the run
+(`check_writable`) and each file is written atomically, never over a device, FIFO or link.
+"""
 
 from __future__ import annotations
 
-import os
 import sys
 
 import msgspec
 
+from lunge_mp.safe_output import output_problem, write_atomic
+
 FORMATS = ("json", "html", "csv", "junit")
+#: the command-line flag of each format, to name in a refusal
+FLAGS = {"json": "--out", "html": "--html", "csv": "--csv", "junit": "--junit"}
 
 
 def write_json(path: str, doc: dict) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(msgspec.json.format(msgspec.json.encode(doc), indent=2))
-    os.replace(tmp, path)
+    write_atomic(path, msgspec.json.format(msgspec.json.encode(doc), indent=2))
 
 
 def _writer(fmt: str):
@@ -45,12 +49,13 @@ def write_reports(results: dict, paths: dict[str, str]) -> list[str]:
     return written
 
 
-def check_writable(paths: dict[str, str]) -> str | None:
-    """A message for the first output path whose folder cannot be written, else None."""
+def check_writable(paths: dict[str, str], labels: dict[str, str] | None = None) -> str | None:
+    """A message for the first output path we may not write (safe_output.output_problem),
+    naming its flag (`labels`: format → flag or config field; default the CLI flag)."""
     for fmt, path in paths.items():
         if not path:
             continue
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
-            return f"cannot write the {fmt} report to {path}: {folder} is not a writable folder"
+        problem = output_problem(path, (labels or FLAGS).get(fmt, FLAGS.get(fmt, fmt)))
+        if problem:
+            return problem
     return None

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import random
+import stat
 from collections.abc import Sequence
 
 from lunge_mp.plan import DataSource
@@ -66,10 +68,22 @@ def parse_csv(text: str) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
 
 
 def read_table(path: str) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
-    """(header, rows) of the CSV file at `path` (UTF-8, a BOM is fine)."""
+    """(header, rows) of the CSV file at `path` (UTF-8, a BOM is fine): a regular file of at
+    most limits.DATA_FILE_BYTES, never read past that."""
+    from lunge_mp.config import limits   # here: lunge_mp.config imports this module
+
     try:
-        with open(path, encoding="utf-8-sig", newline="") as f:
-            text = f.read()
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:   # a FIFO opens at once
+            mode = os.fstat(f.fileno()).st_mode
+            if stat.S_ISDIR(mode):
+                raise IsADirectoryError
+            if not stat.S_ISREG(mode):
+                raise DataFileError(f"not a regular file (a FIFO, socket or device): {path}")
+            data = f.read(limits.DATA_FILE_BYTES + 1)
+        if len(data) > limits.DATA_FILE_BYTES:
+            raise DataFileError(f"larger than {limits.DATA_FILE_BYTES // (1024 * 1024)} MiB, the most a "
+                                f"data file may be: {path}")
+        text = data.decode("utf-8-sig")
     except FileNotFoundError:
         raise DataFileError(f"no such file: {path}") from None
     except IsADirectoryError:

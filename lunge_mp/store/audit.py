@@ -13,8 +13,10 @@ with O_APPEND in one write each, so two processes logging at once never interlea
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +47,11 @@ class AuditLog:
         entry.update(fields)
         line = (json.dumps(entry, separators=(",", ":"), default=str) + "\n").encode()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        # never through a link, never into a FIFO or device (O_NONBLOCK: a FIFO cannot block us)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(errno.EPERM, f"the audit log {self.path} is not a regular file")
             os.write(fd, line)
         finally:
             os.close(fd)

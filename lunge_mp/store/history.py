@@ -155,6 +155,17 @@ def default_store_path(env: Mapping[str, str] | None = None) -> Path:
     return base / "lunge_mp" / "history.db"
 
 
+def store_problem(path: str | os.PathLike | None = None) -> str | None:
+    """Why the history store at `path` (default: default_store_path) cannot be used, or None:
+    it must be a regular file (a link to one) or not exist yet (lunge_mp.safe_output)."""
+    from lunge_mp.safe_output import kernel_fs_problem, output_problem
+
+    where = Path(path).expanduser() if path else default_store_path()
+    # a missing folder is created on first use; what is there must take a regular file
+    problem = output_problem(where) if where.parent.is_dir() else kernel_fs_problem(where)
+    return f"history store (--store, ${ENV_VAR}): {problem}" if problem else None
+
+
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -223,6 +234,9 @@ class Store:
 
     def __init__(self, path: str | os.PathLike | None = None) -> None:
         self.path = Path(path).expanduser() if path else default_store_path()
+        problem = store_problem(self.path)
+        if problem:
+            raise StoreError(problem)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,

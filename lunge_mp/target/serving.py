@@ -70,11 +70,9 @@ def _url(host: str, port: int) -> str:
 def _announce(host: str, port: int, workers: int, ready_file: str | None) -> None:
     print(f"target listening on {_url(host, port)} ({workers} workers)", file=sys.stderr, flush=True)
     if ready_file:
-        d = os.path.dirname(os.path.abspath(ready_file))
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".ready-")
-        with os.fdopen(fd, "w") as f:
-            f.write(str(port))
-        os.replace(tmp, ready_file)
+        from lunge_mp.safe_output import write_atomic
+
+        write_atomic(ready_file, str(port).encode())   # atomic: the reader never sees an empty file
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:

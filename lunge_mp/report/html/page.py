@@ -75,6 +75,6 @@ def render_html(results: dict, plotly_js: str | None = None) -> str:
 
 def write_html(results: dict, path: str) -> None:
     """Write a self-contained HTML report of a results document to `path`."""
-    text = render_html(results)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
+    from lunge_mp.safe_output import write_atomic
+
+    write_atomic(path, render_html(results).encode("utf-8"))
