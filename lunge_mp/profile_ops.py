@@ -32,6 +32,7 @@ from lunge_mp.config.fields import suggest
 from lunge_mp.config.loader import (load_document, override_variables, read_text, resolve_data_files,
                                      unused_overrides)
 from lunge_mp.config.perf import with_thresholds
+from lunge_mp.config.safe_load import TooLarge, check_tree
 from lunge_mp.config.v1 import is_v1
 from lunge_mp.config.validate import plan_from_dict
 from lunge_mp.plan import Plan, ProfileRef
@@ -42,8 +43,6 @@ from lunge_mp.store.profile_crypto import KeyRing
 from lunge_mp.store.profiles import ProfileStore, ProfileVersion
 
 MAX_CONFIG_BYTES = 1 << 20      # 1 MiB: the API's body limit too
-MAX_VALUES = 100_000            # mappings, lists and scalars in one config, YAML aliases expanded
-MAX_DEPTH = 100
 
 
 def local_user() -> str:
@@ -69,28 +68,12 @@ def run_problems(plan: Plan) -> list[str]:
 
 
 def check_shape(doc: Any, source: str = "") -> None:
-    """ConfigError unless the document is a tree of bounded size and depth. A YAML file can
-    name one node many times (aliases): a 1 KB "billion laughs" expands to billions of values,
-    and `a: &a [*a]` refers to itself; both are refused here, before anything walks them."""
-    count, chars, stack = 0, 0, [(doc, 0)]
-    while stack:
-        node, depth = stack.pop()
-        count += 1
-        if count > MAX_VALUES:
-            raise ConfigError([f"(root): the config holds more than {MAX_VALUES:,} values, each YAML "
-                               f"alias (*name) counted as all it stands for; make it smaller"], source)
-        if depth > MAX_DEPTH:
-            raise ConfigError([f"(root): the config is nested more than {MAX_DEPTH} levels deep (or a "
-                               f"YAML alias refers to itself)"], source)
-        if isinstance(node, Mapping):
-            chars += sum(len(str(k)) for k in node)
-            stack.extend((v, depth + 1) for v in node.values())
-        elif isinstance(node, list):
-            stack.extend((v, depth + 1) for v in node)
-        elif isinstance(node, str):
-            chars += len(node)
-        if chars > MAX_CONFIG_BYTES:
-            raise _too_big(chars, "the config's text, YAML aliases expanded,")
+    """ConfigError unless the document keeps within the config limits (config/safe_load.py:
+    values, text and nesting, YAML aliases counted as all they stand for), as a file does."""
+    try:
+        check_tree(doc)
+    except TooLarge as exc:
+        raise ConfigError([f"(root): {exc}"], source) from None
 
 
 def normalize(doc: Any) -> Any:

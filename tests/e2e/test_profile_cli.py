@@ -104,8 +104,8 @@ def test_invalid_configs_and_names_exit_104_and_store_nothing(tmp_path, env):
     loop = tmp_path / "loop.yaml"
     loop.write_text("name: loop\na: &a [*a]\nscenarios: {}\n")
     cases = [
-        (("save", "p", str(bomb)), "more than 100,000 values"),
-        (("save", "p", str(loop)), "refers to itself"),
+        (("save", "p", str(bomb)), "more than 50,000 values"),
+        (("save", "p", str(loop)), "inside the node &a it repeats"),
         (("import", str(huge)), "over 2 MB"),
         (("save", "p", str(bad), "-e", "TARGET_URL=http://127.0.0.1:9"), "scenarios.api.rate: must be > 0"),
         (("save", "p", str(good)), "TARGET_URL"),                               # unset ${VAR}
