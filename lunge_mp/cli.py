@@ -10,6 +10,7 @@ import click
 
 from lunge_mp import __version__
 from lunge_mp.cli_history import COMMANDS
+from lunge_mp.cli_lunge import COMMANDS as LUNGE_COMMANDS
 
 EXIT_INVALID_CONFIG = 104
 
@@ -135,7 +136,7 @@ def _outputs(json_path, html_path, csv_path, junit_path) -> dict[str, str | None
 
 
 @main.command(short_help="Run the load test in CONFIG (Lunge v2 YAML or JSON).")
-@click.argument("config", type=click.Path(dir_okay=False))
+@click.argument("config", type=click.Path(dir_okay=False), required=False)
 @_report_options
 @click.option("--workers", "-w", type=click.IntRange(1, 256), default=None,
               help="Worker processes (default: one per CPU core).")
@@ -143,13 +144,19 @@ def _outputs(json_path, html_path, csv_path, junit_path) -> dict[str, str | None
 @click.option("--env", "-e", "env", multiple=True, metavar="KEY=VALUE",
               help="Set ${KEY} in the config text (over the process environment); also replaces "
                    "a variable KEY the config defines. A KEY the config never uses is an error. "
-                   "Repeatable.")
+                   "Repeatable. With -c: the v1 environment's name.")
 @env_file_option
 @click.option("--threshold", "thresholds", multiple=True, metavar="METRIC:EXPR",
               help='Add a threshold to the config\'s own, e.g. "http_req_duration:p(95)<500". Repeatable.')
-def run(config: str, json_path: str | None, html_path: str | None, csv_path: str | None,
+@click.option("--config", "-c", "v1_config", type=click.Path(dir_okay=False),
+              help="Lunge v1 form: send requests of this file and show each response (with -r or -s).")
+@click.option("--request", "-r", "v1_request", metavar="REQUEST", help="With -c: the request to send.")
+@click.option("--suite", "-s", "v1_suite", metavar="SUITE", help="With -c: send the suite's requests in order.")
+@click.option("--verbose", "-v", is_flag=True, help="With -c: show response headers too.")
+def run(config: str | None, json_path: str | None, html_path: str | None, csv_path: str | None,
         junit_path: str | None, no_history: bool, workers: int | None, quiet: bool,
-        env: tuple[str, ...], env_file: str | None, thresholds: tuple[str, ...]) -> None:
+        env: tuple[str, ...], env_file: str | None, thresholds: tuple[str, ...], v1_config: str | None,
+        v1_request: str | None, v1_suite: str | None, verbose: bool) -> None:
     """Run the load test described by CONFIG (a Lunge v2 YAML or JSON file).
 
     A banner on stderr says what is about to run; then live progress (stderr) and the
@@ -162,7 +169,21 @@ def run(config: str, json_path: str | None, html_path: str | None, csv_path: str
       lunge-mp run configs/demo.yaml -e BASE_URL=http://127.0.0.1:8080
       lunge-mp run test.yaml --env-file staging.env --out results.json --html report.html
       lunge-mp run test.yaml --threshold "http_req_failed:rate<0.01" -q && echo passed
+
+    \b
+    Lunge v1 form (-c): send one request, or a suite's requests in order, once each,
+    and show every response with its timing (exit 0 all answered, 99 not):
+      lunge-mp run -c api.json -e dev -r getUsers
+      lunge-mp run -c api.json -e dev -s smoke
     """
+    if v1_config is not None or v1_request is not None or v1_suite is not None:
+        from lunge_mp.cli_lunge import run_v1
+
+        if config is not None or v1_config is None:
+            raise click.UsageError("give either CONFIG (a v2 load test) or -c FILE with -r/-s (Lunge v1)")
+        sys.exit(run_v1(v1_config, env, v1_suite, v1_request, verbose))
+    if config is None:
+        raise click.UsageError("missing CONFIG: lunge-mp run CONFIG (or lunge-mp run -c FILE -e ENV -r REQUEST)")
     from lunge_mp.runner import execute
 
     overrides = _parse_env(env, env_file)
@@ -399,7 +420,7 @@ def target(host: str, port: int, port_short: int | None, workers: int) -> None:
         sys.exit(1)
 
 
-for _command in COMMANDS:   # baseline, compare, history, record
+for _command in COMMANDS + LUNGE_COMMANDS:   # baseline, compare, history, record; test, get, post, put, delete
     main.add_command(_command)
 
 

@@ -4,7 +4,8 @@ This is the only part of lunge_mp.config that touches the file system or the env
 (the config file, and the CSV files of `data:` sources, resolved against the config's folder).
 Format is chosen by extension (.yaml/.yml/.json); otherwise a document starting with `{` or
 `[` is read as JSON (its errors are clearer than YAML's for JSON text) and anything else as
-YAML. Parse errors carry the line and column. YAML duplicate keys are errors: PyYAML would
+YAML. Parse errors carry the line and column. A YAML file with several documents (`---`) is
+read as Lunge reads it: the first document, with a warning when the others hold anything. YAML duplicate keys are errors: PyYAML would
 keep the last one silently, and a duplicated scenario name would quietly drop a scenario.
 
 No file can exhaust memory or time (config/limits.py): a config must be a regular file of at
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from lunge_mp.config import limits
 from lunge_mp.config.envexpand import expand_env, referenced_names
 from lunge_mp.config.errors import ConfigError, Errors
 from lunge_mp.config.fields import suggest
-from lunge_mp.config.safe_load import DuplicateKey, TooLarge, load_json, load_yaml
+from lunge_mp.config.safe_load import DuplicateKey, TooLarge, UniqueKeyLoader, check_yaml, load_json
 from lunge_mp.config.v1 import is_v1
 from lunge_mp.config.validate import plan_from_dict
 from lunge_mp.plan import DataSource, Plan
@@ -188,7 +190,7 @@ def parse_text(text: str, fmt: str, source: str = "") -> Any:
         except ValueError as e:     # e.g. an integer of more digits than Python converts
             raise ConfigError([f"{where}invalid JSON: {e}"], source) from None
     try:
-        return load_yaml(text)
+        return _first_document(text, where)
     except TooLarge as e:
         raise ConfigError([f"{where}too large: {e}"], source) from None
     except yaml.MarkedYAMLError as e:
@@ -209,6 +211,19 @@ def _value_problem(e: ValueError) -> str:
     if "integer string conversion" in str(e):
         return "a number with thousands of digits; no field takes one"
     return str(e)
+
+
+def _first_document(text: str, where: str) -> Any:
+    """The first YAML document, as Lunge reads it; a warning on stderr when later documents
+    hold anything (they are ignored, not merged). The limits hold for the whole text."""
+    check_yaml(text)
+    docs = yaml.load_all(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    first = next(docs, None)
+    ignored = sum(1 for doc in docs if doc is not None)
+    if ignored:
+        print(f"warning: {where}only the first YAML document is read; {ignored} more after `---` "
+              f"{'is' if ignored == 1 else 'are'} ignored", file=sys.stderr)
+    return first
 
 
 def override_variables(doc: Any, overrides: Mapping[str, str]) -> Any:

@@ -13,6 +13,7 @@ from lunge_mp.config.errors import ConfigError, Errors
 from lunge_mp.config.loader import load_document, plan_from_document, resolve_data_files
 from lunge_mp.config.summary import describe_plan
 from lunge_mp.config.v1 import FLAGS, check_v1, is_v1, plan_from_v1, summary_v1, v1_path
+from lunge_mp.config.v1_load import load_config_document
 from lunge_mp.config.validate import plan_from_dict
 from lunge_mp.plan import Plan
 
@@ -26,7 +27,7 @@ def plan_from_file(path: str, environment: str | None, test: str | None, request
 
     `load` holds the v1 load flags (key → value or None); `thresholds` come from --threshold.
     """
-    doc = load_document(path)
+    doc = load_config_document(path, environment)
     if is_v1(doc):
         return plan_from_v1(doc, environment, test, request, load, thresholds, source=path)
     given = [flag for flag, value in (("-e/--environment", environment), ("-p/--performance", test),
@@ -64,7 +65,7 @@ def validate_file(path: str, overrides: Mapping[str, str] | None = None) -> str 
         return timeline.unsupported(plan) + unknown_template_names(plan)
 
     try:
-        doc = load_document(path, overrides)
+        doc = load_config_document(path, None, overrides)
         if not is_v1(doc):
             plan = plan_from_document(doc, path, overrides)
             return describe_plan(plan) if explain(path, plan) is not None else None

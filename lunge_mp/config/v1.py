@@ -52,7 +52,7 @@ from lunge_mp.config.fields import Fields, as_int, as_number, scalar_text, sugge
 from lunge_mp.config.validate import plan_from_dict
 from lunge_mp.plan import Plan
 
-TOP_KEYS = ("environments", "requests", "suites", "schemas", "performance")
+TOP_KEYS = ("environments", "requests", "suites", "schemas", "performance", "tests")
 ENV_KEYS = ("baseUrl", "headers", "variables")
 REQUEST_KEYS = ("url", "method", "headers", "queryParams", "body", "extract", "validate")
 SUITE_KEYS = ("requests", "variables", "tests")

@@ -32,7 +32,7 @@ CONNECTIONS = ("shared", "perVU")
 OPTIONS_KEYS = ("sequential", "iterationsTimeout", "warmup", "minEfficiency")
 LUNGE_V1_KEYS = ("environments", "requests", "suites", "performance")
 # names the runtime templating defines itself; a variable of the same name would be shadowed
-RESERVED_VARIABLES = ("baseUrl", "vu", "iteration", "scenario", "timestamp", "uuid")
+RESERVED_VARIABLES = ("baseUrl", "vu", "vuId", "iteration", "scenario", "timestamp", "uuid", "requestId")
 
 
 def plan_from_dict(doc: object, source: str = "") -> Plan:

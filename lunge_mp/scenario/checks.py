@@ -41,11 +41,51 @@ class JsonPathError(ValueError):
 
 
 def normalise_path(path: str) -> str:
-    """`items[0]` → `$.items[0]`, `[0]` → `$[0]`; a path starting with `$` is kept."""
+    """`items[0]` → `$.items[0]`, `[0]` → `$[0]`; a path starting with `$` is kept.
+
+    Lunge's own path syntax indexes an array with a dot step, `$.0.id`; RFC 9535 does not
+    allow a name to start with a digit, so such a step is read as `[0]` (`$[0].id`).
+    """
     path = path.strip()
-    if path.startswith("$"):
-        return path
-    return "$" + path if path.startswith("[") else "$." + path
+    if not path.startswith("$"):
+        path = "$" + path if path.startswith("[") else "$." + path
+    return _dot_indexes(path) if "." in path else path
+
+
+def _dot_indexes(path: str) -> str:
+    """`.0` steps outside brackets and quotes → `[0]`."""
+    out, depth, quote, i = [], 0, "", 0
+    while i < len(path):
+        c = path[i]
+        if quote:
+            if c == "\\":
+                out.append(path[i:i + 2])
+                i += 2
+                continue
+            quote = "" if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        elif c == "[":
+            depth += 1
+        elif c == "]":
+            depth -= 1
+        elif c == "." and depth == 0:
+            dots = 2 if path[i + 1:i + 2] == "." else 1
+            m = _DOT_INDEX.match(path, i + dots)
+            if m:
+                out.append(f"{'..' if dots == 2 else ''}[{m.group(1)}]")
+                i = m.end()
+                continue
+            if dots == 2:
+                out.append("..")
+                i += 2
+                continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+_DOT_INDEX = re.compile(r"(\d+)(?=[.\[]|$)")
 
 
 class JsonPath:

@@ -12,7 +12,7 @@ from lunge_mp.plan import DataSource, Plan, RequestSpec, ScenarioPlan
 from lunge_mp.config.fields import suggest
 from lunge_mp.scenario.template import BUILTINS, Template, is_known_name
 
-_BUILTIN_HINT = "vu, iteration, scenario, timestamp, uuid, randomInt(a,b)"
+_BUILTIN_HINT = "vu (or vuId), iteration, scenario, timestamp, uuid, requestId, randomInt(a,b)"
 
 
 def template_parts(r: RequestSpec) -> list[tuple[str, str]]:

@@ -4,6 +4,10 @@ A template is split at load time into literal parts and placeholders. Rendering 
 placeholder up in the VU's context: extracted values, then variables, then built-ins
 (`vu`, `iteration`, `scenario`, `timestamp`, `uuid`, `randomInt(a,b)`). A name that is
 nowhere raises `TemplateError`, so a literal `{{x}}` is never sent to a server.
+
+Lunge's files also write `{{vuId}}` (this VU's number, the same as `{{vu}}`) and
+`{{requestId}}` (a new UUID for every request, as an `X-Request-ID` wants); Lunge itself
+would send an unknown name literally, which is the trap the error above avoids.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from collections.abc import Callable, Mapping
 _PLACEHOLDER = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 _RANDOM_INT = re.compile(r"randomInt\(\s*(-?\d+)\s*,\s*(-?\d+)\s*\)$")
 
-BUILTINS = ("vu", "iteration", "scenario", "timestamp", "uuid", "baseUrl")
+BUILTINS = ("vu", "vuId", "iteration", "scenario", "timestamp", "uuid", "requestId", "baseUrl")
+ALIASES = {"vuId": "vu"}   # Lunge's spelling → ours
 
 
 class TemplateError(Exception):
@@ -28,7 +33,7 @@ def _dynamic(name: str) -> Callable[[], str] | None:
     """Built-ins whose value changes on every render."""
     if name == "timestamp":
         return lambda: str(time.time_ns() // 1_000_000)
-    if name == "uuid":
+    if name in ("uuid", "requestId"):
         return lambda: str(uuid.uuid4())
     m = _RANDOM_INT.match(name)
     if m:
@@ -50,7 +55,7 @@ class Template:
             if m.start() > pos:
                 parts.append(source[pos:m.start()])
             name = m.group(1)
-            parts.append((name, _dynamic(name)))
+            parts.append((ALIASES.get(name, name), _dynamic(name)))
             pos = m.end()
         if pos < len(source):
             parts.append(source[pos:])
