@@ -199,6 +199,8 @@ def run(config: str | None, json_path: str | None, html_path: str | None, csv_pa
 @click.option("--performance", "-p", "test", metavar="TEST", help="v1: the performance test to run.")
 @click.option("--request", "-r", metavar="REQUEST",
               help="v1: run this one request, with the load given by the flags below.")
+@click.option("--suite", "-s", metavar="SUITE",
+              help="v1: the suite's requests in order are the iteration; its tests' assertions are checks.")
 @click.option("--concurrency", type=int, help="v1: VUs (default 10); with --rps, the most in flight.")
 @click.option("--rps", type=float, help="v1: iterations (requests) per second: the open model.")
 @click.option("--ramp-up", help="v1: ramp from 0 over this long, e.g. 10s (part of --duration).")
@@ -236,7 +238,7 @@ def run(config: str | None, json_path: str | None, html_path: str | None, csv_pa
               help="Worker processes (default: one per CPU core).")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress and no summary.")
 def perf(config: str | None, environment: str | None, test: str | None, request: str | None,
-         concurrency: int | None, rps: float | None, ramp_up: str | None, ramp_down: str | None,
+         suite: str | None, concurrency: int | None, rps: float | None, ramp_up: str | None, ramp_down: str | None,
          iterations: int | None, url: str | None, executor: str | None, vus: int | None,
          duration: str | None, rate: float | None, stages: str | None, pre_allocated_vus: int | None,
          max_vus: int | None, pattern: str | None, method: str | None, headers: tuple[str, ...],
@@ -250,6 +252,7 @@ def perf(config: str | None, environment: str | None, test: str | None, request:
     Examples with Lunge v1 files (environments / requests / performance):
       lunge-mp perf -c api.json -e dev -p loadTest
       lunge-mp perf -c api.json -e dev -r getUsers --concurrency 50 --duration 5m --rps 200
+      lunge-mp perf -c api.json -e dev -s smoke --rps 50 --duration 1m
     Quick mode, no config file:
       lunge-mp perf --url http://127.0.0.1:8080/ --vus 20 --duration 30s
       lunge-mp perf --url http://127.0.0.1:8080/json --rate 500 --duration 1m
@@ -264,6 +267,7 @@ def perf(config: str | None, environment: str | None, test: str | None, request:
     from lunge_mp.runner import EXIT_INVALID_CONFIG, execute_plan, explain
 
     v1_flags = {"-e/--environment": environment, "-p/--performance": test, "-r/--request": request,
+                "-s/--suite": suite,
                 "--concurrency": concurrency, "--rps": rps, "--ramp-up": ramp_up, "--ramp-down": ramp_down}
     quick_flags = {"--executor": executor, "--vus": vus, "--rate": rate, "--stages": stages,
                    "--pre-allocated-vus": pre_allocated_vus, "--max-vus": max_vus, "--pattern": pattern,
@@ -281,7 +285,7 @@ def perf(config: str | None, environment: str | None, test: str | None, request:
         if config is not None:
             load = {"concurrency": concurrency, "duration": duration, "rps": rps, "rampUp": ramp_up,
                     "rampDown": ramp_down, "iterations": iterations}
-            plan = explain(source, plan_from_file(config, environment, test, request, load, extra))
+            plan = explain(source, plan_from_file(config, environment, test, request, load, extra, suite))
         else:
             try:
                 doc = quick_config(url, executor, vus, duration, rate, stages, pre_allocated_vus, max_vus,

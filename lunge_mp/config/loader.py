@@ -213,6 +213,9 @@ def _value_problem(e: ValueError) -> str:
     return str(e)
 
 
+_WARNED: set[str] = set()    # files already warned about (a file may be read more than once)
+
+
 def _first_document(text: str, where: str) -> Any:
     """The first YAML document, as Lunge reads it; a warning on stderr when later documents
     hold anything (they are ignored, not merged). The limits hold for the whole text."""
@@ -220,7 +223,8 @@ def _first_document(text: str, where: str) -> Any:
     docs = yaml.load_all(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     first = next(docs, None)
     ignored = sum(1 for doc in docs if doc is not None)
-    if ignored:
+    if ignored and where not in _WARNED:
+        _WARNED.add(where)
         print(f"warning: {where}only the first YAML document is read; {ignored} more after `---` "
               f"{'is' if ignored == 1 else 'are'} ignored", file=sys.stderr)
     return first

@@ -22,16 +22,27 @@ PROBE = "(environment check)"
 
 def plan_from_file(path: str, environment: str | None, test: str | None, request: str | None,
                    load: Mapping[str, Any] | None = None,
-                   thresholds: Mapping[str, list[str]] | None = None) -> Plan:
-    """The plan `perf -c` runs: one v1 performance test or request, or a whole v2 config.
+                   thresholds: Mapping[str, list[str]] | None = None, suite: str | None = None) -> Plan:
+    """The plan `perf -c` runs: one v1 performance test, request or suite, or a whole v2 config.
 
     `load` holds the v1 load flags (key → value or None); `thresholds` come from --threshold.
+    A suite's assertions that cannot be checked under load are named on stderr.
     """
     doc = load_config_document(path, environment)
+    if is_v1(doc) and suite is not None:
+        import sys
+
+        from lunge_mp.functional.perf_suite import perf_suite_document
+        if test is not None or request is not None:
+            raise ConfigError(["-s/--suite: give one of -p TEST, -r REQUEST or -s SUITE"], path)
+        v2, warnings = perf_suite_document(doc, environment, suite, load, thresholds, source=path)
+        for line in warnings:
+            print(f"warning: {line}", file=sys.stderr)
+        return plan_from_dict(v2, source=path)
     if is_v1(doc):
         return plan_from_v1(doc, environment, test, request, load, thresholds, source=path)
     given = [flag for flag, value in (("-e/--environment", environment), ("-p/--performance", test),
-                                      ("-r/--request", request)) if value is not None]
+                                      ("-r/--request", request), ("-s/--suite", suite)) if value is not None]
     given += [FLAGS[k] for k, v in (load or {}).items() if v is not None]
     if given:
         raise ConfigError([f"{', '.join(given)}: only for Lunge v1 files; {path} is a v2 config, whose "

@@ -58,8 +58,13 @@ class Suite:
 
 def build_suite(doc: Mapping[str, Any], environment: str | None, suite: str | None, request: str | None,
                 only_test: str | None = None, overrides: Mapping[str, str] | None = None,
-                source: str = "") -> Suite:
-    """The suite to run (or the one request); ConfigError lists every problem."""
+                source: str = "", load: Mapping[str, Any] | None = None,
+                thresholds: Mapping[str, list[str]] | None = None) -> Suite:
+    """The suite to run (or the one request); ConfigError lists every problem.
+
+    `load` and `thresholds` (the perf flags) shape the v2 scenario when the suite is the
+    iteration of a load test; without them it runs once.
+    """
     errs = Errors()
     requests = doc.get("requests") if isinstance(doc.get("requests"), Mapping) else {}
     suites = doc.get("suites") if isinstance(doc.get("suites"), Mapping) else {}
@@ -98,7 +103,8 @@ def build_suite(doc: Mapping[str, Any], environment: str | None, suite: str | No
         placed.update(id(t) for t in own)
         extra = [validates[name]] if validates[name] is not None and name not in {s.request for s in steps} else []
         steps.append(Step(name, own + extra))
-    v2, env = _document(doc, environment, order, suite or request, body.get("variables"), overrides, source)
+    v2, env = _document(doc, environment, order, suite or request, body.get("variables"), overrides, source,
+                        load or TOKEN_LOAD, thresholds)
     return Suite(suite or str(request), env, v2, steps)
 
 
@@ -171,10 +177,10 @@ def _validate_test(name: str, req: object, schemas: Mapping[str, Any], errs: Err
 
 
 def _document(doc: Mapping[str, Any], environment: str | None, order: list[str], name: str,
-              suite_variables: object, overrides: Mapping[str, str] | None,
-              source: str) -> tuple[dict[str, Any], str]:
-    """(the v2 document whose one scenario runs `order` once, the environment's name)."""
-    first = v1_document(doc, environment, request=order[0], load=TOKEN_LOAD, source=source)
+              suite_variables: object, overrides: Mapping[str, str] | None, source: str,
+              load: Mapping[str, Any], thresholds: Mapping[str, list[str]] | None) -> tuple[dict[str, Any], str]:
+    """(the v2 document whose one scenario runs `order` as its iteration, the environment)."""
+    first = v1_document(doc, environment, request=order[0], load=load, thresholds=thresholds, source=source)
     env = environment or next(iter(doc.get("environments") or {}), "")
     requests = []
     for r in order:
