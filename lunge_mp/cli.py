@@ -183,7 +183,7 @@ def run(config: str | None, json_path: str | None, html_path: str | None, csv_pa
             raise click.UsageError("give either CONFIG (a v2 load test) or -c FILE with -r/-s (Lunge v1)")
         sys.exit(run_v1(v1_config, env, v1_suite, v1_request, verbose))
     if config is None:
-        raise click.UsageError("missing CONFIG: lunge-mp run CONFIG (or lunge-mp run -c FILE -e ENV -r REQUEST)")
+        raise click.UsageError("Missing argument 'CONFIG': lunge-mp run CONFIG (or, Lunge v1: lunge-mp run -c FILE -e ENV -r REQUEST)")
     from lunge_mp.runner import execute
 
     overrides = _parse_env(env, env_file)

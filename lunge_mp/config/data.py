@@ -51,7 +51,7 @@ def parse_data(value: object, path: str, errs: Errors,
                             f"_ and -, because templates read it as {{{{{name}.column}}}}")
         elif name is not None and name in seen:
             f.error("name", f"'{name}' is already defined at {seen[name]}; pick another name")
-        file = f.str("file", required="required: the CSV file, relative to the config file",
+        file = f.str("file", required="required: the CSV (or JSON) file, relative to the config file",
                      nonempty=True)
         mode = f.str("mode", "sequential", choices=MODES)
         if len(errs) > before or name is None or file is None:

@@ -5,6 +5,7 @@ Like loader.py, this reads files; the translation itself is in v1.py (pure).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,7 @@ def validate_file(path: str, overrides: Mapping[str, str] | None = None) -> str 
         runs += [(env, test, None, None) for env in envs for test in tests]
         probe = {"url": "http://127.0.0.1/"}    # each environment alone, with a request that needs nothing
         runs = [(env, None, PROBE, {"concurrency": 1, "duration": 1}) for env in envs] + runs
+        flow = _flow_names(doc)
         for env, test, req, load in runs:
             run_doc = doc if req != PROBE else {"environments": {env: envs[env]}, "requests": {PROBE: probe}}
             try:
@@ -100,14 +102,59 @@ def validate_file(path: str, overrides: Mapping[str, str] | None = None) -> str 
                 continue
             name = plan.scenarios[0].requests[0].name
             where = f" (in environment {env})" if len(envs) > 1 else ""
+            problems = run_problems(plan)
+            if test is None:    # a request alone may use what a suite gives it (checked below)
+                problems = [p for p in problems if _template_name(p) not in flow]
             lines += [_in_env(v1_path(line, plan.scenarios[0].name, name, env, test), where)
-                      for line in run_problems(plan)]
+                      for line in problems]
+        lines += _suite_problems(doc, envs, path, run_problems)
         if lines:
             raise ConfigError(list(dict.fromkeys(lines)), path)
         return f"Lunge v1: {summary_v1(doc)}"
     except ConfigError as exc:
         explain(path, None, exc)
         return None
+
+
+_UNKNOWN_NAME = re.compile(r"unknown template value '\{\{(.+?)\}\}'")
+
+
+def _template_name(line: str) -> str | None:
+    m = _UNKNOWN_NAME.search(line)
+    return m.group(1) if m else None
+
+
+def _flow_names(doc: Mapping[str, Any]) -> set[str]:
+    """Names a suite run provides: what any request extracts, and every suite's variables."""
+    names: set[str] = set()
+    for req in (doc.get("requests") or {}).values() if isinstance(doc.get("requests"), Mapping) else ():
+        if isinstance(req, Mapping) and isinstance(req.get("extract"), Mapping):
+            names.update(map(str, req["extract"]))
+    for suite in (doc.get("suites") or {}).values() if isinstance(doc.get("suites"), Mapping) else ():
+        if isinstance(suite, Mapping) and isinstance(suite.get("variables"), Mapping):
+            names.update(map(str, suite["variables"]))
+    return names
+
+
+def _suite_problems(doc: Mapping[str, Any], envs: Mapping[str, Any], path: str, run_problems: Any) -> list[str]:
+    """Every suite, as `lunge-mp test` would run it, in every environment: its tests and
+    assertions, and its requests as one scenario (templates, extracted values)."""
+    from lunge_mp.functional.suite import build_suite
+
+    lines: list[str] = []
+    suites = doc.get("suites") if isinstance(doc.get("suites"), Mapping) else {}
+    for env in envs:
+        for name in suites:
+            try:
+                built = build_suite(doc, env, name, None, source=path)
+                plan = plan_from_dict(built.document, source=path)
+            except ConfigError as e:
+                lines += e.errors
+                continue
+            where = f" (in environment {env})" if len(envs) > 1 else ""
+            lines += [_in_env(line.replace(f"scenarios.{name}.", f"suites.{name}."), where)
+                      for line in run_problems(plan)]
+    return lines
 
 
 def _in_env(line: str, where: str) -> str:

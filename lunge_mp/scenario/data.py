@@ -1,7 +1,9 @@
 """Data feeders: CSV rows handed to iterations as `{{name.column}}` values. Pure, except
 `read_table`, which reads a file.
 
-A data source is a CSV file with a header row. Each iteration of a scenario that uses the
+A data source is a CSV file with a header row, or a JSON file (`.json`) holding an array of
+objects, each with the same keys: the keys are the columns (a string value as it is, any
+other value as its JSON text, so `{"id": 7}` gives `7`). Each iteration of a scenario that uses the
 source (names `{{users.email}}` anywhere in its requests) takes one row at its start; the
 row's values are visible to that iteration's requests as `users.<column>`.
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import random
 import stat
@@ -67,9 +70,32 @@ def parse_csv(text: str) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
     return header, rows
 
 
+def parse_json_table(text: str) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """(header, rows) of a JSON array of objects; every object has the first one's keys."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DataFileError(f"line {e.lineno}, column {e.colno}: invalid JSON: {e.msg}") from None
+    if not isinstance(doc, list) or not all(isinstance(item, dict) for item in doc):
+        raise DataFileError("a JSON data file must hold an array of objects, e.g. "
+                            "[{\"email\": \"a@x.io\", \"password\": \"p\"}]")
+    if not doc:
+        raise DataFileError("empty array: give at least one object")
+    header = tuple(str(k) for k in doc[0])
+    if not header:
+        raise DataFileError("item 0 has no keys: its keys name the columns")
+    rows = []
+    for i, item in enumerate(doc):
+        if tuple(item) != header and set(item) != set(header):
+            raise DataFileError(f"item {i} has keys {', '.join(map(str, item)) or 'none'}, but item 0 has "
+                                f"{', '.join(header)}: every object needs the same keys")
+        rows.append(tuple(v if isinstance(v, str) else json.dumps(v) for v in (item[k] for k in header)))
+    return header, rows
+
+
 def read_table(path: str) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
-    """(header, rows) of the CSV file at `path` (UTF-8, a BOM is fine): a regular file of at
-    most limits.DATA_FILE_BYTES, never read past that."""
+    """(header, rows) of the CSV file (or `.json` array of objects) at `path` (UTF-8, a BOM is
+    fine): a regular file of at most limits.DATA_FILE_BYTES, never read past that."""
     from lunge_mp.config import limits   # here: lunge_mp.config imports this module
 
     try:
@@ -92,7 +118,7 @@ def read_table(path: str) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
         raise DataFileError(f"not UTF-8 text (byte {e.start}): {path}") from None
     except OSError as e:
         raise DataFileError(f"cannot read {path}: {e.strerror or e}") from None
-    return parse_csv(text)
+    return parse_json_table(text) if path.lower().endswith(".json") else parse_csv(text)
 
 
 class Feeder:

@@ -1,0 +1,1 @@
+"""Lunge v1 functional tests: suites of requests with assertions (`lunge-mp test`)."""
