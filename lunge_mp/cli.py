@@ -97,7 +97,8 @@ def main() -> None:
     (service time from send, and response time from the scheduled instant).
 
     \b
-    Exit codes: 0 passed, 99 thresholds failed (also when abortOnFail ended the run),
+    Exit codes: 0 passed, 99 thresholds failed (also when abortOnFail ended the run)
+    or, for `test`, a functional test failed,
     104 invalid config or arguments (nothing sent), 105 stopped by a signal,
     111 stopped by a guardrail (guardrails: in the config), 112 lost all workers,
     113 run invalid (the generator could not deliver the asked load: efficiency
@@ -106,13 +107,15 @@ def main() -> None:
     \b
     Short flags mean one thing everywhere: -e an environment (Lunge's -e ENV picks a v1
     environment; -e KEY=VALUE sets a variable, as in k6), -r a v1 request, -p a v1
-    performance test, -c a v1 file, -d a duration, -w workers, -q quiet, -o the results file.
+    performance test, -s a v1 suite, -c a v1 file, -d a duration, -w workers, -q quiet,
+    -o the results file.
 
     \b
     Examples:
       lunge-mp target --port 8080 &
       lunge-mp run configs/demo.yaml --out results.json
       lunge-mp perf --url http://127.0.0.1:8080/ --iterations 1
+      BASE_URL=http://127.0.0.1:8080 lunge-mp test -c configs/lunge-v1.json -e local -s smoke
     """
 
 

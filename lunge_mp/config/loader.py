@@ -60,7 +60,8 @@ def plan_from_document(doc: Any, source: str, overrides: Mapping[str, str] | Non
     if is_v1(doc):
         raise ConfigError([f"(root): {source} is a Lunge v1 config (environments, requests, performance); "
                            f"run one of its performance tests with `lunge-mp perf -c {source} -e ENV -p TEST`, "
-                           f"or one request with `lunge-mp perf -c {source} -e ENV -r REQUEST --duration 30s`"],
+                           f"or one request with `lunge-mp perf -c {source} -e ENV -r REQUEST --duration 30s`; "
+                           f"run a suite's tests with `lunge-mp test -c {source} -e ENV -s SUITE`"],
                           source)
     unused = unused_overrides(read_text(source), doc, overrides) if overrides else []
     if unused:

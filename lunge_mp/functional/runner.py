@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from lunge_mp.functional.assertions import Outcome
 from lunge_mp.functional.suite import Suite
 from lunge_mp.plan import Plan
+from lunge_mp.redact import mask_url_credentials
 from lunge_mp.scenario.checks import Response
 from lunge_mp.scenario.cookies import CookieJar
 from lunge_mp.scenario.template import TemplateError
@@ -95,7 +96,7 @@ async def _run(suite: Suite, plan: Plan, timeout: float | None,
             if prepared is not None:
                 if timeout is not None:
                     prepared.timeout = timeout
-                result.url = prepared.url
+                result.url = mask_url_credentials(prepared.url)   # the URL is printed and written
                 outcome = await transport.send(prepared)
                 if outcome.error_class is not None:
                     result.error = f"{outcome.error_class}: {outcome.error or 'no response'}"

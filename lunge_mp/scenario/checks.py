@@ -29,6 +29,7 @@ from jsonpath.segments import JSONPathChildSegment
 from jsonpath.selectors import IndexSelector, NameSelector
 
 from lunge_mp.plan import Assertion, Extract
+from lunge_mp.scenario.template import Template, TemplateError
 
 MISSING: object = object()
 _MISSING = MISSING            # older name
@@ -286,15 +287,23 @@ _NULL = object()
 # -- assertions --------------------------------------------------------------------------------
 
 class CompiledCheck:
-    """One assertion, prepared once: `check(resp)` is None when it holds, else why not."""
+    """One assertion, prepared once: `check(resp)` is None when it holds, else why not.
 
-    __slots__ = ("assertion", "_path", "_pattern", "_number")
+    A value with `{{name}}` in it is rendered from the VU's values when the check runs
+    (`check(resp, ctx)`), so an assertion can compare with a variable, a data row's column or
+    an extracted value."""
+
+    __slots__ = ("assertion", "_path", "_pattern", "_number", "templated")
 
     def __init__(self, assertion: Assertion) -> None:
         self.assertion = assertion
         self._path = compile_path(assertion.path) if assertion.type == "body" and assertion.path else None
-        self._pattern = re.compile(assertion.value) if assertion.condition == "matches" else None
-        self._number = _as_number(assertion.value)
+        self.templated = "{{" in assertion.value and not Template(assertion.value).static
+        if self.templated:
+            self._pattern, self._number = None, None
+        else:
+            self._pattern = re.compile(assertion.value) if assertion.condition == "matches" else None
+            self._number = _as_number(assertion.value)
 
     def actual(self, resp: Response) -> object:
         match self.assertion.type:
@@ -308,12 +317,25 @@ class CompiledCheck:
                 return self._path.first(resp.json()) if self._path is not None else resp.text()
         return MISSING
 
-    def __call__(self, resp: Response) -> str | None:
+    def __call__(self, resp: Response, ctx: Mapping[str, object] | None = None) -> str | None:
         a = self.assertion
         if a.type not in ("status", "duration", "header", "body"):
             return f"unknown assertion type {a.type}"
         actual = self.actual(resp)
-        if compare(actual, a.condition, a.value, self._pattern, self._number):
+        pattern, number, value = self._pattern, self._number, a.value
+        if self.templated:
+            try:
+                value = Template(a.value).render(ctx or {})
+            except TemplateError as e:
+                return f"{a.type} {a.path or a.name or a.type}: {e}"
+            a = msgspec.structs.replace(a, value=value)
+            number = _as_number(value)
+            if a.condition == "matches":
+                try:
+                    pattern = _regex(value)
+                except re.error as e:
+                    return f"{a.type} {a.path or a.name or a.type} matches {value!r}: invalid regular expression: {e}"
+        if compare(actual, a.condition, value, pattern, number):
             return None
         where = a.path or a.name or a.type
         if actual is MISSING:
@@ -323,6 +345,11 @@ class CompiledCheck:
             shown = repr(actual)[:80]
         expected = "" if a.condition == "exists" else f" {a.value!r}"
         return f"{a.type} {where} {a.condition}{expected} failed (got {shown})"
+
+
+@lru_cache(maxsize=1024)
+def _regex(text: str) -> re.Pattern[str]:
+    return re.compile(text)
 
 
 def check(assertion: Assertion, resp: Response) -> str | None:

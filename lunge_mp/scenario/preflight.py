@@ -20,6 +20,7 @@ def template_parts(r: RequestSpec) -> list[tuple[str, str]]:
     parts = [("url", r.url), ("body", r.body or "")]
     parts += [(f"headers.{k}", v) for k, v in r.headers.items()]
     parts += [(f"form.{k}", v) for k, v in (r.form or {}).items()]
+    parts += [(f"assertions[{i}].value", a.value) for i, a in enumerate(r.assertions) if "{{" in a.value]
     return parts
 
 

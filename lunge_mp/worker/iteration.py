@@ -115,7 +115,7 @@ DEFAULT_EXPECTED = status_set(DEFAULT_STATUSES)
 def _status_only(checks: list[CompiledCheck]) -> frozenset[int] | None:
     """When every check is on the status alone: the statuses (0-999) that pass them all.
     A status outside the set (or outside 0-999) goes through the checks themselves."""
-    if not checks or any(c.assertion.type != "status" for c in checks):
+    if not checks or any(c.assertion.type != "status" or c.templated for c in checks):
         return None
     ok = set(_STATUS_CODES)
     for compiled in checks:
@@ -301,7 +301,7 @@ class ScenarioRunner:
                     if req.checks:
                         failed_checks = None
                         for i, compiled in enumerate(req.checks):
-                            problem = compiled(resp)
+                            problem = compiled(resp, vu.context)
                             if problem is not None:
                                 if failed_checks is None:
                                     failed_checks = [(i, problem)]

@@ -262,10 +262,10 @@ def test_suite_as_load_test_counts_assertions_as_checks():
     scenario = v2["scenarios"]["s"]
     assert scenario["executor"] == "constant-arrival-rate" and scenario["rate"] == 5
     checks = [r.get("assertions", []) for r in scenario["requests"]]
-    assert checks[0] == [] and checks[1] == [{"type": "status", "condition": "eq", "value": "200"}]
+    assert checks[0] == [] and checks[1][0] == {"type": "status", "condition": "eq", "value": "200"}
     assert {"type": "status", "condition": "eq", "value": "200"} in checks[2]
-    assert any("extracted during the run" in w for w in warnings)   # {{id}} in an expected value
-    assert any("JSON Schema" in w for w in warnings)                 # c's validate
+    assert {"type": "body", "path": "$.id", "condition": "eq", "value": "{{id}}"} in checks[1]  # rendered per VU
+    assert len(warnings) == 1 and "JSON Schema" in warnings[0]      # c's validate
 
 
 @pytest.mark.parametrize("raw, v2", [
@@ -282,3 +282,18 @@ def test_v2_assertion_for_load(raw, v2):
     errs = Errors()
     a = parse_assertion(raw, "a", errs, {})
     assert v2_assertion(a, {"user": "u1"})[0] == v2
+
+
+def test_v2_check_value_with_a_template():
+    from lunge_mp.plan import Assertion as V2
+    from lunge_mp.scenario.checks import CompiledCheck
+
+    eq = CompiledCheck(V2(type="body", path="$.id", condition="eq", value="{{want}}"))
+    assert eq.templated
+    assert eq(response(), {"want": "1"}) is None
+    assert "got 1" in eq(response(), {"want": "2"})
+    assert "unknown template value" in eq(response(), {})
+    rx = CompiledCheck(V2(type="body", path="$.name", condition="matches", value="^{{who}}$"))
+    assert rx(response(), {"who": "Ann"}) is None and rx(response(), {"who": "Bob"}) is not None
+    plain = CompiledCheck(V2(type="status", value="200"))
+    assert not plain.templated and plain(response()) is None
