@@ -156,10 +156,11 @@ def _outputs(json_path, html_path, csv_path, junit_path) -> dict[str, str | None
 @click.option("--request", "-r", "v1_request", metavar="REQUEST", help="With -c: the request to send.")
 @click.option("--suite", "-s", "v1_suite", metavar="SUITE", help="With -c: send the suite's requests in order.")
 @click.option("--verbose", "-v", is_flag=True, help="With -c: show response headers too.")
+@click.option("--var", "v1_vars", multiple=True, metavar="KEY=VALUE", help="With -c: set a variable. Repeatable.")
 def run(config: str | None, json_path: str | None, html_path: str | None, csv_path: str | None,
         junit_path: str | None, no_history: bool, workers: int | None, quiet: bool,
         env: tuple[str, ...], env_file: str | None, thresholds: tuple[str, ...], v1_config: str | None,
-        v1_request: str | None, v1_suite: str | None, verbose: bool) -> None:
+        v1_request: str | None, v1_suite: str | None, verbose: bool, v1_vars: tuple[str, ...]) -> None:
     """Run the load test described by CONFIG (a Lunge v2 YAML or JSON file).
 
     A banner on stderr says what is about to run; then live progress (stderr) and the
@@ -179,12 +180,13 @@ def run(config: str | None, json_path: str | None, html_path: str | None, csv_pa
       lunge-mp run -c api.json -e dev -r getUsers
       lunge-mp run -c api.json -e dev -s smoke
     """
-    if v1_config is not None or v1_request is not None or v1_suite is not None:
+    if v1_config is not None or v1_request is not None or v1_suite is not None or v1_vars:
         from lunge_mp.cli_lunge import run_v1
 
         if config is not None or v1_config is None:
             raise click.UsageError("give either CONFIG (a v2 load test) or -c FILE with -r/-s (Lunge v1)")
-        sys.exit(run_v1(v1_config, env, v1_suite, v1_request, verbose))
+        _parse_env(v1_vars)     # KEY=VALUE, or a usage error
+        sys.exit(run_v1(v1_config, env + v1_vars, v1_suite, v1_request, verbose))
     if config is None:
         raise click.UsageError("Missing argument 'CONFIG': lunge-mp run CONFIG (or, Lunge v1: lunge-mp run -c FILE -e ENV -r REQUEST)")
     from lunge_mp.runner import execute

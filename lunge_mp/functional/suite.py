@@ -26,7 +26,7 @@ from typing import Any
 from lunge_mp.config.errors import ConfigError, Errors, describe, join
 from lunge_mp.config.v1 import _known, v1_document
 from lunge_mp.functional.assertions import Assertion, parse_assertion
-from lunge_mp.scenario.template import Template, TemplateError
+from lunge_mp.scenario.template import BUILTINS, Template, TemplateError, is_known_name
 
 VALIDATE_ASSERTION_KEYS = ("status", "headers", "responseTime", "body")
 TEST_KEYS = ("name", "request", "assertions")
@@ -105,7 +105,28 @@ def build_suite(doc: Mapping[str, Any], environment: str | None, suite: str | No
         steps.append(Step(name, own + extra))
     v2, env = _document(doc, environment, order, suite or request, body.get("variables"), overrides, source,
                         load or TOKEN_LOAD, thresholds)
+    _check_expected_names(v2, steps, errs)
+    errs.raise_if_any(source)
     return Suite(suite or str(request), env, v2, steps)
+
+
+def _check_expected_names(v2: Mapping[str, Any], steps: list[Step], errs: Errors) -> None:
+    """Every `{{name}}` in an expected value must be a variable, a built-in, or a value some
+    request of the run extracts, as in the requests themselves (scenario/preflight.py)."""
+    variables = v2.get("variables") or {}
+    requests = next(iter(v2["scenarios"].values()))["requests"]
+    extracted = {e["name"] for r in requests for e in r.get("extract") or []}
+    for step in steps:
+        for t in step.tests:
+            for i, a in enumerate(t.assertions):
+                if not (isinstance(a.expected, str) and "{{" in a.expected):
+                    continue
+                for name in Template(a.expected).names():
+                    if not is_known_name(name, variables) and name not in extracted:
+                        errs.add(f"test '{t.name}' assertion {i + 1}",
+                                 f"unknown template value '{{{{{name}}}}}'; define it under the environment's or "
+                                 f"the suite's variables, extract it in an earlier request, or use a built-in "
+                                 f"({', '.join(BUILTINS[:-1])})")
 
 
 def suite_tests(doc: Mapping[str, Any], suite: Mapping[str, Any], at: str, runs: set[str],

@@ -297,3 +297,12 @@ def test_v2_check_value_with_a_template():
     assert rx(response(), {"who": "Ann"}) is None and rx(response(), {"who": "Bob"}) is not None
     plain = CompiledCheck(V2(type="status", value="200"))
     assert not plain.templated and plain(response()) is None
+
+
+def test_unknown_name_in_an_expected_value_is_refused_before_the_run():
+    doc = json.loads(json.dumps(V1))
+    doc["suites"]["s"]["tests"][0]["assertions"].append({"path": "$.x", "equals": "{{nobody}}"})
+    with pytest.raises(ConfigError) as e:
+        build_suite(doc, "dev", "s", None)
+    assert any("test 'b ok' assertion 3" in line and "'{{nobody}}'" in line and "requestId" in line
+               for line in e.value.errors), e.value.errors
