@@ -40,10 +40,20 @@ def _load(config: str, environment: str | None, suite: str | None, request: str 
     from lunge_mp.functional.suite import build_suite, ensure_v1
     from lunge_mp.runner import explain
 
+    from lunge_mp.functional.suite import v1_paths
+    from lunge_mp.scenario.preflight import unknown_template_names
+
     try:
         doc = ensure_v1(load_config_document(config, environment, overrides), config)
         built = build_suite(doc, environment, suite, request, test_name, overrides, source=config)
-        plan = explain(config, plan_from_dict(built.document, source=config))
+        try:
+            plan = plan_from_dict(built.document, source=config)
+        except ConfigError as exc:
+            raise ConfigError(v1_paths(exc.errors, built), config) from None
+        names = unknown_template_names(plan)
+        if names:
+            raise ConfigError(v1_paths(names, built), config)
+        plan = explain(config, plan)
     except ConfigError as exc:
         explain(config, None, exc)
         return None

@@ -224,6 +224,29 @@ def _document(doc: Mapping[str, Any], environment: str | None, order: list[str],
     return out, str(env)
 
 
+def v1_paths(lines: list[str], suite: Suite) -> list[str]:
+    """Error lines of the v2 document with the v1 fields they came from
+    (`scenarios.smoke.requests[1].url` → `requests.getJson.url (suite smoke, step 2)`)."""
+    name = next(iter(suite.document["scenarios"]))
+    out = []
+    for line in lines:
+        for i, step in enumerate(suite.steps):
+            prefix = f"scenarios.{name}.requests[{i}]."
+            if line.startswith(prefix):
+                field, sep, rest = line[len(prefix):].partition(": ")
+                line = f"requests.{step.request}.{field} (step {i + 1} of {suite.name}){sep}{rest}"
+                break
+        else:
+            for v2, v1 in (("settings.baseUrl", f"environments.{suite.environment}.baseUrl"),
+                           ("settings.headers", f"environments.{suite.environment}.headers"),
+                           ("variables.", f"environments.{suite.environment}.variables.")):
+                if line.startswith(v2):
+                    line = v1 + line[len(v2):]
+                    break
+        out.append(line)
+    return out
+
+
 def ensure_v1(doc: object, source: str) -> Mapping[str, Any]:
     from lunge_mp.config.v1 import is_v1
 

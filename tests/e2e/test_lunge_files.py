@@ -146,3 +146,19 @@ def test_v2_file_with_lunge_templates_and_thresholds_runs(httpbin, tmp_path):
     doc = json.loads(out.read_text())
     assert doc["metrics"]["checks"]["fails"] == 0
     assert len(doc["thresholds"]) == 7 and all(t["ok"] for t in doc["thresholds"]), doc["thresholds"]
+
+
+def test_config_errors_name_the_v1_field(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({
+        "environments": {"dev": {"baseUrl": "http://127.0.0.1:9"}},
+        "requests": {"a": {"url": "/a/{{nope}}"}, "b": {"url": "/b"}},
+        "suites": {"s": {"requests": ["b", "a"], "tests": [
+            {"name": "t", "request": "b", "assertions": [{"path": "$.x", "between": 1}]}]}}}))
+    proc = cli("test", "-c", str(bad), "-s", "s")
+    assert proc.returncode == 104 and "Traceback" not in proc.stderr
+    assert "suites.s.tests[0].assertions[0]: a path assertion takes one of" in proc.stderr, proc.stderr
+    bad.write_text(bad.read_text().replace('"between"', '"exists"'))
+    proc = cli("test", "-c", str(bad), "-s", "s")
+    assert proc.returncode == 104
+    assert "requests.a.url (step 2 of s): unknown template value '{{nope}}'" in proc.stderr, proc.stderr
