@@ -50,7 +50,10 @@ def load_plan(path: str | os.PathLike[str], overrides: dict[str, str] | None = N
     """
     source = str(path)
     overrides = dict(overrides or {})
-    return plan_from_document(load_document(source, overrides, environ), source, overrides, thresholds)
+    from lunge_mp.config.v1_load import load_config_document   # v1's `${name}` from its environment
+
+    return plan_from_document(load_config_document(source, None, overrides, environ), source, overrides,
+                              thresholds)
 
 
 def plan_from_document(doc: Any, source: str, overrides: Mapping[str, str] | None = None,
