@@ -160,29 +160,35 @@ def run_v1(config: str, environments: tuple[str, ...], suite: str | None, reques
 
 
 def _show(step: Any, verbose: bool) -> None:
-    """A response as Lunge's `run` shows it: request line, status with timing, headers, body."""
-    click.echo(f"▶ {step.request}: {step.method} {step.url or '(not sent)'}")
+    """A response as Lunge's `run` shows it: request line, status with timing, headers, body
+    (control characters escaped: a response must not drive the terminal)."""
+    from lunge_mp.functional.report import printable
+
+    def echo(text: str) -> None:
+        click.echo(printable(text))
+
+    echo(f"▶ {step.request}: {step.method} {step.url or '(not sent)'}")
     if step.error:
-        click.echo(f"  ✗ {step.error}")
+        echo(f"  ✗ {step.error}")
         return
-    click.echo(f"◀ {step.status} ({step.duration_ms:.1f} ms, {len(step.body)} bytes)")
+    echo(f"◀ {step.status} ({step.duration_ms:.1f} ms, {len(step.body)} bytes)")
     if verbose:
         for name, value in step.headers.items():
-            click.echo(f"  {name}: {value}")
-    click.echo(_body_text(step.body))
+            echo(f"  {name}: {value}")
+    echo(_body_text(step.body))
     for test in step.tests:
         for o in test.outcomes:
-            click.echo(f"  {'✓' if o.passed else '✗'} {o.description}"
-                       + ("" if o.passed else f": expected {o.expected}, got {o.actual}"))
+            echo(f"  {'✓' if o.passed else '✗'} {o.description}"
+                 + ("" if o.passed else f": expected {o.expected}, got {o.actual}"))
     if step.extracted:
-        click.echo(f"  extracted {', '.join(step.extracted)}")
+        echo(f"  extracted {', '.join(step.extracted)}")
     if step.not_extracted:
-        click.echo(f"  ! not extracted (not in the response): {', '.join(step.not_extracted)}")
+        echo(f"  ! not extracted (not in the response): {', '.join(step.not_extracted)}")
 
 
 def _body_text(body: bytes, limit: int = 64 * 1024) -> str:
     """The body as text: JSON indented, anything else as it is; long bodies cut at `limit`."""
-    text = body[:limit].decode("utf-8", "replace")
+    text = body[:limit].decode("utf-8", "replace").replace("\r\n", "\n")
     try:
         text = json.dumps(json.loads(body), indent=2, ensure_ascii=False)[:limit]
     except ValueError:

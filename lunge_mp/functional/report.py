@@ -11,12 +11,25 @@ Extracted values are named, never shown: they are often tokens. The JSON documen
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from xml.etree import ElementTree as ET
 
 from lunge_mp.functional.runner import RunResult, StepResult
 
 SCHEMA_VERSION = 1
+# C0/C1 controls but tab and newline (a response must not drive the terminal), and what XML 1.0 forbids
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def printable(text: str) -> str:
+    """`text` with control characters shown as escapes (`\\x1b`), safe for a terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _xml(text: str) -> str:
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def step_lines(step: StepResult) -> list[str]:
@@ -36,7 +49,7 @@ def step_lines(step: StepResult) -> list[str]:
                 lines.append(f"      ✗ {o.description}: expected {o.expected}, got {o.actual}")
     if step.not_extracted:
         lines.append(f"      ! not extracted (not in the response): {', '.join(step.not_extracted)}")
-    return lines
+    return [printable(line) for line in lines]
 
 
 def summary_lines(result: RunResult) -> list[str]:
@@ -89,13 +102,13 @@ def to_junit(result: RunResult) -> str:
     for s in result.steps:
         tests = s.tests or [None]
         for t in tests:
-            case = ET.Element("testcase", name=t.name if t else f"{s.request} (request)",
+            case = ET.Element("testcase", name=_xml(t.name) if t else f"{s.request} (request)",
                               classname=f"{result.suite}.{s.request}", time=f"{s.duration_ms / 1000:.3f}")
             failures = ([o for o in t.outcomes if not o.passed] if t else [])
             if t is None and s.error:
-                ET.SubElement(case, "error", message=s.error).text = f"{s.method} {s.url}: {s.error}"
+                ET.SubElement(case, "error", message=_xml(s.error)).text = _xml(f"{s.method} {s.url}: {s.error}")
             for o in failures:
-                ET.SubElement(case, "failure", message=o.description, type="assertion").text = (
+                ET.SubElement(case, "failure", message=_xml(o.description), type="assertion").text = _xml(
                     f"{o.description}\nexpected: {o.expected}\nactual: {o.actual}")
             cases.append(case)
     suite = ET.Element("testsuite", name=result.suite, tests=str(len(cases)),

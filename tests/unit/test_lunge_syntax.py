@@ -306,3 +306,19 @@ def test_unknown_name_in_an_expected_value_is_refused_before_the_run():
         build_suite(doc, "dev", "s", None)
     assert any("test 'b ok' assertion 3" in line and "'{{nobody}}'" in line and "requestId" in line
                for line in e.value.errors), e.value.errors
+
+
+def test_response_text_cannot_drive_the_terminal_or_break_junit():
+    import xml.etree.ElementTree as ET
+
+    from lunge_mp.functional.assertions import Outcome
+    from lunge_mp.functional.report import printable, step_lines, to_junit
+    from lunge_mp.functional.runner import CaseResult, RunResult, StepResult
+
+    assert printable("a\x1b[2Jb\tc\n") == "a\\x1b[2Jb\tc\n"
+    step = StepResult("r", "GET", "http://h/", 200, 1.0,
+                      tests=[CaseResult("t\x00", [Outcome("path $.a equals 'x'", False, "x", "\x1b[31mred\x07")])])
+    lines = step_lines(step)
+    assert not any("\x1b" in line or "\x07" in line for line in lines)
+    root = ET.fromstring(to_junit(RunResult("s", "dev", [step])).split("\n", 1)[1])
+    assert root.find("testsuite").get("failures") == "1"
