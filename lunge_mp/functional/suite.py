@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lunge_mp.config.errors import ConfigError, Errors, describe, join
-from lunge_mp.config.v1 import _known, v1_document
+from lunge_mp.config.v1 import _known, is_v1, v1_document
 from lunge_mp.functional.assertions import Assertion, parse_assertion
 from lunge_mp.scenario.template import BUILTINS, Template, TemplateError, is_known_name
 
@@ -209,13 +209,15 @@ def _document(doc: Mapping[str, Any], environment: str | None, order: list[str],
         requests.append(next(iter(one["scenarios"].values()))["requests"][0])
     variables = dict(first.get("variables") or {})
     errs = Errors()
+    at = join(join("suites", name), "variables")
     if suite_variables is not None and not isinstance(suite_variables, Mapping):
-        errs.add("suites.variables", f"must be a mapping, got {describe(suite_variables)}")
+        errs.add(at, f"must be a mapping, got {describe(suite_variables)}")
+        suite_variables = {}
     for key, value in (suite_variables or {}).items():
         try:
             variables[str(key)] = Template(str(value)).render(variables)
         except TemplateError as e:
-            errs.add(join("suites.variables", key), str(e))
+            errs.add(join(at, key), str(e))
     variables.update(overrides or {})
     errs.raise_if_any(source)
     scenario = next(iter(first["scenarios"].values()))
@@ -248,8 +250,6 @@ def v1_paths(lines: list[str], suite: Suite) -> list[str]:
 
 
 def ensure_v1(doc: object, source: str) -> Mapping[str, Any]:
-    from lunge_mp.config.v1 import is_v1
-
     if not is_v1(doc):
         raise ConfigError([f"(root): {source} is not a Lunge v1 file (environments, requests, suites); "
                            f"functional tests run from v1 files"], source)
