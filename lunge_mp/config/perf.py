@@ -110,7 +110,7 @@ def validate_file(path: str, overrides: Mapping[str, str] | None = None) -> str 
         lines += _suite_problems(doc, envs, path, run_problems)
         if lines:
             raise ConfigError(list(dict.fromkeys(lines)), path)
-        return f"Lunge v1: {summary_v1(doc)}"
+        return f"Lunge v1: {summary_v1(doc)}{_suites_summary(doc, envs)}"
     except ConfigError as exc:
         explain(path, None, exc)
         return None
@@ -155,6 +155,23 @@ def _suite_problems(doc: Mapping[str, Any], envs: Mapping[str, Any], path: str, 
             lines += [_in_env(line.replace(f"scenarios.{name}.", f"suites.{name}."), where)
                       for line in run_problems(plan)]
     return lines
+
+
+def _suites_summary(doc: Mapping[str, Any], envs: Mapping[str, Any]) -> str:
+    """`; suites smoke (3 requests, 2 tests)` for the summary line (a valid file)."""
+    from lunge_mp.functional.suite import build_suite
+
+    suites = doc.get("suites") if isinstance(doc.get("suites"), Mapping) else {}
+    if not suites or not envs:
+        return ""
+    env = next(iter(envs))
+    parts = []
+    for name in suites:
+        built = build_suite(doc, env, name, None)
+        tests = sum(len(s.tests) for s in built.steps)
+        parts.append(f"{name} ({len(built.steps)} request{'s' * (len(built.steps) != 1)}, "
+                     f"{tests} test{'s' * (tests != 1)})")
+    return f"; suites {', '.join(parts)}"
 
 
 def _in_env(line: str, where: str) -> str:

@@ -121,7 +121,8 @@ def test_validate_checks_v1_files(tmp_path):
     proc = cli("validate", path)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == (f"ok: {path}: Lunge v1: environments dev, other; 2 requests; performance tests "
-                           f"steady (getJson: constant-arrival-rate, 40/s, 1s, 5 VUs max)\n")
+                           f"steady (getJson: constant-arrival-rate, 40/s, 1s, 5 VUs max); "
+                           f"suites smoke (1 request, 0 tests)\n")
     doc = json.loads(open(path).read())
     doc["requests"]["getJson"]["url"] = "/json/{{missing}}"
     doc["performance"]["steady"]["load"]["rps"] = "fast"
