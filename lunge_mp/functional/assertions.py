@@ -141,7 +141,10 @@ class Assertion:
         value = compile_path(self.target).first(doc) if self.target else doc
         if value is MISSING:
             return Outcome(f"body{where} matches {name}", False, name, f"{self.target} is missing")
-        errors = sorted(self.schema.iter_errors(value), key=lambda e: list(e.absolute_path))
+        try:
+            errors = sorted(self.schema.iter_errors(value), key=lambda e: list(e.absolute_path))
+        except Exception as e:  # noqa: BLE001 - a schema the library cannot apply (e.g. a $ref it cannot resolve)
+            return Outcome(f"body{where} matches {name}", False, name, f"the schema cannot be applied: {e}")
         shown = "; ".join(f"{_json_path(e.absolute_path)}: {e.message}" for e in errors[:5])
         if len(errors) > 5:
             shown += f"; and {len(errors) - 5} more"
@@ -332,6 +335,11 @@ def compile_schema(schema: object, at: str, errs: Errors) -> Any:
     if not isinstance(schema, (Mapping, bool)):
         errs.add(at, f"must be a JSON Schema (a mapping) or the name of one under schemas, got {describe(schema)}")
         return None
+    remote = _external_refs(schema)
+    if remote:
+        errs.add(at, f"$ref '{remote[0]}' points outside the schema; external schemas (files, URLs) are not "
+                     f"fetched: put the schema under schemas and refer to it by name")
+        return None
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
         cls.check_schema(schema)
@@ -339,3 +347,19 @@ def compile_schema(schema: object, at: str, errs: Errors) -> Any:
         errs.add(at, f"not a valid JSON Schema: {e.message}")
         return None
     return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+def _external_refs(schema: object) -> list[str]:
+    """Every `$ref` that does not point inside the schema itself (`#...`)."""
+    found: list[str] = []
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Mapping):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and not ref.startswith("#"):
+                found.append(ref)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found

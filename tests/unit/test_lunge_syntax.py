@@ -117,6 +117,7 @@ def test_schema_by_name_inline_and_at_a_path():
     assert check({"schema": {"type": "array"}, "path": "$.tags"}).passed
     out = check({"schema": "strict"}, schemas=SCHEMAS)
     assert not out.passed and "'missing' is a required property" in out.actual
+    assert check({"schema": {"$defs": {"s": {"type": "string"}}, "properties": {"name": {"$ref": "#/$defs/s"}}}}).passed
     bad_email = dict(BODY, email="not-an-email")
     assert not check({"schema": "user"}, resp=response(bad_email), schemas=SCHEMAS).passed
 
@@ -130,6 +131,7 @@ def test_schema_by_name_inline_and_at_a_path():
     pytest.param({"path": "$.a", "exists": True, "equals": 1}, "takes one of", id="two-ops"),
     pytest.param({"schema": "nope"}, "unknown schema 'nope'", id="schema-name"),
     pytest.param({"schema": {"type": 12}}, "not a valid JSON Schema", id="schema-bad"),
+    pytest.param({"schema": {"properties": {"a": {"$ref": "file:///etc/passwd"}}}}, "not fetched", id="schema-ref"),
     pytest.param({"type": "path.between", "path": "$.a"}, "unknown assertion type", id="yaml-type"),
 ])
 def test_bad_assertions_are_config_errors(raw, where):
