@@ -15,6 +15,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from lunge_mp.config import limits
 from lunge_mp.config.envexpand import expand_env
 from lunge_mp.config.errors import ConfigError
 from lunge_mp.config.loader import detect_format, load_document, parse_text, read_text
@@ -41,9 +42,11 @@ def load_config_document(path: str, environment: str | None = None,
         return load_document(path, overrides, environ)
     raw = normalise_v1(raw)
     own = _lookup_variables(raw, environment)
-    own = {k: expand_env(v, overrides, environ, source=path) if "${" in v else v for k, v in own.items()}
+    own = {k: expand_env(v, overrides, environ, source=path, max_chars=limits.CONFIG_BYTES) if "${" in v else v
+           for k, v in own.items()}
     merged = {**own, **dict(overrides or {})}
-    expanded = expand_env(text, merged, environ, skip_comments=fmt == "yaml", source=path)
+    expanded = expand_env(text, merged, environ, skip_comments=fmt == "yaml", source=path,
+                          max_chars=limits.CONFIG_BYTES)
     return normalise_v1(parse_text(expanded, fmt, path))
 
 

@@ -76,6 +76,8 @@ def parse_json_table(text: str) -> tuple[tuple[str, ...], list[tuple[str, ...]]]
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise DataFileError(f"line {e.lineno}, column {e.colno}: invalid JSON: {e.msg}") from None
+    except RecursionError:
+        raise DataFileError("invalid JSON: nested too deeply") from None
     if not isinstance(doc, list) or not all(isinstance(item, dict) for item in doc):
         raise DataFileError("a JSON data file must hold an array of objects, e.g. "
                             "[{\"email\": \"a@x.io\", \"password\": \"p\"}]")
