@@ -32,8 +32,10 @@ request, so its metrics have that name):
     maxErrorRate     http_req_failed: rate <= it             (a fraction, or "1%")
     minThroughput    http_reqs: rate >= it                   (requests/s)
 
-`suites` and `schemas` are checked for shape only (suite requests must exist); a request's
-`validate` and a test's `monitoring` / `reporting` are accepted and not used by perf.
+The load and thresholds are validated and translated in v1_loads.py. `suites`, `schemas`
+and a request's `validate` are checked for shape here; suites run as functional tests and as
+`perf -s` load tests through lunge_mp/functional; a test's `monitoring` / `reporting` are
+accepted and not used. Lunge's YAML spelling of v1 files is read by v1_dialect.py first.
 Errors carry v1 field paths (`performance.loadTest.load.rps: must be > 0`) or the flag
 (`--rps: must be > 0`).
 """
@@ -45,10 +47,10 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from lunge_mp.config.durations import parse_duration
 from lunge_mp.config.errors import ConfigError, Errors, describe, join
-from lunge_mp.config import limits
-from lunge_mp.config.fields import Fields, as_int, as_number, scalar_text, suggest
+from lunge_mp.config.fields import Fields, scalar_text, suggest
+from lunge_mp.config.v1_loads import (FLAGS, LOAD_KEYS, check_load, describe_scenario,  # noqa: F401 (re-exported)
+                                      scenario_for, v1_thresholds)
 from lunge_mp.config.validate import plan_from_dict
 from lunge_mp.plan import Plan
 
@@ -57,14 +59,6 @@ ENV_KEYS = ("baseUrl", "headers", "variables")
 REQUEST_KEYS = ("url", "method", "headers", "queryParams", "body", "extract", "validate")
 SUITE_KEYS = ("requests", "variables", "tests")
 TEST_KEYS = ("name", "request", "load", "thresholds", "monitoring", "reporting")
-LOAD_KEYS = ("concurrency", "duration", "rps", "rampUp", "rampDown", "iterations", "warmup")
-WARMUP_KEYS = ("duration", "rps", "concurrency")
-THRESHOLD_KEYS = ("maxResponseTime", "maxErrorRate", "minThroughput")
-# load key → the perf flag that overrides it
-FLAGS = {"concurrency": "--concurrency", "duration": "--duration", "rps": "--rps", "rampUp": "--ramp-up",
-         "rampDown": "--ramp-down", "iterations": "--iterations"}
-DEFAULT_CONCURRENCY = 10
-DEFAULT_DURATION = 30.0
 
 _ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -108,10 +102,10 @@ def check_v1(doc: Mapping[str, Any], errs: Errors) -> None:
             _known(ref, requests, t.at("request"), errs, "request")
         load = t.mapping("load")
         if load is not None:
-            _load({k: (v, f"{at}.load.{k}") for k, v in load.items()}, errs, f"{at}.load")
+            check_load({k: (v, f"{at}.load.{k}") for k, v in load.items()}, errs, f"{at}.load")
         thresholds = t.mapping("thresholds")
         if thresholds is not None:
-            _thresholds(thresholds, t.at("thresholds"), errs)
+            v1_thresholds(thresholds, t.at("thresholds"), errs)
         t.mapping("monitoring")
         t.mapping("reporting")
 
@@ -184,161 +178,6 @@ def _q(text: str) -> str:
                    for part in re.split(r"(\{\{[^{}]*\}\})", text))
 
 
-# -- load ---------------------------------------------------------------------------------------
-
-def _load(values: Mapping[str, tuple[Any, str]], errs: Errors, path: str) -> dict[str, Any]:
-    """Validated load values: key → (value, field path or flag) in, key → value out."""
-    out: dict[str, Any] = {}
-    for key, (value, at) in values.items():
-        if key not in LOAD_KEYS:
-            hint = suggest(str(key), LOAD_KEYS)
-            errs.add(at, "unknown field" + (f"; did you mean '{hint}'?" if hint else f"; known fields: "
-                                                                                      f"{', '.join(LOAD_KEYS)}"))
-            continue
-        if value is None:
-            continue
-        if key in ("concurrency", "iterations"):
-            n = as_int(value)
-            if n is None or n < 1:
-                errs.add(at, f"must be a whole number > 0, got {describe(value)}")
-                continue
-            too_big = (limits.VUS if key == "concurrency" else limits.ITERATIONS).problem(n)
-            if too_big:
-                errs.add(at, too_big)
-                continue
-            out[key] = n
-        elif key == "rps":
-            n = as_number(value)
-            if n is None or n <= 0:
-                errs.add(at, f"must be a number of requests per second > 0, got {describe(value)}")
-                continue
-            if limits.RATE.problem(n, "/s"):
-                errs.add(at, limits.RATE.problem(n, "/s"))   # type: ignore[arg-type]
-                continue
-            out[key] = n
-        elif key == "warmup":
-            w = _warmup(value, at, errs)
-            if w is not None:
-                out[key] = w
-        else:
-            seconds = _seconds(value, at, errs, positive=key == "duration")
-            if seconds is not None:
-                out[key] = seconds
-    return out
-
-
-def _seconds(value: object, at: str, errs: Errors, positive: bool = False) -> float | None:
-    try:
-        seconds = parse_duration(value)
-    except ValueError as e:
-        errs.add(at, str(e))
-        return None
-    if positive and seconds <= 0:
-        errs.add(at, "must be > 0")
-        return None
-    return seconds
-
-
-def _warmup(value: object, path: str, errs: Errors) -> dict[str, Any] | None:
-    if not isinstance(value, Mapping):
-        errs.add(path, f"must be a mapping like {{\"duration\": \"10s\"}}, got {describe(value)}")
-        return None
-    f = Fields(errs, value, path)
-    f.check_keys(WARMUP_KEYS)
-    before = len(errs)
-    duration = f.duration("duration", None, required="required: how long to warm up, e.g. \"10s\"",
-                          positive=True)
-    out = {"duration": duration, "rps": f.number("rps", None, positive=True, bound=limits.RATE),
-           "concurrency": f.int("concurrency", None, minimum=1, bound=limits.VUS)}
-    return out if len(errs) == before else None
-
-
-def scenario_for(load: Mapping[str, Any], path: str, errs: Errors) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """(v2 scenario fields without requests, v2 warmup or None) for a validated load."""
-    explicit_c = load.get("concurrency")
-    c = explicit_c or DEFAULT_CONCURRENCY
-    rps = load.get("rps")
-    up, down = load.get("rampUp", 0.0), load.get("rampDown", 0.0)
-    iterations = load.get("iterations")
-    duration = load.get("duration")
-    if duration is None and iterations is None:
-        duration = DEFAULT_DURATION
-    scenario: dict[str, Any]
-    if iterations is not None and (rps is not None or up or down):
-        errs.add(path, "iterations run at the pace of the VUs; give duration instead of iterations "
-                       "with rps, rampUp or rampDown")
-        return {}, None
-    if iterations is not None:
-        scenario = {"executor": "shared-iterations", "vus": c, "iterations": iterations}
-        if duration is not None:
-            scenario["maxDuration"] = duration
-    else:
-        hold = duration - up - down
-        if hold < 0:
-            errs.add(path, f"rampUp + rampDown ({up + down:g}s) must not be longer than duration "
-                           f"({duration:g}s): duration is the whole test, ramps included")
-            return {}, None
-        stages = [{"duration": d, "target": t} for d, t in
-                  ((up, rps or c), (hold, rps or c), (down, 0)) if d > 0]
-        if rps is not None and (up or down):
-            scenario = {"executor": "ramping-arrival-rate", "startRate": 0 if up else rps, "stages": stages}
-        elif rps is not None:
-            scenario = {"executor": "constant-arrival-rate", "rate": rps, "duration": duration}
-        elif up or down:
-            scenario = {"executor": "ramping-vus", "startVUs": 0 if up else c, "stages": stages}
-        else:
-            scenario = {"executor": "constant-vus", "vus": c, "duration": duration}
-        if rps is not None:
-            scenario["preAllocatedVUs"] = c
-            if explicit_c:
-                scenario["maxVUs"] = c
-    warmup = None
-    w = load.get("warmup")
-    if w is not None:
-        if w.get("rps"):
-            warmup = {"duration": w["duration"], "rate": w["rps"]}
-        elif w.get("concurrency"):
-            warmup = {"duration": w["duration"], "vus": w["concurrency"]}
-        elif rps is not None:
-            warmup = {"duration": w["duration"], "rate": rps}
-        else:
-            warmup = {"duration": w["duration"], "vus": c}
-    return scenario, warmup
-
-
-def _thresholds(m: Mapping[str, Any], path: str, errs: Errors) -> dict[str, list[str]]:
-    f = Fields(errs, m, path)
-    f.check_keys(THRESHOLD_KEYS)
-    out: dict[str, list[str]] = {}
-    if f.has("maxResponseTime"):
-        raw = f.raw("maxResponseTime")
-        number = as_number(raw)
-        ms = number
-        if number is None:
-            try:
-                ms = parse_duration(raw) * 1000.0
-            except ValueError:
-                f.error("maxResponseTime", f"must be a duration like \"500ms\" or a number of milliseconds, "
-                                           f"got {describe(raw)}")
-        if ms is not None:
-            out["http_req_duration"] = [f"max <= {ms:g}"]
-    if f.has("maxErrorRate"):
-        raw = f.raw("maxErrorRate")
-        number = as_number(raw)
-        if isinstance(raw, str) and raw.strip().endswith("%"):
-            out["http_req_failed"] = [f"rate <= {raw.strip()}"]
-        elif number is None or not 0 <= number <= 1:
-            f.error("maxErrorRate", f"must be a fraction between 0 and 1 (0.01 = 1%) or \"1%\", "
-                                    f"got {describe(raw)}")
-        else:
-            out["http_req_failed"] = [f"rate <= {number:g}"]
-    if f.has("minThroughput"):
-        number = f.number("minThroughput", None, minimum=0.0)
-        if number is not None:
-            out["http_reqs"] = [f"rate >= {number:g}"]
-    return out
-
-
 # -- one run --------------------------------------------------------------------------------------
 
 def v1_document(doc: Mapping[str, Any], environment: str | None, test: str | None = None,
@@ -405,8 +244,8 @@ def _translate(doc: Mapping[str, Any], environment: str | None, test: str | None
     for key, value in (load or {}).items():
         if value is not None:
             values[key] = (value, FLAGS.get(key, key))
-    checked = _load(values, errs, f"{test_path}.load" if test_path else "load")
-    own_thresholds = _thresholds(test_doc["thresholds"], join(test_path, "thresholds"), errs) \
+    checked = check_load(values, errs, f"{test_path}.load" if test_path else "load")
+    own_thresholds = v1_thresholds(test_doc["thresholds"], join(test_path, "thresholds"), errs) \
         if isinstance(test_doc.get("thresholds"), Mapping) else {}
     if test_doc and test_doc.get("thresholds") is not None and not isinstance(test_doc["thresholds"], Mapping):
         errs.add(join(test_path, "thresholds"), f"must be a mapping like {{\"maxErrorRate\": 0.01}}, "
@@ -476,30 +315,8 @@ def summary_v1(doc: Mapping[str, Any]) -> str:
              f"{len(requests)} request{'s' * (len(requests) != 1)}"]
     described = []
     for name, test in tests.items():
-        scenario, _ = scenario_for(_load({k: (v, "") for k, v in (test.get("load") or {}).items()}, Errors(), ""),
+        scenario, _ = scenario_for(check_load({k: (v, "") for k, v in (test.get("load") or {}).items()}, Errors(), ""),
                                    "", Errors())
         described.append(f"{name} ({test.get('request')}: {describe_scenario(scenario)})")
     parts.append(f"performance tests {', '.join(described)}" if described else "no performance tests")
     return "; ".join(parts)
-
-
-def describe_scenario(s: Mapping[str, Any]) -> str:
-    """`constant-arrival-rate, 500/s, 2m, 50 VUs` for a v2 scenario mapping (numbers in seconds)."""
-    from lunge_mp.config.summary import fmt_seconds
-
-    ex = s.get("executor", "?")
-    bits = [ex]
-    if "rate" in s:
-        bits.append(f"{s['rate']:g}/s")
-    if "stages" in s:
-        stages = " ".join(f"{fmt_seconds(st['duration'])}:{st['target']:g}" for st in s["stages"])
-        bits.append(f"stages {stages}")
-    if "vus" in s:
-        bits.append(f"{s['vus']} VUs")
-    if "iterations" in s:
-        bits.append(f"{s['iterations']} iterations")
-    if "duration" in s:
-        bits.append(fmt_seconds(s["duration"]))
-    if "maxVUs" in s:
-        bits.append(f"{s['maxVUs']} VUs max")
-    return ", ".join(bits)
