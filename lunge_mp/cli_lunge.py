@@ -35,7 +35,7 @@ def _load(config: str, environment: str | None, suite: str | None, request: str 
           test_name: str | None, overrides: dict[str, str]):
     """(Suite, Plan) or None after printing why (exit 104)."""
     from lunge_mp.config import ConfigError
-    from lunge_mp.config.v1_load import load_config_document
+    from lunge_mp.config.v1_read import load_config_document
     from lunge_mp.config.validate import plan_from_dict
     from lunge_mp.functional.suite import build_suite, ensure_v1
     from lunge_mp.runner import explain

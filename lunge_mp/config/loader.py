@@ -50,7 +50,7 @@ def load_plan(path: str | os.PathLike[str], overrides: dict[str, str] | None = N
     """
     source = str(path)
     overrides = dict(overrides or {})
-    from lunge_mp.config.v1_load import load_config_document   # v1's `${name}` from its environment
+    from lunge_mp.config.v1_read import load_config_document   # v1's `${name}` from its environment
 
     return plan_from_document(load_config_document(source, None, overrides, environ), source, overrides,
                               thresholds)

@@ -14,7 +14,7 @@ from lunge_mp.config.errors import ConfigError, Errors
 from lunge_mp.config.loader import load_document, plan_from_document, resolve_data_files
 from lunge_mp.config.summary import describe_plan
 from lunge_mp.config.v1 import FLAGS, check_v1, is_v1, plan_from_v1, summary_v1, v1_path
-from lunge_mp.config.v1_load import load_config_document
+from lunge_mp.config.v1_read import load_config_document
 from lunge_mp.config.validate import plan_from_dict
 from lunge_mp.plan import Plan
 

@@ -18,7 +18,7 @@ differently from its JSON reference (`doc/Configuration.md`); both run here:
                                                request wherever it runs (lunge_mp/functional)
 
 `${name}` in such files takes its value from the chosen environment's variables; that is the
-loader's job (v1_load.py), since `${...}` is expanded in the text before parsing.
+loader's job (v1_read.py), since `${...}` is expanded in the text before parsing.
 """
 
 from __future__ import annotations
