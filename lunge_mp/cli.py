@@ -107,8 +107,8 @@ def main() -> None:
     \b
     Short flags mean one thing everywhere: -e an environment (Lunge's -e ENV picks a v1
     environment; -e KEY=VALUE sets a variable, as in k6), -r a v1 request, -p a v1
-    performance test, -s a v1 suite, -c a v1 file, -d a duration, -w workers, -q quiet,
-    -o the results file.
+    performance test, -s a v1 suite, -c a v1 file, -d a duration (curl's data in
+    get/post/put/delete), -w workers, -q quiet, -o the results file.
 
     \b
     Examples:

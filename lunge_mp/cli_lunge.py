@@ -67,7 +67,7 @@ def _write(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
-@click.command("test")
+@click.command("test", short_help="Run a Lunge v1 suite as functional tests (pass/fail per test).")
 @click.option("--config", "-c", "config", required=True, type=click.Path(dir_okay=False),
               help="A Lunge v1 file (JSON or YAML) with requests, suites and tests.")
 @click.option("--environment", "-e", help="The environment to run in (default: the only one).")
@@ -199,7 +199,7 @@ def _body_text(body: bytes, limit: int = 64 * 1024) -> str:
 # -- the curl-like verbs ---------------------------------------------------------------------------
 
 def _verb(method: str):
-    @click.command(method.lower())
+    @click.command(method.lower(), short_help=f"Send one {method} request and show the response (as curl).")
     @click.argument("url")
     @click.option("--header", "-H", "headers", multiple=True, metavar="NAME:VALUE", help="A header. Repeatable.")
     @click.option("--data", "-d", help="The request body, sent as given.")
@@ -210,8 +210,12 @@ def _verb(method: str):
                 timeout: str | None, verbose: bool) -> None:
         sys.exit(_send_one(method, url, headers, data, json_body, timeout, verbose))
 
+    example = {"GET": "https://httpbin.org/get -v", "POST": "https://httpbin.org/post -j '{\"a\": 1}'",
+               "PUT": "https://httpbin.org/put -d 'text' -H 'Content-Type: text/plain'",
+               "DELETE": "https://httpbin.org/delete -t 5s"}[method]
     command.help = (f"Send one {method} request to URL and show the response with its timing "
-                    f"(as Lunge's `{method.lower()}`). Exit 0 when a response came back, 99 when none did.")
+                    f"(as Lunge's `{method.lower()}`). Exit 0 when a response came back, 99 when none did."
+                    f"\n\n\b\nExample:\n  lunge-mp {method.lower()} {example}")
     return command
 
 
