@@ -57,6 +57,38 @@ class DataSource(msgspec.Struct, frozen=True):
     rows: int = 0               # data rows, counted at load
 
 
+class RedisCommand(msgspec.Struct, frozen=True):
+    """A `redis:` request: one command, its parts templated (config/redis_requests.py).
+
+    The argument list is built per request by scenario/redis_command.py: LPUSH/RPUSH key
+    payload; XADD key [MAXLEN ~ n] * field payload; ZADD key score payload with score =
+    unix ms + delay, or a fixed/template score (priority); any other command: args as given.
+    """
+    command: str                # upper case: LPUSH RPUSH XADD ZADD, or any other by name
+    key: str = ""               # template
+    payload: str | None = None  # template text; `payload_json`: JSON whose values are escaped
+    payload_json: bool = False
+    args: tuple[str, ...] = ()  # other commands: the arguments after the command name
+    field: str = "payload"      # XADD: the entry's field name
+    maxlen: int = 0             # XADD: MAXLEN ~ n (0 = no trimming)
+    exact_maxlen: bool = False  # XADD: MAXLEN = n instead of ~ n
+    score: str | None = None    # ZADD: a number or template (priority); None with delay
+    delay: float | None = None  # ZADD: score = now (unix ms) + delay seconds
+
+
+class RedisSettings(msgspec.Struct, frozen=True):
+    """`settings.redis`: where `redis:` requests go (the password is a secret everywhere)."""
+    url: str = "redis://127.0.0.1:6379/0"   # normalised: no password in it
+    host: str = "127.0.0.1"
+    port: int = 6379
+    db: int = 0
+    username: str = ""
+    password: str = ""
+    tls: bool = False
+    insecure_skip_verify: bool = False
+    pool_size: int = 100        # connections for the whole run (each worker: its share), like maxConnectionsPerHost
+
+
 class RequestSpec(msgspec.Struct, frozen=True):
     name: str                   # metric series name
     method: str
@@ -69,6 +101,7 @@ class RequestSpec(msgspec.Struct, frozen=True):
     assertions: tuple[Assertion, ...] = ()
     extract: tuple[Extract, ...] = ()
     expected_statuses: tuple[tuple[int, int], ...] = ((200, 399),)   # others fail the request
+    redis: RedisCommand | None = None   # a job-queue command instead of HTTP (method: the command)
 
 
 class ScenarioPlan(msgspec.Struct, frozen=True):
@@ -115,6 +148,7 @@ class Settings(msgspec.Struct, frozen=True):
     connections: str = "shared"  # shared | perVU (fast transport only; see worker/fast_transport.py)
     expected_statuses: tuple[tuple[int, int], ...] = ((200, 399),)   # config/statuses.py
     checks_fail_requests: bool = False   # true: a failed check also fails its request (class check)
+    redis: RedisSettings | None = None  # where `redis:` requests go
 
 
 class Threshold(msgspec.Struct, frozen=True):
@@ -163,6 +197,7 @@ class Guardrails(msgspec.Struct, frozen=True):
     emergency_stop: bool = True         # a breach stops the run (exit 111); false: warn only
     warn_thresholds: WarnThresholds = WarnThresholds()
     allowed_hosts: tuple[str, ...] = () # empty = any host; "*.example.com", "10.0.0.0/8", "host:port"
+    max_queue_depth: int = 0            # a monitored Redis queue's backlog above it: stop (0 = none)
 
 
 class ProfileRef(msgspec.Struct, frozen=True):

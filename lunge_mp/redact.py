@@ -83,6 +83,8 @@ class Redactor:
                     secrets += _header_secrets(value)
         urls = [plan.settings.base_url] + [r.url for s in plan.scenarios for r in s.requests]
         secrets += [p for p in (_url_password(u) for u in urls if "@" in u) if p]
+        if plan.settings.redis is not None and plan.settings.redis.password:
+            secrets.append(plan.settings.redis.password)     # settings.redis.password
         return cls(secrets)
 
     def text(self, text: str) -> str:

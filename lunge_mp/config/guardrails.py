@@ -10,6 +10,7 @@ guardrails:
   emergencyStop: true       # a breach stops the run (exit 111); false: only warn
   warnThresholds: {rate: 0.8, memory: 0.8, cpu: 0.7}
   allowedHosts: ["127.0.0.1", "*.staging.example.com", "10.0.0.0/8", "api.example.com:8443"]
+  maxQueueDepth: 100000     # a monitored Redis queue's backlog (coordinator/queue_monitor.py)
 ```
 
 Seed 004 spells the keys in snake_case (`max_rate`, `emergency_stop`, `warn_thresholds`
@@ -29,13 +30,13 @@ from lunge_mp.config.fields import Fields
 from lunge_mp.plan import Guardrails, WarnThresholds
 
 KEYS = ("maxRate", "maxTotalRequests", "maxDuration", "maxMemoryMB", "maxCPUPercent", "emergencyStop",
-        "warnThresholds", "allowedHosts")
+        "warnThresholds", "allowedHosts", "maxQueueDepth")
 WARN_KEYS = ("rate", "memory", "cpu")
 #: other spellings (seed 004's snake_case) → the canonical key
 ALIASES = {
     "max_rate": "maxRate", "max_total_requests": "maxTotalRequests", "max_duration": "maxDuration",
     "max_memory_mb": "maxMemoryMB", "max_cpu_percent": "maxCPUPercent", "emergency_stop": "emergencyStop",
-    "warn_thresholds": "warnThresholds", "allowed_hosts": "allowedHosts",
+    "warn_thresholds": "warnThresholds", "allowed_hosts": "allowedHosts", "max_queue_depth": "maxQueueDepth",
     "maxMemoryMb": "maxMemoryMB", "maxCpuPercent": "maxCPUPercent",
 }
 WARN_ALIASES = {"rate_warning": "rate", "memory_warning": "memory", "cpu_warning": "cpu",
@@ -78,6 +79,7 @@ def parse_guardrails(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> Gu
         emergency_stop=f.bool("emergencyStop", defaults.emergency_stop),
         warn_thresholds=_warn_thresholds(f.mapping("warnThresholds"), join(path, "warnThresholds"), errs),
         allowed_hosts=_allowed_hosts(f.list("allowedHosts"), join(path, "allowedHosts"), errs),
+        max_queue_depth=int(f.int("maxQueueDepth", defaults.max_queue_depth, minimum=1)),
     )
 
 

@@ -23,6 +23,7 @@ from lunge_mp.config.durations import parse_duration
 from lunge_mp.config.errors import Errors, describe, index
 from lunge_mp.config.fields import Fields, as_number
 from lunge_mp.config.statuses import parse_expected
+from lunge_mp.config.redis_requests import is_redis_request, parse_redis_request
 from lunge_mp.plan import Assertion, Extract, RequestSpec, Settings
 from lunge_mp.scenario.checks import path_problem
 
@@ -65,6 +66,8 @@ def parse_request(value: object, path: str, errs: Errors, settings: Settings,
     if not isinstance(value, Mapping):
         errs.add(path, f"must be a mapping like {{method: GET, url: /health}}, got {describe(value)}")
         return None
+    if is_redis_request(value):     # a job-queue command (config/redis_requests.py)
+        return parse_redis_request(value, path, errs, settings)
     f = Fields(errs, value, path)
     f.check_keys(REQUEST_KEYS)
     raw_method = f.str("method", "GET")

@@ -17,6 +17,7 @@ from lunge_mp.config.fields import Fields, scalar_text
 from lunge_mp.config.guardrails import parse_guardrails
 from lunge_mp.config.http_requests import url_problem
 from lunge_mp.config.names import check_names
+from lunge_mp.config.redis_requests import parse_redis_settings
 from lunge_mp.config.scenarios import parse_scenarios
 from lunge_mp.config.statuses import parse_expected
 from lunge_mp.config.thresholds import parse_thresholds
@@ -26,7 +27,7 @@ TOP_KEYS = ("name", "description", "settings", "variables", "scenarios", "thresh
             "guardrails", "output", "data")
 SETTINGS_KEYS = ("baseUrl", "timeout", "maxConnectionsPerHost", "maxIdleConnsPerHost", "keepalive",
                  "insecureSkipVerify", "userAgent", "headers", "transport", "connections",
-                 "expectedStatuses", "checksFailRequests")
+                 "expectedStatuses", "checksFailRequests", "redis")
 TRANSPORTS = ("auto", "fast", "aiohttp")
 CONNECTIONS = ("shared", "perVU")
 OPTIONS_KEYS = ("sequential", "iterationsTimeout", "warmup", "minEfficiency")
@@ -101,6 +102,7 @@ def parse_settings(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> tupl
         expected_statuses=(parse_expected(m["expectedStatuses"], f.at("expectedStatuses"), errs)
                            if f.has("expectedStatuses") else None) or defaults.expected_statuses,
         checks_fail_requests=f.bool("checksFailRequests", defaults.checks_fail_requests),
+        redis=parse_redis_settings(f.mapping("redis"), f.at("redis"), errs),
     ), base_ok
 
 

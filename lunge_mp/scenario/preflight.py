@@ -21,6 +21,9 @@ def template_parts(r: RequestSpec) -> list[tuple[str, str]]:
     parts += [(f"headers.{k}", v) for k, v in r.headers.items()]
     parts += [(f"form.{k}", v) for k, v in (r.form or {}).items()]
     parts += [(f"assertions[{i}].value", a.value) for i, a in enumerate(r.assertions) if "{{" in a.value]
+    if r.redis is not None:     # the payload is `body`; the other templated parts of a command
+        parts += [("redis.key", r.redis.key), ("redis.score", r.redis.score or "")]
+        parts += [(f"redis.args[{i}]", a) for i, a in enumerate(r.redis.args)]
     return parts
 
 

@@ -29,6 +29,7 @@ from lunge_mp.config.statuses import DEFAULT as DEFAULT_STATUSES, status_set
 from lunge_mp.scenario.checks import CompiledCheck, CompiledExtract, Response
 from lunge_mp.scenario.cookies import CookieJar
 from lunge_mp.scenario.data import Feeder, data_names, read_table
+from lunge_mp.scenario.redis_command import RedisRequest
 from lunge_mp.scenario.template import Template, TemplateError
 from lunge_mp.worker.transport import Outcome, Prepared, Transport
 
@@ -54,7 +55,7 @@ class VU:
 
 class CompiledRequest:
     __slots__ = ("spec", "url", "headers", "body", "form", "static_headers", "checks", "extract",
-                 "cookie_header", "static", "status_ok", "n_checks", "expected")
+                 "cookie_header", "static", "status_ok", "n_checks", "expected", "send")
 
     def __init__(self, spec: RequestSpec) -> None:
         self.spec = spec
@@ -185,10 +186,18 @@ class ScenarioRunner:
     """
 
     def __init__(self, plan: Plan, scenario: ScenarioPlan, transport: Transport,
-                 recorder: Recorder, vu_id_base: int, worker: int = 0, workers: int = 1) -> None:
+                 recorder: Recorder, vu_id_base: int, worker: int = 0, workers: int = 1,
+                 redis: Transport | None = None) -> None:
         self.scenario = scenario
         self.name = scenario.name
-        self.requests = [CompiledRequest(r) for r in scenario.requests]
+        # each request is sent by the transport of its kind: HTTP, or Redis (`redis:` requests)
+        self.requests: list[CompiledRequest | RedisRequest] = []
+        for r in scenario.requests:
+            if r.redis is not None:
+                self.requests.append(RedisRequest(r, redis.send if redis is not None else None))
+            else:
+                self.requests.append(req := CompiledRequest(r))
+                req.send = transport.send
         self.transport = transport
         self.recorder = recorder
         self.variables = dict(plan.variables)
@@ -271,11 +280,11 @@ class ScenarioRunner:
                     rec.not_sent(self.name, spec.name, "template", str(exc))
                     await asyncio.sleep(0)   # a VU whose every iteration fails here must still yield
                     break
-                if pool_key is not None:
+                if pool_key is not None and prepared.__class__ is Prepared:
                     prepared = Prepared(prepared.method, prepared.url, prepared.headers,
                                         prepared.body, prepared.timeout, pool_key)
                 handed_ns = time.monotonic_ns() if lag_us is not None else 0
-                outcome = await self.transport.send(prepared)
+                outcome = await req.send(prepared)
                 if lag_us is not None:
                     waited_us = (time.monotonic_ns() - handed_ns) // 1000
                     response_us = lag_us + (waited_us if waited_us > outcome.duration_us else outcome.duration_us)

@@ -53,6 +53,7 @@ class Worker:
         self.t0_ns = 0
         self.recorder = Recorder()
         self.transport: Transport | None = None
+        self.redis: Transport | None = None      # `redis:` requests (worker/redis_transport.py)
         self.open_runners: dict[str, ScenarioRunner] = {}   # until Go fixes t0
         self.open: dict[str, OpenScenario] = {}
         self.closed: dict[str, ClosedScenario] = {}
@@ -96,6 +97,8 @@ class Worker:
                 task.cancel()
             if self.transport is not None:
                 await self.transport.close()
+            if self.redis is not None:
+                await self.redis.close()
             self.sock.close(linger=2000)
             self.ctx.term()
 
@@ -159,10 +162,12 @@ class Worker:
         total = s.max_connections_per_host
         per_worker = 0 if total == 0 else max(1, -(-total // msg.workers))
         self.transport = guarded(plan, transports.make(plan, per_worker))
+        self.redis = transports.make_redis(plan, msg.workers)
         for i, scenario in enumerate(plan.scenarios):
             # VU ids are unique across workers and scenarios: worker-major blocks of 1M
             runner = ScenarioRunner(plan, scenario, self.transport, self.recorder,
-                                    vu_id_base=1 + self.id * 1_000_000 + i * 100_000, worker=msg.worker, workers=msg.workers)
+                                    vu_id_base=1 + self.id * 1_000_000 + i * 100_000, worker=msg.worker, workers=msg.workers,
+                                    redis=self.redis)
             if scenario.is_open:
                 self.pre_allocated[scenario.name] = msg.pre_allocated_vus.get(scenario.name, 0)
                 self.max_vus[scenario.name] = msg.max_vus.get(scenario.name, 0)

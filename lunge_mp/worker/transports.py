@@ -14,7 +14,7 @@ the config refuses it with `transport: aiohttp`, whose one ClientSession is shar
 
 from __future__ import annotations
 
-from lunge_mp.plan import Plan
+from lunge_mp.plan import Plan, RedisSettings
 from lunge_mp.worker.fast_transport import FastTransport
 from lunge_mp.worker.transport import AiohttpTransport, Transport
 
@@ -32,3 +32,13 @@ def make(plan: Plan, max_connections: int) -> Transport:
                              per_vu=s.connections == "perVU")
     # the config refuses connections: perVU with transport: aiohttp
     return AiohttpTransport(max_connections, s.keepalive, s.insecure_skip_verify)
+
+
+def make_redis(plan: Plan, workers: int) -> Transport | None:
+    """The Redis transport, when the plan has `redis:` requests: each worker holds its share of
+    settings.redis.poolSize, ⌈poolSize ÷ workers⌉ connections (loaded only when needed)."""
+    if not any(r.redis is not None for s in plan.scenarios for r in s.requests):
+        return None
+    from lunge_mp.worker.redis_transport import RedisTransport
+    settings = plan.settings.redis or RedisSettings()
+    return RedisTransport(settings, max(1, -(-settings.pool_size // max(1, workers))))
