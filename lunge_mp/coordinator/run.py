@@ -26,7 +26,7 @@ import zmq
 import zmq.asyncio
 
 from lunge_mp.analysis.guardrails import EXIT_GUARDRAIL, Event
-from lunge_mp.coordinator import limits, timeline, warmup
+from lunge_mp.coordinator import limits, queue_monitor, timeline, warmup
 from lunge_mp.coordinator.guarding import RunGuard
 from lunge_mp.coordinator.dealing import LoadDealer
 from lunge_mp.coordinator.health import EXIT_LOST_WORKERS, WorkerHealth, exit_text
@@ -90,6 +90,7 @@ class RunOutcome:
     measured_from: float = 0.0       # seconds after t0 the measured test began (after warmup)
     guardrails: dict = field(default_factory=dict)   # limits, peaks, events, caps (results.json)
     refused: int = 0                 # messages refused from bad peers or lost workers
+    queue: dict | None = None        # the Redis queue monitor's summary (coordinator/queue_monitor.py)
 
 
 def _r(t: float | None) -> float | None:
@@ -143,6 +144,9 @@ class Coordinator(WorkerHealth, LoadDealer):
         self._iter_vus: dict[str, list[int]] = {}
         self._added: dict[tuple[str, int], int] = {}
         self._pending_adds: list[tuple[int, str, int]] = []
+        # Redis queues the plan enqueues into: depth once a second into the buckets (or None)
+        self.queue_monitor = queue_monitor.for_plan(self.worker_plan, self._aggregates, self.log,
+                                                    self._on_guardrails)
 
     # --- helpers -------------------------------------------------------------------------
     def now(self) -> float:
@@ -281,6 +285,8 @@ class Coordinator(WorkerHealth, LoadDealer):
         arrivals and VU targets every tick."""
         last_live = last_gc = 0.0
         gc.freeze()      # start-up objects never need scanning again: the periodic collection stays cheap
+        if self.queue_monitor is not None:
+            self.queue_monitor.start(self.t0_ns)
         while not self.stop_requested and not self.lifecycle.all_ended:
             t = self.now()
             if t - last_gc >= GC_EVERY_S:
@@ -381,6 +387,8 @@ class Coordinator(WorkerHealth, LoadDealer):
                             self._iter_counted[key] = self._iter_counted.get(key, 0) + sc.iterations + sc.interrupted
                     for warning in self._merge(msg):
                         self.warn(warning)
+                    if self.queue_monitor is not None:
+                        self.queue_monitor.on_report(msg)
                 case m.ScenarioDone(scenario=name, added=added):
                     if added >= self._added.get((name, worker), 0):   # else stale: more were added
                         self.lifecycle.worker_done(name, worker, self.live_workers(), self.now())
@@ -461,6 +469,8 @@ class Coordinator(WorkerHealth, LoadDealer):
         self._summarise_refusals()
         self._summarise_lost()
         self.outcome.guardrails = self.guard.summary()
+        if self.queue_monitor is not None:
+            self.outcome.queue = await self.queue_monitor.stop()
 
     def _summarise_saturation(self) -> None:
         """Saturation warnings once per worker and kind, with how long it lasted."""

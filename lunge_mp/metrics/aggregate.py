@@ -338,6 +338,14 @@ class Aggregate:
         """Per-second rows (see `buckets.Bucket.as_dict`), oldest first, from `since` on."""
         return self._buckets.as_dicts(since)
 
+    def set_queue(self, t: int, figures: dict | None) -> bool:
+        """Second `t`'s queue health (metrics/queue.py) into its bucket, if a report made it."""
+        b = self._buckets.find(t)
+        if b is None or figures is None:
+            return False
+        b.queue = figures
+        return True
+
     def complete_second(self, workers: int = 0) -> int | None:
         """The newest second every live worker has reported, or None before any report (or
         before `workers` workers have reported at all).

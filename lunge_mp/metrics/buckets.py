@@ -37,7 +37,7 @@ class Bucket:
     """One second of the run, merged over all workers."""
 
     __slots__ = ("t", "hists", "pct", "counts", "errors", "gauges", "gauge_sums", "gauge_workers",
-                 "encoded")
+                 "encoded", "queue")
 
     def __init__(self, t: int) -> None:
         self.t = t
@@ -49,6 +49,7 @@ class Bucket:
         self.gauge_sums: dict[str, list[int]] = {}  # scn → [active, vus] summed over workers
         self.gauge_workers = 0                      # bitmask of workers that sent gauges
         self.encoded: dict[HistKey, bytes] = {}    # once sealed: compact histograms, for windows
+        self.queue: dict | None = None             # Redis queue health (metrics/queue.py), if monitored
 
     @property
     def sealed(self) -> bool:
@@ -145,7 +146,7 @@ class Bucket:
         vus, dropped, iterations, scheduled, interrupted, checksPassed, checksFailed,
         dataExhausted (the part of `dropped` whose cause was data_exhausted), generatorErrors
         (the load generator's own failures: not in `failures` or `errors`),
-        byScenario: {scn: {...}}}; latencies
+        byScenario: {scn: {...}}, and `queue` when a Redis queue is monitored (metrics/queue.py)}; latencies
         in ms. `errors` (classes sorted) sums to `failures` when every failure has a class."""
         total = [0] * len(_COUNTER_NAMES)
         errors: dict[str, int] = {}
@@ -170,6 +171,8 @@ class Bucket:
         out.update(_pct_ms("lag", self.percentiles((None, BUCKET_METRICS[2]))))
         out["activeVUs"], out["vus"] = self.vus_total()
         out["byScenario"] = by
+        if self.queue is not None:
+            out["queue"] = self.queue
         return out
 
 
