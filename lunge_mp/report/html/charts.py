@@ -29,6 +29,7 @@ CHARTS = (
      "wide"),
     ("chart-dist", "Latency distribution (percentiles, from HDR histograms)", "wide"),
 )
+QUEUE_CHART = ("chart-queue", "Queue: enqueue rate, processing rate and queue depth", "")
 SATURATION_WARNING = re.compile(r"^worker \S+ (was near a full core|ran its event loop)")
 
 
@@ -63,7 +64,8 @@ def charts(data: dict, results: dict | None = None) -> str:
         note = (f'<p class="muted">Each point covers {data["bin"]} s: rates are averaged over the bin, '
                 f'latency percentiles, VUs and resource figures show the worst second in it.</p>')
     notes = {"chart-loadgen": saturation_note(data, (results or {}).get("warnings") or [])}
+    shown = CHARTS[:1] + ((QUEUE_CHART,) if data.get("hasQueue") else ()) + CHARTS[1:]
     boxes = "".join(f'<div class="chart-card {w}"><h3>{esc(title)}</h3><div class="chart" id="{cid}"></div>'
                     f'{notes.get(cid, "")}</div>'
-                    for cid, title, w in CHARTS)
+                    for cid, title, w in shown)
     return f'{note}{phase_legend(data)}<div class="charts">{boxes}</div>'

@@ -175,6 +175,20 @@ JS = r"""
     draw("chart-rate", tr, l);
   });
 
+  safe("queue", function () {        // a monitored Redis queue: drawn only when the box exists
+    if (!D.hasQueue || !document.getElementById("chart-queue")) return;
+    var tr = [line("enqueued / s", col("queueEnqueued"), "#2563eb"),
+              line("processed / s (consumers)", col("queueProcessing"), "#16a34a"),
+              line("queue depth (backlog, right axis)", col("queueDepth"), "#dc2626", {yaxis: "y2", line: {width: 2.5}}),
+              line("Redis memory MB (right axis)", col("queueMemoryMB"), "#94a3b8",
+                   {yaxis: "y2", visible: "legendonly", line: {width: 1.5, dash: "dot"}})];
+    var l = layout("jobs / s");
+    l.yaxis2 = {title: {text: "jobs in the queue"}, overlaying: "y", side: "right", rangemode: "tozero",
+                showgrid: false, zeroline: false};
+    l.margin.r = 64;
+    draw("chart-queue", tr, l);
+  });
+
   safe("latency", function () {
     var tr = [];
     [["p50", "p50"], ["p95", "p95"], ["p99", "p99"]].forEach(function (p) {

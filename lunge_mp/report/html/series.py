@@ -130,6 +130,11 @@ def time_series(results: dict) -> dict:
         ("vus", lambda b: b.get("vus"), "max"),
         ("targetVUs", lambda b: b.get("targetVUs"), "max"),
         ("closedVUs", closed_vus, "max"),
+        # a monitored Redis queue (metrics/queue.py): jobs in and out per second, backlog, memory
+        ("queueEnqueued", lambda b: (b.get("queue") or {}).get("enqueued"), "rate"),
+        ("queueProcessing", lambda b: (b.get("queue") or {}).get("processingRate"), "rate"),
+        ("queueDepth", lambda b: (b.get("queue") or {}).get("depth"), "max"),
+        ("queueMemoryMB", lambda b: _mb((b.get("queue") or {}).get("memoryBytes")), "max"),
     ]
     for key in ("p50", "p95", "p99", "rtP50", "rtP95", "rtP99", "lagP50", "lagP95", "lagP99"):
         fields.append((key, (lambda k: lambda b: b.get(k))(key), "max"))
@@ -172,5 +177,9 @@ def time_series(results: dict) -> dict:
             "hasOpen": bool(open_scns),
             "series": present, "errorClasses": [[c, plot_label(c)] for c in classes],
             "scenarios": [[n, plot_label(n)] for n in scenarios],
-            "errorsByClass": by_class}
+            "errorsByClass": by_class, "hasQueue": "queueDepth" in present}
+
+
+def _mb(n: object) -> float | None:
+    return round(n / 1e6, 3) if isinstance(n, (int, float)) else None
 
