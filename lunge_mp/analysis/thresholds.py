@@ -25,9 +25,11 @@ Metric kinds decide which aggregations make sense and what the value means (k6's
     kind     metrics                                               aggregations        value
     trend    http_req_duration http_req_response_time              avg min med max pN  milliseconds
              iteration_duration schedule_lag <scenario>_duration                       (no unit = ms)
+             redis_cmd_duration redis_cmd_response_time
     rate     http_req_failed checks <scenario>_failed              rate                fraction 0..1 (or N%)
+             redis_cmd_failed
     counter  http_reqs iterations dropped_iterations data_received count rate          total; per second
-             data_sent <scenario>_reqs
+             data_sent <scenario>_reqs redis_cmds
     gauge    vus vus_max                                           value min max       plain number
 
 A metric may carry one tag filter, `http_req_duration{request:List products}` or
@@ -63,6 +65,11 @@ BUILTIN_METRICS: dict[str, str] = {
     "data_sent": COUNTER,
     "vus": GAUGE,
     "vus_max": GAUGE,
+    # Redis commands alone (report/redis_metrics.py); they also count in the http_* metrics
+    "redis_cmd_duration": TREND,
+    "redis_cmd_response_time": TREND,
+    "redis_cmd_failed": RATE,
+    "redis_cmds": COUNTER,
 }
 
 # <scenario><suffix> metrics that exist for every scenario

@@ -37,6 +37,7 @@ ALIASES = {
     "max_rate": "maxRate", "max_total_requests": "maxTotalRequests", "max_duration": "maxDuration",
     "max_memory_mb": "maxMemoryMB", "max_cpu_percent": "maxCPUPercent", "emergency_stop": "emergencyStop",
     "warn_thresholds": "warnThresholds", "allowed_hosts": "allowedHosts", "max_queue_depth": "maxQueueDepth",
+    "max_total_jobs": "maxTotalRequests",     # seed 004's name: every job is one request
     "maxMemoryMb": "maxMemoryMB", "maxCpuPercent": "maxCPUPercent",
 }
 WARN_ALIASES = {"rate_warning": "rate", "memory_warning": "memory", "cpu_warning": "cpu",

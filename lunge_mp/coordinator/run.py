@@ -37,6 +37,7 @@ from lunge_mp.metrics.aggregate import Aggregate
 from lunge_mp.plan import Plan
 from lunge_mp.protocol import messages as m
 from lunge_mp.protocol.session import ProtocolError, State, WorkerSession
+from lunge_mp.report.redis_metrics import redis_request_keys
 from lunge_mp.schedule.arrivals import ArrivalClock
 
 TICK_S = 0.05
@@ -109,6 +110,8 @@ class Coordinator(WorkerHealth, LoadDealer):
         self.plan = plan = self.guard.plan
         self.worker_plan = self.guard.worker_plan     # what workers run: warmups + the test
         self.warm_aggregate = Aggregate(run_id=self.run_id) if plan.options.warmup else None
+        for agg in self._aggregates():      # which requests are Redis commands (redis_* metrics)
+            agg.redis_requests = redis_request_keys(self.worker_plan)
         self.lifecycle = Lifecycle(plan, warmup.scenarios(plan), warmup.offset(plan))
         self.outcome = RunOutcome(plan, self.run_id, self.aggregate, self.info,
                                   planned_s=self.lifecycle.planned_length(),

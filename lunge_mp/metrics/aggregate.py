@@ -70,6 +70,7 @@ class Aggregate:
 
     def __init__(self, run_id: str = "", open_buckets: int = DEFAULT_OPEN_BUCKETS) -> None:
         self.run_id = run_id            # if set, reports of another run are rejected
+        self.redis_requests: frozenset[tuple[str, str]] = frozenset()   # report/redis_metrics.py
         self.reports = 0                # reports accepted
         self._series: dict[SeriesKey, HdrHistogram] = {}
         self._by_metric: dict[str, HdrHistogram] = {}

@@ -20,6 +20,7 @@ from lunge_mp.coordinator import timeline
 from lunge_mp.metrics.aggregate import Aggregate
 from lunge_mp.metrics.names import DROP_DATA_EXHAUSTED
 from lunge_mp.report.check_tree import check_results
+from lunge_mp.report.redis_metrics import add_redis_blocks
 from lunge_mp.scenario.preflight import data_sources_used
 from lunge_mp.worker import transports
 
@@ -60,6 +61,7 @@ def request_metrics(agg: Aggregate, seconds: float, scenario: str | None = None,
         "data_sent": {"count": c["bytes_out"], "rate": _rate(c["bytes_out"], seconds)},
     }
     separate_block(block)   # the load generator's own failures are not the target's
+    add_redis_blocks(block, agg, seconds, scenario, request)   # redis_* over the Redis commands alone
     return block
 
 
