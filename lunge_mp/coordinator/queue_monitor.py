@@ -25,7 +25,8 @@ from lunge_mp.metrics.queue import QueueSeries, Sample, over_depth, targets
 from lunge_mp.plan import Plan, RedisSettings
 
 READ_TIMEOUT_S = 0.8
-RECOMPUTE_S = 12          # late reports: seconds re-published at each sample
+RECOMPUTE_S = 12
+LATE_S = 0.5              # a reading finished later than this after its second is dropped          # late reports: seconds re-published at each sample
 
 
 def for_plan(plan: Plan, aggregates: Callable[[], list[Aggregate]], log: Callable[[str], None],
@@ -87,7 +88,8 @@ class QueueMonitor:
             if delay > 0:
                 await asyncio.sleep(delay)
             sample = await self._read(k)
-            if sample is not None:
+            late = time.monotonic_ns() - t0_ns > (k + LATE_S) * 1_000_000_000
+            if sample is not None and not late:     # a late reading is not sample k's
                 self.series.add_sample(k, sample)
                 self._publish(k)
                 self._check_depth(k)
@@ -119,8 +121,11 @@ class QueueMonitor:
 
     def _connect(self):
         import redis.asyncio as aredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
         s = self.settings
-        return aredis.Redis(host=s.host, port=s.port, db=s.db, username=s.username or None,
+        # no retries: a sample that cannot be read now is missing, not read late as this second's
+        return aredis.Redis(retry=Retry(NoBackoff(), 0), host=s.host, port=s.port, db=s.db, username=s.username or None,
                             password=s.password or None, ssl=s.tls,
                             ssl_cert_reqs="none" if s.insecure_skip_verify else "required",
                             socket_timeout=READ_TIMEOUT_S, socket_connect_timeout=READ_TIMEOUT_S,

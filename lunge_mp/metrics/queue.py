@@ -15,7 +15,10 @@ For second t (the bucket [t, t+1)), with S(k) the sample at instant k:
 
 A stream trimmed by MAXLEN and without a group "processes" what the trim drops; a delayed-job
 sorted set's processing is what its consumers moved out. A second without both samples has
-no processed figure (None). Seconds are recomputed as late reports arrive.
+no processed figure (None). Seconds are recomputed as late reports arrive. Sample instants and
+report seconds meet only roughly (a sample is read a little after its whole second, a command
+counts in the second it completed), so a second's figure can be off by the few jobs done around
+that edge, in either direction (−2 with no consumer at 1,000 jobs/s); sums over seconds are exact.
 
 The per-second field (`queue` in each bucket of results.json and of the live stream):
     {"keys": {key: {"type", "depth", "backlog", "pending", "lag", "enqueued", "processed"}},
