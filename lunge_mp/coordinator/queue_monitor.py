@@ -63,13 +63,22 @@ class QueueMonitor:
         self._task = asyncio.get_running_loop().create_task(self._run(t0_ns))
 
     async def stop(self) -> dict:
-        """Final sample, every second published; the `queue` block of results.json."""
+        """Final sample, every second published; the `queue` block of results.json.
+
+        The final reading (the run is over: nothing moves any more on our side) stands as the
+        next second's sample, so the last second's figures include its last jobs."""
         if self._task is not None:
             self._task.cancel()
             try:
                 await self._task
             except (asyncio.CancelledError, Exception):
                 pass
+        k = max(self.series.samples, default=-1) + 1
+        sample = await self._read(k)
+        if sample is not None:
+            self.series.add_sample(k, sample)
+            self._breached = True       # peaks only: the run is over, a breach can stop nothing
+            self._check_depth(k)
         for t in sorted(self.series.samples):
             self._publish_second(t)
         if self._client is not None:
