@@ -11,7 +11,7 @@ REPEAT ?= 3
 
 # Debian packages the tests use (real servers and a real browser). Installed when root; otherwise
 # the tests that need one skip and say which package to install.
-SYSTEM_PACKAGES ?= chromium
+SYSTEM_PACKAGES ?= chromium redis-server redis-tools
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }

@@ -13,6 +13,9 @@ Starts the embedded target once (one process on 127.0.0.1), then runs, one after
 * ramp    - `ramping-arrival-rate` 1k -> 10k it/s, then 10k held: efficiency per phase, from
             the buckets' `phase`, `scheduled` and `dropped` (and `targetRate`/`achievedRate`).
 * coord   - `constant-arrival-rate` 50k it/s: the coordinator's share of a core.  Bar: < 15%.
+* queue   - Redis job queue (benchmarks/bench_queue.py): redis-benchmark's LPUSH rate as the anchor,
+            lunge_mp closed-loop enqueues on one core (bar: >= 50% of it) and open 10k jobs/s
+            (bar: >= 99.5% efficiency), against a private redis-server pinned to CPU 1.
 * peers   - (`--peers 1`) wrk and k6 on the closed and latency runs, k6 on open 10k; ratios.
 
 Each configuration runs `--repeat` times (default 3) and its row shows the median of every
@@ -52,7 +55,7 @@ if str(ROOT) not in sys.path:          # run from a checkout without the package
 
 from lunge_mp.target import start_target  # noqa: E402
 
-SECTIONS = ("closed", "open", "latency", "ramp", "coord")
+SECTIONS = ("closed", "open", "latency", "ramp", "coord", "queue")
 PACKAGES = ("lunge_mp", "aiohttp", "uvloop", "msgspec", "pyzmq", "psutil", "httptools",
             "hdrhistogram", "pyyaml", "k6")
 GRACE_SIGINT_S = 10.0      # after forwarding Ctrl-C to lunge-mp: how long it may take to write results
@@ -866,6 +869,7 @@ class Bench:
         self.peers: list[dict] = []
         self.errors: list[str] = []
         self.search: dict | None = None
+        self.queue_result: dict | None = None
 
     def measure(self, spec: Spec) -> dict:
         runs = []
@@ -971,6 +975,10 @@ class Bench:
         self.measure(Spec(f"coord {COORD_RATE // 1000}k/s", "coord", "open", text, info, d, rate=COORD_RATE,
                           workers=self.args.workers))
 
+    def queue(self) -> None:
+        from bench_queue import queue_section      # its own module: benchmarks/bench_queue.py
+        self.queue_result = queue_section(self.args.duration, self.args.repeat, self.args.quick, self.args.workers)
+
     def peers_run(self) -> None:
         d = self.args.duration
         url = self.target.url
@@ -1031,13 +1039,13 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
-    if bench is None or not (bench.rows or bench.peers):
+    if bench is None or not (bench.rows or bench.peers or bench.queue_result):
         print("bench: no run completed", file=sys.stderr)
         return 130 if interrupted else 1
 
     rows, peers = bench.rows, bench.peers
     lunge_by_label = {r["label"]: r for r in rows}
-    verdicts = bars(rows, peers, bench.search)
+    verdicts = bars(rows, peers, bench.search) + (bench.queue_result or {}).get("bars", [])
     title = (f"lunge_mp self-benchmark, {stamp:%Y-%m-%d %H:%M:%S} UTC — "
              f"{'quick, ' if args.quick else ''}{args.duration}s per run, median of {args.repeat}, "
              f"{info['cpuCount']} CPUs, Python {info['python']}")
@@ -1047,6 +1055,9 @@ def main(argv: list[str] | None = None) -> int:
     if peers:
         print()
         print(text_table(PEER_COLUMNS, peer_rows(peers, lunge_by_label)))
+    if bench.queue_result:
+        print()
+        print(bench.queue_result["md"])
     print()
     for b in verdicts:
         verdict = "n/a " if b["pass"] is None else ("PASS" if b["pass"] else "FAIL")
@@ -1071,6 +1082,7 @@ def main(argv: list[str] | None = None) -> int:
         "openSearch": bench.search,
         "rows": rows,
         "peers": peers,
+        "queue": bench.queue_result,
         "runs": bench.raw,
     }
     json_path = out_dir / f"bench-{stamp:%Y%m%dT%H%M%SZ}.json"
@@ -1078,6 +1090,8 @@ def main(argv: list[str] | None = None) -> int:
     md = [f"# {title}", "", md_table(COLUMNS, table_rows(rows)), ""]
     if peers:
         md += ["Peers (same target, same pinning):", "", md_table(PEER_COLUMNS, peer_rows(peers, lunge_by_label)), ""]
+    if bench.queue_result:
+        md += [bench.queue_result["md"], ""]
     md += ["Acceptance bars:", "", bars_md(verdicts), "",
            "Packages: " + ", ".join(f"{k} {v}" for k, v in info["packages"].items() if v)
            + (f"; wrk: {info['wrk']}" if info.get("wrk") else "") + (f"; k6: {info['k6']}" if info.get("k6") else ""),

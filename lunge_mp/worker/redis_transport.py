@@ -43,6 +43,7 @@ _GENERATOR_ERRNOS = frozenset((errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL))
 _REPLY_CLASSES = {"OOM": "oom", "READONLY": "readonly", "WRONGTYPE": "wrongtype", "NOAUTH": "noauth",
                   "WRONGPASS": "noauth", "NOPERM": "noauth"}
 _now_ns = time.monotonic_ns
+_NO_HEADERS: dict[str, str] = {}     # a reply has no headers; Outcome.headers is read-only
 
 
 class ReplyError(Exception):
@@ -194,8 +195,9 @@ class RedisTransport:
         if reply.__class__ is ReplyError:
             return Outcome(duration_us=duration, bytes_out=len(wire), bytes_in=conn.bytes_in - before,
                            error_class=reply_class(str(reply)), error=self._message(request, reply))
-        return Outcome(duration_us=duration, bytes_out=len(wire), bytes_in=conn.bytes_in - before,
-                       body=reply_bytes(reply))
+        # positional, and one shared (read-only) empty headers mapping: the hot path
+        return Outcome(0, duration, conn.bytes_in - before, len(wire),
+                       b"%d" % reply if reply.__class__ is int else reply_bytes(reply), _NO_HEADERS)
 
     def _message(self, request: RedisPrepared, exc: BaseException, connecting: bool = False) -> str:
         if isinstance(exc, ReplyError):
