@@ -1051,7 +1051,8 @@ def main(argv: list[str] | None = None) -> int:
              f"{info['cpuCount']} CPUs, Python {info['python']}")
     print()
     print(title)
-    print(text_table(COLUMNS, table_rows(rows)))
+    if rows:
+        print(text_table(COLUMNS, table_rows(rows)))
     if peers:
         print()
         print(text_table(PEER_COLUMNS, peer_rows(peers, lunge_by_label)))
@@ -1087,7 +1088,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     json_path = out_dir / f"bench-{stamp:%Y%m%dT%H%M%SZ}.json"
     json_path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
-    md = [f"# {title}", "", md_table(COLUMNS, table_rows(rows)), ""]
+    md = [f"# {title}", ""] + ([md_table(COLUMNS, table_rows(rows)), ""] if rows else [])
     if peers:
         md += ["Peers (same target, same pinning):", "", md_table(PEER_COLUMNS, peer_rows(peers, lunge_by_label)), ""]
     if bench.queue_result:

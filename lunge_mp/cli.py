@@ -90,7 +90,7 @@ class _Group(click.Group):
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="lunge-mp")
 def main() -> None:
-    """lunge-mp: load tests for HTTP services, exact in what they measure.
+    """lunge-mp: load tests for HTTP services and job queues (Redis), exact in what they measure.
 
     A coordinator process schedules every iteration and fans the work out to one
     uvloop worker process per core over ZeroMQ; latencies are kept in HDR histograms
