@@ -175,3 +175,38 @@ def test_redis_killed_and_restarted_mid_run(tmp_path, redis):
     assert 0 < len(ids) <= succeeded                 # the restarted (empty) server got the rest
     assert any("the queue looks down" in w for w in r["warnings"])
     assert any("answers again" in w for w in r["warnings"])
+
+
+def test_streams_with_a_consumer_group_and_delayed_jobs(tmp_path, redis):
+    redis.command("XGROUP", "CREATE", "events", "workers", "$", "MKSTREAM")
+    requests = """\
+      - name: event
+        redis: {command: XADD, key: events, maxlen: 100000, payload: {n: "{{iteration}}"}}
+        extract: [{name: entry, source: body, regex: '^(\\d+-\\d+)$'}]
+      - name: later
+        redis: {command: ZADD, key: delayed, delay: 60s, payload: "job-{{iteration}}-{{entry}}"}"""
+    before_ms = time.time() * 1000
+    path = config(tmp_path, redis.url, requests, "executor: constant-arrival-rate\n    rate: 100\n    duration: 2s")
+    p = cli("run", str(path), "--workers", "1")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert redis.command("XLEN", "events") == 200 and redis.command("ZCARD", "delayed") == 200
+    first = redis.command("ZRANGE", "delayed", "0", "0", "WITHSCORES")
+    assert first[0].startswith(b"job-") and b"-" in first[0][4:]        # the extracted entry id
+    assert before_ms + 60_000 <= float(first[1]) <= time.time() * 1000 + 60_000
+    r = results(tmp_path)
+    assert r["queue"]["keys"] == {"events": "stream", "delayed": "zset"}
+    last = [b["queue"] for b in r["buckets"] if b.get("queue")][-1]
+    ev = last["keys"]["events"]
+    # nobody reads the group: every entry is lag (not yet delivered), none pending
+    assert (ev["depth"], ev["lag"], ev["pending"], ev["backlog"]) == (200, 200, 0, 200)
+    assert last["keys"]["delayed"]["depth"] == 200 and last["depth"] == 400
+
+
+def test_a_full_redis_fails_with_oom(tmp_path, redis):
+    redis.command("CONFIG", "SET", "maxmemory-policy", "noeviction")
+    redis.command("CONFIG", "SET", "maxmemory", "1")     # any write is over the limit
+    path = config(tmp_path, redis.url, LPUSH, "executor: constant-arrival-rate\n    rate: 50\n    duration: 1s")
+    p = cli("run", str(path), "--workers", "1")
+    assert p.returncode == 0, p.stdout + p.stderr
+    failed = results(tmp_path)["metrics"]["redis_cmd_failed"]
+    assert failed["byClass"] == {"oom": 50} and failed["firstError"]["oom"].startswith("OOM")
