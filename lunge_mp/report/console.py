@@ -156,6 +156,9 @@ def print_summary(results: dict, out: TextIO = sys.stdout, written: list[str] = 
     eff = results["efficiency"]["overall"]
     if eff is not None:
         print(f"  efficiency    {_pct(eff)} of open-model iterations started as scheduled", file=out)
+    line = queue_line(results)
+    if line:
+        print(line, file=out)
 
     _print_checks(results.get("checkResults") or [], out)
     if results["thresholds"]:
@@ -217,3 +220,15 @@ def _print_checks(checks: list[dict], out: TextIO) -> None:
         print(line, file=out)
     if len(checks) > len(shown):
         print(f"    ({len(checks) - len(shown)} more passing checks in the results file)", file=out)
+
+
+def queue_line(results: dict) -> str | None:
+    """The Redis queue monitor's figures in one line (None when no queue was monitored)."""
+    q = results.get("queue")
+    if not q:
+        return None
+    seconds = [b["queue"] for b in results.get("buckets") or [] if b.get("queue")]
+    processed = [s["processingRate"] for s in seconds if s.get("processingRate") is not None]
+    rate = f", consumers {sum(processed) / len(processed):,.0f} jobs/s on average" if processed else ""
+    final = f", {seconds[-1]['depth']:,} at the end" if seconds else ""
+    return f"  queue         {', '.join(q['keys'])}: peak backlog {q['peakDepth']:,}{final}{rate}"
