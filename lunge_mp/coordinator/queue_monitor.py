@@ -36,6 +36,11 @@ def for_plan(plan: Plan, aggregates: Callable[[], list[Aggregate]], log: Callabl
         return None
     for key in t.skipped:
         log(f"queue monitor: key '{key}' is templated, so its depth is not monitored")
+    # imported now, before the run: importing redis-py takes ~0.2 s of CPU, which at the first
+    # sample would stall the coordinator's loop (and the arrivals it deals) at t0
+    import redis.asyncio  # noqa: F401
+    import redis.asyncio.retry  # noqa: F401
+    import redis.backoff  # noqa: F401
     return QueueMonitor(plan, QueueSeries(t), aggregates, log, on_guardrail)
 
 
