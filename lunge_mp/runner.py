@@ -190,7 +190,7 @@ def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str |
         return EXIT_INVALID_CONFIG
     redactor = Redactor.for_plan(plan)
     if not quiet:
-        banner = start_banner(plan, workers, transports.chosen(plan), paths)
+        banner = start_banner(plan, workers, transports.described(plan), paths)
         print(escape(redactor.text("\n".join(banner)), keep="\n"), file=sys.stderr)
     view = None if quiet else LiveView()
     coordinator = Coordinator(plan, workers, on_tick=_live(view) if view else None,

@@ -35,7 +35,8 @@ def start_banner(plan: Plan, workers: int, transport: str, outputs: Mapping[str,
     lines += [f"    * {_load(s)}" for s in plan.scenarios]
     g, default = plan.guardrails, Guardrails()
     caps = [f"{key} {value:g}" for key, field in (("maxRate", "max_rate"), ("maxTotalRequests", "max_total_requests"),
-                                                  ("maxDuration", "max_duration"))
+                                                  ("maxDuration", "max_duration"),
+                                                  ("maxQueueDepth", "max_queue_depth"))
             if (value := getattr(g, field)) != getattr(default, field) and value]
     if caps:
         lines.append(f"  guardrails: {', '.join(caps)}")

@@ -25,6 +25,14 @@ def chosen(plan: Plan) -> str:
     return "fast" if wanted == "auto" else wanted
 
 
+def described(plan: Plan) -> str:
+    """The transports in words, for the start banner: `fast`, `fast + redis`, or `redis`."""
+    kinds = {r.redis is not None for s in plan.scenarios for r in s.requests}
+    if kinds == {True}:
+        return "redis"
+    return chosen(plan) + (" + redis" if True in kinds else "")
+
+
 def make(plan: Plan, max_connections: int) -> Transport:
     s = plan.settings
     if chosen(plan) == "fast":
