@@ -60,9 +60,12 @@ def test_closed_model_runs_the_asked_vus(tmp_path, fresh_target):
     assert proc.returncode == 0, proc.stderr
     results = read_json(out)
     count = results["metrics"]["http_reqs"]["count"]
-    assert 570 <= count <= 630
+    # 20 VUs × 3 s ÷ 100 ms is 600 at most; a loaded box starts VUs and answers a little late
+    assert 500 <= count <= 630
     assert count == fresh_target.stats()["requests"]
     assert results["metrics"]["vus_max"] == 20
+    # the 20 VUs really ran side by side: nearly all were busy whenever a second was sampled
+    assert max(b.get("activeVUs", 0) for b in results["buckets"]) >= 18
     d = results["metrics"]["http_req_duration"]
     assert 100 <= d["p50"] < 150
 
