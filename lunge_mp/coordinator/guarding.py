@@ -157,5 +157,5 @@ class RunGuard:
             what = ("the rate cap throttled the closed-model VUs" if name == "maxRate"
                     else "closed-model VUs waited for the request budget")
             notes.append(f"guardrail {name}: {what}: {n:,} waits for a permit, {seconds:,.3f} VU-seconds "
-                         f"in all (not in any latency; the requests were sent after the wait)")
+                         f"in all (in no request's latency; iteration durations include it)")
         return notes

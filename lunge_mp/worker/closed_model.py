@@ -16,8 +16,9 @@ A VU never spins: an iteration whose request failed inside the load generator (o
 descriptors or ports: class `generator`) is followed by a pause that doubles each time, from
 `BACKOFF_MIN_S` up to `BACKOFF_MAX_S` (with jitter), until an iteration gets through; one that
 failed before anything was sent (a template error, a host refused by allowedHosts) yields to the
-event loop. Such failures can return without ever suspending, and a loop of them would starve
-the worker's heartbeats and Reports.
+event loop (so does any `other` failure, such as a URL the transport cannot use). Such failures
+can return without ever suspending, and a loop of them would starve the worker's heartbeats
+and Reports.
 """
 
 from __future__ import annotations

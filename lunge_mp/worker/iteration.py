@@ -124,8 +124,8 @@ def _status_only(checks: list[CompiledCheck]) -> frozenset[int] | None:
     return frozenset(ok)
 
 
-# failures that never reached the target (the iteration's return value)
-_LOCAL_FAILURES = frozenset(("generator", "guardrail"))
+# failures that may come back without the request ever suspending (the iteration's return value)
+_LOCAL_FAILURES = frozenset(("generator", "guardrail", "other"))
 
 
 def failure_of(outcome: Outcome, expected: frozenset[int] = DEFAULT_EXPECTED) -> str | None:
@@ -256,9 +256,10 @@ class ScenarioRunner:
     async def iteration(self, vu: VU, index: int, scheduled_ns: int | None) -> str | None:
         """Run the scenario's requests once. `scheduled_ns` is the open-model arrival instant.
 
-        Returns the class of a failure that never reached the target ("generator",
-        "template", "guardrail"; such a failure may return without suspending, so the closed
-        model backs off or yields after it), else None.
+        Returns the class of a failure that may have come back without suspending
+        ("generator", "template", "guardrail", "other": out of sockets, nothing to send, a
+        refused host, a URL the transport cannot use), so that the closed model backs off or
+        yields after it; else None.
 
         Response time (open model) = the iteration's schedule lag + the time from handing the
         request to the transport to its outcome, so waiting for a pooled connection counts

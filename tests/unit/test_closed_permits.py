@@ -152,3 +152,19 @@ def test_leased_permits_cover_every_request_and_redirect_hop():
     assert sum(c.requests for c in counted) < 23           # a redirected request counts once
     assert scns[0].interrupted == 5
     assert asked[-1] == (23, 0)                             # the last permit's use was reported
+
+
+def test_a_url_the_transport_cannot_use_yields_every_iteration():
+    unusable = Instant(Outcome(duration_us=1, error_class="other", error="ValueError: bad URL"),
+                       limit=200_000)          # spinning without a yield would starve the ticker for seconds
+
+    async def main():
+        scenario = closed(unusable)
+        scenario.set_vus(20)
+        ticks = await _ticks_while(0.3)
+        scenario.interrupt()
+        await asyncio.sleep(0)
+        return ticks
+
+    ticks = asyncio.run(main())
+    assert _max_gap(ticks) < 0.1, _max_gap(ticks)
