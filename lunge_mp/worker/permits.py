@@ -24,12 +24,14 @@ import asyncio
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from lunge_mp.schedule.permits import Lease, TokenBucket
 from lunge_mp.worker.transport import Outcome, PermitDenied, Prepared, Transport
 
 __all__ = ["PermitDenied", "PermitGate", "PermittedTransport", "ScenarioPermits"]
+
+_monotonic_ns = time.monotonic_ns
 
 RATE = "maxRate"
 TOTAL = "maxTotalRequests"
@@ -186,11 +188,16 @@ class PermittedTransport:
         self.inner = inner
         self.permits = permits
 
-    async def send(self, request: Prepared) -> Outcome:
+    def send(self, request: Prepared) -> Awaitable[Outcome]:
+        """The common case (maxRate only, a permit due now, nobody waiting before us) hands
+        back the inner transport's coroutine itself: no coroutine of our own per request."""
         p = self.permits
-        # the common case inline: maxRate only, a permit due now, nobody waiting before us
-        if p.lease is not None or p.waiters or not p.bucket.take(time.monotonic_ns()):
-            await p.take()
+        if p.lease is None and not p.waiters and p.bucket.take(_monotonic_ns()):
+            return self.inner.send(request)
+        return self._send_after_permit(request)
+
+    async def _send_after_permit(self, request: Prepared) -> Outcome:
+        await self.permits.take()
         return await self.inner.send(request)
 
     def forget(self, pool_key: int) -> None:
