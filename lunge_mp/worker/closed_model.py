@@ -54,6 +54,8 @@ class ClosedScenario:
     def __init__(self, runner: ScenarioRunner, on_done: Callable[[], None],
                  permits: ScenarioPermits | None = None) -> None:
         self.runner = runner
+        if permits is not None and permits.bucket is None and permits.lease is None:
+            permits = None              # no limit to hold it to
         self.permits = permits
         if permits is not None:         # every request of this scenario takes a permit first
             runner.transport = PermittedTransport(runner.transport, permits)
