@@ -87,7 +87,8 @@ class RunGuard:
         return self.notes
 
     def committed(self, arrivals_sent: dict[str, int], aggregates: list[Aggregate]) -> int:
-        """Requests the run has sent or handed out so far (open model: as arrivals)."""
+        """Requests the run has sent or handed out so far (open model: as arrivals). The
+        maxTotalRequests budget itself is the ledger's (`allowed` does not need this)."""
         total = sum(n * self.per_iteration[name] for name, n in arrivals_sent.items())
         for agg in aggregates:
             for name in self.closed:
