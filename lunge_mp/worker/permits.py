@@ -8,9 +8,9 @@ The accounting is pure (`schedule/permits.py`); this module is its asyncio side.
 - `ScenarioPermits`: one closed scenario's token bucket for maxRate, with its waiting VUs
   released one per interval by a loop timer (rounded up to whole milliseconds, as the open
   model's dispatcher: a permit is never early, at most ~1 ms late).
-- `PermittedTransport`: a closed scenario's transport: a permit, then the request. Its
-  redirect hops take permits too (`HOP_PERMIT`, read by the transports before each hop),
-  since every hop is a request at the server.
+- `PermittedTransport`: a closed scenario's transport (HTTP, and Redis for queue jobs): a
+  permit, then the request. Its redirect hops take permits too (`HOP_PERMIT`, read by the
+  transports before each hop), since every hop is a request at the server.
 
 A permit is taken before the request is handed to the transport, so a VU's wait is not in
 any latency; it is counted apart (`wait_s`, `waits`: Heartbeat and Bye, then results and the
@@ -192,7 +192,7 @@ class PermittedTransport:
         """The common case (maxRate only, a permit due now, nobody waiting before us) hands
         back the inner transport's coroutine itself: no coroutine of our own per request."""
         p = self.permits
-        if p.lease is None and not p.waiters and p.bucket.take(_monotonic_ns()):
+        if p.lease is None and not p.waiters and (p.bucket is None or p.bucket.take(_monotonic_ns())):
             return self.inner.send(request)
         return self._send_after_permit(request)
 
