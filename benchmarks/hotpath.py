@@ -47,7 +47,7 @@ from lunge_mp.worker import fast_transport as ft  # noqa: E402
 from lunge_mp.worker.closed_model import ClosedScenario  # noqa: E402
 from lunge_mp.worker.iteration import ScenarioRunner  # noqa: E402
 from lunge_mp.worker.open_model import OpenScenario  # noqa: E402
-from lunge_mp.worker.permits import PermitGate  # noqa: E402
+from lunge_mp.worker.permits import PermitGate, PermittedTransport  # noqa: E402
 from lunge_mp.worker.transport import AiohttpTransport, Prepared  # noqa: E402
 
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
@@ -170,7 +170,10 @@ async def measure(layer: str, base_url: str, n: int) -> tuple[float, float]:
     elif layer == "iter":
         await asyncio.gather(*[vu_iter() for _ in range(VUS)])
     elif layer in ("closed", "permits"):
-        permits = PermitGate(False, lambda used, want: None).scenario(1e9) if layer == "permits" else None
+        permits = None
+        if layer == "permits":               # as the worker does under the default maxRate
+            permits = PermitGate(False, lambda used, want: None).scenario(1e9)
+            runner = ScenarioRunner(plan, plan.scenarios[0], PermittedTransport(transport, permits), rec, 1)
         scenario = ClosedScenario(runner, lambda: None, permits)
         scenario.set_vus(VUS, per)
         await asyncio.sleep(0)

@@ -29,7 +29,7 @@ from collections.abc import Callable
 
 from lunge_mp.plan import Pacing
 from lunge_mp.worker.iteration import VU, ScenarioRunner
-from lunge_mp.worker.permits import PermitDenied, PermittedTransport, ScenarioPermits
+from lunge_mp.worker.permits import PermitDenied, ScenarioPermits
 from lunge_mp.worker.transport import HOP_PERMIT
 
 BACKOFF_MIN_S = 0.001
@@ -54,11 +54,11 @@ class ClosedScenario:
     def __init__(self, runner: ScenarioRunner, on_done: Callable[[], None],
                  permits: ScenarioPermits | None = None) -> None:
         self.runner = runner
+        # the runner's transports take a permit before each request (`PermittedTransport`,
+        # put in place by the worker); the VUs' redirect hops take theirs through HOP_PERMIT
         if permits is not None and permits.bucket is None and permits.lease is None:
             permits = None              # no limit to hold it to
         self.permits = permits
-        if permits is not None:         # every request of this scenario takes a permit first
-            runner.transport = PermittedTransport(runner.transport, permits)
         self.vus: list[VU] = []          # VUs asked to run (excludes ones told to stop)
         self.running: set[asyncio.Task] = set()
         self.iterations_per_vu = 0

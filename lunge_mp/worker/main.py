@@ -178,9 +178,12 @@ class Worker:
             permits = None          # closed model under guardrails: a permit before each request
             if not scenario.is_open and self.permits is not None:
                 permits = self.permits.scenario(msg.permit_rates.get(scenario.name, 0.0))
-            redis = self.redis if permits is None or self.redis is None else PermittedTransport(self.redis, permits)
+            http, redis = self.transport, self.redis
+            if permits is not None:
+                http = PermittedTransport(http, permits)
+                redis = None if redis is None else PermittedTransport(redis, permits)
             # VU ids are unique across workers and scenarios: worker-major blocks of 1M
-            runner = ScenarioRunner(plan, scenario, self.transport, self.recorder,
+            runner = ScenarioRunner(plan, scenario, http, self.recorder,
                                     vu_id_base=1 + self.id * 1_000_000 + i * 100_000, worker=msg.worker, workers=msg.workers,
                                     redis=redis)
             if scenario.is_open:

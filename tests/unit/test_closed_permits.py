@@ -11,7 +11,7 @@ from lunge_mp.metrics.recorder import Recorder
 from lunge_mp.plan import Plan, RequestSpec, ScenarioPlan
 from lunge_mp.worker.closed_model import BACKOFF_MAX_S, ClosedScenario, backoff
 from lunge_mp.worker.iteration import ScenarioRunner
-from lunge_mp.worker.permits import PermitGate
+from lunge_mp.worker.permits import PermitGate, PermittedTransport
 from lunge_mp.worker.transport import HOP_PERMIT, Outcome, Prepared
 
 
@@ -45,6 +45,8 @@ def closed(transport, url: str = "http://h/", requests: int = 1, permits=None) -
     scenario = ScenarioPlan(name="s", executor="constant-vus", vus=1, duration=10,
                             requests=tuple(RequestSpec(f"r{i}", "GET", url) for i in range(requests)))
     plan = Plan(name="p", scenarios=(scenario,))
+    if permits is not None:                 # as the worker does
+        transport = PermittedTransport(transport, permits)
     runner = ScenarioRunner(plan, scenario, transport, Recorder(), 1)
     return ClosedScenario(runner, lambda: None, permits)
 
