@@ -10,6 +10,8 @@ Each layer adds one piece of the worker's per-request work on top of the one bef
     send      FastTransport.send: head cache, pool, protocol callbacks, httptools, Outcome
     iter      + ScenarioRunner.iteration: prepare, status check, Recorder, cookie jar
     closed    + ClosedScenario VU loops (what a closed-model worker runs)
+    permits   closed, with a maxRate permit before each request (a rate it never reaches: the
+              cost of the default guardrail, 100,000 requests/s)
     open      + OpenScenario: timer-driven dispatch, VU hand-off (10k arrivals/s)
     recorder  Recorder.request_done + iteration_done + the fold, alone
   real socket (the embedded target on another CPU when there are two; user and system CPU)
@@ -45,6 +47,7 @@ from lunge_mp.worker import fast_transport as ft  # noqa: E402
 from lunge_mp.worker.closed_model import ClosedScenario  # noqa: E402
 from lunge_mp.worker.iteration import ScenarioRunner  # noqa: E402
 from lunge_mp.worker.open_model import OpenScenario  # noqa: E402
+from lunge_mp.worker.permits import PermitGate, PermittedTransport  # noqa: E402
 from lunge_mp.worker.transport import AiohttpTransport, Prepared  # noqa: E402
 
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
@@ -166,8 +169,12 @@ async def measure(layer: str, base_url: str, n: int) -> tuple[float, float]:
         await asyncio.gather(*[vu_send() for _ in range(VUS)])
     elif layer == "iter":
         await asyncio.gather(*[vu_iter() for _ in range(VUS)])
-    elif layer == "closed":
-        scenario = ClosedScenario(runner, lambda: None)
+    elif layer in ("closed", "permits"):
+        permits = None
+        if layer == "permits":               # as the worker does under the default maxRate
+            permits = PermitGate(False, lambda used, want: None).scenario(1e9)
+            runner = ScenarioRunner(plan, plan.scenarios[0], PermittedTransport(transport, permits), rec, 1)
+        scenario = ClosedScenario(runner, lambda: None, permits)
         scenario.set_vus(VUS, per)
         await asyncio.sleep(0)
         while scenario.running:
@@ -215,7 +222,7 @@ def main() -> None:
             os.sched_setaffinity(target.pid, {1})
             os.sched_setaffinity(0, {0})
     try:
-        rows = [("fake", layer) for layer in ("send", "iter", "closed", "open", "recorder")]
+        rows = [("fake", layer) for layer in ("send", "iter", "closed", "permits", "open", "recorder")]
         if target is not None:
             rows += [("real", layer) for layer in ("raw", "send", "iter", "closed", "aiohttp")]
         if only:

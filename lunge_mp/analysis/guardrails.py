@@ -9,7 +9,9 @@ Before the run (`plan_problems`, `start_notes`, `rate_caps`)
                    left ÷ scenarios left). A scenario whose P_s is above its share a_s gets
                    the iteration-rate cap c_s = a_s / k_s, and its arrivals come from
                    min(R_s(t), c_s) (`capped_rate.py`: exact for piecewise functions).
-                   Closed-model scenarios have no target rate; they are watched below.
+                   Closed-model scenarios take part with P_s = ∞ (they send as fast as they
+                   are let): each gets a share a_s of requests/s, which its VUs' permits
+                   hold them to (`closed_rate_shares`; schedule/permits.py).
     notes          a planned length above maxDuration, planned open-model requests above
                    maxTotalRequests, or a peak at or above warnThresholds.rate of maxRate are
                    said at the start (and in the results).
@@ -19,8 +21,8 @@ During the run (`Guard.check`, once a second, on a `Sample`)
     maxTotalRequests  requests counted so far ≥ the limit. (The coordinator also never hands
                       out open-model arrivals beyond it, see `request_budget`.)
     maxRate           the mean of the last 3 complete seconds' requests > 1.1·maxRate (the
-                      10% absorbs completions bunching up; open-model arrivals are capped
-                      exactly, so this catches closed-model VUs).
+                      10% absorbs completions bunching up). Open-model arrivals are capped
+                      and closed-model requests wait for permits, so this is a safety net.
     maxMemoryMB       RSS of the coordinator and every worker > the limit (default: 80% of the
                       box's memory).
     maxCPUPercent     CPU of the coordinator and every worker, averaged over the box's cores,
@@ -32,6 +34,7 @@ the run with exit 111 naming the guardrail; without it the breach is only a warn
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -104,10 +107,25 @@ class Window:
 
 
 def rate_caps(windows: Iterable[Window], max_rate: float) -> dict[str, float]:
-    """Iteration-rate cap per scenario that needs one (see the module docstring)."""
+    """Iteration-rate cap per open scenario that needs one (see the module docstring)."""
+    return {name: given / k for name, (peak, k, given) in _water_fill(windows, max_rate).items()
+            if peak > given * (1 + 1e-12) and not math.isinf(peak)}
+
+
+def closed_rate_shares(windows: Iterable[Window], max_rate: float) -> dict[str, float]:
+    """Requests/s of maxRate each closed-model scenario may send (its VUs take permits at
+    that rate, split over the workers). A closed scenario asks for as much as it can get:
+    it gets an even share of what the open ones beside it leave."""
+    return {name: given for name, (peak, _k, given) in _water_fill(windows, max_rate).items()
+            if math.isinf(peak)}
+
+
+def _water_fill(windows: Iterable[Window], max_rate: float) -> dict[str, tuple[float, int, float]]:
+    """scenario → (peak request rate, requests per iteration, request rate given); closed
+    scenarios' peak is infinite."""
     if max_rate <= 0:
         return {}
-    items = [w for w in windows if w.scenario.is_open]
+    items = list(windows)
     # connected components of "may run at the same time"
     parent = list(range(len(items)))
 
@@ -125,21 +143,21 @@ def rate_caps(windows: Iterable[Window], max_rate: float) -> dict[str, float]:
     components: dict[int, list[Window]] = {}
     for i, w in enumerate(items):
         components.setdefault(root(i), []).append(w)
-    caps: dict[str, float] = {}
+    out: dict[str, tuple[float, int, float]] = {}
     for members in components.values():
         demand = []
         for w in members:
             k = max(1, len(w.scenario.requests))
-            demand.append((peak_rate(_rate_fn(w.scenario)) * k, k, w.scenario.name))
+            peak = peak_rate(_rate_fn(w.scenario)) * k if w.scenario.is_open else math.inf
+            demand.append((peak, k, w.scenario.name))
         left = float(max_rate)
         demand.sort()
         for n, (peak, k, name) in enumerate(demand):
             share = left / (len(demand) - n)
             given = min(peak, share)
             left -= given
-            if peak > given * (1 + 1e-12):
-                caps[name] = given / k
-    return caps
+            out[name] = (peak, k, given)
+    return out
 
 
 _rate_fn = rate_fn_for

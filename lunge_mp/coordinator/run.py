@@ -108,6 +108,7 @@ class Coordinator(WorkerHealth, LoadDealer):
         # guardrail caps go into the plans: the schedule, live view and results all see them
         self.guard = RunGuard(plan, warmup.with_warmup(plan), warmup.offset(plan))
         self.plan = plan = self.guard.plan
+        self.guard.live_workers = self.live_workers    # maxTotalRequests leases: who holds them
         self.worker_plan = self.guard.worker_plan     # what workers run: warmups + the test
         self.warm_aggregate = Aggregate(run_id=self.run_id) if plan.options.warmup else None
         for agg in self._aggregates():      # which requests are Redis commands (redis_* metrics)
@@ -258,7 +259,8 @@ class Coordinator(WorkerHealth, LoadDealer):
                     await self.send(s.worker, m.Start(
                         run_id=self.run_id, plan=self.worker_plan, worker=s.worker, workers=self.pool.count,
                         max_vus={k: v[s.worker] for k, v in mx.items()},
-                        pre_allocated_vus={k: v[s.worker] for k, v in pre.items()}))
+                        pre_allocated_vus={k: v[s.worker] for k, v in pre.items()},
+                        **self.guard.start_fields(self.pool.count)))
             if all(s.state == State.READY for s in self.sessions):
                 break
             await self._heartbeat((State.GREETED, State.STARTED, State.READY))
@@ -395,10 +397,14 @@ class Coordinator(WorkerHealth, LoadDealer):
                 case m.ScenarioDone(scenario=name, added=added):
                     if added >= self._added.get((name, worker), 0):   # else stale: more were added
                         self.lifecycle.worker_done(name, worker, self.live_workers(), self.now())
+                case m.PermitRequest():
+                    await self.send(worker, self.guard.grant(msg))
                 case m.Heartbeat():
                     info.cpu_percent, info.loop_lag_ms, info.rss_mb = msg.cpu_percent, msg.loop_lag_ms, msg.rss_mb
+                    self.guard.permit_waits(worker, msg.permit_wait_s, msg.permit_waits)
                 case m.Bye():
                     info.cpu_user, info.cpu_system = msg.cpu_user, msg.cpu_system
+                    self.guard.permit_waits(worker, msg.permit_wait_s, msg.permit_waits)
                     info.error = msg.error or info.error    # a rejoined worker keeps why it was lost
                     for warning in self.aggregate.expect_reports(worker, msg.reports):
                         self.warn(warning)
@@ -471,6 +477,8 @@ class Coordinator(WorkerHealth, LoadDealer):
         self._summarise_saturation()
         self._summarise_refusals()
         self._summarise_lost()
+        for note in self.guard.permit_notes():
+            self.warn(note)
         self.outcome.guardrails = self.guard.summary()
         if self.queue_monitor is not None:
             self.outcome.queue = await self.queue_monitor.stop()

@@ -48,21 +48,22 @@ def target_rate(s: ScenarioPlan, local: float) -> float:
 
 
 def cap_windows(plan: Plan, worker_plan: Plan, offset: float) -> list[Window]:
-    """When each open scenario of `worker_plan` (warmups included) may run, for sharing maxRate:
+    """When each scenario of `worker_plan` (warmups included) may run, for sharing maxRate:
     warmups from t0, the test's scenarios from `offset` + startTime, and with `sequential`
-    each test scenario alone (its own group: it never runs beside another)."""
+    each test scenario alone (its own group: it never runs beside another). An
+    iteration-based scenario may run until its maxDuration (plus its gracefulStop)."""
     order = {s.name: i for i, s in enumerate(plan.scenarios)}
     out = []
     for s in worker_plan.scenarios:
-        if not s.is_open:
-            continue
+        length = s.duration if s.is_open or s.duration else s.max_duration
+        length += 0.0 if s.is_open else s.graceful_stop
         if s.name not in order:
-            out.append(Window(s, s.start_time, s.start_time + s.duration))
+            out.append(Window(s, s.start_time, s.start_time + length))
         elif plan.options.sequential:
             out.append(Window(s, 0.0, 1.0, group=1 + order[s.name]))
         else:
             start = offset + s.start_time
-            out.append(Window(s, start, start + s.duration))
+            out.append(Window(s, start, start + length))
     return out
 
 

@@ -32,6 +32,10 @@ class Start(msgspec.Struct, tag=True):
     # share of each scenario's VUs this worker may hold (open: maxVUs, preAllocatedVUs)
     max_vus: dict[str, int] = {}
     pre_allocated_vus: dict[str, int] = {}
+    # guardrails on closed-model requests (schedule/permits.py): this worker's requests/s per
+    # closed scenario (maxRate), and whether each request needs a leased permit (maxTotalRequests)
+    permit_rates: dict[str, float] = {}
+    permit_lease: bool = False
 
 
 class Ready(msgspec.Struct, tag=True):
@@ -92,6 +96,22 @@ class SetVUs(msgspec.Struct, tag=True):
     deadline_us: int = 0
     iterations_per_vu: int = 0  # per-vu-iterations: each VU stops after this many (0 = unbounded)
     iterations_total: int = 0   # shared-iterations: this worker's share, pulled by its VUs
+
+
+class PermitRequest(msgspec.Struct, tag=True):
+    """worker → coordinator: maxTotalRequests permits. The worker has used `used` permits in
+    all (one per closed-model request, redirect hops included) and asks for `want` more
+    (0: only a report that the last permit of a final grant was used)."""
+    worker: int
+    used: int
+    want: int = 0
+
+
+class PermitGrant(msgspec.Struct, tag=True):
+    """coordinator → worker: `permits` more to use; `final`: the budget is handed out, none
+    will come after these."""
+    permits: int
+    final: bool = False
 
 
 class Stop(msgspec.Struct, tag=True):
@@ -162,6 +182,9 @@ class Heartbeat(msgspec.Struct, tag=True):
     cpu_percent: float = 0.0
     loop_lag_ms: float = 0.0
     rss_mb: float = 0.0
+    # closed-model VUs waiting for guardrail permits, so far: guardrail → seconds, and → waits
+    permit_wait_s: dict[str, float] = {}
+    permit_waits: dict[str, int] = {}
 
 
 class Bye(msgspec.Struct, tag=True):
@@ -171,10 +194,12 @@ class Bye(msgspec.Struct, tag=True):
     cpu_user: float = 0.0
     cpu_system: float = 0.0
     error: str = ""
+    permit_wait_s: dict[str, float] = {}     # as in Heartbeat, final
+    permit_waits: dict[str, int] = {}
 
 
 Message = (Hello | Start | Ready | Go | Assign | SetVUs | EndScenario | ScenarioDone | Stop | Report
-           | Heartbeat | Bye | AddIterations)
+           | Heartbeat | Bye | AddIterations | PermitRequest | PermitGrant)
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Message)

@@ -23,6 +23,8 @@ from lunge_mp.protocol.messages import (
     Go,
     Heartbeat,
     Hello,
+    PermitGrant,
+    PermitRequest,
     Ready,
     Report,
     SetVUs,
@@ -89,7 +91,7 @@ class WorkerSession:
                 if seq > self.next_seq:
                     self.missing.append((self.next_seq, seq - 1))
                 self.next_seq = seq + 1
-            case ScenarioDone():
+            case ScenarioDone() | PermitRequest():
                 self._expect_in((State.RUNNING, State.STOPPING), msg)
             case Heartbeat():
                 if not self.alive:
@@ -115,6 +117,8 @@ class WorkerSession:
                 self.state = State.RUNNING
             case Assign() | SetVUs() | EndScenario() | AddIterations():
                 self._expect(State.RUNNING, msg)
+            case PermitGrant():
+                self._expect_in((State.RUNNING, State.STOPPING), msg)
             case Stop():
                 if self.state in (State.READY, State.RUNNING):
                     self.state = State.STOPPING

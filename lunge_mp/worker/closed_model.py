@@ -7,6 +7,18 @@ Iteration-based scenarios can be given more iterations mid-run (`add_iterations`
 worker's remaining ones): shared-iterations adds them to this worker's share; per-vu-iterations
 keeps them in `extra_left`, pulled by a VU once it has run its own N. VUs whose loops had
 ended start again, and the scenario says done again once the added ones are run.
+
+Guardrails (`permits`, worker/permits.py): each request, redirect hops included, waits for a
+permit (maxRate, maxTotalRequests); a VU told at the worker's stop that none will come ends
+its iteration there, counted as interrupted.
+
+A VU never spins: an iteration whose request failed inside the load generator (out of file
+descriptors or ports: class `generator`) is followed by a pause that doubles each time, from
+`BACKOFF_MIN_S` up to `BACKOFF_MAX_S` (with jitter), until an iteration gets through; one that
+failed before anything was sent (a template error, a host refused by allowedHosts) yields to the
+event loop (so does any `other` failure, such as a URL the transport cannot use). Such failures
+can return without ever suspending, and a loop of them would starve the worker's heartbeats
+and Reports.
 """
 
 from __future__ import annotations
@@ -17,6 +29,11 @@ from collections.abc import Callable
 
 from lunge_mp.plan import Pacing
 from lunge_mp.worker.iteration import VU, ScenarioRunner
+from lunge_mp.worker.permits import PermitDenied, ScenarioPermits
+from lunge_mp.worker.transport import HOP_PERMIT
+
+BACKOFF_MIN_S = 0.001
+BACKOFF_MAX_S = 1.0
 
 
 def pause_after_iteration(pacing: Pacing) -> float:
@@ -28,9 +45,20 @@ def pause_after_iteration(pacing: Pacing) -> float:
     return 0.0
 
 
+def backoff(previous: float) -> float:
+    """The next pause after a load-generator failure: doubled, within the bounds."""
+    return min(BACKOFF_MAX_S, max(BACKOFF_MIN_S, previous * 2))
+
+
 class ClosedScenario:
-    def __init__(self, runner: ScenarioRunner, on_done: Callable[[], None]) -> None:
+    def __init__(self, runner: ScenarioRunner, on_done: Callable[[], None],
+                 permits: ScenarioPermits | None = None) -> None:
         self.runner = runner
+        # the runner's transports take a permit before each request (`PermittedTransport`,
+        # put in place by the worker); the VUs' redirect hops take theirs through HOP_PERMIT
+        if permits is not None and permits.bucket is None and permits.lease is None:
+            permits = None              # no limit to hold it to
+        self.permits = permits
         self.vus: list[VU] = []          # VUs asked to run (excludes ones told to stop)
         self.running: set[asyncio.Task] = set()
         self.iterations_per_vu = 0
@@ -120,6 +148,9 @@ class ClosedScenario:
         iteration = runner.iteration
         pacing = runner.scenario.pacing
         paced = pacing.type in ("constant", "random")     # else the pause is always 0
+        pause_s = 0.0                   # the backoff after load-generator failures
+        if self.permits is not None:
+            HOP_PERMIT.set(self.permits.take)      # this task's redirect hops take permits too
         try:
             while not vu.stop_requested:
                 if self.iterations_per_vu and vu.iterations >= self.iterations_per_vu:
@@ -130,7 +161,15 @@ class ClosedScenario:
                     if self.shared_left <= 0:
                         break
                     self.shared_left -= 1
-                await iteration(vu, vu.iterations, None)
+                local = await iteration(vu, vu.iterations, None)
+                if local is not None:   # failed before reaching the target: never spin
+                    if local == "generator":
+                        pause_s = backoff(pause_s)
+                        await asyncio.sleep(pause_s * random.uniform(0.5, 1.0))
+                    else:
+                        await asyncio.sleep(0)
+                elif pause_s:
+                    pause_s = 0.0
                 if paced:
                     pause = pause_after_iteration(pacing)
                     if pause > 0 and not vu.stop_requested:
@@ -139,5 +178,8 @@ class ClosedScenario:
             if vu.in_iteration:
                 runner.recorder.interrupted(runner.name)
             raise
+        except PermitDenied:            # the worker stops while this VU waited for a permit
+            if vu.in_iteration:
+                runner.recorder.interrupted(runner.name)
         finally:
             runner.vu_ended(vu)

@@ -115,7 +115,7 @@ import httptools
 from lunge_mp.worker.http1 import (_BUSY, _DEAD, _GENERATOR_ERRNOS, _IDLE, ServerDisconnected,
                                    TooManyRedirects, TransportClosed, _Conn, _encode_head, _header,
                                    _is_ip, _perf, classify_fast, parse_url)
-from lunge_mp.worker.transport import Outcome, Prepared, RedirectRefused
+from lunge_mp.worker.transport import HOP_PERMIT, Outcome, Prepared, RedirectRefused
 
 __all__ = ["FastTransport", "classify_fast", "parse_url"]
 
@@ -625,6 +625,11 @@ class FastTransport:
             if cross:
                 headers = {k: v for k, v in headers.items()
                            if k.lower() not in _CROSS_ORIGIN_DROPPED}
+            permit = HOP_PERMIT.get()
+            if permit is not None:      # a closed-model VU under guardrails: each hop needs one
+                waited = _perf()
+                await permit()
+                t_start += _perf() - waited     # the wait is not service time
             remaining = deadline - loop.time()
             if remaining <= 0:
                 error = TimeoutError("no complete response within the request timeout")

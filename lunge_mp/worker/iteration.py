@@ -124,6 +124,10 @@ def _status_only(checks: list[CompiledCheck]) -> frozenset[int] | None:
     return frozenset(ok)
 
 
+# failures that may come back without the request ever suspending (the iteration's return value)
+_LOCAL_FAILURES = frozenset(("generator", "guardrail", "other"))
+
+
 def failure_of(outcome: Outcome, expected: frozenset[int] = DEFAULT_EXPECTED) -> str | None:
     """The failure class of a finished request, before checks (k6: a status outside
     expectedStatuses, by default 200-399, fails it)."""
@@ -249,8 +253,13 @@ class ScenarioRunner:
             ctx.update(zip(feeder.keys, row))
         return True
 
-    async def iteration(self, vu: VU, index: int, scheduled_ns: int | None) -> None:
+    async def iteration(self, vu: VU, index: int, scheduled_ns: int | None) -> str | None:
         """Run the scenario's requests once. `scheduled_ns` is the open-model arrival instant.
+
+        Returns the class of a failure that may have come back without suspending
+        ("generator", "template", "guardrail", "other": out of sockets, nothing to send, a
+        refused host, a URL the transport cannot use), so that the closed model backs off or
+        yields after it; else None.
 
         Response time (open model) = the iteration's schedule lag + the time from handing the
         request to the transport to its outcome, so waiting for a pooled connection counts
@@ -261,7 +270,8 @@ class ScenarioRunner:
             rec.dropped(self.name, DROP_DATA_EXHAUSTED)
             if scheduled_ns is None:
                 vu.stop_requested = True      # closed model: this VU loop ends (one drop per VU)
-            return
+            return None
+        local = None
         started = time.monotonic_ns()
         lag_us = (started - scheduled_ns) // 1000 if scheduled_ns is not None else None
         if lag_us is not None and lag_us < 0:
@@ -278,7 +288,7 @@ class ScenarioRunner:
                     prepared = req.prepare(vu.context, jar)
                 except TemplateError as exc:
                     rec.not_sent(self.name, spec.name, "template", str(exc))
-                    await asyncio.sleep(0)   # a VU whose every iteration fails here must still yield
+                    local = "template"
                     break
                 if pool_key is not None and prepared.__class__ is Prepared:
                     prepared = Prepared(prepared.method, prepared.url, prepared.headers,
@@ -296,6 +306,8 @@ class ScenarioRunner:
                     failure = message = None
                 else:
                     failure = failure_of(outcome, req.expected)
+                    if failure in _LOCAL_FAILURES:
+                        local = failure
                     message = outcome.error
                     if message is None:
                         message = f"HTTP {outcome.status} from {prepared.method} {spec.url}"
@@ -336,3 +348,4 @@ class ScenarioRunner:
         vu.in_iteration = False   # stays True when cancelled: the caller counts an interruption
         vu.iterations += 1
         rec.iteration_done(self.name, (time.monotonic_ns() - started) // 1000, lag_us)
+        return local

@@ -29,6 +29,7 @@ from lunge_mp.redact import Redactor, RedactingStream
 from lunge_mp.worker.closed_model import ClosedScenario
 from lunge_mp.worker.iteration import ScenarioRunner
 from lunge_mp.worker.open_model import OpenScenario
+from lunge_mp.worker.permits import PermitGate, PermittedTransport
 from lunge_mp.worker import transports
 from lunge_mp.worker.guard import guarded
 from lunge_mp.worker.transport import Transport
@@ -65,6 +66,8 @@ class Worker:
         self.proc = psutil.Process()
         self.proc.cpu_percent()
         self.redactor = Redactor()
+        self.permits: PermitGate | None = None     # guardrail permits of closed-model requests
+        self._asking: set[asyncio.Task] = set()
 
     async def send(self, msg: m.Message) -> None:
         await self.sock.send(m.encode(msg))
@@ -131,6 +134,9 @@ class Worker:
             case m.Stop():
                 if not self.stopping or msg.hard:
                     self.tasks.append(asyncio.get_running_loop().create_task(self.stop(msg)))
+            case m.PermitGrant(permits=n, final=final):
+                if self.permits is not None:
+                    self.permits.granted(n, final)
             case m.Heartbeat():
                 pass
             case _:
@@ -161,19 +167,44 @@ class Worker:
         # maxConnectionsPerHost is for the whole run: each worker holds its share of it (0: no limit)
         total = s.max_connections_per_host
         per_worker = 0 if total == 0 else max(1, -(-total // msg.workers))
-        self.transport = guarded(plan, transports.make(plan, per_worker))
+        inner = transports.make(plan, per_worker)
+        if msg.permit_rates or msg.permit_lease:
+            self.permits = PermitGate(msg.permit_lease, self._ask_permits)
+            if hasattr(inner, "hop_permits"):
+                inner.hop_permits = True        # aiohttp: redirect hops wait for a permit too
+        self.transport = guarded(plan, inner)
         self.redis = transports.make_redis(plan, msg.workers)
         for i, scenario in enumerate(plan.scenarios):
+            permits = None          # closed model under guardrails: a permit before each request
+            if not scenario.is_open and self.permits is not None:
+                permits = self.permits.scenario(msg.permit_rates.get(scenario.name, 0.0))
+            http, redis = self.transport, self.redis
+            if permits is not None:
+                http = PermittedTransport(http, permits)
+                redis = None if redis is None else PermittedTransport(redis, permits)
             # VU ids are unique across workers and scenarios: worker-major blocks of 1M
-            runner = ScenarioRunner(plan, scenario, self.transport, self.recorder,
+            runner = ScenarioRunner(plan, scenario, http, self.recorder,
                                     vu_id_base=1 + self.id * 1_000_000 + i * 100_000, worker=msg.worker, workers=msg.workers,
-                                    redis=self.redis)
+                                    redis=redis)
             if scenario.is_open:
                 self.pre_allocated[scenario.name] = msg.pre_allocated_vus.get(scenario.name, 0)
                 self.max_vus[scenario.name] = msg.max_vus.get(scenario.name, 0)
                 self.open_runners[scenario.name] = runner
             else:
-                self.closed[scenario.name] = ClosedScenario(runner, self._closed_done(scenario.name))
+                self.closed[scenario.name] = ClosedScenario(runner, self._closed_done(scenario.name),
+                                                            permits)
+
+    def _ask_permits(self, used: int, want: int) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self.send(m.PermitRequest(worker=self.id, used=used, want=want)))
+        self._asking.add(task)
+        task.add_done_callback(self._asking.discard)
+
+    def _permit_stats(self) -> dict:
+        if self.permits is None:
+            return {}
+        wait_s, waits = self.permits.stats()
+        return {"permit_wait_s": wait_s, "permit_waits": waits}
 
     def go(self, t0_ns: int) -> None:
         self.t0_ns = t0_ns
@@ -215,7 +246,7 @@ class Worker:
             lag_ms = max(0.0, (time.monotonic() - due) * 1000)   # how late the loop ran this timer
             rss = self.proc.memory_info().rss / 2**20
             await self.send(m.Heartbeat(worker=self.id, cpu_percent=self.proc.cpu_percent(),
-                                        loop_lag_ms=lag_ms, rss_mb=rss))
+                                        loop_lag_ms=lag_ms, rss_mb=rss, **self._permit_stats()))
 
     async def stop(self, msg: m.Stop) -> None:
         """Start nothing more; let running iterations finish until the deadline; report; leave."""
@@ -225,6 +256,8 @@ class Worker:
             scenario.stop_starting(now)
         for closed in self.closed.values():
             closed.set_vus(0)
+        if self.permits is not None:
+            self.permits.close()        # VUs waiting for a permit end their iteration now
         if msg.hard:
             self._interrupt_all()
         else:
@@ -241,7 +274,7 @@ class Worker:
         await self._flush(int(bucket), final=True)
         usage = resource.getrusage(resource.RUSAGE_SELF)
         await self.send(m.Bye(worker=self.id, reports=self.seq,
-                              cpu_user=usage.ru_utime, cpu_system=usage.ru_stime))
+                              cpu_user=usage.ru_utime, cpu_system=usage.ru_stime, **self._permit_stats()))
         self.done.set()
 
     def _running(self) -> int:

@@ -17,8 +17,9 @@ import math
 import ssl
 import sys
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -57,6 +58,17 @@ class Outcome:
 class Transport(Protocol):
     async def send(self, request: Prepared) -> Outcome: ...
     async def close(self) -> None: ...
+
+
+# Guardrail permits (worker/permits.py): a closed-model VU's task sets this to a coroutine
+# function that waits for one permit. Both transports await it before following each redirect,
+# since every hop is a request at the server. None (open model, no guardrails): no wait.
+HOP_PERMIT: ContextVar[Callable[[], Awaitable[None]] | None] = ContextVar("hop_permit", default=None)
+
+
+class PermitDenied(Exception):
+    """The worker stops while a VU waits for a permit: the request is not sent, and its
+    iteration ends, interrupted (raised through the transports, never classified)."""
 
 
 class RedirectRefused(Exception):
@@ -163,6 +175,8 @@ class AiohttpTransport:
         self._no_timeout = aiohttp.ClientTimeout()      # the VU clocks time requests instead
         self._clocks: dict[asyncio.Task, _Clock] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        # closed-model guardrail permits: redirect hops wait for one (set before the first request)
+        self.hop_permits = False
 
     @property
     def allow_url(self) -> Callable[[str], bool] | None:
@@ -180,7 +194,7 @@ class AiohttpTransport:
         import aiohttp
         self._loop = asyncio.get_running_loop()
         traces = []
-        if self._allow_url is not None:
+        if self._allow_url is not None or self.hop_permits:
             trace = aiohttp.TraceConfig()
             trace.on_request_redirect.append(self._check_redirect)
             traces.append(trace)
@@ -201,6 +215,7 @@ class AiohttpTransport:
 
     async def _check_redirect(self, _session, _ctx, params: aiohttp.TraceRequestRedirectParams) -> None:
         if self._allow_url is None:
+            await self._hop_permit()
             return
         import yarl
         location = params.response.headers.get("Location") or params.response.headers.get("URI")
@@ -213,6 +228,14 @@ class AiohttpTransport:
         if not self._allow_url(target):
             params.response.close()
             raise RedirectRefused(f"redirect to {target} refused: its host is not in guardrails.allowedHosts")
+        await self._hop_permit()
+
+    @staticmethod
+    async def _hop_permit() -> None:
+        """A closed-model VU under guardrails: the next hop is a request, it needs a permit."""
+        permit = HOP_PERMIT.get()
+        if permit is not None:
+            await permit()
 
     def _request_entry(self, url: str, headers: dict[str, str]) -> list:
         """The cached [URL, headers, CIMultiDict, no User-Agent, head size] for `url`, made
@@ -324,6 +347,8 @@ class AiohttpTransport:
                            bytes_out=_request_size(request), error_class="timeout",
                            error="TimeoutError: no complete response within the request timeout")
         except Exception as exc:  # every failure becomes a classified outcome
+            if type(exc) is PermitDenied:
+                raise
             return Outcome(duration_us=max(1, (time.perf_counter_ns() - start) // 1000),
                            bytes_out=_request_size(request), error_class=classify(exc),
                            error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
