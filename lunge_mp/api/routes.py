@@ -21,6 +21,12 @@ from lunge_mp.report.html import render_html
 from lunge_mp.store import Store, StoreError
 
 CONTROL_TIMEOUT_S = 5.0
+# a report is shown in a sandbox (an origin of its own: it cannot read the dashboard's token)
+# and may fetch nothing
+REPORT_HEADERS = {"Content-Type": "text/html; charset=utf-8", "X-Content-Type-Options": "nosniff",
+                  "Content-Security-Policy": "sandbox allow-scripts allow-popups; default-src 'none'; "
+                                             "script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
+                                             "img-src data: blob:; font-src data:; connect-src 'none'"}
 
 
 def error(status: int, text: str, problems: list[str] | None = None) -> web.Response:
@@ -162,7 +168,7 @@ async def get_results(request: web.Request) -> web.Response:
     if test is not None:
         if not test.final:
             return error(409, f"test {test.id} is {test.status}: its results are written when it ends")
-        if test.results_path.exists():
+        if test.results_path is not None and test.results_path.exists():
             return web.FileResponse(test.results_path, headers={"Content-Type": "application/json"})
         return error(404, f"test {test.id} wrote no results" + (f": {test.error}" if test.error else ""))
     doc = _stored(request)
@@ -174,14 +180,14 @@ async def get_report(request: web.Request) -> web.Response:
     if test is not None:
         if not test.final:
             return error(409, f"test {test.id} is {test.status}: its report is written when it ends")
-        if test.report_path.exists():
-            return web.FileResponse(test.report_path, headers={"Content-Type": "text/html; charset=utf-8"})
+        if test.report_path is not None and test.report_path.exists():
+            return web.FileResponse(test.report_path, headers=REPORT_HEADERS)
         return error(404, f"test {test.id} wrote no report")
     doc = _stored(request)
     if doc is None:
         return error(404, f"no test '{request.match_info['test_id']}'")
     html = await asyncio.get_running_loop().run_in_executor(None, render_html, doc)
-    return web.Response(text=html, content_type="text/html")
+    return web.Response(body=html.encode(), headers=REPORT_HEADERS)
 
 
 async def pattern_status(request: web.Request) -> web.Response:

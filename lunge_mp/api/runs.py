@@ -56,14 +56,15 @@ class ServedTest:
     channel: Channel | None = None
     thread: threading.Thread | None = None
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    files: dict[str, Path] | None = None   # a CLI run's own --out/--html paths (run --dashboard)
 
     @property
-    def results_path(self) -> Path:
-        return self.folder / "results.json"
+    def results_path(self) -> Path | None:
+        return self.files.get("json") if self.files is not None else self.folder / "results.json"
 
     @property
-    def report_path(self) -> Path:
-        return self.folder / "report.html"
+    def report_path(self) -> Path | None:
+        return self.files.get("html") if self.files is not None else self.folder / "report.html"
 
     @property
     def final(self) -> bool:
@@ -122,9 +123,21 @@ class Registry:
         running = self.running()
         if len(running) >= self.max_concurrent:
             raise Busy([f"{t.id} ({t.plan.name}, {t.status})" for t in running])
+        test = self.attach(plan, config, identity, profile=profile)
+        loop = asyncio.get_running_loop()
+        test.thread = threading.Thread(target=self._run, args=(test, loop), name=f"lunge-mp {test.id}",
+                                       daemon=True)
+        test.thread.start()
+        return test
+
+    def attach(self, plan: Plan, config: object, identity: str, profile: tuple[str, int] | None = None,
+               folder: Path | None = None) -> ServedTest:
+        """A test whose run is driven by the caller (`run --dashboard`), fed and steered as the
+        server's own: the caller runs it with `test.control` and reports its end to `finished`."""
         test_id = "t_" + uuid.uuid4().hex[:12]
-        folder = self.data_dir / test_id
-        folder.mkdir(parents=True, exist_ok=False, mode=0o700)
+        if folder is None:
+            folder = self.data_dir / test_id
+            folder.mkdir(parents=True, exist_ok=False, mode=0o700)
         test = ServedTest(test_id, plan, config, identity, folder, self.workers, profile=profile)
         test.channel = Channel(test_id, Redactor.for_plan(plan))
         loop = asyncio.get_running_loop()
@@ -135,10 +148,7 @@ class Registry:
         feed = Feed(sink, want_histograms=lambda: time.monotonic() - self.want_histograms < 60.0)
         test.control.watchers.append(feed)
         test.control.watchers.append(lambda coord, t: self._note_run_id(loop, test, coord))
-        test.thread = threading.Thread(target=self._run, args=(test, loop), name=f"lunge-mp {test_id}",
-                                       daemon=True)
         self.tests[test_id] = test
-        test.thread.start()
         return test
 
     def _note_run_id(self, loop, test: ServedTest, coord) -> None:
@@ -162,9 +172,9 @@ class Registry:
         except Exception as exc:   # never leave a test "running" forever
             detail = Redactor.for_plan(test.plan).text("".join(traceback.format_exception_only(exc)).strip())
             outcome = ("error", 1, None, f"internal error: {detail}")
-        loop.call_soon_threadsafe(self._finished, test, *outcome)
+        loop.call_soon_threadsafe(self.finished, test, *outcome)
 
-    def _finished(self, test: ServedTest, status: str, code: int, run_id: str | None, error: str | None) -> None:
+    def finished(self, test: ServedTest, status: str, code: int, run_id: str | None, error: str | None) -> None:
         test.status, test.exit_code, test.ended, test.error = status, code, time.time(), error
         test.run_id = run_id or test.run_id
         if test.channel is not None:
