@@ -19,7 +19,7 @@ from pathlib import Path
 
 from aiohttp import WSMsgType, web
 
-from lunge_mp.api import dashboard, openapi, prometheus, routes
+from lunge_mp.api import dashboard, keys, openapi, prometheus, routes
 from lunge_mp.api.auth import Tokens, auth_middleware
 from lunge_mp.api.intake import Ceiling
 from lunge_mp.api.runs import Registry
@@ -43,7 +43,7 @@ class Settings:
 
 async def stream(request: web.Request) -> web.StreamResponse:
     """WebSocket: history first, then live messages until completion; a slow reader is dropped."""
-    test = request.app["registry"].get(request.match_info["test_id"])
+    test = request.app[keys.REGISTRY].get(request.match_info["test_id"])
     if test is None or test.channel is None:
         return routes.error(404, f"no running or recent test '{request.match_info['test_id']}'")
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
@@ -80,16 +80,16 @@ async def stream(request: web.Request) -> web.StreamResponse:
 
 
 async def _shutdown(app: web.Application) -> None:
-    await app["registry"].stop_all()
+    await app[keys.REGISTRY].stop_all()
 
 
 def create_app(settings: Settings, registry: Registry | None = None) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[auth_middleware(settings.tokens)])
-    app["settings"] = settings
-    app["ceiling"] = settings.ceiling
-    app["store_path"] = settings.store_path
-    app["audit"] = AuditLog(settings.audit_path)
-    app["registry"] = registry or Registry(settings.data_dir, settings.max_concurrent, settings.workers,
+    app[keys.SETTINGS] = settings
+    app[keys.CEILING] = settings.ceiling
+    app[keys.STORE_PATH] = settings.store_path
+    app[keys.AUDIT] = AuditLog(settings.audit_path)
+    app[keys.REGISTRY] = registry or Registry(settings.data_dir, settings.max_concurrent, settings.workers,
                                            settings.record)
     routes.add_routes(app)
     app.router.add_get("/api/v1/load-test/stream/{test_id}", stream)
@@ -101,6 +101,6 @@ def create_app(settings: Settings, registry: Registry | None = None) -> web.Appl
     except ImportError:        # the profile store is another module; the API works without it
         pass
     else:
-        add_profile_routes(app, store_path=settings.store_path, audit=app["audit"], start_test=routes.start_test)
+        add_profile_routes(app, store_path=settings.store_path, audit=app[keys.AUDIT], start_test=routes.start_test)
     app.on_shutdown.append(_shutdown)
     return app

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from lunge_mp.api import keys
+
 from lunge_mp import __version__
 
 _ERR = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
@@ -93,4 +95,4 @@ def document(extra_paths: dict | None = None) -> dict:
 
 
 async def handler(request: web.Request) -> web.Response:
-    return web.json_response(document(request.app.get("openapi_extra")))
+    return web.json_response(document(request.app.get(keys.OPENAPI_EXTRA)))

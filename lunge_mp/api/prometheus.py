@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 
 from aiohttp import web
+
+from lunge_mp.api import keys
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
@@ -74,7 +76,7 @@ class _Collector:
 
 
 async def handler(request: web.Request) -> web.Response:
-    registry = request.app["registry"]
+    registry = request.app[keys.REGISTRY]
     registry.want_histograms = time.monotonic()
     tests = sorted(registry.tests.values(), key=lambda t: t.created, reverse=True)
     shown = [t for t in tests if not t.final] + [t for t in tests if t.final][:KEEP_FINISHED]

@@ -14,6 +14,8 @@ import os
 
 from aiohttp import web
 
+from lunge_mp.api import keys
+
 from lunge_mp.api.intake import Refused, YAML_TYPES, estimate, masked_config, parse_document, plan_from_document
 from lunge_mp.api.patterns import config_from_pattern_request
 from lunge_mp.api.runs import Busy, ServedTest
@@ -38,12 +40,12 @@ def error(status: int, text: str, problems: list[str] | None = None) -> web.Resp
 
 def _audit(request: web.Request, action: str, outcome: str, test_id: str | None = None, **fields) -> None:
     identity = request.get("identity")
-    request.app["audit"].record(action, identity=identity.name if identity else "unknown",
+    request.app[keys.AUDIT].record(action, identity=identity.name if identity else "unknown",
                                 client=request.remote or "unknown", outcome=outcome, test_id=test_id, **fields)
 
 
 def _test(request: web.Request) -> ServedTest | None:
-    return request.app["registry"].get(request.match_info["test_id"])
+    return request.app[keys.REGISTRY].get(request.match_info["test_id"])
 
 
 # --- starting ------------------------------------------------------------------------------
@@ -58,9 +60,9 @@ async def start_test(request: web.Request, config: dict, *, profile: tuple[str, 
                      action: str = "start") -> web.Response:
     """Start a run from a config document exactly as POST /api/v1/tests does (also used by the
     profile routes: `profile` is (name, version))."""
-    registry = request.app["registry"]
+    registry = request.app[keys.REGISTRY]
     try:
-        plan = plan_from_document(config, request.app["ceiling"])
+        plan = plan_from_document(config, request.app[keys.CEILING])
     except Refused as exc:
         _audit(request, action, "refused", reason=exc.problems[0][:200], status=exc.status)
         text = "the config is invalid" if exc.status == 400 else "over the server's ceiling: nothing was sent"
@@ -120,7 +122,7 @@ async def post_pattern(request: web.Request) -> web.Response:
 
 # --- reading -------------------------------------------------------------------------------
 async def list_tests(request: web.Request) -> web.Response:
-    registry = request.app["registry"]
+    registry = request.app[keys.REGISTRY]
     live = [t.view() for t in sorted(registry.tests.values(), key=lambda t: t.created, reverse=True)]
     seen = {t["runId"] for t in live if t["runId"]}
     try:
@@ -129,7 +131,7 @@ async def list_tests(request: web.Request) -> web.Response:
         return error(400, "limit: a whole number from 1 to 200")
     past = []
     try:
-        with Store(request.app["store_path"]) as store:
+        with Store(request.app[keys.STORE_PATH]) as store:
             past = [{"id": r["runId"], "runId": r["runId"], "name": r["name"], "status": r.get("status"),
                      "exitCode": r.get("exit_code"), "created": r["startTime"], "p95": r.get("p95_ms"),
                      "requests": r.get("requests")}
@@ -156,7 +158,7 @@ async def get_test(request: web.Request) -> web.Response:
 
 def _stored(request: web.Request) -> dict | None:
     try:
-        with Store(request.app["store_path"]) as store:
+        with Store(request.app[keys.STORE_PATH]) as store:
             run_id = store.resolve_run_id(request.match_info["test_id"])
             return store.get_run(run_id) if run_id else None
     except (StoreError, OSError):
@@ -301,7 +303,7 @@ def _rate_factor(test: ServedTest | None, scenario: str, rate: float) -> float |
 
 
 def _scale_over_ceiling(request: web.Request, test: ServedTest | None, scenario, doc: dict) -> str | None:
-    ceiling = request.app["ceiling"]
+    ceiling = request.app[keys.CEILING]
     if not ceiling.max_rate or test is None:
         return None
     if "rate" in doc:
