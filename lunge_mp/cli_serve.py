@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import signal
 import sys
 import urllib.error
 import urllib.parse
@@ -62,8 +64,6 @@ def serve(host: str, port: int, token_file: str | None, max_rate: float, max_dur
     Described:   /api/v1/openapi.json      Prometheus: /metrics
     Audit log:   $LUNGE_MP_AUDIT_LOG, else audit.log beside the history store.
     """
-    from aiohttp import web
-
     from lunge_mp.analysis.hosts import host_pattern_problem
     from lunge_mp.api import Settings, create_app
     from lunge_mp.api.attach import is_loopback
@@ -94,17 +94,34 @@ def serve(host: str, port: int, token_file: str | None, max_rate: float, max_dur
                         ceiling=Ceiling(max_rate, max_duration or 0.0, hosts), max_concurrent=max_concurrent,
                         workers=workers, record=not no_history)
     app = create_app(settings)
-    shown = f"[{host}]" if ":" in host else host
-
-    def printed(text: str) -> None:   # aiohttp's banner names the port it really got
-        click.echo(text.replace("Running on", f"lunge-mp serve: dashboard and API on").strip(), err=True)
-
     try:
-        web.run_app(app, host=host, port=port, access_log=None, print=printed,
-                    handle_signals=True, shutdown_timeout=30.0)
+        asyncio.run(_serve(app, host, port))
     except OSError as exc:
+        shown = f"[{host}]" if ":" in host else host
         click.echo(f"error: cannot listen on {shown}:{port}: {exc.strerror or exc}", err=True)
         sys.exit(1)
+
+
+async def _serve(app, host: str, port: int) -> None:
+    """Serve until SIGINT/SIGTERM; then stop running tests (their results are written) and close."""
+    from aiohttp import web
+
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        real = site._server.sockets[0].getsockname()[1]   # noqa: SLF001 (port 0: the one picked)
+        shown = f"[{host}]" if ":" in host else host
+        click.echo(f"lunge-mp serve: dashboard and API on http://{shown}:{real}/ (Ctrl-C stops)", err=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        click.echo("lunge-mp serve: stopping (running tests are stopped and their results written)", err=True)
+    finally:
+        await runner.cleanup()
 
 
 # --- ctl -----------------------------------------------------------------------------------

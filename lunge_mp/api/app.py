@@ -99,8 +99,9 @@ def create_app(settings: Settings, registry: Registry | None = None) -> web.Appl
     try:
         from lunge_mp.api.profiles import add_profile_routes
     except ImportError:        # the profile store is another module; the API works without it
-        pass
+        app[keys.PROFILES] = False
     else:
+        app[keys.PROFILES] = True
         add_profile_routes(app, store_path=settings.store_path, audit=app[keys.AUDIT], start_test=routes.start_test)
     app.on_shutdown.append(_shutdown)
     return app

@@ -27,8 +27,13 @@ def _file(path: Path, content_type: str):
     return handler
 
 
+async def _no_icon(request: web.Request) -> web.Response:
+    return web.Response(status=204)
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/", _file(STATIC / "index.html", "text/html; charset=utf-8"))
     app.router.add_get("/static/dashboard.js", _file(STATIC / "dashboard.js", "text/javascript; charset=utf-8"))
     app.router.add_get("/static/dashboard.css", _file(STATIC / "dashboard.css", "text/css; charset=utf-8"))
+    app.router.add_get("/favicon.ico", _no_icon)
     app.router.add_get("/static/plotly.min.js", _file(PLOTLY_JS, "text/javascript; charset=utf-8"))

@@ -53,6 +53,8 @@ class Feed:
         by = b.get("byScenario", {})
         scenarios = {}
         target_sum = 0.0
+        control = coord.control
+        held = control is not None and control.paused and second + 1 > (control.paused_since or 0)
         for s in coord.plan.scenarios:
             per = by.get(s.name, {})
             started = coord.lifecycle.start_of(s.name)
@@ -60,7 +62,8 @@ class Feed:
             if s.is_open:
                 clock = coord.clocks.get(s.name)
                 local = second + 0.5 - (started or 0.0)
-                target = round(clock.fn.rate(local), 3) if clock is not None and started is not None else 0.0
+                target = round(clock.fn.rate(local), 3) if clock is not None and started is not None and not held \
+                    else 0.0     # paused: the schedule asks for nothing
                 target_sum += target
             scenarios[s.name] = {"target": target, "actual": per.get("iterations", 0),
                                  "vus": per.get("vus", 0), "dropped": per.get("dropped", 0)}

@@ -10,3 +10,4 @@ STORE_PATH = web.AppKey("store_path", object)    # the history store's path
 AUDIT = web.AppKey("audit", object)              # store/audit.py AuditLog
 SETTINGS = web.AppKey("settings", object)        # api/app.py Settings
 OPENAPI_EXTRA = web.AppKey("openapi_extra", dict)   # paths other modules add to the description
+PROFILES = web.AppKey("profiles", bool)          # the profile routes are mounted (api/profiles.py)

@@ -139,7 +139,8 @@ async def list_tests(request: web.Request) -> web.Response:
     except (StoreError, OSError):
         pass
     return web.json_response({"running": [t for t in live if t["status"] in ("running", "paused", "stopping")],
-                              "tests": live + past, "maxConcurrent": registry.max_concurrent})
+                              "tests": live + past, "maxConcurrent": registry.max_concurrent,
+                              "profiles": request.app.get(keys.PROFILES, False)})
 
 
 async def get_test(request: web.Request) -> web.Response:

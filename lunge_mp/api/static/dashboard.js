@@ -4,7 +4,7 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const state = { token: sessionStorage.getItem("lunge-token") || "", test: null, ws: null,
-                  classes: {}, points: 0, updateMs: [], messages: 0, status: "idle" };
+                  classes: {}, points: 0, updateMs: [], messages: 0, status: "idle", paused: [] };
   window.lungeDash = state;              // for tests and the curious: points drawn, update times
 
   const layout = (title, y) => ({ title: { text: title, font: { size: 13 } }, margin: { l: 50, r: 10, t: 30, b: 30 },
@@ -24,7 +24,7 @@
   const opts = { displayModeBar: false, responsive: true };
 
   function resetCharts() {
-    state.classes = {}; state.points = 0;
+    state.classes = {}; state.points = 0; state.paused = [];
     for (const [id, [lay, traces]] of Object.entries(CHARTS)) {
       Plotly.react(id, traces.map((t) => Object.assign({}, t, { x: [], y: [] })), lay, opts);
     }
@@ -70,6 +70,7 @@
     if (kind === "rate_update") {
       ms += extend("chart-rate", [[m.t], [m.t]], [[m.target], [m.actual]], [0, 1]);
       state.points += 1;
+      if (m.paused) markPaused([m.t]);
       if (state.status === "running" || state.status === "paused") setStatus(m.paused ? "paused" : "running");
     } else {
       ms += extend("chart-latency", [[m.t], [m.t], [m.t]], [[m.p50], [m.p95], [m.p99]], [0, 1, 2]);
@@ -103,14 +104,25 @@
       extend("chart-drops", [t, t], [s.dropped, s.lagP95], [0, 1]);
       extend("chart-cpu", [t], [s.cpu], [0]);
       state.points = t.length;
+      markPaused(t.filter((_, i) => s.paused[i]));
     }
     $("violations").replaceChildren();
     for (const text of h.violations) addViolation(text);
   }
 
-  function addViolation(text) {
+  // paused seconds: shaded on the rate chart
+  function markPaused(seconds) {
+    if (!seconds.length) return;
+    state.paused.push(...seconds);
+    const shapes = state.paused.map((t) => ({ type: "rect", xref: "x", yref: "paper", x0: t, x1: t + 1, y0: 0, y1: 1,
+      fillcolor: "#f59e0b", opacity: 0.2, line: { width: 0 } }));
+    Plotly.relayout("chart-rate", { shapes });
+  }
+
+  function addViolation(text, kind) {
     const li = document.createElement("li");
     li.textContent = text;
+    if (kind) li.className = kind;
     $("violations").prepend(li);
   }
 
@@ -127,7 +139,7 @@
       if (m.type === "history") onHistory(m);
       else if (m.type === "rate_update" || m.type === "metrics_update") onSecond(m.type, m);
       else if (m.type === "violation") m.messages.forEach(addViolation);
-      else if (m.type === "event") addViolation(m.event + " at " + m.t + "s");
+      else if (m.type === "event") addViolation(m.event + " at " + m.t + "s" + (m.scenario ? " (" + m.scenario + ")" : ""), "event");
       else if (m.type === "completion") {
         setStatus(m.status, "completed: " + m.status + " (exit " + m.exitCode + ")");
         say("results: " + m.results + "  report: " + m.report);
@@ -147,6 +159,7 @@
       o.value = s.name; o.textContent = s.name + (s.open ? " (open)" : " (closed)");
       sel.append(o);
     }
+    $("scale-what").value = (test.scenarios || [])[0] && test.scenarios[0].open ? "rate" : "vus";
     resetCharts();
     connect(test);
     renderTests();
@@ -170,6 +183,7 @@
     try {
       const data = await api("GET", "/api/v1/tests");
       tests = data.tests;
+      if (data.profiles && !state.profilesLoaded) { state.profilesLoaded = true; loadProfiles(); }
       const live = data.running[0];
       if (live && (!state.test || (state.test.id !== live.id && !(state.status in { running: 1, paused: 1 })))) select(live);
       else if (!state.test && tests.length && tests[0].links && tests[0].links.stream) select(tests[0]);
@@ -221,11 +235,10 @@
     state.token = $("token").value.trim();
     sessionStorage.setItem("lunge-token", state.token);
     $("token-box").hidden = true;
-    refreshTests(); loadProfiles();
+    refreshTests();
   };
 
   resetCharts();
   refreshTests();
-  loadProfiles();
   setInterval(refreshTests, 3000);
 })();
