@@ -27,6 +27,7 @@ import concurrent.futures
 import signal
 from dataclasses import dataclass, field
 
+from lunge_mp.coordinator import timeline
 from lunge_mp.coordinator.lifecycle import ITERATION_EXECUTORS, Phase
 from lunge_mp.protocol import messages as m
 
@@ -54,6 +55,11 @@ class RunControl:
         self.scale_factors: dict[str, float] = {}   # open scenario → rate factor (scaling.py)
         self.base_fns: dict[str, object] = {}        # open scenario → its scaled, uncapped rate fn
         self.watchers: list = []         # fn(coordinator, t) called every tick (the API's live feed)
+        # with pauses or scales the plan alone no longer says what was asked: each second's
+        # targets as the run asked them (near its middle), and scenarios' starts before shifts
+        self.targets: dict[int, tuple[float, int]] = {}
+        self.first_starts: dict[str, float] = {}
+        self._last_target_second = -1
 
     # --- from any thread -------------------------------------------------------------------
     def submit(self, action: str, **args) -> concurrent.futures.Future:
@@ -92,9 +98,29 @@ class RunControl:
                 answer = f"internal error: {type(exc).__name__}: {exc}"
             if not cmd.done.done():
                 cmd.done.set_result(answer)
+        second = int(t - 0.5)
+        if second > self._last_target_second and t >= 0.5:
+            self._last_target_second = second
+            self.targets[second] = self._asked(coord, t)
         for watch in self.watchers:
             watch(coord, t)
         return self.paused
+
+    def _asked(self, coord, t: float) -> tuple[float, int]:
+        """Open-model iterations/s and closed-model VUs the running scenarios ask for at `t`."""
+        if self.paused:
+            return 0.0, 0
+        rate, vus = 0.0, 0
+        for s in coord.lifecycle.running():
+            local = t - (coord.lifecycle.start_of(s.name) or 0.0)
+            clock = coord.clocks.get(s.name)
+            if s.is_open:
+                rate += clock.fn.rate(local) if clock is not None else 0.0
+            elif s.executor in ITERATION_EXECUTORS:
+                vus += s.vus
+            else:
+                vus += timeline.target_vus(s, local)
+        return round(rate, 3), vus
 
     async def _stop(self, coord, t: float, reason: str) -> str:
         coord.request_stop(reason, EXIT_STOPPED)
@@ -122,8 +148,9 @@ class RunControl:
         if not self.paused or self.paused_since is None:
             return "not paused"
         d = t - self.paused_since
-        for st in coord.lifecycle.states.values():
+        for name, st in coord.lifecycle.states.items():
             if st.phase is Phase.RUNNING and st.started_at is not None:
+                self.first_starts.setdefault(name, st.started_at)
                 st.started_at += d           # the schedule goes on where it stopped
         coord.lifecycle.offset += d          # scenarios not started yet start later too
         coord.outcome.planned_s += d
@@ -150,9 +177,20 @@ class RunControl:
 
 def mark_results(results: dict, control: RunControl | None) -> None:
     """results.json: `pauses` and `controlEvents`, and `paused: true` on every bucket a pause
-    overlaps (docs/RESULTS.md)."""
+    overlaps (docs/RESULTS.md). After a pause or a scale, the buckets' targetRate and
+    targetVUs are what the run asked for each second, and scenario windows start when the
+    scenario really started (the plan alone would place them by the shifted schedule)."""
     if control is None:
         return
+    if control.events:
+        for b in results.get("buckets") or []:
+            asked = control.targets.get(b.get("t"))
+            if asked is not None and b.get("phase") != "warmup":
+                b["targetRate"], b["targetVUs"] = asked
+        for name, start in control.first_starts.items():
+            window = (results.get("scenarioWindows") or {}).get(name)
+            if window is not None:
+                window["start"] = round(start, 3)
     pauses = list(control.pauses)
     if control.paused_since is not None:       # stopped while paused
         pauses.append({"start": round(control.paused_since, 3), "end": results.get("durationSeconds")})

@@ -163,7 +163,10 @@ def test_pause_holds_the_target_count_and_resume_goes_on(fresh_target, tmp_path)
         assert pause["end"] - pause["start"] >= 2.0
         assert [e["event"] for e in results["controlEvents"]] == ["pause", "resume"]
         it = results["metrics"]["iterations"]["count"]
-        assert results["metrics"]["dropped_iterations"]["count"] == 0           # none due while paused
+        # a pause makes nothing due: a resume that fired the paused arrivals at once would drop
+        # ~100 of them as behind and burst; a loaded box may still drop one or two as behind
+        assert results["metrics"]["dropped_iterations"]["count"] <= 3, results["metrics"]["dropped_iterations"]
+        assert max(b["iterations"] for b in results["buckets"]) <= 60
         assert fresh_target.stats()["requests"] == results["metrics"]["http_reqs"]["count"] == it
         assert any(b.get("paused") for b in results["buckets"])
     run(main())
