@@ -8,12 +8,14 @@ complete. It also hands on new warnings (guardrails, lost workers) at once. Noth
 blocks or waits: a slow consumer is the stream's business (api/stream.py), never the run's.
 
 Snapshot (one a second; latencies in ms, rates per second):
-  {t, paused, target, actual, requests, failures, errors: {class: n}, p50, p95, p99,
+  {t, completeAt, secondEnd, paused, target, actual, requests, failures, errors: {class: n}, p50, p95, p99,
    lagP95, vus, dropped, cpu, rssMB, queue?, scenarios: {name: {target, actual, vus, dropped}},
    totals: {requests, failures, errors, dropped, iterations, vusMax}, histograms?}
 """
 
 from __future__ import annotations
+
+import time
 
 from lunge_mp.metrics.names import GENERATOR_FAILURE
 
@@ -71,8 +73,10 @@ class Feed:
         lg = sample.get("loadGenerator") or {}
         c = agg.counters()
         self.vus_max = max(self.vus_max, b.get("vus", 0))
+        now = time.time()
         snap = {
-            "t": second, "paused": bool(coord.control and coord.control.paused),
+            "t": second, "completeAt": round(now, 4),     # when this second was seen complete (unix s)
+            "secondEnd": round(now - coord.now() + second + 1, 4),   # when it ended (unix s) "paused": bool(coord.control and coord.control.paused),
             "target": round(target_sum, 3), "actual": b.get("iterations", 0),
             "requests": b.get("requests", 0), "failures": b.get("failures", 0),
             "errors": b.get("errors", {}), "p50": b.get("p50"), "p95": b.get("p95"), "p99": b.get("p99"),

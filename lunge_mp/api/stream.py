@@ -105,7 +105,7 @@ class Channel:
                    "errors": dict(snap.get("errors") or {})}
         if "queue" in snap:
             metrics["queue"] = snap["queue"]
-        metrics["sentAt"] = time.time()
+        metrics["completeAt"], metrics["secondEnd"] = snap.get("completeAt"), snap.get("secondEnd")
         self.broadcast(fit(metrics, "errors"))
 
     def _keep(self, row: dict) -> None:
