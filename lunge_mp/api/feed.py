@@ -76,7 +76,8 @@ class Feed:
         now = time.time()
         snap = {
             "t": second, "completeAt": round(now, 4),     # when this second was seen complete (unix s)
-            "secondEnd": round(now - coord.now() + second + 1, 4),   # when it ended (unix s) "paused": bool(coord.control and coord.control.paused),
+            "secondEnd": round(now - coord.now() + second + 1, 4),   # when it ended (unix s)
+            "paused": bool(coord.control and coord.control.paused),
             "target": round(target_sum, 3), "actual": b.get("iterations", 0),
             "requests": b.get("requests", 0), "failures": b.get("failures", 0),
             "errors": b.get("errors", {}), "p50": b.get("p50"), "p95": b.get("p95"), "p99": b.get("p99"),
