@@ -268,3 +268,34 @@ def test_openapi_describes_the_real_routes(tmp_path):
                 real.add((route.method, path))
             assert described == real, (described - real, real - described)
     run(main())
+
+
+def test_profiles_mounted_roles_and_a_real_run(fresh_target, tmp_path, monkeypatch):
+    """The profile routes (api/profiles.py) in this server: admin saves, a viewer may only read,
+    an operator runs a profile, and the run is a real one started as POST /api/v1/tests does."""
+    pytest.importorskip("lunge_mp.api.profiles")
+    monkeypatch.delenv("LUNGE_MP_PROFILE_KEY", raising=False)    # the key file beside the store
+    path, tok = tokens_file(tmp_path)
+
+    async def main():
+        async with client(tmp_path, tokens=Tokens.load(str(path), environ={})) as c:
+            listed = await (await c.get("/api/v1/tests", headers=bearer(tok["viewer"]))).json()
+            assert listed["profiles"] is True
+            body = {"name": "nightly", "config": open_config(fresh_target.url, rate=30, duration="3s")}
+            r = await c.post("/api/v1/load-test/profiles", json=body, headers=bearer(tok["operator"]))
+            assert r.status == 403
+            r = await c.post("/api/v1/load-test/profiles", json=body, headers=bearer(tok["admin"]))
+            assert r.status == 201, await r.text()
+            pid = (await r.json())["id"]
+            r = await c.get("/api/v1/load-test/profiles", headers=bearer(tok["viewer"]))
+            assert r.status == 200 and (await r.json())["profiles"][0]["name"] == "nightly"
+            r = await c.post(f"/api/v1/load-test/profiles/{pid}/run", json={}, headers=bearer(tok["viewer"]))
+            assert r.status == 403
+            r = await c.post(f"/api/v1/load-test/profiles/{pid}/run", json={}, headers=bearer(tok["operator"]))
+            assert r.status == 201, await r.text()
+            test = await r.json()
+            assert test["profile"]["name"] == "nightly" and test["startedBy"] == "operator-bot"
+            view = await wait_final(c, test["id"], bearer(tok["viewer"]))
+            assert view["status"] == "passed"
+        assert fresh_target.stats()["requests"] == 90
+    run(main())
