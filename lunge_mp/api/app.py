@@ -46,9 +46,9 @@ async def stream(request: web.Request) -> web.StreamResponse:
     test = request.app[keys.REGISTRY].get(request.match_info["test_id"])
     if test is None or test.channel is None:
         return routes.error(404, f"no running or recent test '{request.match_info['test_id']}'")
-    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
-    ws = web.WebSocketResponse(heartbeat=WS_HEARTBEAT_S, max_msg_size=4096,
-                               protocols=[p for p in offered if p.startswith("bearer.")][:1])
+    # a browser offers ("lunge-mp", "bearer.<token>"): the server picks "lunge-mp", so the
+    # token is never echoed back in the handshake
+    ws = web.WebSocketResponse(heartbeat=WS_HEARTBEAT_S, max_msg_size=4096, protocols=["lunge-mp"])
     await ws.prepare(request)
     client = test.channel.join()
 

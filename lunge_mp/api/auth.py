@@ -15,8 +15,9 @@ A server with no token (only possible on a loopback address) treats every caller
 
 The dashboard page and its static files carry no data and are served to anyone (a browser
 cannot add a header to a page load); everything they fetch needs the token. Browsers cannot
-set headers on a WebSocket either, so the stream also takes the token as the subprotocol
-`bearer.<token>` (the dashboard does this); non-browser clients use the header.
+set headers on a WebSocket either, so the stream also takes the token as an offered
+subprotocol `bearer.<token>` beside `lunge-mp` (the one the server picks, so the token is not
+echoed); non-browser clients use the header.
 """
 
 from __future__ import annotations

@@ -127,7 +127,9 @@ def test_auth_roles_and_refusals(fresh_target, tmp_path):
             with pytest.raises(WSServerHandshakeError) as info:
                 await c.ws_connect(f"/api/v1/load-test/stream/{tid}")
             assert info.value.status == 401
-            ws = await c.ws_connect(f"/api/v1/load-test/stream/{tid}", protocols=[f"bearer.{tok['viewer']}"])
+            ws = await c.ws_connect(f"/api/v1/load-test/stream/{tid}",
+                                    protocols=["lunge-mp", f"bearer.{tok['viewer']}"])   # as a browser does
+            assert ws.protocol == "lunge-mp"                                # the token is not echoed
             assert json.loads((await ws.receive(timeout=10)).data)["type"] == "history"
             await ws.close()
             r = await c.post(f"/api/v1/tests/{tid}/stop", headers=bearer(tok["operator"]))

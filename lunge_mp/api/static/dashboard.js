@@ -130,7 +130,7 @@
     if (state.ws) state.ws.close();
     const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host +
       "/api/v1/load-test/stream/" + encodeURIComponent(test.id);
-    const ws = state.token ? new WebSocket(url, ["bearer." + state.token]) : new WebSocket(url);
+    const ws = state.token ? new WebSocket(url, ["lunge-mp", "bearer." + state.token]) : new WebSocket(url);
     state.ws = ws;
     ws.onmessage = (ev) => {
       if (ws !== state.ws) return;
