@@ -201,3 +201,15 @@ def test_scaled_rate_keeps_the_past_and_multiplies_the_future():
     after = new.take_until(math.inf)
     assert len(before) == 43 and len(before) + len(after) == math.ceil(42.5 + 3 * 57.5)
     assert after[0] >= before[-1] and after == sorted(after)
+
+
+def test_report_marks_pauses_and_scales():
+    from pathlib import Path
+
+    from lunge_mp.report.html import render_html
+    doc = json.loads((Path(__file__).resolve().parent.parent / "fixtures" / "results-demo.json").read_text())
+    doc["controlEvents"] = [{"t": 2.0, "event": "pause"}, {"t": 4.5, "event": "resume", "pausedSeconds": 2.5},
+                            {"t": 5.0, "event": "scale", "scenario": "<web>", "vus": 6, "was": 3}]
+    html = render_html(doc)
+    assert "Paused at 2.0 s" in html and "Resumed at 4.5 s after 2.5 s paused" in html
+    assert "Scaled &lt;web&gt; at 5.0 s: vus 6 (was 3)" in html
