@@ -11,7 +11,8 @@ seed names no target, and we never guess one), with `job_config.payload` as its 
 `queue`/`priority` as the headers X-Lunge-Queue and X-Lunge-Priority. A `max_rate` in the
 pattern of a type that has none (the seed's sine example) is a ceiling: it joins the
 guardrails' maxRate (the lower wins). `max_total_jobs` is guardrails.maxTotalRequests.
-`save_profile` is done by the profile routes when they are mounted (api/profiles.py).
+`save_profile` with `profile_name` saves the test as the next version of that profile first
+(admin only, as every profile change; the server needs its profile store, api/profiles.py).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ Every start, stop, pause, resume and scale goes to the audit log with its outcom
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 
@@ -107,17 +108,55 @@ async def post_pattern(request: web.Request) -> web.Response:
     except Refused as exc:
         _audit(request, "start", "refused", reason=exc.problems[0][:200], status=exc.status)
         return error(exc.status, "the pattern request is invalid", exc.problems)
-    response = await start_test(request, config)
+    saved = None
+    if doc.get("save_profile"):
+        saved = await _save_profile(request, doc, config)
+        if isinstance(saved, web.Response):
+            return saved
+    response = await start_test(request, config, profile=saved)
     if response.status != 201:
         return response
     view = json.loads(response.body)
     pattern = doc["pattern"] if isinstance(doc, dict) else {}
-    return web.json_response({
+    return web.json_response({**({"profile": {"name": saved[0], "version": saved[1]}} if saved else {}),
         "test_id": view["id"], "status": view["status"],
         "pattern": {"type": pattern.get("type"),
                     "estimated_duration": f"{view['estimated']['duration']:g}s",
                     "estimated_jobs": view["estimated"]["jobs"]},
         "websocket_url": view["websocket_url"]}, status=201)
+
+
+async def _save_profile(request: web.Request, doc: dict, config: dict) -> tuple[str, int] | web.Response:
+    """seed 004's save_profile: the test as the next version of profile `profile_name` (admin only,
+    as every profile change; checked first, so nothing is saved for a test that cannot start)."""
+    identity = request["identity"]
+    if not request.app.get(keys.PROFILES):
+        return error(422, "save_profile: this server has no profile store")
+    if not identity.can("admin"):
+        return error(403, f"save_profile: token '{identity.name}' has role {identity.role}; saving a profile "
+                          f"needs admin")
+    name = doc.get("profile_name")
+    if not isinstance(name, str) or not name.strip():
+        return error(400, "the pattern request is invalid", ["profile_name: required with save_profile"])
+    try:
+        plan_from_document(config, request.app[keys.CEILING])
+    except Refused as exc:
+        return error(exc.status, "the config is invalid", exc.problems)
+    from lunge_mp.store.history import StoreError as ProfileStoreError
+    from lunge_mp.store.profile_crypto import KeyRing
+    from lunge_mp.store.profiles import ProfileStore
+    store_path = request.app[keys.STORE_PATH]
+
+    def save():
+        with contextlib.closing(ProfileStore(store_path)) as store:
+            return store.save(name, config, by=identity.name, keys=KeyRing(store_path))
+    try:
+        saved = await asyncio.to_thread(save)
+    except (ProfileStoreError, ValueError) as exc:
+        _audit(request, "profile.save", "refused", name=name, reason=str(exc)[:200])
+        return error(422, f"save_profile: {exc}")
+    _audit(request, "profile.save", "ok", name=saved.name, version=saved.version, profile_id=saved.id)
+    return saved.name, saved.version
 
 
 # --- reading -------------------------------------------------------------------------------

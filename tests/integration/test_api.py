@@ -299,5 +299,17 @@ def test_profiles_mounted_roles_and_a_real_run(fresh_target, tmp_path, monkeypat
             assert test["profile"]["name"] == "nightly" and test["startedBy"] == "operator-bot"
             view = await wait_final(c, test["id"], bearer(tok["viewer"]))
             assert view["status"] == "passed"
-        assert fresh_target.stats()["requests"] == 90
+            assert fresh_target.stats()["requests"] == 90
+            seed = {"pattern": {"type": "ramp", "duration": "2s", "start_rate": 10, "end_rate": 20},
+                    "target": {"url": fresh_target.url + "/"}, "save_profile": True, "profile_name": "daily"}
+            r = await c.post("/api/v1/load-test/patterns/start", json=seed, headers=bearer(tok["operator"]))
+            assert r.status == 403 and "admin" in (await r.json())["error"]
+            r = await c.post("/api/v1/load-test/patterns/start", json=seed, headers=bearer(tok["admin"]))
+            assert r.status == 201, await r.text()
+            started = await r.json()
+            assert started["profile"] == {"name": "daily", "version": 1}
+            await wait_final(c, started["test_id"], bearer(tok["viewer"]))
+            names = [p["name"] for p in (await (await c.get("/api/v1/load-test/profiles",
+                                                             headers=bearer(tok["viewer"]))).json())["profiles"]]
+            assert sorted(names) == ["daily", "nightly"]
     run(main())
