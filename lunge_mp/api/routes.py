@@ -15,6 +15,8 @@ import os
 
 from aiohttp import web
 
+from lunge_mp.analysis.capped_rate import peak_rate
+from lunge_mp.analysis.guardrails import rate_fn
 from lunge_mp.api import keys
 
 from lunge_mp.api.intake import Refused, YAML_TYPES, estimate, masked_config, parse_document, plan_from_document
@@ -322,40 +324,26 @@ async def scale_test(request: web.Request) -> web.Response:
         if over:
             _audit(request, "scale", "refused", test_id=test.id if test else None, reason=over)
             return error(422, "over the server's ceiling: nothing changed", [over])
-    args = {"scenario": scenario, "vus": int(doc["vus"]) if "vus" in doc else None,
-            "factor": float(doc["factor"]) if "factor" in doc else None}
-    if "rate" in doc:
-        args["factor"] = _rate_factor(test, scenario, float(doc["rate"])) if test else None
-        if args["factor"] is None:
-            return error(409, f"scenario {scenario} has no current rate to scale from; give a factor")
+    args = {"scenario": scenario, **{k: (int(doc[k]) if k == "vus" else float(doc[k])) if k in doc else None
+                                     for k in ("vus", "factor", "rate")}}
     return await _steer(request, "scale", ("running", "paused"), **args)
 
 
-def _current_rate(test: ServedTest | None, scenario: str) -> float | None:
-    last = test.channel.last if test and test.channel else None
-    entry = (last or {}).get("scenarios", {}).get(scenario) or {}
-    return entry.get("target")
-
-
-def _rate_factor(test: ServedTest | None, scenario: str, rate: float) -> float | None:
-    now = _current_rate(test, scenario)
-    return rate / now if now else None
-
-
 def _scale_over_ceiling(request: web.Request, test: ServedTest | None, scenario, doc: dict) -> str | None:
+    """A scale over the server's --max-rate: a rate above it, or a factor that would take the
+    scenario's peak (times the factors it already has) above it."""
     ceiling = request.app[keys.CEILING]
-    if not ceiling.max_rate or test is None:
+    s = next((s for s in test.plan.scenarios if s.name == scenario), None) if test else None
+    if not ceiling.max_rate or s is None or not s.is_open:
         return None
+    per = max(1, len(s.requests))
     if "rate" in doc:
-        new = float(doc["rate"])
+        new, what = float(doc["rate"]) * per, "rate"
     else:
-        now = _current_rate(test, scenario)
-        if now is None:
-            return None
-        new = now * float(doc["factor"])
-    per = next((max(1, len(s.requests)) for s in test.plan.scenarios if s.name == scenario), 1)
-    if new * per > ceiling.max_rate:
-        return f"rate: {new * per:,.6g} requests/s is over the server's --max-rate {ceiling.max_rate:,.6g}"
+        already = test.control.scale_factors.get(scenario, 1.0)
+        new, what = peak_rate(rate_fn(s)) * already * float(doc["factor"]) * per, "factor"
+    if new > ceiling.max_rate * (1 + 1e-9):
+        return f"{what}: up to {new:,.6g} requests/s, over the server's --max-rate {ceiling.max_rate:,.6g}"
     return None
 
 

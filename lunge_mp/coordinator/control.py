@@ -76,8 +76,9 @@ class RunControl:
     def resume(self) -> concurrent.futures.Future:
         return self.submit("resume")
 
-    def scale(self, scenario: str, *, vus: int | None = None, factor: float | None = None) -> concurrent.futures.Future:
-        return self.submit("scale", scenario=scenario, vus=vus, factor=factor)
+    def scale(self, scenario: str, *, vus: int | None = None, factor: float | None = None,
+              rate: float | None = None) -> concurrent.futures.Future:
+        return self.submit("scale", scenario=scenario, vus=vus, factor=factor, rate=rate)
 
     def signal_handlers(self) -> dict[int, object]:
         """SIGUSR1 pauses, SIGUSR2 resumes (a CLI run; installed by the coordinator)."""
@@ -129,7 +130,7 @@ class RunControl:
     async def _pause(self, coord, t: float) -> str:
         if self.paused:
             return "already paused"
-        if t < coord.outcome.measured_from:
+        if coord.outcome.measured_from > 0 and t < coord.outcome.measured_from:
             return "the run is warming up; pause after the warmup"
         busy = [s.name for s in coord.lifecycle.running() if s.executor in ITERATION_EXECUTORS]
         if busy:
@@ -161,9 +162,10 @@ class RunControl:
         self._event(coord, t, "resume", pausedSeconds=round(d, 3))
         return "ok"
 
-    async def _scale(self, coord, t: float, scenario: str, vus: int | None, factor: float | None) -> str:
+    async def _scale(self, coord, t: float, scenario: str, vus: int | None, factor: float | None,
+                     rate: float | None = None) -> str:
         from lunge_mp.coordinator.scaling import scale
-        answer, detail = scale(coord, t, scenario, vus, factor)
+        answer, detail = scale(coord, t, scenario, vus, factor, rate)
         if answer == "ok":
             self._event(coord, t, "scale", scenario=scenario, **detail)
         return answer

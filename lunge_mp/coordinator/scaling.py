@@ -47,7 +47,8 @@ class ScaledFrom:
         return self.fn.time_of_hit(self._h_at + (n - self._h_at) / self.factor)
 
 
-def scale(coord, t: float, name: str, vus: int | None, factor: float | None) -> tuple[str, dict]:
+def scale(coord, t: float, name: str, vus: int | None, factor: float | None,
+          rate: float | None = None) -> tuple[str, dict]:
     """("ok", what changed) or (why not, {})."""
     if name not in coord.lifecycle.states or name not in {s.name for s in coord.plan.scenarios}:
         return f"no scenario named '{name}'", {}
@@ -55,13 +56,15 @@ def scale(coord, t: float, name: str, vus: int | None, factor: float | None) -> 
     s = st.plan
     if s.executor in ITERATION_EXECUTORS:
         return f"scenario {name} is iteration-based ({s.executor}): it has no VU count or rate to scale", {}
-    if (vus is None) == (factor is None):
-        return "give one of vus or factor", {}
+    if sum(x is not None for x in (vus, factor, rate)) != 1:
+        return "give one of vus, rate or factor", {}
     local = t - (st.started_at if st.started_at is not None else t)
     if s.is_open:
         if vus is not None:
             return f"scenario {name} is open-model ({s.executor}): scale its rate (rate or factor), not vus", {}
-        return _scale_open(coord, s, max(0.0, local), factor)
+        return _scale_open(coord, s, max(0.0, local), factor, rate)
+    if rate is not None:
+        return f"scenario {name} is closed-model ({s.executor}): scale its VUs (vus or factor), not its rate", {}
     now_vus = timeline.target_vus(s, local) if st.started_at is not None else s.vus
     if factor is None:
         factor = vus / now_vus if now_vus else None
@@ -80,14 +83,19 @@ def scale(coord, t: float, name: str, vus: int | None, factor: float | None) -> 
     return "ok", {"factor": round(factor, 6), "vus": timeline.target_vus(st.plan, local), "was": now_vus}
 
 
-def _scale_open(coord, s, local: float, factor: float | None) -> tuple[str, dict]:
-    if factor is None or not 0 < factor <= MAX_FACTOR or math.isnan(factor):
-        return f"factor must be above 0 and at most {MAX_FACTOR:g} (pause to send nothing)", {}
+def _scale_open(coord, s, local: float, factor: float | None, rate: float | None) -> tuple[str, dict]:
     clock = coord.clocks.get(s.name)
     if clock is None:
         return f"scenario {s.name} has no arrival schedule", {}
     base = coord.control.base_fns.get(s.name) or rate_fn_for(s)
     at = local + LOOKAHEAD_S if coord.lifecycle.state(s.name).started_at is not None else 0.0
+    if rate is not None:         # the rate asked for now: a factor over the (uncapped) rate at `at`
+        now = base.rate(at)
+        if now <= 0:
+            return f"scenario {s.name} asks for 0 iterations/s now: give a factor", {}
+        factor = rate / now
+    if factor is None or not 0 < factor <= MAX_FACTOR or math.isnan(factor):
+        return f"factor must be above 0 and at most {MAX_FACTOR:g} (pause to send nothing)", {}
     scaled = ScaledFrom(base, at, factor)
     coord.control.base_fns[s.name] = scaled
     new = ArrivalClock(capped(scaled, s.rate_cap) if s.rate_cap else scaled)
