@@ -89,6 +89,14 @@ def _logger(view: LiveView, redactor: Redactor):
     return log
 
 
+def _noter(view: LiveView):
+    """Pauses, resumes and scales, above the live line (they are not warnings)."""
+    def note(text: str) -> None:
+        view.close()
+        print(f"note: {text}", file=sys.stderr, flush=True)
+    return note
+
+
 def _abort_checker(plan: Plan):
     """Thresholds with abortOnFail, checked every second once their delayAbortEval has passed:
     windowed ones (`over 30s`) on each full window of the complete seconds so far, as the final
@@ -215,6 +223,8 @@ def run_plan(plan: Plan, workers: int, paths: dict[str, str], record: bool, *, q
     view = None if quiet else LiveView()
     redactor = Redactor.for_plan(plan)
     live = _live(view) if view else None
+    if view and control is not None:
+        control.notify = _noter(view)
     ticks = [f for f in (live, on_tick) if f is not None]
     coordinator = Coordinator(plan, workers, on_tick=(lambda c, t: [f(c, t) for f in ticks]) if ticks else None,
                               on_second=_abort_checker(plan), on_log=_logger(view, redactor) if view else None,

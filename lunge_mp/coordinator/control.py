@@ -55,6 +55,7 @@ class RunControl:
         self.scale_factors: dict[str, float] = {}   # open scenario → rate factor (scaling.py)
         self.base_fns: dict[str, object] = {}        # open scenario → its scaled, uncapped rate fn
         self.watchers: list = []         # fn(coordinator, t) called every tick (the API's live feed)
+        self.notify = None               # fn(text): a pause, resume or scale, for the person watching
         # with pauses or scales the plan alone no longer says what was asked: each second's
         # targets as the run asked them (near its middle), and scenarios' starts before shifts
         self.targets: dict[int, tuple[float, int]] = {}
@@ -173,8 +174,8 @@ class RunControl:
     def _event(self, coord, t: float, kind: str, **fields) -> None:
         event = {"t": round(t, 3), "event": kind, **fields}
         self.events = [*self.events, event]
-        if coord.on_log is not None:      # seen now, but not a warning of the run
-            coord.on_log(f"{kind} at {t:.1f}s" + "".join(f", {k} {v}" for k, v in fields.items()))
+        if self.notify is not None:       # seen now, but not a warning of the run
+            self.notify(f"{kind} at {t:.1f}s" + "".join(f", {k} {v}" for k, v in fields.items()))
 
 
 def mark_results(results: dict, control: RunControl | None) -> None:
