@@ -313,3 +313,24 @@ def test_profiles_mounted_roles_and_a_real_run(fresh_target, tmp_path, monkeypat
                                                              headers=bearer(tok["viewer"]))).json())["profiles"]]
             assert sorted(names) == ["daily", "nightly"]
     run(main())
+
+
+def test_a_guardrail_breach_is_a_violation_then_the_completion(fresh_target, tmp_path):
+    async def main():
+        async with client(tmp_path) as c:
+            cfg = {**open_config(fresh_target.url, rate=40), "guardrails": {"maxTotalRequests": 60}}
+            tid = (await (await c.post("/api/v1/tests", json=cfg)).json())["id"]
+            ws = await c.ws_connect(f"/api/v1/load-test/stream/{tid}")
+            kinds, violations, completion = [], [], None
+            while completion is None:
+                msg = await ws.receive(timeout=30)
+                assert msg.type == WSMsgType.TEXT, msg
+                m = json.loads(msg.data)
+                kinds.append(m["type"])
+                violations += m.get("messages", []) if m["type"] == "violation" else []
+                completion = m if m["type"] == "completion" else None
+            assert any("maxTotalRequests" in v for v in violations), violations
+            assert kinds.index("violation") < kinds.index("completion")
+            assert completion["exitCode"] == 111 and completion["status"] == "aborted"
+        assert fresh_target.stats()["requests"] == 60
+    run(main())
