@@ -181,8 +181,10 @@ def chart_update(base: str, url: str) -> dict | None:
         while page.evaluate("window.lungeDash.updateMs.length") < 20 and time.monotonic() < deadline:
             page.wait_for_timeout(200)
         ms = page.evaluate("window.lungeDash.updateMs")
+        per_chart = page.evaluate("window.lungeDash.chartMs")
         b.close()
-    return {"p50": pct(ms, 50), "p95": pct(ms, 95), "max": max(ms) if ms else None, "n": len(ms)}
+    return {"p50": pct(ms, 50), "p95": pct(ms, 95), "max": max(ms) if ms else None, "n": len(ms),
+            "perChart": {"p50": pct(per_chart, 50), "p95": pct(per_chart, 95), "n": len(per_chart)}}
 
 
 async def _ten(session, base: str, proc: psutil.Process, url: str, clients: bool) -> int:
@@ -268,7 +270,8 @@ Open model at {args.rate:,} arrivals/s, {args.duration} s, 1 worker; CPU over se
 | message delay after the second was complete, p50 / p95 | {s5['messageDelayMs']['p50']} / {s5['messageDelayMs']['p95']} ms (n {s5['messageDelayMs']['n']}) | p95 < 10 ms |
 | message delay after the second ended, p50 / p95 | {s5['sinceSecondEndMs']['p50']} / {s5['sinceSecondEndMs']['p95']} ms | |
 | API GET latency during the run, p50 / p99 | {s5['apiMs']['p50']} / {s5['apiMs']['p99']} ms (n {s5['apiMs']['n']}) | p99 < 50 ms |
-| dashboard chart update per message (Chromium), p50 / p95 | {(out['chartUpdateMs'] or {}).get('p50')} / {(out['chartUpdateMs'] or {}).get('p95')} ms | < 50 ms |
+| dashboard: all charts' update per message (Chromium), p50 / p95 | {(out['chartUpdateMs'] or {}).get('p50')} / {(out['chartUpdateMs'] or {}).get('p95')} ms | < 50 ms |
+| dashboard: one chart's update, p50 / p95 | {((out['chartUpdateMs'] or {}).get('perChart') or {}).get('p50')} / {((out['chartUpdateMs'] or {}).get('perChart') or {}).get('p95')} ms | |
 | server memory, 10 streamed tests at once, beyond idle (their 10 coordinators included) | {out['memory10']['beyondIdleMB']} MB (idle {out['memory10']['idleMB']}, peak {out['memory10']['peakMB']}) | < 100 MB |
 | the same without stream clients (the 10 coordinators alone: their HDR histograms) | {out['memory10NoClients']['beyondIdleMB']} MB | |
 | streaming's share (the difference) | {round(out['memory10']['beyondIdleMB'] - out['memory10NoClients']['beyondIdleMB'], 1)} MB | |

@@ -4,7 +4,7 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const state = { token: sessionStorage.getItem("lunge-token") || "", test: null, ws: null,
-                  classes: {}, points: 0, updateMs: [], messages: 0, status: "idle", paused: [] };
+                  classes: {}, points: 0, updateMs: [], chartMs: [], messages: 0, status: "idle", paused: [] };
   window.lungeDash = state;              // for tests and the curious: points drawn, update times
 
   const layout = (title, y) => ({ title: { text: title, font: { size: 13 } }, margin: { l: 50, r: 10, t: 30, b: 30 },
@@ -62,7 +62,10 @@
   function extend(id, xs, ys, idx) {
     const t0 = performance.now();
     Plotly.extendTraces(id, { x: xs, y: ys }, idx);
-    return performance.now() - t0;
+    const ms = performance.now() - t0;
+    state.chartMs.push(ms);                 // one chart's redraw
+    if (state.chartMs.length > 1000) state.chartMs.shift();
+    return ms;
   }
 
   function onSecond(kind, m) {
