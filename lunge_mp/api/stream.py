@@ -103,8 +103,8 @@ class Channel:
                                                "vus", "dropped", "cpu", "rssMB")},
                    "totals": {k: snap["totals"][k] for k in ("requests", "failures", "elapsed", "planned")},
                    "errors": dict(snap.get("errors") or {})}
-        if "queue" in snap:
-            metrics["queue"] = snap["queue"]
+        if isinstance(snap.get("queue"), dict):     # the queue's totals; per-key figures stay in results
+            metrics["queue"] = {k: v for k, v in snap["queue"].items() if k != "keys"}
         metrics["completeAt"], metrics["secondEnd"] = snap.get("completeAt"), snap.get("secondEnd")
         self.broadcast(fit(metrics, "errors"))
 

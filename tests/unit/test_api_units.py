@@ -213,3 +213,20 @@ def test_report_marks_pauses_and_scales():
     html = render_html(doc)
     assert "Paused at 2.0 s" in html and "Resumed at 4.5 s after 2.5 s paused" in html
     assert "Scaled &lt;web&gt; at 5.0 s: vus 6 (was 3)" in html
+
+
+def test_metrics_update_carries_the_queue_totals_under_1kb():
+    async def main():
+        ch = Channel("t_x")
+        client = ch.join()
+        client.queue.get_nowait()
+        snap = _snap(3)
+        snap["queue"] = {"keys": {f"jobs:{i}": {"type": "list", "depth": i} for i in range(100)},
+                         "depth": 12, "enqueued": 40, "processingRate": 38, "memoryBytes": 1_000_000}
+        ch.on_feed("second", snap)
+        client.queue.get_nowait()                      # rate_update
+        text = client.queue.get_nowait()
+        m = json.loads(text)
+        assert len(text.encode()) < MAX_MESSAGE
+        assert m["queue"] == {"depth": 12, "enqueued": 40, "processingRate": 38, "memoryBytes": 1_000_000}
+    asyncio.run(main())
