@@ -11,6 +11,7 @@ import click
 from lunge_mp import __version__
 from lunge_mp.cli_history import COMMANDS
 from lunge_mp.cli_lunge import COMMANDS as LUNGE_COMMANDS
+from lunge_mp.cli_serve import add_serve_commands
 
 EXIT_INVALID_CONFIG = 104
 
@@ -149,6 +150,9 @@ def _outputs(json_path, html_path, csv_path, junit_path) -> dict[str, str | None
                    "a variable KEY the config defines. A KEY the config never uses is an error. "
                    "Repeatable. With -c: the v1 environment's name.")
 @env_file_option
+@click.option("--dashboard", is_flag=False, flag_value="127.0.0.1:5665", default=None, metavar="[HOST:PORT]",
+              help="Serve a live dashboard and the API for this run (default 127.0.0.1:5665); steer it "
+                   "with its buttons or `lunge-mp ctl`. Other than loopback needs $LUNGE_MP_API_TOKEN.")
 @click.option("--threshold", "thresholds", multiple=True, metavar="METRIC:EXPR",
               help='Add a threshold to the config\'s own, e.g. "http_req_duration:p(95)<500". Repeatable.')
 @click.option("--config", "-c", "v1_config", type=click.Path(dir_okay=False),
@@ -160,13 +164,14 @@ def _outputs(json_path, html_path, csv_path, junit_path) -> dict[str, str | None
 def run(config: str | None, json_path: str | None, html_path: str | None, csv_path: str | None,
         junit_path: str | None, no_history: bool, workers: int | None, quiet: bool,
         env: tuple[str, ...], env_file: str | None, thresholds: tuple[str, ...], v1_config: str | None,
-        v1_request: str | None, v1_suite: str | None, verbose: bool, v1_vars: tuple[str, ...]) -> None:
+        v1_request: str | None, v1_suite: str | None, verbose: bool, v1_vars: tuple[str, ...],
+        dashboard: str | None) -> None:
     """Run the load test described by CONFIG (a Lunge v2 YAML or JSON file).
 
     A banner on stderr says what is about to run; then live progress (stderr) and the
     summary (stdout). The first Ctrl-C stops gracefully (running iterations get their
     gracefulStop, results are written, exit 105); a second one stops at once and still
-    writes what was gathered.
+    writes what was gathered. SIGUSR1 pauses the run, SIGUSR2 resumes it.
 
     \b
     Examples:
@@ -194,7 +199,7 @@ def run(config: str | None, json_path: str | None, html_path: str | None, csv_pa
     overrides = _parse_env(env, env_file)
     sys.exit(execute(config, overrides=overrides, workers=workers or os.cpu_count() or 1, quiet=quiet,
                      outputs=_outputs(json_path, html_path, csv_path, junit_path), record=not no_history,
-                     thresholds=_thresholds(thresholds)))
+                     thresholds=_thresholds(thresholds), dashboard=dashboard))
 
 
 @main.command(short_help="Run a Lunge v1 test or request, or a quick test of one URL.")
@@ -439,6 +444,7 @@ def _profile_command() -> click.Command:
 
 
 _Group.lazy["profile"] = _profile_command
+add_serve_commands(main)    # serve, ctl
 
 
 if __name__ == "__main__":

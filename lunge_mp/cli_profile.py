@@ -348,7 +348,7 @@ def key(new: bool, store_path: str | None) -> None:
 
 
 RUN_KWARGS = ("json_path", "html_path", "csv_path", "junit_path", "no_history", "workers", "quiet", "env",
-              "env_file", "thresholds")
+              "env_file", "thresholds", "dashboard")
 
 
 @profile.command("run", cls=_Command, short_help="Run a saved profile, with run's flags.")
@@ -388,7 +388,8 @@ def run(name: str, version: int | None, store_path: str | None, **flags) -> None
     outputs = {"json": flags["json_path"], "html": flags["html_path"], "csv": flags["csv_path"],
                "junit": flags["junit_path"]}
     sys.exit(execute_plan(plan, flags["workers"] or os.cpu_count() or 1, flags["quiet"], outputs,
-                          not flags["no_history"], store_path=str(ctx.store_path)))
+                          not flags["no_history"], store_path=str(ctx.store_path),
+                          dashboard=flags.get("dashboard")))
 
 
 PROFILE_HELP = {   # what run's flags mean for a profile, whose ${VAR}s were expanded when it was saved

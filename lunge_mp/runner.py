@@ -17,6 +17,7 @@ from lunge_mp.analysis.thresholds import evaluate
 from lunge_mp.analysis.verdict import observe, verdicts
 from lunge_mp.config import ConfigError, load_plan
 from lunge_mp.coordinator import timeline, warmup
+from lunge_mp.coordinator.control import RunControl, mark_results
 from lunge_mp.coordinator.run import Coordinator, RunOutcome
 from lunge_mp.metrics.names import GENERATOR_FAILURE
 from lunge_mp.plan import Plan
@@ -86,6 +87,14 @@ def _logger(view: LiveView, redactor: Redactor):
         view.close()
         print(f"warning: {escape(redactor.text(text))}", file=sys.stderr, flush=True)
     return log
+
+
+def _noter(view: LiveView):
+    """Pauses, resumes and scales, above the live line (they are not warnings)."""
+    def note(text: str) -> None:
+        view.close()
+        print(f"note: {text}", file=sys.stderr, flush=True)
+    return note
 
 
 def _abort_checker(plan: Plan):
@@ -163,11 +172,11 @@ def explain(source: str, plan: Plan | None, error: ConfigError | None = None) ->
 
 def execute(config: str, overrides: dict[str, str], workers: int, quiet: bool,
             outputs: dict[str, str | None], record: bool = True,
-            thresholds: dict[str, list[str]] | None = None) -> int:
+            thresholds: dict[str, list[str]] | None = None, dashboard: str | None = None) -> int:
     plan = load_or_explain(config, overrides, thresholds)
     if plan is None:
         return EXIT_INVALID_CONFIG
-    return execute_plan(plan, workers, quiet, outputs, record)
+    return execute_plan(plan, workers, quiet, outputs, record, dashboard=dashboard)
 
 
 def _with_hint(problem: str | None, hint: str) -> str | None:
@@ -175,11 +184,12 @@ def _with_hint(problem: str | None, hint: str) -> str | None:
 
 
 def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str | None],
-                 record: bool = True, store_path: str | None = None) -> int:
+                 record: bool = True, store_path: str | None = None, dashboard: str | None = None) -> int:
     """Run a valid plan; write results, reports and the summary whatever happens.
 
     `outputs` (format → path, from the command line) override the config's `output:`;
-    `store_path` is the history store to record in (None: the default one).
+    `store_path` is the history store to record in (None: the default one);
+    `dashboard` (HOST:PORT): serve the live dashboard and API for this run meanwhile.
     """
     paths = {**plan.output, **{fmt: path for fmt, path in outputs.items() if path}}
     labels = {fmt: FLAGS[fmt] if outputs.get(fmt) else f"output.{fmt}.path" for fmt in paths}
@@ -188,13 +198,37 @@ def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str |
     if problem:
         print(f"error: {escape(problem)}", file=sys.stderr)
         return EXIT_INVALID_CONFIG
-    redactor = Redactor.for_plan(plan)
     if not quiet:
         banner = start_banner(plan, workers, transports.described(plan), paths)
-        print(escape(redactor.text("\n".join(banner)), keep="\n"), file=sys.stderr)
+        print(escape(Redactor.for_plan(plan).text("\n".join(banner)), keep="\n"), file=sys.stderr)
+    if dashboard is not None:
+        from lunge_mp.api.attach import run_with_dashboard
+        return run_with_dashboard(plan, workers, quiet, paths, record, dashboard)
+    # SIGUSR1 pauses, SIGUSR2 resumes (coordinator/control.py)
+    results, code, written = run_plan(plan, workers, paths, record, quiet=quiet, control=RunControl(),
+                                      store_path=store_path)
+    if not quiet:
+        print_summary(results, written=written)
+    return code
+
+
+def run_plan(plan: Plan, workers: int, paths: dict[str, str], record: bool, *, quiet: bool = True,
+             control=None, on_tick=None, signals: bool = True,
+             store_path: str | None = None) -> tuple[dict, int, list[str]]:
+    """Run a valid plan and write its results and reports: (results, exit code, files written).
+
+    `control` (coordinator/control.py) steers it from outside; `on_tick(coordinator, t)` is
+    called every second beside the live line; `signals=False` when not on the main thread.
+    """
     view = None if quiet else LiveView()
-    coordinator = Coordinator(plan, workers, on_tick=_live(view) if view else None,
-                              on_second=_abort_checker(plan), on_log=_logger(view, redactor) if view else None)
+    redactor = Redactor.for_plan(plan)
+    live = _live(view) if view else None
+    if view and control is not None:
+        control.notify = _noter(view)
+    ticks = [f for f in (live, on_tick) if f is not None]
+    coordinator = Coordinator(plan, workers, on_tick=(lambda c, t: [f(c, t) for f in ticks]) if ticks else None,
+                              on_second=_abort_checker(plan), on_log=_logger(view, redactor) if view else None,
+                              control=control, signals=signals)
     internal_error = None
     try:
         outcome = uvloop.run(coordinator.run())
@@ -223,10 +257,9 @@ def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str |
     all_failed = all_failed_warning(results["metrics"])
     if all_failed:
         results["warnings"].append(all_failed)
+    mark_results(results, control)   # pauses and scale events (docs/RESULTS.md)
     results = redactor.doc(results)   # every writer, the store and the summary get a clean doc
     written = write_reports(results, paths)
     if record:
         record_after_run(results, store_path)   # history for `lunge-mp history` / `compare`; never raises
-    if not quiet:
-        print_summary(results, written=written)
-    return code
+    return results, code, written

@@ -43,6 +43,9 @@ def main() -> int:
         stats = target.stats()
     print(f"demo: the target counted {stats['requests']:,} requests; lunge-mp exited {code}")
     print(f"demo: open {args.html} in a browser for the charts; `lunge-mp history` lists past runs")
+    print("demo: watch a run live: `lunge-mp run CONFIG --dashboard` (http://127.0.0.1:5665/, steer it with "
+          "`lunge-mp ctl pause|resume|stop|scale`), or serve an API and dashboard that start tests: "
+          "`lunge-mp serve` (http://127.0.0.1:8080/, docs/API.md)")
     return code
 
 

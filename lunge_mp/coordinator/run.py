@@ -27,6 +27,7 @@ import zmq.asyncio
 
 from lunge_mp.analysis.guardrails import EXIT_GUARDRAIL, Event
 from lunge_mp.coordinator import limits, queue_monitor, timeline, warmup
+from lunge_mp.coordinator.control import RunControl
 from lunge_mp.coordinator.guarding import RunGuard
 from lunge_mp.coordinator.dealing import LoadDealer
 from lunge_mp.coordinator.health import EXIT_LOST_WORKERS, WorkerHealth, exit_text
@@ -99,7 +100,8 @@ def _r(t: float | None) -> float | None:
 
 
 class Coordinator(WorkerHealth, LoadDealer):
-    def __init__(self, plan: Plan, workers: int, on_tick=None, on_second=None, on_log=None) -> None:
+    def __init__(self, plan: Plan, workers: int, on_tick=None, on_second=None, on_log=None,
+                 control: RunControl | None = None, signals: bool = True) -> None:
         self.run_id = uuid.uuid4().hex[:12]
         self.pool = WorkerPool(workers)
         self.sessions = [WorkerSession(i, self.run_id) for i in range(workers)]
@@ -120,6 +122,8 @@ class Coordinator(WorkerHealth, LoadDealer):
         self.on_tick = on_tick       # live view callback(coordinator, t)
         self.on_second = on_second   # mid-run checks callback(coordinator, t) -> (reason, code) | None
         self.on_log = on_log         # a line for the person watching (guardrails, lost workers)
+        self.control = control       # stop/pause/resume/scale from outside (coordinator/control.py)
+        self.signals = signals       # SIGINT/SIGTERM stop (and with a control SIGUSR1/2 pause/resume)
         self.t0_ns = 0
         self.stop_requested: str | None = None
         self.hard_stop = False
@@ -156,6 +160,10 @@ class Coordinator(WorkerHealth, LoadDealer):
     def now(self) -> float:
         """Seconds since t0 (negative before it)."""
         return (time.monotonic_ns() - self.t0_ns) / 1e9
+
+    def paused_s(self, t: float) -> float:
+        """Seconds paused up to `t`: maxDuration counts only the time the run was not paused."""
+        return self.control.paused_at(t) if self.control is not None else 0.0
 
     def live_workers(self) -> list[int]:
         return [s.worker for s in self.sessions if s.state in (State.RUNNING, State.READY)]
@@ -219,8 +227,10 @@ class Coordinator(WorkerHealth, LoadDealer):
         self.sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         self.sock.setsockopt(zmq.MAXMSGSIZE, 64 * 2**20)
         self.sock.bind(self.pool.endpoint)
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self._on_signal)
+        handlers = {signal.SIGINT: self._on_signal, signal.SIGTERM: self._on_signal,
+                    **(self.control.signal_handlers() if self.control else {})} if self.signals else {}
+        for sig, handler in handlers.items():
+            loop.add_signal_handler(sig, handler)
         self.outcome.start_time = time.time()
         receiver = loop.create_task(self._receive())
         try:
@@ -231,7 +241,7 @@ class Coordinator(WorkerHealth, LoadDealer):
         finally:
             gc.unfreeze()
             receiver.cancel()
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in handlers:
                 loop.remove_signal_handler(sig)
             self.sock.close(linger=0)
             ctx.term()
@@ -300,11 +310,13 @@ class Coordinator(WorkerHealth, LoadDealer):
                 # without this the coordinator grows ~1 MB/s at 1,000 it/s
                 last_gc = t
                 gc.collect()
-            for action in self.lifecycle.due(t):
-                await self._apply(action)
-            self._on_guardrails(self.guard.check_time(t))
-            await self._schedule_open(t)
-            await self._schedule_closed(t)
+            paused = self.control is not None and await self.control.tick(self, t)
+            if not paused:     # paused: nothing starts, ends or is dealt (the schedule waits)
+                for action in self.lifecycle.due(t):
+                    await self._apply(action)
+                self._on_guardrails(self.guard.check_time(t - self.paused_s(t)))
+                await self._schedule_open(t)
+                await self._schedule_closed(t)
             self._check_workers()
             await self._send_moved_iterations()
             await self._heartbeat((State.RUNNING,))
@@ -312,7 +324,7 @@ class Coordinator(WorkerHealth, LoadDealer):
                 last_live = t
                 self._sample_resources(t)
                 self._on_guardrails(self.guard.check(
-                    t, self._aggregates(), self.aggregate.last_complete_bucket(),
+                    t - self.paused_s(t), self._aggregates(), self.aggregate.last_complete_bucket(),
                     self.monitor.samples[-1] if self.monitor.samples else None))
                 if self.on_second is not None:
                     verdict = self.on_second(self, t)

@@ -96,6 +96,20 @@ def cards(r: dict) -> str:
 MAX_VERDICT_LINES = 5
 
 
+def _event_text(e: dict) -> str:
+    """`Paused at 4.3 s`, `Resumed at 6.2 s after 1.9 s paused`, `Scaled web at 8.0 s: vus 6 (was 3)`."""
+    t = e.get("t")
+    at = f" at {t:.1f} s" if isinstance(t, (int, float)) else ""
+    kind = e.get("event")
+    if kind == "pause":
+        return f"Paused{at}"
+    if kind == "resume":
+        return f"Resumed{at} after {e.get('pausedSeconds', 0):.1f} s paused"
+    detail = ", ".join(f"{k} {v}" for k, v in e.items() if k not in ("t", "event", "scenario", "was"))
+    was = f" (was {e['was']})" if "was" in e else ""
+    return f"Scaled {e.get('scenario', '')}{at}: {detail}{was}"
+
+
 def verdict(r: dict) -> str:
     """Why the run passed or not, first thing on the page: the failing thresholds with their
     observed values, the abort or invalid reason, the anomalies and the first warnings, each
@@ -123,6 +137,8 @@ def verdict(r: dict) -> str:
             kinds[str(a.get("kind"))] = kinds.get(str(a.get("kind")), 0) + 1
         text = ", ".join(f"{n} × {k.replace('_', ' ')}" for k, n in kinds.items())
         lines.append(f'<li><a href="#anomalies">Anomalies</a>: {esc(text)}</li>')
+    for e in r.get("controlEvents") or []:     # pauses and scales (coordinator/control.py)
+        lines.append(f'<li><strong>{esc(_event_text(e))}</strong></li>')
     others = [w for w in warnings if w not in invalid]
     for w in others[:MAX_VERDICT_LINES]:
         lines.append(f'<li>Warning: {esc(w)}</li>')

@@ -1,0 +1,247 @@
+// lunge-mp live dashboard: charts fed by the test's WebSocket, buttons that call the API.
+// Every text from the server is set with textContent (never parsed as HTML).
+"use strict";
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const state = { token: sessionStorage.getItem("lunge-token") || "", test: null, ws: null,
+                  classes: {}, points: 0, updateMs: [], chartMs: [], messages: 0, status: "idle", paused: [] };
+  window.lungeDash = state;              // for tests and the curious: points drawn, update times
+
+  const layout = (title, y) => ({ title: { text: title, font: { size: 13 } }, margin: { l: 50, r: 10, t: 30, b: 30 },
+    xaxis: { title: { text: "s" } }, yaxis: { title: { text: y }, rangemode: "tozero" },
+    legend: { orientation: "h", y: -0.2 }, showlegend: true });
+  const line = (name, extra) => Object.assign({ x: [], y: [], name, mode: "lines", type: "scatter" }, extra || {});
+  const CHARTS = {
+    "chart-rate": [layout("Target vs actual rate", "it/s"), [line("target", { line: { dash: "dash" } }), line("actual")]],
+    "chart-latency": [layout("Latency", "ms"), [line("p50"), line("p95"), line("p99")]],
+    "chart-failures": [layout("Failures by class", "/s"), []],
+    "chart-vus": [layout("VUs", "VUs"), [line("VUs")]],
+    "chart-drops": [layout("Drops and schedule lag", "dropped /s"),
+                    [line("dropped"), line("lag p95 (ms)", { yaxis: "y2" })]],
+    "chart-cpu": [layout("Load generator CPU", "% of the box"), [line("CPU")]],
+  };
+  CHARTS["chart-drops"][0].yaxis2 = { overlaying: "y", side: "right", rangemode: "tozero", title: { text: "ms" } };
+  const opts = { displayModeBar: false, responsive: true };
+
+  function resetCharts() {
+    state.classes = {}; state.points = 0; state.paused = [];
+    for (const [id, [lay, traces]] of Object.entries(CHARTS)) {
+      Plotly.react(id, traces.map((t) => Object.assign({}, t, { x: [], y: [] })), lay, opts);
+    }
+  }
+
+  function headers(extra) {
+    const h = Object.assign({}, extra || {});
+    if (state.token) h.Authorization = "Bearer " + state.token;
+    return h;
+  }
+
+  async function api(method, path, body, type) {
+    const init = { method, headers: headers(body === undefined ? {} : { "Content-Type": type || "application/json" }) };
+    if (body !== undefined) init.body = typeof body === "string" ? body : JSON.stringify(body);
+    const r = await fetch(path, init);
+    if (r.status === 401) { $("token-box").hidden = false; throw new Error("a token is needed"); }
+    const data = (r.headers.get("Content-Type") || "").includes("json") ? await r.json() : {};
+    if (!r.ok) throw new Error((data.error || r.statusText) + (data.problems ? ": " + data.problems.join("; ") : ""));
+    return data;
+  }
+
+  function say(text) { $("message").textContent = text; }
+
+  function setStatus(status, text) {
+    state.status = status;
+    $("status").dataset.status = status;
+    $("status").textContent = text || status;
+    const live = status === "running" || status === "paused";
+    $("stop").disabled = !live;
+    $("pause").disabled = status !== "running";
+    $("resume").disabled = status !== "paused";
+    $("scale").disabled = !live;
+  }
+
+  function extend(id, xs, ys, idx) {
+    const t0 = performance.now();
+    Plotly.extendTraces(id, { x: xs, y: ys }, idx);
+    const ms = performance.now() - t0;
+    state.chartMs.push(ms);                 // one chart's redraw
+    if (state.chartMs.length > 1000) state.chartMs.shift();
+    return ms;
+  }
+
+  function onSecond(kind, m) {
+    let ms = 0;
+    if (kind === "rate_update") {
+      ms += extend("chart-rate", [[m.t], [m.t]], [[m.target], [m.actual]], [0, 1]);
+      state.points += 1;
+      if (m.paused) markPaused([m.t]);
+      if (state.status === "running" || state.status === "paused") setStatus(m.paused ? "paused" : "running");
+    } else {
+      ms += extend("chart-latency", [[m.t], [m.t], [m.t]], [[m.p50], [m.p95], [m.p99]], [0, 1, 2]);
+      ms += extend("chart-vus", [[m.t]], [[m.vus]], [0]);
+      ms += extend("chart-drops", [[m.t], [m.t]], [[m.dropped], [m.lagP95]], [0, 1]);
+      ms += extend("chart-cpu", [[m.t]], [[m.cpu]], [0]);
+      const errors = m.errors || {};
+      for (const cls of Object.keys(errors)) {
+        if (!(cls in state.classes)) {
+          state.classes[cls] = Object.keys(state.classes).length;
+          Plotly.addTraces("chart-failures", line(cls, { type: "bar" }));
+        }
+      }
+      const idx = Object.values(state.classes);
+      if (idx.length) {
+        const names = Object.keys(state.classes);
+        ms += extend("chart-failures", names.map(() => [m.t]), names.map((c) => [errors[c] || 0]), idx);
+      }
+    }
+    state.updateMs.push(ms);
+    if (state.updateMs.length > 300) state.updateMs.shift();
+  }
+
+  function onHistory(h) {
+    resetCharts();
+    const s = h.series, t = s.t;
+    if (t.length) {
+      extend("chart-rate", [t, t], [s.target, s.actual], [0, 1]);
+      extend("chart-latency", [t, t, t], [s.p50, s.p95, s.p99], [0, 1, 2]);
+      extend("chart-vus", [t], [s.vus], [0]);
+      extend("chart-drops", [t, t], [s.dropped, s.lagP95], [0, 1]);
+      extend("chart-cpu", [t], [s.cpu], [0]);
+      state.points = t.length;
+      markPaused(t.filter((_, i) => s.paused[i]));
+    }
+    $("violations").replaceChildren();
+    for (const text of h.violations) addViolation(text);
+  }
+
+  // paused seconds: shaded on the rate chart
+  function markPaused(seconds) {
+    if (!seconds.length) return;
+    state.paused.push(...seconds);
+    const shapes = state.paused.map((t) => ({ type: "rect", xref: "x", yref: "paper", x0: t, x1: t + 1, y0: 0, y1: 1,
+      fillcolor: "#f59e0b", opacity: 0.2, line: { width: 0 } }));
+    Plotly.relayout("chart-rate", { shapes });
+  }
+
+  function addViolation(text, kind) {
+    const li = document.createElement("li");
+    li.textContent = text;
+    if (kind) li.className = kind;
+    $("violations").prepend(li);
+  }
+
+  function connect(test) {
+    if (state.ws) state.ws.close();
+    const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host +
+      "/api/v1/load-test/stream/" + encodeURIComponent(test.id);
+    const ws = state.token ? new WebSocket(url, ["lunge-mp", "bearer." + state.token]) : new WebSocket(url);
+    state.ws = ws;
+    ws.onmessage = (ev) => {
+      if (ws !== state.ws) return;
+      const m = JSON.parse(ev.data);
+      state.messages += 1;
+      if (m.type === "history") onHistory(m);
+      else if (m.type === "rate_update" || m.type === "metrics_update") onSecond(m.type, m);
+      else if (m.type === "violation") m.messages.forEach(addViolation);
+      else if (m.type === "event") addViolation(m.event + " at " + m.t + "s" + (m.scenario ? " (" + m.scenario + ")" : ""), "event");
+      else if (m.type === "completion") {
+        setStatus(m.status, "completed: " + m.status + " (exit " + m.exitCode + ")");
+        say("results: " + m.results + "  report: " + m.report);
+        refreshTests();
+      }
+    };
+  }
+
+  function select(test) {
+    state.test = test;
+    $("test-name").textContent = test.name + " · " + test.id;
+    setStatus(test.status);
+    const sel = $("scale-scenario");
+    sel.replaceChildren();
+    for (const s of test.scenarios || []) {
+      const o = document.createElement("option");
+      o.value = s.name; o.textContent = s.name + (s.open ? " (open)" : " (closed)");
+      sel.append(o);
+    }
+    $("scale-what").value = (test.scenarios || [])[0] && test.scenarios[0].open ? "rate" : "vus";
+    resetCharts();
+    connect(test);
+    renderTests();
+  }
+
+  let tests = [];
+  function renderTests() {
+    const ul = $("tests");
+    ul.replaceChildren();
+    for (const t of tests) {
+      const li = document.createElement("li");
+      li.textContent = `${t.name} · ${t.status}` + (t.created ? ` · ${t.created}` : "");
+      if (state.test && t.id === state.test.id) li.className = "current";
+      if (t.links && t.links.stream) li.onclick = () => select(t);
+      else li.onclick = () => window.open(`/api/v1/tests/${encodeURIComponent(t.id)}/report`, "_blank");
+      ul.append(li);
+    }
+  }
+
+  async function refreshTests() {
+    try {
+      const data = await api("GET", "/api/v1/tests");
+      tests = data.tests;
+      if (data.profiles && !state.profilesLoaded) { state.profilesLoaded = true; loadProfiles(); }
+      const live = data.running[0];
+      if (live && (!state.test || (state.test.id !== live.id && !(state.status in { running: 1, paused: 1 })))) select(live);
+      else if (!state.test && tests.length && tests[0].links && tests[0].links.stream) select(tests[0]);
+      renderTests();
+    } catch (e) { say(e.message); }
+  }
+
+  async function loadProfiles() {
+    try {
+      const data = await api("GET", "/api/v1/load-test/profiles");
+      for (const p of data.profiles || data) {
+        const o = document.createElement("option");
+        o.value = p.id || p.name; o.textContent = "profile: " + (p.name || p.id);
+        $("profile").append(o);
+      }
+    } catch (e) { /* no profile store on this server */ }
+  }
+
+  async function steer(action, body) {
+    if (!state.test) return;
+    try {
+      const t = await api("POST", `/api/v1/tests/${encodeURIComponent(state.test.id)}/${action}`, body);
+      setStatus(t.status);
+      say(action + ": ok");
+    } catch (e) { say(action + ": " + e.message); }
+  }
+
+  $("stop").onclick = () => steer("stop");
+  $("pause").onclick = () => steer("pause");
+  $("resume").onclick = () => steer("resume");
+  $("scale-form").onsubmit = (ev) => {
+    ev.preventDefault();
+    steer("scale", { scenario: $("scale-scenario").value, [$("scale-what").value]: Number($("scale-value").value) });
+  };
+  $("start-form").onsubmit = async (ev) => {
+    ev.preventDefault();
+    try {
+      const profile = $("profile").value;
+      const text = $("config").value.trim();
+      const t = profile
+        ? await api("POST", `/api/v1/load-test/profiles/${encodeURIComponent(profile)}/run`, {})
+        : await api("POST", "/api/v1/tests", text, text.startsWith("{") ? "application/json" : "application/yaml");
+      say("started " + t.id);
+      select(t);
+      refreshTests();
+    } catch (e) { say("start: " + e.message); }
+  };
+  $("token-save").onclick = () => {
+    state.token = $("token").value.trim();
+    sessionStorage.setItem("lunge-token", state.token);
+    $("token-box").hidden = true;
+    refreshTests();
+  };
+
+  resetCharts();
+  refreshTests();
+  setInterval(refreshTests, 3000);
+})();

@@ -1,0 +1,108 @@
+"""Scaling a running scenario (the run loop applies it; see coordinator/control.py).
+
+- constant-vus: the scenario runs `vus` VUs from now on (a factor multiplies its VUs);
+- ramping-vus: its start and stage targets are multiplied by the factor (or by vus / the
+  current target), so the shape of the ramp stays;
+- open model: from the horizon already dealt on, the rate is the scenario's rate times the
+  factor (`rate` gives the factor as rate / the current target). The arrival schedule stays
+  exact before that instant and continues from the same arrival index, and the scenario's
+  guardrail cap (maxRate) still caps the scaled rate.
+"""
+
+from __future__ import annotations
+
+import math
+
+import msgspec
+
+from lunge_mp.analysis.capped_rate import capped
+from lunge_mp.coordinator import timeline
+from lunge_mp.coordinator.dealing import LOOKAHEAD_S
+from lunge_mp.coordinator.lifecycle import ITERATION_EXECUTORS
+from lunge_mp.schedule.arrivals import ArrivalClock
+from lunge_mp.schedule.rates import rate_fn_for
+
+MAX_FACTOR = 1000.0
+
+
+class ScaledFrom:
+    """R(t) before `at`, factor·R(t) from `at` on: a RateFn (schedule/rates.py)."""
+
+    def __init__(self, fn, at: float, factor: float) -> None:
+        self.fn, self.at, self.factor = fn, at, factor
+        self.duration = fn.duration
+        self._h_at = fn.hits(at)
+
+    def rate(self, t: float) -> float:
+        r = self.fn.rate(t)
+        return r if t < self.at else r * self.factor
+
+    def hits(self, t: float) -> float:
+        h = self.fn.hits(t)
+        return h if t <= self.at else self._h_at + self.factor * (h - self._h_at)
+
+    def time_of_hit(self, n: float) -> float:
+        if n < self._h_at:
+            return self.fn.time_of_hit(n)
+        return self.fn.time_of_hit(self._h_at + (n - self._h_at) / self.factor)
+
+
+def scale(coord, t: float, name: str, vus: int | None, factor: float | None,
+          rate: float | None = None) -> tuple[str, dict]:
+    """("ok", what changed) or (why not, {})."""
+    if name not in coord.lifecycle.states or name not in {s.name for s in coord.plan.scenarios}:
+        return f"no scenario named '{name}'", {}
+    st = coord.lifecycle.state(name)
+    s = st.plan
+    if s.executor in ITERATION_EXECUTORS:
+        return f"scenario {name} is iteration-based ({s.executor}): it has no VU count or rate to scale", {}
+    if sum(x is not None for x in (vus, factor, rate)) != 1:
+        return "give one of vus, rate or factor", {}
+    local = t - (st.started_at if st.started_at is not None else t)
+    if s.is_open:
+        if vus is not None:
+            return f"scenario {name} is open-model ({s.executor}): scale its rate (rate or factor), not vus", {}
+        return _scale_open(coord, s, max(0.0, local), factor, rate)
+    if rate is not None:
+        return f"scenario {name} is closed-model ({s.executor}): scale its VUs (vus or factor), not its rate", {}
+    now_vus = timeline.target_vus(s, local) if st.started_at is not None else s.vus
+    if factor is None:
+        factor = vus / now_vus if now_vus else None
+        if factor is None and s.executor == "ramping-vus":
+            return f"scenario {name} runs 0 VUs now: give a factor", {}
+    if factor is not None and not 0 <= factor <= MAX_FACTOR:
+        return f"factor must be between 0 and {MAX_FACTOR:g}", {}
+    if s.executor == "constant-vus":
+        new = vus if vus is not None else round(s.vus * factor)
+        st.plan = msgspec.structs.replace(s, vus=int(new))
+        coord.vus_sent.pop(name, None)
+        return "ok", {"vus": int(new), "was": s.vus}
+    stages = tuple(msgspec.structs.replace(g, target=round(g.target * factor)) for g in s.stages)
+    st.plan = msgspec.structs.replace(s, start_vus=round(s.start_vus * factor), stages=stages)
+    coord.vus_sent.pop(name, None)
+    return "ok", {"factor": round(factor, 6), "vus": timeline.target_vus(st.plan, local), "was": now_vus}
+
+
+def _scale_open(coord, s, local: float, factor: float | None, rate: float | None) -> tuple[str, dict]:
+    clock = coord.clocks.get(s.name)
+    if clock is None:
+        return f"scenario {s.name} has no arrival schedule", {}
+    base = coord.control.base_fns.get(s.name) or rate_fn_for(s)
+    at = local + LOOKAHEAD_S if coord.lifecycle.state(s.name).started_at is not None else 0.0
+    if rate is not None:         # the rate asked for now: a factor over the (uncapped) rate at `at`
+        now = base.rate(at)
+        if now <= 0:
+            return f"scenario {s.name} asks for 0 iterations/s now: give a factor", {}
+        factor = rate / now
+    if factor is None or not 0 < factor <= MAX_FACTOR or math.isnan(factor):
+        return f"factor must be above 0 and at most {MAX_FACTOR:g} (pause to send nothing)", {}
+    scaled = ScaledFrom(base, at, factor)
+    coord.control.base_fns[s.name] = scaled
+    new = ArrivalClock(capped(scaled, s.rate_cap) if s.rate_cap else scaled)
+    # the new clock continues the old one: the same arrivals before `at`, none handed out twice
+    new._next, new._last_us = clock._next, clock._last_us   # noqa: SLF001
+    coord.clocks[s.name] = new
+    total = coord.control.scale_factors.get(s.name, 1.0) * factor
+    coord.control.scale_factors = {**coord.control.scale_factors, s.name: total}
+    return "ok", {"factor": round(factor, 6), "totalFactor": round(total, 6),
+                  "rate": round(new.fn.rate(at), 3), "capped": bool(s.rate_cap)}
