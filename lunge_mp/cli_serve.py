@@ -14,7 +14,6 @@ from pathlib import Path
 
 import click
 
-from lunge_mp.config.durations import parse_duration
 
 EXIT_INVALID = 104
 
@@ -22,16 +21,18 @@ EXIT_INVALID = 104
 def _duration(ctx, param, value):
     if value is None:
         return None
+    from lunge_mp.config.durations import parse_duration   # lazily: `lunge-mp run` starts faster
+
     try:
         return parse_duration(value)
     except (ValueError, TypeError) as exc:
         raise click.BadParameter(str(exc)) from None
 
 
-@click.command()
+@click.command(short_help="Serve the API, the live stream and the dashboard; run tests here.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Any other than loopback needs a token.")
-@click.option("--port", "-p", type=click.IntRange(0, 65535), default=8080, show_default=True,
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
               help="Port (0 picks a free one and prints it).")
 @click.option("--token-file", type=click.Path(dir_okay=False),
               help="Bearer tokens: one token alone (role admin), or YAML `tokens: [{name, role, token}]` with "
@@ -63,6 +64,11 @@ def serve(host: str, port: int, token_file: str | None, max_rate: float, max_dur
     Stream:      ws://HOST:PORT/api/v1/load-test/stream/ID
     Described:   /api/v1/openapi.json      Prometheus: /metrics
     Audit log:   $LUNGE_MP_AUDIT_LOG, else audit.log beside the history store.
+
+    \b
+    Examples:
+      lunge-mp serve                                   # http://127.0.0.1:8080/
+      lunge-mp serve --host 0.0.0.0 --token-file tokens.yaml --max-rate 5000 --max-duration 30m
     """
     from lunge_mp.analysis.hosts import host_pattern_problem
     from lunge_mp.api import Settings, create_app
@@ -166,7 +172,7 @@ def _test_id(url: str, token: str | None, given: str | None) -> str:
     return running[0]["id"]
 
 
-@click.group()
+@click.group(short_help="Steer a running test: status, stop, pause, resume, scale.")
 @click.option("--url", default="http://127.0.0.1:5665", show_default=True, envvar="LUNGE_MP_API_URL",
               help="The server: `lunge-mp serve` (port 8080 by default) or `run --dashboard`; "
                    "also $LUNGE_MP_API_URL.")
