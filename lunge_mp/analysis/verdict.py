@@ -72,8 +72,8 @@ def observe(t: Threshold, results: dict, percentile: PercentileFn) -> float | No
     if agg == "count":
         return float(entry["count"])
     if agg == "rate":
-        if base in ("http_req_failed", "redis_cmd_failed"):
-            counted = block["http_reqs" if base == "http_req_failed" else "redis_cmds"]
+        if base in ("http_req_failed", "redis_cmd_failed", "http_req_queued"):
+            counted = block["redis_cmds" if base == "redis_cmd_failed" else "http_reqs"]
             return entry["rate"] if counted["count"] else None
         return entry["count"] / seconds if seconds > 0 else None
     if entry.get("count", 0) == 0:

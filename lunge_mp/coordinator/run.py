@@ -25,6 +25,7 @@ import msgspec
 import zmq
 import zmq.asyncio
 
+from lunge_mp.analysis import connection_waits
 from lunge_mp.analysis.guardrails import EXIT_GUARDRAIL, Event
 from lunge_mp.coordinator import limits, queue_monitor, timeline, warmup
 from lunge_mp.coordinator.control import RunControl
@@ -133,6 +134,7 @@ class Coordinator(WorkerHealth, LoadDealer):
         self.rr_next = {name: 0 for name in self.clocks}
         self.vus_sent: dict[str, list[int]] = {}
         self.monitor = ResourceMonitor()
+        self.conn_waits = connection_waits.LiveWatch(plan.settings.max_connections_per_host, workers)
         self._last_sample = float("-inf")                      # seconds after t0 of the last one
         self.saturated: list[tuple[str, str]] = []              # this second: (worker, cpu|lag)
         self.saturation: dict[tuple[str, str], list[int]] = {}  # every second it was seen
@@ -330,6 +332,9 @@ class Coordinator(WorkerHealth, LoadDealer):
                     verdict = self.on_second(self, t)
                     if verdict is not None:
                         self.request_stop(*verdict)
+                note = self.conn_waits.check(self.aggregate.counters())
+                if note is not None and self.on_log is not None:
+                    self.on_log(note)          # results.json gets the final share (report/results.py)
                 if self.on_tick is not None:
                     self.on_tick(self, t)
             try:

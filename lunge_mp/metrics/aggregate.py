@@ -42,6 +42,7 @@ class _ReqTotals:
     check_runs: int = 0
     check_fails: dict[int, int] = field(default_factory=dict)
     check_first: dict[int, str] = field(default_factory=dict)
+    queued: int = 0             # waited for a connection at maxConnectionsPerHost
 
 
 @dataclass(slots=True)
@@ -204,6 +205,7 @@ class Aggregate:
             t.check_fails[i] = t.check_fails.get(i, 0) + n
         for i, msg in cd.check_first.items():
             t.check_first.setdefault(i, msg)
+        t.queued += cd.queued
         for cls, n in cd.errors.items():
             t.errors[cls] = t.errors.get(cls, 0) + n
         for cls, msg in cd.first_error.items():
@@ -275,9 +277,10 @@ class Aggregate:
 
     def counters(self, scenario: str | None = None, request: str | None = None) -> dict:
         """requests, failures, errors {class: n}, first_error {class: msg}, bytes_in/out,
-        checks_passed/failed (assertions that held / did not)."""
+        checks_passed/failed (assertions that held / did not), queued (requests that waited
+        for a connection at maxConnectionsPerHost)."""
         out = {"requests": 0, "failures": 0, "errors": {}, "first_error": {},
-               "bytes_in": 0, "bytes_out": 0, "checks_passed": 0, "checks_failed": 0}
+               "bytes_in": 0, "bytes_out": 0, "checks_passed": 0, "checks_failed": 0, "queued": 0}
         first: dict[str, tuple[int, str]] = {}
         for (s, r), t in self._reqs.items():
             if (scenario is not None and s != scenario) or (request is not None and r != request):
@@ -288,6 +291,7 @@ class Aggregate:
             out["bytes_out"] += t.bytes_out
             out["checks_passed"] += t.checks_passed
             out["checks_failed"] += t.checks_failed
+            out["queued"] += t.queued
             for cls, n in t.errors.items():
                 out["errors"][cls] = out["errors"].get(cls, 0) + n
             for cls, am in t.first_error.items():

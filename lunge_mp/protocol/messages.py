@@ -147,6 +147,7 @@ class CounterDelta(msgspec.Struct, array_like=True):
     check_runs: int = 0         # responses whose checks ran (every check runs on each)
     check_fails: dict[int, int] = {}   # check index (in the request's assertions) → fails
     check_first: dict[int, str] = {}   # check index → its first failure message
+    queued: int = 0             # requests that waited for a connection at maxConnectionsPerHost
 
 
 class ScenarioDelta(msgspec.Struct, array_like=True):

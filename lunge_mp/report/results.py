@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import msgspec
 
 from lunge_mp import __version__
-from lunge_mp.analysis import anomalies
+from lunge_mp.analysis import anomalies, connection_waits
 from lunge_mp.analysis.generator_errors import separate_block
 from lunge_mp.coordinator.run import RunOutcome
 from lunge_mp.coordinator import timeline
@@ -25,7 +25,8 @@ from lunge_mp.scenario.preflight import data_sources_used
 from lunge_mp.worker import transports
 
 SCHEMA_VERSION = 1
-TREND_METRICS = ("http_req_duration", "http_req_response_time", "schedule_lag", "iteration_duration")
+TREND_METRICS = ("http_req_duration", "http_req_response_time", "schedule_lag", "iteration_duration",
+                 "http_req_blocked", "http_req_connecting")
 
 
 def _iso(ts: float) -> str:
@@ -57,6 +58,10 @@ def request_metrics(agg: Aggregate, seconds: float, scenario: str | None = None,
         "checks": checks_block(c["checks_passed"], c["checks_failed"]),
         "http_req_duration": agg.summary("http_req_duration", scenario=scenario, request=request),
         "http_req_response_time": agg.summary("http_req_response_time", scenario=scenario, request=request),
+        # before the request went out (fast transport): waiting for a connection + opening one
+        "http_req_blocked": agg.summary("http_req_blocked", scenario=scenario, request=request),
+        "http_req_connecting": agg.summary("http_req_connecting", scenario=scenario, request=request),
+        "http_req_queued": {"count": c["queued"], "rate": round(c["queued"] / requests, 6) if requests else 0.0},
         "data_received": {"count": c["bytes_in"], "rate": _rate(c["bytes_in"], seconds)},
         "data_sent": {"count": c["bytes_out"], "rate": _rate(c["bytes_out"], seconds)},
     }
@@ -175,7 +180,7 @@ def build_results(outcome: RunOutcome, status: str, exit_code: int,
         "queue": outcome.queue,
         "resources": outcome.resources,
         "anomalies": anomalies.find(buckets, outcome.resources),
-        "warnings": list(outcome.warnings) + _behind_warnings(agg, plan),
+        "warnings": list(outcome.warnings) + _behind_warnings(agg, plan) + _wait_warnings(agg, outcome),
         "reportGaps": agg.gaps(),
         "histograms": agg.encoded_histograms(),
     }
@@ -195,6 +200,14 @@ def all_failed_warning(metrics: dict) -> str | None:
     hint = "; is the target running and baseUrl right?" if top in ("connect", "dns", "timeout", "tls") else ""
     return (f"every request failed ({requests:,}; {top}: {count:,}"
             + (f", first: {first}" if first else "") + f"){hint}")
+
+
+def _wait_warnings(agg: Aggregate, outcome: RunOutcome) -> list[str]:
+    """Requests that queued at settings.maxConnectionsPerHost (analysis/connection_waits.py)."""
+    c = agg.counters()
+    text = connection_waits.warning(outcome.plan.settings.max_connections_per_host, len(outcome.workers),
+                                    c["queued"], c["requests"])
+    return [text] if text else []
 
 
 def _behind_warnings(agg: Aggregate, plan) -> list[str]:

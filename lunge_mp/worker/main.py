@@ -174,6 +174,7 @@ class Worker:
                 inner.hop_permits = True        # aiohttp: redirect hops wait for a permit too
         self.transport = guarded(plan, inner)
         self.redis = transports.make_redis(plan, msg.workers)
+        self.recorder.breakdown = transports.chosen(plan) == "fast"   # it measures blocked/connecting
         for i, scenario in enumerate(plan.scenarios):
             permits = None          # closed model under guardrails: a permit before each request
             if not scenario.is_open and self.permits is not None:

@@ -12,7 +12,9 @@ from lunge_mp.report.html.fmt import esc, ms, num, pct
 LATENCY_METRICS = (("http_req_duration", "service time (from send)"),
                    ("http_req_response_time", "response time (from schedule)"),
                    ("schedule_lag", "schedule lag"),
-                   ("iteration_duration", "iteration duration"))
+                   ("iteration_duration", "iteration duration"),
+                   ("http_req_blocked", "blocked (waiting for a connection + connecting)"),
+                   ("http_req_connecting", "connecting"))
 
 
 def table(head: list[str], rows: list[list[str]], num_from: int = 1, cls: str = "",
