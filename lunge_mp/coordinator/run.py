@@ -28,6 +28,7 @@ import zmq.asyncio
 from lunge_mp.analysis import connection_waits
 from lunge_mp.analysis.guardrails import EXIT_GUARDRAIL, Event
 from lunge_mp.coordinator import limits, queue_monitor, timeline, warmup
+from lunge_mp.coordinator.arrival_ledger import ArrivalLedger
 from lunge_mp.coordinator.control import RunControl
 from lunge_mp.coordinator.guarding import RunGuard
 from lunge_mp.coordinator.dealing import LoadDealer
@@ -65,9 +66,9 @@ class WorkerInfo:
     lost: bool = False               # lost now (a rejoined worker is not): what every check reads
     rejoin_to: object = None         # lost by silence: the session State it may rejoin to
     error: str = ""
-    assigned: int = 0                # open-model arrivals handed to it
-    scheduled: int = 0               # ... that its accepted reports account for
-    unaccounted: int = 0             # a lost worker's: assigned − scheduled (fate unknown)
+    assigned: int = 0                # open-model arrivals handed to it (at the end; arrival_ledger.py)
+    unaccounted: int = 0             # a lost worker's: assigned, not ended in its reports (fate unknown)
+    redealt: int = 0                 # a lost worker's arrivals not yet due, dealt again to the others
 
 
 @dataclass
@@ -85,6 +86,9 @@ class RunOutcome:
     abort_code: int | None = None
     warnings: list[str] = field(default_factory=list)
     arrivals_sent: dict[str, int] = field(default_factory=dict)
+    arrivals_unaccounted: dict[str, int] = field(default_factory=dict)   # lost workers', per scenario
+    arrivals_started_unknown: dict[str, int] = field(default_factory=dict)  # ... of which had started
+    arrivals_redealt: dict[str, int] = field(default_factory=dict)
     scenario_starts: dict[str, float | None] = field(default_factory=dict)  # seconds after t0
     scenario_windows: dict[str, dict] = field(default_factory=dict)
     coordinator_cpu_s: float = 0.0
@@ -132,6 +136,8 @@ class Coordinator(WorkerHealth, LoadDealer):
         for note in self.guard.start_notes(self.outcome.planned_s, self.clocks):
             self.log(note)
         self.rr_next = {name: 0 for name in self.clocks}
+        self.ledger = ArrivalLedger(self.clocks)     # where each open-model arrival went
+        self._redeal: list = []                      # (lost worker, parts) to deal again next tick
         self.vus_sent: dict[str, list[int]] = {}
         self.monitor = ResourceMonitor()
         self.conn_waits = connection_waits.LiveWatch(plan.settings.max_connections_per_host, workers)
@@ -402,7 +408,7 @@ class Coordinator(WorkerHealth, LoadDealer):
             info.last_heard = time.monotonic()
             match msg:
                 case m.Report():
-                    info.scheduled += sum(sc.scheduled for sc in msg.scenarios)
+                    self.ledger.reported(worker, msg.scenarios)
                     for sc in msg.scenarios:
                         if sc.scenario in self._iter_share:
                             key = (sc.scenario, worker)
@@ -429,6 +435,7 @@ class Coordinator(WorkerHealth, LoadDealer):
                         info.lost_at, info.lost = round(self.now(), 3), True
                         self.log(f"worker {worker} failed at {info.lost_at:.1f}s: {msg.error}")
                         self._move_iterations(worker)
+                        self._take_back_arrivals(worker)
                         self.lifecycle.worker_lost(self.live_workers(), self.now(), for_good=True)
                         if not self.live_workers() and not self.stop_requested:
                             self.request_stop("lost all workers", EXIT_LOST_WORKERS)

@@ -103,8 +103,8 @@ class Aggregate:
             warnings.append(f"worker {w}: report {report.seq} has bucket {report.bucket}; "
                             f"counted in the totals only")
         else:
-            if report.bucket > self._latest.get(w, -1):
-                self._latest[w] = report.bucket
+            if report.bucket > self._latest.get(w, -1) and not report.partial:
+                self._latest[w] = report.bucket     # a partial report's second is still running
             self._buckets.advance(report.bucket)
             bucket = self._buckets.get(report.bucket)
             if bucket.sealed and report.series:

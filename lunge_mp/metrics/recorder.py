@@ -302,6 +302,18 @@ class Recorder:
                 s.fold()
         self._pending = 0
 
+    def drain_counters(self) -> tuple[list[CounterDelta], list[ScenarioDelta]]:
+        """The counters since the last drain, without the histograms (which go on gathering
+        until the next `drain`): a worker's counters more often than once a second."""
+        if self.breakdown:
+            for reqs in self._reqs.values():
+                for r in reqs.values():
+                    r.fill_zeros()      # the zeros of the requests counted now
+        counters = [d for scn, reqs in self._reqs.items() for req, r in reqs.items()
+                    if (d := r.delta(scn, req))]
+        scenarios = [d for scn, s in self._scns.items() if (d := s.delta(scn))]
+        return counters, scenarios
+
     def drain(self) -> tuple[list[SeriesDelta], list[CounterDelta], list[ScenarioDelta]]:
         """This interval's deltas as wire Structs; resets everything but the gauges.
 

@@ -162,7 +162,8 @@ class ScenarioDelta(msgspec.Struct, array_like=True):
 
 
 class Report(msgspec.Struct, tag=True):
-    """worker → coordinator: one interval's deltas. `seq` counts 0,1,2... per worker.
+    """worker → coordinator: one interval's deltas. `seq` counts 0,1,2... per worker (partial
+    reports included).
 
     `bucket` is the whole second since t0 the samples fall in; a worker flushes at each
     second boundary, so buckets from all workers line up.
@@ -175,6 +176,9 @@ class Report(msgspec.Struct, tag=True):
     counters: list[CounterDelta] = []
     scenarios: list[ScenarioDelta] = []
     final: bool = False
+    # counters only, sent every 100 ms between the whole seconds (no histograms): second
+    # `bucket` is still running, so it does not count as reported for that second
+    partial: bool = False
 
 
 class Heartbeat(msgspec.Struct, tag=True):

@@ -106,6 +106,8 @@ def efficiency(agg: Aggregate, outcome: RunOutcome) -> dict:
 
     Arrivals dropped because a `unique` data source ran out of rows (data_exhausted) count
     neither as due nor as dropped: the data ran out, the load generator did not fall behind.
+    A lost worker's unaccounted arrivals count as due and not started: those in flight at its
+    last report (reported due) are taken out of the started, the others added to the due.
     """
     per: dict[str, float | None] = {}
     due_total = started_total = 0
@@ -114,8 +116,10 @@ def efficiency(agg: Aggregate, outcome: RunOutcome) -> dict:
             continue
         sc = agg.scenario_counters(scenario=s.name)
         exhausted = sc["dropped"].get(DROP_DATA_EXHAUSTED, 0)
-        due = sc["scheduled"] - exhausted
-        started = due - (sum(sc["dropped"].values()) - exhausted)
+        in_flight = outcome.arrivals_started_unknown.get(s.name, 0)
+        never_reported = outcome.arrivals_unaccounted.get(s.name, 0) - in_flight
+        due = sc["scheduled"] - exhausted + never_reported
+        started = sc["scheduled"] - exhausted - (sum(sc["dropped"].values()) - exhausted) - in_flight
         due_total += due
         started_total += started
         per[s.name] = round(started / due, 6) if due else None
@@ -172,12 +176,15 @@ def build_results(outcome: RunOutcome, status: str, exit_code: int,
             {"id": w.worker, "pid": w.pid, "cpuUserSeconds": round(w.cpu_user, 3),
              "cpuSystemSeconds": round(w.cpu_system, 3), "lastCpuPercent": w.cpu_percent,
              "lastLoopLagMs": round(w.loop_lag_ms, 3), "rssMB": round(w.rss_mb, 1),
-             "lostAt": w.lost_at, "rejoinedAt": w.rejoined_at, "error": w.error}
+             "lostAt": w.lost_at, "rejoinedAt": w.rejoined_at, "error": w.error,
+             "arrivalsRedealt": w.redealt}
             for w in outcome.workers
         ],
         "coordinator": {"cpuSeconds": round(outcome.coordinator_cpu_s, 3)},
         "arrivalsSent": outcome.arrivals_sent,
         "queue": outcome.queue,
+        "arrivalsUnaccounted": outcome.arrivals_unaccounted,
+        "arrivalsRedealt": outcome.arrivals_redealt,
         "resources": outcome.resources,
         "anomalies": anomalies.find(buckets, outcome.resources),
         "warnings": list(outcome.warnings) + _behind_warnings(agg, plan) + _wait_warnings(agg, outcome),

@@ -36,6 +36,11 @@ from lunge_mp.worker.transport import Transport
 
 COORDINATOR_TIMEOUT_S = 5.0
 HEARTBEAT_S = 1.0
+# counters (not histograms) also go out every 100 ms, so if this worker dies, what the
+# coordinator does not know (due since its last report, in flight then, due before its loss is
+# noticed) stays within ~0.25 s of its arrivals (arrival_ledger.py). A counters-only Report
+# costs ~20 µs to build and merge: 10 a second is nothing beside the requests they count.
+COUNTERS_PER_SECOND = 10
 
 
 class Worker:
@@ -231,14 +236,30 @@ class Worker:
         self.seq += 1
         await self.send(report)
 
+    async def _flush_counters(self, bucket: int) -> None:
+        """Counters only, mid-second (a partial Report): the histograms wait for the second's end."""
+        self._gauges()
+        counters, scenarios = self.recorder.drain_counters()
+        if counters or scenarios:
+            report = m.Report(worker=self.id, run_id=self.run_id, seq=self.seq, bucket=bucket,
+                              counters=counters, scenarios=scenarios, partial=True)
+            self.seq += 1
+            await self.send(report)
+
     async def _report_every_second(self) -> None:
-        """Flush at each whole second after t0, so every worker's buckets line up."""
-        bucket = 0
+        """Flush at each whole second after t0, so every worker's buckets line up; counters
+        alone at each tenth of a second between them."""
+        tick = 0
+        step = 1_000_000_000 // COUNTERS_PER_SECOND
         while True:
-            boundary = self.t0_ns + (bucket + 1) * 1_000_000_000
+            tick += 1
+            boundary = self.t0_ns + tick * step
             await asyncio.sleep(max(0.0, (boundary - time.monotonic_ns()) / 1e9))
-            await self._flush(bucket)
-            bucket += 1
+            bucket, part = divmod(tick, COUNTERS_PER_SECOND)
+            if part == 0:
+                await self._flush(bucket - 1)
+            else:
+                await self._flush_counters(bucket)
 
     async def _heartbeat(self) -> None:
         while True:
