@@ -119,6 +119,8 @@ class ScenarioPlan(msgspec.Struct, frozen=True):
     pre_allocated_vus: int = 0
     max_vus: int = 0
     pattern: dict[str, object] | None = None
+    arrivals: str = "constant"  # constant | poisson | uniform (schedule/random_arrivals.py)
+    arrival_seed: int | None = None   # `seed`: None = chosen per run (reported)
     # both
     duration: float = 0.0       # computed for stages/patterns: the scenario's active length
     stages: tuple[Stage, ...] = ()

@@ -41,7 +41,7 @@ from lunge_mp.plan import Plan
 from lunge_mp.protocol import messages as m
 from lunge_mp.protocol.session import ProtocolError, State, WorkerSession
 from lunge_mp.report.redis_metrics import redis_request_keys
-from lunge_mp.schedule.arrivals import ArrivalClock
+from lunge_mp.schedule.random_arrivals import clock_for
 
 TICK_S = 0.05
 GC_EVERY_S = 10.0            # merged HDR histograms are cyclic garbage: collect it (memory stays flat)
@@ -89,6 +89,7 @@ class RunOutcome:
     arrivals_unaccounted: dict[str, int] = field(default_factory=dict)   # lost workers', per scenario
     arrivals_started_unknown: dict[str, int] = field(default_factory=dict)  # ... of which had started
     arrivals_redealt: dict[str, int] = field(default_factory=dict)
+    arrival_processes: dict[str, dict] = field(default_factory=dict)  # open scenario → {process, seed}
     scenario_starts: dict[str, float | None] = field(default_factory=dict)  # seconds after t0
     scenario_windows: dict[str, dict] = field(default_factory=dict)
     coordinator_cpu_s: float = 0.0
@@ -132,7 +133,9 @@ class Coordinator(WorkerHealth, LoadDealer):
         self.t0_ns = 0
         self.stop_requested: str | None = None
         self.hard_stop = False
-        self.clocks = {s.name: ArrivalClock(timeline.target_fn(s)) for s in self.worker_plan.scenarios if s.is_open}
+        self.outcome.arrival_processes = timeline.arrival_processes(self.worker_plan, self.run_id)
+        self.clocks = {s.name: clock_for(timeline.target_fn(s), **self.outcome.arrival_processes[s.name])
+                       for s in self.worker_plan.scenarios if s.is_open}
         for note in self.guard.start_notes(self.outcome.planned_s, self.clocks):
             self.log(note)
         self.rr_next = {name: 0 for name in self.clocks}

@@ -157,6 +157,11 @@ def print_summary(results: dict, out: TextIO = sys.stdout, written: list[str] = 
           + f", interrupted {m['interrupted_iterations']['count']:,}", file=out)
     print(f"  data          received {m['data_received']['count'] / 1e6:,.2f} MB, "
           f"sent {m['data_sent']['count'] / 1e6:,.2f} MB;  max VUs {m['vus_max']}", file=out)
+    for name, s in results["scenarios"].items():
+        a = s.get("arrivals") or {}
+        if a.get("process") not in (None, "constant"):
+            print(f"  arrivals      {name}: {a['process']} (seed {a['seed']}; `seed: {a['seed']}` repeats them)",
+                  file=out)
     eff = results["efficiency"]["overall"]
     if eff is not None:
         print(f"  efficiency    {_pct(eff)} of open-model iterations started as scheduled", file=out)

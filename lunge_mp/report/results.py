@@ -156,7 +156,9 @@ def build_results(outcome: RunOutcome, status: str, exit_code: int,
                                                                           default=0)),
         "scenarios": {
             s.name: {"executor": s.executor,
-                     **_with_planned_vus(scenario_metrics(agg, measured, scenario=s.name), planned_vus(s))}
+                     **_with_planned_vus(scenario_metrics(agg, measured, scenario=s.name), planned_vus(s)),
+                     **({"arrivals": outcome.arrival_processes[s.name]} if s.name in outcome.arrival_processes
+                        else {})}
             for s in plan.scenarios
         },
         "requests": {

@@ -153,6 +153,14 @@ def _any_generator_errors(blocks) -> bool:
     return any(((b or {}).get("generator_errors") or {}).get("count") for b in blocks)
 
 
+def _arrivals_note(s: dict) -> str:
+    """Randomised open-model arrivals (poisson, uniform) and their seed, under the executor."""
+    a = s.get("arrivals") or {}
+    if a.get("process") in (None, "constant"):
+        return ""
+    return f'<div class="note muted">{esc(a["process"])} arrivals, seed {esc(a.get("seed"))}</div>'
+
+
 def scenarios(r: dict) -> str:
     eff = (r.get("efficiency") or {}).get("byScenario") or {}
     blocks = r.get("scenarios") or {}
@@ -162,7 +170,7 @@ def scenarios(r: dict) -> str:
         d = s.get("http_req_duration") or {}
         reqs = s.get("http_reqs") or {}
         failed = s.get("http_req_failed") or {}
-        rows.append([f'<strong>{esc(name)}</strong>', esc(s.get("executor")),
+        rows.append([f'<strong>{esc(name)}</strong>', esc(s.get("executor")) + _arrivals_note(s),
                      esc(num((s.get("iterations") or {}).get("count"))),
                      esc(num((s.get("iterations") or {}).get("rate"))),
                      esc(num((s.get("dropped_iterations") or {}).get("count"))),
