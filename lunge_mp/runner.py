@@ -15,6 +15,7 @@ from lunge_mp.analysis.guardrails import plan_problems as guardrail_problems
 from lunge_mp.analysis.live_windows import LiveWindows
 from lunge_mp.analysis.thresholds import evaluate
 from lunge_mp.analysis.verdict import observe, verdicts
+from lunge_mp.analysis.window_judge import WindowJudge
 from lunge_mp.config import ConfigError, load_plan
 from lunge_mp.coordinator import timeline, warmup
 from lunge_mp.coordinator.control import RunControl, mark_results
@@ -229,6 +230,8 @@ def run_plan(plan: Plan, workers: int, paths: dict[str, str], record: bool, *, q
     coordinator = Coordinator(plan, workers, on_tick=(lambda c, t: [f(c, t) for f in ticks]) if ticks else None,
                               on_second=_abort_checker(plan), on_log=_logger(view, redactor) if view else None,
                               control=control, signals=signals)
+    windows = WindowJudge(plan.thresholds, [s.name for s in plan.scenarios], warmup.offset(plan))
+    coordinator.aggregate.on_retire(windows.retire)   # each second judged before it is folded
     internal_error = None
     try:
         outcome = uvloop.run(coordinator.run())
@@ -247,8 +250,9 @@ def run_plan(plan: Plan, workers: int, paths: dict[str, str], record: bool, *, q
         entry["arrivalsAssigned"] = info.assigned          # open-model arrivals handed to it
         entry["arrivalsUnaccounted"] = info.unaccounted    # a lost worker's arrivals no report covers
     generator_warning = generator_errors.separate(results)
+    outcome.aggregate.retire_rest()
     threshold_results = verdicts(plan.thresholds, results, outcome.aggregate.percentile_ms,
-                                 outcome.aggregate.bucket_counts)
+                                 outcome.aggregate.bucket_counts, windows.verdicts())
     status, code = decide(outcome, results, threshold_results)
     results.update(status=status, exitCode=code, thresholds=threshold_results)
     results["warnings"] += [w for w in outcome.warnings if w not in results["warnings"]]

@@ -23,6 +23,7 @@ from lunge_mp.metrics import hdr
 from lunge_mp.metrics.buckets import (CHECKS_FAILED, CHECKS_PASSED, DATA_EXHAUSTED, DEFAULT_OPEN_BUCKETS,
                                       DROPPED, FAILURES, GENERATOR_ERRORS, INTERRUPTED, ITERATIONS,
                                       REQUESTS, SCHEDULED, Bucket, Buckets)
+from lunge_mp.metrics.folding import TIERS
 from lunge_mp.metrics.names import DROP_DATA_EXHAUSTED, GENERATOR_FAILURE, OVERFLOW
 from lunge_mp.protocol.messages import CounterDelta, Report, ScenarioDelta
 
@@ -69,7 +70,7 @@ def _span(first: int, last: int) -> str:
 class Aggregate:
     """Run totals and per-second buckets from every worker's Reports."""
 
-    def __init__(self, run_id: str = "", open_buckets: int = DEFAULT_OPEN_BUCKETS) -> None:
+    def __init__(self, run_id: str = "", open_buckets: int = DEFAULT_OPEN_BUCKETS, tiers=TIERS) -> None:
         self.run_id = run_id            # if set, reports of another run are rejected
         self.redis_requests: frozenset[tuple[str, str]] = frozenset()   # report/redis_metrics.py
         self.reports = 0                # reports accepted
@@ -81,7 +82,7 @@ class Aggregate:
         self._vus_max = 0
         self._active_vus_max = 0
         self._latest: dict[int, int] = {}   # worker → newest second it reported
-        self._buckets = Buckets(open_buckets)
+        self._buckets = Buckets(open_buckets, tiers)    # tiers: how old seconds fold (folding.py)
         self._seqs: dict[int, _Seq] = {}
         self._arrival = 0
         self._overflow_warned: set[str] = set()
@@ -155,6 +156,14 @@ class Aggregate:
             return [f"worker {worker}: says it sent {count} reports but report {st.next - 1} "
                     f"arrived"]
         return []
+
+    def on_retire(self, fn) -> None:
+        """Call `fn(bucket)` with each 1-second bucket before it is folded (buckets.py), and
+        with the rest at `retire_rest`: windowed thresholds judge every second that way."""
+        self._buckets.on_retire = fn
+
+    def retire_rest(self) -> None:
+        self._buckets.retire_rest()
 
     def finish(self) -> None:
         """End of run: seal every bucket (frees their histograms; queries still work)."""
