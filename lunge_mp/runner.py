@@ -10,6 +10,7 @@ import traceback
 
 import uvloop
 
+from lunge_mp import capacity
 from lunge_mp.analysis import generator_errors
 from lunge_mp.analysis.guardrails import plan_problems as guardrail_problems
 from lunge_mp.analysis.live_windows import LiveWindows
@@ -199,6 +200,8 @@ def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str |
     if problem:
         print(f"error: {escape(problem)}", file=sys.stderr)
         return EXIT_INVALID_CONFIG
+    for line in capacity.warnings(plan, workers) if not quiet else ():   # beyond what `selftest` saw
+        print(f"warning: {escape(line)}", file=sys.stderr)
     if not quiet:
         banner = start_banner(plan, workers, transports.described(plan), paths)
         print(escape(Redactor.for_plan(plan).text("\n".join(banner)), keep="\n"), file=sys.stderr)
@@ -231,6 +234,8 @@ def run_plan(plan: Plan, workers: int, paths: dict[str, str], record: bool, *, q
                               on_second=_abort_checker(plan), on_log=_logger(view, redactor) if view else None,
                               control=control, signals=signals)
     windows = WindowJudge(plan.thresholds, [s.name for s in plan.scenarios], warmup.offset(plan))
+    for line in capacity.warnings(plan, workers):     # more than `lunge-mp selftest` saw this box hold
+        coordinator.warn(line)
     coordinator.aggregate.on_retire(windows.retire)   # each second judged before it is folded
     internal_error = None
     try:

@@ -27,7 +27,7 @@ import zmq.asyncio
 
 from lunge_mp.analysis import connection_waits
 from lunge_mp.analysis.guardrails import EXIT_GUARDRAIL, Event
-from lunge_mp.coordinator import limits, queue_monitor, timeline, warmup
+from lunge_mp.coordinator import limits, prestart, queue_monitor, timeline, warmup
 from lunge_mp.coordinator.arrival_ledger import ArrivalLedger
 from lunge_mp.coordinator.control import RunControl
 from lunge_mp.coordinator.guarding import RunGuard
@@ -45,7 +45,10 @@ from lunge_mp.schedule.random_arrivals import clock_for
 
 TICK_S = 0.05
 GC_EVERY_S = 10.0            # merged HDR histograms are cyclic garbage: collect it (memory stays flat)
-START_DELAY_S = 0.3          # between Go and t0: lets every worker get the message first
+# between Go and t0, so every worker has Go before t0: twice the slowest Start→Ready round trip
+# of the handshake (a message each way plus the worker's own set-up), within these bounds
+START_DELAY_S = 0.3
+MIN_START_DELAY_S = 0.02
 HANDSHAKE_TIMEOUT_S = 20.0
 EXIT_SIGNAL = 105
 _IDENTITY = re.compile(rb"w(\d{1,6})")
@@ -109,7 +112,7 @@ class Coordinator(WorkerHealth, LoadDealer):
     def __init__(self, plan: Plan, workers: int, on_tick=None, on_second=None, on_log=None,
                  control: RunControl | None = None, signals: bool = True) -> None:
         self.run_id = uuid.uuid4().hex[:12]
-        self.pool = WorkerPool(workers)
+        self.pool = prestart.take(workers) or WorkerPool(workers)   # started while the config was read
         self.sessions = [WorkerSession(i, self.run_id) for i in range(workers)]
         self.info = [WorkerInfo(i) for i in range(workers)]
         self.aggregate = Aggregate(run_id=self.run_id)
@@ -272,17 +275,20 @@ class Coordinator(WorkerHealth, LoadDealer):
         """Hello from all, Start to all, Ready from all; then Go with t0 a moment ahead."""
         deadline = time.monotonic() + HANDSHAKE_TIMEOUT_S
         pre, mx = timeline.vu_shares(self.worker_plan, self.pool.count)
-        started: set[int] = set()
+        started: dict[int, float] = {}      # worker → when Start went out
+        round_trip = 0.0                    # the slowest Start → Ready
         while time.monotonic() < deadline and not self.stop_requested:
             for s in self.sessions:
+                if s.state == State.READY and s.worker in started:
+                    round_trip = max(round_trip, time.monotonic() - started.pop(s.worker))
                 if s.state == State.GREETED and s.worker not in started:
-                    started.add(s.worker)
+                    started[s.worker] = time.monotonic()
                     await self.send(s.worker, m.Start(
                         run_id=self.run_id, plan=self.worker_plan, worker=s.worker, workers=self.pool.count,
                         max_vus={k: v[s.worker] for k, v in mx.items()},
                         pre_allocated_vus={k: v[s.worker] for k, v in pre.items()},
                         **self.guard.start_fields(self.pool.count)))
-            if all(s.state == State.READY for s in self.sessions):
+            if all(s.state == State.READY for s in self.sessions) and not started:
                 break
             await self._heartbeat((State.GREETED, State.STARTED, State.READY))
             for i in range(self.pool.count):
@@ -293,13 +299,14 @@ class Coordinator(WorkerHealth, LoadDealer):
                 if self.sessions[i].state == State.LOST:
                     self.request_stop(f"worker {i} was lost before the run started: {self.info[i].error}", 1)
                     return False
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.002)
         if self.stop_requested:
             return False
         if not all(s.state == State.READY for s in self.sessions):
             self.request_stop(f"workers did not become ready within {HANDSHAKE_TIMEOUT_S:.0f}s", 1)
             return False
-        self.t0_ns = time.monotonic_ns() + int(START_DELAY_S * 1e9)
+        delay = min(START_DELAY_S, max(MIN_START_DELAY_S, 2 * round_trip))
+        self.t0_ns = time.monotonic_ns() + int(delay * 1e9)
         for s in self.sessions:
             s_info = self.info[s.worker]
             s_info.pid, s_info.last_heard = s.pid, time.monotonic()
@@ -313,6 +320,7 @@ class Coordinator(WorkerHealth, LoadDealer):
         gc.freeze()      # start-up objects never need scanning again: the periodic collection stays cheap
         if self.queue_monitor is not None:
             self.queue_monitor.start(self.t0_ns)
+        await asyncio.sleep(max(0.0, -self.now()))   # the first tick at t0: scenarios starting at 0 start then
         while not self.stop_requested and not self.lifecycle.all_ended:
             t = self.now()
             if t - last_gc >= GC_EVERY_S:

@@ -51,6 +51,8 @@ class Worker:
         self.sock = self.ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 2000)
         self.sock.setsockopt(zmq.IDENTITY, f"w{worker_id}".encode())
+        # started before the coordinator binds (coordinator/prestart.py): retry soon, not in 100 ms
+        self.sock.setsockopt(zmq.RECONNECT_IVL, 10)
         self.sock.connect(endpoint)
         self.parent = os.getppid()
         self.last_heard = time.monotonic()
