@@ -1,7 +1,8 @@
 """Issue 12, finding 3 (start-up): the workers start while the config is still being read, so
-their interpreter and imports overlap the coordinator's. The config here is a named pipe the
-test writes only once the workers exist: before the fix no worker was spawned until the config
-was loaded, so this run would never start. The target counts the run's requests."""
+their interpreter and imports overlap the coordinator's. The run's --env-file here is a named
+pipe the test writes only once the workers exist (the config itself must be a regular file):
+before the fix no worker was spawned until the config was loaded, so this run would never
+start. The target counts the run's requests."""
 
 from __future__ import annotations
 
@@ -14,9 +15,16 @@ from tests.support import cli_popen
 
 
 def test_workers_start_before_the_config_is_read(tmp_path, fresh_target):
-    fifo = tmp_path / "test.yaml"
+    fifo = tmp_path / "run.env"
     os.mkfifo(fifo)
-    proc = cli_popen("run", str(fifo), "--workers", "2", "-q", "--no-history")
+    config = tmp_path / "test.yaml"
+    config.write_text(f"""
+name: startup
+settings: {{baseUrl: "${{BASE}}"}}
+scenarios:
+  s: {{executor: shared-iterations, vus: 2, iterations: 20, requests: [{{url: /}}]}}
+""")
+    proc = cli_popen("run", str(config), "--env-file", str(fifo), "--workers", "2", "-q", "--no-history")
     try:
         deadline = time.monotonic() + 20
         workers: list = []
@@ -26,12 +34,7 @@ def test_workers_start_before_the_config_is_read(tmp_path, fresh_target):
             time.sleep(0.02)
         assert len(workers) == 2, "the workers did not start while the config was unread"
         with open(fifo, "w") as f:      # now the coordinator can read its config
-            f.write(f"""
-name: startup
-settings: {{baseUrl: "{fresh_target.url}"}}
-scenarios:
-  s: {{executor: shared-iterations, vus: 2, iterations: 20, requests: [{{url: /}}]}}
-""")
+            f.write(f"BASE={fresh_target.url}\n")
         _, stderr = proc.communicate(timeout=60)
         assert proc.returncode == 0, stderr
         assert fresh_target.stats()["requests"] == 20
