@@ -988,7 +988,7 @@ class Bench:
 
     def aggmem(self) -> None:
         import aggregation_memory
-        hours, unfolded = (3.0, 1.0) if self.args.quick else (24.0, 6.0)
+        hours, unfolded = (3.0, 1.0) if self.args.quick else (24.0, 2.0)
         print(f"bench: aggregation memory over {hours:g} h of reports (unfolded: {unfolded:g} h) ...", flush=True)
         self.extra["aggregationMemory"] = aggregation_memory.measure(hours, unfolded, every=hours / 4)
 
