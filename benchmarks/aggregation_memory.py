@@ -90,13 +90,16 @@ def measure(hours: float = 24.0, unfolded_hours: float = 6.0, every: float = 3.0
         sys.stderr.write(proc.stderr)
         rows = json.loads(proc.stdout.splitlines()[-1])
         start, end = rows[0][1], rows[-1][1]
-        # growth after the first hour (start-up and the first hour's full buckets are common)
-        after_1h = [r for r in rows if r[0] >= 1.0]
-        rate = (end - after_1h[0][1]) / (rows[-1][0] - after_1h[0][0]) if len(after_1h) > 1 else None
+        extrapolated = mode == "unfolded" and h < 24   # it grows linearly; folded memory does not
+        per24 = end - start
+        if extrapolated:
+            # the slope after the first sample (start-up is common to both modes)
+            (h0, m0), (h1, m1) = (rows[1] if len(rows) > 2 else rows[0]), rows[-1]
+            per24 = end - start + (m1 - m0) / (h1 - h0) * (24 - h)
         out[mode] = {"hours": h, "startMB": round(start, 1), "endMB": round(end, 1),
                      "growthMB": round(end - start, 1),
-                     "per24hMB": round(end - start + (rate or 0) * (24 - h), 1) if h < 24 else round(end - start, 1),
-                     "extrapolated": h < 24}
+                     "per24hMB": round(per24, 1) if extrapolated or h >= 24 else None,
+                     "extrapolated": extrapolated}
     return out
 
 
@@ -111,9 +114,11 @@ def main() -> None:
         print(json.dumps(feed(a.hours, a.child == "folded", a.every)))
         return
     for mode, r in measure(a.hours, a.unfolded_hours, a.every).items():
-        how = f"extrapolated to 24 h from {r['hours']:g} h" if r["extrapolated"] else "measured"
+        day = "" if r["per24hMB"] is None else (
+            f"; over 24 h: +{r['per24hMB']:,.1f} MB ("
+            + (f"extrapolated from {r['hours']:g} h" if r["extrapolated"] else "measured") + ")")
         print(f"  {mode:8s} RSS {r['startMB']:6.1f} MB at start, {r['endMB']:6.1f} MB after {r['hours']:g} h "
-              f"(+{r['growthMB']:,.1f} MB); over 24 h: +{r['per24hMB']:,.1f} MB ({how})")
+              f"(+{r['growthMB']:,.1f} MB){day}")
 
 
 if __name__ == "__main__":

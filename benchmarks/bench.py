@@ -1022,9 +1022,10 @@ def _extra_lines(extra: dict) -> list[str]:
         out.append(f"start-up to the first request ({s['workers']} workers): median "
                    f"{_f(s['medianSeconds'], '.3f')} s of {s['seconds']}")
     for mode, r in (extra.get("aggregationMemory") or {}).items():
-        how = f"extrapolated from {r['hours']:g} h" if r["extrapolated"] else "measured"
-        out.append(f"aggregation memory, {mode}: +{r['growthMB']:,.1f} MB RSS over {r['hours']:g} h of reports; "
-                   f"over 24 h +{r['per24hMB']:,.1f} MB ({how})")
+        day = "" if r["per24hMB"] is None else (
+            f"; over 24 h +{r['per24hMB']:,.1f} MB ("
+            + (f"extrapolated from {r['hours']:g} h" if r["extrapolated"] else "measured") + ")")
+        out.append(f"aggregation memory, {mode}: +{r['growthMB']:,.1f} MB RSS over {r['hours']:g} h of reports{day}")
     return out
 
 
