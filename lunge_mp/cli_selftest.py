@@ -7,7 +7,7 @@ import os
 import click
 
 
-@click.command()
+@click.command(short_help="Measure what this machine can deliver (about 10 s).")
 @click.option("--workers", "-w", type=click.IntRange(1, 256), default=None,
               help="Worker processes of the open-model runs (default: one per CPU core).")
 @click.option("--seconds", type=click.FloatRange(0.5, 30), default=1.0, show_default=True,
@@ -16,7 +16,13 @@ def selftest(workers: int | None, seconds: float) -> None:
     """Measure, in about 10 s against the embedded target on this machine, the highest
     open-model rate held at >= 99% and the closed-loop requests/s of one core, and store
     them (selftest.json beside the history store). `run` and `validate` then warn before
-    the start when a scenario asks a worker for more than that."""
+    the start when a scenario asks a worker for more than that.
+
+    \b
+    Examples:
+      lunge-mp selftest
+      lunge-mp selftest --workers 4 --seconds 2
+    """
     from lunge_mp import capacity
     from lunge_mp.selftest import measure
 
