@@ -55,7 +55,7 @@ if str(ROOT) not in sys.path:          # run from a checkout without the package
 
 from lunge_mp.target import start_target  # noqa: E402
 
-SECTIONS = ("closed", "open", "latency", "ramp", "coord", "queue")
+SECTIONS = ("closed", "open", "latency", "ramp", "coord", "queue", "startup", "aggmem")
 PACKAGES = ("lunge_mp", "aiohttp", "uvloop", "msgspec", "pyzmq", "psutil", "httptools",
             "hdrhistogram", "pyyaml", "k6")
 GRACE_SIGINT_S = 10.0      # after forwarding Ctrl-C to lunge-mp: how long it may take to write results
@@ -870,6 +870,7 @@ class Bench:
         self.errors: list[str] = []
         self.search: dict | None = None
         self.queue_result: dict | None = None
+        self.extra: dict[str, dict] = {}     # startup, aggregationMemory (benchmarks/startup.py, aggregation_memory.py)
 
     def measure(self, spec: Spec) -> dict:
         runs = []
@@ -979,6 +980,18 @@ class Bench:
         from bench_queue import queue_section      # its own module: benchmarks/bench_queue.py
         self.queue_result = queue_section(self.args.duration, self.args.repeat, self.args.quick, self.args.workers)
 
+    def startup(self) -> None:
+        import startup as startup_bench
+        print("bench: start-up to the first request, 2 workers ...", end="", flush=True)
+        r = self.extra["startup"] = startup_bench.measure(self.target, repeat=max(3, self.args.repeat), workers=2)
+        print(f" median {_f(r['medianSeconds'], '.3f')} s of {r['seconds']}", flush=True)
+
+    def aggmem(self) -> None:
+        import aggregation_memory
+        hours, unfolded = (3.0, 1.0) if self.args.quick else (24.0, 2.0)
+        print(f"bench: aggregation memory over {hours:g} h of reports (unfolded: {unfolded:g} h) ...", flush=True)
+        self.extra["aggregationMemory"] = aggregation_memory.measure(hours, unfolded, every=hours / 4)
+
     def peers_run(self) -> None:
         d = self.args.duration
         url = self.target.url
@@ -999,6 +1012,21 @@ class Bench:
                       {"executor": "constant-vus", "vus": 200, "duration": f"{d}s"}, d, self.target, self.tmp, True)
         else:
             self.errors.append("peers: k6 is not installed (make bench-peers installs it)")
+
+
+def _extra_lines(extra: dict) -> list[str]:
+    """The start-up and aggregation-memory figures, one line each."""
+    out = []
+    s = extra.get("startup")
+    if s:
+        out.append(f"start-up to the first request ({s['workers']} workers): median "
+                   f"{_f(s['medianSeconds'], '.3f')} s of {s['seconds']}")
+    for mode, r in (extra.get("aggregationMemory") or {}).items():
+        day = "" if r["per24hMB"] is None else (
+            f"; over 24 h +{r['per24hMB']:,.1f} MB ("
+            + (f"extrapolated from {r['hours']:g} h" if r["extrapolated"] else "measured") + ")")
+        out.append(f"aggregation memory, {mode}: +{r['growthMB']:,.1f} MB RSS over {r['hours']:g} h of reports{day}")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1039,7 +1067,7 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
-    if bench is None or not (bench.rows or bench.peers or bench.queue_result):
+    if bench is None or not (bench.rows or bench.peers or bench.queue_result or bench.extra):
         print("bench: no run completed", file=sys.stderr)
         return 130 if interrupted else 1
 
@@ -1063,6 +1091,9 @@ def main(argv: list[str] | None = None) -> int:
     for b in verdicts:
         verdict = "n/a " if b["pass"] is None else ("PASS" if b["pass"] else "FAIL")
         print(f"  {verdict}  {b['bar']}: {b['shown']}")
+    extra_lines = _extra_lines(bench.extra)
+    for line in extra_lines:
+        print(f"  {line}")
 
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -1085,6 +1116,7 @@ def main(argv: list[str] | None = None) -> int:
         "peers": peers,
         "queue": bench.queue_result,
         "runs": bench.raw,
+        **bench.extra,
     }
     json_path = out_dir / f"bench-{stamp:%Y%m%dT%H%M%SZ}.json"
     json_path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
@@ -1093,7 +1125,8 @@ def main(argv: list[str] | None = None) -> int:
         md += ["Peers (same target, same pinning):", "", md_table(PEER_COLUMNS, peer_rows(peers, lunge_by_label)), ""]
     if bench.queue_result:
         md += [bench.queue_result["md"], ""]
-    md += ["Acceptance bars:", "", bars_md(verdicts), "",
+    md += ["Acceptance bars:", "", bars_md(verdicts), "", *[f"- {line}" for line in extra_lines],
+           "" if extra_lines else None,
            "Packages: " + ", ".join(f"{k} {v}" for k, v in info["packages"].items() if v)
            + (f"; wrk: {info['wrk']}" if info.get("wrk") else "") + (f"; k6: {info['k6']}" if info.get("k6") else ""),
            f"Commit: {info['git']['commit'] or '?'}{' (dirty tree)' if info['git']['dirty'] else ''}; "
@@ -1106,6 +1139,7 @@ def main(argv: list[str] | None = None) -> int:
         md.append(f"\n**Interrupted ({interrupted}) — partial results.**")
     for e in bench.errors:
         md.append(f"\n**Error:** {e}")
+    md = [line for line in md if line is not None]
     # a run of some sections only must not replace the tables of the last whole run
     latest = "latest.md" if set(args.sections) == set(SECTIONS) else f"latest-{'-'.join(args.sections)}.md"
     (out_dir / latest).write_text("\n".join(md) + "\n")

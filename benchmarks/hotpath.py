@@ -128,7 +128,7 @@ async def measure(layer: str, base_url: str, n: int) -> tuple[float, float]:
     """(user µs, system µs) per request of `layer`."""
     loop = asyncio.get_running_loop()
     plan = plan_for(base_url)
-    rec = Recorder()
+    rec = Recorder(breakdown=True)
     if layer == "recorder":
         u0, s0 = cpu()
         for i in range(n):

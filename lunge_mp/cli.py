@@ -9,9 +9,11 @@ from collections.abc import Callable
 import click
 
 from lunge_mp import __version__
+from lunge_mp.coordinator import prestart
 from lunge_mp.cli_history import COMMANDS
 from lunge_mp.cli_lunge import COMMANDS as LUNGE_COMMANDS
 from lunge_mp.cli_serve import add_serve_commands
+from lunge_mp.cli_selftest import selftest
 
 EXIT_INVALID_CONFIG = 104
 
@@ -194,6 +196,7 @@ def run(config: str | None, json_path: str | None, html_path: str | None, csv_pa
         sys.exit(run_v1(v1_config, env + v1_vars, v1_suite, v1_request, verbose))
     if config is None:
         raise click.UsageError("Missing argument 'CONFIG': lunge-mp run CONFIG (or, Lunge v1: lunge-mp run -c FILE -e ENV -r REQUEST)")
+    prestart.start(workers or os.cpu_count() or 1)     # their start-up overlaps reading the config
     from lunge_mp.runner import execute
 
     overrides = _parse_env(env, env_file)
@@ -271,6 +274,7 @@ def perf(config: str | None, environment: str | None, test: str | None, request:
       lunge-mp perf --url http://127.0.0.1:8080/ --vus 5 --pacing 1s -d 1m
     A load flag the chosen executor would not use is refused (exit 104), never ignored.
     """
+    prestart.start(workers or os.cpu_count() or 1)     # their start-up overlaps reading the config
     from lunge_mp.config import ConfigError, plan_from_dict
     from lunge_mp.config.perf import plan_from_file
     from lunge_mp.config.quick import flag_errors, quick_config
@@ -436,6 +440,7 @@ def target(host: str, port: int, port_short: int | None, workers: int) -> None:
 
 for _command in COMMANDS + LUNGE_COMMANDS:   # baseline, compare, history, record; test, get, post, put, delete
     main.add_command(_command)
+main.add_command(selftest)
 
 
 def _profile_command() -> click.Command:

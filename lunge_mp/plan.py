@@ -119,6 +119,8 @@ class ScenarioPlan(msgspec.Struct, frozen=True):
     pre_allocated_vus: int = 0
     max_vus: int = 0
     pattern: dict[str, object] | None = None
+    arrivals: str = "constant"  # constant | poisson | uniform (schedule/random_arrivals.py)
+    arrival_seed: int | None = None   # `seed`: None = chosen per run (reported)
     # both
     duration: float = 0.0       # computed for stages/patterns: the scenario's active length
     stages: tuple[Stage, ...] = ()
@@ -138,7 +140,7 @@ class ScenarioPlan(msgspec.Struct, frozen=True):
 class Settings(msgspec.Struct, frozen=True):
     base_url: str = ""
     timeout: float = 30.0
-    max_connections_per_host: int = 100
+    max_connections_per_host: int = 0   # 0: no cap, connections follow the load (VUs)
     max_idle_conns_per_host: int = 100
     keepalive: bool = True
     insecure_skip_verify: bool = False

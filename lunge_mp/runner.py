@@ -10,11 +10,13 @@ import traceback
 
 import uvloop
 
+from lunge_mp import capacity
 from lunge_mp.analysis import generator_errors
 from lunge_mp.analysis.guardrails import plan_problems as guardrail_problems
 from lunge_mp.analysis.live_windows import LiveWindows
 from lunge_mp.analysis.thresholds import evaluate
 from lunge_mp.analysis.verdict import observe, verdicts
+from lunge_mp.analysis.window_judge import WindowJudge
 from lunge_mp.config import ConfigError, load_plan
 from lunge_mp.coordinator import timeline, warmup
 from lunge_mp.coordinator.control import RunControl, mark_results
@@ -198,6 +200,8 @@ def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str |
     if problem:
         print(f"error: {escape(problem)}", file=sys.stderr)
         return EXIT_INVALID_CONFIG
+    for line in capacity.warnings(plan, workers) if not quiet else ():   # beyond what `selftest` saw
+        print(f"warning: {escape(line)}", file=sys.stderr)
     if not quiet:
         banner = start_banner(plan, workers, transports.described(plan), paths)
         print(escape(Redactor.for_plan(plan).text("\n".join(banner)), keep="\n"), file=sys.stderr)
@@ -229,6 +233,10 @@ def run_plan(plan: Plan, workers: int, paths: dict[str, str], record: bool, *, q
     coordinator = Coordinator(plan, workers, on_tick=(lambda c, t: [f(c, t) for f in ticks]) if ticks else None,
                               on_second=_abort_checker(plan), on_log=_logger(view, redactor) if view else None,
                               control=control, signals=signals)
+    windows = WindowJudge(plan.thresholds, [s.name for s in plan.scenarios], warmup.offset(plan))
+    for line in capacity.warnings(plan, workers):     # more than `lunge-mp selftest` saw this box hold
+        coordinator.warn(line)
+    coordinator.aggregate.on_retire(windows.retire)   # each second judged before it is folded
     internal_error = None
     try:
         outcome = uvloop.run(coordinator.run())
@@ -247,8 +255,9 @@ def run_plan(plan: Plan, workers: int, paths: dict[str, str], record: bool, *, q
         entry["arrivalsAssigned"] = info.assigned          # open-model arrivals handed to it
         entry["arrivalsUnaccounted"] = info.unaccounted    # a lost worker's arrivals no report covers
     generator_warning = generator_errors.separate(results)
+    outcome.aggregate.retire_rest()
     threshold_results = verdicts(plan.thresholds, results, outcome.aggregate.percentile_ms,
-                                 outcome.aggregate.bucket_counts)
+                                 outcome.aggregate.bucket_counts, windows.verdicts())
     status, code = decide(outcome, results, threshold_results)
     results.update(status=status, exitCode=code, thresholds=threshold_results)
     results["warnings"] += [w for w in outcome.warnings if w not in results["warnings"]]

@@ -25,9 +25,9 @@ Metric kinds decide which aggregations make sense and what the value means (k6's
     kind     metrics                                               aggregations        value
     trend    http_req_duration http_req_response_time              avg min med max pN  milliseconds
              iteration_duration schedule_lag <scenario>_duration                       (no unit = ms)
-             redis_cmd_duration redis_cmd_response_time
+             redis_cmd_duration redis_cmd_response_time http_req_blocked http_req_connecting
     rate     http_req_failed checks <scenario>_failed              rate                fraction 0..1 (or N%)
-             redis_cmd_failed
+             redis_cmd_failed http_req_queued (requests that waited at maxConnectionsPerHost)
     counter  http_reqs iterations dropped_iterations data_received count rate          total; per second
              data_sent <scenario>_reqs redis_cmds
     gauge    vus vus_max                                           value min max       plain number
@@ -56,6 +56,9 @@ BUILTIN_METRICS: dict[str, str] = {
     "http_req_response_time": TREND,
     "iteration_duration": TREND,
     "schedule_lag": TREND,
+    "http_req_blocked": TREND,
+    "http_req_connecting": TREND,
+    "http_req_queued": RATE,
     "http_req_failed": RATE,
     "checks": RATE,
     "http_reqs": COUNTER,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lunge_mp.analysis.thresholds import evaluate, split_metric
-from lunge_mp.analysis.windows import judge
+from lunge_mp.analysis.windows import WindowVerdict, judge
 from lunge_mp.metrics.hdr import value_at_index
 from lunge_mp.plan import Threshold
 
@@ -72,8 +72,8 @@ def observe(t: Threshold, results: dict, percentile: PercentileFn) -> float | No
     if agg == "count":
         return float(entry["count"])
     if agg == "rate":
-        if base in ("http_req_failed", "redis_cmd_failed"):
-            counted = block["http_reqs" if base == "http_req_failed" else "redis_cmds"]
+        if base in ("http_req_failed", "redis_cmd_failed", "http_req_queued"):
+            counted = block["redis_cmds" if base == "redis_cmd_failed" else "http_reqs"]
             return entry["rate"] if counted["count"] else None
         return entry["count"] / seconds if seconds > 0 else None
     if entry.get("count", 0) == 0:
@@ -128,16 +128,27 @@ def window_inputs(t: Threshold, results: dict, bucket_counts: BucketCountsFn) ->
 
 
 def verdicts(thresholds: tuple[Threshold, ...], results: dict, percentile: PercentileFn,
-             bucket_counts: BucketCountsFn | None = None) -> list[dict]:
+             bucket_counts: BucketCountsFn | None = None,
+             judged: dict[int, WindowVerdict] | None = None) -> list[dict]:
     """One entry per threshold: metric, expression, observed, ok (no data is not ok).
 
     A windowed threshold (`over 30s`) reports its worst window's value as `observed`,
-    with `windowStart` (first second of that window) and `firstFailure`.
+    with `windowStart` (first second of that window) and `firstFailure`. `judged` (threshold
+    position → verdict) are windows judged as the run went (analysis/window_judge.py: a long
+    run's old seconds are folded); otherwise they are slid over `bucket_counts` and the buckets.
     """
     out = []
-    for t in thresholds:
+    for i, t in enumerate(thresholds):
         entry = {"metric": t.metric, "expression": t.expression, "abortOnFail": t.abort_on_fail}
-        inputs = window_inputs(t, results, bucket_counts) if t.window and bucket_counts else None
+        inputs = None
+        if t.window and judged is not None and i in judged:
+            v = judged[i]
+            entry.update(observed=v.worst, ok=v.ok, window=t.window, windowStart=v.worst_start,
+                         firstFailure=v.first_failure, windows=v.windows)
+            out.append(entry)
+            continue
+        if t.window and bucket_counts:
+            inputs = window_inputs(t, results, bucket_counts)
         if t.window and inputs is not None:
             v = judge(t, inputs[1], inputs[0], value_at_index)
             entry.update(observed=v.worst, ok=v.ok, window=t.window, windowStart=v.worst_start,

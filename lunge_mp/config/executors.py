@@ -10,6 +10,9 @@
 | ramping-arrival-rate  | stages (target = rate), startRate, timeUnit, preAllocatedVUs, maxVUs |
 | pattern               | pattern, preAllocatedVUs, maxVUs                              |
 
+Every open-model executor also takes `arrivals` (constant, the default | poisson | uniform)
+and `seed` (an integer, for the random ones; left out, each run draws one and reports it).
+
 Rates are stored per second: `rate: 600, timeUnit: 1m` becomes 10/s (k6's timeUnit).
 Open-model VU pools: preAllocatedVUs defaults to 10, maxVUs to max(preAllocatedVUs, 100);
 maxVUs below preAllocatedVUs is an error (k6 refuses it too). Stage lists set `duration` to
@@ -27,12 +30,13 @@ from lunge_mp.config.errors import Errors, describe, index
 from lunge_mp.config.fields import Fields
 from lunge_mp.config.patterns import parse_pattern
 from lunge_mp.plan import Stage
+from lunge_mp.schedule.random_arrivals import PROCESSES as ARRIVAL_PROCESSES
 
 DEFAULT_MAX_DURATION = 600.0
 DEFAULT_PRE_ALLOCATED_VUS = 10
 DEFAULT_MAX_VUS = 100
 
-_POOL = ("preAllocatedVUs", "maxVUs")
+_POOL = ("preAllocatedVUs", "maxVUs", "arrivals", "seed")   # every open-model executor
 
 EXECUTOR_KEYS: dict[str, tuple[str, ...]] = {
     "constant-vus": ("vus", "duration"),
@@ -134,12 +138,16 @@ def _per_second(f: Fields, key: str, rate: float, unit: float) -> float:
     return rate / unit
 
 
-def _pool(f: Fields) -> dict[str, int]:
+def _pool(f: Fields) -> dict[str, Any]:
+    """The keys every open-model executor has: its VU pool, and how arrivals are spread
+    (`arrivals: constant | poisson | uniform`, `seed` for the random ones)."""
     pre = f.int("preAllocatedVUs", DEFAULT_PRE_ALLOCATED_VUS, minimum=0, bound=limits.VUS)
     max_vus = f.int("maxVUs", max(pre, DEFAULT_MAX_VUS), minimum=1, bound=limits.VUS)
     if max_vus < pre:
         f.error("maxVUs", f"must be >= preAllocatedVUs ({pre}); raise maxVUs or lower preAllocatedVUs")
-    return {"pre_allocated_vus": pre, "max_vus": max_vus}
+    arrivals = f.str("arrivals", "constant", choices=ARRIVAL_PROCESSES)
+    seed = f.int("seed", None, minimum=0)
+    return {"pre_allocated_vus": pre, "max_vus": max_vus, "arrivals": arrivals, "arrival_seed": seed}
 
 
 def _stages(f: Fields, executor: str, *, integer_targets: bool, unit: float) -> tuple[Stage, ...]:

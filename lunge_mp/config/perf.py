@@ -5,11 +5,14 @@ Like loader.py, this reads files; the translation itself is in v1.py (pure).
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from lunge_mp import capacity
 from lunge_mp.config.errors import ConfigError, Errors
 from lunge_mp.config.loader import load_document, plan_from_document, resolve_data_files
 from lunge_mp.config.summary import describe_plan
@@ -80,7 +83,11 @@ def validate_file(path: str, overrides: Mapping[str, str] | None = None) -> str 
         doc = load_config_document(path, None, overrides)
         if not is_v1(doc):
             plan = plan_from_document(doc, path, overrides)
-            return describe_plan(plan) if explain(path, plan) is not None else None
+            if explain(path, plan) is None:
+                return None
+            for line in capacity.warnings(plan, os.cpu_count() or 1):   # `lunge-mp selftest`'s figures
+                print(f"warning: {line}", file=sys.stderr)
+            return describe_plan(plan)
         errs = Errors()
         check_v1(doc, errs)
         lines = list(errs.items)

@@ -8,6 +8,8 @@ scenario ends.
   workers; a `SetVUs` goes out only when the split changes (a lost or rejoined worker changes it).
 - Iteration executors: VUs and iterations are split once, at the scenario's start.
 - A scenario's end goes to every live worker with its gracefulStop deadline.
+- A worker gone for good: its arrivals not yet due are taken back (`_take_back_arrivals`,
+  bookkeeping in arrival_ledger.py) and dealt again over the live workers on the next tick.
 
 `LoadDealer` is a part of `Coordinator` (run.py), kept here so each file holds one concern.
 """
@@ -15,6 +17,7 @@ scenario ends.
 from __future__ import annotations
 
 from lunge_mp.coordinator import timeline
+from lunge_mp.coordinator.arrival_ledger import Held, redeal
 from lunge_mp.coordinator.lifecycle import ITERATION_EXECUTORS, EndScenario, StartScenario
 from lunge_mp.protocol import messages as m
 from lunge_mp.schedule.split import split_evenly, split_round_robin
@@ -57,10 +60,45 @@ class LoadDealer:
             shares[w] = share
         return shares
 
+    def _take_back_arrivals(self, worker: int) -> None:
+        """A worker gone for good: its arrivals whose instants have not come are dealt again
+        (next tick), unless the run is stopping (then they stay unaccounted)."""
+        if not self.t0_ns or self.stop_requested:
+            return
+        parts = self.ledger.take_back(worker, int(self.now() * 1e6))
+        if parts:
+            self._redeal.append((worker, parts))
+
+    async def _send_redealt(self, live: list[int]) -> None:
+        pending, self._redeal = self._redeal, []
+        for lost, parts in pending:
+            running = {s.name for s in self.lifecycle.running()}
+            if self.stop_requested or not live:
+                self.ledger.restore(lost, parts)
+                continue
+            kept: list[Held] = [p for p in parts if p.scenario not in running]
+            self.ledger.restore(lost, kept)         # its scenario is ending: the workers start nothing new
+            moved = 0
+            for part in (p for p in parts if p.scenario in running):
+                for pos, piece in redeal(part, len(live)):
+                    await self._assign(live[pos], piece)
+                    moved += len(piece.offsets)
+            if moved:
+                self.log(f"worker {lost}'s {moved:,} arrivals not yet due when it was lost were dealt again "
+                         f"to worker(s) {', '.join(map(str, live))}")
+
+    async def _assign(self, worker: int, part: Held) -> None:
+        self.ledger.assigned(worker, part.scenario, part.first_index, part.offsets, part.stride)
+        await self.send(worker, m.Assign(scenario=part.scenario, first_index=part.first_index,
+                                         offsets_us=part.offsets, stride=part.stride))
+
     async def _schedule_open(self, t: float) -> None:
         live = self.responsive_workers()
         if not live:
             return
+        self.ledger.forget_due(int(t * 1e6))
+        if self._redeal:
+            await self._send_redealt(live)
         for s in self.lifecycle.running():
             clock = self.clocks.get(s.name)
             if clock is None or clock.done:
@@ -83,11 +121,9 @@ class LoadDealer:
             parts, self.rr_next[s.name] = split_round_robin(offsets, len(live), start)
             for pos, part in enumerate(parts):
                 if part:
-                    self.info[live[pos]].assigned += len(part)
                     # arrival j of the batch went to position (start + j) % len(live)
                     first_j = (pos - start) % len(live)
-                    await self.send(live[pos], m.Assign(scenario=s.name, first_index=first + first_j,
-                                                        offsets_us=part, stride=len(live)))
+                    await self._assign(live[pos], Held(s.name, first + first_j, part, len(live)))
 
     async def _schedule_closed(self, t: float) -> None:
         """VU targets of running time-based closed scenarios, sent when a worker's share changes."""

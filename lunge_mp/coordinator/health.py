@@ -41,8 +41,10 @@
   results). If the run is already stopping, it is sent the same Stop.
 - A worker lost any other way (its process exited, it said Bye with an error, a send to it
   failed) that speaks again is refused: it is told to stop and nothing it sends is counted.
-- The arrivals handed to a lost worker that its accepted reports do not account for are
-  reported per worker (`arrivalsUnaccounted`): some may have reached the target, never guessed.
+- A worker gone for good: its arrivals not yet due are taken back and dealt again over the
+  live workers (dealing.py `_take_back_arrivals`, arrival_ledger.py). The arrivals handed to a
+  lost worker that its accepted reports do not end are reported per worker and per scenario
+  (`arrivalsUnaccounted`): some may have reached the target, never guessed.
 - A message from an unknown peer, an undecodable frame, or one its session does not allow is
   refused and logged (the first MAX_REFUSAL_WARNINGS distinct ones; the rest are counted).
   ZeroMQ itself drops frames over the socket's MAXMSGSIZE and disconnects their sender.
@@ -116,6 +118,7 @@ class WorkerHealth:
                  f"its share of the load moves to the other workers")
         if not silent and self.t0_ns:       # gone for good: it will not run its iterations
             self._move_iterations(worker)
+            self._take_back_arrivals(worker)   # nor its arrivals not yet due (dealing.py)
         self.lifecycle.worker_lost(self.live_workers(), self.now(), for_good=not silent)
         if not self.live_workers() and self.t0_ns:
             self.request_stop("lost all workers", EXIT_LOST_WORKERS)
@@ -231,16 +234,31 @@ class WorkerHealth:
                 pass
 
     def _summarise_lost(self) -> None:
-        """A lost worker's arrivals that no report accounts for: some may have reached the target
-        (it had started them), the rest never will. Said, never guessed."""
+        """A lost worker's arrivals that no report accounts for (arrival_ledger.py): those it
+        had started may have reached the target, the rest never will. Said, never guessed."""
+        ledger, out = self.ledger, self.outcome
         for info in self.info:
+            info.assigned = ledger.assigned_to(info.worker)
+            info.redealt = ledger.taken_from(info.worker)
+            for name in ledger.open:
+                redealt = ledger.taken_from(info.worker, name)
+                if redealt:
+                    out.arrivals_redealt[name] = out.arrivals_redealt.get(name, 0) + redealt
             if not info.lost:      # never lost, or lost by silence and rejoined
                 continue
-            info.unaccounted = max(0, info.assigned - info.scheduled)
+            info.unaccounted = ledger.unaccounted(info.worker)
+            for name in ledger.open:
+                n = ledger.unaccounted(info.worker, name)
+                if n:
+                    out.arrivals_unaccounted[name] = out.arrivals_unaccounted.get(name, 0) + n
+                    out.arrivals_started_unknown[name] = (out.arrivals_started_unknown.get(name, 0)
+                                                          + ledger.started_unknown(info.worker, name))
             if info.unaccounted:
+                started = ledger.started_unknown(info.worker)
                 self.warn(f"worker {info.worker} was lost with {info.unaccounted:,} of the {info.assigned:,} "
-                          f"arrivals handed to it not accounted for by its reports (those it had started "
-                          f"may have reached the target; the others never ran)")
+                          f"arrivals handed to it not accounted for by its reports ({started:,} in flight at "
+                          f"its last report, the others due after it and before its loss was known): some may "
+                          f"have reached the target, none is counted as a request")
 
     def _summarise_refusals(self) -> None:
         for worker, n in sorted(self._after_loss.items()):

@@ -52,6 +52,8 @@ class WorkerPool:
         self.procs: list[subprocess.Popen] = []
 
     def spawn(self) -> None:
+        if self.procs:          # started early (coordinator/prestart.py)
+            return
         env = dict(os.environ)
         env.setdefault("PYTHONUNBUFFERED", "1")
         for i in range(self.count):

@@ -25,8 +25,10 @@ import msgspec
 import zmq
 import zmq.asyncio
 
+from lunge_mp.analysis import connection_waits
 from lunge_mp.analysis.guardrails import EXIT_GUARDRAIL, Event
-from lunge_mp.coordinator import limits, queue_monitor, timeline, warmup
+from lunge_mp.coordinator import limits, prestart, queue_monitor, timeline, warmup
+from lunge_mp.coordinator.arrival_ledger import ArrivalLedger
 from lunge_mp.coordinator.control import RunControl
 from lunge_mp.coordinator.guarding import RunGuard
 from lunge_mp.coordinator.dealing import LoadDealer
@@ -39,11 +41,14 @@ from lunge_mp.plan import Plan
 from lunge_mp.protocol import messages as m
 from lunge_mp.protocol.session import ProtocolError, State, WorkerSession
 from lunge_mp.report.redis_metrics import redis_request_keys
-from lunge_mp.schedule.arrivals import ArrivalClock
+from lunge_mp.schedule.random_arrivals import clock_for
 
 TICK_S = 0.05
 GC_EVERY_S = 10.0            # merged HDR histograms are cyclic garbage: collect it (memory stays flat)
-START_DELAY_S = 0.3          # between Go and t0: lets every worker get the message first
+# between Go and t0, so every worker has Go before t0: twice the slowest Start→Ready round trip
+# of the handshake (a message each way plus the worker's own set-up), within these bounds
+START_DELAY_S = 0.3
+MIN_START_DELAY_S = 0.02
 HANDSHAKE_TIMEOUT_S = 20.0
 EXIT_SIGNAL = 105
 _IDENTITY = re.compile(rb"w(\d{1,6})")
@@ -64,9 +69,9 @@ class WorkerInfo:
     lost: bool = False               # lost now (a rejoined worker is not): what every check reads
     rejoin_to: object = None         # lost by silence: the session State it may rejoin to
     error: str = ""
-    assigned: int = 0                # open-model arrivals handed to it
-    scheduled: int = 0               # ... that its accepted reports account for
-    unaccounted: int = 0             # a lost worker's: assigned − scheduled (fate unknown)
+    assigned: int = 0                # open-model arrivals handed to it (at the end; arrival_ledger.py)
+    unaccounted: int = 0             # a lost worker's: assigned, not ended in its reports (fate unknown)
+    redealt: int = 0                 # a lost worker's arrivals not yet due, dealt again to the others
 
 
 @dataclass
@@ -84,6 +89,10 @@ class RunOutcome:
     abort_code: int | None = None
     warnings: list[str] = field(default_factory=list)
     arrivals_sent: dict[str, int] = field(default_factory=dict)
+    arrivals_unaccounted: dict[str, int] = field(default_factory=dict)   # lost workers', per scenario
+    arrivals_started_unknown: dict[str, int] = field(default_factory=dict)  # ... of which had started
+    arrivals_redealt: dict[str, int] = field(default_factory=dict)
+    arrival_processes: dict[str, dict] = field(default_factory=dict)  # open scenario → {process, seed}
     scenario_starts: dict[str, float | None] = field(default_factory=dict)  # seconds after t0
     scenario_windows: dict[str, dict] = field(default_factory=dict)
     coordinator_cpu_s: float = 0.0
@@ -103,7 +112,7 @@ class Coordinator(WorkerHealth, LoadDealer):
     def __init__(self, plan: Plan, workers: int, on_tick=None, on_second=None, on_log=None,
                  control: RunControl | None = None, signals: bool = True) -> None:
         self.run_id = uuid.uuid4().hex[:12]
-        self.pool = WorkerPool(workers)
+        self.pool = prestart.take(workers) or WorkerPool(workers)   # started while the config was read
         self.sessions = [WorkerSession(i, self.run_id) for i in range(workers)]
         self.info = [WorkerInfo(i) for i in range(workers)]
         self.aggregate = Aggregate(run_id=self.run_id)
@@ -127,12 +136,17 @@ class Coordinator(WorkerHealth, LoadDealer):
         self.t0_ns = 0
         self.stop_requested: str | None = None
         self.hard_stop = False
-        self.clocks = {s.name: ArrivalClock(timeline.target_fn(s)) for s in self.worker_plan.scenarios if s.is_open}
+        self.outcome.arrival_processes = timeline.arrival_processes(self.worker_plan, self.run_id)
+        self.clocks = {s.name: clock_for(timeline.target_fn(s), **self.outcome.arrival_processes[s.name])
+                       for s in self.worker_plan.scenarios if s.is_open}
         for note in self.guard.start_notes(self.outcome.planned_s, self.clocks):
             self.log(note)
         self.rr_next = {name: 0 for name in self.clocks}
+        self.ledger = ArrivalLedger(self.clocks)     # where each open-model arrival went
+        self._redeal: list = []                      # (lost worker, parts) to deal again next tick
         self.vus_sent: dict[str, list[int]] = {}
         self.monitor = ResourceMonitor()
+        self.conn_waits = connection_waits.LiveWatch(plan.settings.max_connections_per_host, workers)
         self._last_sample = float("-inf")                      # seconds after t0 of the last one
         self.saturated: list[tuple[str, str]] = []              # this second: (worker, cpu|lag)
         self.saturation: dict[tuple[str, str], list[int]] = {}  # every second it was seen
@@ -261,17 +275,20 @@ class Coordinator(WorkerHealth, LoadDealer):
         """Hello from all, Start to all, Ready from all; then Go with t0 a moment ahead."""
         deadline = time.monotonic() + HANDSHAKE_TIMEOUT_S
         pre, mx = timeline.vu_shares(self.worker_plan, self.pool.count)
-        started: set[int] = set()
+        started: dict[int, float] = {}      # worker → when Start went out
+        round_trip = 0.0                    # the slowest Start → Ready
         while time.monotonic() < deadline and not self.stop_requested:
             for s in self.sessions:
+                if s.state == State.READY and s.worker in started:
+                    round_trip = max(round_trip, time.monotonic() - started.pop(s.worker))
                 if s.state == State.GREETED and s.worker not in started:
-                    started.add(s.worker)
+                    started[s.worker] = time.monotonic()
                     await self.send(s.worker, m.Start(
                         run_id=self.run_id, plan=self.worker_plan, worker=s.worker, workers=self.pool.count,
                         max_vus={k: v[s.worker] for k, v in mx.items()},
                         pre_allocated_vus={k: v[s.worker] for k, v in pre.items()},
                         **self.guard.start_fields(self.pool.count)))
-            if all(s.state == State.READY for s in self.sessions):
+            if all(s.state == State.READY for s in self.sessions) and not started:
                 break
             await self._heartbeat((State.GREETED, State.STARTED, State.READY))
             for i in range(self.pool.count):
@@ -282,13 +299,14 @@ class Coordinator(WorkerHealth, LoadDealer):
                 if self.sessions[i].state == State.LOST:
                     self.request_stop(f"worker {i} was lost before the run started: {self.info[i].error}", 1)
                     return False
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.002)
         if self.stop_requested:
             return False
         if not all(s.state == State.READY for s in self.sessions):
             self.request_stop(f"workers did not become ready within {HANDSHAKE_TIMEOUT_S:.0f}s", 1)
             return False
-        self.t0_ns = time.monotonic_ns() + int(START_DELAY_S * 1e9)
+        delay = min(START_DELAY_S, max(MIN_START_DELAY_S, 2 * round_trip))
+        self.t0_ns = time.monotonic_ns() + int(delay * 1e9)
         for s in self.sessions:
             s_info = self.info[s.worker]
             s_info.pid, s_info.last_heard = s.pid, time.monotonic()
@@ -302,6 +320,7 @@ class Coordinator(WorkerHealth, LoadDealer):
         gc.freeze()      # start-up objects never need scanning again: the periodic collection stays cheap
         if self.queue_monitor is not None:
             self.queue_monitor.start(self.t0_ns)
+        await asyncio.sleep(max(0.0, -self.now()))   # the first tick at t0: scenarios starting at 0 start then
         while not self.stop_requested and not self.lifecycle.all_ended:
             t = self.now()
             if t - last_gc >= GC_EVERY_S:
@@ -330,6 +349,9 @@ class Coordinator(WorkerHealth, LoadDealer):
                     verdict = self.on_second(self, t)
                     if verdict is not None:
                         self.request_stop(*verdict)
+                note = self.conn_waits.check(self.aggregate.counters())
+                if note is not None and self.on_log is not None:
+                    self.on_log(note)          # results.json gets the final share (report/results.py)
                 if self.on_tick is not None:
                     self.on_tick(self, t)
             try:
@@ -397,7 +419,7 @@ class Coordinator(WorkerHealth, LoadDealer):
             info.last_heard = time.monotonic()
             match msg:
                 case m.Report():
-                    info.scheduled += sum(sc.scheduled for sc in msg.scenarios)
+                    self.ledger.reported(worker, msg.scenarios)
                     for sc in msg.scenarios:
                         if sc.scenario in self._iter_share:
                             key = (sc.scenario, worker)
@@ -424,6 +446,7 @@ class Coordinator(WorkerHealth, LoadDealer):
                         info.lost_at, info.lost = round(self.now(), 3), True
                         self.log(f"worker {worker} failed at {info.lost_at:.1f}s: {msg.error}")
                         self._move_iterations(worker)
+                        self._take_back_arrivals(worker)
                         self.lifecycle.worker_lost(self.live_workers(), self.now(), for_good=True)
                         if not self.live_workers() and not self.stop_requested:
                             self.request_stop("lost all workers", EXIT_LOST_WORKERS)

@@ -67,6 +67,18 @@ def cap_windows(plan: Plan, worker_plan: Plan, offset: float) -> list[Window]:
     return out
 
 
+def arrival_processes(plan: Plan, run_id: str) -> dict[str, dict]:
+    """Each open scenario's arrival process and seed: its `seed`, else one drawn from the run
+    id (reported in results.json, so a run can be repeated with the same instants)."""
+    base = int(run_id[:8], 16) if run_id else 0
+    out = {}
+    for i, s in enumerate(plan.scenarios):
+        if s.is_open:
+            seed = s.arrival_seed if s.arrival_seed is not None else (base + i) % 2**31
+            out[s.name] = {"process": s.arrivals, "seed": seed}
+    return out
+
+
 def iteration_shares(total: int, vus: list[int]) -> list[int]:
     """shared-iterations: split `total` over workers in proportion to their VUs, exactly.
 

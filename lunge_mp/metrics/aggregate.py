@@ -23,6 +23,7 @@ from lunge_mp.metrics import hdr
 from lunge_mp.metrics.buckets import (CHECKS_FAILED, CHECKS_PASSED, DATA_EXHAUSTED, DEFAULT_OPEN_BUCKETS,
                                       DROPPED, FAILURES, GENERATOR_ERRORS, INTERRUPTED, ITERATIONS,
                                       REQUESTS, SCHEDULED, Bucket, Buckets)
+from lunge_mp.metrics.folding import TIERS
 from lunge_mp.metrics.names import DROP_DATA_EXHAUSTED, GENERATOR_FAILURE, OVERFLOW
 from lunge_mp.protocol.messages import CounterDelta, Report, ScenarioDelta
 
@@ -42,6 +43,7 @@ class _ReqTotals:
     check_runs: int = 0
     check_fails: dict[int, int] = field(default_factory=dict)
     check_first: dict[int, str] = field(default_factory=dict)
+    queued: int = 0             # waited for a connection at maxConnectionsPerHost
 
 
 @dataclass(slots=True)
@@ -68,7 +70,7 @@ def _span(first: int, last: int) -> str:
 class Aggregate:
     """Run totals and per-second buckets from every worker's Reports."""
 
-    def __init__(self, run_id: str = "", open_buckets: int = DEFAULT_OPEN_BUCKETS) -> None:
+    def __init__(self, run_id: str = "", open_buckets: int = DEFAULT_OPEN_BUCKETS, tiers=TIERS) -> None:
         self.run_id = run_id            # if set, reports of another run are rejected
         self.redis_requests: frozenset[tuple[str, str]] = frozenset()   # report/redis_metrics.py
         self.reports = 0                # reports accepted
@@ -80,7 +82,7 @@ class Aggregate:
         self._vus_max = 0
         self._active_vus_max = 0
         self._latest: dict[int, int] = {}   # worker → newest second it reported
-        self._buckets = Buckets(open_buckets)
+        self._buckets = Buckets(open_buckets, tiers)    # tiers: how old seconds fold (folding.py)
         self._seqs: dict[int, _Seq] = {}
         self._arrival = 0
         self._overflow_warned: set[str] = set()
@@ -102,8 +104,8 @@ class Aggregate:
             warnings.append(f"worker {w}: report {report.seq} has bucket {report.bucket}; "
                             f"counted in the totals only")
         else:
-            if report.bucket > self._latest.get(w, -1):
-                self._latest[w] = report.bucket
+            if report.bucket > self._latest.get(w, -1) and not report.partial:
+                self._latest[w] = report.bucket     # a partial report's second is still running
             self._buckets.advance(report.bucket)
             bucket = self._buckets.get(report.bucket)
             if bucket.sealed and report.series:
@@ -155,6 +157,14 @@ class Aggregate:
                     f"arrived"]
         return []
 
+    def on_retire(self, fn) -> None:
+        """Call `fn(bucket)` with each 1-second bucket before it is folded (buckets.py), and
+        with the rest at `retire_rest`: windowed thresholds judge every second that way."""
+        self._buckets.on_retire = fn
+
+    def retire_rest(self) -> None:
+        self._buckets.retire_rest()
+
     def finish(self) -> None:
         """End of run: seal every bucket (frees their histograms; queries still work)."""
         self._buckets.seal_all()
@@ -204,6 +214,7 @@ class Aggregate:
             t.check_fails[i] = t.check_fails.get(i, 0) + n
         for i, msg in cd.check_first.items():
             t.check_first.setdefault(i, msg)
+        t.queued += cd.queued
         for cls, n in cd.errors.items():
             t.errors[cls] = t.errors.get(cls, 0) + n
         for cls, msg in cd.first_error.items():
@@ -275,9 +286,10 @@ class Aggregate:
 
     def counters(self, scenario: str | None = None, request: str | None = None) -> dict:
         """requests, failures, errors {class: n}, first_error {class: msg}, bytes_in/out,
-        checks_passed/failed (assertions that held / did not)."""
+        checks_passed/failed (assertions that held / did not), queued (requests that waited
+        for a connection at maxConnectionsPerHost)."""
         out = {"requests": 0, "failures": 0, "errors": {}, "first_error": {},
-               "bytes_in": 0, "bytes_out": 0, "checks_passed": 0, "checks_failed": 0}
+               "bytes_in": 0, "bytes_out": 0, "checks_passed": 0, "checks_failed": 0, "queued": 0}
         first: dict[str, tuple[int, str]] = {}
         for (s, r), t in self._reqs.items():
             if (scenario is not None and s != scenario) or (request is not None and r != request):
@@ -288,6 +300,7 @@ class Aggregate:
             out["bytes_out"] += t.bytes_out
             out["checks_passed"] += t.checks_passed
             out["checks_failed"] += t.checks_failed
+            out["queued"] += t.queued
             for cls, n in t.errors.items():
                 out["errors"][cls] = out["errors"].get(cls, 0) + n
             for cls, am in t.first_error.items():

@@ -1,4 +1,4 @@
-"""Per-second time buckets of a run, small enough for 86,400 of them (a 24 h run).
+"""Per-second time buckets of a run, folded as they age so a 24-hour run keeps bounded memory.
 
 A bucket is *open* while reports for its second may still arrive: it then holds live
 HDR histograms (~190 KB each) for the run-wide BUCKET_METRICS and per scenario
@@ -9,13 +9,20 @@ and the histograms and per-worker gauges are dropped, leaving a few hundred byte
 A report for a sealed second (a worker more than `open_buckets` s behind) still adds its
 counters and gauges there; its latencies go into the run totals but cannot change that
 second's percentiles any more, and `add` says so.
+
+Seconds older than an hour are folded into 10-second, and after six hours into 60-second
+buckets (`folding.py`); each 1-second bucket is handed to `on_retire` (if set) just before it
+is folded, and a report for a folded second adds to the bucket that holds it.
 """
 
 from __future__ import annotations
 
 from hdrh.histogram import HdrHistogram
 
+from collections.abc import Callable
+
 from lunge_mp.metrics import hdr
+from lunge_mp.metrics.folding import TIERS, merge
 from lunge_mp.metrics.names import BUCKET_METRICS, BUCKET_SCENARIO_METRIC
 
 DEFAULT_OPEN_BUCKETS = 10
@@ -37,10 +44,11 @@ class Bucket:
     """One second of the run, merged over all workers."""
 
     __slots__ = ("t", "hists", "pct", "counts", "errors", "gauges", "gauge_sums", "gauge_workers",
-                 "encoded", "queue")
+                 "encoded", "queue", "span")
 
-    def __init__(self, t: int) -> None:
+    def __init__(self, t: int, span: int = 1) -> None:
         self.t = t
+        self.span = span                            # seconds it covers (folded: 10 or 60)
         self.hists: dict[HistKey, HdrHistogram] | None = {}
         self.pct: dict[HistKey, Pct] = {}          # cache while open; final once sealed
         self.counts: dict[str, list[int]] = {}     # scenario → _COUNTER_NAMES slots
@@ -164,6 +172,8 @@ class Bucket:
             d["activeVUs"], d["vus"] = g[0], g[1]
             by[scn] = d
         out: dict = {"t": self.t}
+        if self.span > 1:
+            out["span"] = self.span     # a folded bucket: its counts are over `span` seconds
         out.update(zip(_COUNTER_NAMES, total))
         out["errors"] = dict(sorted(errors.items()))
         out.update(_pct_ms("", self.percentiles((None, BUCKET_METRICS[0]))))
@@ -186,17 +196,25 @@ def _pct_ms(prefix: str, p: Pct) -> dict[str, float | None]:
 class Buckets:
     """All seconds of a run, sealing those `open_buckets` behind the newest seen."""
 
-    def __init__(self, open_buckets: int = DEFAULT_OPEN_BUCKETS) -> None:
+    def __init__(self, open_buckets: int = DEFAULT_OPEN_BUCKETS, tiers=TIERS) -> None:
         if open_buckets < 1:
             raise ValueError(f"open_buckets must be >= 1 (got {open_buckets})")
         self.open_buckets = open_buckets
         self._all: dict[int, Bucket] = {}
         self._open: dict[int, Bucket] = {}
         self._newest = -1
+        # folding (folding.py): (age, span) tiers, and for each the first second not folded yet
+        self.tiers = tuple(tiers)
+        self._folded = [0] * len(self.tiers)
+        # called with each 1-second bucket before it is folded (windowed thresholds judge it)
+        self.on_retire: Callable[[Bucket], None] | None = None
 
     def get(self, t: int) -> Bucket:
-        """The bucket of second `t` (created open; may be sealed if `t` is old)."""
+        """The bucket of second `t` (created open; may be sealed if `t` is old; the folded
+        bucket holding it if `t` is older still)."""
         b = self._all.get(t)
+        if b is None and self.tiers and t < self._folded[0]:
+            return self._holder(t)
         if b is None:
             b = self._all[t] = Bucket(t)
             if t > self._newest - self.open_buckets:
@@ -213,6 +231,37 @@ class Buckets:
         limit = t - self.open_buckets
         for old in [k for k in self._open if k <= limit]:
             self._open.pop(old).seal()
+        for tier, (age, span) in enumerate(self.tiers):
+            while self._folded[tier] + span <= t - age:
+                self._fold(tier, self._folded[tier], span)
+                self._folded[tier] += span
+
+    def _fold(self, tier: int, start: int, span: int) -> None:
+        """Seconds [start, start + span) (each a bucket of the previous tier, or missing)
+        become one bucket of `span` seconds."""
+        parts = [self._all.pop(k) for k in range(start, start + span) if k in self._all]
+        if not parts:
+            return
+        if tier == 0 and self.on_retire is not None:
+            for b in parts:
+                self.on_retire(b)
+        into = Bucket(start, span)
+        into.seal()
+        merge(parts, into)
+        self._all[start] = into
+
+    def _holder(self, t: int) -> Bucket:
+        """The folded bucket that holds second `t` (created empty if its seconds had none)."""
+        for tier in range(len(self.tiers) - 1, -1, -1):
+            span = self.tiers[tier][1]
+            if t < self._folded[tier]:
+                start = t - t % span
+                b = self._all.get(start)
+                if b is None:
+                    b = self._all[start] = Bucket(start, span)
+                    b.seal()
+                return b
+        raise AssertionError("unreachable: t is older than the first tier's fold point")
 
     def seal_all(self) -> None:
         for b in self._open.values():
@@ -221,7 +270,22 @@ class Buckets:
 
     def find(self, t: int) -> Bucket | None:
         """The bucket of second `t` if any report covered it (never creates one)."""
-        return self._all.get(t)
+        b = self._all.get(t)
+        if b is None and self.tiers and t < self._folded[0]:
+            for tier in range(len(self.tiers) - 1, -1, -1):
+                span = self.tiers[tier][1]
+                if t < self._folded[tier]:
+                    return self._all.get(t - t % span)
+        return b
+
+    def retire_rest(self) -> None:
+        """End of run: hand every 1-second bucket not folded yet to `on_retire`, in order."""
+        if self.on_retire is not None:
+            self.seal_all()
+            for t in sorted(self._all):
+                b = self._all[t]
+                if b.span == 1:
+                    self.on_retire(b)
 
     def at_or_before(self, t: int) -> Bucket | None:
         """The newest bucket at or before second `t` (seconds without reports are skipped)."""

@@ -277,6 +277,13 @@ class Tally:
         if hi > self.hi:
             self.hi = hi
 
+    def add_zeros(self, n: int) -> None:
+        """Count `n` values of 0 at once (series recorded only when non-zero: the rest are 0)."""
+        if n > 0:
+            self.counts[0] = self.counts.get(0, 0) + n
+            self.n += n
+            self.lo = 0
+
     def apply(self, h: HdrHistogram) -> None:
         """h += these counts, with total, min and max as record_value would leave them."""
         if not self.n:

@@ -10,6 +10,11 @@ from __future__ import annotations
 HTTP_REQ_DURATION = "http_req_duration"            # service time: sent → response complete
 HTTP_REQ_RESPONSE_TIME = "http_req_response_time"  # from the scheduled instant (CO-corrected)
 SCHEDULE_LAG = "schedule_lag"                      # scheduled instant → iteration start
+# before a request went out (fast transport), as k6 names them: waiting for a pooled connection
+# or a free slot plus opening one, and the opening alone (TCP connect, with TLS for https).
+# Recorded when non-zero; the requests that did not wait count as 0 at each drain.
+HTTP_REQ_BLOCKED = "http_req_blocked"
+HTTP_REQ_CONNECTING = "http_req_connecting"
 ITERATION_DURATION = "iteration_duration"
 
 # Run-wide histograms every 1-second bucket keeps (merged over all scenarios); per

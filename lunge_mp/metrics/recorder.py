@@ -10,14 +10,19 @@ Series are keyed (scenario, request, metric); request "" holds scenario-level me
 At most `max_series` series exist; samples for new keys beyond that go to request
 `__overflow__` of their scenario (always allowed) and `overflowed` counts those calls.
 A request name occupies two series (duration and response time), a scenario two
-(iteration duration and schedule lag).
+(iteration duration and schedule lag). With `breakdown` (the fast transport measures it) a
+request name has two more: http_req_blocked and http_req_connecting. Those cost nothing for
+a request that did not wait: only non-zero values are recorded (`blocked`), and at each drain
+the requests of the interval without one are added as zeros, so their percentiles are over
+every timed request, as k6's are.
 """
 
 from __future__ import annotations
 
 from lunge_mp.metrics import hdr
-from lunge_mp.metrics.names import (HTTP_REQ_DURATION, HTTP_REQ_RESPONSE_TIME, ITERATION_DURATION,
-                                    OVERFLOW, SCHEDULE_LAG, UNKNOWN_FAILURE)
+from lunge_mp.metrics.names import (HTTP_REQ_BLOCKED, HTTP_REQ_CONNECTING, HTTP_REQ_DURATION,
+                                    HTTP_REQ_RESPONSE_TIME, ITERATION_DURATION, OVERFLOW, SCHEDULE_LAG,
+                                    UNKNOWN_FAILURE)
 from lunge_mp.protocol.messages import CounterDelta, ScenarioDelta, SeriesDelta
 
 SeriesKey = tuple[str, str, str]
@@ -51,11 +56,17 @@ class _Req:
 
     __slots__ = ("dur", "rt", "requests", "failures", "errors", "first_error",
                  "bytes_in", "bytes_out", "checks_passed", "checks_failed", "check_runs", "check_fails",
-                 "check_first")
+                 "check_first", "blk", "con", "n_blk", "n_con", "untimed", "queued")
 
-    def __init__(self, dur: _Series, rt: _Series) -> None:
+    def __init__(self, dur: _Series, rt: _Series, blk: _Series | None = None,
+                 con: _Series | None = None) -> None:
         self.dur = dur.append
         self.rt = rt.append
+        self.blk = blk                  # breakdown series (None without breakdown)
+        self.con = con
+        self.n_blk = self.n_con = 0     # non-zero samples in them this interval
+        self.untimed = 0                # requests counted without a latency (not_sent)
+        self.queued = 0                 # requests that waited at the connection limit
         self.requests = 0
         self.failures = 0
         self.errors: dict[str, int] = {}
@@ -76,6 +87,14 @@ class _Req:
         if cls not in self.first_error:
             self.first_error[cls] = error_msg or ""
 
+    def fill_zeros(self) -> None:
+        """The interval's timed requests without a blocked / connecting value count as 0."""
+        timed = self.requests - self.untimed
+        if self.blk is not None:
+            self.blk.tally.add_zeros(timed - self.n_blk)
+            self.con.tally.add_zeros(timed - self.n_con)
+        self.n_blk = self.n_con = self.untimed = 0
+
     def delta(self, scenario: str, request: str) -> CounterDelta | None:
         if not (self.requests or self.failures or self.bytes_in or self.bytes_out or self.errors
                 or self.check_runs):
@@ -83,7 +102,8 @@ class _Req:
         d = CounterDelta(scenario, request, self.requests, self.failures, self.errors,
                          self.bytes_in, self.bytes_out, self.first_error,
                          self.checks_passed, self.checks_failed, self.check_runs, self.check_fails,
-                         self.check_first)
+                         self.check_first, self.queued)
+        self.queued = 0
         self.requests = self.failures = self.bytes_in = self.bytes_out = 0
         self.checks_passed = self.checks_failed = self.check_runs = 0
         self.check_fails = {}
@@ -133,9 +153,11 @@ class Recorder:
     """
 
     def __init__(self, max_series: int = DEFAULT_MAX_SERIES,
-                 buffer_cap: int = DEFAULT_BUFFER_CAP) -> None:
+                 buffer_cap: int = DEFAULT_BUFFER_CAP, breakdown: bool = False) -> None:
         self.max_series = max_series
         self.buffer_cap = buffer_cap
+        # the transport measures blocked / connecting (set before the first request)
+        self.breakdown = breakdown
         self.overflowed = 0           # calls whose samples went to an __overflow__ series
         self._series: dict[SeriesKey, _Series] = {}
         self._reqs: dict[str, dict[str, _Req]] = {}   # scenario → request → slot (nested:
@@ -177,7 +199,32 @@ class Recorder:
         except KeyError:
             r = self._req(scenario, request)
         r.requests += 1
+        r.untimed += 1
         r.fail(error_class, error_msg)
+
+    def blocked(self, scenario: str, request: str, blocked_us: int, connecting_us: int,
+                queued: bool) -> None:
+        """A request that waited before going out (called only then, before `request_done`):
+        its wait for a connection or slot plus opening one, the opening alone, and whether it
+        queued at the connection limit."""
+        try:
+            r = self._reqs[scenario][request]
+        except KeyError:
+            r = self._req(scenario, request)
+        if queued:
+            r.queued += 1
+        if r.blk is None:
+            return
+        r.blk.append(blocked_us)
+        r.n_blk += 1
+        n = self._pending + 1
+        if connecting_us:
+            r.con.append(connecting_us)
+            r.n_con += 1
+            n += 1
+        self._pending = n
+        if n >= self.buffer_cap:
+            self.fold()
 
     def checks(self, scenario: str, request: str, passed: int, failed: int,
                failures: list[tuple[int, str]] | None = None) -> None:
@@ -255,6 +302,18 @@ class Recorder:
                 s.fold()
         self._pending = 0
 
+    def drain_counters(self) -> tuple[list[CounterDelta], list[ScenarioDelta]]:
+        """The counters since the last drain, without the histograms (which go on gathering
+        until the next `drain`): a worker's counters more often than once a second."""
+        if self.breakdown:
+            for reqs in self._reqs.values():
+                for r in reqs.values():
+                    r.fill_zeros()      # the zeros of the requests counted now
+        counters = [d for scn, reqs in self._reqs.items() for req, r in reqs.items()
+                    if (d := r.delta(scn, req))]
+        scenarios = [d for scn, s in self._scns.items() if (d := s.delta(scn))]
+        return counters, scenarios
+
     def drain(self) -> tuple[list[SeriesDelta], list[CounterDelta], list[ScenarioDelta]]:
         """This interval's deltas as wire Structs; resets everything but the gauges.
 
@@ -262,6 +321,10 @@ class Recorder:
         non-zero (or just-changed) gauges are included: an idle drain returns ([], [], []).
         """
         h = self._scratch
+        if self.breakdown:
+            for reqs in self._reqs.values():
+                for r in reqs.values():
+                    r.fill_zeros()
         series: list[SeriesDelta] = []
         for key, s in self._series.items():
             if not (s.buf or s.tally):
@@ -299,14 +362,15 @@ class Recorder:
         Overflowed names are not cached, so a flood of distinct names costs a lookup
         each time but no memory.
         """
-        missing = sum((scenario, request, m) not in self._series
-                      for m in (HTTP_REQ_DURATION, HTTP_REQ_RESPONSE_TIME))
+        metrics = (HTTP_REQ_DURATION, HTTP_REQ_RESPONSE_TIME)
+        if self.breakdown:
+            metrics += (HTTP_REQ_BLOCKED, HTTP_REQ_CONNECTING)
+        missing = sum((scenario, request, m) not in self._series for m in metrics)
         if request != OVERFLOW and len(self._series) + missing > self.max_series:
             self.overflowed += 1
             r = self._reqs.get(scenario, {}).get(OVERFLOW)
             return r if r is not None else self._req(scenario, OVERFLOW)
-        r = _Req(self._get_series(scenario, request, HTTP_REQ_DURATION),
-                 self._get_series(scenario, request, HTTP_REQ_RESPONSE_TIME))
+        r = _Req(*(self._get_series(scenario, request, m) for m in metrics))
         self._reqs.setdefault(scenario, {})[request] = r
         return r
 

@@ -147,6 +147,7 @@ class CounterDelta(msgspec.Struct, array_like=True):
     check_runs: int = 0         # responses whose checks ran (every check runs on each)
     check_fails: dict[int, int] = {}   # check index (in the request's assertions) → fails
     check_first: dict[int, str] = {}   # check index → its first failure message
+    queued: int = 0             # requests that waited for a connection at maxConnectionsPerHost
 
 
 class ScenarioDelta(msgspec.Struct, array_like=True):
@@ -161,7 +162,8 @@ class ScenarioDelta(msgspec.Struct, array_like=True):
 
 
 class Report(msgspec.Struct, tag=True):
-    """worker → coordinator: one interval's deltas. `seq` counts 0,1,2... per worker.
+    """worker → coordinator: one interval's deltas. `seq` counts 0,1,2... per worker (partial
+    reports included).
 
     `bucket` is the whole second since t0 the samples fall in; a worker flushes at each
     second boundary, so buckets from all workers line up.
@@ -174,6 +176,9 @@ class Report(msgspec.Struct, tag=True):
     counters: list[CounterDelta] = []
     scenarios: list[ScenarioDelta] = []
     final: bool = False
+    # counters only, sent every 100 ms between the whole seconds (no histograms): second
+    # `bucket` is still running, so it does not count as reported for that second
+    partial: bool = False
 
 
 class Heartbeat(msgspec.Struct, tag=True):

@@ -125,8 +125,12 @@ def print_summary(results: dict, out: TextIO = sys.stdout, written: list[str] = 
     for metric, label in (("http_req_duration", "service time (from send)"),
                           ("http_req_response_time", "response time (from schedule)"),
                           ("schedule_lag", "schedule lag"),
-                          ("iteration_duration", "iteration duration")):
-        d = m[metric]
+                          ("iteration_duration", "iteration duration"),
+                          ("http_req_blocked", "blocked (wait + connect)"),
+                          ("http_req_connecting", "connecting")):
+        d = m.get(metric)      # blocked / connecting: absent from older results files
+        if d is None:
+            continue
         if d["count"]:
             rows.append([label, _n(d["count"]), _ms(d["min"]), _ms(d["avg"]), _ms(d["p50"]), _ms(d["p90"]),
                          _ms(d["p95"]), _ms(d["p99"]), _ms(d["p99.9"]), _ms(d["max"])])
@@ -153,6 +157,11 @@ def print_summary(results: dict, out: TextIO = sys.stdout, written: list[str] = 
           + f", interrupted {m['interrupted_iterations']['count']:,}", file=out)
     print(f"  data          received {m['data_received']['count'] / 1e6:,.2f} MB, "
           f"sent {m['data_sent']['count'] / 1e6:,.2f} MB;  max VUs {m['vus_max']}", file=out)
+    for name, s in results["scenarios"].items():
+        a = s.get("arrivals") or {}
+        if a.get("process") not in (None, "constant"):
+            print(f"  arrivals      {name}: {a['process']} (seed {a['seed']}; `seed: {a['seed']}` repeats them)",
+                  file=out)
     eff = results["efficiency"]["overall"]
     if eff is not None:
         print(f"  efficiency    {_pct(eff)} of open-model iterations started as scheduled", file=out)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import msgspec
 
 from lunge_mp import __version__
-from lunge_mp.analysis import anomalies
+from lunge_mp.analysis import anomalies, connection_waits
 from lunge_mp.analysis.generator_errors import separate_block
 from lunge_mp.coordinator.run import RunOutcome
 from lunge_mp.coordinator import timeline
@@ -25,7 +25,8 @@ from lunge_mp.scenario.preflight import data_sources_used
 from lunge_mp.worker import transports
 
 SCHEMA_VERSION = 1
-TREND_METRICS = ("http_req_duration", "http_req_response_time", "schedule_lag", "iteration_duration")
+TREND_METRICS = ("http_req_duration", "http_req_response_time", "schedule_lag", "iteration_duration",
+                 "http_req_blocked", "http_req_connecting")
 
 
 def _iso(ts: float) -> str:
@@ -57,6 +58,10 @@ def request_metrics(agg: Aggregate, seconds: float, scenario: str | None = None,
         "checks": checks_block(c["checks_passed"], c["checks_failed"]),
         "http_req_duration": agg.summary("http_req_duration", scenario=scenario, request=request),
         "http_req_response_time": agg.summary("http_req_response_time", scenario=scenario, request=request),
+        # before the request went out (fast transport): waiting for a connection + opening one
+        "http_req_blocked": agg.summary("http_req_blocked", scenario=scenario, request=request),
+        "http_req_connecting": agg.summary("http_req_connecting", scenario=scenario, request=request),
+        "http_req_queued": {"count": c["queued"], "rate": round(c["queued"] / requests, 6) if requests else 0.0},
         "data_received": {"count": c["bytes_in"], "rate": _rate(c["bytes_in"], seconds)},
         "data_sent": {"count": c["bytes_out"], "rate": _rate(c["bytes_out"], seconds)},
     }
@@ -101,6 +106,8 @@ def efficiency(agg: Aggregate, outcome: RunOutcome) -> dict:
 
     Arrivals dropped because a `unique` data source ran out of rows (data_exhausted) count
     neither as due nor as dropped: the data ran out, the load generator did not fall behind.
+    A lost worker's unaccounted arrivals count as due and not started: those in flight at its
+    last report (reported due) are taken out of the started, the others added to the due.
     """
     per: dict[str, float | None] = {}
     due_total = started_total = 0
@@ -109,8 +116,10 @@ def efficiency(agg: Aggregate, outcome: RunOutcome) -> dict:
             continue
         sc = agg.scenario_counters(scenario=s.name)
         exhausted = sc["dropped"].get(DROP_DATA_EXHAUSTED, 0)
-        due = sc["scheduled"] - exhausted
-        started = due - (sum(sc["dropped"].values()) - exhausted)
+        in_flight = outcome.arrivals_started_unknown.get(s.name, 0)
+        never_reported = outcome.arrivals_unaccounted.get(s.name, 0) - in_flight
+        due = sc["scheduled"] - exhausted + never_reported
+        started = sc["scheduled"] - exhausted - (sum(sc["dropped"].values()) - exhausted) - in_flight
         due_total += due
         started_total += started
         per[s.name] = round(started / due, 6) if due else None
@@ -147,7 +156,9 @@ def build_results(outcome: RunOutcome, status: str, exit_code: int,
                                                                           default=0)),
         "scenarios": {
             s.name: {"executor": s.executor,
-                     **_with_planned_vus(scenario_metrics(agg, measured, scenario=s.name), planned_vus(s))}
+                     **_with_planned_vus(scenario_metrics(agg, measured, scenario=s.name), planned_vus(s)),
+                     **({"arrivals": outcome.arrival_processes[s.name]} if s.name in outcome.arrival_processes
+                        else {})}
             for s in plan.scenarios
         },
         "requests": {
@@ -167,15 +178,18 @@ def build_results(outcome: RunOutcome, status: str, exit_code: int,
             {"id": w.worker, "pid": w.pid, "cpuUserSeconds": round(w.cpu_user, 3),
              "cpuSystemSeconds": round(w.cpu_system, 3), "lastCpuPercent": w.cpu_percent,
              "lastLoopLagMs": round(w.loop_lag_ms, 3), "rssMB": round(w.rss_mb, 1),
-             "lostAt": w.lost_at, "rejoinedAt": w.rejoined_at, "error": w.error}
+             "lostAt": w.lost_at, "rejoinedAt": w.rejoined_at, "error": w.error,
+             "arrivalsRedealt": w.redealt}
             for w in outcome.workers
         ],
         "coordinator": {"cpuSeconds": round(outcome.coordinator_cpu_s, 3)},
         "arrivalsSent": outcome.arrivals_sent,
         "queue": outcome.queue,
+        "arrivalsUnaccounted": outcome.arrivals_unaccounted,
+        "arrivalsRedealt": outcome.arrivals_redealt,
         "resources": outcome.resources,
         "anomalies": anomalies.find(buckets, outcome.resources),
-        "warnings": list(outcome.warnings) + _behind_warnings(agg, plan),
+        "warnings": list(outcome.warnings) + _behind_warnings(agg, plan) + _wait_warnings(agg, outcome),
         "reportGaps": agg.gaps(),
         "histograms": agg.encoded_histograms(),
     }
@@ -195,6 +209,14 @@ def all_failed_warning(metrics: dict) -> str | None:
     hint = "; is the target running and baseUrl right?" if top in ("connect", "dns", "timeout", "tls") else ""
     return (f"every request failed ({requests:,}; {top}: {count:,}"
             + (f", first: {first}" if first else "") + f"){hint}")
+
+
+def _wait_warnings(agg: Aggregate, outcome: RunOutcome) -> list[str]:
+    """Requests that queued at settings.maxConnectionsPerHost (analysis/connection_waits.py)."""
+    c = agg.counters()
+    text = connection_waits.warning(outcome.plan.settings.max_connections_per_host, len(outcome.workers),
+                                    c["queued"], c["requests"])
+    return [text] if text else []
 
 
 def _behind_warnings(agg: Aggregate, plan) -> list[str]:

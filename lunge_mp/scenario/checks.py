@@ -23,18 +23,25 @@ import re
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
-import jsonpath
 import msgspec
-from jsonpath.segments import JSONPathChildSegment
-from jsonpath.selectors import IndexSelector, NameSelector
 
 from lunge_mp.plan import Assertion, Extract
 from lunge_mp.scenario.template import Template, TemplateError
 
 MISSING: object = object()
 _MISSING = MISSING            # older name
-_ENV = jsonpath.JSONPathEnvironment()
+_ENV = None                   # the JSONPath environment, made on first use (`_jsonpath`)
 _DECODE = msgspec.json.Decoder().decode
+
+
+def _jsonpath():
+    """The jsonpath module and our environment, imported on first use: ~40 ms a worker that
+    never compiles a JSON path does not spend at start-up."""
+    global _ENV
+    import jsonpath
+    if _ENV is None:
+        _ENV = jsonpath.JSONPathEnvironment()
+    return jsonpath, _ENV
 
 
 class JsonPathError(ValueError):
@@ -96,8 +103,9 @@ class JsonPath:
 
     def __init__(self, path: str) -> None:
         self.source = path
+        jsonpath, env = _jsonpath()
         try:
-            compiled = _ENV.compile(normalise_path(path))
+            compiled = env.compile(normalise_path(path))
         except jsonpath.JSONPathError as e:
             message = str(e).splitlines()[0].strip() if str(e).strip() else type(e).__name__
             raise JsonPathError(f"invalid JSON path '{path}': {message}") from None
@@ -145,6 +153,9 @@ def _library_first(compiled: object, doc: object) -> object:
 
 def _singular_steps(compiled: object) -> tuple[tuple[bool, object, str], ...] | None:
     """(is_index, name or index, index as key) per segment, or None if not a plain walk."""
+    from jsonpath.segments import JSONPathChildSegment
+    from jsonpath.selectors import IndexSelector, NameSelector
+    jsonpath = _jsonpath()[0]
     if not isinstance(compiled, jsonpath.JSONPath) or not compiled.singular_query():
         return None
     steps = []

@@ -143,15 +143,18 @@ def _int_tail(path: bytes, prefix_len: int) -> int | None:
 class Stats:
     """Per-process request counters."""
 
-    __slots__ = ("total", "by_path", "per_second", "since")
+    __slots__ = ("total", "by_path", "per_second", "since", "first_at")
 
     def __init__(self, since: float | None = None) -> None:
         self.total = 0
         self.by_path: dict[bytes, int] = {}
         self.per_second: dict[int, int] = {}
         self.since = time.time() if since is None else since
+        self.first_at: float | None = None     # wall clock of the first request counted
 
     def count(self, path: bytes) -> None:
+        if not self.total:
+            self.first_at = time.time()       # start-up benchmarks: when the first request came
         self.total += 1
         bp = self.by_path
         n = bp.get(path)
@@ -177,10 +180,12 @@ class Stats:
         self.by_path = {}
         self.per_second = {}
         self.since = time.time() if since is None else since
+        self.first_at = None
 
     def snapshot(self) -> dict:
         return {
             "requests": self.total,
+            "firstAt": self.first_at,
             "byPath": {k.decode("latin-1"): v for k, v in self.by_path.items()},
             "perSecond": {str(k): v for k, v in sorted(self.per_second.items())},
             "since": self.since,
@@ -191,9 +196,11 @@ def merge_snapshots(snaps: list[dict]) -> dict:
     total = 0
     by_path: dict[str, int] = {}
     per_second: dict[int, int] = {}
-    since = None
+    since = first = None
     for s in snaps:
         total += s["requests"]
+        if s.get("firstAt") is not None:
+            first = s["firstAt"] if first is None else min(first, s["firstAt"])
         for k, v in s["byPath"].items():
             by_path[k] = by_path.get(k, 0) + v
         for k, v in s["perSecond"].items():
@@ -205,6 +212,7 @@ def merge_snapshots(snaps: list[dict]) -> dict:
         "byPath": by_path,
         "perSecond": {str(k): v for k, v in sorted(per_second.items())},
         "since": since,
+        "firstAt": first,
         "workers": len(snaps),
     }
 

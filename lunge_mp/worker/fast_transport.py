@@ -184,17 +184,21 @@ class _Pool:
         return None
 
     async def acquire(self, deadline: float, fresh: bool) -> _Conn:
-        """A connection to use: idle (unless `fresh`), new within the limit, or after a wait."""
+        """A connection to use: idle (unless `fresh`), new within the limit, or after a wait.
+        Its `queued` says whether this request waited at the limit (or the perVU host cap)."""
         if not fresh:
             conn = self.take()
             if conn is not None:
+                conn.queued = False
                 return conn
         if self.owner.closed:
             raise TransportClosed("transport is closed")
+        queued = False
         if self.used < self.limit:
             self.used += 1
             cap = self.cap
             if cap is not None and not cap.grab(self):
+                queued = True
                 try:
                     await cap.wait(deadline)
                 except BaseException:
@@ -205,12 +209,16 @@ class _Pool:
             oldest.state = _BUSY
             self.discard(oldest, free=False)     # its slot is ours now
         else:
+            queued = True
             conn = await self._wait(deadline)
             if conn is not None:
                 if not fresh:
+                    conn.queued = True
                     return conn
                 self.discard(conn, free=False)   # a retry wants a new connection: take the slot
-        return await self._connect(deadline)
+        conn = await self._connect(deadline)
+        conn.queued = queued
+        return conn
 
     async def _wait(self, deadline: float) -> _Conn | None:
         """Queue until a connection (returned) or a free slot (None) is handed over."""
@@ -237,9 +245,11 @@ class _Pool:
         try:
             async with asyncio.timeout_at(deadline):
                 if self.literal:
+                    started = _perf()
                     await self.loop.create_connection(
                         lambda: conn, self.host, self.port, ssl=self.ssl,
                         server_hostname=self.host if self.ssl is not None else None)
+                    conn.connect_ns = _perf() - started
                 else:
                     await self._connect_resolved(conn)
         except BaseException:
@@ -253,11 +263,13 @@ class _Pool:
     async def _connect_resolved(self, conn: _Conn) -> None:
         infos = await self.owner.resolve(self.host, self.port)
         last: BaseException | None = None
+        started = _perf()               # connecting: after the lookup, every address tried
         for family, _type, proto, _, sockaddr in infos:
             try:
                 await self.loop.create_connection(
                     lambda: conn, sockaddr[0], sockaddr[1], family=family, proto=proto,
                     ssl=self.ssl, server_hostname=self.host if self.ssl is not None else None)
+                conn.connect_ns = _perf() - started
                 return
             except (ssl.SSLError, TimeoutError):
                 raise
@@ -521,6 +533,9 @@ class FastTransport:
         retried = False
         deadline = 0.0
         idle = pool.idle
+        blocked = 0                     # ns waiting for a connection or opening one (rare)
+        connect_ns = 0
+        queued = False
         while True:
             conn = None
             if idle and not retried:        # pool.take(), inlined: the common case
@@ -535,7 +550,12 @@ class FastTransport:
                     connecting = True
                     if not deadline:
                         deadline = pool.loop.time() + request.timeout
+                    t_blocked = _perf()
                     conn = await pool.acquire(deadline, retried)
+                    blocked += _perf() - t_blocked
+                    queued = queued or conn.queued
+                    if not conn.requests:       # opened for this request
+                        connect_ns += conn.connect_ns
                     connecting = False
                     timeout = deadline - pool.loop.time()
                 else:
@@ -558,14 +578,22 @@ class FastTransport:
                     started = conn.t_start or t0
                 else:
                     started = t0
+                if connecting:                  # failed while waiting or connecting
+                    blocked += _perf() - t_blocked
                 return Outcome(bytes_out=bytes_out if conn is not None and not connecting else 0,
                                bytes_in=conn.nbytes if conn is not None else 0,
                                duration_us=max(1, (_perf() - started) // 1000),
                                error_class=classify_fast(exc, connecting),
-                               error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+                               error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
+                               blocked_us=blocked // 1000, connecting_us=connect_ns // 1000,
+                               queued=queued)
             status = conn.status
             out = Outcome(status, max(1, (conn.t_end - conn.t_start) // 1000), conn.nbytes,
                           bytes_out, b"".join(conn.chunks), conn.headers, set_cookies=conn.cookies)
+            if blocked:
+                out.blocked_us = blocked // 1000
+                out.connecting_us = connect_ns // 1000
+                out.queued = queued
             if not conn.keep or not self.keepalive:
                 pool.discard(conn)
             elif pool.waiters or conn.lost or self._slow_release:
@@ -575,7 +603,12 @@ class FastTransport:
                 idle.append(conn)
             if 300 < status < 309 and status in _REDIRECTS and follow_redirects:
                 # conn is not ours any more, but nothing ran since: its fields are this request's
-                return await self._follow(request, out, conn.t_start, conn.deadline)
+                final = await self._follow(request, out, conn.t_start, conn.deadline)
+                if blocked:                     # the first hop's wait (the later hops' are not kept)
+                    final.blocked_us += out.blocked_us
+                    final.connecting_us += out.connecting_us
+                    final.queued = final.queued or queued
+                return final
             return out
 
     async def _follow(self, request: Prepared, out: Outcome, t_start: int, deadline: float

@@ -167,7 +167,8 @@ class _Conn(asyncio.Protocol):
 
     __slots__ = ("pool", "transport", "parser", "state", "fut", "timer", "status", "headers",
                  "chunks", "nbytes", "keep", "head", "headers_done", "requests", "reused",
-                 "t_start", "t_end", "lost", "stale_parser", "deadline", "timer_when", "cookies")
+                 "t_start", "t_end", "lost", "stale_parser", "deadline", "timer_when", "cookies",
+                 "connect_ns", "queued")
 
     def __init__(self, pool: _Pool) -> None:
         self.pool = pool
@@ -192,6 +193,8 @@ class _Conn(asyncio.Protocol):
         self.stale_parser = False
         self.deadline = 0.0
         self.timer_when = 0.0
+        self.connect_ns = 0             # how long opening it took (DNS lookup excluded)
+        self.queued = False             # the request it was acquired for waited at the limit
 
     # -- driving a request ------------------------------------------------------------------
 

@@ -295,6 +295,9 @@ class ScenarioRunner:
                                         prepared.body, prepared.timeout, pool_key)
                 handed_ns = time.monotonic_ns() if lag_us is not None else 0
                 outcome = await req.send(prepared)
+                if outcome.blocked_us:          # it waited for a connection, or opened one
+                    rec.blocked(self.name, spec.name, outcome.blocked_us, outcome.connecting_us,
+                                outcome.queued)
                 if lag_us is not None:
                     waited_us = (time.monotonic_ns() - handed_ns) // 1000
                     response_us = lag_us + (waited_us if waited_us > outcome.duration_us else outcome.duration_us)

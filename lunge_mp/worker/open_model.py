@@ -68,7 +68,19 @@ class OpenScenario:
 
     def assign(self, first_index: int, offsets_us: list[int], stride: int = 1) -> None:
         t0 = self.t0_ns
-        self.pending.extend((t0 + off * 1000, first_index + i * stride) for i, off in enumerate(offsets_us))
+        pending = self.pending
+        if pending and offsets_us and t0 + offsets_us[0] * 1000 < pending[-1][0]:
+            # earlier than what is queued (a lost worker's arrivals dealt again): merge in order
+            # and wake for the earliest (rare: the common Assign comes after everything queued)
+            merged = sorted([*pending, *((t0 + off * 1000, first_index + i * stride)
+                                         for i, off in enumerate(offsets_us))])
+            pending.clear()
+            pending.extend(merged)
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        else:
+            pending.extend((t0 + off * 1000, first_index + i * stride) for i, off in enumerate(offsets_us))
         if self._timer is None and self._loop is not None:
             self._arm()
 

@@ -53,6 +53,12 @@ class Outcome:
     error: str | None = None
     # every Set-Cookie value of the response, in order (`headers` keeps only one per name)
     set_cookies: list[str] | tuple[str, ...] = ()
+    # before the request went out (fast transport; k6's http_req_blocked / _connecting): the
+    # time waiting for a pooled connection or a free slot plus opening one (DNS, TCP, TLS), the
+    # part of it spent opening one, and whether it queued at maxConnectionsPerHost
+    blocked_us: int = 0
+    connecting_us: int = 0
+    queued: bool = False
 
 
 class Transport(Protocol):

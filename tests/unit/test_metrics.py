@@ -216,7 +216,7 @@ def test_counters_sum_across_workers():
     assert agg.counters("s", "get") == {"requests": 30, "failures": 3,
                                         "errors": {"http_5xx": 3}, "first_error": {"http_5xx": "w1"},
                                         "bytes_in": 300, "bytes_out": 30,
-                                        "checks_passed": 0, "checks_failed": 0}
+                                        "checks_passed": 0, "checks_failed": 0, "queued": 0}
     assert agg.counters()["requests"] == 33
     assert agg.counters(request="post")["bytes_in"] == 3
     assert agg.scenario_counters("s") == {"iterations": 3, "dropped": {"behind": 3},

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from lunge_mp.coordinator.arrival_ledger import ArrivalLedger
 from lunge_mp.coordinator.lifecycle import Phase
 from lunge_mp.coordinator.resources import ResourceMonitor
 from lunge_mp.coordinator.run import Coordinator
@@ -140,7 +141,9 @@ def test_a_rejoined_worker_gets_a_zero_share_of_an_iteration_scenario_started_wh
 def test_a_rejoined_worker_is_live_everywhere_and_keeps_its_loss_time(coordinator):
     async def go():
         c = coordinator(scenario("a"), at=2.0)
-        c.info[1].assigned, c.info[1].scheduled = 100, 60
+        c.ledger = ArrivalLedger({"a"})      # 100 arrivals, all due by now; its reports ended 60
+        c.ledger.assigned(1, "a", 1, list(range(100)), 2)
+        c.ledger.reported(1, [m.ScenarioDelta("a", iterations=60, scheduled=60)])
         c._lose(1, "silent for 3.1s", silent=True)
         lost_at = c.info[1].lost_at
         assert lost_at == pytest.approx(2.0, abs=0.05)
@@ -163,7 +166,9 @@ def test_a_rejoined_worker_is_live_everywhere_and_keeps_its_loss_time(coordinato
 def test_a_worker_lost_for_good_is_summarised_and_left_out(coordinator):
     async def go():
         c = coordinator(scenario("a"), at=2.0)
-        c.info[1].assigned, c.info[1].scheduled = 100, 60
+        c.ledger = ArrivalLedger({"a"})      # 100 arrivals, all due by now; its reports ended 60
+        c.ledger.assigned(1, "a", 1, list(range(100)), 2)
+        c.ledger.reported(1, [m.ScenarioDelta("a", iterations=60, scheduled=60)])
         c._lose(1, "killed by SIGKILL")
         assert not await c._rejoin(1)
         c._summarise_lost()

@@ -12,7 +12,9 @@ from lunge_mp.report.html.fmt import esc, ms, num, pct
 LATENCY_METRICS = (("http_req_duration", "service time (from send)"),
                    ("http_req_response_time", "response time (from schedule)"),
                    ("schedule_lag", "schedule lag"),
-                   ("iteration_duration", "iteration duration"))
+                   ("iteration_duration", "iteration duration"),
+                   ("http_req_blocked", "blocked (waiting for a connection + connecting)"),
+                   ("http_req_connecting", "connecting"))
 
 
 def table(head: list[str], rows: list[list[str]], num_from: int = 1, cls: str = "",
@@ -151,6 +153,14 @@ def _any_generator_errors(blocks) -> bool:
     return any(((b or {}).get("generator_errors") or {}).get("count") for b in blocks)
 
 
+def _arrivals_note(s: dict) -> str:
+    """Randomised open-model arrivals (poisson, uniform) and their seed, under the executor."""
+    a = s.get("arrivals") or {}
+    if a.get("process") in (None, "constant"):
+        return ""
+    return f'<div class="note muted">{esc(a["process"])} arrivals, seed {esc(a.get("seed"))}</div>'
+
+
 def scenarios(r: dict) -> str:
     eff = (r.get("efficiency") or {}).get("byScenario") or {}
     blocks = r.get("scenarios") or {}
@@ -160,7 +170,7 @@ def scenarios(r: dict) -> str:
         d = s.get("http_req_duration") or {}
         reqs = s.get("http_reqs") or {}
         failed = s.get("http_req_failed") or {}
-        rows.append([f'<strong>{esc(name)}</strong>', esc(s.get("executor")),
+        rows.append([f'<strong>{esc(name)}</strong>', esc(s.get("executor")) + _arrivals_note(s),
                      esc(num((s.get("iterations") or {}).get("count"))),
                      esc(num((s.get("iterations") or {}).get("rate"))),
                      esc(num((s.get("dropped_iterations") or {}).get("count"))),

@@ -1,0 +1,44 @@
+"""Worker processes started before the config is read, so their start-up overlaps the
+coordinator's (a worker's interpreter and imports take ~0.3 s; the config takes milliseconds
+to a fraction of a second).
+
+`run` and `perf` call `start(n)` first thing; the Coordinator `take(n)`s that pool instead of
+spawning its own. The workers connect to an endpoint nobody listens on yet (ZeroMQ retries
+every 10 ms: worker/main.py) and say Hello once the coordinator binds. If the run never
+starts (an invalid config), the pool is stopped when the process exits; the workers, never
+sent Start, exit without sending anything anywhere.
+"""
+
+from __future__ import annotations
+
+import atexit
+
+from lunge_mp.coordinator.pool import WorkerPool
+
+_pool: WorkerPool | None = None
+
+
+def start(count: int) -> None:
+    """Spawn `count` workers now (once per process)."""
+    global _pool
+    if _pool is None:
+        _pool = WorkerPool(count)
+        _pool.spawn()
+        atexit.register(_stop_unused)
+
+
+def take(count: int) -> WorkerPool | None:
+    """The pool started early, if it has `count` workers (else it is stopped: None)."""
+    global _pool
+    pool, _pool = _pool, None
+    if pool is not None and pool.count != count:
+        pool.stop(grace_s=0)
+        return None
+    return pool
+
+
+def _stop_unused() -> None:
+    global _pool
+    if _pool is not None:
+        _pool.stop(grace_s=0)
+        _pool = None
