@@ -102,6 +102,9 @@ class RequestSpec(msgspec.Struct, frozen=True):
     extract: tuple[Extract, ...] = ()
     expected_statuses: tuple[tuple[int, int], ...] = ((200, 399),)   # others fail the request
     redis: RedisCommand | None = None   # a job-queue command instead of HTTP (method: the command)
+    # body came from an object/list: its templates fill string leaves, JSON-encoded
+    # (lunge_mp/scenario/bodies.py); False: a raw text body, substituted as it is
+    body_json: bool = False
 
 
 class ScenarioPlan(msgspec.Struct, frozen=True):

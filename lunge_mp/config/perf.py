@@ -74,10 +74,10 @@ def validate_file(path: str, overrides: Mapping[str, str] | None = None) -> str 
     """
     from lunge_mp.coordinator import timeline
     from lunge_mp.runner import explain
-    from lunge_mp.scenario.preflight import unknown_template_names
+    from lunge_mp.scenario.preflight import unknown_template_names, unsafe_head_values
 
     def run_problems(plan: Plan) -> list[str]:
-        return timeline.unsupported(plan) + unknown_template_names(plan)
+        return timeline.unsupported(plan) + unknown_template_names(plan) + unsafe_head_values(plan)
 
     try:
         doc = load_config_document(path, None, overrides)

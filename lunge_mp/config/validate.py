@@ -22,6 +22,7 @@ from lunge_mp.config.scenarios import parse_scenarios
 from lunge_mp.config.statuses import parse_expected
 from lunge_mp.config.thresholds import parse_thresholds
 from lunge_mp.plan import Options, Plan, Settings, Warmup
+from lunge_mp.scenario.request_head import headers_problems, url_text_problem, value_problem
 
 TOP_KEYS = ("name", "description", "settings", "variables", "scenarios", "thresholds", "options",
             "guardrails", "output", "data")
@@ -80,12 +81,21 @@ def parse_settings(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> tupl
     defaults = Settings()
     before = len(errs)
     base_url = f.str("baseUrl", "")
+    if url_text_problem(base_url):
+        f.error("baseUrl", url_text_problem(base_url))
     base_ok = len(errs) == before
-    if base_url and not base_url.startswith("{{"):
+    if base_ok and base_url and not base_url.startswith("{{"):
         problem = url_problem(base_url)
         if problem:
             f.error("baseUrl", problem)
             base_ok = False
+    headers = f.str_map("headers")
+    user_agent = f.str("userAgent", defaults.user_agent)
+    problems = headers_problems(headers, f.at("headers"))
+    if value_problem(user_agent):
+        problems.append((f.at("userAgent"), value_problem(user_agent)))
+    for where, problem in problems:
+        errs.add(where, problem)
     return Settings(
         base_url=base_url,
         timeout=f.duration("timeout", defaults.timeout, positive=True),
@@ -97,8 +107,8 @@ def parse_settings(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> tupl
         insecure_skip_verify=f.bool("insecureSkipVerify", defaults.insecure_skip_verify),
         transport=(transport := _transport(f, defaults.transport)),
         connections=_connections(f, defaults.connections, transport),
-        user_agent=f.str("userAgent", defaults.user_agent),
-        headers=f.str_map("headers"),
+        user_agent=user_agent,
+        headers=headers,
         expected_statuses=(parse_expected(m["expectedStatuses"], f.at("expectedStatuses"), errs)
                            if f.has("expectedStatuses") else None) or defaults.expected_statuses,
         checks_fail_requests=f.bool("checksFailRequests", defaults.checks_fail_requests),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import ipaddress
+import re
 import socket
 import ssl
 import time
@@ -24,6 +25,11 @@ _RESERVED = frozenset(("host", "content-length", "connection", "transfer-encodin
 _GENERATOR_ERRNOS = frozenset((errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL))
 _RESET_ERRNOS = frozenset((errno.ECONNRESET, errno.EPIPE))
 _perf = time.perf_counter_ns
+
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")   # RFC 9110 token (scenario/request_head.py)
+_CTL = re.compile(r"[\x00-\x1f\x7f]")
+_BAD_HOST = re.compile(r"[\x00-\x20\x7f/?#@\\]")
+_GOOD_NAMES: set[str] = set()        # header names already checked (bounded below)
 
 # connection states
 _BUSY, _IDLE, _DEAD = 0, 1, 2
@@ -43,6 +49,10 @@ class TransportClosed(Exception):
 
 class TooManyRedirects(Exception):
     """A redirect chain reached fast_transport.MAX_REDIRECTS responses (class "other", as aiohttp's)."""
+
+
+class HeadRefused(ValueError):
+    """A request head that would not mean what it says (header injection): never written."""
 
 
 class _StopParsing(Exception):
@@ -75,7 +85,10 @@ def classify_fast(exc: BaseException, connecting: bool = False) -> str:
 
 @lru_cache(maxsize=4096)
 def parse_url(url: str) -> tuple[str, str, int, str, str]:
-    """`url` -> (scheme, host, port, request-target, Host header value). Raises ValueError."""
+    """`url` -> (scheme, host, port, request-target, Host header value). Raises ValueError,
+    also for a control character anywhere (urlsplit would drop CR, LF and TAB silently)."""
+    if _CTL.search(url):
+        raise HeadRefused("a control character (CR, LF, TAB, NUL ...) in the URL")
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
@@ -85,6 +98,8 @@ def parse_url(url: str) -> tuple[str, str, int, str, str]:
         raise ValueError(f"no host in URL {url!r}")
     if not host.isascii():
         host = host.encode("idna").decode("ascii")
+    if _BAD_HOST.search(host):
+        raise HeadRefused("a space or a character that cannot be in a host name in the URL's host")
     port = parts.port or (443 if scheme == "https" else 80)
     target = quote(parts.path or "/", safe="/%:@!$&'()*+,;=~-._")
     if parts.query:
@@ -100,6 +115,8 @@ def _request_prefix(method: str, url: str, keepalive: bool
                     ) -> tuple[tuple[str, str, int], bytes, bytes, bytes]:
     """For one method and URL: (pool key, request line + Host, request line alone,
     the whole head of a request without user headers and body)."""
+    if not _TOKEN.match(method):
+        raise HeadRefused("the method is not an HTTP token")
     scheme, host, port, target, host_header = parse_url(url)
     line = f"{method} {target} HTTP/1.1\r\n".encode("ascii")
     prefix = line + f"Host: {host_header}\r\n".encode("ascii")
@@ -113,7 +130,9 @@ def _request_prefix(method: str, url: str, keepalive: bool
 
 def _encode_head(method: str, url: str, headers: dict[str, str], body: bytes | None,
                  keepalive: bool) -> tuple[tuple[str, str, int], bytes]:
-    """(pool key, request head bytes)."""
+    """(pool key, request head bytes). HeadRefused: a header name that is not a token, or a
+    CR, LF or NUL in a header (the last line of defence against header injection: the config
+    and the VU check first, scenario/request_head.py)."""
     key, prefix, line, full = _request_prefix(method, url, keepalive)
     if not headers and body is None:
         return key, full
@@ -132,8 +151,15 @@ def _encode_head(method: str, url: str, headers: dict[str, str], body: bytes | N
                     continue   # bodies are always sent with a Content-Length
                 elif lname == "connection" and not keepalive:
                     continue   # "Connection: close" below wins
+            if name not in _GOOD_NAMES:
+                _check_name(name)
             lines.append(f"{name}: {value}\r\n")
-        parts.append("".join(lines).encode("utf-8"))
+        block = "".join(lines)
+        # one CR and one LF per line, each at its end, and no NUL: three C-speed scans
+        n = len(lines)
+        if block.count("\n") != n or block.count("\r") != n or "\x00" in block:
+            raise HeadRefused("a CR, LF or NUL in a header value")
+        parts.append(block.encode("utf-8"))
         if body is not None and not length_given:
             parts.append(b"Content-Length: %d\r\n" % len(body))
     elif body is not None:
@@ -145,6 +171,14 @@ def _encode_head(method: str, url: str, headers: dict[str, str], body: bytes | N
     parts.append(b"\r\n")
     return key, b"".join(parts)
 
+
+
+def _check_name(name: str) -> None:
+    if not _TOKEN.match(name):
+        raise HeadRefused("a header name that is not an HTTP token")
+    if len(_GOOD_NAMES) >= 4096:
+        _GOOD_NAMES.clear()
+    _GOOD_NAMES.add(name)
 
 
 def _is_ip(host: str) -> bool:
