@@ -165,7 +165,7 @@ def explain(source: str, plan: Plan | None, error: ConfigError | None = None) ->
     problems = (timeline.unsupported(plan) + unknown_template_names(plan) + unsafe_head_values(plan)
                 + guardrail_problems(plan))
     if problems:
-        redactor = Redactor.for_plan(plan)
+        redactor = Redactor.for_plan(plan, label=True)
         print(f"error: {escape(source)} cannot run:", file=sys.stderr)
         for line in problems:
             print(f"  {escape(redactor.text(line))}", file=sys.stderr)

@@ -22,6 +22,7 @@ from lunge_mp.config.scenarios import parse_scenarios
 from lunge_mp.config.statuses import parse_expected
 from lunge_mp.config.thresholds import parse_thresholds
 from lunge_mp.plan import Options, Plan, Settings, Warmup
+from lunge_mp.redact import label_secrets
 from lunge_mp.scenario.request_head import headers_problems, url_text_problem, value_problem
 
 TOP_KEYS = ("name", "description", "settings", "variables", "scenarios", "thresholds", "options",
@@ -66,7 +67,8 @@ def plan_from_dict(doc: object, source: str = "") -> Plan:
     options = parse_options(f.mapping("options"), "options", errs)
     guardrails = parse_guardrails(f.mapping("guardrails"), "guardrails", errs)
     output = parse_output(f.mapping("output"), "output", errs)
-    errs.raise_if_any(source)
+    if errs:   # a secret variable's value never shows in an error: its name does
+        raise ConfigError(label_secrets(errs.items, variables, secrets), source)
     return Plan(name=name, scenarios=scenarios, description=description, settings=settings,
                 variables=variables, secrets=secrets, thresholds=thresholds, options=options,
                 source=source, output=output, guardrails=guardrails, data=data)
