@@ -166,6 +166,7 @@ class Threshold(msgspec.Struct, frozen=True):
     abort_on_fail: bool = False
     delay_abort_eval: float = 0.0
     window: float = 0.0         # seconds: "... over 30s" holds on every sliding window (0 = whole run)
+    default: bool = False       # added by lunge_mp, not the config (config/default_thresholds.py)
 
 
 class Warmup(msgspec.Struct, frozen=True):
@@ -180,6 +181,7 @@ class Options(msgspec.Struct, frozen=True):
     iterations_timeout: float = 60.0
     warmup: Warmup | None = None
     min_efficiency: float = 0.95    # below this the run is invalid (exit 113)
+    default_thresholds: bool = True  # http_req_failed rate<0.01 unless set (config/default_thresholds.py)
 
 
 class WarnThresholds(msgspec.Struct, frozen=True):

@@ -12,6 +12,7 @@ from typing import Any
 
 from lunge_mp.config import limits
 from lunge_mp.config.data import parse_data
+from lunge_mp.config.default_thresholds import with_defaults
 from lunge_mp.config.errors import ConfigError, Errors, describe, join
 from lunge_mp.config.fields import Fields, scalar_text
 from lunge_mp.config.guardrails import parse_guardrails
@@ -32,7 +33,7 @@ SETTINGS_KEYS = ("baseUrl", "timeout", "maxConnectionsPerHost", "maxIdleConnsPer
                  "expectedStatuses", "checksFailRequests", "redis")
 TRANSPORTS = ("auto", "fast", "aiohttp")
 CONNECTIONS = ("shared", "perVU")
-OPTIONS_KEYS = ("sequential", "iterationsTimeout", "warmup", "minEfficiency")
+OPTIONS_KEYS = ("sequential", "iterationsTimeout", "warmup", "minEfficiency", "defaultThresholds")
 LUNGE_V1_KEYS = ("environments", "requests", "suites", "performance")
 # names the runtime templating defines itself; a variable of the same name would be shadowed
 RESERVED_VARIABLES = ("baseUrl", "vu", "vuId", "iteration", "scenario", "timestamp", "uuid", "requestId")
@@ -65,6 +66,7 @@ def plan_from_dict(doc: object, source: str = "") -> Plan:
     requests = [r.name for s in scenarios for r in s.requests] if len(errs) == before else None
     thresholds = parse_thresholds(doc.get("thresholds"), "thresholds", errs, names, requests)
     options = parse_options(f.mapping("options"), "options", errs)
+    thresholds = with_defaults(thresholds, options.default_thresholds)
     guardrails = parse_guardrails(f.mapping("guardrails"), "guardrails", errs)
     output = parse_output(f.mapping("output"), "output", errs)
     if errs:   # a secret variable's value never shows in an error: its name does
@@ -206,6 +208,7 @@ def parse_options(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> Optio
         iterations_timeout=f.duration("iterationsTimeout", defaults.iterations_timeout, positive=True),
         warmup=parse_warmup(f.mapping("warmup"), f"{path}.warmup", errs),
         min_efficiency=float(min_efficiency or 0.0),
+        default_thresholds=f.bool("defaultThresholds", defaults.default_thresholds),
     )
 
 
