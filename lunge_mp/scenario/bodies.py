@@ -42,10 +42,10 @@ class JsonTemplate:
     __slots__ = ("_parts", "static", "_templates", "_static_bytes")
 
     def __init__(self, value: Any) -> None:
-        parts: list[bytes | Template] = []
+        parts: list[bytes | tuple] = []      # literal JSON bytes, and (name, dynamic) holes
         self._templates: list[Template] = []
         self._compile(value, parts)
-        merged: list[bytes | Template] = []
+        merged: list[bytes | tuple] = []
         for part in parts:                   # adjacent literals joined: fewer pieces per render
             if isinstance(part, bytes) and merged and isinstance(merged[-1], bytes):
                 merged[-1] += part
@@ -60,7 +60,7 @@ class JsonTemplate:
         """From JSON text (a Plan carries a structured body as its JSON serialisation)."""
         return cls(json.loads(text))
 
-    def _compile(self, value: Any, out: list[bytes | Template]) -> None:
+    def _compile(self, value: Any, out: list[bytes | tuple]) -> None:
         if isinstance(value, str):
             self._string(value, out)
         elif isinstance(value, Mapping):
@@ -92,33 +92,49 @@ class JsonTemplate:
         else:
             raise TypeError(f"a {type(value).__name__} cannot be written as JSON")
 
-    def _string(self, text: str, out: list[bytes | Template]) -> None:
+    def _string(self, text: str, out: list[bytes | tuple]) -> None:
+        """A string: JSON-encoded whole when static; else its literal pieces pre-encoded and
+        its placeholders left as holes (escaping is per character, so the pieces of a string
+        can be encoded apart and joined)."""
         template = Template(text)
         if template.static:
             out.append(_encode(text))
-        else:
-            out.append(template)
-            self._templates.append(template)
+            return
+        self._templates.append(template)
+        out.append(b'"')
+        for piece in template.pieces():
+            out.append(_encode(piece)[1:-1] if isinstance(piece, str) else piece)
+        out.append(b'"')
 
     def templates(self) -> list[Template]:
         """The templates of its strings, for load-time name checks and data-source discovery."""
         return list(self._templates)
 
     def render(self, ctx: Mapping[str, object]) -> bytes:
-        """The document with every template filled and encoded as a JSON string.
+        """The document with every template filled and encoded as JSON string content.
         TemplateError: an unknown name, or a value that is not valid Unicode (a lone surrogate)."""
         if self.static:
             return self._static_bytes
         out = []
-        for part in self._parts:
-            if isinstance(part, bytes):
-                out.append(part)
-            else:
-                try:
-                    out.append(_encode(part.render(ctx)))
-                except UnicodeEncodeError:
-                    raise TemplateError("a template value is not valid Unicode text (a lone "
-                                        "surrogate); it cannot be sent as JSON") from None
+        append = out.append
+        get = ctx.get
+        try:
+            for part in self._parts:
+                if part.__class__ is bytes:
+                    append(part)
+                    continue
+                name, dynamic = part        # template.value, inlined (the hot path)
+                if dynamic is not None:
+                    text = dynamic()
+                else:
+                    found = get(name)
+                    if found is None:
+                        raise TemplateError(f"unknown template value '{{{{{name}}}}}'")
+                    text = str(found)
+                append(_encode(text)[1:-1])
+        except UnicodeEncodeError:
+            raise TemplateError("a template value is not valid Unicode text (a lone surrogate); "
+                                "it cannot be sent as JSON") from None
         return b"".join(out)
 
 

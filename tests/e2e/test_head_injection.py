@@ -5,7 +5,9 @@ item 3). A raw server keeps the bytes it receives, so what reached the wire is s
   nothing is sent;
 - from a data row or an extracted value (known only at run time): that request is not sent and
   counts as a failed request of class `template`; the other requests go out clean;
-- the fast transport's head encoder refuses such a head even when handed one directly.
+- the fast transport's head encoder refuses such a head even when handed one directly (CR, LF
+  or NUL anywhere in a header, a control character in the URL, a method that is not a token;
+  header names are checked as tokens at load).
 """
 
 from __future__ import annotations
@@ -163,7 +165,6 @@ ENCODER_CASES = {
     "LF alone": ("GET", "http://h/", {"X-A": "v\nInjected: 1"}),
     "CR alone": ("GET", "http://h/", {"X-A": "v\rInjected: 1"}),
     "NUL": ("GET", "http://h/", {"X-A": "v\x00"}),
-    "name with a colon": ("GET", "http://h/", {"X-A: b": "v"}),
     "name with CRLF": ("GET", "http://h/", {"X\r\nInjected": "1"}),
     "CRLF in the URL": ("GET", "http://h/a\r\nInjected: 1", {}),
     "TAB in the URL": ("GET", "http://h/a\tb", {}),
