@@ -70,7 +70,8 @@ def plan_from_dict(doc: object, source: str = "") -> Plan:
     guardrails = parse_guardrails(f.mapping("guardrails"), "guardrails", errs)
     output = parse_output(f.mapping("output"), "output", errs)
     if errs:   # a secret variable's value never shows in an error: its name does
-        raise ConfigError(label_secrets(errs.items, variables, secrets), source)
+        errs.items = label_secrets(errs.items, variables, secrets)
+    errs.raise_if_any(source)
     return Plan(name=name, scenarios=scenarios, description=description, settings=settings,
                 variables=variables, secrets=secrets, thresholds=thresholds, options=options,
                 source=source, output=output, guardrails=guardrails, data=data)

@@ -18,6 +18,8 @@ from urllib.parse import quote, urlsplit
 
 import httptools
 
+from lunge_mp.scenario.request_head import TOKEN, unsafe_url
+
 
 _WRITE_JOIN_MAX = 64 * 1024         # bodies up to this size go out in one write with the head
 _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
@@ -26,8 +28,6 @@ _GENERATOR_ERRNOS = frozenset((errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL))
 _RESET_ERRNOS = frozenset((errno.ECONNRESET, errno.EPIPE))
 _perf = time.perf_counter_ns
 
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")   # RFC 9110 token (scenario/request_head.py)
-_CTL = re.compile(r"[\x00-\x1f\x7f]")
 _BAD_HOST = re.compile(r"[\x00-\x20\x7f/?#@\\]")
 
 # connection states
@@ -86,7 +86,7 @@ def classify_fast(exc: BaseException, connecting: bool = False) -> str:
 def parse_url(url: str) -> tuple[str, str, int, str, str]:
     """`url` -> (scheme, host, port, request-target, Host header value). Raises ValueError,
     also for a control character anywhere (urlsplit would drop CR, LF and TAB silently)."""
-    if _CTL.search(url):
+    if unsafe_url(url):
         raise HeadRefused("a control character (CR, LF, TAB, NUL ...) in the URL")
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
@@ -114,7 +114,7 @@ def _request_prefix(method: str, url: str, keepalive: bool
                     ) -> tuple[tuple[str, str, int], bytes, bytes, bytes]:
     """For one method and URL: (pool key, request line + Host, request line alone,
     the whole head of a request without user headers and body)."""
-    if not _TOKEN.match(method):
+    if not TOKEN.match(method):
         raise HeadRefused("the method is not an HTTP token")
     scheme, host, port, target, host_header = parse_url(url)
     line = f"{method} {target} HTTP/1.1\r\n".encode("ascii")

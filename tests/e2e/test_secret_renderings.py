@@ -42,7 +42,7 @@ def test_no_rendering_of_a_secret_in_any_output(tmp_path, fresh_target, monkeypa
     monkeypatch.setenv("LUNGE_MP_STORE", str(store))
     config = write_config(tmp_path, f"""
         name: 'renderings {{{{tok}}}} ${{TOK}}'
-        settings: {{baseUrl: "{fresh_target.url}", transport: fast}}
+        settings: {{baseUrl: "{fresh_target.url}", transport: fast, checksFailRequests: true}}
         variables:
           tok: {{value: "{YAML_SECRET}", secret: true}}
         scenarios:
