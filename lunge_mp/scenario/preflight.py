@@ -93,6 +93,8 @@ def unsafe_head_values(plan: Plan) -> list[str]:
     parts = []
     for s in plan.scenarios:
         for i, r in enumerate(s.requests):
+            if r.redis is not None:
+                continue             # a RESP command is binary-safe: no request head
             at = f"scenarios.{s.name}.requests[{i}]"
             parts.append((f"{at}.url", "url", r.url))
             parts += [(f"{at}.headers.{k}", "header", v) for k, v in r.headers.items()]
