@@ -9,6 +9,8 @@ Each layer adds one piece of the worker's per-request work on top of the one bef
   fake socket (in process, no syscalls: the Python side alone)
     send      FastTransport.send: head cache, pool, protocol callbacks, httptools, Outcome
     iter      + ScenarioRunner.iteration: prepare, status check, Recorder, cookie jar
+    tmpl      iter with a POST whose header, URL and JSON body are templated (rendering, the
+              run-time head checks, JSON encoding of the body, head encoding every request)
     closed    + ClosedScenario VU loops (what a closed-model worker runs)
     permits   closed, with a maxRate permit before each request (a rate it never reaches: the
               cost of the default guardrail, 100,000 requests/s)
@@ -71,6 +73,28 @@ scenarios:
     return plan_from_dict(parse_text(text, "yaml"))
 
 
+def templated_plan_for(base_url: str):
+    """The `tmpl` layer's request: nothing static, so nothing comes from a cache."""
+    text = f"""
+name: hotpath-templated
+settings: {{baseUrl: "{base_url}", timeout: 10s}}
+variables: {{tenant: acme}}
+scenarios:
+  s:
+    executor: constant-vus
+    vus: {VUS}
+    duration: 10s
+    requests:
+      - name: create
+        method: POST
+        url: "/items/{{{{vu}}}}?tenant={{{{tenant}}}}"
+        headers: {{X-Request-Id: "{{{{vu}}}}-{{{{iteration}}}}", Accept: application/json}}
+        body: {{id: "{{{{iteration}}}}", tenant: "{{{{tenant}}}}", tags: [a, b], n: 3, ok: true}}
+        assertions: [{{type: status, condition: eq, value: "200"}}]
+"""
+    return plan_from_dict(parse_text(text, "yaml"))
+
+
 def cpu() -> tuple[float, float]:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime, r.ru_stime
@@ -127,7 +151,7 @@ class _Raw(asyncio.Protocol):
 async def measure(layer: str, base_url: str, n: int) -> tuple[float, float]:
     """(user µs, system µs) per request of `layer`."""
     loop = asyncio.get_running_loop()
-    plan = plan_for(base_url)
+    plan = templated_plan_for(base_url) if layer == "tmpl" else plan_for(base_url)
     rec = Recorder(breakdown=True)
     if layer == "recorder":
         u0, s0 = cpu()
@@ -167,7 +191,7 @@ async def measure(layer: str, base_url: str, n: int) -> tuple[float, float]:
     u0, s0 = cpu()
     if layer in ("send", "aiohttp"):
         await asyncio.gather(*[vu_send() for _ in range(VUS)])
-    elif layer == "iter":
+    elif layer in ("iter", "tmpl"):
         await asyncio.gather(*[vu_iter() for _ in range(VUS)])
     elif layer in ("closed", "permits"):
         permits = None
@@ -222,7 +246,7 @@ def main() -> None:
             os.sched_setaffinity(target.pid, {1})
             os.sched_setaffinity(0, {0})
     try:
-        rows = [("fake", layer) for layer in ("send", "iter", "closed", "permits", "open", "recorder")]
+        rows = [("fake", layer) for layer in ("send", "iter", "tmpl", "closed", "permits", "open", "recorder")]
         if target is not None:
             rows += [("real", layer) for layer in ("raw", "send", "iter", "closed", "aiohttp")]
         if only:

@@ -100,7 +100,8 @@ def main() -> None:
     (service time from send, and response time from the scheduled instant).
 
     \b
-    Exit codes: 0 passed, 99 thresholds failed (also when abortOnFail ended the run)
+    Exit codes: 0 passed, 99 thresholds failed (also when abortOnFail ended the run;
+    without its own threshold on http_req_failed a run has the default rate<0.01)
     or, for `test`, a functional test failed,
     104 invalid config or arguments (nothing sent), 105 stopped by a signal,
     111 stopped by a guardrail (guardrails: in the config), 112 lost all workers,

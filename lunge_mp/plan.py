@@ -102,6 +102,9 @@ class RequestSpec(msgspec.Struct, frozen=True):
     extract: tuple[Extract, ...] = ()
     expected_statuses: tuple[tuple[int, int], ...] = ((200, 399),)   # others fail the request
     redis: RedisCommand | None = None   # a job-queue command instead of HTTP (method: the command)
+    # body came from an object/list: its templates fill string leaves, JSON-encoded
+    # (lunge_mp/scenario/bodies.py); False: a raw text body, substituted as it is
+    body_json: bool = False
 
 
 class ScenarioPlan(msgspec.Struct, frozen=True):
@@ -163,6 +166,7 @@ class Threshold(msgspec.Struct, frozen=True):
     abort_on_fail: bool = False
     delay_abort_eval: float = 0.0
     window: float = 0.0         # seconds: "... over 30s" holds on every sliding window (0 = whole run)
+    default: bool = False       # added by lunge_mp, not the config (config/default_thresholds.py)
 
 
 class Warmup(msgspec.Struct, frozen=True):
@@ -177,6 +181,7 @@ class Options(msgspec.Struct, frozen=True):
     iterations_timeout: float = 60.0
     warmup: Warmup | None = None
     min_efficiency: float = 0.95    # below this the run is invalid (exit 113)
+    default_thresholds: bool = True  # http_req_failed rate<0.01 unless set (config/default_thresholds.py)
 
 
 class WarnThresholds(msgspec.Struct, frozen=True):

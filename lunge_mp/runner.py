@@ -28,7 +28,7 @@ from lunge_mp.report.banner import start_banner
 from lunge_mp.report.console import LiveView, live_line, print_summary
 from lunge_mp.report.outputs import FLAGS, check_writable, write_reports
 from lunge_mp.report.results import all_failed_warning, build_results, live_results
-from lunge_mp.scenario.preflight import unknown_template_names
+from lunge_mp.scenario.preflight import unknown_template_names, unsafe_head_values
 from lunge_mp.store import record_after_run
 from lunge_mp.store.history import store_problem
 from lunge_mp.textsafe import escape
@@ -162,9 +162,10 @@ def explain(source: str, plan: Plan | None, error: ConfigError | None = None) ->
             print(f"  {escape(mask_url_credentials(line))}", file=sys.stderr)
         return None
     assert plan is not None
-    problems = timeline.unsupported(plan) + unknown_template_names(plan) + guardrail_problems(plan)
+    problems = (timeline.unsupported(plan) + unknown_template_names(plan) + unsafe_head_values(plan)
+                + guardrail_problems(plan))
     if problems:
-        redactor = Redactor.for_plan(plan)
+        redactor = Redactor.for_plan(plan, label=True)
         print(f"error: {escape(source)} cannot run:", file=sys.stderr)
         for line in problems:
             print(f"  {escape(redactor.text(line))}", file=sys.stderr)

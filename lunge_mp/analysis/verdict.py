@@ -22,6 +22,9 @@ _BUCKET_COUNTERS = {"http_reqs": "requests", "iterations": "iterations", "droppe
 _BUCKET_TRENDS = {(False, "http_req_duration"), (False, "http_req_response_time"), (False, "schedule_lag"),
                   (True, "http_req_duration")}   # (per scenario?, metric) kept per second
 
+DEFAULT_NOTE = ("default threshold (the config sets none on http_req_failed): set your own, or "
+                "options.defaultThresholds: false")
+
 _SUMMARY_PERCENTILES = {50.0: "p50", 90.0: "p90", 95.0: "p95", 99.0: "p99", 99.9: "p99.9"}
 
 
@@ -130,7 +133,8 @@ def window_inputs(t: Threshold, results: dict, bucket_counts: BucketCountsFn) ->
 def verdicts(thresholds: tuple[Threshold, ...], results: dict, percentile: PercentileFn,
              bucket_counts: BucketCountsFn | None = None,
              judged: dict[int, WindowVerdict] | None = None) -> list[dict]:
-    """One entry per threshold: metric, expression, observed, ok (no data is not ok).
+    """One entry per threshold: metric, expression, observed, ok (no data is not ok, except for
+    a default threshold: config/default_thresholds.py), and `default` and `note` for a default.
 
     A windowed threshold (`over 30s`) reports its worst window's value as `observed`,
     with `windowStart` (first second of that window) and `firstFailure`. `judged` (threshold
@@ -140,6 +144,8 @@ def verdicts(thresholds: tuple[Threshold, ...], results: dict, percentile: Perce
     out = []
     for i, t in enumerate(thresholds):
         entry = {"metric": t.metric, "expression": t.expression, "abortOnFail": t.abort_on_fail}
+        if t.default:
+            entry.update(default=True, note=DEFAULT_NOTE)
         inputs = None
         if t.window and judged is not None and i in judged:
             v = judged[i]
@@ -155,7 +161,8 @@ def verdicts(thresholds: tuple[Threshold, ...], results: dict, percentile: Perce
                          firstFailure=v.first_failure, windows=v.windows)
         else:
             observed = observe(t, results, percentile)
-            entry.update(observed=observed, ok=observed is not None and evaluate(t, observed))
+            # no request at all: no failure rate; the default threshold does not fail that run
+            entry.update(observed=observed, ok=evaluate(t, observed) if observed is not None else t.default)
             if t.window:
                 entry["note"] = "this metric is not kept per second; judged on the whole run"
         out.append(entry)

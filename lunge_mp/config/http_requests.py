@@ -4,7 +4,8 @@ Everything that can be decided at load time is decided here so workers do no con
 on the hot path: relative URLs are joined to settings.baseUrl, `{{baseUrl}}` is substituted,
 settings.headers and settings.userAgent are merged under the request's own headers
 (case-insensitively: a request's `accept` replaces the settings' `Accept`), object bodies are
-serialised to compact JSON once, duration assertions are converted to milliseconds and
+serialised to compact JSON once (their templates are filled in string leaves and JSON-encoded at
+run time: scenario/bodies.py), duration assertions are converted to milliseconds and
 regexes are compiled once to prove they compile.
 
 Duration assertions: the value is stored as a number of milliseconds in text (`500ms` →
@@ -26,6 +27,7 @@ from lunge_mp.config.statuses import parse_expected
 from lunge_mp.config.redis_requests import is_redis_request, parse_redis_request
 from lunge_mp.plan import Assertion, Extract, RequestSpec, Settings
 from lunge_mp.scenario.checks import path_problem
+from lunge_mp.scenario.request_head import headers_problems, url_text_problem
 
 REQUEST_KEYS = ("name", "method", "url", "headers", "body", "form", "timeout", "thinkTime", "assertions",
                 "extract", "expectedStatuses")
@@ -77,14 +79,20 @@ def parse_request(value: object, path: str, errs: Errors, settings: Settings,
     raw_url = f.str("url", required="required, e.g. url: /health or url: \"{{baseUrl}}/health\"",
                     nonempty=True)
     url = ""
-    if raw_url is not None:
+    if raw_url is not None and url_text_problem(raw_url):
+        f.error("url", url_text_problem(raw_url))
+    elif raw_url is not None:
         url = resolve_url(raw_url, settings.base_url, f.at("url"), errs, base_ok)
     name = f.str("name", nonempty=True)
     if name is None:
         name = f"{method} {raw_url or ''}".strip()
-    headers = merge_headers(settings, f.str_map("headers"))
+    own_headers = f.str_map("headers")
+    for where, problem in headers_problems(own_headers, f.at("headers")):
+        errs.add(where, problem)
+    headers = merge_headers(settings, own_headers)
     body = _body(f, headers)
     form = _form(f, headers)
+    body_json = body is not None and not isinstance(f.raw("body"), str)
     timeout = f.duration("timeout", settings.timeout, positive=True)
     think_time = f.duration("thinkTime", 0.0)
     assertions = _each(f.list("assertions"), f.at("assertions"), errs, parse_assertion)
@@ -94,7 +102,7 @@ def parse_request(value: object, path: str, errs: Errors, settings: Settings,
         expected = parse_expected(value["expectedStatuses"], f.at("expectedStatuses"), errs) or expected
     return RequestSpec(name=name, method=method, url=url, headers=headers, body=body, form=form,
                        timeout=timeout, think_time=think_time, assertions=assertions, extract=extract,
-                       expected_statuses=expected)
+                       expected_statuses=expected, body_json=body_json)
 
 
 def _each(items: list[Any] | None, path: str, errs: Errors, parse: Any) -> tuple[Any, ...]:

@@ -20,6 +20,7 @@ from lunge_mp.config.v1 import FLAGS, check_v1, is_v1, plan_from_v1, summary_v1,
 from lunge_mp.config.v1_read import load_config_document
 from lunge_mp.config.validate import plan_from_dict
 from lunge_mp.plan import Plan
+from lunge_mp.redact import Redactor
 
 PROBE = "(environment check)"
 
@@ -74,10 +75,10 @@ def validate_file(path: str, overrides: Mapping[str, str] | None = None) -> str 
     """
     from lunge_mp.coordinator import timeline
     from lunge_mp.runner import explain
-    from lunge_mp.scenario.preflight import unknown_template_names
+    from lunge_mp.scenario.preflight import unknown_template_names, unsafe_head_values
 
     def run_problems(plan: Plan) -> list[str]:
-        return timeline.unsupported(plan) + unknown_template_names(plan)
+        return timeline.unsupported(plan) + unknown_template_names(plan) + unsafe_head_values(plan)
 
     try:
         doc = load_config_document(path, None, overrides)
@@ -87,7 +88,7 @@ def validate_file(path: str, overrides: Mapping[str, str] | None = None) -> str 
                 return None
             for line in capacity.warnings(plan, os.cpu_count() or 1):   # `lunge-mp selftest`'s figures
                 print(f"warning: {line}", file=sys.stderr)
-            return describe_plan(plan)
+            return Redactor.for_plan(plan, label=True).text(describe_plan(plan))
         errs = Errors()
         check_v1(doc, errs)
         lines = list(errs.items)

@@ -54,8 +54,10 @@ def describe_plan(plan: Plan) -> str:
              + ", ".join(describe_scenario(s) for s in plan.scenarios)]
     if plan.data:
         parts.append("data " + ", ".join(f"{d.name} ({d.mode}, {_plural(d.rows, 'row')})" for d in plan.data))
-    if plan.thresholds:
-        parts.append(_plural(len(plan.thresholds), "threshold"))
+    own = [t for t in plan.thresholds if not t.default]
+    if own:
+        parts.append(_plural(len(own), "threshold"))
+    parts += [f"default threshold {t.metric}: {t.expression}" for t in plan.thresholds if t.default]
     if plan.options.warmup is not None:
         parts.append(f"warmup {fmt_seconds(plan.options.warmup.duration)}")
     return "; ".join(parts)

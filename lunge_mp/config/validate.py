@@ -12,6 +12,7 @@ from typing import Any
 
 from lunge_mp.config import limits
 from lunge_mp.config.data import parse_data
+from lunge_mp.config.default_thresholds import with_defaults
 from lunge_mp.config.errors import ConfigError, Errors, describe, join
 from lunge_mp.config.fields import Fields, scalar_text
 from lunge_mp.config.guardrails import parse_guardrails
@@ -22,6 +23,8 @@ from lunge_mp.config.scenarios import parse_scenarios
 from lunge_mp.config.statuses import parse_expected
 from lunge_mp.config.thresholds import parse_thresholds
 from lunge_mp.plan import Options, Plan, Settings, Warmup
+from lunge_mp.redact import label_secrets
+from lunge_mp.scenario.request_head import headers_problems, url_text_problem, value_problem
 
 TOP_KEYS = ("name", "description", "settings", "variables", "scenarios", "thresholds", "options",
             "guardrails", "output", "data")
@@ -30,7 +33,7 @@ SETTINGS_KEYS = ("baseUrl", "timeout", "maxConnectionsPerHost", "maxIdleConnsPer
                  "expectedStatuses", "checksFailRequests", "redis")
 TRANSPORTS = ("auto", "fast", "aiohttp")
 CONNECTIONS = ("shared", "perVU")
-OPTIONS_KEYS = ("sequential", "iterationsTimeout", "warmup", "minEfficiency")
+OPTIONS_KEYS = ("sequential", "iterationsTimeout", "warmup", "minEfficiency", "defaultThresholds")
 LUNGE_V1_KEYS = ("environments", "requests", "suites", "performance")
 # names the runtime templating defines itself; a variable of the same name would be shadowed
 RESERVED_VARIABLES = ("baseUrl", "vu", "vuId", "iteration", "scenario", "timestamp", "uuid", "requestId")
@@ -63,8 +66,11 @@ def plan_from_dict(doc: object, source: str = "") -> Plan:
     requests = [r.name for s in scenarios for r in s.requests] if len(errs) == before else None
     thresholds = parse_thresholds(doc.get("thresholds"), "thresholds", errs, names, requests)
     options = parse_options(f.mapping("options"), "options", errs)
+    thresholds = with_defaults(thresholds, options.default_thresholds)
     guardrails = parse_guardrails(f.mapping("guardrails"), "guardrails", errs)
     output = parse_output(f.mapping("output"), "output", errs)
+    if errs:   # a secret variable's value never shows in an error: its name does
+        errs.items = label_secrets(errs.items, variables, secrets)
     errs.raise_if_any(source)
     return Plan(name=name, scenarios=scenarios, description=description, settings=settings,
                 variables=variables, secrets=secrets, thresholds=thresholds, options=options,
@@ -80,12 +86,21 @@ def parse_settings(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> tupl
     defaults = Settings()
     before = len(errs)
     base_url = f.str("baseUrl", "")
+    if url_text_problem(base_url):
+        f.error("baseUrl", url_text_problem(base_url))
     base_ok = len(errs) == before
-    if base_url and not base_url.startswith("{{"):
+    if base_ok and base_url and not base_url.startswith("{{"):
         problem = url_problem(base_url)
         if problem:
             f.error("baseUrl", problem)
             base_ok = False
+    headers = f.str_map("headers")
+    user_agent = f.str("userAgent", defaults.user_agent)
+    problems = headers_problems(headers, f.at("headers"))
+    if value_problem(user_agent):
+        problems.append((f.at("userAgent"), value_problem(user_agent)))
+    for where, problem in problems:
+        errs.add(where, problem)
     return Settings(
         base_url=base_url,
         timeout=f.duration("timeout", defaults.timeout, positive=True),
@@ -97,8 +112,8 @@ def parse_settings(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> tupl
         insecure_skip_verify=f.bool("insecureSkipVerify", defaults.insecure_skip_verify),
         transport=(transport := _transport(f, defaults.transport)),
         connections=_connections(f, defaults.connections, transport),
-        user_agent=f.str("userAgent", defaults.user_agent),
-        headers=f.str_map("headers"),
+        user_agent=user_agent,
+        headers=headers,
         expected_statuses=(parse_expected(m["expectedStatuses"], f.at("expectedStatuses"), errs)
                            if f.has("expectedStatuses") else None) or defaults.expected_statuses,
         checks_fail_requests=f.bool("checksFailRequests", defaults.checks_fail_requests),
@@ -194,6 +209,7 @@ def parse_options(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> Optio
         iterations_timeout=f.duration("iterationsTimeout", defaults.iterations_timeout, positive=True),
         warmup=parse_warmup(f.mapping("warmup"), f"{path}.warmup", errs),
         min_efficiency=float(min_efficiency or 0.0),
+        default_thresholds=f.bool("defaultThresholds", defaults.default_thresholds),
     )
 
 

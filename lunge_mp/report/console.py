@@ -181,7 +181,9 @@ def print_summary(results: dict, out: TextIO = sys.stdout, written: list[str] = 
                 where = f" in the worst {t['window']:g}s window, from {t['windowStart']}s"
                 if t.get("firstFailure") is not None:
                     where += f"; first broken at {t['firstFailure']}s"
-            print(f"    {mark}  {t['metric']}: {t['expression']}  (observed {observed}{where})", file=out)
+            default = "  [default: set your own threshold on it, or options.defaultThresholds: false]" \
+                if t.get("default") else ""
+            print(f"    {mark}  {t['metric']}: {t['expression']}  (observed {observed}{where}){default}", file=out)
     if results.get("anomalies"):
         print(file=out)
         print("  anomalies", file=out)

@@ -97,7 +97,8 @@ def build_junit(results: dict) -> ET.Element:
             failure.text = _x(f"threshold {expected}\nobserved: {_num(observed)}\n"
                               f"abortOnFail: {bool(t.get('abortOnFail'))}\n"
                               f"run status: {status} (exit {results.get('exitCode')})\n")
-        cases.append((_x(t.get("metric", "")), _x(t.get("expression", "")), failure))
+        name = f"{t.get('expression', '')} (default)" if t.get("default") else t.get("expression", "")
+        cases.append((_x(t.get("metric", "")), _x(name), failure))
     if not thresholds or status in ABNORMAL_STATUSES:
         failure = None
         if status in ABNORMAL_STATUSES or (not thresholds and status != "passed"):

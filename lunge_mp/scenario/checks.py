@@ -353,7 +353,9 @@ class CompiledCheck:
             shown = ("missing: the body is not JSON" if a.type == "body" and a.path and resp.json() is MISSING
                      else "missing")
         else:
-            shown = repr(actual)[:80]
+            shown = repr(actual)
+            if len(shown) > 80:     # marked as cut, so masking can find a secret's start before it
+                shown = shown[:77] + "..."
         expected = "" if a.condition == "exists" else f" {a.value!r}"
         return f"{a.type} {where} {a.condition}{expected} failed (got {shown})"
 

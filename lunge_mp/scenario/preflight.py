@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from lunge_mp.plan import DataSource, Plan, RequestSpec, ScenarioPlan
 from lunge_mp.config.fields import suggest
+from lunge_mp.scenario.request_head import template_value_problems
 from lunge_mp.scenario.template import BUILTINS, Template, is_known_name
 
 _BUILTIN_HINT = "vu (or vuId), iteration, scenario, timestamp, uuid, requestId, randomInt(a,b)"
@@ -84,3 +85,17 @@ def _unknown(name: str, sources: dict[str, DataSource]) -> str:
             else ", read it from a CSV file (data:)")
     return (f"unknown template value '{{{{{name}}}}}'; define it under variables, extract it from "
             f"an earlier response{hint}, or use a built-in ({_BUILTIN_HINT})")
+
+
+def unsafe_head_values(plan: Plan) -> list[str]:
+    """Header values and URLs that variables alone fill, and that would put a CR, LF or another
+    control character into a request head (scenario/request_head.py); never shows a value."""
+    parts = []
+    for s in plan.scenarios:
+        for i, r in enumerate(s.requests):
+            if r.redis is not None:
+                continue             # a RESP command is binary-safe: no request head
+            at = f"scenarios.{s.name}.requests[{i}]"
+            parts.append((f"{at}.url", "url", r.url))
+            parts += [(f"{at}.headers.{k}", "header", v) for k, v in r.headers.items()]
+    return template_value_problems(parts, plan.variables, plan.secrets)

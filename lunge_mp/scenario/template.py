@@ -62,6 +62,11 @@ class Template:
         self._parts = parts
         self.static = all(isinstance(p, str) for p in parts)
 
+    def pieces(self) -> list[str | tuple[str, Callable[[], str] | None]]:
+        """Literal text and placeholders (name, its dynamic built-in or None), in order: for a
+        renderer that encodes each value on its own (scenario/bodies.py)."""
+        return list(self._parts)
+
     def names(self) -> list[str]:
         """Placeholder names, for load-time checks."""
         return [p[0] for p in self._parts if not isinstance(p, str)]

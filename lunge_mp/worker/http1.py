@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import ipaddress
+import re
 import socket
 import ssl
 import time
@@ -17,6 +18,8 @@ from urllib.parse import quote, urlsplit
 
 import httptools
 
+from lunge_mp.scenario.request_head import TOKEN, unsafe_url
+
 
 _WRITE_JOIN_MAX = 64 * 1024         # bodies up to this size go out in one write with the head
 _BODY_METHODS = frozenset(("POST", "PUT", "PATCH"))
@@ -24,6 +27,8 @@ _RESERVED = frozenset(("host", "content-length", "connection", "transfer-encodin
 _GENERATOR_ERRNOS = frozenset((errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL))
 _RESET_ERRNOS = frozenset((errno.ECONNRESET, errno.EPIPE))
 _perf = time.perf_counter_ns
+
+_BAD_HOST = re.compile(r"[\x00-\x20\x7f/?#@\\]")
 
 # connection states
 _BUSY, _IDLE, _DEAD = 0, 1, 2
@@ -43,6 +48,10 @@ class TransportClosed(Exception):
 
 class TooManyRedirects(Exception):
     """A redirect chain reached fast_transport.MAX_REDIRECTS responses (class "other", as aiohttp's)."""
+
+
+class HeadRefused(ValueError):
+    """A request head that would not mean what it says (header injection): never written."""
 
 
 class _StopParsing(Exception):
@@ -75,7 +84,10 @@ def classify_fast(exc: BaseException, connecting: bool = False) -> str:
 
 @lru_cache(maxsize=4096)
 def parse_url(url: str) -> tuple[str, str, int, str, str]:
-    """`url` -> (scheme, host, port, request-target, Host header value). Raises ValueError."""
+    """`url` -> (scheme, host, port, request-target, Host header value). Raises ValueError,
+    also for a control character anywhere (urlsplit would drop CR, LF and TAB silently)."""
+    if unsafe_url(url):
+        raise HeadRefused("a control character (CR, LF, TAB, NUL ...) in the URL")
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
@@ -85,6 +97,8 @@ def parse_url(url: str) -> tuple[str, str, int, str, str]:
         raise ValueError(f"no host in URL {url!r}")
     if not host.isascii():
         host = host.encode("idna").decode("ascii")
+    if _BAD_HOST.search(host):
+        raise HeadRefused("a space or a character that cannot be in a host name in the URL's host")
     port = parts.port or (443 if scheme == "https" else 80)
     target = quote(parts.path or "/", safe="/%:@!$&'()*+,;=~-._")
     if parts.query:
@@ -100,6 +114,8 @@ def _request_prefix(method: str, url: str, keepalive: bool
                     ) -> tuple[tuple[str, str, int], bytes, bytes, bytes]:
     """For one method and URL: (pool key, request line + Host, request line alone,
     the whole head of a request without user headers and body)."""
+    if not TOKEN.match(method):
+        raise HeadRefused("the method is not an HTTP token")
     scheme, host, port, target, host_header = parse_url(url)
     line = f"{method} {target} HTTP/1.1\r\n".encode("ascii")
     prefix = line + f"Host: {host_header}\r\n".encode("ascii")
@@ -113,7 +129,9 @@ def _request_prefix(method: str, url: str, keepalive: bool
 
 def _encode_head(method: str, url: str, headers: dict[str, str], body: bytes | None,
                  keepalive: bool) -> tuple[tuple[str, str, int], bytes]:
-    """(pool key, request head bytes)."""
+    """(pool key, request head bytes). HeadRefused: a CR, LF or NUL in a header name or value,
+    the last line of defence against header injection (the config and the VU check first, and
+    header names are checked as tokens at load: scenario/request_head.py)."""
     key, prefix, line, full = _request_prefix(method, url, keepalive)
     if not headers and body is None:
         return key, full
@@ -133,7 +151,12 @@ def _encode_head(method: str, url: str, headers: dict[str, str], body: bytes | N
                 elif lname == "connection" and not keepalive:
                     continue   # "Connection: close" below wins
             lines.append(f"{name}: {value}\r\n")
-        parts.append("".join(lines).encode("utf-8"))
+        block = "".join(lines)
+        # one CR and one LF per line (its end) and no NUL: three C-speed scans, no per-header work
+        n = len(lines)
+        if block.count("\n") != n or block.count("\r") != n or "\x00" in block:
+            raise HeadRefused("a CR, LF or NUL in a header value")
+        parts.append(block.encode("utf-8"))
         if body is not None and not length_given:
             parts.append(b"Content-Length: %d\r\n" % len(body))
     elif body is not None:

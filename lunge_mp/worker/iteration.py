@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from urllib.parse import urlencode
 
 import msgspec
 
@@ -26,10 +25,12 @@ from lunge_mp.coordinator.warmup import PREFIX as WARMUP_PREFIX   # the warmup's
 from lunge_mp.metrics.recorder import Recorder
 from lunge_mp.plan import DataSource, Plan, RequestSpec, ScenarioPlan
 from lunge_mp.config.statuses import DEFAULT as DEFAULT_STATUSES, status_set
+from lunge_mp.scenario.bodies import FormTemplate, JsonTemplate
 from lunge_mp.scenario.checks import CompiledCheck, CompiledExtract, Response
 from lunge_mp.scenario.cookies import CookieJar
 from lunge_mp.scenario.data import Feeder, data_names, read_table
 from lunge_mp.scenario.redis_command import RedisRequest
+from lunge_mp.scenario.request_head import unsafe_url, unsafe_value
 from lunge_mp.scenario.template import Template, TemplateError
 from lunge_mp.worker.transport import Outcome, Prepared, Transport
 
@@ -55,15 +56,21 @@ class VU:
 
 class CompiledRequest:
     __slots__ = ("spec", "url", "headers", "body", "form", "static_headers", "checks", "extract",
-                 "cookie_header", "static", "status_ok", "n_checks", "expected", "send")
+                 "cookie_header", "static", "status_ok", "n_checks", "expected", "send",
+                 "templated_headers")
 
     def __init__(self, spec: RequestSpec) -> None:
         self.spec = spec
         self.url = Template(spec.url)
         self.headers = [(k, Template(v)) for k, v in spec.headers.items()]
         self.static_headers = dict(spec.headers) if all(t.static for _, t in self.headers) else None
-        self.body = Template(spec.body) if spec.body is not None else None
-        self.form = [(k, Template(v)) for k, v in spec.form.items()] if spec.form is not None else None
+        # only values that templates fill are checked per request (static ones were at load)
+        self.templated_headers = tuple(k for k, t in self.headers if not t.static)
+        # a structured body is filled leaf by leaf and JSON-encoded; a raw one as it is
+        self.body: Template | JsonTemplate | None = None
+        if spec.body is not None:
+            self.body = JsonTemplate.from_text(spec.body) if spec.body_json else Template(spec.body)
+        self.form = FormTemplate(spec.form) if spec.form is not None else None
         self.checks = [CompiledCheck(a) for a in spec.assertions]
         self.extract = [CompiledExtract(e) for e in spec.extract]
         self.n_checks = len(self.checks)
@@ -75,28 +82,43 @@ class CompiledRequest:
         self.static: Prepared | None = None
         if (self.static_headers is not None and self.url.static
                 and (self.body is None or self.body.static)
-                and (self.form is None or all(t.static for _, t in self.form))):
+                and (self.form is None or self.form.static)):
             self.static = self.prepare({})
         self.status_ok = _status_only(self.checks) if not self.extract else None
 
     def templates(self) -> list[Template]:
         out = [self.url] + [t for _, t in self.headers]
-        if self.body is not None:
+        if isinstance(self.body, JsonTemplate):
+            out += self.body.templates()
+        elif self.body is not None:
             out.append(self.body)
         if self.form is not None:
-            out += [t for _, t in self.form]
+            out += self.form.templates()
         return out
 
     def prepare(self, ctx: dict[str, object], jar: CookieJar | None = None) -> Prepared:
+        """The request to send. TemplateError: an unknown name, or a substituted value that
+        would put a control character (CR, LF, NUL ...) into a header or the URL."""
         if not jar and self.static is not None:
             return self.static
-        headers = self.static_headers if self.static_headers is not None else {
-            k: t.render(ctx) for k, t in self.headers}
+        if self.static_headers is not None:
+            headers = self.static_headers
+        else:
+            headers = {k: t.render(ctx) for k, t in self.headers}
+            for k in self.templated_headers:
+                if unsafe_value(headers[k]) is not None:
+                    raise TemplateError(f"header {k}: a template value put a CR, LF, NUL or other "
+                                        f"control character into it; not sent")
         if self.form is not None:
-            body: bytes | None = urlencode([(k, t.render(ctx)) for k, t in self.form]).encode()
+            body: bytes | None = self.form.render(ctx)
+        elif isinstance(self.body, JsonTemplate):
+            body = self.body.render(ctx)
         else:
             body = self.body.render(ctx).encode() if self.body is not None else None
         url = self.url.render(ctx)
+        if not self.url.static and unsafe_url(url) is not None:
+            raise TemplateError("url: a template value put a CR, LF, TAB, NUL or other control "
+                                "character into it; not sent (percent-encode it)")
         if jar:
             cookie = jar.header(url, time.time())
             if cookie is not None:

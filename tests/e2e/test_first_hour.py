@@ -185,7 +185,8 @@ def test_run_takes_thresholds_and_an_env_file_and_says_what_it_will_run(tmp_path
                "-w", "1", "--out", str(out))
     assert proc.returncode == 99, proc.stderr                     # 4 requests break count<3
     r = read_json(out)
-    assert [(t["metric"], t["expression"], t["ok"]) for t in r["thresholds"]] == [("http_reqs", "count<3", False)]
+    assert [(t["metric"], t["expression"], t["ok"]) for t in r["thresholds"]] == [
+        ("http_reqs", "count<3", False), ("http_req_failed", "rate<0.01", True)]   # and the default one
     assert fresh_target.stats()["requests"] == 4
     banner = proc.stderr.split("\n[", 1)[0]
     assert "conventions: " in banner and "1 worker, transport fast" in banner

@@ -202,6 +202,7 @@ def test_run_takes_env_file_and_threshold_like_run(tmp_path, env, fresh_target):
     proc = cli("profile", "run", "p", "-q", "-w", "1", "--out", str(out), "--env-file", str(tmp_path / "vars.env"),
                "--threshold", "http_reqs:count>1000")
     assert proc.returncode == 99, proc.stderr                      # 20 requests: the added threshold fails
-    assert [(t["metric"], t["ok"]) for t in read_json(out)["thresholds"]] == [("http_reqs", False)]
+    assert [(t["metric"], t["ok"]) for t in read_json(out)["thresholds"]] == [
+        ("http_reqs", False), ("http_req_failed", True)]                 # and the default one
     typo = cli("profile", "run", "p", "-q", "-e", "api_kye=x")
     assert typo.returncode == 104 and "did you mean api_key?" in typo.stderr

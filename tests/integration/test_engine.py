@@ -118,10 +118,11 @@ def test_connect_errors_do_not_crash_the_run(tmp_path):
         """)
     out = tmp_path / "results.json"
     proc = cli("run", str(config), "--out", str(out), "--workers", "1", "-q")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 99, proc.stderr      # the default threshold fails (issue 10 item 9)
     results = read_json(out)
     assert results["metrics"]["http_req_failed"]["byClass"] == {"connect": 20}
-    # no threshold fails, but the run must not read as healthy
+    assert [(t["expression"], t["default"], t["ok"]) for t in results["thresholds"]] == [("rate<0.01", True, False)]
+    # and a warning says why
     assert any(w.startswith("every request failed (20; connect: 20, first: ") for w in results["warnings"])
 
 

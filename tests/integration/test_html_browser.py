@@ -260,7 +260,7 @@ def _checks_and_generator_results(tmp_path: Path, target) -> dict:
         """)
     out = tmp_path / "results.json"
     proc = cli("run", str(config), "--out", str(out), "--workers", "1", "-q", "--no-history")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 99, proc.stderr    # failing on purpose: the default http_req_failed threshold
     results = read_json(out)
     assert results["metrics"]["checks"]["fails"] == 4 and results["metrics"]["checks"]["passes"] == 4
     assert sum(b.get("dataExhausted", 0) for b in results["buckets"]) > 0

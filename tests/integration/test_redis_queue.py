@@ -83,7 +83,7 @@ def test_a_key_of_another_type_fails_with_wrongtype(tmp_path, redis):
     redis.command("SET", "jobs", "not a list")
     path = config(tmp_path, redis.url, LPUSH, "executor: constant-arrival-rate\n    rate: 100\n    duration: 1s")
     p = cli("run", str(path), "--workers", "1")
-    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.returncode == 99, p.stdout + p.stderr   # failing on purpose: the default threshold
     failed = results(tmp_path)["metrics"]["redis_cmd_failed"]
     assert failed["count"] == 100 and failed["byClass"] == {"wrongtype": 100}
     assert failed["firstError"]["wrongtype"].startswith("WRONGTYPE") and "LPUSH jobs" in failed["firstError"]["wrongtype"]
@@ -98,7 +98,7 @@ def test_a_template_value_missing_at_run_time_is_class_template(tmp_path, redis)
         redis: {command: LPUSH, key: other, payload: {token: "{{token}}"}}"""
     path = config(tmp_path, redis.url, requests, "executor: constant-arrival-rate\n    rate: 50\n    duration: 1s")
     p = cli("run", str(path), "--workers", "1")
-    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.returncode == 99, p.stdout + p.stderr   # failing on purpose: the default threshold
     use = results(tmp_path)["requests"]["use"]
     assert use["redis_cmd_failed"]["byClass"] == {"template": 50}
     assert redis.command("LLEN", "other") == 0 and redis.command("LLEN", "jobs") == 50
@@ -109,7 +109,7 @@ def test_redis_down_at_start_counts_connect_failures_and_warns_once(tmp_path):
     path = config(tmp_path, f"redis://127.0.0.1:{port}/0", LPUSH,
                   "executor: constant-arrival-rate\n    rate: 100\n    duration: 2s")
     p = cli("run", str(path), "--workers", "1")
-    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.returncode == 99, p.stdout + p.stderr   # failing on purpose: the default threshold
     r = results(tmp_path)
     failed = r["metrics"]["redis_cmd_failed"]
     assert failed["count"] == r["metrics"]["redis_cmds"]["count"] == 200
@@ -163,7 +163,7 @@ def test_redis_killed_and_restarted_mid_run(tmp_path, redis):
     chaos.start()
     p = cli("run", str(path), "--workers", "2")
     chaos.join()
-    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.returncode == 99, p.stdout + p.stderr   # failing on purpose: the default threshold
     r = results(tmp_path)
     m = r["metrics"]
     assert m["redis_cmds"]["count"] == 1200          # every scheduled job is counted once
@@ -207,6 +207,6 @@ def test_a_full_redis_fails_with_oom(tmp_path, redis):
     redis.command("CONFIG", "SET", "maxmemory", "1")     # any write is over the limit
     path = config(tmp_path, redis.url, LPUSH, "executor: constant-arrival-rate\n    rate: 50\n    duration: 1s")
     p = cli("run", str(path), "--workers", "1")
-    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.returncode == 99, p.stdout + p.stderr   # failing on purpose: the default threshold
     failed = results(tmp_path)["metrics"]["redis_cmd_failed"]
     assert failed["byClass"] == {"oom": 50} and failed["firstError"]["oom"].startswith("OOM")
