@@ -20,7 +20,8 @@ from lunge_mp.analysis.window_judge import WindowJudge
 from lunge_mp.config import ConfigError, load_plan
 from lunge_mp.coordinator import timeline, warmup
 from lunge_mp.coordinator.control import RunControl, mark_results
-from lunge_mp.coordinator.run import Coordinator, RunOutcome
+from lunge_mp.coordinator.run import Coordinator
+from lunge_mp.outcome import RunOutcome
 from lunge_mp.metrics.names import GENERATOR_FAILURE
 from lunge_mp.plan import Plan
 from lunge_mp.redact import Redactor, mask_url_credentials

@@ -15,7 +15,7 @@ import msgspec
 from lunge_mp import __version__
 from lunge_mp.analysis import anomalies, connection_waits
 from lunge_mp.analysis.generator_errors import separate_block
-from lunge_mp.coordinator.run import RunOutcome
+from lunge_mp.outcome import RunOutcome
 from lunge_mp.coordinator import timeline
 from lunge_mp.metrics.aggregate import Aggregate
 from lunge_mp.metrics.names import DROP_DATA_EXHAUSTED

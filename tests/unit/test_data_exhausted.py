@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from lunge_mp.analysis.anomalies import find
-from lunge_mp.coordinator.run import RunOutcome
+from lunge_mp.outcome import RunOutcome
 from lunge_mp.metrics import names
 from lunge_mp.metrics.aggregate import Aggregate
 from lunge_mp.metrics.recorder import Recorder

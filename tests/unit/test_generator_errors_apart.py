@@ -15,7 +15,7 @@ from lunge_mp.analysis import generator_errors
 from lunge_mp.analysis.anomalies import error_bursts
 from lunge_mp.analysis.thresholds import parse_threshold
 from lunge_mp.analysis.verdict import verdicts
-from lunge_mp.coordinator.run import RunOutcome
+from lunge_mp.outcome import RunOutcome
 from lunge_mp.metrics.aggregate import Aggregate
 from lunge_mp.metrics.recorder import Recorder
 from lunge_mp.plan import Plan, RequestSpec, ScenarioPlan
