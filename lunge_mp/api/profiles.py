@@ -106,9 +106,18 @@ async def _json_body(request: web.Request, required: bool = True) -> Mapping[str
 def _profile_fields(body: Mapping[str, Any]) -> dict[str, Any]:
     """name, description, tags, metadata, config from a body; 422 naming what is wrong."""
     if "config" not in body and any(k in body for k in SEED_PATTERN_KEYS):
-        raise _Answer(_error(422, "invalid profile; nothing was stored", [
-            "config: required; give the test as a Lunge v2 config (a pattern runs as a scenario "
-            "with executor: pattern and pattern: {type, duration, ...})"]))
+        # seed 004's pattern body (pattern, guardrails, job_config, target): stored as the v2
+        # config it runs as, the same one `POST .../patterns/start` builds
+        from lunge_mp.api.intake import Refused
+        from lunge_mp.api.patterns import KEYS as PATTERN_KEYS, config_from_pattern_request
+
+        request = {k: v for k, v in body.items() if k in PATTERN_KEYS and k not in
+                   ("name", "save_profile", "profile_name")}
+        try:
+            config = config_from_pattern_request(request)
+        except Refused as exc:
+            raise _Answer(_error(422, "invalid profile; nothing was stored", exc.problems)) from None
+        body = {**{k: v for k, v in body.items() if k not in PATTERN_KEYS or k == "name"}, "config": config}
     unknown = [k for k in body if k not in BODY_KEYS + READ_ONLY_KEYS]
     if unknown:
         raise _Answer(_error(422, "invalid profile; nothing was stored",

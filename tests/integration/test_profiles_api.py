@@ -126,7 +126,7 @@ def test_create_list_get_update_run_delete(tmp_path, monkeypatch):
     pytest.param({"name": "a/b", "config": config()}, 422, "may hold only", id="path-in-name"),
     pytest.param({"name": "", "config": config()}, 422, "needs a name", id="empty-name"),
     pytest.param({"name": "x"}, 422, "config: required", id="no-config"),
-    pytest.param({"name": "x", "pattern": {"type": "sine"}}, 422, "Lunge v2 config", id="seed-pattern-body"),
+    pytest.param({"name": "x", "pattern": {"type": "sine"}}, 422, "target.url: required", id="seed-pattern-body"),
     pytest.param({"name": "x", "config": config(), "owner": "me"}, 422, "owner: unknown field", id="unknown-key"),
     pytest.param({"name": "x", "config": config(), "tags": "t"}, 422, "list of strings", id="bad-tags"),
 ])
@@ -138,6 +138,23 @@ def test_bad_profiles_are_refused_with_field_paths_and_nothing_stored(tmp_path, 
         assert expected in json.dumps(answer), answer
         assert_masked(answer)
         assert (await (await client.get(BASE)).json()) == {"profiles": []}
+    api(tmp_path, test)
+
+
+def test_a_seed_004_pattern_body_is_stored_as_the_config_it_runs_as(tmp_path):
+    body = {"name": "sine-nightly", "description": "seed 004 body", "tags": ["nightly"],
+            "pattern": {"type": "sine", "duration": "10s", "base_rate": 20, "amplitude": 10, "period": "5s"},
+            "guardrails": {"max_rate": 50, "max_total_jobs": 500},
+            "target": {"url": "http://127.0.0.1:9/post"}}
+
+    async def test(client, started, audit):
+        r = await client.post(BASE, json=body)
+        assert r.status == 201, await r.text()
+        got = await (await client.get(f"{BASE}/sine-nightly")).json()
+        [scenario] = got["config"]["scenarios"].values()
+        assert scenario["executor"] == "pattern" and scenario["pattern"]["type"] == "sine"
+        assert got["config"]["guardrails"]["maxTotalRequests"] == 500
+        assert got["description"] == "seed 004 body" and got["tags"] == ["nightly"]
     api(tmp_path, test)
 
 
