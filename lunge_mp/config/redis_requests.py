@@ -20,6 +20,7 @@ kept out of the URL and is masked in every output (redact.py).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -28,7 +29,7 @@ from urllib.parse import unquote, urlsplit
 from lunge_mp.config.errors import Errors, describe, index
 from lunge_mp.config.fields import Fields, scalar_text
 from lunge_mp.plan import RedisCommand, RedisSettings, RequestSpec, Settings
-from lunge_mp.scenario.json_template import payload_text, placeholder_problem
+from lunge_mp.scenario.bodies import JsonTemplate
 
 REQUEST_KEYS = ("name", "redis", "timeout", "thinkTime", "assertions", "extract")
 COMMAND_KEYS = ("command", "key", "payload", "args", "field", "maxlen", "approximate", "score",
@@ -152,13 +153,11 @@ def _payload(f: Fields, required: bool, command: str) -> tuple[str | None, bool]
     value = f.raw("payload")
     if isinstance(value, (Mapping, list)):
         try:
-            text = payload_text(value)
+            JsonTemplate(value)         # refuses what JSON cannot hold (NaN, a date, a non-string key)
+            text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
         except (TypeError, ValueError) as e:
             f.error("payload", f"cannot be sent as JSON: {e}")
             return None, False
-        problem = placeholder_problem(text)
-        if problem:
-            f.error("payload", problem)
         return text, True
     text = scalar_text(value)
     if text is None:

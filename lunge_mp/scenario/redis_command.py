@@ -8,7 +8,7 @@ The argument list (plan.RedisCommand says which parts each command takes):
     anything else   [key] args… [payload]
 
 Static arguments are RESP-encoded at compile time; per request only the templated ones are
-rendered (a JSON payload's values JSON-escaped, see json_template.py) and framed as bulk
+rendered (a JSON payload's values JSON-escaped, see bodies.py) and framed as bulk
 strings (`$<len>\\r\\n<bytes>\\r\\n`), so no value can break the framing: Redis reads every
 argument as exactly the bytes given. The `{{timestamp}}`-like score of a delayed job reads the
 wall clock when rendered.
@@ -20,10 +20,10 @@ import time
 from collections.abc import Callable, Mapping
 
 from lunge_mp.plan import RedisCommand, RequestSpec
-from lunge_mp.scenario.json_template import JsonTemplate, compile_payload
+from lunge_mp.scenario.bodies import JsonTemplate
 from lunge_mp.scenario.template import Template
 
-Arg = bytes | Callable[[Mapping[str, object]], str]
+Arg = bytes | Callable[[Mapping[str, object]], str | bytes]
 REPLY_STATUS = frozenset((0,))      # the Outcome.status of every Redis reply (worker/redis_transport.py)
 
 
@@ -63,13 +63,18 @@ class CompiledRedis:
     def __init__(self, spec: RedisCommand, timeout: float) -> None:
         self.spec = spec
         self.command = spec.command
-        templates: list[Template | JsonTemplate] = []
+        templates: list[Template] = []
         raw: list[str | Template | JsonTemplate | Callable[[Mapping[str, object]], str]] = [spec.command]
 
         def add(text: str, payload: bool = False) -> None:
-            t = compile_payload(text, spec.payload_json) if payload else Template(text)
-            templates.append(t)
-            raw.append(t.source if t.static else t)
+            # an object payload is JSON whose template values are JSON-escaped (the HTTP body's
+            # JsonTemplate, scenario/bodies.py); a string one is sent as written
+            t = JsonTemplate.from_text(text) if payload and spec.payload_json else Template(text)
+            templates.extend(t.templates() if isinstance(t, JsonTemplate) else [t])
+            if isinstance(t, JsonTemplate):
+                raw.append(t.render({}).decode() if t.static else t)
+            else:
+                raw.append(t.source if t.static else t)
 
         if spec.command in ("LPUSH", "RPUSH"):
             add(spec.key)
@@ -104,7 +109,7 @@ class CompiledRedis:
         if all(isinstance(a, bytes) for a in self._args):
             self.static = RedisPrepared(self._head + b"".join(self._args), spec.command, spec.key, timeout)
 
-    def templates(self) -> list[Template | JsonTemplate]:
+    def templates(self) -> list[Template]:
         return self.templates_
 
     def prepare(self, ctx: Mapping[str, object]) -> RedisPrepared:
@@ -115,7 +120,9 @@ class CompiledRedis:
             if a.__class__ is bytes:
                 out.append(a)
             else:
-                v = a(ctx).encode()
+                v = a(ctx)
+                if v.__class__ is str:
+                    v = v.encode()
                 out.append(b"$%d\r\n%s\r\n" % (len(v), v))
         # messages name the key as configured (templates unfilled), as HTTP ones name the URL
         return RedisPrepared(b"".join(out), self.command, self.spec.key, self.timeout)
@@ -140,7 +147,7 @@ class RedisRequest:
         self.expected = REPLY_STATUS      # a reply is no HTTP status: never an unexpected one
         self.send = send
 
-    def templates(self) -> list[Template | JsonTemplate]:
+    def templates(self) -> list[Template]:
         return self.command.templates()
 
     def prepare(self, ctx: Mapping[str, object], jar: object = None) -> RedisPrepared:

@@ -13,7 +13,7 @@ from lunge_mp.config.job_config import job_request
 from lunge_mp.config.validate import plan_from_dict
 from lunge_mp.metrics.queue import QueueSeries, Sample, over_depth, targets
 from lunge_mp.redact import Redactor
-from lunge_mp.scenario.json_template import JsonTemplate
+from lunge_mp.scenario.bodies import JsonTemplate
 from lunge_mp.scenario.preflight import unknown_template_names
 from lunge_mp.scenario.redis_command import CompiledRedis
 from lunge_mp.scenario.template import TemplateError
@@ -75,7 +75,7 @@ def test_zadd_delay_scores_now_plus_delay(monkeypatch):
 
 
 def test_json_payload_values_are_escaped_and_stay_one_document():
-    t = JsonTemplate(json.dumps({"name": "{{user}}", "n": "{{iteration}}"}, separators=(",", ":")))
+    t = JsonTemplate.from_text(json.dumps({"name": "{{user}}", "n": "{{iteration}}"}, separators=(",", ":")))
     evil = 'x", "admin": true, "y": "\\\n'
     out = json.loads(t.render({"user": evil, "iteration": 3}))
     assert out == {"name": evil, "n": "3"}
