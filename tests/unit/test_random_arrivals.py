@@ -62,7 +62,11 @@ def test_seeded_in_order_in_range_and_however_taken(rate, duration, seed, proces
     assert chunked == one                            # the same instants, however they are taken
     assert one == sorted(one) and all(0 <= us < duration * 1e6 for us in one)
     if process == "uniform":
-        assert len(one) == ArrivalClock(fn).total_expected()
+        # one arrival per unit of H(D) in floats; the deterministic clock counts H(D) exactly
+        # over the duration's binary value, so where r·D is within a rounding of an integer
+        # (125/s over 0.8 s: 100.0000000000000055) it holds one more, at the last microsecond
+        assert len(one) == math.ceil(fn.hits(duration))
+        assert abs(len(one) - ArrivalClock(fn).total_expected()) <= 1
 
 
 def test_another_seed_gives_other_instants_and_constant_is_deterministic():
