@@ -132,8 +132,11 @@ class DebugPrinter:
         if last:
             text += f"--- http-debug: worker {self.worker} has shown {LIMIT} exchanges; no more ---\n"
         out = self.out or sys.stderr
-        out.write(escape(self.redactor.text(text), keep="\n"))
-        out.flush()
+        try:
+            out.write(escape(self.redactor.text(text), keep="\n"))
+            out.flush()
+        except (OSError, ValueError):       # stderr closed (`| head`): the run goes on unprinted
+            last = True
         if last:
             for restore in self._restore:
                 restore()
