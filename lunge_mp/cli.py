@@ -60,6 +60,21 @@ env_file_option = click.option(
     "--env-file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
     help="KEY=VALUE lines (# comments allowed), read as if each were given with -e; -e wins.")
 
+http_debug_option = click.option(
+    "--http-debug", type=click.Choice(["headers", "full"]), is_flag=False, flag_value="headers",
+    default=None, metavar="[=full]",
+    help="Print each worker's first 10 requests and responses to stderr, as k6 does: request line "
+         "and headers, status and headers; =full adds the bodies (2 KB each). Secrets are masked.")
+
+
+
+class _HttpDebugCommand(click.Command):
+    """A bare `--http-debug` means `--http-debug=headers`: it never takes the next argument
+    (`run --http-debug test.yaml`, as k6 users type it) as its value."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, ["--http-debug=headers" if a == "--http-debug" else a for a in args])
+
 
 class _Group(click.Group):
     """Maps click's usage errors onto exit 104 (invalid arguments) as DESIGN.md requires.
@@ -142,7 +157,7 @@ def _outputs(json_path, html_path, csv_path, junit_path) -> dict[str, str | None
     return {"json": json_path, "html": html_path, "csv": csv_path, "junit": junit_path}
 
 
-@main.command(short_help="Run the load test in CONFIG (Lunge v2 YAML or JSON).")
+@main.command(cls=_HttpDebugCommand, short_help="Run the load test in CONFIG (Lunge v2 YAML or JSON).")
 @click.argument("config", type=click.Path(dir_okay=False), required=False)
 @_report_options
 @click.option("--workers", "-w", type=click.IntRange(1, 256), default=None,
@@ -153,6 +168,7 @@ def _outputs(json_path, html_path, csv_path, junit_path) -> dict[str, str | None
                    "a variable KEY the config defines. A KEY the config never uses is an error. "
                    "Repeatable. With -c: the v1 environment's name.")
 @env_file_option
+@http_debug_option
 @click.option("--dashboard", is_flag=False, flag_value="127.0.0.1:5665", default=None, metavar="[HOST:PORT]",
               help="Serve a live dashboard and the API for this run (default 127.0.0.1:5665); steer it "
                    "with its buttons or `lunge-mp ctl`. Other than loopback needs $LUNGE_MP_API_TOKEN.")
@@ -168,7 +184,7 @@ def run(config: str | None, json_path: str | None, html_path: str | None, csv_pa
         junit_path: str | None, no_history: bool, workers: int | None, quiet: bool,
         env: tuple[str, ...], env_file: str | None, thresholds: tuple[str, ...], v1_config: str | None,
         v1_request: str | None, v1_suite: str | None, verbose: bool, v1_vars: tuple[str, ...],
-        dashboard: str | None) -> None:
+        dashboard: str | None, http_debug: str | None) -> None:
     """Run the load test described by CONFIG (a Lunge v2 YAML or JSON file).
 
     A banner on stderr says what is about to run; then live progress (stderr) and the
@@ -181,6 +197,7 @@ def run(config: str | None, json_path: str | None, html_path: str | None, csv_pa
       lunge-mp run configs/demo.yaml -e BASE_URL=http://127.0.0.1:8080
       lunge-mp run test.yaml --env-file staging.env --out results.json --html report.html
       lunge-mp run test.yaml --threshold "http_req_failed:rate<0.01" -q && echo passed
+      lunge-mp run test.yaml --http-debug=full       # see the first requests and responses
 
     \b
     Lunge v1 form (-c): send one request, or a suite's requests in order, once each,
@@ -203,10 +220,10 @@ def run(config: str | None, json_path: str | None, html_path: str | None, csv_pa
     overrides = _parse_env(env, env_file)
     sys.exit(execute(config, overrides=overrides, workers=workers or os.cpu_count() or 1, quiet=quiet,
                      outputs=_outputs(json_path, html_path, csv_path, junit_path), record=not no_history,
-                     thresholds=_thresholds(thresholds), dashboard=dashboard))
+                     thresholds=_thresholds(thresholds), dashboard=dashboard, http_debug=http_debug))
 
 
-@main.command(short_help="Run a Lunge v1 test or request, or a quick test of one URL.")
+@main.command(cls=_HttpDebugCommand, short_help="Run a Lunge v1 test or request, or a quick test of one URL.")
 @click.option("--config", "-c", "config", type=click.Path(dir_okay=False),
               help="A Lunge v1 file (with -e ENV and -p TEST or -r REQUEST), or a v2 config.")
 @click.option("--environment", "-e", help="v1: the environment to run in (its baseUrl and variables).")
@@ -251,6 +268,7 @@ def run(config: str | None, json_path: str | None, html_path: str | None, csv_pa
 @click.option("--workers", "-w", type=click.IntRange(1, 256), default=None,
               help="Worker processes (default: one per CPU core).")
 @click.option("--quiet", "-q", is_flag=True, help="No live progress and no summary.")
+@http_debug_option
 def perf(config: str | None, environment: str | None, test: str | None, request: str | None,
          suite: str | None, concurrency: int | None, rps: float | None, ramp_up: str | None, ramp_down: str | None,
          iterations: int | None, url: str | None, executor: str | None, vus: int | None,
@@ -259,7 +277,7 @@ def perf(config: str | None, environment: str | None, test: str | None, request:
          body: str | None, timeout: str | None, think_time: str | None, pacing: str | None,
          run_name: str | None, thresholds: tuple[str, ...], json_path: str | None,
          html_path: str | None, csv_path: str | None, junit_path: str | None, no_history: bool,
-         workers: int | None, quiet: bool) -> None:
+         workers: int | None, quiet: bool, http_debug: str | None) -> None:
     """Run a Lunge v1 performance test, one v1 request, or a quick test of one URL.
 
     \b
@@ -273,6 +291,7 @@ def perf(config: str | None, environment: str | None, test: str | None, request:
       lunge-mp perf --url http://127.0.0.1:8080/ --stages "30s:10,1m:50,30s:0"
       lunge-mp perf --url http://127.0.0.1:8080/ --iterations 1          # a smoke test
       lunge-mp perf --url http://127.0.0.1:8080/ --vus 5 --pacing 1s -d 1m
+      lunge-mp perf --url http://127.0.0.1:8080/post -X POST --body '{"a":1}' -i 2 --http-debug=full
     A load flag the chosen executor would not use is refused (exit 104), never ignored.
     """
     prestart.start(workers or os.cpu_count() or 1)     # their start-up overlaps reading the config
@@ -315,6 +334,9 @@ def perf(config: str | None, environment: str | None, test: str | None, request:
         plan = explain(source, None, exc)
     if plan is None:
         sys.exit(EXIT_INVALID_CONFIG)
+    if http_debug:      # workers print their first exchanges (worker/http_debug.py)
+        from lunge_mp.worker.http_debug import with_http_debug
+        plan = with_http_debug(plan, http_debug)
     sys.exit(execute_plan(plan, workers or os.cpu_count() or 1, quiet,
                           _outputs(json_path, html_path, csv_path, junit_path), not no_history))
 

@@ -154,6 +154,7 @@ class Settings(msgspec.Struct, frozen=True):
     expected_statuses: tuple[tuple[int, int], ...] = ((200, 399),)   # config/statuses.py
     checks_fail_requests: bool = False   # true: a failed check also fails its request (class check)
     redis: RedisSettings | None = None  # where `redis:` requests go
+    http_debug: str = ""        # "" | headers | full: set by --http-debug (worker/http_debug.py)
 
 
 class Threshold(msgspec.Struct, frozen=True):

@@ -176,10 +176,14 @@ def explain(source: str, plan: Plan | None, error: ConfigError | None = None) ->
 
 def execute(config: str, overrides: dict[str, str], workers: int, quiet: bool,
             outputs: dict[str, str | None], record: bool = True,
-            thresholds: dict[str, list[str]] | None = None, dashboard: str | None = None) -> int:
+            thresholds: dict[str, list[str]] | None = None, dashboard: str | None = None,
+            http_debug: str | None = None) -> int:
     plan = load_or_explain(config, overrides, thresholds)
     if plan is None:
         return EXIT_INVALID_CONFIG
+    if http_debug:      # --http-debug[=full]: workers print their first exchanges
+        from lunge_mp.worker.http_debug import with_http_debug
+        plan = with_http_debug(plan, http_debug)
     return execute_plan(plan, workers, quiet, outputs, record, dashboard=dashboard)
 
 

@@ -239,6 +239,9 @@ class ScenarioRunner:
         # settings.connections: perVU: every request carries its VU's id as the pool key, and
         # the VU's connections are closed when it ends (`vu_ended`)
         self.per_vu = plan.settings.connections == "perVU"
+        if plan.settings.http_debug:   # --http-debug: the first exchanges printed; off, no cost
+            from lunge_mp.worker.http_debug import attach
+            attach(self, plan, worker)
 
     def _feeders(self, plan: Plan, worker: int, workers: int) -> list[Feeder]:
         """The feeders of the data sources this scenario's templates name."""
