@@ -25,7 +25,8 @@ ENTRY_KEYS = ("threshold", "abortOnFail", "delayAbortEval")
 
 
 def parse_thresholds(value: object, path: str, errs: Errors, scenario_names: Iterable[str],
-                     request_names: Iterable[str] | None = None) -> tuple[Threshold, ...]:
+                     request_names: Iterable[str] | None = None,
+                     tag_values: Mapping[str, Iterable[str]] | None = None) -> tuple[Threshold, ...]:
     if value is None:
         return ()
     if not isinstance(value, Mapping):
@@ -40,18 +41,20 @@ def parse_thresholds(value: object, path: str, errs: Errors, scenario_names: Ite
                                                f"got {describe(entries)}")
                 continue
             for name, inner in entries.items():
-                out += _metric(name, inner, join(join(path, "custom"), name), errs, scenarios, request_names)
+                out += _metric(name, inner, join(join(path, "custom"), name), errs, scenarios,
+                               request_names, tag_values)
         else:
-            out += _metric(metric, entries, join(path, metric), errs, scenarios, request_names)
+            out += _metric(metric, entries, join(path, metric), errs, scenarios, request_names, tag_values)
     return tuple(out)
 
 
 def _metric(metric: object, entries: object, path: str, errs: Errors,
-            scenarios: list[str], request_names: Iterable[str] | None = None) -> list[Threshold]:
+            scenarios: list[str], request_names: Iterable[str] | None = None,
+            tag_values: Mapping[str, Iterable[str]] | None = None) -> list[Threshold]:
     if not isinstance(metric, str):
         errs.add(path, f"metric names must be strings, got {describe(metric)}")
         return []
-    reason = unknown_metric_reason(metric, scenarios, request_names)
+    reason = unknown_metric_reason(metric, scenarios, request_names, tag_values)
     if reason:
         errs.add(path, reason)
     if isinstance(entries, (str, Mapping)):
