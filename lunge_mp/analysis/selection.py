@@ -35,6 +35,12 @@ def tag_values(tags: Mapping[tuple[str, str], Mapping[str, str]]) -> dict[str, s
     return out
 
 
+def selects_nothing(tags: Mapping[tuple[str, str], Mapping[str, str]], filters: Mapping[str, str]) -> bool:
+    """True when no (scenario, request) has every filter's value (each may exist alone:
+    `{scenario:a,request:r}` with `r` only in scenario `b`)."""
+    return not any(matches({"scenario": s, "request": r, "tags": own}, filters) for (s, r), own in tags.items())
+
+
 def matches(entry: Mapping, filters: Mapping[str, str]) -> bool:
     """True when a `requests[...]` entry has every filter's value."""
     tags = entry.get("tags") or {}

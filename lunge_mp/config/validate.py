@@ -65,9 +65,9 @@ def plan_from_dict(doc: object, source: str = "") -> Plan:
     names = [k for k in scenarios_doc if isinstance(k, str)] if isinstance(scenarios_doc, Mapping) else []
     # request filters are checked only when every scenario parsed (else a name may be missing)
     requests = [r.name for s in scenarios for r in s.requests] if len(errs) == before else None
-    tags = tag_values(request_tags(scenarios)) if requests is not None else None
+    tags = request_tags(scenarios) if requests is not None else None
     for key in SERIES_KEYS:
-        if tags and key in tags:
+        if tags and key in tag_values(tags):
             errs.add("scenarios", f"'{key}' is a reserved tag name (threshold filters use it for the "
                                   f"{key} name); rename that tag")
     thresholds = parse_thresholds(doc.get("thresholds"), "thresholds", errs, names, requests, tags)

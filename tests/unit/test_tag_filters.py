@@ -85,6 +85,11 @@ def test_a_typo_in_a_tag_filter_is_a_config_error_with_a_suggestion():
     assert plan.thresholds[0].metric == "http_req_duration{scenario:a,env:prod}"
 
 
+def test_filters_that_exist_alone_but_select_nothing_together_are_refused():
+    with pytest.raises(ConfigError, match="no request has every value of 'http_req_duration{request:fast,kind:slow}'"):
+        plan_from_dict(_config({"http_req_duration{request:fast,kind:slow}": ["p95 < 100"]}))
+
+
 def test_reserved_tag_names_are_refused():
     with pytest.raises(ConfigError, match="reserved tag name"):
         plan_from_dict(_config({}, {"request": "x"}))
