@@ -317,6 +317,29 @@ class _Lazy(Mapping):
         return len(self._keys)
 
 
+class _Entry(Mapping):
+    """A request entry whose names (scenario, request, tags) are known at once and whose
+    figures are computed on first access: a tag filter reads every entry's names to select
+    a few, and only those are summarised."""
+
+    def __init__(self, head: dict, make) -> None:
+        self._head, self._make, self._full = head, make, None
+
+    def _all(self) -> dict:
+        if self._full is None:
+            self._full = {**self._head, **self._make()}
+        return self._full
+
+    def __getitem__(self, key: str):
+        return self._head[key] if key in self._head else self._all()[key]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
 def live_results(outcome: RunOutcome, seconds: float) -> Mapping:
     """The parts of the results document thresholds read, computed lazily mid-run."""
     agg = outcome.aggregate
@@ -326,8 +349,8 @@ def live_results(outcome: RunOutcome, seconds: float) -> Mapping:
         "metrics": lambda: scenario_metrics(agg, seconds),
         "scenarios": lambda: _Lazy([s.name for s in outcome.plan.scenarios],
                                    lambda name: scenario_metrics(agg, seconds, scenario=name)),
-        "requests": lambda: _Lazy(list(request_keys), lambda k: {
-            "scenario": request_keys[k][0], "request": request_keys[k][1],
-            "tags": tags.get(request_keys[k], {}), **request_metrics(agg, seconds, *request_keys[k])}),
+        "requests": lambda: _Lazy(list(request_keys), lambda k: _Entry(
+            {"scenario": request_keys[k][0], "request": request_keys[k][1], "tags": tags.get(request_keys[k], {})},
+            lambda: request_metrics(agg, seconds, *request_keys[k]))),
         "durationSeconds": lambda: seconds,
     }[key]())
