@@ -105,6 +105,7 @@ class RequestSpec(msgspec.Struct, frozen=True):
     # body came from an object/list: its templates fill string leaves, JSON-encoded
     # (lunge_mp/scenario/bodies.py); False: a raw text body, substituted as it is
     body_json: bool = False
+    tags: dict[str, str] = {}   # over the scenario's; threshold filters select by them
 
 
 class ScenarioPlan(msgspec.Struct, frozen=True):

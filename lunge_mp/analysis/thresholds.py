@@ -45,7 +45,7 @@ import difflib
 import math
 import operator
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from lunge_mp.plan import Threshold
 
@@ -100,30 +100,46 @@ _EXPR = re.compile(r"^\s*(?P<agg>.*?)\s*(?P<op><=|>=|===|==|!=|<|>)\s*(?P<val>.*
 _NUM = r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
 _PERCENTILE = re.compile(rf"p\s*(?:\(\s*(?P<paren>{_NUM})\s*\)|(?P<bare>{_NUM}))")
 _VALUE = re.compile(rf"(?P<num>{_NUM})\s*(?P<unit>.*)", re.S)
-_TAGGED = re.compile(r"^(?P<base>[^{}]+)\{(?P<key>[^:{}]*):(?P<value>[^{}]*)\}$")
+_TAGGED = re.compile(r"^(?P<base>[^{}]+)\{(?P<filters>[^{}]*)\}$")
 
 SYNTAX_HINT = "write it like 'p95 < 500ms', 'p(99)<1500', 'avg < 200', 'rate < 0.01' or 'count > 1000'"
 
 
 # -- metrics -------------------------------------------------------------------------------
 
-def split_metric(name: str) -> tuple[str, tuple[str, str] | None]:
-    """`http_req_duration{request:Login}` → (`http_req_duration`, (`request`, `Login`)).
+def split_filters(name: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """`http_req_duration{scenario:a,kind:slow}` → (`http_req_duration`, (("scenario", "a"),
+    ("kind", "slow"))). Any key parses; which keys exist is the config's (unknown_metric_reason).
 
-    Raises ValueError for a malformed or unsupported tag filter.
+    Raises ValueError for a malformed filter, an empty key or value, or a key given twice.
     """
     name = name.strip()
     if "{" not in name and "}" not in name:
-        return name, None
+        return name, ()
     m = _TAGGED.match(name)
     if not m:
-        raise ValueError(f"malformed tag filter in '{name}'; write it like 'http_req_duration{{request:NAME}}'")
-    key, value = m["key"].strip(), m["value"].strip()
-    if key not in TAG_KEYS:
-        raise ValueError(f"unsupported tag '{key}' in '{name}'; filter by one of: {', '.join(TAG_KEYS)}")
-    if not value:
-        raise ValueError(f"empty {key} name in tag filter '{name}'")
-    return m["base"].strip(), (key, value)
+        raise ValueError(f"malformed tag filter in '{name}'; write it like 'http_req_duration{{request:NAME}}' "
+                         f"or 'http_req_duration{{scenario:NAME,TAG:VALUE}}'")
+    filters: list[tuple[str, str]] = []
+    for part in m["filters"].split(","):
+        key, sep, value = part.partition(":")
+        key, value = key.strip(), value.strip()
+        if not sep or not key:
+            raise ValueError(f"malformed tag filter '{part.strip()}' in '{name}'; write KEY:VALUE, "
+                             f"several separated by commas")
+        if not value:
+            raise ValueError(f"empty {key} value in tag filter '{name}'")
+        if any(k == key for k, _ in filters):
+            raise ValueError(f"tag '{key}' appears twice in '{name}'; give each key once")
+        filters.append((key, value))
+    return m["base"].strip(), tuple(filters)
+
+
+def split_metric(name: str) -> tuple[str, tuple[str, str] | None]:
+    """`http_req_duration{request:Login}` → (`http_req_duration`, (`request`, `Login`)): the
+    first filter only (split_filters has them all)."""
+    base, filters = split_filters(name)
+    return base, filters[0] if filters else None
 
 
 def metric_kind(name: str) -> str | None:
@@ -155,14 +171,17 @@ def known_metric(name: str, scenario_names: Iterable[str]) -> bool:
 
 
 def unknown_metric_reason(name: str, scenario_names: Iterable[str],
-                          request_names: Iterable[str] | None = None) -> str | None:
+                          request_names: Iterable[str] | None = None,
+                          tag_values: Mapping[str, Iterable[str]] | None = None) -> str | None:
     """None if `name` is known, else what is wrong and what to write instead.
 
-    With `request_names`, a `{request:NAME}` filter must name one of them (it would otherwise
-    match nothing and judge "n/a" at the end of the run)."""
+    Filters may use `scenario`, `request` and, with `tag_values` (tag key → the values the
+    config's scenarios and requests give it), any tag key. With `request_names` and
+    `tag_values`, each value must be one the config has (it would otherwise match nothing
+    and judge "n/a" at the end of the run)."""
     scenarios = list(scenario_names)
     try:
-        base, tag = split_metric(name)
+        base, filters = split_filters(name)
     except ValueError as e:
         return str(e)
     known = metric_names(scenarios)
@@ -172,15 +191,24 @@ def unknown_metric_reason(name: str, scenario_names: Iterable[str],
             return f"unknown metric '{base}'; did you mean '{hint[0]}'?"
         return (f"unknown metric '{base}'; use a built-in metric ({', '.join(BUILTIN_METRICS)}) "
                 f"or <scenario>_duration, <scenario>_failed, <scenario>_reqs")
-    if tag and tag[0] == "scenario" and tag[1] not in scenarios:
-        return f"unknown scenario '{tag[1]}' in tag filter; scenarios are: {', '.join(scenarios) or '(none)'}"
-    if tag and tag[0] == "request" and request_names is not None:
-        requests = sorted(set(request_names))
-        if tag[1] not in requests:
-            hint = difflib.get_close_matches(tag[1], requests, n=1, cutoff=0.5)
-            return (f"unknown request '{tag[1]}' in tag filter; " +
+    keys = {"scenario": scenarios}
+    if request_names is not None:
+        keys["request"] = request_names
+    for key, values in (tag_values or {}).items():
+        keys.setdefault(key, values)
+    for key, value in filters:
+        if key not in keys and key not in TAG_KEYS:
+            hint = difflib.get_close_matches(key, list(keys) + ["request"], n=1, cutoff=0.5)
+            return (f"unsupported tag '{key}' in '{name.strip()}'; " +
                     (f"did you mean '{hint[0]}'? " if hint else "") +
-                    f"requests are: {', '.join(repr(r) for r in requests) or '(none)'}")
+                    f"filter by one of: {', '.join(sorted(set(keys) | set(TAG_KEYS)))}")
+        if key in keys and value not in keys[key]:
+            values = sorted(set(keys[key]))
+            hint = difflib.get_close_matches(value, values, n=1, cutoff=0.5)
+            noun = {"scenario": "scenarios", "request": "requests"}.get(key, f"values of tag '{key}'")
+            return (f"unknown {key} '{value}' in tag filter; " +
+                    (f"did you mean '{hint[0]}'? " if hint else "") +
+                    f"{noun} are: {', '.join(repr(v) for v in values) or '(none)'}")
     return None
 
 
@@ -248,10 +276,14 @@ def _parse_window(text: str, expr: str, metric: str) -> float:
         raise ValueError(f"invalid window '{text}' in '{expr}': write a duration like 'over 30s'") from None
     if seconds < 1 or seconds != int(seconds):
         raise ValueError(f"window '{text}' in '{expr}' must be a whole number of seconds >= 1s")
-    base, tag = split_metric(metric)
-    if tag is not None and tag[0] == "request":
+    base, filters = split_filters(metric)
+    narrower = [k for k, _ in filters if k != "scenario"]
+    if narrower:
+        # seconds are kept per run and per scenario, not per request: a request or tag
+        # filter would be judged on more than it names
         raise ValueError(f"'{expr}': windows apply to run-wide and per-scenario metrics, not to "
-                         f"one request; drop 'over {text}' or the {{request:...}} filter")
+                         f"requests selected by '{narrower[0]}'; drop 'over {text}', or filter by "
+                         f"{{scenario:NAME}} alone")
     if metric_kind(metric) == GAUGE:
         raise ValueError(f"'{expr}': windows do not apply to the gauge {base}")
     return seconds

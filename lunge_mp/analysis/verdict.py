@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lunge_mp.analysis.thresholds import evaluate, split_metric
+from lunge_mp.analysis import selection
+from lunge_mp.analysis.thresholds import evaluate, split_filters
 from lunge_mp.analysis.windows import WindowVerdict, judge
 from lunge_mp.metrics.hdr import value_at_index
 from lunge_mp.plan import Threshold
 
-# percentile(metric, p, scenario, request) -> milliseconds or None
-PercentileFn = Callable[[str, float, str | None, str | None], float | None]
+# percentile(metric, p, scenario, request[, keys]) -> milliseconds or None; `keys`, a list of
+# (scenario, request), asks for the percentile of those series merged (a tag filter)
+PercentileFn = Callable[..., float | None]
 # bucket_counts(metric, scenario) -> [(second, {hdr counts index: n})], for windowed trends
 BucketCountsFn = Callable[[str, str | None], list[tuple[int, dict[int, int]]]]
 
@@ -28,35 +30,37 @@ DEFAULT_NOTE = ("default threshold (the config sets none on http_req_failed): se
 _SUMMARY_PERCENTILES = {50.0: "p50", 90.0: "p90", 95.0: "p95", 99.0: "p99", 99.9: "p99.9"}
 
 
-def _block(results: dict, metric: str) -> tuple[dict | None, str, str | None, str | None]:
-    """The metrics block a threshold reads, its base metric, and the scenario/request filter."""
-    base, tag = split_metric(metric)
-    scenario = request = None
+def _block(results: dict, metric: str) -> tuple[dict | None, str, str | None, str | None, list | None]:
+    """The metrics block a threshold reads, its base metric, the scenario/request it is for,
+    and the (scenario, request) series of a block merged from several requests (else None)."""
+    base, filters = split_filters(metric)
+    scenario = None
     for suffix, builtin in (("_duration", "http_req_duration"), ("_failed", "http_req_failed"),
                             ("_reqs", "http_reqs")):
         name = base[: -len(suffix)]
         if base.endswith(suffix) and name in results["scenarios"]:
             scenario, base = name, builtin
             break
-    if tag is not None:
-        key, value = tag
-        if key == "scenario":
-            scenario = value
-        else:
-            request = value
-    if request is not None:
-        for entry in results["requests"].values():
-            if entry["request"] == request and (scenario is None or entry["scenario"] == scenario):
-                return entry, base, entry["scenario"], request
-        return None, base, scenario, request
+    wanted = dict(filters)
+    scenario = wanted.pop("scenario", scenario)
+    if wanted:      # a request or tag filter: the request series it selects
+        if scenario is not None:
+            wanted["scenario"] = scenario
+        entries = selection.select(results["requests"], wanted)
+        if not entries:
+            return None, base, scenario, wanted.get("request"), None
+        if len(entries) == 1:
+            return entries[0], base, entries[0]["scenario"], entries[0]["request"], None
+        keys = [(e["scenario"], e["request"]) for e in entries]
+        return selection.merge(entries), base, None, None, keys
     if scenario is not None:
-        return results["scenarios"].get(scenario), base, scenario, None
-    return results["metrics"], base, None, None
+        return results["scenarios"].get(scenario), base, scenario, None, None
+    return results["metrics"], base, None, None, None
 
 
 def observe(t: Threshold, results: dict, percentile: PercentileFn) -> float | None:
     """The value the threshold compares, in its units (ms for trends), or None without data."""
-    block, base, scenario, request = _block(results, t.metric)
+    block, base, scenario, request, keys = _block(results, t.metric)
     if block is None:
         return None
     seconds = results["durationSeconds"]
@@ -81,20 +85,23 @@ def observe(t: Threshold, results: dict, percentile: PercentileFn) -> float | No
         return entry["count"] / seconds if seconds > 0 else None
     if entry.get("count", 0) == 0:
         return None
-    if agg in ("avg", "min", "max", "med"):
+    if agg in ("avg", "min", "max", "med") and agg in entry:
         return entry[agg]
-    if agg.startswith("p"):
-        key = _SUMMARY_PERCENTILES.get(t.percentile)
-        if key is not None:
-            return entry[key]
-        return percentile(base, t.percentile, scenario, request)
-    return None
+    if agg != "med" and not agg.startswith("p"):
+        return None
+    p = 50.0 if agg == "med" else t.percentile
+    key = _SUMMARY_PERCENTILES.get(p)
+    if key is not None and key in entry:
+        return entry[key]
+    if keys is not None:    # a merged block carries no percentiles: merge the histograms
+        return percentile(base, p, None, None, keys)
+    return percentile(base, p, scenario, request)
 
 
 def window_source(t: Threshold, results) -> tuple[str, str, str | None] | None:
     """(kind, base metric, scenario or None) of what a windowed threshold reads per second;
     None when the metric is not kept per second. `results` needs only its scenario names."""
-    _, base, scenario, _ = _block(results, t.metric)
+    _, base, scenario, _, _ = _block(results, t.metric)
     if base in ("http_req_failed", "checks"):
         return "rate", base, scenario
     if base in _BUCKET_COUNTERS:

@@ -30,7 +30,7 @@ from lunge_mp.scenario.checks import path_problem
 from lunge_mp.scenario.request_head import headers_problems, url_text_problem
 
 REQUEST_KEYS = ("name", "method", "url", "headers", "body", "form", "timeout", "thinkTime", "assertions",
-                "extract", "expectedStatuses")
+                "extract", "expectedStatuses", "tags")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 
 ASSERTION_KEYS = ("type", "condition", "value", "path", "name", "check")
@@ -102,7 +102,7 @@ def parse_request(value: object, path: str, errs: Errors, settings: Settings,
         expected = parse_expected(value["expectedStatuses"], f.at("expectedStatuses"), errs) or expected
     return RequestSpec(name=name, method=method, url=url, headers=headers, body=body, form=form,
                        timeout=timeout, think_time=think_time, assertions=assertions, extract=extract,
-                       expected_statuses=expected, body_json=body_json)
+                       expected_statuses=expected, body_json=body_json, tags=f.str_map("tags"))
 
 
 def _each(items: list[Any] | None, path: str, errs: Errors, parse: Any) -> tuple[Any, ...]:

@@ -31,7 +31,7 @@ from lunge_mp.config.fields import Fields, scalar_text
 from lunge_mp.plan import RedisCommand, RedisSettings, RequestSpec, Settings
 from lunge_mp.scenario.bodies import JsonTemplate
 
-REQUEST_KEYS = ("name", "redis", "timeout", "thinkTime", "assertions", "extract")
+REQUEST_KEYS = ("name", "redis", "timeout", "thinkTime", "assertions", "extract", "tags")
 COMMAND_KEYS = ("command", "key", "payload", "args", "field", "maxlen", "approximate", "score",
                 "priority", "delay")
 SETTINGS_KEYS = ("url", "password", "username", "tls", "db", "poolSize", "insecureSkipVerify")
@@ -84,12 +84,13 @@ def parse_redis_request(value: Mapping[Any, Any], path: str, errs: Errors,
                                                 "use source: body")
         elif e is not None:
             extract.append(e)
+    tags = f.str_map("tags")
     if cmd is None or len(errs) > before:
         return None
     url = (settings.redis or RedisSettings()).url
     return RequestSpec(name=name or cmd.command, method=cmd.command, url=url, timeout=timeout,
                        think_time=think_time, assertions=tuple(assertions), extract=tuple(extract),
-                       redis=cmd, body=cmd.payload)
+                       redis=cmd, body=cmd.payload, tags=tags)
 
 
 def parse_command(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> RedisCommand | None:

@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from lunge_mp.analysis.thresholds import parse_threshold, unknown_metric_reason
+from lunge_mp.analysis import selection
+from lunge_mp.analysis.thresholds import parse_threshold, split_filters, unknown_metric_reason
 from lunge_mp.config.errors import Errors, describe, index, join
 from lunge_mp.config.fields import Fields
 from lunge_mp.plan import Threshold
@@ -25,7 +26,10 @@ ENTRY_KEYS = ("threshold", "abortOnFail", "delayAbortEval")
 
 
 def parse_thresholds(value: object, path: str, errs: Errors, scenario_names: Iterable[str],
-                     request_names: Iterable[str] | None = None) -> tuple[Threshold, ...]:
+                     request_names: Iterable[str] | None = None,
+                     series_tags: Mapping[tuple[str, str], Mapping[str, str]] | None = None) -> tuple[Threshold, ...]:
+    """`series_tags`: (scenario, request) → its tags (analysis/selection.request_tags), to check
+    tag filters; None when the scenarios did not parse."""
     if value is None:
         return ()
     if not isinstance(value, Mapping):
@@ -40,18 +44,26 @@ def parse_thresholds(value: object, path: str, errs: Errors, scenario_names: Ite
                                                f"got {describe(entries)}")
                 continue
             for name, inner in entries.items():
-                out += _metric(name, inner, join(join(path, "custom"), name), errs, scenarios, request_names)
+                out += _metric(name, inner, join(join(path, "custom"), name), errs, scenarios,
+                               request_names, series_tags)
         else:
-            out += _metric(metric, entries, join(path, metric), errs, scenarios, request_names)
+            out += _metric(metric, entries, join(path, metric), errs, scenarios, request_names, series_tags)
     return tuple(out)
 
 
 def _metric(metric: object, entries: object, path: str, errs: Errors,
-            scenarios: list[str], request_names: Iterable[str] | None = None) -> list[Threshold]:
+            scenarios: list[str], request_names: Iterable[str] | None = None,
+            series_tags: Mapping[tuple[str, str], Mapping[str, str]] | None = None) -> list[Threshold]:
     if not isinstance(metric, str):
         errs.add(path, f"metric names must be strings, got {describe(metric)}")
         return []
-    reason = unknown_metric_reason(metric, scenarios, request_names)
+    tag_values = None if series_tags is None else selection.tag_values(series_tags)
+    reason = unknown_metric_reason(metric, scenarios, request_names, tag_values)
+    if not reason and series_tags:
+        filters = dict(split_filters(metric)[1])
+        if set(filters) - {"scenario"} and selection.selects_nothing(series_tags, filters):
+            reason = (f"no request has every value of '{metric.strip()}' (each exists, not together); "
+                      f"check which scenario the request or tag is in")
     if reason:
         errs.add(path, reason)
     if isinstance(entries, (str, Mapping)):

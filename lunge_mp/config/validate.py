@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from lunge_mp.analysis.selection import SERIES_KEYS, request_tags, tag_values
 from lunge_mp.config import limits
 from lunge_mp.config.data import parse_data
 from lunge_mp.config.default_thresholds import with_defaults
@@ -64,7 +65,12 @@ def plan_from_dict(doc: object, source: str = "") -> Plan:
     names = [k for k in scenarios_doc if isinstance(k, str)] if isinstance(scenarios_doc, Mapping) else []
     # request filters are checked only when every scenario parsed (else a name may be missing)
     requests = [r.name for s in scenarios for r in s.requests] if len(errs) == before else None
-    thresholds = parse_thresholds(doc.get("thresholds"), "thresholds", errs, names, requests)
+    tags = request_tags(scenarios) if requests is not None else None
+    for key in SERIES_KEYS:
+        if tags and key in tag_values(tags):
+            errs.add("scenarios", f"'{key}' is a reserved tag name (threshold filters use it for the "
+                                  f"{key} name); rename that tag")
+    thresholds = parse_thresholds(doc.get("thresholds"), "thresholds", errs, names, requests, tags)
     options = parse_options(f.mapping("options"), "options", errs)
     thresholds = with_defaults(thresholds, options.default_thresholds)
     guardrails = parse_guardrails(f.mapping("guardrails"), "guardrails", errs)

@@ -255,9 +255,17 @@ class Aggregate:
     # ---- queries -----------------------------------------------------------------------
 
     def histogram(self, metric: str, scenario: str | None = None,
-                  request: str | None = None) -> HdrHistogram:
-        """The merged histogram for a filter (all / one scenario / one request). Do not
-        modify it: it may be a live total."""
+                  request: str | None = None, keys: list[tuple[str, str]] | None = None) -> HdrHistogram:
+        """The merged histogram for a filter (all / one scenario / one request, or the
+        (scenario, request) series in `keys`: a tag filter). Do not modify it: it may be a
+        live total."""
+        if keys is not None:
+            out = hdr.new_histogram()
+            for s, r in keys:
+                h = self._series.get((s, r, metric))
+                if h is not None:
+                    hdr.merge(out, h)
+            return out
         if request is None:
             h = (self._by_metric.get(metric) if scenario is None
                  else self._by_scn_metric.get((scenario, metric)))
@@ -277,9 +285,9 @@ class Aggregate:
         return hdr.summarize_ms(self.histogram(metric, scenario, request))
 
     def percentile_ms(self, metric: str, p: float, scenario: str | None = None,
-                   request: str | None = None) -> float | None:
+                      request: str | None = None, keys: list[tuple[str, str]] | None = None) -> float | None:
         """Any percentile (ms, 3 decimals) over the filter; None without samples."""
-        h = self.histogram(metric, scenario, request)
+        h = self.histogram(metric, scenario, request, keys)
         if not h.total_count:
             return None
         return round(hdr.percentiles(h, [p])[p] / 1000.0, 3)

@@ -15,6 +15,7 @@ import msgspec
 from lunge_mp import __version__
 from lunge_mp.analysis import anomalies, connection_waits
 from lunge_mp.analysis.generator_errors import separate_block
+from lunge_mp.analysis.selection import request_tags
 from lunge_mp.outcome import RunOutcome
 from lunge_mp.coordinator import timeline
 from lunge_mp.metrics.aggregate import Aggregate
@@ -136,6 +137,7 @@ def build_results(outcome: RunOutcome, status: str, exit_code: int,
     buckets = _buckets(outcome, agg, outcome.measured_from)
     if outcome.warmup is not None:
         buckets = _buckets(outcome, outcome.warmup, outcome.measured_from, warm=True) + buckets
+    tags = request_tags(plan.scenarios)
     return {
         "schemaVersion": SCHEMA_VERSION,
         "tool": {"name": "lunge_mp", "version": __version__, "host": socket.gethostname()},
@@ -163,7 +165,8 @@ def build_results(outcome: RunOutcome, status: str, exit_code: int,
         },
         "requests": {
             f"{scenario}/{request}" if _ambiguous(agg, request) else request:
-                {"scenario": scenario, "request": request, **request_metrics(agg, measured, scenario, request)}
+                {"scenario": scenario, "request": request, "tags": tags.get((scenario, request), {}),
+                 **request_metrics(agg, measured, scenario, request)}
             for scenario, request in agg.request_keys()
         },
         "warmup": None if outcome.warmup is None else {
@@ -314,16 +317,40 @@ class _Lazy(Mapping):
         return len(self._keys)
 
 
+class _Entry(Mapping):
+    """A request entry whose names (scenario, request, tags) are known at once and whose
+    figures are computed on first access: a tag filter reads every entry's names to select
+    a few, and only those are summarised."""
+
+    def __init__(self, head: dict, make) -> None:
+        self._head, self._make, self._full = head, make, None
+
+    def _all(self) -> dict:
+        if self._full is None:
+            self._full = {**self._head, **self._make()}
+        return self._full
+
+    def __getitem__(self, key: str):
+        return self._head[key] if key in self._head else self._all()[key]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+
 def live_results(outcome: RunOutcome, seconds: float) -> Mapping:
     """The parts of the results document thresholds read, computed lazily mid-run."""
     agg = outcome.aggregate
     request_keys = {(f"{s}/{r}" if _ambiguous(agg, r) else r): (s, r) for s, r in agg.request_keys()}
+    tags = request_tags(outcome.plan.scenarios)
     return _Lazy(["metrics", "scenarios", "requests", "durationSeconds"], lambda key: {
         "metrics": lambda: scenario_metrics(agg, seconds),
         "scenarios": lambda: _Lazy([s.name for s in outcome.plan.scenarios],
                                    lambda name: scenario_metrics(agg, seconds, scenario=name)),
-        "requests": lambda: _Lazy(list(request_keys), lambda k: {
-            "scenario": request_keys[k][0], "request": request_keys[k][1],
-            **request_metrics(agg, seconds, *request_keys[k])}),
+        "requests": lambda: _Lazy(list(request_keys), lambda k: _Entry(
+            {"scenario": request_keys[k][0], "request": request_keys[k][1], "tags": tags.get(request_keys[k], {})},
+            lambda: request_metrics(agg, seconds, *request_keys[k]))),
         "durationSeconds": lambda: seconds,
     }[key]())
