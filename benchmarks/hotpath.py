@@ -148,16 +148,21 @@ class _Raw(asyncio.Protocol):
             self.done.set_result(None)
 
 
+DETAILED = False      # --timings detailed
+
+
 async def measure(layer: str, base_url: str, n: int) -> tuple[float, float]:
     """(user µs, system µs) per request of `layer`."""
     loop = asyncio.get_running_loop()
     plan = templated_plan_for(base_url) if layer == "tmpl" else plan_for(base_url)
-    rec = Recorder(breakdown=True)
+    rec = Recorder(breakdown=True, detailed=DETAILED)
     if layer == "recorder":
         u0, s0 = cpu()
         for i in range(n):
             rec.request_done("s", "GET /", 500 + (i & 1023), None, False, None, None, 60, 50)
             rec.iteration_done("s", 520 + (i & 1023), None)
+            if DETAILED:
+                rec.phases("s", "GET /", 20, 400 + (i & 1023), 80)
         rec.drain()
         u1, s1 = cpu()
         return (u1 - u0) / n * 1e6, (s1 - s0) / n * 1e6
@@ -171,7 +176,7 @@ async def measure(layer: str, base_url: str, n: int) -> tuple[float, float]:
         await done
         u1, s1 = cpu()
         return (u1 - u0) / n * 1e6, (s1 - s0) / n * 1e6
-    transport = AiohttpTransport(100) if layer == "aiohttp" else ft.FastTransport(100)
+    transport = AiohttpTransport(100) if layer == "aiohttp" else ft.FastTransport(100, detailed=DETAILED)
     runner = ScenarioRunner(plan, plan.scenarios[0], transport, rec, 1)
     spec = plan.scenarios[0].requests[0]
     prepared = Prepared("GET", spec.url, dict(spec.headers), None, 10.0)
@@ -236,7 +241,11 @@ def main() -> None:
     p.add_argument("--n", type=int, default=200_000, help="requests per layer (default 200,000)")
     p.add_argument("--repeat", type=int, default=3, help="runs per layer, median shown (default 3)")
     p.add_argument("--layers", default="", help="comma list of layers to run (default: all), e.g. aiohttp,send")
+    p.add_argument("--timings", choices=("summary", "detailed"), default="summary",
+                   help="settings.timings: detailed adds TLS/sending/waiting/receiving (default summary)")
     a = p.parse_args()
+    global DETAILED
+    DETAILED = a.timings == "detailed"
     only = {x.strip() for x in a.layers.split(",") if x.strip()}
     target = None
     if not a.fake:

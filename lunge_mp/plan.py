@@ -153,6 +153,7 @@ class Settings(msgspec.Struct, frozen=True):
     transport: str = "auto"     # auto | fast | aiohttp (see lunge_mp/worker/transports.py)
     connections: str = "shared"  # shared | perVU (fast transport only; see worker/fast_transport.py)
     expected_statuses: tuple[tuple[int, int], ...] = ((200, 399),)   # config/statuses.py
+    timings: str = "summary"    # summary | detailed: + tls/sending/waiting/receiving (fast transport)
     checks_fail_requests: bool = False   # true: a failed check also fails its request (class check)
     redis: RedisSettings | None = None  # where `redis:` requests go
     http_debug: str = ""        # "" | headers | full: set by --http-debug (worker/http_debug.py)

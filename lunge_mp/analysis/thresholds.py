@@ -26,6 +26,7 @@ Metric kinds decide which aggregations make sense and what the value means (k6's
     trend    http_req_duration http_req_response_time              avg min med max pN  milliseconds
              iteration_duration schedule_lag <scenario>_duration                       (no unit = ms)
              redis_cmd_duration redis_cmd_response_time http_req_blocked http_req_connecting
+             http_req_tls_handshaking http_req_sending http_req_waiting http_req_receiving
     rate     http_req_failed checks <scenario>_failed              rate                fraction 0..1 (or N%)
              redis_cmd_failed http_req_queued (requests that waited at maxConnectionsPerHost)
     counter  http_reqs iterations dropped_iterations data_received count rate          total; per second
@@ -58,6 +59,10 @@ BUILTIN_METRICS: dict[str, str] = {
     "schedule_lag": TREND,
     "http_req_blocked": TREND,
     "http_req_connecting": TREND,
+    "http_req_tls_handshaking": TREND,      # these four: settings.timings: detailed
+    "http_req_sending": TREND,
+    "http_req_waiting": TREND,
+    "http_req_receiving": TREND,
     "http_req_queued": RATE,
     "http_req_failed": RATE,
     "checks": RATE,

@@ -31,9 +31,10 @@ TOP_KEYS = ("name", "description", "settings", "variables", "scenarios", "thresh
             "guardrails", "output", "data")
 SETTINGS_KEYS = ("baseUrl", "timeout", "maxConnectionsPerHost", "maxIdleConnsPerHost", "keepalive",
                  "insecureSkipVerify", "userAgent", "headers", "transport", "connections",
-                 "expectedStatuses", "checksFailRequests", "redis")
+                 "timings", "expectedStatuses", "checksFailRequests", "redis")
 TRANSPORTS = ("auto", "fast", "aiohttp")
 CONNECTIONS = ("shared", "perVU")
+TIMINGS = ("summary", "detailed")
 OPTIONS_KEYS = ("sequential", "iterationsTimeout", "warmup", "minEfficiency", "defaultThresholds")
 LUNGE_V1_KEYS = ("environments", "requests", "suites", "performance")
 # names the runtime templating defines itself; a variable of the same name would be shadowed
@@ -118,6 +119,7 @@ def parse_settings(m: Mapping[Any, Any] | None, path: str, errs: Errors) -> tupl
         insecure_skip_verify=f.bool("insecureSkipVerify", defaults.insecure_skip_verify),
         transport=(transport := _transport(f, defaults.transport)),
         connections=_connections(f, defaults.connections, transport),
+        timings=_timings(f, defaults.timings),
         user_agent=user_agent,
         headers=headers,
         expected_statuses=(parse_expected(m["expectedStatuses"], f.at("expectedStatuses"), errs)
@@ -163,6 +165,15 @@ def _transport(f: Fields, default: str) -> str:
     value = f.str("transport", default)
     if value not in TRANSPORTS:
         f.error("transport", f"unknown transport '{value}'; use one of {', '.join(TRANSPORTS)}")
+        return default
+    return value
+
+
+def _timings(f: Fields, default: str) -> str:
+    """`summary` (blocked, connecting) or `detailed` (+ tls, sending, waiting, receiving)."""
+    value = f.str("timings", default)
+    if value not in TIMINGS:
+        f.error("timings", f"unknown timings '{value}'; use one of {', '.join(TIMINGS)}")
         return default
     return value
 

@@ -15,6 +15,14 @@ SCHEDULE_LAG = "schedule_lag"                      # scheduled instant → itera
 # Recorded when non-zero; the requests that did not wait count as 0 at each drain.
 HTTP_REQ_BLOCKED = "http_req_blocked"
 HTTP_REQ_CONNECTING = "http_req_connecting"
+# settings.timings: detailed (fast transport): the TLS handshake (recorded when non-zero, like
+# connecting) and the parts of each response, k6's names: sending (the request written),
+# waiting (then to the first byte) and receiving (then to the end of the body).
+HTTP_REQ_TLS_HANDSHAKING = "http_req_tls_handshaking"
+HTTP_REQ_SENDING = "http_req_sending"
+HTTP_REQ_WAITING = "http_req_waiting"
+HTTP_REQ_RECEIVING = "http_req_receiving"
+DETAILED_METRICS = (HTTP_REQ_TLS_HANDSHAKING, HTTP_REQ_SENDING, HTTP_REQ_WAITING, HTTP_REQ_RECEIVING)
 ITERATION_DURATION = "iteration_duration"
 
 # Run-wide histograms every 1-second bucket keeps (merged over all scenarios); per

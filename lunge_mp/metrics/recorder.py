@@ -15,12 +15,16 @@ request name has two more: http_req_blocked and http_req_connecting. Those cost 
 a request that did not wait: only non-zero values are recorded (`blocked`), and at each drain
 the requests of the interval without one are added as zeros, so their percentiles are over
 every timed request, as k6's are.
+With `detailed` (settings.timings: detailed) a request name has four more: tls_handshaking
+(recorded like connecting) and sending / waiting / receiving (`phases`, one call a response).
+They are off by default: three more values a request cost ~10-20% of the fast transport's hot
+path (docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
 
 from lunge_mp.metrics import hdr
-from lunge_mp.metrics.names import (HTTP_REQ_BLOCKED, HTTP_REQ_CONNECTING, HTTP_REQ_DURATION,
+from lunge_mp.metrics.names import (DETAILED_METRICS, HTTP_REQ_BLOCKED, HTTP_REQ_CONNECTING, HTTP_REQ_DURATION,
                                     HTTP_REQ_RESPONSE_TIME, ITERATION_DURATION, OVERFLOW, SCHEDULE_LAG,
                                     UNKNOWN_FAILURE)
 from lunge_mp.protocol.messages import CounterDelta, ScenarioDelta, SeriesDelta
@@ -56,15 +60,23 @@ class _Req:
 
     __slots__ = ("dur", "rt", "requests", "failures", "errors", "first_error",
                  "bytes_in", "bytes_out", "checks_passed", "checks_failed", "check_runs", "check_fails",
-                 "check_first", "blk", "con", "n_blk", "n_con", "untimed", "queued")
+                 "check_first", "blk", "con", "n_blk", "n_con", "untimed", "queued",
+                 "tls", "n_tls", "snd", "wai", "rcv")
 
     def __init__(self, dur: _Series, rt: _Series, blk: _Series | None = None,
-                 con: _Series | None = None) -> None:
+                 con: _Series | None = None, tls: _Series | None = None,
+                 snd: _Series | None = None, wai: _Series | None = None,
+                 rcv: _Series | None = None) -> None:
         self.dur = dur.append
         self.rt = rt.append
         self.blk = blk                  # breakdown series (None without breakdown)
         self.con = con
         self.n_blk = self.n_con = 0     # non-zero samples in them this interval
+        self.tls = tls                  # detailed series (None without settings.timings: detailed)
+        self.n_tls = 0
+        self.snd = snd.append if snd is not None else None
+        self.wai = wai.append if wai is not None else None
+        self.rcv = rcv.append if rcv is not None else None
         self.untimed = 0                # requests counted without a latency (not_sent)
         self.queued = 0                 # requests that waited at the connection limit
         self.requests = 0
@@ -93,7 +105,9 @@ class _Req:
         if self.blk is not None:
             self.blk.tally.add_zeros(timed - self.n_blk)
             self.con.tally.add_zeros(timed - self.n_con)
-        self.n_blk = self.n_con = self.untimed = 0
+        if self.tls is not None:
+            self.tls.tally.add_zeros(timed - self.n_tls)
+        self.n_blk = self.n_con = self.n_tls = self.untimed = 0
 
     def delta(self, scenario: str, request: str) -> CounterDelta | None:
         if not (self.requests or self.failures or self.bytes_in or self.bytes_out or self.errors
@@ -153,11 +167,14 @@ class Recorder:
     """
 
     def __init__(self, max_series: int = DEFAULT_MAX_SERIES,
-                 buffer_cap: int = DEFAULT_BUFFER_CAP, breakdown: bool = False) -> None:
+                 buffer_cap: int = DEFAULT_BUFFER_CAP, breakdown: bool = False,
+                 detailed: bool = False) -> None:
         self.max_series = max_series
         self.buffer_cap = buffer_cap
         # the transport measures blocked / connecting (set before the first request)
         self.breakdown = breakdown
+        # settings.timings: detailed with the fast transport (implies breakdown)
+        self.detailed = detailed
         self.overflowed = 0           # calls whose samples went to an __overflow__ series
         self._series: dict[SeriesKey, _Series] = {}
         self._reqs: dict[str, dict[str, _Req]] = {}   # scenario → request → slot (nested:
@@ -203,7 +220,7 @@ class Recorder:
         r.fail(error_class, error_msg)
 
     def blocked(self, scenario: str, request: str, blocked_us: int, connecting_us: int,
-                queued: bool) -> None:
+                queued: bool, tls_us: int = 0) -> None:
         """A request that waited before going out (called only then, before `request_done`):
         its wait for a connection or slot plus opening one, the opening alone, and whether it
         queued at the connection limit."""
@@ -222,6 +239,27 @@ class Recorder:
             r.con.append(connecting_us)
             r.n_con += 1
             n += 1
+            if tls_us and r.tls is not None:
+                r.tls.append(tls_us)
+                r.n_tls += 1
+                n += 1
+        self._pending = n
+        if n >= self.buffer_cap:
+            self.fold()
+
+    def phases(self, scenario: str, request: str, sending_us: int, waiting_us: int,
+               receiving_us: int) -> None:
+        """One response's sending / waiting / receiving (only with `detailed`)."""
+        try:
+            r = self._reqs[scenario][request]
+        except KeyError:
+            r = self._req(scenario, request)
+        if r.snd is None:
+            return
+        r.snd(sending_us)
+        r.wai(waiting_us)
+        r.rcv(receiving_us)
+        n = self._pending + 3
         self._pending = n
         if n >= self.buffer_cap:
             self.fold()
@@ -305,7 +343,7 @@ class Recorder:
     def drain_counters(self) -> tuple[list[CounterDelta], list[ScenarioDelta]]:
         """The counters since the last drain, without the histograms (which go on gathering
         until the next `drain`): a worker's counters more often than once a second."""
-        if self.breakdown:
+        if self.breakdown or self.detailed:
             for reqs in self._reqs.values():
                 for r in reqs.values():
                     r.fill_zeros()      # the zeros of the requests counted now
@@ -321,7 +359,7 @@ class Recorder:
         non-zero (or just-changed) gauges are included: an idle drain returns ([], [], []).
         """
         h = self._scratch
-        if self.breakdown:
+        if self.breakdown or self.detailed:
             for reqs in self._reqs.values():
                 for r in reqs.values():
                     r.fill_zeros()
@@ -363,8 +401,10 @@ class Recorder:
         each time but no memory.
         """
         metrics = (HTTP_REQ_DURATION, HTTP_REQ_RESPONSE_TIME)
-        if self.breakdown:
+        if self.breakdown or self.detailed:
             metrics += (HTTP_REQ_BLOCKED, HTTP_REQ_CONNECTING)
+        if self.detailed:
+            metrics += DETAILED_METRICS
         missing = sum((scenario, request, m) not in self._series for m in metrics)
         if request != OVERFLOW and len(self._series) + missing > self.max_series:
             self.overflowed += 1

@@ -127,8 +127,12 @@ def print_summary(results: dict, out: TextIO = sys.stdout, written: list[str] = 
                           ("schedule_lag", "schedule lag"),
                           ("iteration_duration", "iteration duration"),
                           ("http_req_blocked", "blocked (wait + connect)"),
-                          ("http_req_connecting", "connecting")):
-        d = m.get(metric)      # blocked / connecting: absent from older results files
+                          ("http_req_connecting", "connecting"),
+                          ("http_req_tls_handshaking", "TLS handshaking"),
+                          ("http_req_sending", "sending"),
+                          ("http_req_waiting", "waiting (time to first byte)"),
+                          ("http_req_receiving", "receiving")):
+        d = m.get(metric)      # absent from older results files; the last four without timings: detailed
         if d is None:
             continue
         if d["count"]:

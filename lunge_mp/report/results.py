@@ -19,7 +19,7 @@ from lunge_mp.analysis.selection import request_tags
 from lunge_mp.outcome import RunOutcome
 from lunge_mp.coordinator import timeline
 from lunge_mp.metrics.aggregate import Aggregate
-from lunge_mp.metrics.names import DROP_DATA_EXHAUSTED
+from lunge_mp.metrics.names import DETAILED_METRICS, DROP_DATA_EXHAUSTED
 from lunge_mp.report.check_tree import check_results
 from lunge_mp.report.redis_metrics import add_redis_blocks
 from lunge_mp.scenario.preflight import data_sources_used
@@ -27,7 +27,7 @@ from lunge_mp.worker import transports
 
 SCHEMA_VERSION = 1
 TREND_METRICS = ("http_req_duration", "http_req_response_time", "schedule_lag", "iteration_duration",
-                 "http_req_blocked", "http_req_connecting")
+                 "http_req_blocked", "http_req_connecting", *DETAILED_METRICS)
 
 
 def _iso(ts: float) -> str:
@@ -66,6 +66,10 @@ def request_metrics(agg: Aggregate, seconds: float, scenario: str | None = None,
         "data_received": {"count": c["bytes_in"], "rate": _rate(c["bytes_in"], seconds)},
         "data_sent": {"count": c["bytes_out"], "rate": _rate(c["bytes_out"], seconds)},
     }
+    for metric in DETAILED_METRICS:     # settings.timings: detailed (absent when not recorded)
+        summary = agg.summary(metric, scenario=scenario, request=request)
+        if summary.get("count"):
+            block[metric] = summary
     separate_block(block)   # the load generator's own failures are not the target's
     add_redis_blocks(block, agg, seconds, scenario, request)   # redis_* over the Redis commands alone
     return block

@@ -79,6 +79,19 @@ No cookie jar (the VU keeps cookies: lunge_mp/scenario/cookies.py),
 no proxies, no response decompression (no `Accept-Encoding` is sent), no `Expect: 100-continue`,
 no HTTP/2, no upgrades.
 
+Timings
+-------
+Each request's time in k6's parts. Always: `blocked_us` (waiting for a pooled connection or a
+free slot, plus opening one) and `connecting_us` (the opening: TCP connect, with TLS for https).
+With `detailed=True` (settings.timings: detailed) also, from timestamps the connection's
+protocol takes where it sees the events: `sending_us` (from just before the write to just after
+`transport.write` returned: uvloop hands the bytes to the kernel at once when the socket takes
+them), `waiting_us` (then to the first `data_received`: time to first byte), `receiving_us`
+(then to the parser's message complete), and `tls_us` (the TLS handshake: the TCP connect and
+`loop.start_tls` are then made as two steps, since the one-step connect calls `connection_made`
+only after the handshake). sending + waiting + receiving = `duration_us` (per-part rounding
+to the microsecond aside). A redirected request carries the last hop's three parts.
+
 Outcome fields
 --------------
 * `duration_us`: from just before the request is written to the socket until the parser saw the
@@ -124,6 +137,15 @@ _HEAD_CACHE_MAX = 4096              # cached request heads (templated URLs make 
 MAX_REDIRECTS = 10                  # aiohttp's default: the 10th redirect response is an error
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
 _CROSS_ORIGIN_DROPPED = frozenset(("authorization", "proxy-authorization", "cookie", "host"))
+
+
+def _phases(out: Outcome, conn: _Conn) -> None:
+    """The response's sending / waiting / receiving (settings.timings: detailed), from the
+    protocol's own timestamps: their sum is `duration_us` (to the microsecond's rounding)."""
+    t_first = conn.t_first or conn.t_end
+    out.sending_us = (conn.t_sent - conn.t_start) // 1000
+    out.waiting_us = (t_first - conn.t_sent) // 1000
+    out.receiving_us = (conn.t_end - t_first) // 1000
 
 
 def _expire(waiter: asyncio.Future) -> None:
@@ -246,9 +268,13 @@ class _Pool:
             async with asyncio.timeout_at(deadline):
                 if self.literal:
                     started = _perf()
-                    await self.loop.create_connection(
-                        lambda: conn, self.host, self.port, ssl=self.ssl,
-                        server_hostname=self.host if self.ssl is not None else None)
+                    if self.ssl is not None and self.owner.detailed:
+                        await self.loop.create_connection(lambda: conn, self.host, self.port)
+                        await self._handshake(conn)
+                    else:
+                        await self.loop.create_connection(
+                            lambda: conn, self.host, self.port, ssl=self.ssl,
+                            server_hostname=self.host if self.ssl is not None else None)
                     conn.connect_ns = _perf() - started
                 else:
                     await self._connect_resolved(conn)
@@ -266,9 +292,14 @@ class _Pool:
         started = _perf()               # connecting: after the lookup, every address tried
         for family, _type, proto, _, sockaddr in infos:
             try:
-                await self.loop.create_connection(
-                    lambda: conn, sockaddr[0], sockaddr[1], family=family, proto=proto,
-                    ssl=self.ssl, server_hostname=self.host if self.ssl is not None else None)
+                if self.ssl is not None and self.owner.detailed:
+                    await self.loop.create_connection(
+                        lambda: conn, sockaddr[0], sockaddr[1], family=family, proto=proto)
+                    await self._handshake(conn)
+                else:
+                    await self.loop.create_connection(
+                        lambda: conn, sockaddr[0], sockaddr[1], family=family, proto=proto,
+                        ssl=self.ssl, server_hostname=self.host if self.ssl is not None else None)
                 conn.connect_ns = _perf() - started
                 return
             except (ssl.SSLError, TimeoutError):
@@ -278,6 +309,15 @@ class _Pool:
                     raise
                 last = exc
         raise last if last is not None else OSError(f"no address for {self.host}")
+
+    async def _handshake(self, conn: _Conn) -> None:
+        """TLS over the TCP connection `conn` just made, timed on its own (k6's
+        http_req_tls_handshaking): asyncio's SSL transport calls `connection_made` only after
+        the handshake, so the one-step connect cannot tell TCP and TLS apart."""
+        started = _perf()
+        raw = conn.transport
+        conn.transport = await self.loop.start_tls(raw, conn, self.ssl, server_hostname=self.host)
+        conn.tls_ns = _perf() - started
 
     def release(self, conn: _Conn) -> None:
         """Hand a finished, reusable connection to the next waiter or back to the idle list.
@@ -420,8 +460,12 @@ class FastTransport:
     that key's connections; see "Connections per VU" in the module docstring."""
 
     def __init__(self, max_connections_per_host: int = 100, keepalive: bool = True,
-                 insecure_skip_verify: bool = False, per_vu: bool = False) -> None:
+                 insecure_skip_verify: bool = False, per_vu: bool = False,
+                 detailed: bool = False) -> None:
         self.max_connections_per_host = max_connections_per_host
+        # settings.timings: detailed: each response's sending / waiting / receiving, and the TLS
+        # handshake apart from the TCP connect (see "Timings" in the module docstring)
+        self.detailed = detailed
         self.keepalive = keepalive
         self.insecure_skip_verify = insecure_skip_verify
         self.per_vu = per_vu
@@ -535,6 +579,7 @@ class FastTransport:
         idle = pool.idle
         blocked = 0                     # ns waiting for a connection or opening one (rare)
         connect_ns = 0
+        tls_ns = 0
         queued = False
         while True:
             conn = None
@@ -556,6 +601,7 @@ class FastTransport:
                     queued = queued or conn.queued
                     if not conn.requests:       # opened for this request
                         connect_ns += conn.connect_ns
+                        tls_ns += conn.tls_ns
                     connecting = False
                     timeout = deadline - pool.loop.time()
                 else:
@@ -586,14 +632,17 @@ class FastTransport:
                                error_class=classify_fast(exc, connecting),
                                error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
                                blocked_us=blocked // 1000, connecting_us=connect_ns // 1000,
-                               queued=queued)
+                               queued=queued, tls_us=tls_ns // 1000)
             status = conn.status
             out = Outcome(status, max(1, (conn.t_end - conn.t_start) // 1000), conn.nbytes,
                           bytes_out, b"".join(conn.chunks), conn.headers, set_cookies=conn.cookies)
             if blocked:
                 out.blocked_us = blocked // 1000
                 out.connecting_us = connect_ns // 1000
+                out.tls_us = tls_ns // 1000
                 out.queued = queued
+            if self.detailed:
+                _phases(out, conn)
             if not conn.keep or not self.keepalive:
                 pool.discard(conn)
             elif pool.waiters or conn.lost or self._slow_release:
@@ -607,6 +656,7 @@ class FastTransport:
                 if blocked:                     # the first hop's wait (the later hops' are not kept)
                     final.blocked_us += out.blocked_us
                     final.connecting_us += out.connecting_us
+                    final.tls_us += out.tls_us
                     final.queued = final.queued or queued
                 return final
             return out
@@ -681,7 +731,9 @@ class FastTransport:
                 cookies += out.set_cookies
             if out.status not in _REDIRECTS:
                 return Outcome(out.status, (t_hop - t_start) // 1000 + out.duration_us, bytes_in,
-                               bytes_out, out.body, out.headers, set_cookies=cookies)
+                               bytes_out, out.body, out.headers, set_cookies=cookies,
+                               sending_us=out.sending_us, waiting_us=out.waiting_us,
+                               receiving_us=out.receiving_us)
         return Outcome(bytes_out=bytes_out, bytes_in=bytes_in,
                        duration_us=max(1, (_perf() - t_start) // 1000),
                        error_class="guardrail" if isinstance(error, RedirectRefused) else

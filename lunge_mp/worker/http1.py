@@ -191,7 +191,7 @@ class _Conn(asyncio.Protocol):
     __slots__ = ("pool", "transport", "parser", "state", "fut", "timer", "status", "headers",
                  "chunks", "nbytes", "keep", "head", "headers_done", "requests", "reused",
                  "t_start", "t_end", "lost", "stale_parser", "deadline", "timer_when", "cookies",
-                 "connect_ns", "queued")
+                 "connect_ns", "queued", "tls_ns", "t_sent", "t_first", "detailed")
 
     def __init__(self, pool: _Pool) -> None:
         self.pool = pool
@@ -218,6 +218,12 @@ class _Conn(asyncio.Protocol):
         self.timer_when = 0.0
         self.connect_ns = 0             # how long opening it took (DNS lookup excluded)
         self.queued = False             # the request it was acquired for waited at the limit
+        self.tls_ns = 0                 # of connect_ns, the TLS handshake (settings.timings: detailed)
+        # settings.timings: detailed. Without it t_first stays 1, so the first-byte check in
+        # data_received is one falsy test and no clock is read (docs/PERFORMANCE.md)
+        self.detailed = pool.owner.detailed
+        self.t_sent = 0                 # the request head (and body) handed to the socket
+        self.t_first = 0 if self.detailed else 1    # the first bytes of the response arrived
 
     # -- driving a request ------------------------------------------------------------------
 
@@ -255,6 +261,11 @@ class _Conn(asyncio.Protocol):
                 transport.write(body)
         else:
             transport.write(data)
+        if self.detailed:
+            # end of sending (k6's http_req_sending) and start of waiting: uvloop writes at once
+            # when the socket takes it, so this is when the bytes left for the kernel
+            self.t_sent = _perf()
+            self.t_first = 0
         return fut
 
     def _finish(self) -> None:
@@ -307,6 +318,8 @@ class _Conn(asyncio.Protocol):
             # bytes nobody asked for (on an idle connection): this connection is unusable
             self.transport.abort()
             return
+        if not self.t_first:            # time to first byte: end of waiting, start of receiving
+            self.t_first = _perf()
         self.nbytes += len(data)
         try:
             self.parser.feed_data(data)

@@ -291,6 +291,7 @@ class ScenarioRunner:
         whatever the transport's service time covers (coordinated omission).
         """
         rec = self.recorder
+        detailed = rec.detailed
         if self.feeders and not self._take_rows(vu):
             rec.dropped(self.name, DROP_DATA_EXHAUSTED)
             if scheduled_ns is None:
@@ -322,7 +323,10 @@ class ScenarioRunner:
                 outcome = await req.send(prepared)
                 if outcome.blocked_us:          # it waited for a connection, or opened one
                     rec.blocked(self.name, spec.name, outcome.blocked_us, outcome.connecting_us,
-                                outcome.queued)
+                                outcome.queued, outcome.tls_us)
+                if detailed and outcome.error_class is None:    # settings.timings: detailed
+                    rec.phases(self.name, spec.name, outcome.sending_us, outcome.waiting_us,
+                               outcome.receiving_us)
                 if lag_us is not None:
                     waited_us = (time.monotonic_ns() - handed_ns) // 1000
                     response_us = lag_us + (waited_us if waited_us > outcome.duration_us else outcome.duration_us)

@@ -182,6 +182,8 @@ class Worker:
         self.transport = guarded(plan, inner)
         self.redis = transports.make_redis(plan, msg.workers)
         self.recorder.breakdown = transports.chosen(plan) == "fast"   # it measures blocked/connecting
+        # and, with settings.timings: detailed, TLS and each response's sending/waiting/receiving
+        self.recorder.detailed = self.recorder.breakdown and s.timings == "detailed"
         for i, scenario in enumerate(plan.scenarios):
             permits = None          # closed model under guardrails: a permit before each request
             if not scenario.is_open and self.permits is not None:

@@ -59,6 +59,13 @@ class Outcome:
     blocked_us: int = 0
     connecting_us: int = 0
     queued: bool = False
+    # settings.timings: detailed (fast transport): the TLS handshake part of connecting, and the
+    # response's parts, k6's http_req_sending / _waiting (time to first byte) / _receiving; their
+    # sum is duration_us. 0 when not measured.
+    tls_us: int = 0
+    sending_us: int = 0
+    waiting_us: int = 0
+    receiving_us: int = 0
 
 
 class Transport(Protocol):

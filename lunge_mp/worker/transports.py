@@ -37,7 +37,7 @@ def make(plan: Plan, max_connections: int) -> Transport:
     s = plan.settings
     if chosen(plan) == "fast":
         return FastTransport(max_connections, s.keepalive, s.insecure_skip_verify,
-                             per_vu=s.connections == "perVU")
+                             per_vu=s.connections == "perVU", detailed=s.timings == "detailed")
     # the config refuses connections: perVU with transport: aiohttp
     return AiohttpTransport(max_connections, s.keepalive, s.insecure_skip_verify)
 

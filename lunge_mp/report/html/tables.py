@@ -14,7 +14,12 @@ LATENCY_METRICS = (("http_req_duration", "service time (from send)"),
                    ("schedule_lag", "schedule lag"),
                    ("iteration_duration", "iteration duration"),
                    ("http_req_blocked", "blocked (waiting for a connection + connecting)"),
-                   ("http_req_connecting", "connecting"))
+                   ("http_req_connecting", "connecting"),
+                   # settings.timings: detailed (absent otherwise)
+                   ("http_req_tls_handshaking", "TLS handshaking"),
+                   ("http_req_sending", "sending"),
+                   ("http_req_waiting", "waiting (time to first byte)"),
+                   ("http_req_receiving", "receiving"))
 
 
 def table(head: list[str], rows: list[list[str]], num_from: int = 1, cls: str = "",
