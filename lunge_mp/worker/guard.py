@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from lunge_mp.analysis.hosts import HostMatcher
 from lunge_mp.plan import Plan
-from lunge_mp.worker.transport import Outcome, Prepared, Transport
+from lunge_mp.worker.transport import Outcome, Prepared, Transport, Wrapper
 
 
-class HostGuard:
+class HostGuard(Wrapper):
     def __init__(self, inner: Transport, matcher: HostMatcher) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.matcher = matcher
 
     async def send(self, request: Prepared) -> Outcome:
@@ -25,14 +25,6 @@ class HostGuard:
                            error=f"refused {request.method} {request.url}: its host is not in "
                                  f"guardrails.allowedHosts ({self.matcher.describe()})")
         return await self.inner.send(request)
-
-    def forget(self, pool_key: int) -> None:
-        forget = getattr(self.inner, "forget", None)
-        if forget is not None:
-            forget(pool_key)
-
-    async def close(self) -> None:
-        await self.inner.close()
 
 
 def guarded(plan: Plan, transport: Transport) -> Transport:

@@ -27,7 +27,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from lunge_mp.schedule.permits import Lease, TokenBucket
-from lunge_mp.worker.transport import Outcome, PermitDenied, Prepared, Transport
+from lunge_mp.worker.transport import Outcome, PermitDenied, Prepared, Transport, Wrapper
 
 __all__ = ["PermitDenied", "PermitGate", "PermittedTransport", "ScenarioPermits"]
 
@@ -180,12 +180,12 @@ class ScenarioPermits:
             self._timer = None
 
 
-class PermittedTransport:
+class PermittedTransport(Wrapper):
     """A closed scenario's transport: a permit before every request. (Its redirect hops take
     theirs through `HOP_PERMIT`, which the closed model sets once in each VU's task.)"""
 
     def __init__(self, inner: Transport, permits: ScenarioPermits) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.permits = permits
 
     def send(self, request: Prepared) -> Awaitable[Outcome]:
@@ -199,11 +199,3 @@ class PermittedTransport:
     async def _send_after_permit(self, request: Prepared) -> Outcome:
         await self.permits.take()
         return await self.inner.send(request)
-
-    def forget(self, pool_key: int) -> None:
-        forget = getattr(self.inner, "forget", None)
-        if forget is not None:
-            forget(pool_key)
-
-    async def close(self) -> None:
-        await self.inner.close()

@@ -73,6 +73,22 @@ class Transport(Protocol):
     async def close(self) -> None: ...
 
 
+class Wrapper:
+    """A Transport that adds one check before its inner transport's `send` (HostGuard,
+    PermittedTransport): connection handling (`forget`, `close`) is the inner one's."""
+
+    def __init__(self, inner: Transport) -> None:
+        self.inner = inner
+
+    def forget(self, pool_key: int) -> None:
+        forget = getattr(self.inner, "forget", None)
+        if forget is not None:
+            forget(pool_key)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
 # Guardrail permits (worker/permits.py): a closed-model VU's task sets this to a coroutine
 # function that waits for one permit. Both transports await it before following each redirect,
 # since every hop is a request at the server. None (open model, no guardrails): no wait.
