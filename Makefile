@@ -41,6 +41,7 @@ test-fast: install  ## pure unit tests only
 bench: install $(if $(filter 1,$(PEERS)),bench-peers)  ## self-benchmark (PEERS=1: also k6 and wrk); figures in benchmarks/results/
 	@$(PY) benchmarks/bench.py --peers $(PEERS) --repeat $(REPEAT)
 	@$(PY) benchmarks/profiles_bench.py
+	@$(PY) benchmarks/merge_bench.py
 
 bench-profiles: install  ## saved profiles at seed 004's scale: 1,000 profiles, list/save/load medians (~15 s)
 	@$(PY) benchmarks/profiles_bench.py

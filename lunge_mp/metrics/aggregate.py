@@ -75,8 +75,11 @@ class Aggregate:
         self.redis_requests: frozenset[tuple[str, str]] = frozenset()   # report/redis_metrics.py
         self.reports = 0                # reports accepted
         self._series: dict[SeriesKey, HdrHistogram] = {}
+        # roll-ups of _series, rebuilt when asked for after new samples of their metric
+        # (a report adds to one histogram a series instead of three)
         self._by_metric: dict[str, HdrHistogram] = {}
         self._by_scn_metric: dict[tuple[str, str], HdrHistogram] = {}
+        self._stale: set[str] = set()
         self._reqs: dict[tuple[str, str], _ReqTotals] = {}
         self._scns: dict[str, _ScnTotals] = {}
         self._vus_max = 0
@@ -115,7 +118,7 @@ class Aggregate:
                     f"that second's percentiles")
         for sd in report.series:
             try:
-                h = hdr.decode(sd.hist)
+                h = hdr.Tally.from_wire(sd.counts, sd.n, sd.lo, sd.hi)
             except ValueError as exc:
                 warnings.append(f"worker {w}: report {report.seq}: series "
                                 f"{sd.scenario}/{sd.request}/{sd.metric} skipped: {exc}")
@@ -190,14 +193,27 @@ class Aggregate:
         warnings.append(f"worker {worker}: duplicate report {seq} ignored")
         return False
 
-    def _add_series(self, scenario: str, request: str, metric: str, h: HdrHistogram) -> None:
-        for table, key in ((self._series, (scenario, request, metric)),
-                           (self._by_metric, metric),
-                           (self._by_scn_metric, (scenario, metric))):
-            dst = table.get(key)
-            if dst is None:
-                dst = table[key] = hdr.new_histogram()
-            hdr.merge(dst, h)
+    def _add_series(self, scenario: str, request: str, metric: str, h: hdr.Tally) -> None:
+        key = (scenario, request, metric)
+        dst = self._series.get(key)
+        if dst is None:
+            dst = self._series[key] = hdr.new_histogram()
+        h.apply(dst)
+        self._stale.add(metric)
+
+    def _roll_up(self, metric: str) -> None:
+        """Rebuild the all-requests and per-scenario totals of `metric` from its series."""
+        self._stale.discard(metric)
+        total = self._by_metric[metric] = hdr.new_histogram()
+        for key in [k for k in self._by_scn_metric if k[1] == metric]:
+            del self._by_scn_metric[key]
+        for (s, _, m), h in self._series.items():
+            if m == metric:
+                hdr.merge(total, h)
+                per = self._by_scn_metric.get((s, m))
+                if per is None:
+                    per = self._by_scn_metric[(s, m)] = hdr.new_histogram()
+                hdr.merge(per, h)
 
     def _add_counters(self, cd: CounterDelta, bucket: Bucket | None) -> None:
         t = self._reqs.get((cd.scenario, cd.request))
@@ -267,6 +283,8 @@ class Aggregate:
                     hdr.merge(out, h)
             return out
         if request is None:
+            if metric in self._stale:
+                self._roll_up(metric)
             h = (self._by_metric.get(metric) if scenario is None
                  else self._by_scn_metric.get((scenario, metric)))
             return h if h is not None else hdr.new_histogram()

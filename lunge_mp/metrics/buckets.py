@@ -79,7 +79,7 @@ class Bucket:
         for cls, n in errors.items():
             per[cls] = per.get(cls, 0) + n
 
-    def add_hist(self, scenario: str, metric: str, h: HdrHistogram) -> None:
+    def add_hist(self, scenario: str, metric: str, h: hdr.Tally) -> None:
         """Merge one worker's delta into the kept histograms (open buckets only)."""
         assert self.hists is not None
         if metric in BUCKET_METRICS:
@@ -87,11 +87,11 @@ class Bucket:
         if metric == BUCKET_SCENARIO_METRIC:
             self._merge((scenario, metric), h)
 
-    def _merge(self, key: HistKey, h: HdrHistogram) -> None:
+    def _merge(self, key: HistKey, h: hdr.Tally) -> None:
         dst = self.hists.get(key)
         if dst is None:
             dst = self.hists[key] = hdr.new_histogram()
-        hdr.merge(dst, h)
+        h.apply(dst)
         self.pct.pop(key, None)
 
     def set_gauges(self, worker: int, gauges: list[tuple[str, int, int]]) -> None:

@@ -42,6 +42,7 @@ _SUB_BITS = 11           # sub_bucket_half_count_magnitude + 1
 _HALF_BITS = 10          # sub_bucket_half_count_magnitude
 
 SUMMARY_PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+_COUNTS_LEN = (((HIGHEST | _SUB_MASK).bit_length() - _SUB_BITS) << _HALF_BITS) + 2048   # 23,552
 
 
 def new_histogram() -> HdrHistogram:
@@ -296,10 +297,34 @@ class Tally:
         h.max_value = max(h.max_value, self.hi)
 
     def clear(self) -> None:
-        self.counts = {}
+        self.counts = {}      # a new dict: one handed out by `drain` stays the receiver's
         self.n = 0
         self.lo = sys.maxsize
         self.hi = 0
+
+    @classmethod
+    def from_wire(cls, counts: dict[int, int], n: int, lo: int, hi: int) -> "Tally":
+        """A worker's interval as it came over the wire, checked so that `apply` can neither
+        write outside a histogram nor leave its total disagreeing with its counts.
+        Raises ValueError."""
+        if counts:
+            if min(counts) < 0 or max(counts) >= _COUNTS_LEN:
+                raise ValueError("a counts index outside the histogram")
+            if min(counts.values()) <= 0 or sum(counts.values()) != n:
+                raise ValueError("counts that do not add up to the stated total")
+            if not 0 <= lo <= hi <= HIGHEST:
+                raise ValueError(f"min {lo} / max {hi} outside 0..{HIGHEST} µs")
+        elif n:
+            raise ValueError("a total with no counts")
+        t = cls()
+        t.counts, t.n, t.lo, t.hi = counts, n, lo, hi
+        return t
+
+    def histogram(self) -> HdrHistogram:
+        """A new histogram holding exactly these counts."""
+        h = new_histogram()
+        self.apply(h)
+        return h
 
 
 def record_many(h: HdrHistogram, values: Sequence[int]) -> None:

@@ -181,7 +181,6 @@ class Recorder:
         # two str-keyed lookups are cheaper than building and hashing a tuple key)
         self._scns: dict[str, _Scn] = {}
         self._pending = 0             # buffered (unfolded) samples over all series
-        self._scratch = hdr.new_histogram()
 
     # ---- hot path -------------------------------------------------------------------
 
@@ -358,7 +357,6 @@ class Recorder:
         Only series with samples, requests with activity, and scenarios with activity or
         non-zero (or just-changed) gauges are included: an idle drain returns ([], [], []).
         """
-        h = self._scratch
         if self.breakdown or self.detailed:
             for reqs in self._reqs.values():
                 for r in reqs.values():
@@ -368,10 +366,9 @@ class Recorder:
             if not (s.buf or s.tally):
                 continue
             s.fold()
-            s.tally.apply(h)
-            series.append(SeriesDelta(key[0], key[1], key[2], hdr.encode(h)))
-            hdr.reset(h)
-            s.tally.clear()
+            t = s.tally
+            series.append(SeriesDelta(key[0], key[1], key[2], t.counts, t.n, t.lo, t.hi))
+            t.clear()
         self._pending = 0
         counters = [d for scn, reqs in self._reqs.items() for req, r in reqs.items()
                     if (d := r.delta(scn, req))]

@@ -12,7 +12,7 @@ import msgspec
 
 from lunge_mp.plan import Plan
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 
 class Hello(msgspec.Struct, tag=True):
@@ -125,11 +125,17 @@ class Stop(msgspec.Struct, tag=True):
 
 
 class SeriesDelta(msgspec.Struct, array_like=True):
-    """One histogram's samples of one interval: key (scenario, request, metric) + encoded HDR."""
+    """One histogram's samples of one interval: key (scenario, request, metric) + its sparse
+    HDR counts (the worker's `hdr.Tally`). Sparse, not an encoded HDR histogram: the
+    coordinator adds a few buckets instead of decoding and adding 23,552 counters, which is
+    what lets one coordinator merge hundreds of workers (benchmarks/merge_bench.py)."""
     scenario: str
     request: str                # "" for scenario-level metrics (iteration_duration, schedule_lag)
     metric: str
-    hist: bytes
+    counts: dict[int, int]      # HDR counts-array index → samples (the project's one config)
+    n: int                      # samples in all
+    lo: int                     # smallest and largest sample, µs
+    hi: int
 
 
 class CounterDelta(msgspec.Struct, array_like=True):

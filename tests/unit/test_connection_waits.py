@@ -12,7 +12,7 @@ from lunge_mp.protocol.messages import Report
 
 def _drained(rec: Recorder) -> tuple[dict, list]:
     series, counters, _ = rec.drain()
-    return {(d.request, d.metric): hdr.decode(d.hist) for d in series}, counters
+    return {(d.request, d.metric): hdr.Tally.from_wire(d.counts, d.n, d.lo, d.hi).histogram() for d in series}, counters
 
 
 def test_blocked_and_connecting_count_every_timed_request():

@@ -19,7 +19,7 @@ from lunge_mp.worker.transport import Outcome
 
 def _drained(rec: Recorder) -> dict:
     series, _, _ = rec.drain()
-    return {(d.request, d.metric): hdr.decode(d.hist) for d in series}
+    return {(d.request, d.metric): hdr.Tally.from_wire(d.counts, d.n, d.lo, d.hi).histogram() for d in series}
 
 
 def test_phases_are_recorded_per_response_and_tls_like_connecting():

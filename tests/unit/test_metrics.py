@@ -397,7 +397,7 @@ def test_series_cap_overflows_into_one_series():
     assert rec.series_count() == 6 + 2 + 1     # 3 names, then the overflow pair, then custom
     assert rec.overflowed == 7 + 1
     series, counters, _ = rec.drain()
-    by_req = {(x.request, x.metric): hdr.decode(x.hist).get_total_count() for x in series}
+    by_req = {(x.request, x.metric): hdr.Tally.from_wire(x.counts, x.n, x.lo, x.hi).histogram().get_total_count() for x in series}
     assert by_req[(OVERFLOW, HTTP_REQ_DURATION)] == 7
     assert by_req[(OVERFLOW, HTTP_REQ_RESPONSE_TIME)] == 7
     assert by_req[(OVERFLOW, "custom")] == 1
@@ -434,7 +434,7 @@ def test_memory_is_bounded_by_series_not_samples():
     assert grown - base < 1_500_000, grown - base      # ≤ cap list slots (8 B each)
     assert peak - base < 3_000_000, peak - base
     series, _, _ = rec.drain()
-    assert hdr.decode(series[0].hist).get_total_count() == 1_000_000
+    assert hdr.Tally.from_wire(series[0].counts, series[0].n, series[0].lo, series[0].hi).histogram().get_total_count() == 1_000_000
 
 
 def test_rates():

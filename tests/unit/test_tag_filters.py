@@ -110,8 +110,8 @@ def test_a_merged_block_equals_one_histogram_of_all_samples():
                ("b", "slow2"): [rng.randint(50_000, 90_000) for _ in range(100)],
                ("a", "fast"): [rng.randint(100, 900) for _ in range(3000)]}
     for (s, r), values in samples.items():
-        h = hdr.new_histogram()
-        hdr.record_many(h, values)
+        h = hdr.Tally()
+        h.add_values(values)
         agg._add_series(s, r, "http_req_duration", h)
         if r != "fast":
             hdr.record_many(everything, values)
