@@ -14,8 +14,7 @@ from lunge_mp.cli_history import COMMANDS
 from lunge_mp.cli_lunge import COMMANDS as LUNGE_COMMANDS
 from lunge_mp.cli_serve import add_serve_commands
 from lunge_mp.cli_selftest import selftest
-
-EXIT_INVALID_CONFIG = 104
+from lunge_mp.exit_codes import ExitCode
 
 
 def _parse_env(pairs: tuple[str, ...], env_file: str | None = None) -> dict[str, str]:
@@ -67,7 +66,6 @@ http_debug_option = click.option(
          "and headers, status and headers; =full adds the bodies (2 KB each). Secrets are masked.")
 
 
-
 class _HttpDebugCommand(click.Command):
     """A bare `--http-debug` means `--http-debug=headers`: it never takes the next argument
     (`run --http-debug test.yaml`, as k6 users type it) as its value."""
@@ -97,10 +95,10 @@ class _Group(click.Group):
             return super().main(*args, standalone_mode=False, **kwargs)
         except click.exceptions.Abort:
             click.echo("aborted", err=True)
-            sys.exit(1)
+            sys.exit(ExitCode.INTERNAL)
         except click.ClickException as exc:
             exc.show()
-            sys.exit(EXIT_INVALID_CONFIG if isinstance(exc, click.UsageError) else exc.exit_code)
+            sys.exit(ExitCode.INVALID_INPUT if isinstance(exc, click.UsageError) else exc.exit_code)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
 
@@ -298,7 +296,7 @@ def perf(config: str | None, environment: str | None, test: str | None, request:
     from lunge_mp.config import ConfigError, plan_from_dict
     from lunge_mp.config.perf import plan_from_file
     from lunge_mp.config.quick import flag_errors, quick_config
-    from lunge_mp.runner import EXIT_INVALID_CONFIG, execute_plan, explain
+    from lunge_mp.runner import execute_plan, explain
 
     v1_flags = {"-e/--environment": environment, "-p/--performance": test, "-r/--request": request,
                 "-s/--suite": suite,
@@ -333,7 +331,7 @@ def perf(config: str | None, environment: str | None, test: str | None, request:
             exc.errors = flag_errors(exc.errors)
         plan = explain(source, None, exc)
     if plan is None:
-        sys.exit(EXIT_INVALID_CONFIG)
+        sys.exit(ExitCode.INVALID_INPUT)
     if http_debug:      # workers print their first exchanges (worker/http_debug.py)
         from lunge_mp.worker.http_debug import with_http_debug
         plan = with_http_debug(plan, http_debug)
@@ -358,11 +356,10 @@ def validate(config: str, env: tuple[str, ...], env_file: str | None) -> None:
       lunge-mp validate test.yaml --env-file staging.env
     """
     from lunge_mp.config.perf import validate_file
-    from lunge_mp.runner import EXIT_INVALID_CONFIG
 
     summary = validate_file(config, _parse_env(env, env_file))
     if summary is None:
-        sys.exit(EXIT_INVALID_CONFIG)
+        sys.exit(ExitCode.INVALID_INPUT)
     from lunge_mp.textsafe import escape
 
     click.echo(escape(f"ok: {config}: {summary}"))
@@ -414,21 +411,21 @@ def report(results: str, html_path: str | None, csv_path: str | None, junit_path
             doc = msgspec.json.decode(f.read())
     except (OSError, msgspec.DecodeError) as exc:
         click.echo(escape(f"error: cannot read {results}: {getattr(exc, 'strerror', None) or exc}"), err=True)
-        sys.exit(EXIT_INVALID_CONFIG)
+        sys.exit(ExitCode.INVALID_INPUT)
     if not isinstance(doc, dict) or "schemaVersion" not in doc or "metrics" not in doc:
         click.echo(escape(f"error: {results} is not a lunge-mp results file (no schemaVersion/metrics)"), err=True)
-        sys.exit(EXIT_INVALID_CONFIG)
+        sys.exit(ExitCode.INVALID_INPUT)
     paths = {fmt: p for fmt, p in (("html", html_path), ("csv", csv_path), ("junit", junit_path)) if p}
     problem = check_writable(paths)
     if problem:
         click.echo(escape(f"error: {problem}"), err=True)
-        sys.exit(EXIT_INVALID_CONFIG)
+        sys.exit(ExitCode.INVALID_INPUT)
     try:
         written = write_reports(doc, paths)
     except (KeyError, TypeError, ValueError) as exc:
         click.echo(escape(f"error: {results} lacks what the reports need ({type(exc).__name__}: {exc}); "
                           f"was it written by another version?"), err=True)
-        sys.exit(EXIT_INVALID_CONFIG)
+        sys.exit(ExitCode.INVALID_INPUT)
     if not quiet:
         print_summary(doc, written=written)
 
@@ -458,7 +455,7 @@ def target(host: str, port: int, port_short: int | None, workers: int) -> None:
         run_target(host=host, port=port, workers=workers)
     except OSError as exc:
         click.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
-        sys.exit(1)
+        sys.exit(ExitCode.INTERNAL)
 
 
 for _command in COMMANDS + LUNGE_COMMANDS:   # baseline, compare, history, record; test, get, post, put, delete

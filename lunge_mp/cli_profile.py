@@ -23,19 +23,19 @@ import click
 
 from lunge_mp.cli_history import STORE_HELP, BadInput, Failure
 from lunge_mp.config.errors import ConfigError
+from lunge_mp.exit_codes import ExitCode
 from lunge_mp.store.audit import AuditLog, default_audit_path
 from lunge_mp.store.history import ENV_VAR, StoreBusy, StoreError, default_store_path
 from lunge_mp.store.profile_crypto import ENV_VAR as KEY_ENV_VAR, KeyRing, new_key_text
 from lunge_mp.store.profiles import ProfileStore, SecretUnreadable, read_export
 
-EXIT_BAD_INPUT = 104
 MAX_EXPORT_BYTES = 2 << 20      # a config (1 MiB at most) plus its encrypted secrets
 
 
 class _Lines(click.ClickException):
     """An expected failure of several lines (config problems, unreadable secrets): exit 104."""
 
-    exit_code = EXIT_BAD_INPUT
+    exit_code = ExitCode.INVALID_INPUT
 
     def __init__(self, head: str, lines: list[str]) -> None:
         super().__init__(head)

@@ -21,6 +21,7 @@ from lunge_mp.config import ConfigError, load_plan
 from lunge_mp.coordinator import timeline, warmup
 from lunge_mp.coordinator.control import RunControl, mark_results
 from lunge_mp.coordinator.run import Coordinator
+from lunge_mp.exit_codes import ExitCode
 from lunge_mp.outcome import RunOutcome
 from lunge_mp.metrics.names import GENERATOR_FAILURE
 from lunge_mp.plan import Plan
@@ -34,12 +35,6 @@ from lunge_mp.store import record_after_run
 from lunge_mp.store.history import store_problem
 from lunge_mp.textsafe import escape
 from lunge_mp.worker import transports
-
-EXIT_OK = 0
-EXIT_THRESHOLDS = 99
-EXIT_INVALID_CONFIG = 104
-EXIT_INVALID_RUN = 113
-EXIT_INTERNAL = 1
 
 
 def load_or_explain(path: str, overrides: dict[str, str],
@@ -123,7 +118,7 @@ def _abort_checker(plan: Plan):
             th = broken.threshold
             return (f"threshold {th.metric}: '{th.expression}' crossed in the window "
                     f"{broken.start}-{broken.end + 1}s (observed {broken.observed:g}) and has abortOnFail",
-                    EXIT_THRESHOLDS)
+                    ExitCode.FAILED)
         due = [th for th in on_totals if measured >= th.delay_abort_eval]
         if not due:
             return None
@@ -132,15 +127,15 @@ def _abort_checker(plan: Plan):
             observed = observe(th, live, coord.aggregate.percentile_ms)
             if observed is not None and not evaluate(th, observed):
                 return (f"threshold {th.metric}: '{th.expression}' crossed at {measured:.0f}s "
-                        f"(observed {observed:g}) and has abortOnFail", EXIT_THRESHOLDS)
+                        f"(observed {observed:g}) and has abortOnFail", ExitCode.FAILED)
         return None
     return check
 
 
 def decide(outcome: RunOutcome, results: dict, threshold_results: list[dict]) -> tuple[str, int]:
     """status and exit code: the first abort reason wins, then run validity, then thresholds."""
-    if outcome.abort_code == EXIT_THRESHOLDS:
-        return "failed", EXIT_THRESHOLDS
+    if outcome.abort_code == ExitCode.FAILED:
+        return "failed", ExitCode.FAILED
     if outcome.abort_code is not None:
         return "aborted", outcome.abort_code
     efficiency = results["efficiency"]["overall"]
@@ -149,10 +144,10 @@ def decide(outcome: RunOutcome, results: dict, threshold_results: list[dict]) ->
         outcome.warnings.append(
             f"run invalid: the load generator started {efficiency:.2%} of the scheduled iterations, "
             f"below options.minEfficiency {floor:.0%}; the target was not tested at the asked load")
-        return "invalid", EXIT_INVALID_RUN
+        return "invalid", ExitCode.INVALID_RUN
     if any(not t["ok"] for t in threshold_results):
-        return "failed", EXIT_THRESHOLDS
-    return "passed", EXIT_OK
+        return "failed", ExitCode.FAILED
+    return "passed", ExitCode.OK
 
 
 def explain(source: str, plan: Plan | None, error: ConfigError | None = None) -> Plan | None:
@@ -180,7 +175,7 @@ def execute(config: str, overrides: dict[str, str], workers: int, quiet: bool,
             http_debug: str | None = None) -> int:
     plan = load_or_explain(config, overrides, thresholds)
     if plan is None:
-        return EXIT_INVALID_CONFIG
+        return ExitCode.INVALID_INPUT
     if http_debug:      # --http-debug[=full]: workers print their first exchanges
         from lunge_mp.worker.http_debug import with_http_debug
         plan = with_http_debug(plan, http_debug)
@@ -205,7 +200,7 @@ def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str |
                                                  if record else None)
     if problem:
         print(f"error: {escape(problem)}", file=sys.stderr)
-        return EXIT_INVALID_CONFIG
+        return ExitCode.INVALID_INPUT
     for line in capacity.warnings(plan, workers) if not quiet else ():   # beyond what `selftest` saw
         print(f"warning: {escape(line)}", file=sys.stderr)
     if not quiet:
@@ -249,13 +244,13 @@ def run_plan(plan: Plan, workers: int, paths: dict[str, str], record: bool, *, q
     except Exception as exc:  # an internal failure still writes what was gathered
         internal_error = exc
         outcome = coordinator.outcome
-        coordinator.request_stop(f"internal error: {type(exc).__name__}: {exc}", EXIT_INTERNAL)
+        coordinator.request_stop(f"internal error: {type(exc).__name__}: {exc}", ExitCode.INTERNAL)
     finally:
         if view:
             view.close()
     if internal_error is not None:
         sys.stderr.write(redactor.text("".join(traceback.format_exception(internal_error))))
-    results = build_results(outcome, "aborted", EXIT_INTERNAL)
+    results = build_results(outcome, "aborted", ExitCode.INTERNAL)
     results["guardrails"] = outcome.guardrails
     for entry, info in zip(results["workers"], outcome.workers):
         entry["arrivalsAssigned"] = info.assigned          # open-model arrivals handed to it

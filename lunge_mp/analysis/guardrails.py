@@ -43,11 +43,11 @@ import msgspec
 
 from lunge_mp.analysis.capped_rate import capped, peak_rate
 from lunge_mp.analysis.hosts import HostMatcher, url_host
+from lunge_mp.exit_codes import ExitCode
 from lunge_mp.plan import Guardrails, Plan, ScenarioPlan
 from lunge_mp.scenario.template import Template, TemplateError
 from lunge_mp.schedule.rates import rate_fn_for
 
-EXIT_GUARDRAIL = 111
 RATE_TOLERANCE = 1.1
 RATE_WINDOW_S = 3
 CPU_SUSTAIN_S = 3

@@ -25,16 +25,17 @@ import zmq
 import zmq.asyncio
 
 from lunge_mp.analysis import connection_waits
-from lunge_mp.analysis.guardrails import EXIT_GUARDRAIL, Event
+from lunge_mp.analysis.guardrails import Event
 from lunge_mp.coordinator import limits, prestart, queue_monitor, timeline, warmup
 from lunge_mp.coordinator.arrival_ledger import ArrivalLedger
 from lunge_mp.coordinator.control import RunControl
 from lunge_mp.coordinator.guarding import RunGuard
 from lunge_mp.coordinator.dealing import LoadDealer
-from lunge_mp.coordinator.health import EXIT_LOST_WORKERS, WorkerHealth, exit_text
+from lunge_mp.coordinator.health import WorkerHealth, exit_text
 from lunge_mp.coordinator.lifecycle import Lifecycle
 from lunge_mp.coordinator.pool import WorkerPool
 from lunge_mp.coordinator.resources import ResourceMonitor
+from lunge_mp.exit_codes import ExitCode
 from lunge_mp.metrics.aggregate import Aggregate
 from lunge_mp.outcome import RunOutcome, WorkerInfo
 from lunge_mp.plan import Plan
@@ -50,7 +51,6 @@ GC_EVERY_S = 10.0            # merged HDR histograms are cyclic garbage: collect
 START_DELAY_S = 0.3
 MIN_START_DELAY_S = 0.02
 HANDSHAKE_TIMEOUT_S = 20.0
-EXIT_SIGNAL = 105
 _IDENTITY = re.compile(rb"w(\d{1,6})")
 
 
@@ -216,7 +216,7 @@ class Coordinator(WorkerHealth, LoadDealer):
 
     def _on_signal(self) -> None:
         if self.stop_requested is None:
-            self.request_stop("stopped by a signal", EXIT_SIGNAL)
+            self.request_stop("stopped by a signal", ExitCode.STOPPED)
         else:
             self.hard_stop = True
             self._stop_event.set()
@@ -328,7 +328,7 @@ class Coordinator(WorkerHealth, LoadDealer):
                 self.log(e.message)
             elif self.plan.guardrails.emergency_stop:
                 self.log(f"{e.message}: stopping the run (guardrails.emergencyStop)")
-                self.request_stop(e.message, EXIT_GUARDRAIL)
+                self.request_stop(e.message, ExitCode.GUARDRAIL)
             else:
                 self.log(f"{e.message} (guardrails.emergencyStop is off: warned only)")
 
@@ -399,7 +399,7 @@ class Coordinator(WorkerHealth, LoadDealer):
                         self._take_back_arrivals(worker)
                         self.lifecycle.worker_lost(self.live_workers(), self.now(), for_good=True)
                         if not self.live_workers() and not self.stop_requested:
-                            self.request_stop("lost all workers", EXIT_LOST_WORKERS)
+                            self.request_stop("lost all workers", ExitCode.LOST_WORKERS)
                     if all(s.state in (State.DONE, State.LOST, State.NEW) for s in self.sessions):
                         self._byes.set()
 
