@@ -26,7 +26,8 @@ import zmq.asyncio
 
 from lunge_mp.analysis import connection_waits
 from lunge_mp.analysis.guardrails import Event
-from lunge_mp.coordinator import limits, prestart, queue_monitor, timeline, warmup
+from lunge_mp import oslimits
+from lunge_mp.coordinator import prestart, queue_monitor, timeline, warmup
 from lunge_mp.coordinator.arrival_ledger import ArrivalLedger
 from lunge_mp.coordinator.control import RunControl
 from lunge_mp.coordinator.guarding import RunGuard
@@ -181,8 +182,8 @@ class Coordinator(WorkerHealth, LoadDealer):
     # --- the run -------------------------------------------------------------------------
     async def run(self) -> RunOutcome:
         loop = asyncio.get_running_loop()
-        soft, _ = limits.raise_nofile()           # before spawning: workers inherit it
-        problem = limits.nofile_warning(self.worker_plan, self.pool.count, soft)
+        soft, _ = oslimits.raise_nofile()         # before spawning: workers inherit it
+        problem = oslimits.nofile_warning(self.worker_plan, self.pool.count, soft)
         if problem:
             self.log(problem)
         ctx = zmq.asyncio.Context()
