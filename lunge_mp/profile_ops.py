@@ -61,10 +61,9 @@ def _too_big(size: int, what: str) -> ConfigError:
 def run_problems(plan: Plan) -> list[str]:
     """What keeps a valid plan from running (runner.explain checks the same)."""
     from lunge_mp.analysis.guardrails import plan_problems
-    from lunge_mp.coordinator import timeline
     from lunge_mp.scenario.preflight import unknown_template_names
 
-    return timeline.unsupported(plan) + unknown_template_names(plan) + plan_problems(plan)
+    return unknown_template_names(plan) + plan_problems(plan)
 
 
 def check_shape(doc: Any, source: str = "") -> None:

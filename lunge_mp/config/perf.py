@@ -73,12 +73,11 @@ def validate_file(path: str, overrides: Mapping[str, str] | None = None) -> str 
     v2: the whole config, its data files and its templates. v1: every section, and every
     performance test translated in every environment.
     """
-    from lunge_mp.coordinator import timeline
     from lunge_mp.runner import explain
     from lunge_mp.scenario.preflight import unknown_template_names, unsafe_head_values
 
     def run_problems(plan: Plan) -> list[str]:
-        return timeline.unsupported(plan) + unknown_template_names(plan) + unsafe_head_values(plan)
+        return unknown_template_names(plan) + unsafe_head_values(plan)
 
     try:
         doc = load_config_document(path, None, overrides)

@@ -27,7 +27,7 @@ import concurrent.futures
 import signal
 from dataclasses import dataclass, field
 
-from lunge_mp.coordinator import timeline
+from lunge_mp.schedule import timeline
 from lunge_mp.coordinator.lifecycle import ITERATION_EXECUTORS, Phase
 from lunge_mp.exit_codes import ExitCode
 from lunge_mp.protocol import messages as m

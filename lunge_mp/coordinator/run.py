@@ -27,7 +27,7 @@ import zmq.asyncio
 from lunge_mp.analysis import connection_waits
 from lunge_mp.analysis.guardrails import Event
 from lunge_mp import oslimits
-from lunge_mp.coordinator import prestart, queue_monitor, timeline, warmup
+from lunge_mp.coordinator import prestart, queue_monitor, warmup
 from lunge_mp.coordinator.arrival_ledger import ArrivalLedger
 from lunge_mp.coordinator.control import RunControl
 from lunge_mp.coordinator.guarding import RunGuard
@@ -43,7 +43,9 @@ from lunge_mp.plan import Plan
 from lunge_mp.protocol import messages as m
 from lunge_mp.protocol.session import ProtocolError, State, WorkerSession
 from lunge_mp.report.redis_metrics import redis_request_keys
+from lunge_mp.schedule import timeline
 from lunge_mp.schedule.random_arrivals import clock_for
+from lunge_mp.schedule.scenario_rate import rate_fn
 
 TICK_S = 0.05
 GC_EVERY_S = 10.0            # merged HDR histograms are cyclic garbage: collect it (memory stays flat)
@@ -88,7 +90,7 @@ class Coordinator(WorkerHealth, LoadDealer):
         self.stop_requested: str | None = None
         self.hard_stop = False
         self.outcome.arrival_processes = timeline.arrival_processes(self.worker_plan, self.run_id)
-        self.clocks = {s.name: clock_for(timeline.target_fn(s), **self.outcome.arrival_processes[s.name])
+        self.clocks = {s.name: clock_for(rate_fn(s), **self.outcome.arrival_processes[s.name])
                        for s in self.worker_plan.scenarios if s.is_open}
         for note in self.guard.start_notes(self.outcome.planned_s, self.clocks):
             self.log(note)
