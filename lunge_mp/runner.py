@@ -18,7 +18,6 @@ from lunge_mp.analysis.thresholds import evaluate
 from lunge_mp.analysis.verdict import observe, verdicts
 from lunge_mp.analysis.window_judge import WindowJudge
 from lunge_mp.config import ConfigError, load_plan
-from lunge_mp.coordinator import warmup
 from lunge_mp.coordinator.control import RunControl, mark_results
 from lunge_mp.coordinator.run import Coordinator
 from lunge_mp.exit_codes import ExitCode
@@ -31,7 +30,7 @@ from lunge_mp.report.console import LiveView, live_line, print_summary
 from lunge_mp.report.outputs import FLAGS, check_writable, write_reports
 from lunge_mp.report.results import all_failed_warning, build_results, live_results
 from lunge_mp.scenario.preflight import unknown_template_names, unsafe_head_values
-from lunge_mp.schedule import timeline
+from lunge_mp.schedule import timeline, warmup
 from lunge_mp.store import record_after_run
 from lunge_mp.store.history import store_problem
 from lunge_mp.textsafe import escape

@@ -21,11 +21,11 @@ from lunge_mp.analysis.guardrails import plan_problems
 from lunge_mp.config import ConfigError
 from lunge_mp.config.loader import parse_text
 from lunge_mp.config.validate import plan_from_dict
-from lunge_mp.coordinator import warmup
 from lunge_mp.coordinator.lifecycle import Lifecycle
 from lunge_mp.plan import Plan
 from lunge_mp.redact import Redactor, mask_url_credentials
 from lunge_mp.scenario.preflight import unknown_template_names
+from lunge_mp.schedule import warmup
 from lunge_mp.schedule.capped_rate import peak_rate
 from lunge_mp.schedule.scenario_rate import rate_fn
 

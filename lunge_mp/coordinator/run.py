@@ -27,7 +27,7 @@ import zmq.asyncio
 from lunge_mp.analysis import connection_waits
 from lunge_mp.analysis.guardrails import Event
 from lunge_mp import oslimits
-from lunge_mp.coordinator import prestart, queue_monitor, warmup
+from lunge_mp.coordinator import prestart, queue_monitor
 from lunge_mp.coordinator.arrival_ledger import ArrivalLedger
 from lunge_mp.coordinator.control import RunControl
 from lunge_mp.coordinator.guarding import RunGuard
@@ -43,7 +43,7 @@ from lunge_mp.plan import Plan
 from lunge_mp.protocol import messages as m
 from lunge_mp.protocol.session import ProtocolError, State, WorkerSession
 from lunge_mp.report.redis_metrics import redis_request_keys
-from lunge_mp.schedule import timeline
+from lunge_mp.schedule import timeline, warmup
 from lunge_mp.schedule.random_arrivals import clock_for
 from lunge_mp.schedule.scenario_rate import rate_fn
 
@@ -75,6 +75,7 @@ class Coordinator(WorkerHealth, LoadDealer):
         self.guard.live_workers = self.live_workers    # maxTotalRequests leases: who holds them
         self.worker_plan = self.guard.worker_plan     # what workers run: warmups + the test
         self.warm_aggregate = Aggregate(run_id=self.run_id) if plan.options.warmup else None
+        self.warm_names = warmup.names(self.worker_plan)   # their deltas go to warm_aggregate
         for agg in self._aggregates():      # which requests are Redis commands (redis_* metrics)
             agg.redis_requests = redis_request_keys(self.worker_plan)
         self.lifecycle = Lifecycle(plan, warmup.scenarios(plan), warmup.offset(plan))
@@ -411,13 +412,13 @@ class Coordinator(WorkerHealth, LoadDealer):
         if self.warm_aggregate is None:
             return self.aggregate.add(report)
         warm = msgspec.structs.replace(
-            report, series=[d for d in report.series if warmup.is_warmup(d.scenario)],
-            counters=[d for d in report.counters if warmup.is_warmup(d.scenario)],
-            scenarios=[d for d in report.scenarios if warmup.is_warmup(d.scenario)])
+            report, series=[d for d in report.series if d.scenario in self.warm_names],
+            counters=[d for d in report.counters if d.scenario in self.warm_names],
+            scenarios=[d for d in report.scenarios if d.scenario in self.warm_names])
         main = msgspec.structs.replace(
-            report, series=[d for d in report.series if not warmup.is_warmup(d.scenario)],
-            counters=[d for d in report.counters if not warmup.is_warmup(d.scenario)],
-            scenarios=[d for d in report.scenarios if not warmup.is_warmup(d.scenario)])
+            report, series=[d for d in report.series if d.scenario not in self.warm_names],
+            counters=[d for d in report.counters if d.scenario not in self.warm_names],
+            scenarios=[d for d in report.scenarios if d.scenario not in self.warm_names])
         return self.warm_aggregate.add(warm) + self.aggregate.add(main)
 
     async def _finish(self) -> None:
