@@ -128,7 +128,7 @@ def test_command(config: str, environment: str | None, suite: str | None, reques
 
 
 def _timeout(text: str | None) -> float | None:
-    from lunge_mp.config.durations import parse_duration
+    from lunge_mp.units import parse_duration
 
     if text is None:
         return None

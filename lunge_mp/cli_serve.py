@@ -20,7 +20,7 @@ from lunge_mp.exit_codes import ExitCode
 def _duration(ctx, param, value):
     if value is None:
         return None
-    from lunge_mp.config.durations import parse_duration   # lazily: `lunge-mp run` starts faster
+    from lunge_mp.units import parse_duration   # lazily: `lunge-mp run` starts faster
 
     try:
         return parse_duration(value)

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from lunge_mp.config import limits
-from lunge_mp.config.durations import parse_duration
+from lunge_mp.units import parse_duration
 from lunge_mp.config.errors import Errors, describe, join
 
 _MISSING: Any = object()

@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from lunge_mp.config.durations import parse_duration
+from lunge_mp.units import parse_duration
 from lunge_mp.config.errors import Errors, describe, index
 from lunge_mp.config.fields import Fields, as_number
 from lunge_mp.config.statuses import parse_expected

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lunge_mp.config import limits
-from lunge_mp.config.durations import parse_duration
+from lunge_mp.units import parse_duration
 from lunge_mp.config.errors import Errors, describe
 from lunge_mp.config.fields import Fields, as_int, as_number, suggest
 
