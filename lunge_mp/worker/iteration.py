@@ -240,7 +240,7 @@ class ScenarioRunner:
         self.per_vu = plan.settings.connections == "perVU"
         if plan.settings.http_debug:   # --http-debug: the first exchanges printed; off, no cost
             from lunge_mp.worker.http_debug import attach
-            attach(self, plan, worker)
+            attach([r for r in self.requests if isinstance(r, CompiledRequest)], self.name, recorder, plan, worker)
 
     def _feeders(self, plan: Plan, worker: int, workers: int) -> list[Feeder]:
         """The feeders of the data sources this scenario's templates name."""
