@@ -38,7 +38,7 @@ def _load(config: str, environment: str | None, suite: str | None, request: str 
     from lunge_mp.config.v1_read import load_config_document
     from lunge_mp.config.validate import plan_from_dict
     from lunge_mp.functional.suite import build_suite, ensure_v1
-    from lunge_mp.runner import explain
+    from lunge_mp.explain import explain
 
     from lunge_mp.functional.suite import v1_paths
     from lunge_mp.scenario.preflight import unknown_template_names
@@ -249,7 +249,7 @@ def _run_doc(doc: dict[str, Any], request: str, timeout: float, verbose: bool) -
     from lunge_mp.config.validate import plan_from_dict
     from lunge_mp.functional.runner import run_suite
     from lunge_mp.functional.suite import build_suite
-    from lunge_mp.runner import explain
+    from lunge_mp.explain import explain
 
     try:
         built = build_suite(doc, "cli", None, request, source="the command line")

@@ -14,7 +14,8 @@ readers and the error collector).
 from lunge_mp.units import parse_duration
 from lunge_mp.config.envexpand import expand_env
 from lunge_mp.config.errors import ConfigError
-from lunge_mp.config.loader import load_plan, parse_text
+from lunge_mp.config.loader import parse_text
+from lunge_mp.config.v1_read import load_plan
 from lunge_mp.config.validate import plan_from_dict
 
 __all__ = ["ConfigError", "expand_env", "load_plan", "parse_duration", "parse_text", "plan_from_dict"]

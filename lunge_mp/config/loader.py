@@ -1,4 +1,5 @@
-"""`load_plan`: file → text → `${VAR}` expansion → YAML/JSON document → Plan.
+"""File → text → `${VAR}` expansion → YAML/JSON document → Plan (`load_plan`, in v1_read.py,
+reads a file that may also be a Lunge v1 one).
 
 This is the only part of lunge_mp.config that touches the file system or the environment
 (the config file, and the CSV files of `data:` sources, resolved against the config's folder).
@@ -40,22 +41,6 @@ YAML_SUFFIXES = (".yaml", ".yml")
 JSON_SUFFIXES = (".json",)
 
 
-def load_plan(path: str | os.PathLike[str], overrides: dict[str, str] | None = None,
-              environ: Mapping[str, str] | None = None,
-              thresholds: Mapping[str, list[str]] | None = None) -> Plan:
-    """Read, expand, parse and validate the config at `path`.
-
-    `overrides` (the CLI's `-e KEY=VALUE`) win over `environ` (default: os.environ) for
-    `${KEY}` references, and also replace `variables.KEY` when the file defines it.
-    """
-    source = str(path)
-    overrides = dict(overrides or {})
-    from lunge_mp.config.v1_read import load_config_document   # v1's `${name}` from its environment
-
-    return plan_from_document(load_config_document(source, None, overrides, environ), source, overrides,
-                              thresholds)
-
-
 def plan_from_document(doc: Any, source: str, overrides: Mapping[str, str] | None = None,
                        thresholds: Mapping[str, list[str]] | None = None) -> Plan:
     """load_plan after the file is read (`validate` parses it once): a v2 document → its Plan."""
@@ -70,10 +55,20 @@ def plan_from_document(doc: Any, source: str, overrides: Mapping[str, str] | Non
     if unused:
         raise ConfigError(unused, source)
     if thresholds:      # `run --threshold`: added to the file's own, validated with them
-        from lunge_mp.config.perf import with_thresholds
         doc = with_thresholds(doc, thresholds)
     plan = plan_from_dict(override_variables(doc, overrides), source=source)
     return resolve_data_files(plan, Path(source).resolve().parent)
+
+
+def with_thresholds(doc: Any, thresholds: Mapping[str, list[str]] | None) -> Any:
+    """The document with --threshold METRIC:EXPR entries added to its own (both apply)."""
+    if not thresholds or not isinstance(doc, Mapping):
+        return doc
+    merged = dict(doc.get("thresholds") or {}) if isinstance(doc.get("thresholds"), Mapping) else {}
+    for metric, exprs in thresholds.items():
+        own = merged.get(metric, [])
+        merged[metric] = (own if isinstance(own, list) else [own]) + list(exprs)
+    return {**doc, "thresholds": merged}
 
 
 def unused_overrides(text: str, doc: Any, overrides: Mapping[str, str]) -> list[str]:
