@@ -257,7 +257,7 @@ def perf(config: str | None, environment: str | None, test: str | None, request:
     """
     prestart.start(workers or os.cpu_count() or 1)     # their start-up overlaps reading the config
     from lunge_mp.config import ConfigError, plan_from_dict
-    from lunge_mp.config.perf import plan_from_file
+    from lunge_mp.cli_config import plan_from_file
     from lunge_mp.config.quick import flag_errors, quick_config
     from lunge_mp.cli_run import execute_plan
     from lunge_mp.explain import explain
@@ -319,7 +319,7 @@ def validate(config: str, env: tuple[str, ...], env_file: str | None) -> None:
       lunge-mp validate configs/demo.yaml
       lunge-mp validate test.yaml --env-file staging.env
     """
-    from lunge_mp.config.perf import validate_file
+    from lunge_mp.cli_config import validate_file
 
     summary = validate_file(config, env_pairs(env, env_file))
     if summary is None:

@@ -1,6 +1,6 @@
 """`lunge-mp perf -c FILE` and `lunge-mp validate FILE`: a config file of either version → Plan.
 
-Like loader.py, this reads files; the translation itself is in v1.py (pure).
+Like config/loader.py, this reads files; the translation itself is in config/v1.py (pure).
 """
 
 from __future__ import annotations
