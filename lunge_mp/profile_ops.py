@@ -28,7 +28,6 @@ from typing import Any
 import msgspec
 
 from lunge_mp.config.errors import ConfigError
-from lunge_mp.config.fields import suggest
 from lunge_mp.config.loader import (load_document, override_variables, read_text, resolve_data_files,
                                      unused_overrides, with_thresholds)
 from lunge_mp.config.safe_load import TooLarge, check_tree
@@ -40,6 +39,7 @@ from lunge_mp.store import profile_secrets
 from lunge_mp.store.audit import AuditLog
 from lunge_mp.store.profile_crypto import KeyRing
 from lunge_mp.store.profiles import ProfileStore, ProfileVersion
+from lunge_mp.suggest import suggest
 
 MAX_CONFIG_BYTES = 1 << 20      # 1 MiB: the API's body limit too
 

@@ -8,7 +8,7 @@ ConfigError at the end, so one run of the tool shows everything that is wrong wi
 
 from __future__ import annotations
 
-from lunge_mp.config.limits import ERRORS_SHOWN
+from lunge_mp.limits import ERRORS_SHOWN
 from lunge_mp.units import describe as describe   # every validator names wrong values with it
 
 

@@ -9,7 +9,7 @@ YAML. Parse errors carry the line and column. A YAML file with several documents
 read as Lunge reads it: the first document, with a warning when the others hold anything. YAML duplicate keys are errors: PyYAML would
 keep the last one silently, and a duplicated scenario name would quietly drop a scenario.
 
-No file can exhaust memory or time (config/limits.py): a config must be a regular file of at
+No file can exhaust memory or time (limits.py): a config must be a regular file of at
 most CONFIG_BYTES (also after `${VAR}` expansion), and safe_load.py bounds what its document
 expands to before building it.
 """
@@ -27,15 +27,15 @@ from typing import Any
 import msgspec
 import yaml
 
-from lunge_mp.config import limits
+from lunge_mp import limits
 from lunge_mp.config.envexpand import expand_env, referenced_names
 from lunge_mp.config.errors import ConfigError, Errors
-from lunge_mp.config.fields import suggest
 from lunge_mp.config.safe_load import DuplicateKey, TooLarge, UniqueKeyLoader, check_yaml, load_json
 from lunge_mp.config.v1 import is_v1
 from lunge_mp.config.validate import plan_from_dict
 from lunge_mp.plan import DataSource, Plan
 from lunge_mp.scenario.data import DataFileError, read_table
+from lunge_mp.suggest import suggest
 
 YAML_SUFFIXES = (".yaml", ".yml")
 JSON_SUFFIXES = (".json",)

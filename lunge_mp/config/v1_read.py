@@ -16,7 +16,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from lunge_mp.config import limits
+from lunge_mp import limits
 from lunge_mp.config.envexpand import expand_env
 from lunge_mp.config.errors import ConfigError
 from lunge_mp.config.loader import detect_format, load_document, parse_text, plan_from_document, read_text

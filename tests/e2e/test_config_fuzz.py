@@ -21,7 +21,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lunge_mp.config import limits
+from lunge_mp import limits
 from lunge_mp.schedule import warmup
 from lunge_mp.coordinator.guarding import RunGuard
 from lunge_mp.plan import Plan
