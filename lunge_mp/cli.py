@@ -29,6 +29,7 @@ http_debug_option = click.option(
          "and headers, status and headers; =full adds the bodies (2 KB each). Secrets are masked.")
 
 
+
 class _HttpDebugCommand(click.Command):
     """A bare `--http-debug` means `--http-debug=headers`: it never takes the next argument
     (`run --http-debug test.yaml`, as k6 users type it) as its value."""
