@@ -11,49 +11,11 @@ import click
 from lunge_mp import __version__
 from lunge_mp.coordinator import prestart
 from lunge_mp.cli_history import COMMANDS
+from lunge_mp.cli_flags import env_pairs, threshold_flags
 from lunge_mp.cli_lunge import COMMANDS as LUNGE_COMMANDS
 from lunge_mp.cli_serve import add_serve_commands
 from lunge_mp.cli_selftest import selftest
-
-EXIT_INVALID_CONFIG = 104
-
-
-def _parse_env(pairs: tuple[str, ...], env_file: str | None = None) -> dict[str, str]:
-    """`--env-file` lines first, then each `-e KEY=VALUE` (the command line wins)."""
-    out = _read_env_file(env_file) if env_file else {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"'{pair}' is not KEY=VALUE", param_hint="-e/--env")
-        out[key] = value
-    return out
-
-
-def _read_env_file(path: str) -> dict[str, str]:
-    """KEY=VALUE lines (docker's --env-file and dotenv): `#` comments and blank lines skipped,
-    an optional `export ` prefix, one pair of surrounding quotes removed."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read(1_000_001)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise click.BadParameter(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}",
-                                 param_hint="--env-file") from None
-    if len(text) > 1_000_000:
-        raise click.BadParameter(f"{path} is over 1 MB; an env file holds KEY=VALUE lines",
-                                 param_hint="--env-file")
-    out = {}
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.removeprefix("export ").partition("=")
-        key, value = key.strip(), value.strip()
-        if not sep or not key.isidentifier():
-            raise click.BadParameter(f"{path} line {lineno}: not KEY=VALUE", param_hint="--env-file")
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        out[key] = value
-    return out
+from lunge_mp.exit_codes import ExitCode
 
 
 env_file_option = click.option(
@@ -97,10 +59,10 @@ class _Group(click.Group):
             return super().main(*args, standalone_mode=False, **kwargs)
         except click.exceptions.Abort:
             click.echo("aborted", err=True)
-            sys.exit(1)
+            sys.exit(ExitCode.INTERNAL)
         except click.ClickException as exc:
             exc.show()
-            sys.exit(EXIT_INVALID_CONFIG if isinstance(exc, click.UsageError) else exc.exit_code)
+            sys.exit(ExitCode.INVALID_INPUT if isinstance(exc, click.UsageError) else exc.exit_code)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
 
@@ -210,17 +172,17 @@ def run(config: str | None, json_path: str | None, html_path: str | None, csv_pa
 
         if config is not None or v1_config is None:
             raise click.UsageError("give either CONFIG (a v2 load test) or -c FILE with -r/-s (Lunge v1)")
-        _parse_env(v1_vars)     # KEY=VALUE, or a usage error
+        env_pairs(v1_vars)     # KEY=VALUE, or a usage error
         sys.exit(run_v1(v1_config, env + v1_vars, v1_suite, v1_request, verbose))
     if config is None:
         raise click.UsageError("Missing argument 'CONFIG': lunge-mp run CONFIG (or, Lunge v1: lunge-mp run -c FILE -e ENV -r REQUEST)")
     prestart.start(workers or os.cpu_count() or 1)     # their start-up overlaps reading the config
-    from lunge_mp.runner import execute
+    from lunge_mp.cli_run import execute
 
-    overrides = _parse_env(env, env_file)
+    overrides = env_pairs(env, env_file)
     sys.exit(execute(config, overrides=overrides, workers=workers or os.cpu_count() or 1, quiet=quiet,
                      outputs=_outputs(json_path, html_path, csv_path, junit_path), record=not no_history,
-                     thresholds=_thresholds(thresholds), dashboard=dashboard, http_debug=http_debug))
+                     thresholds=threshold_flags(thresholds), dashboard=dashboard, http_debug=http_debug))
 
 
 @main.command(cls=_HttpDebugCommand, short_help="Run a Lunge v1 test or request, or a quick test of one URL.")
@@ -296,9 +258,10 @@ def perf(config: str | None, environment: str | None, test: str | None, request:
     """
     prestart.start(workers or os.cpu_count() or 1)     # their start-up overlaps reading the config
     from lunge_mp.config import ConfigError, plan_from_dict
-    from lunge_mp.config.perf import plan_from_file
+    from lunge_mp.cli_config import plan_from_file
     from lunge_mp.config.quick import flag_errors, quick_config
-    from lunge_mp.runner import EXIT_INVALID_CONFIG, execute_plan, explain
+    from lunge_mp.cli_run import execute_plan
+    from lunge_mp.explain import explain
 
     v1_flags = {"-e/--environment": environment, "-p/--performance": test, "-r/--request": request,
                 "-s/--suite": suite,
@@ -313,7 +276,7 @@ def perf(config: str | None, environment: str | None, test: str | None, request:
     if wrong:
         raise click.UsageError(f"{', '.join(wrong)} only appl{'ies' if len(wrong) == 1 else 'y'} "
                                f"{'with --url' if config else 'with -c FILE (a Lunge v1 file)'}")
-    extra = _thresholds(thresholds)
+    extra = threshold_flags(thresholds)
     source = config or "the perf options"
     try:
         if config is not None:
@@ -333,7 +296,7 @@ def perf(config: str | None, environment: str | None, test: str | None, request:
             exc.errors = flag_errors(exc.errors)
         plan = explain(source, None, exc)
     if plan is None:
-        sys.exit(EXIT_INVALID_CONFIG)
+        sys.exit(ExitCode.INVALID_INPUT)
     if http_debug:      # workers print their first exchanges (worker/http_debug.py)
         from lunge_mp.worker.http_debug import with_http_debug
         plan = with_http_debug(plan, http_debug)
@@ -357,12 +320,11 @@ def validate(config: str, env: tuple[str, ...], env_file: str | None) -> None:
       lunge-mp validate configs/demo.yaml
       lunge-mp validate test.yaml --env-file staging.env
     """
-    from lunge_mp.config.perf import validate_file
-    from lunge_mp.runner import EXIT_INVALID_CONFIG
+    from lunge_mp.cli_config import validate_file
 
-    summary = validate_file(config, _parse_env(env, env_file))
+    summary = validate_file(config, env_pairs(env, env_file))
     if summary is None:
-        sys.exit(EXIT_INVALID_CONFIG)
+        sys.exit(ExitCode.INVALID_INPUT)
     from lunge_mp.textsafe import escape
 
     click.echo(escape(f"ok: {config}: {summary}"))
@@ -375,17 +337,6 @@ def _pairs(items: tuple[str, ...], sep: str, hint: str) -> dict[str, str]:
         if not found or not key.strip():
             raise click.BadParameter(f"'{item}' is not NAME{sep}VALUE", param_hint=hint)
         out[key.strip()] = value.strip()
-    return out
-
-
-def _thresholds(items: tuple[str, ...]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for item in items:
-        metric, found, expr = item.partition(":")
-        if not found:
-            raise click.BadParameter(f"'{item}' is not METRIC:EXPRESSION, e.g. http_req_duration:p(95)<500",
-                                     param_hint="--threshold")
-        out.setdefault(metric.strip(), []).append(expr.strip())
     return out
 
 
@@ -414,21 +365,21 @@ def report(results: str, html_path: str | None, csv_path: str | None, junit_path
             doc = msgspec.json.decode(f.read())
     except (OSError, msgspec.DecodeError) as exc:
         click.echo(escape(f"error: cannot read {results}: {getattr(exc, 'strerror', None) or exc}"), err=True)
-        sys.exit(EXIT_INVALID_CONFIG)
+        sys.exit(ExitCode.INVALID_INPUT)
     if not isinstance(doc, dict) or "schemaVersion" not in doc or "metrics" not in doc:
         click.echo(escape(f"error: {results} is not a lunge-mp results file (no schemaVersion/metrics)"), err=True)
-        sys.exit(EXIT_INVALID_CONFIG)
+        sys.exit(ExitCode.INVALID_INPUT)
     paths = {fmt: p for fmt, p in (("html", html_path), ("csv", csv_path), ("junit", junit_path)) if p}
     problem = check_writable(paths)
     if problem:
         click.echo(escape(f"error: {problem}"), err=True)
-        sys.exit(EXIT_INVALID_CONFIG)
+        sys.exit(ExitCode.INVALID_INPUT)
     try:
         written = write_reports(doc, paths)
     except (KeyError, TypeError, ValueError) as exc:
         click.echo(escape(f"error: {results} lacks what the reports need ({type(exc).__name__}: {exc}); "
                           f"was it written by another version?"), err=True)
-        sys.exit(EXIT_INVALID_CONFIG)
+        sys.exit(ExitCode.INVALID_INPUT)
     if not quiet:
         print_summary(doc, written=written)
 
@@ -458,7 +409,7 @@ def target(host: str, port: int, port_short: int | None, workers: int) -> None:
         run_target(host=host, port=port, workers=workers)
     except OSError as exc:
         click.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
-        sys.exit(1)
+        sys.exit(ExitCode.INTERNAL)
 
 
 for _command in COMMANDS + LUNGE_COMMANDS:   # baseline, compare, history, record; test, get, post, put, delete

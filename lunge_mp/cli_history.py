@@ -17,14 +17,12 @@ from pathlib import Path
 import click
 
 from lunge_mp.analysis.compare import RuleError, compare as compare_runs, parse_rules, validate_results
+from lunge_mp.exit_codes import ExitCode
 from lunge_mp.report.compare_view import baselines_table, format_comparison, history_table, run_brief
 from lunge_mp.safe_output import output_problem, write_atomic
 from lunge_mp.store.history import ENV_VAR, Store, StoreBusy, StoreError
 from lunge_mp.textsafe import escape
 
-EXIT_OK = 0
-EXIT_REGRESSED = 99        # the thresholds-failed code: a regression fails a nightly the same way
-EXIT_BAD_INPUT = 104
 
 STORE_HELP = ("History database file. Default: $XDG_DATA_HOME/lunge_mp/history.db, "
               "or ~/.local/share/lunge_mp/history.db.")
@@ -44,13 +42,13 @@ class _OneLine(click.ClickException):
 class BadInput(_OneLine):
     """Unknown baseline, unreadable results file, bad rules, unusable store: exit 104."""
 
-    exit_code = EXIT_BAD_INPUT
+    exit_code = ExitCode.INVALID_INPUT
 
 
 class Failure(_OneLine):
     """Not the input's fault (the store stayed locked by another process): exit 1."""
 
-    exit_code = 1
+    exit_code = ExitCode.INTERNAL
 
 
 class _Command(click.Command):
@@ -274,7 +272,7 @@ def compare(results: str, baseline_name: str, rules_text: str | None, rules_old:
                 write_atomic(json_out, (json.dumps(cmp.to_dict(), indent=2) + "\n").encode())
             except OSError as exc:
                 raise BadInput(f"cannot write {json_out}: {exc.strerror or exc}") from None
-    sys.exit(EXIT_REGRESSED if cmp.regressed else EXIT_OK)
+    sys.exit(ExitCode.FAILED if cmp.regressed else ExitCode.OK)
 
 
 # -- history / record -------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 99, 104
+from lunge_mp.exit_codes import ExitCode
 
 
 def _variables(pairs: tuple[str, ...], hint: str) -> dict[str, str]:
@@ -38,7 +38,7 @@ def _load(config: str, environment: str | None, suite: str | None, request: str 
     from lunge_mp.config.v1_read import load_config_document
     from lunge_mp.config.validate import plan_from_dict
     from lunge_mp.functional.suite import build_suite, ensure_v1
-    from lunge_mp.runner import explain
+    from lunge_mp.explain import explain
 
     from lunge_mp.functional.suite import v1_paths
     from lunge_mp.scenario.preflight import unknown_template_names
@@ -103,7 +103,7 @@ def test_command(config: str, environment: str | None, suite: str | None, reques
     seconds = _timeout(timeout)
     loaded = _load(config, environment, suite, request, test_name, _variables(variables, "--var"))
     if loaded is None:
-        sys.exit(EXIT_INVALID)
+        sys.exit(ExitCode.INVALID_INPUT)
     built, plan = loaded
     text = fmt == "text"
     if text:
@@ -123,12 +123,12 @@ def test_command(config: str, environment: str | None, suite: str | None, reques
                 _write(path, render(result))
             except OSError as exc:
                 click.echo(f"error: cannot write {path}: {exc.strerror or exc}", err=True)
-                sys.exit(1)
-    sys.exit(EXIT_OK if result.passed else EXIT_FAILED)
+                sys.exit(ExitCode.INTERNAL)
+    sys.exit(ExitCode.OK if result.passed else ExitCode.FAILED)
 
 
 def _timeout(text: str | None) -> float | None:
-    from lunge_mp.config.durations import parse_duration
+    from lunge_mp.units import parse_duration
 
     if text is None:
         return None
@@ -151,12 +151,12 @@ def run_v1(config: str, environments: tuple[str, ...], suite: str | None, reques
     seconds = _timeout(timeout)
     loaded = _load(config, names[0] if names else None, suite, request, None, overrides)
     if loaded is None:
-        return EXIT_INVALID
+        return ExitCode.INVALID_INPUT
     built, plan = loaded
     from lunge_mp.functional.runner import run_suite
 
     result = run_suite(built, plan, seconds, on_step=lambda step: _show(step, verbose))
-    return EXIT_OK if result.passed else EXIT_FAILED
+    return ExitCode.OK if result.passed else ExitCode.FAILED
 
 
 def _show(step: Any, verbose: bool) -> None:
@@ -249,16 +249,16 @@ def _run_doc(doc: dict[str, Any], request: str, timeout: float, verbose: bool) -
     from lunge_mp.config.validate import plan_from_dict
     from lunge_mp.functional.runner import run_suite
     from lunge_mp.functional.suite import build_suite
-    from lunge_mp.runner import explain
+    from lunge_mp.explain import explain
 
     try:
         built = build_suite(doc, "cli", None, request, source="the command line")
         plan = plan_from_dict(built.document, source="the command line")
     except ConfigError as exc:
         explain("the command line", None, exc)
-        return EXIT_INVALID
+        return ExitCode.INVALID_INPUT
     result = run_suite(built, plan, timeout, on_step=lambda step: _show(step, verbose))
-    return EXIT_OK if result.passed else EXIT_FAILED
+    return ExitCode.OK if result.passed else ExitCode.FAILED
 
 
 COMMANDS = (test_command, *(_verb(m) for m in ("GET", "POST", "PUT", "DELETE")))

@@ -4,7 +4,7 @@ Commands only: arguments in, ProfileStore / profile_ops calls, text and exit cod
 profile lives in the history store (`--store`, `$LUNGE_MP_STORE`); its secrets are encrypted
 with the profile key (store/profile_crypto.py); every change and run goes to the audit log.
 `profile run` takes the flags of `lunge-mp run` (the same click parameters) and runs through
-the same code path (runner.execute_plan).
+the same code path (cli_run.execute_plan).
 
 Exit codes: 0 done, 104 bad input (invalid config, bad name, unknown profile, duplicate import,
 a secret that cannot be read: nothing is sent), 1 the store stayed locked; `profile run` exits
@@ -23,19 +23,19 @@ import click
 
 from lunge_mp.cli_history import STORE_HELP, BadInput, Failure
 from lunge_mp.config.errors import ConfigError
+from lunge_mp.exit_codes import ExitCode
 from lunge_mp.store.audit import AuditLog, default_audit_path
 from lunge_mp.store.history import ENV_VAR, StoreBusy, StoreError, default_store_path
 from lunge_mp.store.profile_crypto import ENV_VAR as KEY_ENV_VAR, KeyRing, new_key_text
 from lunge_mp.store.profiles import ProfileStore, SecretUnreadable, read_export
 
-EXIT_BAD_INPUT = 104
 MAX_EXPORT_BYTES = 2 << 20      # a config (1 MiB at most) plus its encrypted secrets
 
 
 class _Lines(click.ClickException):
     """An expected failure of several lines (config problems, unreadable secrets): exit 104."""
 
-    exit_code = EXIT_BAD_INPUT
+    exit_code = ExitCode.INVALID_INPUT
 
     def __init__(self, head: str, lines: list[str]) -> None:
         super().__init__(head)
@@ -151,7 +151,7 @@ def save(name: str, config: str, description: str | None, tags: tuple[str, ...],
       lunge-mp profile save checkout checkout.yaml -e BASE_URL=https://staging.example.com
       lunge-mp profile save checkout checkout.yaml --tag nightly --environment staging --field team=web
     """
-    from lunge_mp.cli import _parse_env
+    from lunge_mp.cli_flags import env_pairs
     from lunge_mp.profile_ops import read_config_file
     from lunge_mp.store.profiles import check_name
 
@@ -159,7 +159,7 @@ def save(name: str, config: str, description: str | None, tags: tuple[str, ...],
     check_name(name)
     meta_given = any(v is not None for v in (environment, purpose, expected_load)) or dependencies or fields
     try:
-        doc = read_config_file(config, _parse_env(env, env_file))
+        doc = read_config_file(config, env_pairs(env, env_file))
     except ConfigError:
         ctx.record("profile.save", outcome="refused", name=name, config=config)
         raise
@@ -366,7 +366,7 @@ def run(name: str, version: int | None, store_path: str | None, **flags) -> None
       lunge-mp profile run checkout --version 3 -q --out results.json -e api_key=$KEY
     """
     from lunge_mp.profile_ops import config_for_run
-    from lunge_mp.runner import execute_plan
+    from lunge_mp.cli_run import execute_plan
 
     ignored = [k for k, v in flags.items() if k not in RUN_KWARGS and v not in (None, False, ())]
     if ignored:
@@ -374,10 +374,10 @@ def run(name: str, version: int | None, store_path: str | None, **flags) -> None
     ctx = _Context(store_path)
     with ctx.store() as store:
         found = store.get(name, version)
-    from lunge_mp.cli import _parse_env, _thresholds     # run's own readers of -e, --env-file, --threshold
-    overrides = _parse_env(flags.get("env", ()), flags.get("env_file"))
+    from lunge_mp.cli_flags import env_pairs, threshold_flags     # run's own readers of -e, --env-file, --threshold
+    overrides = env_pairs(flags.get("env", ()), flags.get("env_file"))
     try:
-        _, plan = config_for_run(found, ctx.keys, overrides, _thresholds(flags.get("thresholds", ())))
+        _, plan = config_for_run(found, ctx.keys, overrides, threshold_flags(flags.get("thresholds", ())))
     except (StoreError, ConfigError):
         ctx.record("profile.run", outcome="refused", name=found.name, version=found.version,
                    profile_id=found.id)

@@ -14,14 +14,13 @@ from pathlib import Path
 
 import click
 
-
-EXIT_INVALID = 104
+from lunge_mp.exit_codes import ExitCode
 
 
 def _duration(ctx, param, value):
     if value is None:
         return None
-    from lunge_mp.config.durations import parse_duration   # lazily: `lunge-mp run` starts faster
+    from lunge_mp.units import parse_duration   # lazily: `lunge-mp run` starts faster
 
     try:
         return parse_duration(value)
@@ -82,17 +81,17 @@ def serve(host: str, port: int, token_file: str | None, max_rate: float, max_dur
         tokens = Tokens.load(token_file)
     except TokenError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_INVALID)
+        sys.exit(ExitCode.INVALID_INPUT)
     if not is_loopback(host) and not tokens:
         click.echo(f"error: --host {host} is not a loopback address: give --token-file or set "
                    f"LUNGE_MP_API_TOKEN, so that only holders of a token can start load", err=True)
-        sys.exit(EXIT_INVALID)
+        sys.exit(ExitCode.INVALID_INPUT)
     hosts = tuple(h.strip() for h in (allowed_hosts or "").split(",") if h.strip())
     for pattern in hosts:
         problem = host_pattern_problem(pattern)
         if problem:
             click.echo(f"error: --allowed-hosts: '{pattern}': {problem}", err=True)
-            sys.exit(EXIT_INVALID)
+            sys.exit(ExitCode.INVALID_INPUT)
     store = default_store_path()
     folder = Path(data_dir) if data_dir else store.parent / "api-runs"
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -105,7 +104,7 @@ def serve(host: str, port: int, token_file: str | None, max_rate: float, max_dur
     except OSError as exc:
         shown = f"[{host}]" if ":" in host else host
         click.echo(f"error: cannot listen on {shown}:{port}: {exc.strerror or exc}", err=True)
-        sys.exit(1)
+        sys.exit(ExitCode.INTERNAL)
 
 
 async def _serve(app, host: str, port: int) -> None:

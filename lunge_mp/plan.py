@@ -135,6 +135,7 @@ class ScenarioPlan(msgspec.Struct, frozen=True):
     tags: dict[str, str] = {}
     data: tuple[DataSource, ...] = ()   # this scenario's own data files (Plan.data: every scenario's)
     rate_cap: float = 0.0       # open model: iterations/s ceiling set at run time by guardrails.maxRate (0 = none)
+    warmup_of: str = ""         # a warmup copy (schedule/warmup.py): the name of the scenario it warms up
 
     @property
     def is_open(self) -> bool:

@@ -28,10 +28,8 @@ from typing import Any
 import msgspec
 
 from lunge_mp.config.errors import ConfigError
-from lunge_mp.config.fields import suggest
 from lunge_mp.config.loader import (load_document, override_variables, read_text, resolve_data_files,
-                                     unused_overrides)
-from lunge_mp.config.perf import with_thresholds
+                                     unused_overrides, with_thresholds)
 from lunge_mp.config.safe_load import TooLarge, check_tree
 from lunge_mp.config.v1 import is_v1
 from lunge_mp.config.validate import plan_from_dict
@@ -41,6 +39,7 @@ from lunge_mp.store import profile_secrets
 from lunge_mp.store.audit import AuditLog
 from lunge_mp.store.profile_crypto import KeyRing
 from lunge_mp.store.profiles import ProfileStore, ProfileVersion
+from lunge_mp.suggest import suggest
 
 MAX_CONFIG_BYTES = 1 << 20      # 1 MiB: the API's body limit too
 
@@ -59,12 +58,11 @@ def _too_big(size: int, what: str) -> ConfigError:
 
 
 def run_problems(plan: Plan) -> list[str]:
-    """What keeps a valid plan from running (runner.explain checks the same)."""
+    """What keeps a valid plan from running (explain.explain checks the same)."""
     from lunge_mp.analysis.guardrails import plan_problems
-    from lunge_mp.coordinator import timeline
     from lunge_mp.scenario.preflight import unknown_template_names
 
-    return timeline.unsupported(plan) + unknown_template_names(plan) + plan_problems(plan)
+    return unknown_template_names(plan) + plan_problems(plan)
 
 
 def check_shape(doc: Any, source: str = "") -> None:

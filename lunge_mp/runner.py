@@ -1,4 +1,5 @@
-"""`lunge-mp run`: config → plan → coordinator → verdict → results, summary and exit code.
+"""A valid plan run: coordinator → verdict → results, reports, history and exit code
+(`lunge-mp run` through cli_run.py, the control plane through api/runs.py).
 
 Whatever happens after the plan is valid, the results gathered so far are written.
 """
@@ -12,43 +13,23 @@ import uvloop
 
 from lunge_mp import capacity
 from lunge_mp.analysis import generator_errors
-from lunge_mp.analysis.guardrails import plan_problems as guardrail_problems
 from lunge_mp.analysis.live_windows import LiveWindows
 from lunge_mp.analysis.thresholds import evaluate
 from lunge_mp.analysis.verdict import observe, verdicts
 from lunge_mp.analysis.window_judge import WindowJudge
-from lunge_mp.config import ConfigError, load_plan
-from lunge_mp.coordinator import timeline, warmup
-from lunge_mp.coordinator.control import RunControl, mark_results
+from lunge_mp.coordinator.control import mark_results
 from lunge_mp.coordinator.run import Coordinator
+from lunge_mp.exit_codes import ExitCode
 from lunge_mp.outcome import RunOutcome
 from lunge_mp.metrics.names import GENERATOR_FAILURE
 from lunge_mp.plan import Plan
-from lunge_mp.redact import Redactor, mask_url_credentials
-from lunge_mp.report.banner import start_banner
-from lunge_mp.report.console import LiveView, live_line, print_summary
-from lunge_mp.report.outputs import FLAGS, check_writable, write_reports
+from lunge_mp.redact import Redactor
+from lunge_mp.report.console import LiveView, live_line
+from lunge_mp.report.outputs import write_reports
 from lunge_mp.report.results import all_failed_warning, build_results, live_results
-from lunge_mp.scenario.preflight import unknown_template_names, unsafe_head_values
+from lunge_mp.schedule import timeline, warmup
 from lunge_mp.store import record_after_run
-from lunge_mp.store.history import store_problem
 from lunge_mp.textsafe import escape
-from lunge_mp.worker import transports
-
-EXIT_OK = 0
-EXIT_THRESHOLDS = 99
-EXIT_INVALID_CONFIG = 104
-EXIT_INVALID_RUN = 113
-EXIT_INTERNAL = 1
-
-
-def load_or_explain(path: str, overrides: dict[str, str],
-                    thresholds: dict[str, list[str]] | None = None) -> Plan | None:
-    """The plan, or None after printing every config error (the caller exits 104)."""
-    try:
-        return explain(path, load_plan(path, overrides=overrides, thresholds=thresholds))
-    except ConfigError as exc:
-        return explain(path, None, exc)
 
 
 def behind_scenarios(per_scenario: dict[str, dict], open_names: list[str]) -> list[str]:
@@ -123,7 +104,7 @@ def _abort_checker(plan: Plan):
             th = broken.threshold
             return (f"threshold {th.metric}: '{th.expression}' crossed in the window "
                     f"{broken.start}-{broken.end + 1}s (observed {broken.observed:g}) and has abortOnFail",
-                    EXIT_THRESHOLDS)
+                    ExitCode.FAILED)
         due = [th for th in on_totals if measured >= th.delay_abort_eval]
         if not due:
             return None
@@ -132,15 +113,15 @@ def _abort_checker(plan: Plan):
             observed = observe(th, live, coord.aggregate.percentile_ms)
             if observed is not None and not evaluate(th, observed):
                 return (f"threshold {th.metric}: '{th.expression}' crossed at {measured:.0f}s "
-                        f"(observed {observed:g}) and has abortOnFail", EXIT_THRESHOLDS)
+                        f"(observed {observed:g}) and has abortOnFail", ExitCode.FAILED)
         return None
     return check
 
 
 def decide(outcome: RunOutcome, results: dict, threshold_results: list[dict]) -> tuple[str, int]:
     """status and exit code: the first abort reason wins, then run validity, then thresholds."""
-    if outcome.abort_code == EXIT_THRESHOLDS:
-        return "failed", EXIT_THRESHOLDS
+    if outcome.abort_code == ExitCode.FAILED:
+        return "failed", ExitCode.FAILED
     if outcome.abort_code is not None:
         return "aborted", outcome.abort_code
     efficiency = results["efficiency"]["overall"]
@@ -149,77 +130,10 @@ def decide(outcome: RunOutcome, results: dict, threshold_results: list[dict]) ->
         outcome.warnings.append(
             f"run invalid: the load generator started {efficiency:.2%} of the scheduled iterations, "
             f"below options.minEfficiency {floor:.0%}; the target was not tested at the asked load")
-        return "invalid", EXIT_INVALID_RUN
+        return "invalid", ExitCode.INVALID_RUN
     if any(not t["ok"] for t in threshold_results):
-        return "failed", EXIT_THRESHOLDS
-    return "passed", EXIT_OK
-
-
-def explain(source: str, plan: Plan | None, error: ConfigError | None = None) -> Plan | None:
-    """Print config errors (or checks that need the whole plan); None means exit 104."""
-    if error is not None:
-        print(f"error: invalid config in {escape(source)}:", file=sys.stderr)
-        for line in error.errors:
-            print(f"  {escape(mask_url_credentials(line))}", file=sys.stderr)
-        return None
-    assert plan is not None
-    problems = (timeline.unsupported(plan) + unknown_template_names(plan) + unsafe_head_values(plan)
-                + guardrail_problems(plan))
-    if problems:
-        redactor = Redactor.for_plan(plan, label=True)
-        print(f"error: {escape(source)} cannot run:", file=sys.stderr)
-        for line in problems:
-            print(f"  {escape(redactor.text(line))}", file=sys.stderr)
-        return None
-    return plan
-
-
-def execute(config: str, overrides: dict[str, str], workers: int, quiet: bool,
-            outputs: dict[str, str | None], record: bool = True,
-            thresholds: dict[str, list[str]] | None = None, dashboard: str | None = None,
-            http_debug: str | None = None) -> int:
-    plan = load_or_explain(config, overrides, thresholds)
-    if plan is None:
-        return EXIT_INVALID_CONFIG
-    if http_debug:      # --http-debug[=full]: workers print their first exchanges
-        from lunge_mp.worker.http_debug import with_http_debug
-        plan = with_http_debug(plan, http_debug)
-    return execute_plan(plan, workers, quiet, outputs, record, dashboard=dashboard)
-
-
-def _with_hint(problem: str | None, hint: str) -> str | None:
-    return f"{problem}; {hint}" if problem else None
-
-
-def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str | None],
-                 record: bool = True, store_path: str | None = None, dashboard: str | None = None) -> int:
-    """Run a valid plan; write results, reports and the summary whatever happens.
-
-    `outputs` (format → path, from the command line) override the config's `output:`;
-    `store_path` is the history store to record in (None: the default one);
-    `dashboard` (HOST:PORT): serve the live dashboard and API for this run meanwhile.
-    """
-    paths = {**plan.output, **{fmt: path for fmt, path in outputs.items() if path}}
-    labels = {fmt: FLAGS[fmt] if outputs.get(fmt) else f"output.{fmt}.path" for fmt in paths}
-    problem = check_writable(paths, labels) or (_with_hint(store_problem(), "or run with --no-history")
-                                                 if record else None)
-    if problem:
-        print(f"error: {escape(problem)}", file=sys.stderr)
-        return EXIT_INVALID_CONFIG
-    for line in capacity.warnings(plan, workers) if not quiet else ():   # beyond what `selftest` saw
-        print(f"warning: {escape(line)}", file=sys.stderr)
-    if not quiet:
-        banner = start_banner(plan, workers, transports.described(plan), paths)
-        print(escape(Redactor.for_plan(plan).text("\n".join(banner)), keep="\n"), file=sys.stderr)
-    if dashboard is not None:
-        from lunge_mp.api.attach import run_with_dashboard
-        return run_with_dashboard(plan, workers, quiet, paths, record, dashboard)
-    # SIGUSR1 pauses, SIGUSR2 resumes (coordinator/control.py)
-    results, code, written = run_plan(plan, workers, paths, record, quiet=quiet, control=RunControl(),
-                                      store_path=store_path)
-    if not quiet:
-        print_summary(results, written=written)
-    return code
+        return "failed", ExitCode.FAILED
+    return "passed", ExitCode.OK
 
 
 def run_plan(plan: Plan, workers: int, paths: dict[str, str], record: bool, *, quiet: bool = True,
@@ -249,13 +163,13 @@ def run_plan(plan: Plan, workers: int, paths: dict[str, str], record: bool, *, q
     except Exception as exc:  # an internal failure still writes what was gathered
         internal_error = exc
         outcome = coordinator.outcome
-        coordinator.request_stop(f"internal error: {type(exc).__name__}: {exc}", EXIT_INTERNAL)
+        coordinator.request_stop(f"internal error: {type(exc).__name__}: {exc}", ExitCode.INTERNAL)
     finally:
         if view:
             view.close()
     if internal_error is not None:
         sys.stderr.write(redactor.text("".join(traceback.format_exception(internal_error))))
-    results = build_results(outcome, "aborted", EXIT_INTERNAL)
+    results = build_results(outcome, "aborted", ExitCode.INTERNAL)
     results["guardrails"] = outcome.guardrails
     for entry, info in zip(results["workers"], outcome.workers):
         entry["arrivalsAssigned"] = info.assigned          # open-model arrivals handed to it

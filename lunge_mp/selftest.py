@@ -6,7 +6,7 @@ self-test), against the embedded target on this machine.
   workers, one short run each, until efficiency falls below 99%, then once between the last
   rate held and the first missed: the highest rate held.
 
-Each run is a real run (coordinator, workers, the fast transport) through `runner.execute_plan`,
+Each run is a real run (coordinator, workers, the fast transport) through `cli_run.execute_plan`,
 results read back from its results.json. The figures are stored beside the history store
 (capacity.py), where `run` and `validate` read them.
 """
@@ -32,7 +32,7 @@ def _plan(url: str, scenario: dict):
 
 
 def _run(plan, workers: int, tmp: Path, name: str) -> dict:
-    from lunge_mp.runner import execute_plan
+    from lunge_mp.cli_run import execute_plan
     out = tmp / f"{name}.json"
     execute_plan(plan, workers, True, {"json": str(out)}, record=False)
     return json.loads(out.read_text())

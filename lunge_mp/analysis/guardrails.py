@@ -41,13 +41,12 @@ from dataclasses import dataclass
 
 import msgspec
 
-from lunge_mp.analysis.capped_rate import capped, peak_rate
 from lunge_mp.analysis.hosts import HostMatcher, url_host
 from lunge_mp.plan import Guardrails, Plan, ScenarioPlan
 from lunge_mp.scenario.template import Template, TemplateError
-from lunge_mp.schedule.rates import rate_fn_for
+from lunge_mp.schedule.capped_rate import peak_rate
+from lunge_mp.schedule.scenario_rate import rate_fn
 
-EXIT_GUARDRAIL = 111
 RATE_TOLERANCE = 1.1
 RATE_WINDOW_S = 3
 CPU_SUSTAIN_S = 3
@@ -106,6 +105,26 @@ class Window:
     group: int = 0
 
 
+def cap_windows(plan: Plan, worker_plan: Plan, offset: float) -> list[Window]:
+    """When each scenario of `worker_plan` (warmups included) may run, for sharing maxRate:
+    warmups from t0, the test's scenarios from `offset` + startTime, and with `sequential`
+    each test scenario alone (its own group: it never runs beside another). An
+    iteration-based scenario may run until its maxDuration (plus its gracefulStop)."""
+    order = {s.name: i for i, s in enumerate(plan.scenarios)}
+    out = []
+    for s in worker_plan.scenarios:
+        length = s.duration if s.is_open or s.duration else s.max_duration
+        length += 0.0 if s.is_open else s.graceful_stop
+        if s.name not in order:
+            out.append(Window(s, s.start_time, s.start_time + length))
+        elif plan.options.sequential:
+            out.append(Window(s, 0.0, 1.0, group=1 + order[s.name]))
+        else:
+            start = offset + s.start_time
+            out.append(Window(s, start, start + length))
+    return out
+
+
 def rate_caps(windows: Iterable[Window], max_rate: float) -> dict[str, float]:
     """Iteration-rate cap per open scenario that needs one (see the module docstring)."""
     return {name: given / k for name, (peak, k, given) in _water_fill(windows, max_rate).items()
@@ -148,7 +167,7 @@ def _water_fill(windows: Iterable[Window], max_rate: float) -> dict[str, tuple[f
         demand = []
         for w in members:
             k = max(1, len(w.scenario.requests))
-            peak = peak_rate(_rate_fn(w.scenario)) * k if w.scenario.is_open else math.inf
+            peak = peak_rate(rate_fn(w.scenario, capped=False)) * k if w.scenario.is_open else math.inf
             demand.append((peak, k, w.scenario.name))
         left = float(max_rate)
         demand.sort()
@@ -158,15 +177,6 @@ def _water_fill(windows: Iterable[Window], max_rate: float) -> dict[str, tuple[f
             left -= given
             out[name] = (peak, k, given)
     return out
-
-
-_rate_fn = rate_fn_for
-
-
-def rate_fn(s: ScenarioPlan):
-    """The scenario's rate function with its guardrail cap applied (if any)."""
-    fn = _rate_fn(s)
-    return capped(fn, s.rate_cap) if s.rate_cap else fn
 
 
 def apply_caps(plan: Plan, caps: dict[str, float]) -> Plan:
@@ -184,7 +194,7 @@ def cap_notes(plan: Plan) -> list[str]:
         if not s.is_open or g.max_rate <= 0:
             continue
         k = max(1, len(s.requests))
-        peak = peak_rate(_rate_fn(s))
+        peak = peak_rate(rate_fn(s, capped=False))
         if s.rate_cap:
             notes.append(f"guardrail maxRate: scenario {s.name} asks up to {peak:,.6g} iterations/s "
                          f"({peak * k:,.6g} requests/s); its arrivals are capped at {s.rate_cap:,.6g} "

@@ -49,6 +49,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 
 from lunge_mp.plan import Threshold
+from lunge_mp.units import parse_duration
 
 TREND, RATE, COUNTER, GAUGE = "trend", "rate", "counter", "gauge"
 
@@ -273,8 +274,6 @@ def parse_threshold(metric: str, expr: str, abort_on_fail: bool = False,
 
 
 def _parse_window(text: str, expr: str, metric: str) -> float:
-    from lunge_mp.config.durations import parse_duration  # see _parse_value for why it is here
-
     try:
         seconds = parse_duration(text)
     except ValueError:
@@ -330,10 +329,6 @@ def _parse_value(text: str, expr: str, metric: str, kind: str | None, aggregatio
     if not is_time:
         raise ValueError(f"'{text}' in '{expr}' has a time unit but {aggregation} of {metric} is not a "
                          f"time; write a plain number")
-    # Imported here, not at the top: lunge_mp.config imports this module, and importing
-    # lunge_mp.config.durations at module level would run lunge_mp.config/__init__ first (a cycle).
-    from lunge_mp.config.durations import parse_duration
-
     try:
         seconds = parse_duration(m["num"] + unit)
     except ValueError:

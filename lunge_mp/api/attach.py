@@ -18,10 +18,10 @@ from pathlib import Path
 
 from aiohttp import web
 
+from lunge_mp.exit_codes import ExitCode
 from lunge_mp.plan import Plan
 
 DEFAULT = "127.0.0.1:5665"
-EXIT_INVALID = 104
 LINGER_S = 1.0        # after the run: the completion message reaches the dashboards first
 
 
@@ -59,11 +59,11 @@ def run_with_dashboard(plan: Plan, workers: int, quiet: bool, paths: dict[str, s
         tokens = Tokens.load(None)
     except (ValueError, TokenError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INVALID
+        return ExitCode.INVALID_INPUT
     if not is_loopback(host) and not tokens:
         print(f"error: --dashboard {hostport} is not a loopback address: set LUNGE_MP_API_TOKEN so the "
               f"dashboard and its API need a token (or use 127.0.0.1)", file=sys.stderr)
-        return EXIT_INVALID
+        return ExitCode.INVALID_INPUT
     store = default_store_path()
     folder = Path(paths["json"]).resolve().parent if paths.get("json") else Path.cwd()
     settings = Settings(data_dir=folder, store_path=store, audit_path=default_audit_path(store), tokens=tokens,
@@ -105,7 +105,7 @@ def run_with_dashboard(plan: Plan, workers: int, quiet: bool, paths: dict[str, s
     ready.wait(15.0)
     if "test" not in box:
         print(f"error: --dashboard: {box.get('error', 'the dashboard did not start')}", file=sys.stderr)
-        return EXIT_INVALID
+        return ExitCode.INVALID_INPUT
     loop, test, registry = box["loop"], box["test"], box["registry"]
     shown = f"[{host}]" if ":" in host else host
     print(f"dashboard: http://{shown}:{box['port']}/  (test {test.id}; SIGUSR1 pauses, SIGUSR2 resumes)",

@@ -17,16 +17,17 @@ from dataclasses import dataclass
 
 import msgspec
 
-from lunge_mp.analysis.capped_rate import peak_rate
-from lunge_mp.analysis.guardrails import plan_problems, rate_fn
+from lunge_mp.analysis.guardrails import plan_problems
 from lunge_mp.config import ConfigError
 from lunge_mp.config.loader import parse_text
 from lunge_mp.config.validate import plan_from_dict
-from lunge_mp.coordinator import timeline, warmup
 from lunge_mp.coordinator.lifecycle import Lifecycle
 from lunge_mp.plan import Plan
 from lunge_mp.redact import Redactor, mask_url_credentials
 from lunge_mp.scenario.preflight import unknown_template_names
+from lunge_mp.schedule import warmup
+from lunge_mp.schedule.capped_rate import peak_rate
+from lunge_mp.schedule.scenario_rate import rate_fn
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 
@@ -82,7 +83,7 @@ def plan_from_document(doc: object, ceiling: Ceiling) -> Plan:
         plan = plan_from_dict(doc, source="api")
     except ConfigError as exc:
         raise Refused(400, [mask_url_credentials(e) for e in exc.errors]) from None
-    problems = timeline.unsupported(plan) + unknown_template_names(plan) + plan_problems(plan)
+    problems = unknown_template_names(plan) + plan_problems(plan)
     if problems:
         raise Refused(400, [mask_url_credentials(p) for p in problems])
     over = ceiling_problems(plan, ceiling)

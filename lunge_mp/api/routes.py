@@ -15,14 +15,14 @@ import os
 
 from aiohttp import web
 
-from lunge_mp.analysis.capped_rate import peak_rate
-from lunge_mp.analysis.guardrails import rate_fn
 from lunge_mp.api import keys
 
 from lunge_mp.api.intake import Refused, YAML_TYPES, estimate, masked_config, parse_document, plan_from_document
 from lunge_mp.api.patterns import config_from_pattern_request
 from lunge_mp.api.runs import Busy, ServedTest
 from lunge_mp.report.html import render_html
+from lunge_mp.schedule.capped_rate import peak_rate
+from lunge_mp.schedule.scenario_rate import rate_fn
 from lunge_mp.store import Store, StoreError
 
 CONTROL_TIMEOUT_S = 5.0

@@ -3,18 +3,19 @@
     load_plan(path, overrides=None, environ=None) -> Plan     read + ${VAR} expansion + parse + validate
     plan_from_dict(doc, source="") -> Plan                    the pure part: document → Plan
     ConfigError.errors                                        every problem, as `field.path: problem; fix`
-    parse_duration(value) -> float                            `1h30m`, `250ms`, `30` → seconds
+    parse_duration(value) -> float                            `1h30m`, `250ms`, `30` → seconds (lunge_mp.units)
 
-Modules: durations (units), envexpand (${VAR}), loader (files, YAML/JSON), validate (top level,
+Modules: envexpand (${VAR}), loader (files, YAML/JSON), validate (top level,
 settings, variables, options), scenarios + executors + patterns (scenarios), http_requests
 (requests, assertions, extraction), thresholds (the thresholds block), fields/errors (typed
 readers and the error collector).
 """
 
-from lunge_mp.config.durations import parse_duration
+from lunge_mp.units import parse_duration
 from lunge_mp.config.envexpand import expand_env
 from lunge_mp.config.errors import ConfigError
-from lunge_mp.config.loader import load_plan, parse_text
+from lunge_mp.config.loader import parse_text
+from lunge_mp.config.v1_read import load_plan
 from lunge_mp.config.validate import plan_from_dict
 
 __all__ = ["ConfigError", "expand_env", "load_plan", "parse_duration", "parse_text", "plan_from_dict"]

@@ -8,7 +8,8 @@ ConfigError at the end, so one run of the tool shows everything that is wrong wi
 
 from __future__ import annotations
 
-from lunge_mp.config.limits import ERRORS_SHOWN
+from lunge_mp.limits import ERRORS_SHOWN
+from lunge_mp.units import describe as describe   # every validator names wrong values with it
 
 
 class ConfigError(Exception):
@@ -62,21 +63,3 @@ def join(path: str, key: object) -> str:
 
 def index(path: str, i: int) -> str:
     return f"{path}[{i}]"
-
-
-def describe(value: object) -> str:
-    """How a wrong value is named in a message: `got 'ten' (a string)`, `got true (a boolean)`."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return f"{str(value).lower()} (a boolean)"
-    if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"'{shown}' (a string)"
-    if isinstance(value, (int, float)):
-        return f"{value!r} (a number)"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return f"a {type(value).__name__}"

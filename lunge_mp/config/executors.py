@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from lunge_mp.config import limits
+from lunge_mp import limits
 from lunge_mp.config.errors import Errors, describe, index
 from lunge_mp.config.fields import Fields
 from lunge_mp.config.patterns import parse_pattern

@@ -11,35 +11,16 @@ into silently ignored settings, the most expensive kind of load-test mistake.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from lunge_mp.config import limits
-from lunge_mp.config.durations import parse_duration
+from lunge_mp import limits
+from lunge_mp.suggest import suggest
+from lunge_mp.units import parse_duration
 from lunge_mp.config.errors import Errors, describe, join
 
 _MISSING: Any = object()
-
-
-def suggest(key: str, known: Iterable[str]) -> str | None:
-    """The known key the user most likely meant: same letters ignoring case/_/-, else the one
-    key it begins, else difflib's closest."""
-    known = list(known)
-
-    def squash(s: str) -> str:
-        return s.lower().replace("_", "").replace("-", "")
-
-    for k in known:
-        if squash(k) == squash(key):
-            return k
-    # a word cut short (`base` for baseRate) is a likelier slip than a near spelling (`phase`)
-    starts = [k for k in known if len(key) >= 3 and squash(k).startswith(squash(key))]
-    if len(starts) == 1:
-        return starts[0]
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    return close[0] if close else None
 
 
 def unknown_key_message(key: object, known: Iterable[str]) -> str:
@@ -158,7 +139,7 @@ class Fields:
         return self._bounded(key, value, bound, default)
 
     def _bounded(self, key: str, value: Any, bound: limits.Bound, default: Any, unit: str = "") -> Any:
-        """`value`, or `default` after recording that it is over its bound (config/limits.py)."""
+        """`value`, or `default` after recording that it is over its bound (limits.py)."""
         problem = bound.problem(abs(value), unit)
         if problem:
             self.error(key, problem)

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lunge_mp.analysis.hosts import host_pattern_problem
-from lunge_mp.config import limits
+from lunge_mp import limits
 from lunge_mp.config.errors import Errors, describe, index, join
 from lunge_mp.config.fields import Fields
 from lunge_mp.plan import Guardrails, WarnThresholds

@@ -1,4 +1,5 @@
-"""`load_plan`: file → text → `${VAR}` expansion → YAML/JSON document → Plan.
+"""File → text → `${VAR}` expansion → YAML/JSON document → Plan (`load_plan`, in v1_read.py,
+reads a file that may also be a Lunge v1 one).
 
 This is the only part of lunge_mp.config that touches the file system or the environment
 (the config file, and the CSV files of `data:` sources, resolved against the config's folder).
@@ -8,7 +9,7 @@ YAML. Parse errors carry the line and column. A YAML file with several documents
 read as Lunge reads it: the first document, with a warning when the others hold anything. YAML duplicate keys are errors: PyYAML would
 keep the last one silently, and a duplicated scenario name would quietly drop a scenario.
 
-No file can exhaust memory or time (config/limits.py): a config must be a regular file of at
+No file can exhaust memory or time (limits.py): a config must be a regular file of at
 most CONFIG_BYTES (also after `${VAR}` expansion), and safe_load.py bounds what its document
 expands to before building it.
 """
@@ -26,34 +27,18 @@ from typing import Any
 import msgspec
 import yaml
 
-from lunge_mp.config import limits
+from lunge_mp import limits
 from lunge_mp.config.envexpand import expand_env, referenced_names
 from lunge_mp.config.errors import ConfigError, Errors
-from lunge_mp.config.fields import suggest
 from lunge_mp.config.safe_load import DuplicateKey, TooLarge, UniqueKeyLoader, check_yaml, load_json
 from lunge_mp.config.v1 import is_v1
 from lunge_mp.config.validate import plan_from_dict
 from lunge_mp.plan import DataSource, Plan
 from lunge_mp.scenario.data import DataFileError, read_table
+from lunge_mp.suggest import suggest
 
 YAML_SUFFIXES = (".yaml", ".yml")
 JSON_SUFFIXES = (".json",)
-
-
-def load_plan(path: str | os.PathLike[str], overrides: dict[str, str] | None = None,
-              environ: Mapping[str, str] | None = None,
-              thresholds: Mapping[str, list[str]] | None = None) -> Plan:
-    """Read, expand, parse and validate the config at `path`.
-
-    `overrides` (the CLI's `-e KEY=VALUE`) win over `environ` (default: os.environ) for
-    `${KEY}` references, and also replace `variables.KEY` when the file defines it.
-    """
-    source = str(path)
-    overrides = dict(overrides or {})
-    from lunge_mp.config.v1_read import load_config_document   # v1's `${name}` from its environment
-
-    return plan_from_document(load_config_document(source, None, overrides, environ), source, overrides,
-                              thresholds)
 
 
 def plan_from_document(doc: Any, source: str, overrides: Mapping[str, str] | None = None,
@@ -70,10 +55,20 @@ def plan_from_document(doc: Any, source: str, overrides: Mapping[str, str] | Non
     if unused:
         raise ConfigError(unused, source)
     if thresholds:      # `run --threshold`: added to the file's own, validated with them
-        from lunge_mp.config.perf import with_thresholds
         doc = with_thresholds(doc, thresholds)
     plan = plan_from_dict(override_variables(doc, overrides), source=source)
     return resolve_data_files(plan, Path(source).resolve().parent)
+
+
+def with_thresholds(doc: Any, thresholds: Mapping[str, list[str]] | None) -> Any:
+    """The document with --threshold METRIC:EXPR entries added to its own (both apply)."""
+    if not thresholds or not isinstance(doc, Mapping):
+        return doc
+    merged = dict(doc.get("thresholds") or {}) if isinstance(doc.get("thresholds"), Mapping) else {}
+    for metric, exprs in thresholds.items():
+        own = merged.get(metric, [])
+        merged[metric] = (own if isinstance(own, list) else [own]) + list(exprs)
+    return {**doc, "thresholds": merged}
 
 
 def unused_overrides(text: str, doc: Any, overrides: Mapping[str, str]) -> list[str]:

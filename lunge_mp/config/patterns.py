@@ -29,7 +29,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from lunge_mp.config import limits
+from lunge_mp import limits
 from lunge_mp.config.errors import Errors, describe, index, join
 from lunge_mp.config.fields import Fields, unknown_key_message
 from lunge_mp.schedule.patterns import CHAOS_INTERVAL, MAX_RATE_CHANGES, MIN_DURATION, chaos_levels

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from lunge_mp.config.checks import parse_assertion, parse_extract
 from lunge_mp.config.errors import Errors, describe, index
 from lunge_mp.config.fields import Fields, scalar_text
 from lunge_mp.plan import RedisCommand, RedisSettings, RequestSpec, Settings
@@ -54,8 +55,6 @@ def is_redis_request(value: object) -> bool:
 
 def parse_redis_request(value: Mapping[Any, Any], path: str, errs: Errors,
                         settings: Settings) -> RequestSpec | None:
-    # imported here: http_requests imports this module for the dispatch
-    from lunge_mp.config.http_requests import parse_assertion, parse_extract
     f = Fields(errs, value, path)
     extra = [k for k in ("method", "url", "headers", "body", "form") if k in value]
     for k in extra:

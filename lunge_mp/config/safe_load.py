@@ -7,7 +7,7 @@ about 4 µs and a few hundred bytes, so even a plain file of many values is slow
 
 So before anything is built, one pass over libyaml's event stream (cheap: no nodes) counts
 what the document would expand to, every alias standing for its whole anchored subtree,
-and stops at the first limit passed (config/limits.py): values (NODES), characters in scalars
+and stops at the first limit passed (limits.py): values (NODES), characters in scalars
 (EXPANDED_CHARS) and nesting (DEPTH). An alias to a node that contains it (a recursive
 document) is refused too. Only then is the document built, by libyaml's C loader when PyYAML
 has it (CSafeLoader), with duplicate keys refused. JSON has no aliases: it is parsed, then
@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from lunge_mp.config import limits
+from lunge_mp import limits
 
 #: libyaml's parser and composer when PyYAML was built with it (pure Python otherwise)
 BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

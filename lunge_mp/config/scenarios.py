@@ -14,9 +14,10 @@ from typing import Any
 from lunge_mp.config.data import parse_data
 from lunge_mp.config.errors import Errors, describe, join
 from lunge_mp.config.executors import ALL_EXECUTOR_KEYS, EXECUTOR_KEYS, PARSERS
-from lunge_mp.config.fields import Fields, suggest, unknown_key_message
+from lunge_mp.config.fields import Fields, unknown_key_message
 from lunge_mp.config.http_requests import parse_requests
 from lunge_mp.plan import EXECUTORS, Pacing, ScenarioPlan, Settings
+from lunge_mp.suggest import suggest
 
 COMMON_KEYS = ("executor", "startTime", "gracefulStop", "gracefulRampDown", "pacing", "tags", "requests",
                "data")

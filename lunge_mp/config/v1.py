@@ -48,11 +48,12 @@ from typing import Any
 from urllib.parse import quote
 
 from lunge_mp.config.errors import ConfigError, Errors, describe, join
-from lunge_mp.config.fields import Fields, scalar_text, suggest
+from lunge_mp.config.fields import Fields, scalar_text
 from lunge_mp.config.v1_loads import (FLAGS, LOAD_KEYS, check_load, describe_scenario,  # noqa: F401 (re-exported)
                                       scenario_for, v1_thresholds)
 from lunge_mp.config.validate import plan_from_dict
 from lunge_mp.plan import Plan
+from lunge_mp.suggest import suggest
 
 TOP_KEYS = ("environments", "requests", "suites", "schemas", "performance", "tests")
 ENV_KEYS = ("baseUrl", "headers", "variables")

@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lunge_mp.config import limits
-from lunge_mp.config.durations import parse_duration
+from lunge_mp import limits
+from lunge_mp.suggest import suggest
+from lunge_mp.units import parse_duration
 from lunge_mp.config.errors import Errors, describe
-from lunge_mp.config.fields import Fields, as_int, as_number, suggest
+from lunge_mp.config.fields import Fields, as_int, as_number
 
 LOAD_KEYS = ("concurrency", "duration", "rps", "rampUp", "rampDown", "iterations", "warmup")
 WARMUP_KEYS = ("duration", "rps", "concurrency")

@@ -1,4 +1,5 @@
-"""Reading a config file when it may be a Lunge v1 file: `${name}` from its environment.
+"""Reading a config file when it may be a Lunge v1 file: `${name}` from its environment; and
+`load_plan`, a config file (either version) → its Plan.
 
 Lunge's v1 YAML files write `path: /users/${userId}` with `userId` defined under the
 environment, not in the process environment. `${...}` is expanded in the text before it is
@@ -15,12 +16,27 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from lunge_mp.config import limits
+from lunge_mp import limits
 from lunge_mp.config.envexpand import expand_env
 from lunge_mp.config.errors import ConfigError
-from lunge_mp.config.loader import detect_format, load_document, parse_text, read_text
+from lunge_mp.config.loader import detect_format, load_document, parse_text, plan_from_document, read_text
 from lunge_mp.config.v1 import is_v1
 from lunge_mp.config.v1_dialect import environment_variables, normalise_v1
+from lunge_mp.plan import Plan
+
+
+def load_plan(path: str | os.PathLike[str], overrides: dict[str, str] | None = None,
+              environ: Mapping[str, str] | None = None,
+              thresholds: Mapping[str, list[str]] | None = None) -> Plan:
+    """Read, expand, parse and validate the config at `path`.
+
+    `overrides` (the CLI's `-e KEY=VALUE`) win over `environ` (default: os.environ) for
+    `${KEY}` references, and also replace `variables.KEY` when the file defines it.
+    """
+    source = str(path)
+    overrides = dict(overrides or {})
+    return plan_from_document(load_config_document(source, None, overrides, environ), source, overrides,
+                              thresholds)
 
 
 def load_config_document(path: str, environment: str | None = None,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lunge_mp.analysis.selection import SERIES_KEYS, request_tags, tag_values
-from lunge_mp.config import limits
+from lunge_mp import limits
 from lunge_mp.config.data import parse_data
 from lunge_mp.config.default_thresholds import with_defaults
 from lunge_mp.config.errors import ConfigError, Errors, describe, join

@@ -27,11 +27,10 @@ import concurrent.futures
 import signal
 from dataclasses import dataclass, field
 
-from lunge_mp.coordinator import timeline
+from lunge_mp.schedule import timeline
 from lunge_mp.coordinator.lifecycle import ITERATION_EXECUTORS, Phase
+from lunge_mp.exit_codes import ExitCode
 from lunge_mp.protocol import messages as m
-
-EXIT_STOPPED = 105     # stopped on request: the same code as a signal
 
 
 @dataclass
@@ -125,7 +124,7 @@ class RunControl:
         return round(rate, 3), vus
 
     async def _stop(self, coord, t: float, reason: str) -> str:
-        coord.request_stop(reason, EXIT_STOPPED)
+        coord.request_stop(reason, ExitCode.STOPPED)
         return "ok"
 
     async def _pause(self, coord, t: float) -> str:

@@ -16,7 +16,7 @@ scenario ends.
 
 from __future__ import annotations
 
-from lunge_mp.coordinator import timeline
+from lunge_mp.schedule import timeline
 from lunge_mp.coordinator.arrival_ledger import Held, redeal
 from lunge_mp.coordinator.lifecycle import ITERATION_EXECUTORS, EndScenario, StartScenario
 from lunge_mp.protocol import messages as m

@@ -24,7 +24,6 @@ from collections.abc import Callable
 import psutil
 
 from lunge_mp.analysis import guardrails as gr
-from lunge_mp.coordinator import timeline
 from lunge_mp.coordinator.permits import PermitLedger
 from lunge_mp.metrics.aggregate import Aggregate
 from lunge_mp.plan import Plan
@@ -35,7 +34,7 @@ from lunge_mp.schedule.arrivals import ArrivalClock
 class RunGuard:
     def __init__(self, plan: Plan, worker_plan: Plan, offset: float) -> None:
         self.g = plan.guardrails
-        windows = timeline.cap_windows(plan, worker_plan, offset)
+        windows = gr.cap_windows(plan, worker_plan, offset)
         caps = gr.rate_caps(windows, self.g.max_rate)
         self.caps = caps
         self.closed_rates = gr.closed_rate_shares(windows, self.g.max_rate)   # requests/s

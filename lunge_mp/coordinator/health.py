@@ -60,13 +60,13 @@ import time
 import zmq
 
 from lunge_mp.coordinator.lifecycle import ITERATION_EXECUTORS, Phase
+from lunge_mp.exit_codes import ExitCode
 from lunge_mp.protocol import messages as m
 from lunge_mp.protocol.session import State
 
 LOST_AFTER_S = 3.0           # no heartbeat for this long: the worker is lost
 SUSPECT_AFTER_S = 1.5        # no message for this long: no new arrivals for it until it speaks
 MAX_REFUSAL_WARNINGS = 20    # distinct refusals listed in the warnings; the rest are counted
-EXIT_LOST_WORKERS = 112
 
 
 class WorkerHealth:
@@ -121,7 +121,7 @@ class WorkerHealth:
             self._take_back_arrivals(worker)   # nor its arrivals not yet due (dealing.py)
         self.lifecycle.worker_lost(self.live_workers(), self.now(), for_good=not silent)
         if not self.live_workers() and self.t0_ns:
-            self.request_stop("lost all workers", EXIT_LOST_WORKERS)
+            self.request_stop("lost all workers", ExitCode.LOST_WORKERS)
         if all(s.state in (State.DONE, State.LOST, State.NEW) for s in self.sessions):
             self._byes.set()
 

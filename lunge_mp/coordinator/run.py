@@ -25,23 +25,27 @@ import zmq
 import zmq.asyncio
 
 from lunge_mp.analysis import connection_waits
-from lunge_mp.analysis.guardrails import EXIT_GUARDRAIL, Event
-from lunge_mp.coordinator import limits, prestart, queue_monitor, timeline, warmup
+from lunge_mp.analysis.guardrails import Event
+from lunge_mp import oslimits
+from lunge_mp.coordinator import prestart, queue_monitor
 from lunge_mp.coordinator.arrival_ledger import ArrivalLedger
 from lunge_mp.coordinator.control import RunControl
 from lunge_mp.coordinator.guarding import RunGuard
 from lunge_mp.coordinator.dealing import LoadDealer
-from lunge_mp.coordinator.health import EXIT_LOST_WORKERS, WorkerHealth, exit_text
+from lunge_mp.coordinator.health import WorkerHealth, exit_text
 from lunge_mp.coordinator.lifecycle import Lifecycle
 from lunge_mp.coordinator.pool import WorkerPool
 from lunge_mp.coordinator.resources import ResourceMonitor
+from lunge_mp.exit_codes import ExitCode
 from lunge_mp.metrics.aggregate import Aggregate
 from lunge_mp.outcome import RunOutcome, WorkerInfo
 from lunge_mp.plan import Plan
 from lunge_mp.protocol import messages as m
 from lunge_mp.protocol.session import ProtocolError, State, WorkerSession
 from lunge_mp.report.redis_metrics import redis_request_keys
+from lunge_mp.schedule import timeline, warmup
 from lunge_mp.schedule.random_arrivals import clock_for
+from lunge_mp.schedule.scenario_rate import rate_fn
 
 TICK_S = 0.05
 GC_EVERY_S = 10.0            # merged HDR histograms are cyclic garbage: collect it (memory stays flat)
@@ -50,7 +54,6 @@ GC_EVERY_S = 10.0            # merged HDR histograms are cyclic garbage: collect
 START_DELAY_S = 0.3
 MIN_START_DELAY_S = 0.02
 HANDSHAKE_TIMEOUT_S = 20.0
-EXIT_SIGNAL = 105
 _IDENTITY = re.compile(rb"w(\d{1,6})")
 
 
@@ -72,6 +75,7 @@ class Coordinator(WorkerHealth, LoadDealer):
         self.guard.live_workers = self.live_workers    # maxTotalRequests leases: who holds them
         self.worker_plan = self.guard.worker_plan     # what workers run: warmups + the test
         self.warm_aggregate = Aggregate(run_id=self.run_id) if plan.options.warmup else None
+        self.warm_names = warmup.names(self.worker_plan)   # their deltas go to warm_aggregate
         for agg in self._aggregates():      # which requests are Redis commands (redis_* metrics)
             agg.redis_requests = redis_request_keys(self.worker_plan)
         self.lifecycle = Lifecycle(plan, warmup.scenarios(plan), warmup.offset(plan))
@@ -87,7 +91,7 @@ class Coordinator(WorkerHealth, LoadDealer):
         self.stop_requested: str | None = None
         self.hard_stop = False
         self.outcome.arrival_processes = timeline.arrival_processes(self.worker_plan, self.run_id)
-        self.clocks = {s.name: clock_for(timeline.target_fn(s), **self.outcome.arrival_processes[s.name])
+        self.clocks = {s.name: clock_for(rate_fn(s), **self.outcome.arrival_processes[s.name])
                        for s in self.worker_plan.scenarios if s.is_open}
         for note in self.guard.start_notes(self.outcome.planned_s, self.clocks):
             self.log(note)
@@ -181,8 +185,8 @@ class Coordinator(WorkerHealth, LoadDealer):
     # --- the run -------------------------------------------------------------------------
     async def run(self) -> RunOutcome:
         loop = asyncio.get_running_loop()
-        soft, _ = limits.raise_nofile()           # before spawning: workers inherit it
-        problem = limits.nofile_warning(self.worker_plan, self.pool.count, soft)
+        soft, _ = oslimits.raise_nofile()         # before spawning: workers inherit it
+        problem = oslimits.nofile_warning(self.worker_plan, self.pool.count, soft)
         if problem:
             self.log(problem)
         ctx = zmq.asyncio.Context()
@@ -216,7 +220,7 @@ class Coordinator(WorkerHealth, LoadDealer):
 
     def _on_signal(self) -> None:
         if self.stop_requested is None:
-            self.request_stop("stopped by a signal", EXIT_SIGNAL)
+            self.request_stop("stopped by a signal", ExitCode.STOPPED)
         else:
             self.hard_stop = True
             self._stop_event.set()
@@ -328,7 +332,7 @@ class Coordinator(WorkerHealth, LoadDealer):
                 self.log(e.message)
             elif self.plan.guardrails.emergency_stop:
                 self.log(f"{e.message}: stopping the run (guardrails.emergencyStop)")
-                self.request_stop(e.message, EXIT_GUARDRAIL)
+                self.request_stop(e.message, ExitCode.GUARDRAIL)
             else:
                 self.log(f"{e.message} (guardrails.emergencyStop is off: warned only)")
 
@@ -399,7 +403,7 @@ class Coordinator(WorkerHealth, LoadDealer):
                         self._take_back_arrivals(worker)
                         self.lifecycle.worker_lost(self.live_workers(), self.now(), for_good=True)
                         if not self.live_workers() and not self.stop_requested:
-                            self.request_stop("lost all workers", EXIT_LOST_WORKERS)
+                            self.request_stop("lost all workers", ExitCode.LOST_WORKERS)
                     if all(s.state in (State.DONE, State.LOST, State.NEW) for s in self.sessions):
                         self._byes.set()
 
@@ -408,13 +412,13 @@ class Coordinator(WorkerHealth, LoadDealer):
         if self.warm_aggregate is None:
             return self.aggregate.add(report)
         warm = msgspec.structs.replace(
-            report, series=[d for d in report.series if warmup.is_warmup(d.scenario)],
-            counters=[d for d in report.counters if warmup.is_warmup(d.scenario)],
-            scenarios=[d for d in report.scenarios if warmup.is_warmup(d.scenario)])
+            report, series=[d for d in report.series if d.scenario in self.warm_names],
+            counters=[d for d in report.counters if d.scenario in self.warm_names],
+            scenarios=[d for d in report.scenarios if d.scenario in self.warm_names])
         main = msgspec.structs.replace(
-            report, series=[d for d in report.series if not warmup.is_warmup(d.scenario)],
-            counters=[d for d in report.counters if not warmup.is_warmup(d.scenario)],
-            scenarios=[d for d in report.scenarios if not warmup.is_warmup(d.scenario)])
+            report, series=[d for d in report.series if d.scenario not in self.warm_names],
+            counters=[d for d in report.counters if d.scenario not in self.warm_names],
+            scenarios=[d for d in report.scenarios if d.scenario not in self.warm_names])
         return self.warm_aggregate.add(warm) + self.aggregate.add(main)
 
     async def _finish(self) -> None:

@@ -15,12 +15,12 @@ import math
 
 import msgspec
 
-from lunge_mp.analysis.capped_rate import capped
-from lunge_mp.coordinator import timeline
+from lunge_mp.schedule.capped_rate import capped
+from lunge_mp.schedule import timeline
 from lunge_mp.coordinator.dealing import LOOKAHEAD_S
 from lunge_mp.coordinator.lifecycle import ITERATION_EXECUTORS
 from lunge_mp.schedule.arrivals import ArrivalClock
-from lunge_mp.schedule.rates import rate_fn_for
+from lunge_mp.schedule.scenario_rate import rate_fn
 
 MAX_FACTOR = 1000.0
 
@@ -87,7 +87,7 @@ def _scale_open(coord, s, local: float, factor: float | None, rate: float | None
     clock = coord.clocks.get(s.name)
     if clock is None:
         return f"scenario {s.name} has no arrival schedule", {}
-    base = coord.control.base_fns.get(s.name) or rate_fn_for(s)
+    base = coord.control.base_fns.get(s.name) or rate_fn(s, capped=False)
     at = local + LOOKAHEAD_S if coord.lifecycle.state(s.name).started_at is not None else 0.0
     if rate is not None:         # the rate asked for now: a factor over the (uncapped) rate at `at`
         now = base.rate(at)

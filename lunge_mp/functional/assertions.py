@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lunge_mp.config.durations import parse_duration
+from lunge_mp.units import parse_duration
 from lunge_mp.config.errors import Errors, describe
 from lunge_mp.scenario.checks import MISSING, Response, as_text, compare, compile_path, path_problem
 from lunge_mp.scenario.template import Template, TemplateError

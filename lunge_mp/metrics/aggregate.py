@@ -426,9 +426,6 @@ class Aggregate:
         return {f"{s}/{r}/{m}": hdr.encode(h).decode("ascii")
                 for (s, r, m), h in sorted(self._series.items())}
 
-    def series_keys(self) -> list[SeriesKey]:
-        return sorted(self._series)
-
     def request_keys(self) -> list[tuple[str, str]]:
         """(scenario, request) pairs that have request counters, sorted."""
         return sorted(self._reqs)

@@ -33,13 +33,12 @@ from lunge_mp.plan import Plan
 from lunge_mp.scenario.template import Template
 
 KEY_TYPES = {"LPUSH": "list", "RPUSH": "list", "XADD": "stream", "ZADD": "zset"}
-WARMUP_PREFIX = "warmup:"
 
 
 @dataclass(frozen=True)
 class Targets:
     keys: dict[str, str]                       # key → list | stream | zset
-    requests: dict[tuple[str, str], str]       # (scenario, request) → key (warmup copies too)
+    requests: dict[tuple[str, str], str]       # (scenario, request) → key (of a worker plan: warmup copies too)
     skipped: tuple[str, ...] = ()              # templated keys: not monitored
 
 
@@ -58,7 +57,6 @@ def targets(plan: Plan) -> Targets:
                 continue
             keys.setdefault(c.key, KEY_TYPES[c.command])
             requests[(s.name, r.name)] = c.key
-            requests[(WARMUP_PREFIX + s.name, r.name)] = c.key
     return Targets(keys, requests, tuple(dict.fromkeys(skipped)))
 
 

@@ -29,10 +29,8 @@ METRICS = ("redis_cmds", "redis_cmd_failed", "redis_cmd_duration", "redis_cmd_re
 
 
 def redis_request_keys(plan) -> frozenset[tuple[str, str]]:
-    """(scenario, request) of every `redis:` request, warmup copies included."""
-    from lunge_mp.coordinator.warmup import PREFIX
-    keys = {(s.name, r.name) for s in plan.scenarios for r in s.requests if r.redis is not None}
-    return frozenset(keys | {(PREFIX + s, r) for s, r in keys})
+    """(scenario, request) of every `redis:` request (of a worker plan: warmup copies included)."""
+    return frozenset((s.name, r.name) for s in plan.scenarios for r in s.requests if r.redis is not None)
 
 
 def add_redis_blocks(block: dict, agg: Aggregate, seconds: float, scenario: str | None = None,

@@ -17,7 +17,7 @@ from lunge_mp.analysis import anomalies, connection_waits
 from lunge_mp.analysis.generator_errors import separate_block
 from lunge_mp.analysis.selection import request_tags
 from lunge_mp.outcome import RunOutcome
-from lunge_mp.coordinator import timeline
+from lunge_mp.schedule import timeline
 from lunge_mp.metrics.aggregate import Aggregate
 from lunge_mp.metrics.names import DETAILED_METRICS, DROP_DATA_EXHAUSTED
 from lunge_mp.report.check_tree import check_results

@@ -28,6 +28,7 @@ import random
 import stat
 from collections.abc import Sequence
 
+from lunge_mp import limits
 from lunge_mp.plan import DataSource
 
 MODES = ("sequential", "random", "unique")
@@ -98,8 +99,6 @@ def parse_json_table(text: str) -> tuple[tuple[str, ...], list[tuple[str, ...]]]
 def read_table(path: str) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
     """(header, rows) of the CSV file (or `.json` array of objects) at `path` (UTF-8, a BOM is
     fine): a regular file of at most limits.DATA_FILE_BYTES, never read past that."""
-    from lunge_mp.config import limits   # here: lunge_mp.config imports this module
-
     try:
         with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:   # a FIFO opens at once
             mode = os.fstat(f.fileno()).st_mode

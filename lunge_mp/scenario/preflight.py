@@ -9,9 +9,9 @@ that uses it, so it is refused before the run.
 from __future__ import annotations
 
 from lunge_mp.plan import DataSource, Plan, RequestSpec, ScenarioPlan
-from lunge_mp.config.fields import suggest
 from lunge_mp.scenario.request_head import template_value_problems
 from lunge_mp.scenario.template import BUILTINS, Template, is_known_name
+from lunge_mp.suggest import suggest
 
 _BUILTIN_HINT = "vu (or vuId), iteration, scenario, timestamp, uuid, requestId, randomInt(a,b)"
 

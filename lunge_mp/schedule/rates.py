@@ -29,10 +29,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
-
-if TYPE_CHECKING:
-    from lunge_mp.plan import ScenarioPlan
+from typing import Protocol, runtime_checkable
 
 US_PER_S = 1_000_000
 
@@ -383,23 +380,3 @@ def invert_hits(fn: RateFn, n: float, *, tol: float = 1e-12, max_iter: int = 200
         t = t_new
     return hi
 
-
-# ---------------------------------------------------------------------------------------------
-
-
-def rate_fn_for(scenario: ScenarioPlan) -> RateFn:
-    """The rate function of an open-model scenario (time from the scenario's own start)."""
-    ex = scenario.executor
-    if ex == "constant-arrival-rate":
-        return Constant(scenario.rate, scenario.duration)
-    if ex == "ramping-arrival-rate":
-        return PiecewiseLinear(scenario.start_rate, [(s.duration, s.target) for s in scenario.stages])
-    if ex == "pattern":
-        from lunge_mp.schedule.patterns import pattern_fn  # patterns builds on this module
-
-        try:
-            return pattern_fn(scenario.pattern or {})
-        except ValueError as e:
-            raise ValueError(f"scenarios.{scenario.name}.{e}") from None
-    raise ValueError(f"scenarios.{scenario.name}.executor: {ex!r} is not an arrival-rate executor; "
-                     "closed-model scenarios have no rate function")

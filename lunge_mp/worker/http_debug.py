@@ -32,7 +32,6 @@ from lunge_mp.worker.transport import Outcome, Prepared
 
 if TYPE_CHECKING:
     from lunge_mp.plan import Plan
-    from lunge_mp.worker.iteration import ScenarioRunner
 
 MODES = ("headers", "full")
 LIMIT = 10              # exchanges printed per worker process
@@ -159,16 +158,14 @@ class DebugPrinter:
 _PRINTERS: weakref.WeakKeyDictionary[object, DebugPrinter] = weakref.WeakKeyDictionary()
 
 
-def attach(runner: ScenarioRunner, plan: Plan, worker: int) -> None:
-    """Wrap the HTTP requests of `runner` with its worker's printer (one per Recorder)."""
-    from lunge_mp.worker.iteration import CompiledRequest
-
-    printer = _PRINTERS.get(runner.recorder)
+def attach(requests: list, scenario: str, recorder: object, plan: Plan, worker: int) -> None:
+    """Wrap a scenario's HTTP requests (worker/iteration.CompiledRequest) with its worker's
+    printer (one per Recorder)."""
+    printer = _PRINTERS.get(recorder)
     if printer is None or printer.plan is not plan:
-        printer = _PRINTERS[runner.recorder] = DebugPrinter(plan, worker)
-    for req in runner.requests:
-        if isinstance(req, CompiledRequest):
-            printer.wrap(req, runner.name, req.spec.name)
+        printer = _PRINTERS[recorder] = DebugPrinter(plan, worker)
+    for req in requests:
+        printer.wrap(req, scenario, req.spec.name)
 
 
 def with_http_debug(plan: Plan, mode: str) -> Plan:

@@ -9,7 +9,7 @@ row left for this worker, the iteration does not start and is counted as dropped
 `data_exhausted`: in the open model that arrival; in the closed model the VU stops looping, so
 each VU stopped this way counts one (the iteration it could not start).
 
-A warmup copy of a scenario (`warmup:<name>`) reads a `unique` source as `sequential`, from a
+A warmup copy of a scenario (`warmup_of` set) reads a `unique` source as `sequential`, from a
 feeder of its own: it hands no unique row out, so the measured test still gets every row once.
 """
 
@@ -21,7 +21,6 @@ import weakref
 
 import msgspec
 
-from lunge_mp.coordinator.warmup import PREFIX as WARMUP_PREFIX   # the warmup's copy of a scenario
 from lunge_mp.metrics.recorder import Recorder
 from lunge_mp.plan import DataSource, Plan, RequestSpec, ScenarioPlan
 from lunge_mp.config.statuses import DEFAULT as DEFAULT_STATUSES, status_set
@@ -241,7 +240,7 @@ class ScenarioRunner:
         self.per_vu = plan.settings.connections == "perVU"
         if plan.settings.http_debug:   # --http-debug: the first exchanges printed; off, no cost
             from lunge_mp.worker.http_debug import attach
-            attach(self, plan, worker)
+            attach([r for r in self.requests if isinstance(r, CompiledRequest)], self.name, recorder, plan, worker)
 
     def _feeders(self, plan: Plan, worker: int, workers: int) -> list[Feeder]:
         """The feeders of the data sources this scenario's templates name."""
@@ -250,8 +249,8 @@ class ScenarioRunner:
         if not used:
             return []
         pool = _pool(self.recorder, plan, worker, workers)
-        warm = self.name.startswith(WARMUP_PREFIX)
-        own_name = self.name[len(WARMUP_PREFIX):] if warm else self.name
+        warm = bool(self.scenario.warmup_of)
+        own_name = self.scenario.warmup_of or self.name
         # names are unique over plan.data and scenario.data (the config refuses a clash)
         scoped = [("", s) for s in plan.data] + [(own_name, s) for s in self.scenario.data]
         return [pool.feeder(scope, s, warm) for scope, s in scoped if s.name in used]

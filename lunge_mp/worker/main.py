@@ -22,7 +22,7 @@ import uvloop
 import zmq
 import zmq.asyncio
 
-from lunge_mp.coordinator.limits import raise_nofile
+from lunge_mp.oslimits import raise_nofile
 from lunge_mp.metrics.recorder import Recorder
 from lunge_mp.protocol import messages as m
 from lunge_mp.redact import Redactor, RedactingStream

@@ -1,5 +1,5 @@
 """Config input fuzzed through the `lunge-mp run` path up to the first packet: file text → loader →
-plan → the checks that need the whole plan (`runner.load_or_explain`), then what the coordinator
+plan → the checks that need the whole plan (`explain.load_or_explain`), then what the coordinator
 builds from a plan before spawning anything (guardrail caps and notes, the redactor). Every
 document gives a plan, or exit 104 with `error:` lines on stderr; never a traceback.
 
@@ -21,12 +21,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lunge_mp.config import limits
-from lunge_mp.coordinator import warmup
+from lunge_mp import limits
+from lunge_mp.schedule import warmup
 from lunge_mp.coordinator.guarding import RunGuard
 from lunge_mp.plan import Plan
 from lunge_mp.redact import Redactor
-from lunge_mp.runner import load_or_explain
+from lunge_mp.explain import load_or_explain
 
 _scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-10**6, 10**12), st.floats(allow_nan=True, allow_infinity=True),

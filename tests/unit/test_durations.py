@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lunge_mp.config import parse_duration
+from lunge_mp.units import parse_duration
 
 VALID = [
     ("milliseconds", "250ms", 0.25),

@@ -8,7 +8,7 @@ import pytest
 
 from lunge_mp.analysis import generator_errors
 from lunge_mp.config import plan_from_dict
-from lunge_mp.coordinator import limits
+from lunge_mp import oslimits
 from lunge_mp.coordinator.health import exit_text
 
 
@@ -19,19 +19,19 @@ def _plan(max_vus: int, per_host: int = 100, urls: tuple[str, ...] = ("http://a/
 
 
 @pytest.mark.parametrize("max_vus, per_host, urls, workers, expected", [
-    (100, 100, ("http://a/",), 1, 100 + limits.FD_OVERHEAD),
-    (10_000, 100, ("http://a/",), 2, 50 + limits.FD_OVERHEAD),                 # capped by the connection limit
-    (10_000, 100, ("http://a/", "http://b/x"), 2, 100 + limits.FD_OVERHEAD),   # per host
-    (10_000, 0, ("http://a/",), 4, 2500 + limits.FD_OVERHEAD),                 # 0 = unlimited connections
+    (100, 100, ("http://a/",), 1, 100 + oslimits.FD_OVERHEAD),
+    (10_000, 100, ("http://a/",), 2, 50 + oslimits.FD_OVERHEAD),                 # capped by the connection limit
+    (10_000, 100, ("http://a/", "http://b/x"), 2, 100 + oslimits.FD_OVERHEAD),   # per host
+    (10_000, 0, ("http://a/",), 4, 2500 + oslimits.FD_OVERHEAD),                 # 0 = unlimited connections
 ])
 def test_fds_per_worker(max_vus, per_host, urls, workers, expected) -> None:
-    assert limits.fds_per_worker(_plan(max_vus, per_host, urls), workers) == expected
+    assert oslimits.fds_per_worker(_plan(max_vus, per_host, urls), workers) == expected
 
 
 def test_nofile_warning_only_when_too_low() -> None:
     plan = _plan(10_000, per_host=0)
-    assert limits.nofile_warning(plan, 1, 1_000_000) is None
-    text = limits.nofile_warning(plan, 1, 1024)
+    assert oslimits.nofile_warning(plan, 1, 1_000_000) is None
+    text = oslimits.nofile_warning(plan, 1, 1024)
     assert text and "1,024" in text and "class 'generator'" in text
 
 
@@ -39,9 +39,9 @@ def test_raise_nofile_lifts_the_soft_limit_to_the_hard_one() -> None:
     before = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(256, before[1]), before[1]))
-        soft, hard = limits.raise_nofile()
+        soft, hard = oslimits.raise_nofile()
         assert hard == before[1]
-        assert soft == (limits.NOFILE_CAP if hard == resource.RLIM_INFINITY else hard)
+        assert soft == (oslimits.NOFILE_CAP if hard == resource.RLIM_INFINITY else hard)
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, before)
 

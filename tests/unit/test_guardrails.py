@@ -10,9 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lunge_mp.analysis.capped_rate import CappedRate, capped, peak_rate
+from lunge_mp.schedule.capped_rate import CappedRate, capped, peak_rate
 from lunge_mp.analysis.guardrails import (Guard, Sample, Window, apply_caps, plan_problems, rate_caps,
-                                          rate_fn, request_hosts, start_notes)
+                                          request_hosts, start_notes)
+from lunge_mp.schedule.scenario_rate import rate_fn
 from lunge_mp.analysis.hosts import HostMatcher, host_pattern_problem, url_host
 from lunge_mp.config import ConfigError, plan_from_dict
 from lunge_mp.plan import Guardrails, ScenarioPlan, WarnThresholds
@@ -272,6 +273,7 @@ def test_apply_caps_changes_the_rate_function_and_notes_say_so() -> None:
     capped_plan = apply_caps(plan, {"s": 4.0})
     s = capped_plan.scenarios[0]
     assert s.rate_cap == 4.0 and rate_fn(s).total_hits() == 8
+    assert rate_fn(s, capped=False).total_hits() == rate_fn(plan.scenarios[0]).total_hits() > 8
     notes = start_notes(capped_plan, planned_s=2.0, planned_requests=8)
     assert any("capped at 4 iterations/s" in n for n in notes)
 

@@ -186,7 +186,7 @@ def test_a_warmup_copy_reads_unique_rows_without_using_them_up(rows_file, top_le
     own = () if top_level else (source,)
     one = ScenarioPlan(name="one", executor="constant-vus", vus=1, duration=1, requests=requests, data=own)
     warm = ScenarioPlan(name="warmup:one", executor="constant-vus", vus=1, duration=1, requests=requests,
-                        data=own)
+                        data=own, warmup_of="one")
     two = ScenarioPlan(name="two", executor="constant-vus", vus=1, duration=1, requests=requests, data=own)
     plan = Plan(name="p", scenarios=(warm, one, two), data=(source,) if top_level else ())
     r_warm, r_one, r_two = (ScenarioRunner(plan, s, t, rec, 1) for s in plan.scenarios)

@@ -3,7 +3,7 @@
 import pytest
 
 from lunge_mp.coordinator.lifecycle import EndScenario, Lifecycle, Phase, StartScenario
-from lunge_mp.coordinator.timeline import iteration_shares
+from lunge_mp.schedule.timeline import iteration_shares
 from lunge_mp.plan import Options, Plan, RequestSpec, ScenarioPlan
 
 REQ = (RequestSpec(name="r", method="GET", url="http://127.0.0.1/"),)

@@ -1,4 +1,4 @@
-"""config/limits.py: the bounds Fields checks, and docs/CONFIG.md showing each of them."""
+"""limits.py: the bounds Fields checks, and docs/CONFIG.md showing each of them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from lunge_mp.config import ConfigError, limits, plan_from_dict
+from lunge_mp import limits
+from lunge_mp.config import ConfigError, plan_from_dict
 from lunge_mp.config.errors import Errors
 from lunge_mp.config.fields import Fields
 from lunge_mp.config.safe_load import TooLarge, check_tree, check_yaml, load_yaml

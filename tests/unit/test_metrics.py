@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lunge_mp.metrics import hdr, summary
+from lunge_mp.metrics import hdr
 from lunge_mp.metrics.aggregate import Aggregate
 from lunge_mp.metrics.names import (HTTP_REQ_DURATION, HTTP_REQ_RESPONSE_TIME, ITERATION_DURATION,
                                     OVERFLOW, SCHEDULE_LAG)
@@ -224,7 +224,6 @@ def test_counters_sum_across_workers():
                                           "vus_max": 9, "active_vus_max": 3}
     assert agg.scenario_counters("nope")["iterations"] == 0
     assert agg.request_keys() == [("s", "get"), ("t", "post")]
-    assert summary.request_rates(agg.counters(), 3.0)["rps"] == 11.0
 
 
 def test_checks_are_counted_per_request_and_summed_per_scenario_run_and_second():
@@ -435,11 +434,3 @@ def test_memory_is_bounded_by_series_not_samples():
     assert peak - base < 3_000_000, peak - base
     series, _, _ = rec.drain()
     assert hdr.Tally.from_wire(series[0].counts, series[0].n, series[0].lo, series[0].hi).histogram().get_total_count() == 1_000_000
-
-
-def test_rates():
-    assert summary.rate(10, 0) == 0.0 and summary.rate(10, 4) == 2.5
-    assert summary.ratio(1, 0) is None and summary.ratio(1, 4) == 0.25
-    sc = {"iterations": 8, "dropped": {"no_vu": 1, "behind": 1}, "interrupted": 0, "scheduled": 10}
-    assert summary.scenario_rates(sc, 2) == {"iterations_per_s": 4.0, "dropped_rate": 0.2,
-                                             "interrupted_rate": 0.0}

@@ -43,7 +43,8 @@ from lunge_mp.schedule.patterns import (
     chaos_levels,
     pattern_fn,
 )
-from lunge_mp.schedule.rates import ExactRateFn, RateFn, invert_hits, rate_fn_for
+from lunge_mp.schedule.rates import ExactRateFn, RateFn, invert_hits
+from lunge_mp.schedule.scenario_rate import rate_fn
 
 US = 10**6
 INF = math.inf
@@ -389,13 +390,13 @@ def plan(executor: str, **kw: object) -> ScenarioPlan:
     return ScenarioPlan(name="s", executor=executor, requests=(), **kw)  # type: ignore[arg-type]
 
 
-def test_rate_fn_for_dispatches_patterns() -> None:
-    fn = rate_fn_for(plan("pattern", duration=2.0, pattern={"type": "burst", "duration": 2.0, "baseRate": 0.0,
+def test_rate_fn_dispatches_patterns() -> None:
+    fn = rate_fn(plan("pattern", duration=2.0, pattern={"type": "burst", "duration": 2.0, "baseRate": 0.0,
                                                             "burstRate": 10.0, "burstDuration": 0.5,
                                                             "burstInterval": 1.0}))
     assert isinstance(fn, Burst) and ArrivalClock(fn).total_expected() == 10
     with pytest.raises(ValueError, match=r"^scenarios\.s\.pattern\.duration: required for a sine pattern"):
-        rate_fn_for(plan("pattern", pattern={"type": "sine"}))
+        rate_fn(plan("pattern", pattern={"type": "sine"}))
 
 
 def test_generic_path_speed_at_10k_per_second() -> None:
@@ -565,7 +566,7 @@ def test_valid_patterns_plan_and_build(name: str, pattern: dict[str, Any], lengt
     (s,) = plan_from_dict(doc(pattern)).scenarios
     assert s.duration == length and s.pattern is not None
     assert all("_" not in key for key in s.pattern)
-    fn = rate_fn_for(s)
+    fn = rate_fn(s)
     assert fn.duration == length and ArrivalClock(fn).total_expected() > 0
 
 
@@ -683,5 +684,5 @@ def test_prop_config_accepts_only_what_the_schedule_can_build(edit: tuple[str, d
         assert e.errors and all(x.startswith("scenarios.api.pattern") for x in e.errors), e.errors
         return
     (s,) = plan.scenarios
-    fn = rate_fn_for(s)                         # never a ValueError for an accepted config
+    fn = rate_fn(s)                         # never a ValueError for an accepted config
     assert fn.duration == pytest.approx(s.duration, rel=1e-12) and fn.hits(fn.duration) > 0

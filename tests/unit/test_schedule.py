@@ -26,8 +26,8 @@ from lunge_mp.schedule.rates import (
     PiecewiseLinear,
     RateFn,
     invert_hits,
-    rate_fn_for,
 )
+from lunge_mp.schedule.scenario_rate import rate_fn
 from lunge_mp.schedule.split import split_evenly, split_round_robin, vus_at
 
 US = 10**6
@@ -255,17 +255,17 @@ def plan(executor: str, **kw: object) -> ScenarioPlan:
     return ScenarioPlan(name="s", executor=executor, requests=(), **kw)  # type: ignore[arg-type]
 
 
-def test_rate_fn_for() -> None:
-    fn = rate_fn_for(plan("constant-arrival-rate", rate=500.0, duration=4.0))
+def test_rate_fn_of_each_open_executor() -> None:
+    fn = rate_fn(plan("constant-arrival-rate", rate=500.0, duration=4.0))
     assert isinstance(fn, Constant) and ArrivalClock(fn).total_expected() == 2000
-    fn = rate_fn_for(plan("ramping-arrival-rate", start_rate=10.0,
+    fn = rate_fn(plan("ramping-arrival-rate", start_rate=10.0,
                           stages=(Stage(10, 100), Stage(5, 0)), duration=15.0))
     assert isinstance(fn, PiecewiseLinear)
     assert fn.duration == 15.0 and fn.hits(15) == 550 + 250 and fn.rate(10) == 100
     with pytest.raises(ValueError, match=r"scenarios\.s\.pattern\.duration: required"):
-        rate_fn_for(plan("pattern", pattern={"type": "sine"}))
+        rate_fn(plan("pattern", pattern={"type": "sine"}))
     with pytest.raises(ValueError, match="constant-vus"):
-        rate_fn_for(plan("constant-vus", vus=3, duration=1.0))
+        rate_fn(plan("constant-vus", vus=3, duration=1.0))
 
 
 # ---------------------------------------------------------------------------------------------

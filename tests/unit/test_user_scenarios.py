@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lunge_mp.config import ConfigError, plan_from_dict
-from lunge_mp.config.loader import load_plan
+from lunge_mp.config import load_plan
 from lunge_mp.plan import Assertion, DataSource, Extract, Plan, RequestSpec, ScenarioPlan
 from lunge_mp.scenario.checks import (MISSING, CompiledCheck, CompiledExtract, JsonPath, Response, compare,
                                       compile_path, path_problem)

@@ -14,12 +14,12 @@ from collections.abc import Iterable
 
 from lunge_mp.metrics.names import FAILURE_CLASSES, UNKNOWN_FAILURE
 from lunge_mp.report.html.fmt import plot_label
+from lunge_mp.schedule.warmup import PREFIX as WARMUP_PREFIX   # results.json names X's copy "warmup:X"
 
 MAX_POINTS = 3600            # chart points per series before binning
 PHASE_COLORS = {"warmup": "#94a3b8", "ramp-up": "#60a5fa", "steady": "#34d399",
                 "ramp-down": "#fbbf24", "idle": "#e2e8f0", "cooldown": "#c4b5fd"}
 _EXTRA_PHASE_COLORS = ("#f472b6", "#22d3ee", "#a3e635", "#fb923c")
-WARMUP_PREFIX = "warmup:"    # the warmup runs scenario X's requests as "warmup:X"
 # series that are gaps in the idle seconds after the schedule's end (see time_series)
 TAIL_GAPS = frozenset(("targetRate", "openIterations", "activeVUs", "vus", "targetVUs", "closedVUs",
                        "scheduled"))

@@ -1,7 +1,7 @@
 """Warmup: a short run of every scenario's requests before the measured test. Pure.
 
 `options.warmup: {duration, rate | vus}` becomes one extra scenario per scenario, named
-`warmup:<name>`, running that scenario's requests at an even share of the warmup rate (or
+`warmup:<name>` (as results.json shows it) with `warmup_of` = <name>, running that scenario's requests at an even share of the warmup rate (or
 VUs) from t0. Their metrics go to a separate aggregate, so totals and thresholds never see
 them. The measured test starts at a whole second, `offset` = ⌈duration⌉ + 1 s, after the
 warmup's last iterations have had a 1 s graceful stop — so the phases never overlap and
@@ -22,10 +22,6 @@ PREFIX = "warmup:"
 GRACE_S = 1.0
 
 
-def is_warmup(scenario: str) -> bool:
-    return scenario.startswith(PREFIX)
-
-
 def offset(plan: Plan) -> float:
     """Seconds from t0 to the measured test's start (0 without a warmup)."""
     w = plan.options.warmup
@@ -40,7 +36,7 @@ def scenarios(plan: Plan) -> tuple[ScenarioPlan, ...]:
     n = len(plan.scenarios)
     vus = split_evenly(w.vus, n) if w.vus else [0] * n
     for s, share in zip(plan.scenarios, vus):
-        common = dict(name=PREFIX + s.name, requests=s.requests, duration=w.duration, start_time=0.0,
+        common = dict(name=PREFIX + s.name, warmup_of=s.name, requests=s.requests, duration=w.duration, start_time=0.0,
                       graceful_stop=GRACE_S, pacing=s.pacing, tags=s.tags, stages=(), pattern=None,
                       iterations=0, max_duration=0.0, start_vus=0, start_rate=0.0)
         if w.rate:
@@ -52,6 +48,11 @@ def scenarios(plan: Plan) -> tuple[ScenarioPlan, ...]:
             out.append(msgspec.structs.replace(
                 s, executor="constant-vus", vus=share, rate=0.0, pre_allocated_vus=0, max_vus=0, **common))
     return tuple(out)
+
+
+def names(plan: Plan) -> frozenset[str]:
+    """The warmup copies among `plan`'s scenarios (a worker plan: `with_warmup`)."""
+    return frozenset(s.name for s in plan.scenarios if s.warmup_of)
 
 
 def with_warmup(plan: Plan) -> Plan:

@@ -1,4 +1,5 @@
-"""Duration strings → float seconds.
+"""Values written with units, for config, thresholds and flags alike: duration strings → float
+seconds, and how a wrong value is named in a message. A leaf: it imports nothing of lunge_mp.
 
 Lunge (a Go tool) writes durations the way Go's `time.ParseDuration` reads them, so existing
 configs use `250ms`, `30s`, `5m`, `1h30m`, `1.5s`, `100us`. A bare number (or a numeric string)
@@ -16,8 +17,6 @@ from __future__ import annotations
 import math
 import re
 from decimal import Decimal
-
-from lunge_mp.config.errors import describe
 
 # unit → seconds. µs/μs are the two Unicode spellings Go accepts for microseconds.
 UNITS: dict[str, Decimal] = {
@@ -74,3 +73,20 @@ def parse_duration(value: object) -> float:
         raise ValueError(f"invalid duration '{value}'; {HINT}")
     return float(total)
 
+
+def describe(value: object) -> str:
+    """How a wrong value is named in a message: `got 'ten' (a string)`, `got true (a boolean)`."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"'{shown}' (a string)"
+    if isinstance(value, (int, float)):
+        return f"{value!r} (a number)"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"a {type(value).__name__}"

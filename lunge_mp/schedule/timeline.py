@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-from lunge_mp.analysis.guardrails import Window, rate_fn
 from lunge_mp.plan import Plan, ScenarioPlan
 from lunge_mp.schedule.rates import RateFn
+from lunge_mp.schedule.scenario_rate import rate_fn
 from lunge_mp.schedule.split import split_evenly, vus_at
-
-SUPPORTED = ("constant-vus", "ramping-vus", "per-vu-iterations", "shared-iterations",
-             "constant-arrival-rate", "ramping-arrival-rate", "pattern")
-
-
-def unsupported(plan: Plan) -> list[str]:
-    """Errors for executors this version cannot run yet (checked before any traffic)."""
-    return [
-        f"scenarios.{s.name}.executor: '{s.executor}' is not supported by this version yet; "
-        f"use one of {', '.join(SUPPORTED)}"
-        for s in plan.scenarios if s.executor not in SUPPORTED
-    ]
 
 
 def target_vus(s: ScenarioPlan, local: float) -> int:
@@ -27,11 +15,6 @@ def target_vus(s: ScenarioPlan, local: float) -> int:
     if s.executor == "ramping-vus":
         return vus_at(s.start_vus, [(st.duration, st.target) for st in s.stages], local)
     return s.vus
-
-
-def target_fn(s: ScenarioPlan) -> RateFn:
-    """An open scenario's rate function, with its guardrail cap (`rate_cap`) applied."""
-    return rate_fn(s)
 
 
 _RATE_FNS: dict[int, tuple[ScenarioPlan, RateFn]] = {}
@@ -45,26 +28,6 @@ def target_rate(s: ScenarioPlan, local: float) -> float:
     if cached is None or cached[0] is not s:  # building one costs ~0.1 ms: keep it
         cached = _RATE_FNS[id(s)] = (s, rate_fn(s))     # with its guardrail cap
     return cached[1].rate(local)
-
-
-def cap_windows(plan: Plan, worker_plan: Plan, offset: float) -> list[Window]:
-    """When each scenario of `worker_plan` (warmups included) may run, for sharing maxRate:
-    warmups from t0, the test's scenarios from `offset` + startTime, and with `sequential`
-    each test scenario alone (its own group: it never runs beside another). An
-    iteration-based scenario may run until its maxDuration (plus its gracefulStop)."""
-    order = {s.name: i for i, s in enumerate(plan.scenarios)}
-    out = []
-    for s in worker_plan.scenarios:
-        length = s.duration if s.is_open or s.duration else s.max_duration
-        length += 0.0 if s.is_open else s.graceful_stop
-        if s.name not in order:
-            out.append(Window(s, s.start_time, s.start_time + length))
-        elif plan.options.sequential:
-            out.append(Window(s, 0.0, 1.0, group=1 + order[s.name]))
-        else:
-            start = offset + s.start_time
-            out.append(Window(s, start, start + length))
-    return out
 
 
 def arrival_processes(plan: Plan, run_id: str) -> dict[str, dict]:

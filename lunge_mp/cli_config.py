@@ -1,6 +1,6 @@
 """`lunge-mp perf -c FILE` and `lunge-mp validate FILE`: a config file of either version → Plan.
 
-Like loader.py, this reads files; the translation itself is in v1.py (pure).
+Like config/loader.py, this reads files; the translation itself is in config/v1.py (pure).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from lunge_mp import capacity
 from lunge_mp.config.errors import ConfigError, Errors
-from lunge_mp.config.loader import load_document, plan_from_document, resolve_data_files
+from lunge_mp.config.loader import plan_from_document, resolve_data_files, with_thresholds
 from lunge_mp.config.summary import describe_plan
 from lunge_mp.config.v1 import FLAGS, check_v1, is_v1, plan_from_v1, summary_v1, v1_path
 from lunge_mp.config.v1_read import load_config_document
@@ -56,29 +56,17 @@ def plan_from_file(path: str, environment: str | None, test: str | None, request
     return resolve_data_files(plan, Path(path).resolve().parent)
 
 
-def with_thresholds(doc: Any, thresholds: Mapping[str, list[str]] | None) -> Any:
-    """The document with --threshold METRIC:EXPR entries added to its own (both apply)."""
-    if not thresholds or not isinstance(doc, Mapping):
-        return doc
-    merged = dict(doc.get("thresholds") or {}) if isinstance(doc.get("thresholds"), Mapping) else {}
-    for metric, exprs in thresholds.items():
-        own = merged.get(metric, [])
-        merged[metric] = (own if isinstance(own, list) else [own]) + list(exprs)
-    return {**doc, "thresholds": merged}
-
-
 def validate_file(path: str, overrides: Mapping[str, str] | None = None) -> str | None:
     """A one-line summary of a config that can run, or None after printing every problem.
 
     v2: the whole config, its data files and its templates. v1: every section, and every
     performance test translated in every environment.
     """
-    from lunge_mp.coordinator import timeline
-    from lunge_mp.runner import explain
+    from lunge_mp.explain import explain
     from lunge_mp.scenario.preflight import unknown_template_names, unsafe_head_values
 
     def run_problems(plan: Plan) -> list[str]:
-        return timeline.unsupported(plan) + unknown_template_names(plan) + unsafe_head_values(plan)
+        return unknown_template_names(plan) + unsafe_head_values(plan)
 
     try:
         doc = load_config_document(path, None, overrides)
