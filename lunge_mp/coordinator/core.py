@@ -114,6 +114,7 @@ class RunCore:
         self._final_stop: m.Stop | None = None     # the Stop sent at the end (for a worker that rejoins)
         self._stop_until = 0.0
         self._hard_sent = False
+        self._unreachable: set[int] = set()          # a send to it failed: it is gone for good
 
     # --- queries -------------------------------------------------------------------------
     def t(self, now: float) -> float:
@@ -139,8 +140,8 @@ class RunCore:
         return self.phase is RunPhase.STOPPING and (self.settled() or now >= self._stop_until)
 
     def deliverable(self, send: Send) -> bool:
-        """False for a send decided before its worker was lost (a failed send earlier in the batch)."""
-        return send.raw or self.sessions[send.worker].state is not State.LOST
+        """False once a send to its worker has failed (later ones of the same batch are dropped)."""
+        return send.raw or send.worker not in self._unreachable
 
     # --- what control.py and the loop use -------------------------------------------------
     def send(self, worker: int, msg: m.Message) -> None:
@@ -236,6 +237,7 @@ class RunCore:
         return self.out.take()
 
     def send_failed(self, worker: int, why: str, now: float) -> list[Action]:
+        self._unreachable.add(worker)
         self._lose(worker, why, False, now)
         return self.out.take()
 
