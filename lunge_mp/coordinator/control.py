@@ -1,8 +1,9 @@
 """Steering a running test from outside its run loop: stop, pause, resume, scale.
 
 Commands come from any thread (the API server, a signal handler) and wait in a deque; the
-coordinator's run loop calls `RunControl.tick` every tick and applies them there, so all run
-state is only ever changed by the loop that owns it. Each command carries a
+coordinator core (coordinator/core.py) applies them at the start of every running tick
+(`apply`), so all run state is only ever changed by the loop that owns it; the watchers
+get the run loop's Coordinator after each tick (`watch`). Each command carries a
 `concurrent.futures.Future` that says what happened ("ok", or why not) to the caller.
 
 Pause:

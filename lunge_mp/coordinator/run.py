@@ -65,7 +65,10 @@ class Coordinator:
         self.saturation: dict[tuple[str, str], list[int]] = {}  # every second it was seen
         self._stop_event = asyncio.Event()      # a stop was asked for: the running loop turns at once
         self._byes = asyncio.Event()            # stopping, and every worker said Bye or was lost
-        self._pending: list[Action] = self.core.take()          # the guardrail notes of the plan
+        self._pending: list[Action] = []         # decided outside `_do` (callbacks): carried out next
+        for action in self.core.take():          # the plan's guardrail notes, shown now
+            if isinstance(action, Log) and on_log is not None:
+                on_log(action.text)
         # Redis queues the plan enqueues into: depth once a second into the buckets (or None)
         self.queue_monitor = queue_monitor.for_plan(self.worker_plan, self.core.aggregates, self.log,
                                                     self._on_guardrails)
@@ -175,7 +178,6 @@ class Coordinator:
         self.outcome.start_time = time.time()
         receiver = loop.create_task(self._receive())
         try:
-            await self._do([])
             self.pool.spawn()
             self.core.spawned([self.pool.pid(w) for w in range(self.pool.count)])
             while self.core.phase is RunPhase.HANDSHAKE:
