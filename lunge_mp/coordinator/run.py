@@ -258,6 +258,7 @@ class Coordinator:
         samples = self.monitor.samples
         if not samples or samples[-1]["t"] < int(self.now()):   # the last (partial) second has one too
             self._sample_resources(self.now())
+        self.outcome.resources = self.monitor.samples
         await self._do(self.core.close(time.monotonic(), self.saturation))
         if self.queue_monitor is not None:
             self.outcome.queue = await self.queue_monitor.stop()
