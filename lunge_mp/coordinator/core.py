@@ -115,6 +115,7 @@ class RunCore:
         self._stop_until = 0.0
         self._hard_sent = False
         self._unreachable: set[int] = set()          # a send to it failed: it is gone for good
+        self._identities = [f"w{i}".encode() for i in range(workers)]
 
     # --- queries -------------------------------------------------------------------------
     def t(self, now: float) -> float:
@@ -138,6 +139,16 @@ class RunCore:
     def finished(self, now: float) -> bool:
         """Stopping, and every worker said Bye or was lost, or the wait for them is over."""
         return self.phase is RunPhase.STOPPING and (self.settled() or now >= self._stop_until)
+
+    def identity(self, worker: int) -> bytes:
+        """The socket identity worker i connects with (worker/main.py)."""
+        return self._identities[worker]
+
+    def worker_of(self, identity: bytes) -> int | None:
+        """The worker a socket identity names, or None (an unknown peer)."""
+        known = _IDENTITY.fullmatch(identity)
+        worker = int(known.group(1)) if known else -1
+        return worker if 0 <= worker < self.workers else None
 
     def deliverable(self, send: Send) -> bool:
         """False once a send to its worker has failed (later ones of the same batch are dropped)."""
@@ -180,9 +191,8 @@ class RunCore:
             self.health.refuse(f"a message of {len(frames)} frames (expected 2)")
             return self.out.take()
         identity, data = frames
-        known = _IDENTITY.fullmatch(identity)
-        worker = int(known.group(1)) if known else -1
-        if not 0 <= worker < self.workers:
+        worker = self.worker_of(identity)
+        if worker is None:
             self.health.refuse(f"a message from an unknown peer {identity[:40]!r} ({len(data):,} bytes)")
             return self.out.take()
         try:

@@ -129,7 +129,7 @@ class Coordinator:
     async def _send(self, worker: int, msg: m.Message) -> str | None:
         """Without ever blocking the run: why a worker cannot take it, or None."""
         try:
-            await self.sock.send_multipart([f"w{worker}".encode(), m.encode(msg)], flags=zmq.NOBLOCK)
+            await self.sock.send_multipart([self.core.identity(worker), m.encode(msg)], flags=zmq.NOBLOCK)
             return None
         except zmq.Again:
             return "its message queue is full (it stopped reading)"
