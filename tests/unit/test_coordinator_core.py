@@ -11,7 +11,7 @@ from lunge_mp.coordinator.core import RunCore, RunPhase
 from lunge_mp.coordinator.handshake import HANDSHAKE_TIMEOUT_S, MIN_START_DELAY_S, START_DELAY_S
 from lunge_mp.coordinator.lifecycle import Phase
 from lunge_mp.coordinator.outbox import Send
-from lunge_mp.plan import Plan
+from lunge_mp.plan import Guardrails, Plan
 from lunge_mp.protocol import messages as m
 from lunge_mp.protocol.session import State
 from tests.core_driver import RUN_ID, Run, scenario
@@ -326,3 +326,31 @@ def test_the_core_imports_no_sockets_loops_or_processes():
 def test_run_ids_are_random_unless_given():
     plan = Plan(name="p", scenarios=(scenario("a"),))
     assert RunCore(plan, 1).run_id != RunCore(plan, 1).run_id
+
+
+def test_scaling_through_the_control_re_splits_vus_and_speeds_up_arrivals():
+    control = RunControl()
+    r = Run(scenario("c", vus=2, duration=10.0), open_scenario("o", rate=100, duration=10.0), control=control)
+    r.start()
+    r.tick(0.0)
+    assert [x.vus for x in r.to(0, m.SetVUs)] == [1]
+    scaled = control.scale("c", vus=6)
+    faster = control.scale("o", factor=2.0)
+    r.tick(1.0)
+    assert scaled.result(0) == "ok" and faster.result(0) == "ok"
+    assert [x.vus for x in r.to(0, m.SetVUs)] == [1, 3] and [x.vus for x in r.to(1, m.SetVUs)] == [1, 3]
+    r.clear()
+    r.tick(2.0)                                       # 2.0-2.25 s after the scale: 200 arrivals/s
+    every = sorted(r.arrivals(0, "o") + r.arrivals(1, "o"))
+    window = [o for _, o in every if 2_000_000 < o <= 2_250_000]
+    assert len(window) == pytest.approx(50, abs=1)
+    assert [e["event"] for e in control.events] == ["scale", "scale"]
+
+
+def test_permit_requests_are_answered_from_the_run_budget():
+    r = Run(scenario("c", vus=2, duration=10.0), guardrails=Guardrails(max_total_requests=10, emergency_stop=True))
+    r.start()
+    assert r.to(0, m.Start)[0].permit_lease
+    r.say(0, m.PermitRequest(worker=0, used=0, want=100))
+    grant = r.to(0, m.PermitGrant)[0]
+    assert 0 < grant.permits <= 10 and not grant.final
