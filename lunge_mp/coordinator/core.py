@@ -20,8 +20,10 @@ Actions out: each event returns the list of `Send | Log | Merged` (coordinator/o
 decided since the last one, in order. Decisions stay in `outcome` (warnings, abort reason
 and exit code, lost and rejoined workers, scenario windows).
 
-The run goes HANDSHAKE → RUNNING → STOPPING → CLOSED; a failed handshake goes to CLOSED
-at once. RunControl (coordinator/control.py) is applied at the start of each running tick.
+The run goes HANDSHAKE → RUNNING → STOPPING → CLOSED (`phase`); a failed handshake goes to
+CLOSED at once. The loop paces itself by `phase` and `finished(now)` (every worker said Bye,
+or the wait for them is over), then calls `close`. RunControl (coordinator/control.py) is
+applied at the start of each running tick.
 """
 
 from __future__ import annotations
