@@ -1,8 +1,9 @@
 """Steering a running test from outside its run loop: stop, pause, resume, scale.
 
 Commands come from any thread (the API server, a signal handler) and wait in a deque; the
-coordinator's run loop calls `RunControl.tick` every tick and applies them there, so all run
-state is only ever changed by the loop that owns it. Each command carries a
+coordinator core (coordinator/core.py) applies them at the start of every running tick
+(`apply`), so all run state is only ever changed by the loop that owns it; the watchers
+get the run loop's Coordinator after each tick (`watch`). Each command carries a
 `concurrent.futures.Future` that says what happened ("ok", or why not) to the caller.
 
 Pause:
@@ -89,12 +90,13 @@ class RunControl:
         return self.paused_total + (t - self.paused_since if self.paused_since is not None else 0.0)
 
     # --- from the run loop -----------------------------------------------------------------
-    async def tick(self, coord, t: float) -> bool:
-        """Apply waiting commands; True while paused (the loop then deals nothing)."""
+    def apply(self, core, t: float) -> bool:
+        """Apply waiting commands to the run's core (coordinator/core.py); True while paused
+        (the core then deals nothing). Called by the core at the start of each running tick."""
         while self._queue:
             cmd = self._queue.popleft()
             try:
-                answer = await getattr(self, f"_{cmd.action}")(coord, t, **cmd.args)
+                answer = getattr(self, f"_{cmd.action}")(core, t, **cmd.args)
             except Exception as exc:  # a command must never end the run
                 answer = f"internal error: {type(exc).__name__}: {exc}"
             if not cmd.done.done():
@@ -102,19 +104,22 @@ class RunControl:
         second = int(t - 0.5)
         if second > self._last_target_second and t >= 0.5:
             self._last_target_second = second
-            self.targets[second] = self._asked(coord, t)
-        for watch in self.watchers:
-            watch(coord, t)
+            self.targets[second] = self._asked(core, t)
         return self.paused
 
-    def _asked(self, coord, t: float) -> tuple[float, int]:
+    def watch(self, coord, t: float) -> None:
+        """The watchers (the API's live feed), every tick, with the run loop's Coordinator."""
+        for watch in self.watchers:
+            watch(coord, t)
+
+    def _asked(self, core, t: float) -> tuple[float, int]:
         """Open-model iterations/s and closed-model VUs the running scenarios ask for at `t`."""
         if self.paused:
             return 0.0, 0
         rate, vus = 0.0, 0
-        for s in coord.lifecycle.running():
-            local = t - (coord.lifecycle.start_of(s.name) or 0.0)
-            clock = coord.clocks.get(s.name)
+        for s in core.lifecycle.running():
+            local = t - (core.lifecycle.start_of(s.name) or 0.0)
+            clock = core.clocks.get(s.name)
             if s.is_open:
                 rate += clock.fn.rate(local) if clock is not None else 0.0
             elif s.executor in ITERATION_EXECUTORS:
@@ -123,54 +128,54 @@ class RunControl:
                 vus += timeline.target_vus(s, local)
         return round(rate, 3), vus
 
-    async def _stop(self, coord, t: float, reason: str) -> str:
-        coord.request_stop(reason, ExitCode.STOPPED)
+    def _stop(self, core, t: float, reason: str) -> str:
+        core.request_stop(reason, ExitCode.STOPPED)
         return "ok"
 
-    async def _pause(self, coord, t: float) -> str:
+    def _pause(self, core, t: float) -> str:
         if self.paused:
             return "already paused"
-        if coord.outcome.measured_from > 0 and t < coord.outcome.measured_from:
+        if core.outcome.measured_from > 0 and t < core.outcome.measured_from:
             return "the run is warming up; pause after the warmup"
-        busy = [s.name for s in coord.lifecycle.running() if s.executor in ITERATION_EXECUTORS]
+        busy = [s.name for s in core.lifecycle.running() if s.executor in ITERATION_EXECUTORS]
         if busy:
-            return f"scenario {busy[0]} is iteration-based ({coord.lifecycle.state(busy[0]).plan.executor}): it cannot be paused"
+            return f"scenario {busy[0]} is iteration-based ({core.lifecycle.state(busy[0]).plan.executor}): it cannot be paused"
         self.paused, self.paused_since = True, t
-        for s in coord.lifecycle.running():
+        for s in core.lifecycle.running():
             if not s.is_open:       # park the VUs: each finishes its current iteration
                 deadline = int((t + s.graceful_ramp_down) * 1e6)
-                for w in coord.live_workers():
-                    await coord.send(w, m.SetVUs(scenario=s.name, vus=0, deadline_us=deadline))
-                coord.vus_sent.pop(s.name, None)
-        self._event(coord, t, "pause")
+                for w in core.live_workers():
+                    core.send(w, m.SetVUs(scenario=s.name, vus=0, deadline_us=deadline))
+                core.vus_sent.pop(s.name, None)
+        self._event(core, t, "pause")
         return "ok"
 
-    async def _resume(self, coord, t: float) -> str:
+    def _resume(self, core, t: float) -> str:
         if not self.paused or self.paused_since is None:
             return "not paused"
         d = t - self.paused_since
-        for name, st in coord.lifecycle.states.items():
+        for name, st in core.lifecycle.states.items():
             if st.phase is Phase.RUNNING and st.started_at is not None:
                 self.first_starts.setdefault(name, st.started_at)
                 st.started_at += d           # the schedule goes on where it stopped
-        coord.lifecycle.offset += d          # scenarios not started yet start later too
-        coord.outcome.planned_s += d
+        core.lifecycle.offset += d          # scenarios not started yet start later too
+        core.outcome.planned_s += d
         self.paused_total += d
         self.pauses = [*self.pauses, {"start": round(self.paused_since, 3), "end": round(t, 3)}]
         self.paused, self.paused_since = False, None
-        coord.vus_sent.clear()               # closed scenarios get their targets again
-        self._event(coord, t, "resume", pausedSeconds=round(d, 3))
+        core.vus_sent.clear()               # closed scenarios get their targets again
+        self._event(core, t, "resume", pausedSeconds=round(d, 3))
         return "ok"
 
-    async def _scale(self, coord, t: float, scenario: str, vus: int | None, factor: float | None,
+    def _scale(self, core, t: float, scenario: str, vus: int | None, factor: float | None,
                      rate: float | None = None) -> str:
         from lunge_mp.coordinator.scaling import scale
-        answer, detail = scale(coord, t, scenario, vus, factor, rate)
+        answer, detail = scale(core, t, scenario, vus, factor, rate)
         if answer == "ok":
-            self._event(coord, t, "scale", scenario=scenario, **detail)
+            self._event(core, t, "scale", scenario=scenario, **detail)
         return answer
 
-    def _event(self, coord, t: float, kind: str, **fields) -> None:
+    def _event(self, core, t: float, kind: str, **fields) -> None:
         event = {"t": round(t, 3), "event": kind, **fields}
         self.events = [*self.events, event]
         if self.notify is not None:       # seen now, but not a warning of the run

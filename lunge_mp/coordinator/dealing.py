@@ -1,79 +1,112 @@
 """Dealing the load to the live workers: open-model arrivals, VU targets, iteration shares,
-scenario ends.
+scenario ends. Pure: what to send goes to the core's `Outbox`.
 
 - Open model: every tick, each running scenario's arrivals for the next LOOKAHEAD_S are
   dealt round robin over the responsive workers (`Assign`, with the index of the batch's
   first arrival and the stride), within guardrails.maxTotalRequests.
 - Time-based closed model: each tick the scenario's target VUs are split evenly over the live
   workers; a `SetVUs` goes out only when the split changes (a lost or rejoined worker changes it).
-- Iteration executors: VUs and iterations are split once, at the scenario's start.
+- Iteration executors: VUs and iterations are split once, at the scenario's start
+  (coordinator/iterations.py keeps the shares).
 - A scenario's end goes to every live worker with its gracefulStop deadline.
-- A worker gone for good: its arrivals not yet due are taken back (`_take_back_arrivals`,
-  bookkeeping in arrival_ledger.py) and dealt again over the live workers on the next tick.
-
-`LoadDealer` is a part of `Coordinator` (run.py), kept here so each file holds one concern.
+- A worker gone for good: its arrivals not yet due are taken back (`take_back`, bookkeeping
+  in arrival_ledger.py) and dealt again over the live workers on the next tick.
+- A worker that rejoins is sent what it missed (`catch_up`).
 """
 
 from __future__ import annotations
 
-from lunge_mp.schedule import timeline
-from lunge_mp.coordinator.arrival_ledger import Held, redeal
-from lunge_mp.coordinator.lifecycle import ITERATION_EXECUTORS, EndScenario, StartScenario
+from collections.abc import Callable
+
+from lunge_mp.coordinator.arrival_ledger import ArrivalLedger, Held, redeal
+from lunge_mp.coordinator.guarding import RunGuard
+from lunge_mp.coordinator.iterations import IterationShares
+from lunge_mp.coordinator.lifecycle import ITERATION_EXECUTORS, EndScenario, Lifecycle, Phase, StartScenario
+from lunge_mp.coordinator.outbox import Outbox
+from lunge_mp.metrics.aggregate import Aggregate
+from lunge_mp.outcome import RunOutcome
 from lunge_mp.protocol import messages as m
+from lunge_mp.schedule import timeline
+from lunge_mp.schedule.arrivals import ArrivalClock
 from lunge_mp.schedule.split import split_evenly, split_round_robin
 
 LOOKAHEAD_S = 0.25
 
 
-class LoadDealer:
-    """Mixed into Coordinator: uses its lifecycle, clocks, pool, info, guard, outcome and send."""
+class Dealer:
+    def __init__(self, workers: int, lifecycle: Lifecycle, clocks: dict[str, ArrivalClock],
+                 ledger: ArrivalLedger, iterations: IterationShares, guard: RunGuard, outcome: RunOutcome,
+                 aggregates: Callable[[], list[Aggregate]], out: Outbox) -> None:
+        self.workers = workers
+        self.lifecycle, self.clocks, self.ledger, self.iterations = lifecycle, clocks, ledger, iterations
+        self.guard, self.outcome, self.aggregates, self.out = guard, outcome, aggregates, out
+        self.rr_next = {name: 0 for name in clocks}        # open scenario → next round-robin position
+        self.vus_sent: dict[str, list[int]] = {}           # closed scenario → the last split sent
+        self.ends_sent: dict[str, set[int]] = {}           # scenario → workers sent its EndScenario
+        self.redeal: list[tuple[int, list[Held]]] = []     # (lost worker, parts) to deal again next tick
 
-    async def _apply(self, action: StartScenario | EndScenario) -> None:
+    def apply(self, action: StartScenario | EndScenario, live: list[int]) -> None:
+        """A lifecycle transition (lifecycle.py `due`), to every live worker."""
         s = self.lifecycle.state(action.name).plan
-        live = self.live_workers()
         match action:
             case StartScenario() if s.executor in ITERATION_EXECUTORS:
-                vus = self._spread(s.vus, live)
+                vus = self.spread(s.vus, live)
                 totals = timeline.iteration_shares(s.iterations, vus) \
                     if s.executor == "shared-iterations" else [0] * len(vus)
                 per_vu = s.iterations if s.executor == "per-vu-iterations" else 0
-                self._started_on[s.name] = set(live)
-                self._iter_vus[s.name] = vus
-                self._iter_share[s.name] = {w: totals[w] if not per_vu else vus[w] * per_vu for w in live}
+                self.iterations.started(s.name, live, vus,
+                                        {w: totals[w] if not per_vu else vus[w] * per_vu for w in live})
                 for w in live:
-                    await self.send(w, m.SetVUs(scenario=s.name, vus=vus[w], iterations_per_vu=per_vu,
-                                                iterations_total=totals[w]))
+                    self.out.send(w, m.SetVUs(scenario=s.name, vus=vus[w], iterations_per_vu=per_vu,
+                                              iterations_total=totals[w]))
             case EndScenario(at=at, graceful_stop=grace):
                 for w in live:
-                    await self._send_end(w, s.name, at, grace)
+                    self.send_end(w, s.name, at, grace)
 
-    async def _send_end(self, worker: int, name: str, at: float, grace: float) -> None:
+    def send_end(self, worker: int, name: str, at: float, grace: float) -> None:
         """A scenario's end to one worker: iterations still running at `at + grace` are
         interrupted (at once if that is past: a worker that rejoins after the end)."""
-        self._ends_sent.setdefault(name, set()).add(worker)
-        await self.send(worker, m.EndScenario(scenario=name, deadline_us=int((at + grace) * 1e6)))
+        self.ends_sent.setdefault(name, set()).add(worker)
+        self.out.send(worker, m.EndScenario(scenario=name, deadline_us=int((at + grace) * 1e6)))
 
-    def _spread(self, total: int, live: list[int]) -> list[int]:
+    def spread(self, total: int, live: list[int]) -> list[int]:
         """`total` split evenly over the live workers, as a list indexed by worker id."""
-        shares = [0] * self.pool.count
+        shares = [0] * self.workers
         for w, share in zip(live, split_evenly(total, len(live))):
             shares[w] = share
         return shares
 
-    def _take_back_arrivals(self, worker: int) -> None:
-        """A worker gone for good: its arrivals whose instants have not come are dealt again
-        (next tick), unless the run is stopping (then they stay unaccounted)."""
-        if not self.t0_ns or self.stop_requested:
-            return
-        parts = self.ledger.take_back(worker, int(self.now() * 1e6))
-        if parts:
-            self._redeal.append((worker, parts))
+    def catch_up(self, worker: int) -> None:
+        """The scenario messages a rejoined worker missed while it was lost: the end of every
+        scenario that ended meanwhile (same deadline as the others': usually past, so it
+        interrupts at once and says ScenarioDone), a 0 share of an iteration-based scenario
+        that started meanwhile (shares are fixed at the start), and closed-model VU targets
+        re-split over every live worker on the next tick."""
+        for name, st in self.lifecycle.states.items():
+            s = st.plan
+            if st.end_sent_at is not None and st.phase in (Phase.ENDING, Phase.ENDED):
+                if worker not in self.ends_sent.get(name, ()):
+                    self.send_end(worker, name, st.end_sent_at, s.graceful_stop)
+            elif st.phase is Phase.RUNNING and s.executor in ITERATION_EXECUTORS:
+                if self.iterations.missed_start(name, worker):
+                    self.out.send(worker, m.SetVUs(
+                        scenario=name, vus=0,
+                        iterations_per_vu=s.iterations if s.executor == "per-vu-iterations" else 0))
+            elif st.phase is Phase.RUNNING:
+                self.vus_sent.pop(name, None)
 
-    async def _send_redealt(self, live: list[int]) -> None:
-        pending, self._redeal = self._redeal, []
+    def take_back(self, worker: int, now_us: int) -> None:
+        """A worker gone for good: its arrivals whose instants have not come are dealt again
+        on the next tick."""
+        parts = self.ledger.take_back(worker, now_us)
+        if parts:
+            self.redeal.append((worker, parts))
+
+    def _send_redealt(self, live: list[int], stopping: bool) -> None:
+        pending, self.redeal = self.redeal, []
         for lost, parts in pending:
             running = {s.name for s in self.lifecycle.running()}
-            if self.stop_requested or not live:
+            if stopping or not live:
                 self.ledger.restore(lost, parts)
                 continue
             kept: list[Held] = [p for p in parts if p.scenario not in running]
@@ -81,24 +114,24 @@ class LoadDealer:
             moved = 0
             for part in (p for p in parts if p.scenario in running):
                 for pos, piece in redeal(part, len(live)):
-                    await self._assign(live[pos], piece)
+                    self._assign(live[pos], piece)
                     moved += len(piece.offsets)
             if moved:
-                self.log(f"worker {lost}'s {moved:,} arrivals not yet due when it was lost were dealt again "
-                         f"to worker(s) {', '.join(map(str, live))}")
+                self.out.log(f"worker {lost}'s {moved:,} arrivals not yet due when it was lost were dealt again "
+                             f"to worker(s) {', '.join(map(str, live))}")
 
-    async def _assign(self, worker: int, part: Held) -> None:
+    def _assign(self, worker: int, part: Held) -> None:
         self.ledger.assigned(worker, part.scenario, part.first_index, part.offsets, part.stride)
-        await self.send(worker, m.Assign(scenario=part.scenario, first_index=part.first_index,
-                                         offsets_us=part.offsets, stride=part.stride))
+        self.out.send(worker, m.Assign(scenario=part.scenario, first_index=part.first_index,
+                                       offsets_us=part.offsets, stride=part.stride))
 
-    async def _schedule_open(self, t: float) -> None:
-        live = self.responsive_workers()
+    def deal_open(self, t: float, live: list[int], stopping: bool) -> None:
+        """Arrivals due before t + LOOKAHEAD_S of every running open scenario, round robin over `live`."""
         if not live:
             return
         self.ledger.forget_due(int(t * 1e6))
-        if self._redeal:
-            await self._send_redealt(live)
+        if self.redeal:
+            self._send_redealt(live, stopping)
         for s in self.lifecycle.running():
             clock = self.clocks.get(s.name)
             if clock is None or clock.done:
@@ -109,8 +142,8 @@ class LoadDealer:
             if not offsets:
                 continue
             shift = int(started * 1e6)
-            if self.plan.guardrails.max_total_requests:
-                committed = self.guard.committed(self.outcome.arrivals_sent, self._aggregates())
+            if self.guard.g.max_total_requests:
+                committed = self.guard.committed(self.outcome.arrivals_sent, self.aggregates())
                 offsets = self.guard.allowed(s.name, offsets, committed, shift)
                 if not offsets:
                     continue
@@ -123,21 +156,27 @@ class LoadDealer:
                 if part:
                     # arrival j of the batch went to position (start + j) % len(live)
                     first_j = (pos - start) % len(live)
-                    await self._assign(live[pos], Held(s.name, first + first_j, part, len(live)))
+                    self._assign(live[pos], Held(s.name, first + first_j, part, len(live)))
 
-    async def _schedule_closed(self, t: float) -> None:
+    def deal_closed(self, t: float, live: list[int]) -> None:
         """VU targets of running time-based closed scenarios, sent when a worker's share changes."""
-        live = self.live_workers()
         if not live:
             return
         for s in self.lifecycle.running():
             if s.is_open or s.executor in ITERATION_EXECUTORS:
                 continue
             local = t - (self.lifecycle.start_of(s.name) or 0.0)
-            shares = self._spread(timeline.target_vus(s, local), live)
+            shares = self.spread(timeline.target_vus(s, local), live)
             if self.vus_sent.get(s.name) == shares:
                 continue
             self.vus_sent[s.name] = shares
             ramp_down = int((t + s.graceful_ramp_down) * 1e6)
             for w in live:
-                await self.send(w, m.SetVUs(scenario=s.name, vus=shares[w], deadline_us=ramp_down))
+                self.out.send(w, m.SetVUs(scenario=s.name, vus=shares[w], deadline_us=ramp_down))
+
+    def send_moved_iterations(self, running: Callable[[int], bool]) -> None:
+        """The AddIterations decided by `IterationShares.move`; an heir lost meanwhile has already
+        passed them on (its share included them)."""
+        for heir, name, n in self.iterations.take_pending():
+            if running(heir):
+                self.out.send(heir, m.AddIterations(scenario=name, iterations=n))

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import psutil
-
 from lunge_mp.analysis import guardrails as gr
 from lunge_mp.coordinator.permits import PermitLedger
 from lunge_mp.metrics.aggregate import Aggregate
@@ -32,7 +30,8 @@ from lunge_mp.schedule.arrivals import ArrivalClock
 
 
 class RunGuard:
-    def __init__(self, plan: Plan, worker_plan: Plan, offset: float) -> None:
+    def __init__(self, plan: Plan, worker_plan: Plan, offset: float, box_memory_mb: float | None = None) -> None:
+        """`box_memory_mb`: the box's memory (for maxMemoryPercent), read by the run loop."""
         self.g = plan.guardrails
         windows = gr.cap_windows(plan, worker_plan, offset)
         caps = gr.rate_caps(windows, self.g.max_rate)
@@ -40,11 +39,7 @@ class RunGuard:
         self.closed_rates = gr.closed_rate_shares(windows, self.g.max_rate)   # requests/s
         self.plan = gr.apply_caps(plan, caps)
         self.worker_plan = gr.apply_caps(worker_plan, caps)
-        try:
-            box_mb = psutil.virtual_memory().total / 2**20
-        except (OSError, RuntimeError):
-            box_mb = None
-        self.guard = gr.Guard(self.g, box_memory_mb=box_mb)
+        self.guard = gr.Guard(self.g, box_memory_mb=box_memory_mb)
         self.per_iteration = {s.name: max(1, len(s.requests)) for s in self.worker_plan.scenarios}
         self.closed = [s.name for s in self.worker_plan.scenarios if not s.is_open]
         self.budget_end: float | None = None    # maxTotalRequests: the last open-model arrival's instant

@@ -47,12 +47,12 @@ class ScaledFrom:
         return self.fn.time_of_hit(self._h_at + (n - self._h_at) / self.factor)
 
 
-def scale(coord, t: float, name: str, vus: int | None, factor: float | None,
+def scale(core, t: float, name: str, vus: int | None, factor: float | None,
           rate: float | None = None) -> tuple[str, dict]:
     """("ok", what changed) or (why not, {})."""
-    if name not in coord.lifecycle.states or name not in {s.name for s in coord.plan.scenarios}:
+    if name not in core.lifecycle.states or name not in {s.name for s in core.plan.scenarios}:
         return f"no scenario named '{name}'", {}
-    st = coord.lifecycle.state(name)
+    st = core.lifecycle.state(name)
     s = st.plan
     if s.executor in ITERATION_EXECUTORS:
         return f"scenario {name} is iteration-based ({s.executor}): it has no VU count or rate to scale", {}
@@ -62,7 +62,7 @@ def scale(coord, t: float, name: str, vus: int | None, factor: float | None,
     if s.is_open:
         if vus is not None:
             return f"scenario {name} is open-model ({s.executor}): scale its rate (rate or factor), not vus", {}
-        return _scale_open(coord, s, max(0.0, local), factor, rate)
+        return _scale_open(core, s, max(0.0, local), factor, rate)
     if rate is not None:
         return f"scenario {name} is closed-model ({s.executor}): scale its VUs (vus or factor), not its rate", {}
     now_vus = timeline.target_vus(s, local) if st.started_at is not None else s.vus
@@ -75,20 +75,20 @@ def scale(coord, t: float, name: str, vus: int | None, factor: float | None,
     if s.executor == "constant-vus":
         new = vus if vus is not None else round(s.vus * factor)
         st.plan = msgspec.structs.replace(s, vus=int(new))
-        coord.vus_sent.pop(name, None)
+        core.vus_sent.pop(name, None)
         return "ok", {"vus": int(new), "was": s.vus}
     stages = tuple(msgspec.structs.replace(g, target=round(g.target * factor)) for g in s.stages)
     st.plan = msgspec.structs.replace(s, start_vus=round(s.start_vus * factor), stages=stages)
-    coord.vus_sent.pop(name, None)
+    core.vus_sent.pop(name, None)
     return "ok", {"factor": round(factor, 6), "vus": timeline.target_vus(st.plan, local), "was": now_vus}
 
 
-def _scale_open(coord, s, local: float, factor: float | None, rate: float | None) -> tuple[str, dict]:
-    clock = coord.clocks.get(s.name)
+def _scale_open(core, s, local: float, factor: float | None, rate: float | None) -> tuple[str, dict]:
+    clock = core.clocks.get(s.name)
     if clock is None:
         return f"scenario {s.name} has no arrival schedule", {}
-    base = coord.control.base_fns.get(s.name) or rate_fn(s, capped=False)
-    at = local + LOOKAHEAD_S if coord.lifecycle.state(s.name).started_at is not None else 0.0
+    base = core.control.base_fns.get(s.name) or rate_fn(s, capped=False)
+    at = local + LOOKAHEAD_S if core.lifecycle.state(s.name).started_at is not None else 0.0
     if rate is not None:         # the rate asked for now: a factor over the (uncapped) rate at `at`
         now = base.rate(at)
         if now <= 0:
@@ -97,12 +97,12 @@ def _scale_open(coord, s, local: float, factor: float | None, rate: float | None
     if factor is None or not 0 < factor <= MAX_FACTOR or math.isnan(factor):
         return f"factor must be above 0 and at most {MAX_FACTOR:g} (pause to send nothing)", {}
     scaled = ScaledFrom(base, at, factor)
-    coord.control.base_fns[s.name] = scaled
+    core.control.base_fns[s.name] = scaled
     new = ArrivalClock(capped(scaled, s.rate_cap) if s.rate_cap else scaled)
     # the new clock continues the old one: the same arrivals before `at`, none handed out twice
     new._next, new._last_us = clock._next, clock._last_us   # noqa: SLF001
-    coord.clocks[s.name] = new
-    total = coord.control.scale_factors.get(s.name, 1.0) * factor
-    coord.control.scale_factors = {**coord.control.scale_factors, s.name: total}
+    core.clocks[s.name] = new
+    total = core.control.scale_factors.get(s.name, 1.0) * factor
+    core.control.scale_factors = {**core.control.scale_factors, s.name: total}
     return "ok", {"factor": round(factor, 6), "totalFactor": round(total, 6),
                   "rate": round(new.fn.rate(at), 3), "capped": bool(s.rate_cap)}
