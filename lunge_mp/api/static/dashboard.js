@@ -23,10 +23,15 @@
   CHARTS["chart-drops"][0].yaxis2 = { overlaying: "y", side: "right", rangemode: "tozero", title: { text: "ms" } };
   const opts = { displayModeBar: false, responsive: true };
 
+  const hooked = new Set();
   function resetCharts() {
     state.classes = {}; state.points = 0; state.paused = [];
+    for (const id of Object.keys(pending)) delete pending[id];
+    for (const id of Object.keys(drawnSince)) delete drawnSince[id];
+    state.messageWait = [];
     for (const [id, [lay, traces]] of Object.entries(CHARTS)) {
       Plotly.react(id, traces.map((t) => Object.assign({}, t, { x: [], y: [] })), lay, opts);
+      if (!hooked.has(id)) { hooked.add(id); $(id).on("plotly_afterplot", () => afterplot(id)); }
     }
   }
 
@@ -59,30 +64,71 @@
     $("scale").disabled = !live;
   }
 
-  function extend(id, xs, ys, idx) {
-    const t0 = performance.now();
-    Plotly.extendTraces(id, { x: xs, y: ys }, idx);
-    const ms = performance.now() - t0;
-    state.chartMs.push(ms);                 // one chart's redraw
-    if (state.chartMs.length > 1000) state.chartMs.shift();
-    return ms;
+  // A message's points wait for the next animation frame, and each chart then draws once
+  // with all it got since (rate_update and metrics_update arrive together): Plotly redraws
+  // a whole chart per extendTraces, so one draw per chart per frame is the floor. The time
+  // from a message's receipt to its charts' plotly_afterplot is kept in updateMs (all of
+  // its charts drawn) and chartMs (each chart).
+  const pending = {};                      // chart id → {x: [[...]], y: [[...]], idx, since}
+  let frame = 0;
+  function queue(id, xs, ys, idx, since) {
+    const p = pending[id];
+    if (!p || String(p.idx) !== String(idx)) {
+      if (p) flushChart(id);                // its traces changed (a new failure class): draw what waited
+      pending[id] = { x: xs, y: ys, idx, since };
+    } else {
+      xs.forEach((v, i) => p.x[i].push(...v));
+      ys.forEach((v, i) => p.y[i].push(...v));
+    }
+    if (!frame) frame = requestAnimationFrame(flush);
   }
 
-  function onSecond(kind, m) {
-    let ms = 0;
+  function flushChart(id) {
+    const p = pending[id];
+    delete pending[id];
+    drawnSince[id] = p.since;
+    Plotly.extendTraces(id, { x: p.x, y: p.y }, p.idx);
+  }
+
+  const drawnSince = {};                   // chart id → receipt time of the oldest message it drew
+  function afterplot(id) {
+    const since = drawnSince[id];
+    if (since === undefined) return;
+    delete drawnSince[id];
+    const ms = performance.now() - since;
+    state.chartMs.push(ms);
+    if (state.chartMs.length > 1000) state.chartMs.shift();
+    const waiting = state.messageWait;
+    for (const [t0, ids] of waiting) ids.delete(id);
+    while (waiting.length && waiting[0][1].size === 0) {
+      state.updateMs.push(performance.now() - waiting.shift()[0]);
+      if (state.updateMs.length > 300) state.updateMs.shift();
+    }
+  }
+  state.messageWait = [];                  // [receipt time, chart ids not drawn yet], oldest first
+
+  function flush() {
+    frame = 0;
+    for (const id of Object.keys(pending)) flushChart(id);
+  }
+
+  function onSecond(kind, m, since) {
+    const ids = [];
+    const add = (id, xs, ys, idx) => { ids.push(id); queue(id, xs, ys, idx, since); };
     if (kind === "rate_update") {
-      ms += extend("chart-rate", [[m.t], [m.t]], [[m.target], [m.actual]], [0, 1]);
+      add("chart-rate", [[m.t], [m.t]], [[m.target], [m.actual]], [0, 1]);
       state.points += 1;
       if (m.paused) markPaused([m.t]);
       if (state.status === "running" || state.status === "paused") setStatus(m.paused ? "paused" : "running");
     } else {
-      ms += extend("chart-latency", [[m.t], [m.t], [m.t]], [[m.p50], [m.p95], [m.p99]], [0, 1, 2]);
-      ms += extend("chart-vus", [[m.t]], [[m.vus]], [0]);
-      ms += extend("chart-drops", [[m.t], [m.t]], [[m.dropped], [m.lagP95]], [0, 1]);
-      ms += extend("chart-cpu", [[m.t]], [[m.cpu]], [0]);
+      add("chart-latency", [[m.t], [m.t], [m.t]], [[m.p50], [m.p95], [m.p99]], [0, 1, 2]);
+      add("chart-vus", [[m.t]], [[m.vus]], [0]);
+      add("chart-drops", [[m.t], [m.t]], [[m.dropped], [m.lagP95]], [0, 1]);
+      add("chart-cpu", [[m.t]], [[m.cpu]], [0]);
       const errors = m.errors || {};
       for (const cls of Object.keys(errors)) {
         if (!(cls in state.classes)) {
+          if (pending["chart-failures"]) flushChart("chart-failures");
           state.classes[cls] = Object.keys(state.classes).length;
           Plotly.addTraces("chart-failures", line(cls, { type: "bar" }));
         }
@@ -90,17 +136,17 @@
       const idx = Object.values(state.classes);
       if (idx.length) {
         const names = Object.keys(state.classes);
-        ms += extend("chart-failures", names.map(() => [m.t]), names.map((c) => [errors[c] || 0]), idx);
+        add("chart-failures", names.map(() => [m.t]), names.map((c) => [errors[c] || 0]), idx);
       }
     }
-    state.updateMs.push(ms);
-    if (state.updateMs.length > 300) state.updateMs.shift();
+    state.messageWait.push([since, new Set(ids)]);
   }
 
   function onHistory(h) {
     resetCharts();
     const s = h.series, t = s.t;
     if (t.length) {
+      const extend = (id, xs, ys, idx) => Plotly.extendTraces(id, { x: xs, y: ys }, idx);
       extend("chart-rate", [t, t], [s.target, s.actual], [0, 1]);
       extend("chart-latency", [t, t, t], [s.p50, s.p95, s.p99], [0, 1, 2]);
       extend("chart-vus", [t], [s.vus], [0]);
@@ -137,10 +183,11 @@
     state.ws = ws;
     ws.onmessage = (ev) => {
       if (ws !== state.ws) return;
+      const since = performance.now();
       const m = JSON.parse(ev.data);
       state.messages += 1;
       if (m.type === "history") onHistory(m);
-      else if (m.type === "rate_update" || m.type === "metrics_update") onSecond(m.type, m);
+      else if (m.type === "rate_update" || m.type === "metrics_update") onSecond(m.type, m, since);
       else if (m.type === "violation") m.messages.forEach(addViolation);
       else if (m.type === "event") addViolation(m.event + " at " + m.t + "s" + (m.scenario ? " (" + m.scenario + ")" : ""), "event");
       else if (m.type === "completion") {
