@@ -222,15 +222,16 @@ async def _ten(session, base: str, proc: psutil.Process, url: str, clients: bool
         ids.append((await r.json())["id"])
     stop_at = time.monotonic() + 40
     watchers = [asyncio.create_task(watch(session, base, tid, [], [], stop_at)) for tid in ids] if clients else []
-    peak = peak_children = 0
+    peak = peak_rss = peak_uss = 0
     t0 = time.monotonic()
     while time.monotonic() - t0 < 15:
         peak = max(peak, proc.memory_info().rss)
-        rss = 0
+        rss = uss = 0
         for child in coordinators(proc):
             with contextlib.suppress(psutil.NoSuchProcess):
-                rss += child.memory_info().rss
-        peak_children = max(peak_children, rss)
+                full = child.memory_full_info()
+                rss, uss = rss + full.rss, uss + full.uss
+        peak_rss, peak_uss = max(peak_rss, rss), max(peak_uss, uss)
         await asyncio.sleep(0.5)
     for tid in ids:
         await session.post(f"{base}/api/v1/tests/{tid}/stop")
@@ -238,7 +239,7 @@ async def _ten(session, base: str, proc: psutil.Process, url: str, clients: bool
     for tid in ids:
         while (await (await session.get(f"{base}/api/v1/tests/{tid}")).json())["status"] in ("running", "stopping"):
             await asyncio.sleep(0.2)
-    return peak, peak_children
+    return peak, peak_rss, peak_uss
 
 
 async def memory_10(base: str, proc: psutil.Process, url: str, clients: bool) -> dict:
@@ -249,10 +250,10 @@ async def memory_10(base: str, proc: psutil.Process, url: str, clients: bool) ->
         while (await (await session.get(f"{base}/api/v1/tests/{tid}")).json())["status"] in ("running", "stopping"):
             await asyncio.sleep(0.2)
         idle = proc.memory_info().rss
-        peak, children = await _ten(session, base, proc, url, clients)
+        peak, rss, uss = await _ten(session, base, proc, url, clients)
     mb = 2**20
     return {"idleMB": round(idle / mb, 1), "peakMB": round(peak / mb, 1), "beyondIdleMB": round((peak - idle) / mb, 1),
-            "coordinatorsMB": round(children / mb, 1)}
+            "coordinatorsRssMB": round(rss / mb, 1), "coordinatorsUssMB": round(uss / mb, 1)}
 
 
 def main() -> int:
@@ -307,7 +308,7 @@ Open model at {args.rate:,} arrivals/s, {args.duration} s, 1 worker; CPU over se
 | dashboard: receipt to one chart's plotly_afterplot, p50 / p95 | {((out['chartUpdateMs'] or {}).get('perChart') or {}).get('p50')} / {((out['chartUpdateMs'] or {}).get('perChart') or {}).get('p95')} ms | |
 | server process memory, 10 streamed tests at once, beyond idle | {out['memory10']['beyondIdleMB']} MB (idle {out['memory10']['idleMB']}, peak {out['memory10']['peakMB']}) | < 100 MB |
 | the same without stream clients | {out['memory10NoClients']['beyondIdleMB']} MB | |
-| the 10 tests' coordinator processes (RSS summed, workers apart) | {out['memory10']['coordinatorsMB']} MB | |
+| the 10 tests' coordinator processes, workers apart: private (USS) / resident (RSS) summed | {out['memory10']['coordinatorsUssMB']} / {out['memory10']['coordinatorsRssMB']} MB | |
 """
     (res / f"serve-{stamp}.md").write_text(md)
     (res / "latest-serve.md").write_text(md)
