@@ -23,15 +23,12 @@
   CHARTS["chart-drops"][0].yaxis2 = { overlaying: "y", side: "right", rangemode: "tozero", title: { text: "ms" } };
   const opts = { displayModeBar: false, responsive: true };
 
-  const hooked = new Set();
   function resetCharts() {
     state.classes = {}; state.points = 0; state.paused = [];
-    for (const id of Object.keys(pending)) delete pending[id];
-    for (const id of Object.keys(drawnSince)) delete drawnSince[id];
     state.messageWait = [];
+    for (const id of Object.keys(ranges)) delete ranges[id];
     for (const [id, [lay, traces]] of Object.entries(CHARTS)) {
-      Plotly.react(id, traces.map((t) => Object.assign({}, t, { x: [], y: [] })), lay, opts);
-      if (!hooked.has(id)) { hooked.add(id); $(id).on("plotly_afterplot", () => afterplot(id)); }
+      Plotly.react(id, traces.map((t) => Object.assign({}, t, { x: [], y: [] })), JSON.parse(JSON.stringify(lay)), opts);
     }
   }
 
@@ -64,57 +61,77 @@
     $("scale").disabled = !live;
   }
 
-  // A message's points wait for the next animation frame, and each chart then draws once
-  // with all it got since (rate_update and metrics_update arrive together): Plotly redraws
-  // a whole chart per extendTraces, so one draw per chart per frame is the floor. The time
-  // from a message's receipt to its charts' plotly_afterplot is kept in updateMs (all of
-  // its charts drawn) and chartMs (each chart).
-  const pending = {};                      // chart id → {x: [[...]], y: [[...]], idx, since}
-  let frame = 0;
-  function queue(id, xs, ys, idx, since) {
-    const p = pending[id];
-    if (!p || String(p.idx) !== String(idx)) {
-      if (p) flushChart(id);                // its traces changed (a new failure class): draw what waited
-      pending[id] = { x: xs, y: ys, idx, since };
+  // Drawing a point. Plotly redraws a whole chart (axes, ticks, legend, title: text measured
+  // in the DOM) on extendTraces; on a loaded box that is 30-50 ms a chart, 5 charts a
+  // message. So each chart keeps axis ranges of its own with room to grow, and a point that
+  // fits them only moves the traces (Plotly.animate without redraw: no axes, no legend);
+  // one that does not (a new maximum, the end of the x range, the first points) redraws the
+  // chart once with new ranges. The time from a message's receipt to its charts being drawn
+  // is kept in updateMs (all its charts) and chartMs (each chart).
+  const ranges = {};                       // chart id → {x: [lo, hi], y: top, y2: top}
+  const ANIMATE = { transition: { duration: 0 }, frame: { duration: 0, redraw: false }, mode: "afterall" };
+
+  function top(values, current) {
+    let max = current || 0;
+    for (const v of values) if (typeof v === "number" && v > max) max = v;
+    return max;
+  }
+
+  function nice(v) {                       // 1, 2, 5 × 10^k at or above v × 1.2
+    if (!(v > 0)) return 1;
+    const step = Math.pow(10, Math.floor(Math.log10(v * 1.2)));
+    for (const f of [1, 2, 5, 10]) if (f * step >= v * 1.2) return f * step;
+    return 10 * step;
+  }
+
+  function draw(id, xs, ys, idx, since) {
+    const gd = $(id);
+    const r = ranges[id];
+    const axes = idx.map((i) => (gd.data[i].yaxis === "y2" ? "y2" : "y"));
+    const newTop = { y: 0, y2: 0 };
+    ys.forEach((v, k) => { newTop[axes[k]] = top(v, newTop[axes[k]]); });
+    const lastX = Math.max(...xs.map((v) => v[v.length - 1]));
+    const fits = r && lastX <= r.x[1] && newTop.y <= r.y && newTop.y2 <= r.y2 && gd.data.length === r.traces &&
+      idx.every((i) => gd.data[i].type !== "bar");      // bars are redrawn (failures: rare)
+    let done;
+    if (fits) {
+      const data = idx.map((i, k) => ({ x: gd.data[i].x.concat(xs[k]), y: gd.data[i].y.concat(ys[k]) }));
+      done = Plotly.animate(gd, { data, traces: idx }, ANIMATE);
     } else {
-      xs.forEach((v, i) => p.x[i].push(...v));
-      ys.forEach((v, i) => p.y[i].push(...v));
+      idx.forEach((i, k) => { gd.data[i].x = gd.data[i].x.concat(xs[k]); gd.data[i].y = gd.data[i].y.concat(ys[k]); });
+      const all = gd.data.map((d) => d.x).flat();
+      const lo = Math.min(...all), hi = Math.max(...all);
+      const maxes = { y: 0, y2: 0 };
+      for (const d of gd.data) { const ax = d.yaxis === "y2" ? "y2" : "y"; maxes[ax] = top(d.y, maxes[ax]); }
+      const span = Math.max(60, Math.ceil((hi - lo) * 0.5));
+      ranges[id] = { x: [lo, hi + span], y: nice(maxes.y), y2: nice(maxes.y2), traces: gd.data.length };
+      const lay = gd.layout;
+      lay.xaxis = Object.assign({}, lay.xaxis, { range: ranges[id].x, autorange: false });
+      lay.yaxis = Object.assign({}, lay.yaxis, { range: [0, ranges[id].y], autorange: false });
+      if (lay.yaxis2) lay.yaxis2 = Object.assign({}, lay.yaxis2, { range: [0, ranges[id].y2], autorange: false });
+      lay.datarevision = (lay.datarevision || 0) + 1;
+      done = Plotly.react(gd, gd.data, lay, opts);
     }
-    if (!frame) frame = requestAnimationFrame(flush);
+    if (since !== undefined) Promise.resolve(done).then(() => drawn(id, since));
   }
 
-  function flushChart(id) {
-    const p = pending[id];
-    delete pending[id];
-    drawnSince[id] = p.since;
-    Plotly.extendTraces(id, { x: p.x, y: p.y }, p.idx);
-  }
-
-  const drawnSince = {};                   // chart id → receipt time of the oldest message it drew
-  function afterplot(id) {
-    const since = drawnSince[id];
-    if (since === undefined) return;
-    delete drawnSince[id];
-    const ms = performance.now() - since;
-    state.chartMs.push(ms);
+  function drawn(id, since) {
+    const now = performance.now();
+    state.chartMs.push(now - since);
     if (state.chartMs.length > 1000) state.chartMs.shift();
     const waiting = state.messageWait;
-    for (const [t0, ids] of waiting) ids.delete(id);
+    for (const [, ids] of waiting) ids.delete(id);
     while (waiting.length && waiting[0][1].size === 0) {
-      state.updateMs.push(performance.now() - waiting.shift()[0]);
+      state.updateMs.push(now - waiting.shift()[0]);
       if (state.updateMs.length > 300) state.updateMs.shift();
     }
   }
   state.messageWait = [];                  // [receipt time, chart ids not drawn yet], oldest first
 
-  function flush() {
-    frame = 0;
-    for (const id of Object.keys(pending)) flushChart(id);
-  }
-
   function onSecond(kind, m, since) {
     const ids = [];
-    const add = (id, xs, ys, idx) => { ids.push(id); queue(id, xs, ys, idx, since); };
+    const add = (id, xs, ys, idx) => { ids.push(id); draws.push([id, xs, ys, idx]); };
+    const draws = [];
     if (kind === "rate_update") {
       add("chart-rate", [[m.t], [m.t]], [[m.target], [m.actual]], [0, 1]);
       state.points += 1;
@@ -128,7 +145,6 @@
       const errors = m.errors || {};
       for (const cls of Object.keys(errors)) {
         if (!(cls in state.classes)) {
-          if (pending["chart-failures"]) flushChart("chart-failures");
           state.classes[cls] = Object.keys(state.classes).length;
           Plotly.addTraces("chart-failures", line(cls, { type: "bar" }));
         }
@@ -140,13 +156,14 @@
       }
     }
     state.messageWait.push([since, new Set(ids)]);
+    for (const [id, xs, ys, idx] of draws) draw(id, xs, ys, idx, since);
   }
 
   function onHistory(h) {
     resetCharts();
     const s = h.series, t = s.t;
     if (t.length) {
-      const extend = (id, xs, ys, idx) => Plotly.extendTraces(id, { x: xs, y: ys }, idx);
+      const extend = (id, xs, ys, idx) => draw(id, xs, ys, idx);
       extend("chart-rate", [t, t], [s.target, s.actual], [0, 1]);
       extend("chart-latency", [t, t, t], [s.p50, s.p95, s.p99], [0, 1, 2]);
       extend("chart-vus", [t], [s.vus], [0]);
