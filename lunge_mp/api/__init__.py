@@ -8,6 +8,13 @@ stream (the WebSocket messages), routes (REST handlers), dashboard (the page), p
 (/metrics), openapi (/api/v1/openapi.json), attach (`lunge-mp run --dashboard`).
 """
 
-from lunge_mp.api.app import Settings, create_app
-
 __all__ = ["Settings", "create_app"]
+
+
+def __getattr__(name: str):
+    """`Settings` and `create_app` load aiohttp and the app only when asked for: a test's own
+    process (api/child.py) imports this package too, and needs neither."""
+    if name in __all__:
+        from lunge_mp.api import app
+        return getattr(app, name)
+    raise AttributeError(f"module 'lunge_mp.api' has no attribute {name!r}")

@@ -15,6 +15,9 @@ Anything else the process prints goes to stderr (fd 1 is moved aside at start).
 It never outlives the server: on Linux PR_SET_PDEATHSIG sends it SIGTERM when the server
 dies, and end of file on stdin (the server gone, on any OS) stops the run; either way the
 run stops as on Ctrl-C and still writes its results. Its workers watch it the same way.
+SIGTERM and SIGINT are this module's own for the process's whole life (the coordinator
+installs none): a signal at any moment, even before the run starts or while its results
+are written, stops the run through its control and never kills the process half-way.
 """
 
 from __future__ import annotations
@@ -90,7 +93,17 @@ def read_commands(stream, control, pipe: Pipe, histograms: list[float]) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1 or not argv[0].isdigit() or not die_with_parent(int(argv[0])):
+    if len(argv) != 1 or not argv[0].isdigit():
+        return 1
+    stops: list = []            # the run's control, once there is one
+
+    def on_signal(signum, frame) -> None:
+        stops.append(signum)
+        if not isinstance(stops[0], int):     # the run's control
+            stops[0].stop("the API server went away")
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if not die_with_parent(int(argv[0])):
         return 1
     feed_fd = os.dup(1)
     os.dup2(2, 1)               # stray prints go to stderr, never into the feed
@@ -107,6 +120,9 @@ def main(argv: list[str]) -> int:
 
     plan = start["plan"]
     control = RunControl()
+    stops.insert(0, control)
+    if len(stops) > 1:          # a signal came first
+        control.stop("the API server went away")
     histograms = [0.0]
 
     def sink(kind: str, payload: dict) -> None:
@@ -127,7 +143,7 @@ def main(argv: list[str]) -> int:
                      name="commands", daemon=True).start()
     try:
         results, code, _ = run_plan(plan, start["workers"], start["paths"], start["record"], quiet=True,
-                                    control=control)      # SIGTERM/SIGINT stop it (results written)
+                                    control=control, signals=False)     # on_signal stops it
         done = {"status": results.get("status", "error"), "code": code, "runId": results.get("runId"),
                 "error": None}
     except Exception as exc:   # never leave a test "running" forever

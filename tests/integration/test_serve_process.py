@@ -92,6 +92,8 @@ def test_a_killed_server_leaves_no_process_and_the_run_writes_its_results(fresh_
             proc.kill()
             proc.wait(10)
         err.close()
-    results = json.loads((tmp_path / "runs" / tid / "results.json").read_text())
+    path = tmp_path / "runs" / tid / "results.json"
+    assert path.exists(), (sorted(p.name for p in path.parent.iterdir()), (tmp_path / "serve.err").read_text()[-3000:])
+    results = json.loads(path.read_text())
     assert results["status"] == "aborted" and results["exitCode"] == 105
     assert results["metrics"]["http_reqs"]["count"] == fresh_target.stats()["requests"]
