@@ -21,10 +21,11 @@
     "chart-cpu": [layout("Load generator CPU", "% of the box"), [line("CPU")]],
   };
   CHARTS["chart-drops"][0].yaxis2 = { overlaying: "y", side: "right", rangemode: "tozero", title: { text: "ms" } };
+  CHARTS["chart-drops"][0].margin.r = 50;  // room for the right axis' ticks and title
   const opts = { displayModeBar: false, responsive: true };
 
   function resetCharts() {
-    state.classes = {}; state.points = 0; state.paused = [];
+    state.classes = {}; state.points = 0; state.paused = []; state.planned = 0;
     state.messageWait = [];
     for (const id of Object.keys(ranges)) delete ranges[id];
     for (const [id, [lay, traces]] of Object.entries(CHARTS)) {
@@ -103,8 +104,9 @@
       const lo = Math.min(...all), hi = Math.max(...all);
       const maxes = { y: 0, y2: 0 };
       for (const d of gd.data) { const ax = d.yaxis === "y2" ? "y2" : "y"; maxes[ax] = top(d.y, maxes[ax]); }
-      const span = Math.max(60, Math.ceil((hi - lo) * 0.5));
-      ranges[id] = { x: [lo, hi + span], y: nice(maxes.y), y2: nice(maxes.y2), traces: gd.data.length };
+      const planned = state.planned || 0;    // the run's planned length: the x axis it will fill
+      const xHi = hi < planned ? planned : hi + Math.max(planned ? 10 : 60, Math.ceil((hi - lo) * 0.5));
+      ranges[id] = { x: [lo, xHi], y: nice(maxes.y), y2: nice(maxes.y2), traces: gd.data.length };
       const lay = gd.layout;
       lay.xaxis = Object.assign({}, lay.xaxis, { range: ranges[id].x, autorange: false });
       lay.yaxis = Object.assign({}, lay.yaxis, { range: [0, ranges[id].y], autorange: false });
@@ -138,6 +140,7 @@
       if (m.paused) markPaused([m.t]);
       if (state.status === "running" || state.status === "paused") setStatus(m.paused ? "paused" : "running");
     } else {
+      if (m.totals && m.totals.planned) state.planned = m.totals.planned;
       add("chart-latency", [[m.t], [m.t], [m.t]], [[m.p50], [m.p95], [m.p99]], [0, 1, 2]);
       add("chart-vus", [[m.t]], [[m.vus]], [0]);
       add("chart-drops", [[m.t], [m.t]], [[m.dropped], [m.lagP95]], [0, 1]);
