@@ -116,7 +116,8 @@ def main(argv: list[str]) -> int:
     from lunge_mp.api.feed import Feed
     from lunge_mp.coordinator.control import RunControl
     from lunge_mp.redact import Redactor
-    from lunge_mp.runner import EXIT_INTERNAL, run_plan
+    from lunge_mp.exit_codes import ExitCode
+    from lunge_mp.runner import run_plan
 
     plan = start["plan"]
     control = RunControl()
@@ -148,7 +149,7 @@ def main(argv: list[str]) -> int:
                 "error": None}
     except Exception as exc:   # never leave a test "running" forever
         detail = Redactor.for_plan(plan).text("".join(traceback.format_exception_only(exc)).strip())
-        done = {"status": "error", "code": EXIT_INTERNAL, "runId": None, "error": f"internal error: {detail}"}
+        done = {"status": "error", "code": int(ExitCode.INTERNAL), "runId": None, "error": f"internal error: {detail}"}
     pipe.send({"k": "done", **done, **control_state(control)})
     return 0
 

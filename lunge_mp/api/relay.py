@@ -22,8 +22,9 @@ import pickle
 import sys
 import time
 
+from lunge_mp.exit_codes import ExitCode
+
 LINE_LIMIT = 8 * 2**20          # one feed line (a snapshot with histograms is a few KB)
-EXIT_CRASHED = 1                # as an internal error of a CLI run
 KILL_AFTER_S = 30.0             # server shutdown: a child still running then is killed
 
 
@@ -116,7 +117,7 @@ async def run_child(test, start: dict, on_feed, finished) -> None:
             start_new_session=True)     # Ctrl-C at the server's terminal reaches the server only
     except OSError as exc:
         control.end()
-        finished(test, "error", EXIT_CRASHED, None, f"internal error: cannot start the run's process: {exc}")
+        finished(test, "error", ExitCode.INTERNAL, None, f"internal error: cannot start the run's process: {exc}")
         return
     test.process = proc
     proc.stdin.write(base64.b64encode(pickle.dumps(start)) + b"\n")
@@ -156,7 +157,7 @@ async def run_child(test, start: dict, on_feed, finished) -> None:
     error = (f"the test's coordinator process {exit_text(code)}: results are what the server had "
              f"streamed so far")
     status = _write_partial(test, error)
-    finished(test, status, EXIT_CRASHED, test.run_id, error)
+    finished(test, status, ExitCode.INTERNAL, test.run_id, error)
 
 
 def _write_partial(test, error: str) -> str:
@@ -171,7 +172,7 @@ def _write_partial(test, error: str) -> str:
         except (OSError, ValueError):
             return "failed"
     last = test.channel.last if test.channel is not None else None
-    doc = {"name": test.plan.name, "runId": test.run_id, "status": "failed", "exitCode": EXIT_CRASHED,
+    doc = {"name": test.plan.name, "runId": test.run_id, "status": "failed", "exitCode": int(ExitCode.INTERNAL),
            "partial": True, "error": error, "endTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "totals": (last or {}).get("totals"), "pauses": test.control.pauses,
            "controlEvents": test.control.events,
