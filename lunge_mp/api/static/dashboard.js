@@ -28,6 +28,7 @@
     state.classes = {}; state.points = 0; state.paused = []; state.planned = 0;
     state.messageWait = [];
     for (const id of Object.keys(ranges)) delete ranges[id];
+    hidden.clear();
     for (const [id, [lay, traces]] of Object.entries(CHARTS)) {
       Plotly.react(id, traces.map((t) => Object.assign({}, t, { x: [], y: [] })), JSON.parse(JSON.stringify(lay)), opts);
     }
@@ -70,7 +71,8 @@
   // chart once with new ranges. The time from a message's receipt to its charts being drawn
   // is kept in updateMs (all its charts) and chartMs (each chart).
   const ranges = {};                       // chart id → {x: [lo, hi], y: top, y2: top}
-  const ANIMATE = { transition: { duration: 0 }, frame: { duration: 0, redraw: false }, mode: "afterall" };
+  // "immediate": a frame not drawn yet gives way to the next, which holds all its points
+  const ANIMATE = { transition: { duration: 0 }, frame: { duration: 0, redraw: false }, mode: "immediate" };
 
   function top(values, current) {
     let max = current || 0;
@@ -95,27 +97,48 @@
     const fits = r && lastX <= r.x[1] && newTop.y <= r.y && newTop.y2 <= r.y2 && gd.data.length === r.traces &&
       idx.every((i) => gd.data[i].type !== "bar");      // bars are redrawn (failures: rare)
     let done;
-    if (fits) {
+    if (document.hidden) {                 // a background tab draws nothing (animation frames
+      append(gd, xs, ys, idx);             // wait there): the points are kept, drawn on return
+      hidden.add(id);
+      return;
+    } else if (fits) {
       const data = idx.map((i, k) => ({ x: gd.data[i].x.concat(xs[k]), y: gd.data[i].y.concat(ys[k]) }));
       done = Plotly.animate(gd, { data, traces: idx }, ANIMATE);
     } else {
-      idx.forEach((i, k) => { gd.data[i].x = gd.data[i].x.concat(xs[k]); gd.data[i].y = gd.data[i].y.concat(ys[k]); });
-      const all = gd.data.map((d) => d.x).flat();
-      const lo = Math.min(...all), hi = Math.max(...all);
-      const maxes = { y: 0, y2: 0 };
-      for (const d of gd.data) { const ax = d.yaxis === "y2" ? "y2" : "y"; maxes[ax] = top(d.y, maxes[ax]); }
-      const planned = state.planned || 0;    // the run's planned length: the x axis it will fill
-      const xHi = hi < planned ? planned : hi + Math.max(planned ? 10 : 60, Math.ceil((hi - lo) * 0.5));
-      ranges[id] = { x: [lo, xHi], y: nice(maxes.y), y2: nice(maxes.y2), traces: gd.data.length };
-      const lay = gd.layout;
-      lay.xaxis = Object.assign({}, lay.xaxis, { range: ranges[id].x, autorange: false });
-      lay.yaxis = Object.assign({}, lay.yaxis, { range: [0, ranges[id].y], autorange: false });
-      if (lay.yaxis2) lay.yaxis2 = Object.assign({}, lay.yaxis2, { range: [0, ranges[id].y2], autorange: false });
-      lay.datarevision = (lay.datarevision || 0) + 1;
-      done = Plotly.react(gd, gd.data, lay, opts);
+      append(gd, xs, ys, idx);
+      done = redraw(id);
     }
-    if (since !== undefined) Promise.resolve(done).then(() => drawn(id, since));
+    // an animation cut short by the next one is drawn by it (which also clears its wait)
+    if (since !== undefined) Promise.resolve(done).then(() => drawn(id, since), () => {});
   }
+
+  function append(gd, xs, ys, idx) {
+    idx.forEach((i, k) => { gd.data[i].x = gd.data[i].x.concat(xs[k]); gd.data[i].y = gd.data[i].y.concat(ys[k]); });
+  }
+
+  function redraw(id) {                    // the whole chart, with ranges that leave room to grow
+    const gd = $(id);
+    const all = gd.data.map((d) => d.x).flat();
+    const lo = all.length ? Math.min(...all) : 0, hi = all.length ? Math.max(...all) : 1;
+    const maxes = { y: 0, y2: 0 };
+    for (const d of gd.data) { const ax = d.yaxis === "y2" ? "y2" : "y"; maxes[ax] = top(d.y, maxes[ax]); }
+    const planned = state.planned || 0;    // the run's planned length: the x axis it will fill
+    const xHi = hi < planned ? planned : hi + Math.max(planned ? 10 : 60, Math.ceil((hi - lo) * 0.5));
+    ranges[id] = { x: [lo, xHi], y: nice(maxes.y), y2: nice(maxes.y2), traces: gd.data.length };
+    const lay = gd.layout;
+    lay.xaxis = Object.assign({}, lay.xaxis, { range: ranges[id].x, autorange: false });
+    lay.yaxis = Object.assign({}, lay.yaxis, { range: [0, ranges[id].y], autorange: false });
+    if (lay.yaxis2) lay.yaxis2 = Object.assign({}, lay.yaxis2, { range: [0, ranges[id].y2], autorange: false });
+    lay.datarevision = (lay.datarevision || 0) + 1;
+    return Plotly.react(gd, gd.data, lay, opts);
+  }
+
+  const hidden = new Set();                // charts with points not drawn while the tab was hidden
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) return;
+    for (const id of hidden) redraw(id);
+    hidden.clear();
+  });
 
   function drawn(id, since) {
     const now = performance.now();
