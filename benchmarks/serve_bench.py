@@ -166,6 +166,8 @@ async def serve_run(base: str, proc: psutil.Process, cfg: dict, clients: int, wi
             "serverCpuPercent": round(100 * (cpu1[0] - cpu0[0]) / span, 2),
             "coordinatorCpuPercent": round(100 * (cpu1[1] - cpu0[1]) / span, 2),
             "efficiency": results["efficiency"]["overall"], "requests": results["metrics"]["http_reqs"]["count"],
+            "status": results.get("status"), "exitCode": results.get("exitCode"),
+            "warnings": [w[:200] for w in (results.get("warnings") or [])[:3]],
             "messageDelayMs": {"p50": pct(delays, 50), "p95": pct(delays, 95), "n": len(delays)},
             "sinceSecondEndMs": {"p50": pct(ends, 50), "p95": pct(ends, 95)},
             "apiMs": {"p50": pct(api_ms, 50), "p99": pct(api_ms, 99), "n": len(api_ms)}}
