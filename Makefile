@@ -7,7 +7,7 @@ PORT   ?= 18080
 PEERS  ?= 0
 REPEAT ?= 3
 
-.PHONY: install system-deps demo test test-fast bench bench-peers bench-profiles clean
+.PHONY: install system-deps demo test test-fast bench bench-peers bench-profiles bench-serve clean
 
 # Debian packages the tests use (real servers and a real browser). Installed when root; otherwise
 # the tests that need one skip and say which package to install.
@@ -42,6 +42,10 @@ bench: install $(if $(filter 1,$(PEERS)),bench-peers)  ## self-benchmark (PEERS=
 	@$(PY) benchmarks/bench.py --peers $(PEERS) --repeat $(REPEAT)
 	@$(PY) benchmarks/profiles_bench.py
 	@$(PY) benchmarks/merge_bench.py
+	@$(PY) benchmarks/serve_bench.py
+
+bench-serve: install  ## the control plane's figures (issue 14): streaming cost, message delay, API latency, chart update, memory (~3 min)
+	@$(PY) benchmarks/serve_bench.py
 
 bench-profiles: install  ## saved profiles at seed 004's scale: 1,000 profiles, list/save/load medians (~15 s)
 	@$(PY) benchmarks/profiles_bench.py

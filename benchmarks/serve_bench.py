@@ -4,16 +4,21 @@
 
 1. Streaming cost: one open-model run at --rate arrivals/s, three ways: `lunge-mp run` (no API),
    `lunge-mp serve` with no stream client, and `serve` with 5 stream clients. For each, the
-   CPU of the coordinator's process (for serve: the server and the test's coordinator
-   thread together; workers are other processes) over the steady seconds.
+   CPU of the coordinator's process over the steady seconds; for serve, the server process
+   and the test's coordinator process (its child, api/child.py) together, and each apart
+   (workers are other processes).
 2. Message delay: with 5 clients, each metrics_update's arrival minus the moment the
-   coordinator saw its second complete (`completeAt`), and minus the second's end
-   (`secondEnd`: includes the workers' 1-second report cadence and the merge).
+   coordinator saw its second complete (`completeAt`: the last worker report of that second
+   merged), and minus the second's end (`secondEnd`: includes the workers' 1-second report
+   cadence and the merge).
 3. API latency: GET /api/v1/tests/{id} and GET /api/v1/tests, 20 a second during run 3.
-4. Chart update: the dashboard in headless Chromium (Playwright) during a short run: time
-   Plotly takes to draw one message (window.lungeDash.updateMs).
+4. Chart update: the dashboard in headless Chromium (Playwright, a 1400x900 window) during a
+   run, 40 messages: from a message's receipt (performance.now() in onmessage) to the last
+   chart it updates being drawn (the draw's promise: after plotly_afterplot for a redraw,
+   after the frame for a moved trace; window.lungeDash.updateMs).
 5. Memory: `serve --max-concurrent 10` with 10 tests at once (one worker each, 20 it/s, one
-   stream client each): the server process's RSS beyond its idle RSS (workers excluded).
+   stream client each): the server process's RSS beyond its idle RSS; the tests' coordinator
+   processes (and workers) apart.
 
 Writes benchmarks/results/serve-<time>.json and .md. The box is shared and noisy: quote medians.
 """
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -57,9 +63,26 @@ def config(url: str, rate: int, duration: int, name: str) -> dict:
                                 "requests": [{"url": url + "/"}]}}}
 
 
-def cpu_s(proc: psutil.Process) -> float:
-    t = proc.cpu_times()
+def cpu_s(proc: psutil.Process | None) -> float:
+    if proc is None:
+        return 0.0
+    try:
+        t = proc.cpu_times()
+    except psutil.NoSuchProcess:
+        return 0.0
     return t.user + t.system
+
+
+def coordinators(server: psutil.Process) -> list[psutil.Process]:
+    """The server's children that run a test's coordinator (api/child.py)."""
+    found = []
+    for p in server.children():
+        try:
+            if "lunge_mp.api.child" in " ".join(p.cmdline()):
+                found.append(p)
+        except psutil.NoSuchProcess:
+            pass
+    return found
 
 
 def start_serve(tmp: Path, *extra: str) -> tuple[subprocess.Popen, str]:
@@ -115,12 +138,14 @@ async def serve_run(base: str, proc: psutil.Process, cfg: dict, clients: int, wi
                     for _ in range(clients)]
         api_ms: list[float] = []
         cpu0 = cpu1 = None
+        child = None
         while time.monotonic() - t0 < duration + 1:
             el = time.monotonic() - t0
+            child = child or next(iter(coordinators(proc)), None)
             if cpu0 is None and el >= window[0]:
-                cpu0 = (cpu_s(proc), time.monotonic())
+                cpu0 = (cpu_s(proc), cpu_s(child), time.monotonic())
             if cpu1 is None and el >= window[1]:
-                cpu1 = (cpu_s(proc), time.monotonic())
+                cpu1 = (cpu_s(proc), cpu_s(child), time.monotonic())
             for path in (f"/api/v1/tests/{tid}", "/api/v1/tests"):   # both runs: the CPU difference is the stream's
                 a = time.perf_counter()
                 async with session.get(base + path) as resp:
@@ -136,8 +161,13 @@ async def serve_run(base: str, proc: psutil.Process, cfg: dict, clients: int, wi
         await asyncio.gather(*watchers, return_exceptions=True)
         async with session.get(f"{base}/api/v1/tests/{tid}/results") as resp:
             results = await resp.json()
-    return {"cpuPercent": round(100 * (cpu1[0] - cpu0[0]) / (cpu1[1] - cpu0[1]), 2),
+    span = cpu1[2] - cpu0[2]
+    return {"cpuPercent": round(100 * (cpu1[0] + cpu1[1] - cpu0[0] - cpu0[1]) / span, 2),
+            "serverCpuPercent": round(100 * (cpu1[0] - cpu0[0]) / span, 2),
+            "coordinatorCpuPercent": round(100 * (cpu1[1] - cpu0[1]) / span, 2),
             "efficiency": results["efficiency"]["overall"], "requests": results["metrics"]["http_reqs"]["count"],
+            "status": results.get("status"), "exitCode": results.get("exitCode"),
+            "warnings": [w[:200] for w in (results.get("warnings") or [])[:3]],
             "messageDelayMs": {"p50": pct(delays, 50), "p95": pct(delays, 95), "n": len(delays)},
             "sinceSecondEndMs": {"p50": pct(ends, 50), "p95": pct(ends, 95)},
             "apiMs": {"p50": pct(api_ms, 50), "p99": pct(api_ms, 99), "n": len(api_ms)}}
@@ -162,28 +192,34 @@ def cli_run(tmp: Path, cfg: dict, window: tuple[float, float], duration: int) ->
             "efficiency": results["efficiency"]["overall"]}
 
 
-def chart_update(base: str, url: str) -> dict | None:
+def chart_update(base: str, url: str, messages: int = 40) -> dict | None:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         return None
     import urllib.request
-    req = urllib.request.Request(f"{base}/api/v1/tests", data=json.dumps(config(url, 200, 15, "chart")).encode(),
-                                 headers={"Content-Type": "application/json"}, method="POST")
-    urllib.request.urlopen(req).read()
+
+    def post(path: str, body: dict) -> dict:
+        req = urllib.request.Request(base + path, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+        return json.loads(urllib.request.urlopen(req).read())
+    tid = post("/api/v1/tests", config(url, 200, messages + 20, "chart"))["id"]
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
             "--disable-component-update"])
-        page = b.new_page()
+        page = b.new_page(viewport={"width": 1400, "height": 900})
         page.goto(base + "/")
-        deadline = time.monotonic() + 40
-        while page.evaluate("window.lungeDash.updateMs.length") < 20 and time.monotonic() < deadline:
+        deadline = time.monotonic() + messages + 40
+        while page.evaluate("window.lungeDash.updateMs.length") < messages and time.monotonic() < deadline:
             page.wait_for_timeout(200)
         ms = page.evaluate("window.lungeDash.updateMs")
         per_chart = page.evaluate("window.lungeDash.chartMs")
         b.close()
-    return {"p50": pct(ms, 50), "p95": pct(ms, 95), "max": max(ms) if ms else None, "n": len(ms),
+    post(f"/api/v1/tests/{tid}/stop", {})
+    while json.loads(urllib.request.urlopen(f"{base}/api/v1/tests/{tid}").read())["status"] in ("running", "stopping"):
+        time.sleep(0.2)
+    return {"p50": pct(ms, 50), "p95": pct(ms, 95), "max": round(max(ms), 1) if ms else None, "n": len(ms),
             "perChart": {"p50": pct(per_chart, 50), "p95": pct(per_chart, 95), "n": len(per_chart)}}
 
 
@@ -195,10 +231,16 @@ async def _ten(session, base: str, proc: psutil.Process, url: str, clients: bool
         ids.append((await r.json())["id"])
     stop_at = time.monotonic() + 40
     watchers = [asyncio.create_task(watch(session, base, tid, [], [], stop_at)) for tid in ids] if clients else []
-    peak = 0
+    peak = peak_rss = peak_uss = 0
     t0 = time.monotonic()
     while time.monotonic() - t0 < 15:
         peak = max(peak, proc.memory_info().rss)
+        rss = uss = 0
+        for child in coordinators(proc):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                full = child.memory_full_info()
+                rss, uss = rss + full.rss, uss + full.uss
+        peak_rss, peak_uss = max(peak_rss, rss), max(peak_uss, uss)
         await asyncio.sleep(0.5)
     for tid in ids:
         await session.post(f"{base}/api/v1/tests/{tid}/stop")
@@ -206,7 +248,7 @@ async def _ten(session, base: str, proc: psutil.Process, url: str, clients: bool
     for tid in ids:
         while (await (await session.get(f"{base}/api/v1/tests/{tid}")).json())["status"] in ("running", "stopping"):
             await asyncio.sleep(0.2)
-    return peak
+    return peak, peak_rss, peak_uss
 
 
 async def memory_10(base: str, proc: psutil.Process, url: str, clients: bool) -> dict:
@@ -217,9 +259,10 @@ async def memory_10(base: str, proc: psutil.Process, url: str, clients: bool) ->
         while (await (await session.get(f"{base}/api/v1/tests/{tid}")).json())["status"] in ("running", "stopping"):
             await asyncio.sleep(0.2)
         idle = proc.memory_info().rss
-        peak = await _ten(session, base, proc, url, clients)
+        peak, rss, uss = await _ten(session, base, proc, url, clients)
     mb = 2**20
-    return {"idleMB": round(idle / mb, 1), "peakMB": round(peak / mb, 1), "beyondIdleMB": round((peak - idle) / mb, 1)}
+    return {"idleMB": round(idle / mb, 1), "peakMB": round(peak / mb, 1), "beyondIdleMB": round((peak - idle) / mb, 1),
+            "coordinatorsRssMB": round(rss / mb, 1), "coordinatorsUssMB": round(uss / mb, 1)}
 
 
 def main() -> int:
@@ -264,17 +307,17 @@ Open model at {args.rate:,} arrivals/s, {args.duration} s, 1 worker; CPU over se
 | figure | value | bar |
 |---|---|---|
 | coordinator process CPU, `lunge-mp run` (no API) | {out['cli']['cpuPercent']}% of a core (efficiency {out['cli']['efficiency']}) | |
-| server + coordinator CPU, `serve`, no stream client | {s0['cpuPercent']}% (efficiency {s0['efficiency']}) | |
-| server + coordinator CPU, `serve`, 5 stream clients | {s5['cpuPercent']}% (efficiency {s5['efficiency']}) | |
-| streaming cost (5 clients − none) | {round(s5['cpuPercent'] - s0['cpuPercent'], 2)} points of a core | < 2 |
+| server + coordinator process CPU, `serve`, no stream client | {s0['cpuPercent']}% (server {s0['serverCpuPercent']}%, coordinator {s0['coordinatorCpuPercent']}%; efficiency {s0['efficiency']}) | |
+| server + coordinator process CPU, `serve`, 5 stream clients | {s5['cpuPercent']}% (server {s5['serverCpuPercent']}%, coordinator {s5['coordinatorCpuPercent']}%; efficiency {s5['efficiency']}) | |
+| streaming cost (5 clients − none) | {round(s5['cpuPercent'] - s0['cpuPercent'], 2)} points of a core (coordinator {round(s5['coordinatorCpuPercent'] - s0['coordinatorCpuPercent'], 2)}) | < 2 |
 | message delay after the second was complete, p50 / p95 | {s5['messageDelayMs']['p50']} / {s5['messageDelayMs']['p95']} ms (n {s5['messageDelayMs']['n']}) | p95 < 10 ms |
 | message delay after the second ended, p50 / p95 | {s5['sinceSecondEndMs']['p50']} / {s5['sinceSecondEndMs']['p95']} ms | |
 | API GET latency during the run, p50 / p99 | {s5['apiMs']['p50']} / {s5['apiMs']['p99']} ms (n {s5['apiMs']['n']}) | p99 < 50 ms |
-| dashboard: all charts' update per message (Chromium), p50 / p95 | {(out['chartUpdateMs'] or {}).get('p50')} / {(out['chartUpdateMs'] or {}).get('p95')} ms | < 50 ms |
-| dashboard: one chart's update, p50 / p95 | {((out['chartUpdateMs'] or {}).get('perChart') or {}).get('p50')} / {((out['chartUpdateMs'] or {}).get('perChart') or {}).get('p95')} ms | |
-| server memory, 10 streamed tests at once, beyond idle (their 10 coordinators included) | {out['memory10']['beyondIdleMB']} MB (idle {out['memory10']['idleMB']}, peak {out['memory10']['peakMB']}) | < 100 MB |
-| the same without stream clients (the 10 coordinators alone: their HDR histograms) | {out['memory10NoClients']['beyondIdleMB']} MB | |
-| streaming's share (the difference) | {round(out['memory10']['beyondIdleMB'] - out['memory10NoClients']['beyondIdleMB'], 1)} MB | |
+| dashboard: message receipt to its last chart's plotly_afterplot (Chromium), p50 / p95 | {(out['chartUpdateMs'] or {}).get('p50')} / {(out['chartUpdateMs'] or {}).get('p95')} ms (n {(out['chartUpdateMs'] or {}).get('n')}) | < 50 ms |
+| dashboard: receipt to one chart's plotly_afterplot, p50 / p95 | {((out['chartUpdateMs'] or {}).get('perChart') or {}).get('p50')} / {((out['chartUpdateMs'] or {}).get('perChart') or {}).get('p95')} ms | |
+| server process memory, 10 streamed tests at once, beyond idle | {out['memory10']['beyondIdleMB']} MB (idle {out['memory10']['idleMB']}, peak {out['memory10']['peakMB']}) | < 100 MB |
+| the same without stream clients | {out['memory10NoClients']['beyondIdleMB']} MB | |
+| the 10 tests' coordinator processes, workers apart: private (USS) / resident (RSS) summed | {out['memory10']['coordinatorsUssMB']} / {out['memory10']['coordinatorsRssMB']} MB | |
 """
     (res / f"serve-{stamp}.md").write_text(md)
     (res / "latest-serve.md").write_text(md)

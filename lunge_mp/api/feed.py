@@ -1,11 +1,13 @@
 """The live feed of one run: what the console's progress line reads, as structured data.
 
 `Feed` is a watcher of the run's `RunControl` (coordinator/control.py): the run loop calls it
-every tick, on the coordinator's own thread. When a new second is complete (every live worker
-has reported it) it builds one `second` snapshot and hands it to `sink` (thread-safe: the
-server loop's call_soon_threadsafe), so a second reaches the stream within a tick of being
-complete. It also hands on new warnings (guardrails, lost workers) at once. Nothing here
-blocks or waits: a slow consumer is the stream's business (api/stream.py), never the run's.
+every tick and whenever a worker's report is merged, on the coordinator's own thread. When a
+new second is complete (every live worker has reported it) it builds one `second` snapshot
+and hands it to `sink` (thread-safe: the child's pipe to the server, api/child.py, or for
+`run --dashboard` the server loop's call_soon_threadsafe), so a second is on its way the
+moment its last report arrives. It also hands on new warnings (guardrails, lost workers) at
+once. Nothing here blocks or waits: a slow consumer is the stream's business
+(api/stream.py), never the run's.
 
 Snapshot (one a second; latencies in ms, rates per second):
   {t, completeAt, secondEnd, paused, target, actual, requests, failures, errors: {class: n}, p50, p95, p99,

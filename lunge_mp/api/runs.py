@@ -1,10 +1,11 @@
-"""The tests this server runs: each on its own thread (its own event loop, its own worker
-processes), steered through its RunControl, watched through its Channel.
+"""The tests this server runs: each in a process of its own (api/child.py, relayed by
+api/relay.py), steered through its control, watched through its Channel.
 
-A test's coordinator runs on a thread so nothing the server does (API calls, streaming,
-Prometheus scrapes) can delay its ticks, and its end (waiting for workers to exit) never
-blocks the server's loop. The thread calls back onto the server's loop only through
-`call_soon_threadsafe`.
+A test's coordinator runs in its own process so nothing the server does (API calls,
+streaming, Prometheus scrapes) shares an interpreter lock or a heap with its ticks, and its
+memory goes back to the system when it ends; the server only serves HTTP and WebSockets and
+relays. A CLI run with `--dashboard` (api/attach.py) is the exception: its run is the CLI's
+own, in the same process, fed through `attach`.
 
 States: running → (paused ⇄ running) → stopping → passed | failed | aborted | invalid | error.
 """
@@ -13,14 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 import time
-import traceback
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lunge_mp.api.feed import Feed
+from lunge_mp.api.relay import KILL_AFTER_S, RemoteControl, run_child
 from lunge_mp.api.stream import Channel
 from lunge_mp.coordinator.control import RunControl
 from lunge_mp.plan import Plan
@@ -52,9 +52,10 @@ class ServedTest:
     error: str | None = None
     ended: float | None = None
     profile: tuple[str, int] | None = None
-    control: RunControl = field(default_factory=RunControl)
+    control: RunControl | RemoteControl = field(default_factory=RunControl)
     channel: Channel | None = None
-    thread: threading.Thread | None = None
+    process: asyncio.subprocess.Process | None = None   # the run's own process (not for an attached run)
+    task: asyncio.Task | None = None                     # relaying it (api/relay.py run_child)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     files: dict[str, Path] | None = None   # a CLI run's own --out/--html paths (run --dashboard)
 
@@ -108,8 +109,20 @@ class Registry:
         self.workers = workers or os.cpu_count() or 1
         self.record = record
         self.tests: dict[str, ServedTest] = {}
-        self.want_histograms = 0.0        # monotonic time of the last Prometheus scrape
+        self._want_histograms = 0.0       # monotonic time of the last Prometheus scrape
         self.on_change = None             # fn(test): the Prometheus view and others
+
+    @property
+    def want_histograms(self) -> float:
+        return self._want_histograms
+
+    @want_histograms.setter
+    def want_histograms(self, since: float) -> None:
+        """A Prometheus scrape: the running tests' feeds build latency histograms a while."""
+        self._want_histograms = since
+        for test in self.running():
+            if isinstance(test.control, RemoteControl):
+                test.control.histograms(since)
 
     def running(self) -> list[ServedTest]:
         return [t for t in self.tests.values() if not t.final]
@@ -119,39 +132,47 @@ class Registry:
 
     def start(self, plan: Plan, config: object, identity: str,
               profile: tuple[str, int] | None = None) -> ServedTest:
-        """Start a test now, or Busy. Must be called on the server's loop."""
+        """Start a test now (its process starts in the background), or Busy. Must be called
+        on the server's loop."""
         running = self.running()
         if len(running) >= self.max_concurrent:
             raise Busy([f"{t.id} ({t.plan.name}, {t.status})" for t in running])
-        test = self.attach(plan, config, identity, profile=profile)
-        loop = asyncio.get_running_loop()
-        test.thread = threading.Thread(target=self._run, args=(test, loop), name=f"lunge-mp {test.id}",
-                                       daemon=True)
-        test.thread.start()
+        test = self._new(plan, config, identity, profile, None)
+        test.control = RemoteControl()
+        start = {"plan": plan, "workers": test.workers, "record": self.record,
+                 "paths": {"json": str(test.results_path), "html": str(test.report_path)}}
+        if self._want_histograms:
+            test.control.histograms(self._want_histograms)
+        test.task = asyncio.get_running_loop().create_task(run_child(test, start, self._on_feed, self.finished))
         return test
 
     def attach(self, plan: Plan, config: object, identity: str, profile: tuple[str, int] | None = None,
                folder: Path | None = None) -> ServedTest:
         """A test whose run is driven by the caller (`run --dashboard`), fed and steered as the
         server's own: the caller runs it with `test.control` and reports its end to `finished`."""
+        test = self._new(plan, config, identity, profile, folder)
+        loop = asyncio.get_running_loop()
+
+        def sink(kind: str, payload: dict) -> None:       # on the run's thread
+            loop.call_soon_threadsafe(self._on_feed, test, kind, payload)
+
+        feed = Feed(sink, want_histograms=lambda: time.monotonic() - self._want_histograms < 60.0)
+        test.control.watchers.append(feed)
+        test.control.watchers.append(lambda coord, t: self._note_run_id(test, coord))
+        return test
+
+    def _new(self, plan: Plan, config: object, identity: str, profile: tuple[str, int] | None,
+             folder: Path | None) -> ServedTest:
         test_id = "t_" + uuid.uuid4().hex[:12]
         if folder is None:
             folder = self.data_dir / test_id
             folder.mkdir(parents=True, exist_ok=False, mode=0o700)
         test = ServedTest(test_id, plan, config, identity, folder, self.workers, profile=profile)
         test.channel = Channel(test_id, Redactor.for_plan(plan))
-        loop = asyncio.get_running_loop()
-
-        def sink(kind: str, payload: dict) -> None:       # on the run's thread
-            loop.call_soon_threadsafe(self._on_feed, test, kind, payload)
-
-        feed = Feed(sink, want_histograms=lambda: time.monotonic() - self.want_histograms < 60.0)
-        test.control.watchers.append(feed)
-        test.control.watchers.append(lambda coord, t: self._note_run_id(loop, test, coord))
         self.tests[test_id] = test
         return test
 
-    def _note_run_id(self, loop, test: ServedTest, coord) -> None:
+    def _note_run_id(self, test: ServedTest, coord) -> None:
         if test.run_id is None:
             test.run_id = coord.run_id
 
@@ -162,18 +183,6 @@ class Registry:
                 and test.status != "stopping":
             test.status = "paused" if payload["event"] == "pause" else "running"
 
-    def _run(self, test: ServedTest, loop: asyncio.AbstractEventLoop) -> None:
-        from lunge_mp.runner import run_plan
-        paths = {"json": str(test.results_path), "html": str(test.report_path)}
-        try:
-            results, code, _ = run_plan(test.plan, test.workers, paths, self.record, quiet=True,
-                                        control=test.control, signals=False)
-            outcome = (results.get("status", "error"), code, results.get("runId"), None)
-        except Exception as exc:   # never leave a test "running" forever
-            detail = Redactor.for_plan(test.plan).text("".join(traceback.format_exception_only(exc)).strip())
-            outcome = ("error", 1, None, f"internal error: {detail}")
-        loop.call_soon_threadsafe(self.finished, test, *outcome)
-
     def finished(self, test: ServedTest, status: str, code: int, run_id: str | None, error: str | None) -> None:
         test.status, test.exit_code, test.ended, test.error = status, code, time.time(), error
         test.run_id = run_id or test.run_id
@@ -183,10 +192,17 @@ class Registry:
                                    "report": f"/api/v1/tests/{test.id}/report"})
         test.done.set()
 
-    async def stop_all(self, timeout: float = 30.0) -> None:
-        """Server shutdown: stop every running test and wait for its results to be written."""
+    async def stop_all(self, timeout: float = KILL_AFTER_S) -> None:
+        """Server shutdown: stop every running test and wait for its results to be written; a
+        run's process still there after `timeout` is killed (none outlives the server)."""
         for test in self.running():
             test.control.stop("the API server is shutting down")
-        for test in list(self.tests.values()):
-            if test.thread is not None:
-                await asyncio.get_running_loop().run_in_executor(None, test.thread.join, timeout)
+        tasks = [t.task for t in self.tests.values() if t.task is not None and not t.task.done()]
+        if not tasks:
+            return
+        _, late = await asyncio.wait(tasks, timeout=timeout)
+        for test in self.tests.values():
+            if test.task in late and test.process is not None and test.process.returncode is None:
+                test.process.kill()
+        if late:
+            await asyncio.wait(late, timeout=10.0)

@@ -112,6 +112,14 @@ class RunControl:
         for watch in self.watchers:
             watch(coord, t)
 
+    def reported(self, coord) -> None:
+        """A worker's report was merged: watchers see a second it completed at once, not a
+        tick (TICK_S) later."""
+        if self.watchers:
+            t = coord.now()
+            for watch in self.watchers:
+                watch(coord, t)
+
     def _asked(self, core, t: float) -> tuple[float, int]:
         """Open-model iterations/s and closed-model VUs the running scenarios ask for at `t`."""
         if self.paused:

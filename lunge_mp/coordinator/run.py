@@ -118,8 +118,11 @@ class Coordinator:
                             self._pending += self.core.send_failed(w, why, time.monotonic())
                     case Log(text=text) if self.on_log is not None:
                         self.on_log(text)
-                    case Merged(report=report) if self.queue_monitor is not None:
-                        self.queue_monitor.on_report(report)
+                    case Merged(report=report):
+                        if self.queue_monitor is not None:
+                            self.queue_monitor.on_report(report)
+                        if self.control is not None:
+                            self.control.reported(self)   # a second complete now reaches the stream now
             actions, self._pending = self._pending, []
         if self.core.stop_requested or self.core.hard_stop:
             self._stop_event.set()

@@ -101,6 +101,15 @@ def test_dashboard_starts_watches_pauses_and_stops_a_run(browser, server, fresh_
     points = page.evaluate("document.getElementById('chart-rate').data[1].x.length")
     _wait(page, f"document.getElementById('chart-rate').data[1].x.length > {points + 2}", timeout=15_000)
 
+    # a background tab draws nothing (animation frames wait there) but keeps every point,
+    # and draws them when shown again
+    page.evaluate("Object.defineProperty(document, 'hidden', {value: true, configurable: true})")
+    points = page.evaluate("document.getElementById('chart-rate').data[1].x.length")
+    _wait(page, f"document.getElementById('chart-rate').data[1].x.length > {points + 1}", timeout=15_000)
+    page.evaluate("delete document.hidden; document.dispatchEvent(new Event('visibilitychange'))")
+    drawn = page.evaluate("document.getElementById('chart-rate').calcdata[1].length")   # what Plotly drew
+    assert drawn >= points + 2, (drawn, points)
+
     page.click("#stop")
     _wait(page, "document.getElementById('status').textContent.startsWith('completed')", timeout=60_000)
     assert "aborted (exit 105)" in page.text_content("#status")

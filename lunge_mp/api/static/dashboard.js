@@ -21,12 +21,16 @@
     "chart-cpu": [layout("Load generator CPU", "% of the box"), [line("CPU")]],
   };
   CHARTS["chart-drops"][0].yaxis2 = { overlaying: "y", side: "right", rangemode: "tozero", title: { text: "ms" } };
+  CHARTS["chart-drops"][0].margin.r = 50;  // room for the right axis' ticks and title
   const opts = { displayModeBar: false, responsive: true };
 
   function resetCharts() {
-    state.classes = {}; state.points = 0; state.paused = [];
+    state.classes = {}; state.points = 0; state.paused = []; state.planned = 0;
+    state.messageWait = [];
+    for (const id of Object.keys(ranges)) delete ranges[id];
+    hidden.clear();
     for (const [id, [lay, traces]] of Object.entries(CHARTS)) {
-      Plotly.react(id, traces.map((t) => Object.assign({}, t, { x: [], y: [] })), lay, opts);
+      Plotly.react(id, traces.map((t) => Object.assign({}, t, { x: [], y: [] })), JSON.parse(JSON.stringify(lay)), opts);
     }
   }
 
@@ -59,27 +63,111 @@
     $("scale").disabled = !live;
   }
 
-  function extend(id, xs, ys, idx) {
-    const t0 = performance.now();
-    Plotly.extendTraces(id, { x: xs, y: ys }, idx);
-    const ms = performance.now() - t0;
-    state.chartMs.push(ms);                 // one chart's redraw
-    if (state.chartMs.length > 1000) state.chartMs.shift();
-    return ms;
+  // Drawing a point. Plotly redraws a whole chart (axes, ticks, legend, title: text measured
+  // in the DOM) on extendTraces; on a loaded box that is 30-50 ms a chart, 5 charts a
+  // message. So each chart keeps axis ranges of its own with room to grow, and a point that
+  // fits them only moves the traces (Plotly.animate without redraw: no axes, no legend);
+  // one that does not (a new maximum, the end of the x range, the first points) redraws the
+  // chart once with new ranges. The time from a message's receipt to its charts being drawn
+  // is kept in updateMs (all its charts) and chartMs (each chart).
+  const ranges = {};                       // chart id → {x: [lo, hi], y: top, y2: top}
+  // "immediate": a frame not drawn yet gives way to the next, which holds all its points
+  const ANIMATE = { transition: { duration: 0 }, frame: { duration: 0, redraw: false }, mode: "immediate" };
+
+  function top(values, current) {
+    let max = current || 0;
+    for (const v of values) if (typeof v === "number" && v > max) max = v;
+    return max;
   }
 
-  function onSecond(kind, m) {
-    let ms = 0;
+  function nice(v) {                       // 1, 2, 5 × 10^k at or above v × 1.2
+    if (!(v > 0)) return 1;
+    const step = Math.pow(10, Math.floor(Math.log10(v * 1.2)));
+    for (const f of [1, 2, 5, 10]) if (f * step >= v * 1.2) return f * step;
+    return 10 * step;
+  }
+
+  function draw(id, xs, ys, idx, since) {
+    const gd = $(id);
+    const r = ranges[id];
+    const axes = idx.map((i) => (gd.data[i].yaxis === "y2" ? "y2" : "y"));
+    const newTop = { y: 0, y2: 0 };
+    ys.forEach((v, k) => { newTop[axes[k]] = top(v, newTop[axes[k]]); });
+    const lastX = Math.max(...xs.map((v) => v[v.length - 1]));
+    const fits = r && lastX <= r.x[1] && newTop.y <= r.y && newTop.y2 <= r.y2 && gd.data.length === r.traces &&
+      idx.every((i) => gd.data[i].type !== "bar");      // bars are redrawn (failures: rare)
+    let done;
+    if (document.hidden) {                 // a background tab draws nothing (animation frames
+      append(gd, xs, ys, idx);             // wait there): the points are kept, drawn on return
+      hidden.add(id);
+      return;
+    } else if (fits) {
+      const data = idx.map((i, k) => ({ x: gd.data[i].x.concat(xs[k]), y: gd.data[i].y.concat(ys[k]) }));
+      done = Plotly.animate(gd, { data, traces: idx }, ANIMATE);
+    } else {
+      append(gd, xs, ys, idx);
+      done = redraw(id);
+    }
+    // an animation cut short by the next one is drawn by it (which also clears its wait)
+    if (since !== undefined) Promise.resolve(done).then(() => drawn(id, since), () => {});
+  }
+
+  function append(gd, xs, ys, idx) {
+    idx.forEach((i, k) => { gd.data[i].x = gd.data[i].x.concat(xs[k]); gd.data[i].y = gd.data[i].y.concat(ys[k]); });
+  }
+
+  function redraw(id) {                    // the whole chart, with ranges that leave room to grow
+    const gd = $(id);
+    const all = gd.data.map((d) => d.x).flat();
+    const lo = all.length ? Math.min(...all) : 0, hi = all.length ? Math.max(...all) : 1;
+    const maxes = { y: 0, y2: 0 };
+    for (const d of gd.data) { const ax = d.yaxis === "y2" ? "y2" : "y"; maxes[ax] = top(d.y, maxes[ax]); }
+    const planned = state.planned || 0;    // the run's planned length: the x axis it will fill
+    const xHi = hi < planned ? planned : hi + Math.max(planned ? 10 : 60, Math.ceil((hi - lo) * 0.5));
+    ranges[id] = { x: [lo, xHi], y: nice(maxes.y), y2: nice(maxes.y2), traces: gd.data.length };
+    const lay = gd.layout;
+    lay.xaxis = Object.assign({}, lay.xaxis, { range: ranges[id].x, autorange: false });
+    lay.yaxis = Object.assign({}, lay.yaxis, { range: [0, ranges[id].y], autorange: false });
+    if (lay.yaxis2) lay.yaxis2 = Object.assign({}, lay.yaxis2, { range: [0, ranges[id].y2], autorange: false });
+    lay.datarevision = (lay.datarevision || 0) + 1;
+    return Plotly.react(gd, gd.data, lay, opts);
+  }
+
+  const hidden = new Set();                // charts with points not drawn while the tab was hidden
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) return;
+    for (const id of hidden) redraw(id);
+    hidden.clear();
+  });
+
+  function drawn(id, since) {
+    const now = performance.now();
+    state.chartMs.push(now - since);
+    if (state.chartMs.length > 1000) state.chartMs.shift();
+    const waiting = state.messageWait;
+    for (const [, ids] of waiting) ids.delete(id);
+    while (waiting.length && waiting[0][1].size === 0) {
+      state.updateMs.push(now - waiting.shift()[0]);
+      if (state.updateMs.length > 300) state.updateMs.shift();
+    }
+  }
+  state.messageWait = [];                  // [receipt time, chart ids not drawn yet], oldest first
+
+  function onSecond(kind, m, since) {
+    const ids = [];
+    const add = (id, xs, ys, idx) => { ids.push(id); draws.push([id, xs, ys, idx]); };
+    const draws = [];
     if (kind === "rate_update") {
-      ms += extend("chart-rate", [[m.t], [m.t]], [[m.target], [m.actual]], [0, 1]);
+      add("chart-rate", [[m.t], [m.t]], [[m.target], [m.actual]], [0, 1]);
       state.points += 1;
       if (m.paused) markPaused([m.t]);
       if (state.status === "running" || state.status === "paused") setStatus(m.paused ? "paused" : "running");
     } else {
-      ms += extend("chart-latency", [[m.t], [m.t], [m.t]], [[m.p50], [m.p95], [m.p99]], [0, 1, 2]);
-      ms += extend("chart-vus", [[m.t]], [[m.vus]], [0]);
-      ms += extend("chart-drops", [[m.t], [m.t]], [[m.dropped], [m.lagP95]], [0, 1]);
-      ms += extend("chart-cpu", [[m.t]], [[m.cpu]], [0]);
+      if (m.totals && m.totals.planned) state.planned = m.totals.planned;
+      add("chart-latency", [[m.t], [m.t], [m.t]], [[m.p50], [m.p95], [m.p99]], [0, 1, 2]);
+      add("chart-vus", [[m.t]], [[m.vus]], [0]);
+      add("chart-drops", [[m.t], [m.t]], [[m.dropped], [m.lagP95]], [0, 1]);
+      add("chart-cpu", [[m.t]], [[m.cpu]], [0]);
       const errors = m.errors || {};
       for (const cls of Object.keys(errors)) {
         if (!(cls in state.classes)) {
@@ -90,17 +178,18 @@
       const idx = Object.values(state.classes);
       if (idx.length) {
         const names = Object.keys(state.classes);
-        ms += extend("chart-failures", names.map(() => [m.t]), names.map((c) => [errors[c] || 0]), idx);
+        add("chart-failures", names.map(() => [m.t]), names.map((c) => [errors[c] || 0]), idx);
       }
     }
-    state.updateMs.push(ms);
-    if (state.updateMs.length > 300) state.updateMs.shift();
+    state.messageWait.push([since, new Set(ids)]);
+    for (const [id, xs, ys, idx] of draws) draw(id, xs, ys, idx, since);
   }
 
   function onHistory(h) {
     resetCharts();
     const s = h.series, t = s.t;
     if (t.length) {
+      const extend = (id, xs, ys, idx) => draw(id, xs, ys, idx);
       extend("chart-rate", [t, t], [s.target, s.actual], [0, 1]);
       extend("chart-latency", [t, t, t], [s.p50, s.p95, s.p99], [0, 1, 2]);
       extend("chart-vus", [t], [s.vus], [0]);
@@ -137,10 +226,11 @@
     state.ws = ws;
     ws.onmessage = (ev) => {
       if (ws !== state.ws) return;
+      const since = performance.now();
       const m = JSON.parse(ev.data);
       state.messages += 1;
       if (m.type === "history") onHistory(m);
-      else if (m.type === "rate_update" || m.type === "metrics_update") onSecond(m.type, m);
+      else if (m.type === "rate_update" || m.type === "metrics_update") onSecond(m.type, m, since);
       else if (m.type === "violation") m.messages.forEach(addViolation);
       else if (m.type === "event") addViolation(m.event + " at " + m.t + "s" + (m.scenario ? " (" + m.scenario + ")" : ""), "event");
       else if (m.type === "completion") {
