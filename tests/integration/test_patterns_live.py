@@ -41,6 +41,8 @@ def test_patterns_follow_their_curves_second_by_second(tmp_path, fresh_target):
         for b in results["buckets"]:
             if b["t"] < 4:
                 want = fn.hits(b["t"] + 1) - fn.hits(b["t"])
-                seen = b["byScenario"][s.name]["iterations"]
+                # arrivals due in the second (completions may slip into the next one when the
+                # machine is busy; the schedule may not)
+                seen = b["byScenario"][s.name]["scheduled"]
                 assert abs(seen - want) <= max(0.05 * want, 2), (s.name, b["t"], seen, want)
     assert fresh_target.stats()["requests"] == results["metrics"]["http_reqs"]["count"]
