@@ -18,6 +18,7 @@ from typing import Any
 
 from lunge_mp.analysis import selection
 from lunge_mp.analysis.thresholds import parse_threshold, split_filters, unknown_metric_reason
+from lunge_mp.analysis.window_groups import WINDOW_FILTERS, narrows
 from lunge_mp.config.errors import Errors, describe, index, join
 from lunge_mp.config.fields import Fields
 from lunge_mp.plan import Threshold
@@ -48,6 +49,13 @@ def parse_thresholds(value: object, path: str, errs: Errors, scenario_names: Ite
                                request_names, series_tags)
         else:
             out += _metric(metric, entries, join(path, metric), errs, scenarios, request_names, series_tags)
+    grouped = sorted({t.metric for t in out if t.window and narrows(t.metric)})
+    if len(grouped) > WINDOW_FILTERS:
+        # each keeps a histogram per second of the run (analysis/window_groups.py)
+        errs.add(path, f"at most {WINDOW_FILTERS} metrics with a request or tag filter may have "
+                       f"windowed ('over') thresholds, each keeps its own per-second data; got "
+                       f"{len(grouped)} ({', '.join(grouped[:3])}, ...): drop 'over' from some, or "
+                       f"give the requests a common tag and filter by it")
     return tuple(out)
 
 
