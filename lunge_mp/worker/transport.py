@@ -368,6 +368,7 @@ class AiohttpTransport:
                 except BaseException:
                     resp.close()
                     raise
+            t_end = time.perf_counter_ns()      # the body is in
             raw = resp.raw_headers
             history = resp.history
             resp_headers = resp.headers
@@ -383,7 +384,6 @@ class AiohttpTransport:
                 bytes_out += sum(_hop_size(r.request_info, request) for r in hops[1:])
                 if hops:
                     bytes_out += _hop_size(resp.request_info, request)
-            t_end = time.perf_counter_ns()
             out = Outcome(resp.status, max(1, (t_end - start) // 1000),
                           bytes_in, bytes_out, data, resp_headers, None, None, cookies)
             if phases is not None:
