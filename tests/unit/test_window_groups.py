@@ -42,6 +42,7 @@ def test_groups_select_fixed_request_series_and_share_equal_sets():
         "http_req_duration{request:home}": ["p95 < 100"],                # no window: no group
         "http_req_duration{scenario:a}": ["p95 < 100 over 2s"],          # the scenario's own seconds
         "iterations{request:login}": ["count > 1 over 2s"],              # not a request metric
+        "checks{team:web}": ["rate > 0.9 over 2s"],                      # a scenario's tag: all of a
     })
     groups = WindowGroups(plan.thresholds, plan.scenarios)
     by_metric = {t.metric: groups.source(t) for t in plan.thresholds}
@@ -53,11 +54,14 @@ def test_groups_select_fixed_request_series_and_share_equal_sets():
     assert groups.members[home[2]] == {("a", "home")}
     a_login = by_metric["http_reqs{scenario:a,flow:auth}"]
     assert a_login[0] == "counter" and groups.members[a_login[2]] == {("a", "login")}
+    web = by_metric["checks{team:web}"]
+    assert web[0] == "rate" and groups.members[web[2]] == {("a", "login"), ("a", "home"), ("a", "home2")}
     assert by_metric["http_req_duration{request:home}"] is None
     assert by_metric["http_req_duration{scenario:a}"] is None
     assert by_metric["iterations{request:login}"] is None
-    assert len(groups.members) == 3 and groups.trends[login[2]] == {"http_req_duration"}
-    assert groups.routes()[("a", "login")] == tuple(sorted((login[2], a_login[2])))
+    assert len(groups.members) == 4 and groups.trends[login[2]] == {"http_req_duration"}
+    assert sorted(groups.routes()[("a", "login")]) == sorted((login[2], a_login[2], web[2]))
+    assert ("b", "other") not in groups.routes()         # in no group: nothing kept for it
     # a filtered window is never judged on more than it names: without its group, nothing
     t = next(t for t in plan.thresholds if t.metric == "http_req_duration{request:login}")
     shape = {"scenarios": {"a": {}, "b": {}}, "requests": {}, "metrics": {}}
