@@ -171,7 +171,8 @@ class Bucket:
         if self.hists is None:
             return
         for key, h in self.hists.items():
-            self.percentiles(key)
+            if type(key[0]) is not int:     # a window group's percentiles are never shown
+                self.percentiles(key)
             if h.total_count:   # ~100-300 bytes: windowed thresholds re-read them at the end
                 self.encoded[key] = hdr.encode(h)
         self.hists = None
