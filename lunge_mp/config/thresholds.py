@@ -109,3 +109,30 @@ def _entry(metric: str, entry: Any, path: str, errs: Errors) -> Threshold | None
     except ValueError as e:
         errs.add(path, str(e))
         return None
+
+
+_DETAILED = ("http_req_sending", "http_req_waiting", "http_req_receiving", "http_req_tls_handshaking")
+_BREAKDOWN = ("http_req_blocked", "http_req_connecting", "http_req_queued")
+
+
+def unmeasured(thresholds: Iterable[Threshold], transport: str, timings: str, path: str, errs: Errors) -> None:
+    """An error for each threshold on a timing the settings leave unmeasured: it could only
+    judge "no data" at the end of the run (`transport`: the one the workers use)."""
+    seen = set()
+    for t in thresholds:
+        base = split_filters(t.metric)[0]
+        if t.metric in seen:
+            continue
+        seen.add(t.metric)
+        at = join(path, t.metric)
+        if base == "http_req_tls_handshaking" and transport == "aiohttp":
+            errs.add(at, "http_req_tls_handshaking is not measured with transport: aiohttp (aiohttp "
+                         "opens TCP and TLS in one step: the handshake is inside http_req_connecting); "
+                         "judge http_req_connecting, or use transport: fast")
+        elif base in _DETAILED and timings != "detailed":
+            errs.add(at, f"{base} is measured only with settings.timings: detailed (off by default: "
+                         f"it costs CPU on every request); set it, or drop this threshold")
+        elif base in _BREAKDOWN and transport == "aiohttp" and timings != "detailed":
+            errs.add(at, f"{base} is measured with transport: aiohttp only with settings.timings: "
+                         f"detailed (aiohttp's trace signals cost CPU on every request); set it, "
+                         f"or use transport: fast")

@@ -11,9 +11,9 @@ from tests.support import cli, read_json, write_config
 DELAY_MS = 50
 
 
-def _config(tmp_path, url: str, timings: str = "") -> str:
+def _config(tmp_path, url: str, timings: str = "", thresholds: bool = True) -> str:
     # 4 VUs on 2 connections: half the requests wait for one (blocked, queued)
-    return str(write_config(tmp_path, f"""
+    text = f"""
         name: aiohttp phases
         settings: {{baseUrl: "{url}", transport: aiohttp, maxConnectionsPerHost: 2{timings}}}
         scenarios:
@@ -25,7 +25,24 @@ def _config(tmp_path, url: str, timings: str = "") -> str:
         thresholds:
           http_req_waiting: ["p(95)<1000"]
           "http_req_blocked{{request:slow}}": ["max<0.0001"]
-        """))
+        """
+    if not thresholds:
+        text = text[: text.index("        thresholds:")]
+    return str(write_config(tmp_path, text))
+
+
+def test_tls_handshaking_with_aiohttp_is_a_config_error(tmp_path, fresh_target):
+    config = write_config(tmp_path, f"""
+        name: aiohttp tls
+        settings: {{baseUrl: "{fresh_target.url}", transport: aiohttp, timings: detailed}}
+        scenarios:
+          s: {{executor: shared-iterations, vus: 1, iterations: 1, requests: [{{name: r, url: /}}]}}
+        thresholds:
+          http_req_tls_handshaking: ["p(95)<100"]
+        """)
+    result = cli("validate", str(config))
+    assert result.returncode == 104, (result.stdout, result.stderr)
+    assert "http_req_tls_handshaking is not measured with transport: aiohttp" in result.stderr + result.stdout
 
 
 def test_aiohttp_detailed_timings_end_to_end(tmp_path, fresh_target):
@@ -64,10 +81,16 @@ def test_aiohttp_detailed_timings_end_to_end(tmp_path, fresh_target):
 
 def test_aiohttp_summary_timings_measure_nothing(tmp_path, fresh_target):
     out = tmp_path / "results.json"
-    result = cli("run", _config(tmp_path, fresh_target.url), "--workers", "1", "-q",
+    # thresholds on timings these settings do not measure are config errors
+    refused = cli("run", _config(tmp_path, fresh_target.url), "-q", "--out", str(out))
+    assert refused.returncode == 104, refused.stderr
+    assert "http_req_waiting is measured only with settings.timings: detailed" in refused.stderr
+    assert ("http_req_blocked is measured with transport: aiohttp only with settings.timings: "
+            "detailed") in refused.stderr
+    assert fresh_target.stats()["requests"] == 0
+    result = cli("run", _config(tmp_path, fresh_target.url, thresholds=False), "--workers", "1", "-q",
                  "--out", str(out))
-    # no samples: the thresholds on the unmeasured metrics are not met (no data never passes)
-    assert result.returncode == 99, result.stderr
+    assert result.returncode == 0, result.stderr
     m = read_json(out)["metrics"]
     assert m["http_req_duration"]["count"] > 0
     assert not {"http_req_sending", "http_req_waiting", "http_req_receiving"} & set(m)

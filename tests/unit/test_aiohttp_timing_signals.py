@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+from lunge_mp.config import ConfigError, plan_from_dict
 from lunge_mp.metrics import hdr
 from lunge_mp.metrics.recorder import Recorder
 from lunge_mp.worker import aiohttp_timings as at
@@ -68,3 +71,20 @@ def test_a_recorder_for_aiohttp_has_no_tls_series():
     assert hists["http_req_waiting"].total_count == 2
     assert hists["http_req_blocked"].total_count == 2          # the other one a zero
     assert counters[0].queued == 1
+
+
+@pytest.mark.parametrize("settings, metric, message", [
+    ({}, "http_req_waiting", "http_req_waiting is measured only with settings.timings: detailed"),
+    ({"transport": "aiohttp"}, "http_req_blocked{request:r}",
+     "http_req_blocked is measured with transport: aiohttp only with settings.timings: detailed"),
+    ({"transport": "aiohttp", "timings": "detailed"}, "http_req_tls_handshaking",
+     "http_req_tls_handshaking is not measured with transport: aiohttp"),
+])
+def test_a_threshold_on_an_unmeasured_timing_is_a_config_error(settings, metric, message):
+    doc = {"name": "t", "settings": settings, "thresholds": {metric: ["p95 < 100"]},
+           "scenarios": {"s": {"executor": "shared-iterations", "vus": 1, "iterations": 1,
+                               "requests": [{"name": "r", "url": "http://127.0.0.1:1/"}]}}}
+    with pytest.raises(ConfigError, match=message):
+        plan_from_dict(doc)
+    doc["settings"] = {**settings, "timings": "detailed", "transport": "fast"}
+    assert plan_from_dict(doc).thresholds        # measured there: accepted
