@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/aggregation_memory.py        # folded 24 h, unfolded 6 h (~2.5 min)
     .venv/bin/python benchmarks/aggregation_memory.py --hours 2 --unfolded-hours 2
+    .venv/bin/python benchmarks/aggregation_memory.py --groups 20 --unfolded-hours 0
 
 Feeds synthetic Reports, one a second of run time (an open-model scenario at ~1,000 it/s:
 http_req_duration, http_req_response_time, schedule_lag and iteration_duration histograms of
@@ -11,7 +12,10 @@ every few hours of run time. What grows with a run's length is the per-second bu
 worker and these series show it; more workers or series cost time here, not bucket memory.
 `unfolded` is the aggregation before issue 12 (every 1-second bucket kept: tiers=()); it runs
 fewer hours (it grows linearly: the 24 h figure is extrapolated and said so). `folded` is
-today's (1 s for the newest hour, then 10 s, then 60 s buckets). Run it under the bench lock.
+today's (1 s for the newest hour, then 10 s, then 60 s buckets). `--groups N` adds N window
+groups (N windowed thresholds with request filters, `over 30s`, judged as the runner does:
+analysis/window_groups.py), each keeping its counters and an http_req_duration histogram per
+second. Run it under the bench lock.
 """
 
 from __future__ import annotations
@@ -58,9 +62,24 @@ def _variants() -> list[Report]:
     return out
 
 
-def feed(hours: float, folded: bool, every_h: float) -> list[tuple[float, float]]:
+def _with_groups(agg: Aggregate, n: int) -> None:
+    """n window groups over the one request, each judged by a windowed threshold."""
+    from lunge_mp.analysis.thresholds import parse_threshold
+    from lunge_mp.analysis.window_judge import WindowJudge
+    thresholds = [parse_threshold(f"http_req_duration{{request:get,g:{i}}}", "p95 < 100 over 30s")
+                  for i in range(n)]
+    groups = type("Groups", (), {})()       # what WindowJudge reads of analysis.WindowGroups
+    groups.source = lambda t: ("trend", "http_req_duration", 1 + thresholds.index(t))
+    agg.keep_groups({("s", "get"): tuple(range(1, n + 1))},
+                    {g: frozenset(("http_req_duration",)) for g in range(1, n + 1)})
+    agg.on_retire(WindowJudge(thresholds, ["s"], 0.0, groups).retire)
+
+
+def feed(hours: float, folded: bool, every_h: float, groups: int = 0) -> list[tuple[float, float]]:
     variants = _variants()
     agg = Aggregate(run_id="b") if folded else Aggregate(run_id="b", tiers=())
+    if groups:
+        _with_groups(agg, groups)
     proc = psutil.Process()
     gc.collect()
     rows = [(0.0, proc.memory_info().rss / 2**20)]
@@ -78,14 +97,15 @@ def feed(hours: float, folded: bool, every_h: float) -> list[tuple[float, float]
     return rows
 
 
-def measure(hours: float = 24.0, unfolded_hours: float = 6.0, every: float = 3.0) -> dict:
+def measure(hours: float = 24.0, unfolded_hours: float = 6.0, every: float = 3.0, groups: int = 0) -> dict:
     """Both modes, each in a fresh process: {mode: {"hours", "startMB", "endMB", "growthMB",
     "per24hMB"}}."""
     out = {}
     for mode, h in (("folded", hours), ("unfolded", unfolded_hours)):
         if h <= 0:
             continue
-        proc = subprocess.run([sys.executable, __file__, "--child", mode, "--hours", str(h), "--every", str(every)],
+        proc = subprocess.run([sys.executable, __file__, "--child", mode, "--hours", str(h), "--every", str(every),
+                               "--groups", str(groups)],
                               capture_output=True, text=True, check=True)
         sys.stderr.write(proc.stderr)
         rows = json.loads(proc.stdout.splitlines()[-1])
@@ -108,12 +128,13 @@ def main() -> None:
     p.add_argument("--hours", type=float, default=24.0, help="hours of run fed to the folded aggregation")
     p.add_argument("--unfolded-hours", type=float, default=6.0, help="... to the unfolded one (0: skip)")
     p.add_argument("--every", type=float, default=3.0, help="print every this many hours of run")
+    p.add_argument("--groups", type=int, default=0, help="window groups kept (filtered windowed thresholds)")
     p.add_argument("--child", choices=("folded", "unfolded"), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.child:
-        print(json.dumps(feed(a.hours, a.child == "folded", a.every)))
+        print(json.dumps(feed(a.hours, a.child == "folded", a.every, a.groups)))
         return
-    for mode, r in measure(a.hours, a.unfolded_hours, a.every).items():
+    for mode, r in measure(a.hours, a.unfolded_hours, a.every, a.groups).items():
         day = "" if r["per24hMB"] is None else (
             f"; over 24 h: +{r['per24hMB']:,.1f} MB ("
             + (f"extrapolated from {r['hours']:g} h" if r["extrapolated"] else "measured") + ")")

@@ -176,7 +176,8 @@ async def measure(layer: str, base_url: str, n: int) -> tuple[float, float]:
         await done
         u1, s1 = cpu()
         return (u1 - u0) / n * 1e6, (s1 - s0) / n * 1e6
-    transport = AiohttpTransport(100) if layer == "aiohttp" else ft.FastTransport(100, detailed=DETAILED)
+    transport = (AiohttpTransport(100, detailed=DETAILED) if layer == "aiohttp"
+                 else ft.FastTransport(100, detailed=DETAILED))
     runner = ScenarioRunner(plan, plan.scenarios[0], transport, rec, 1)
     spec = plan.scenarios[0].requests[0]
     prepared = Prepared("GET", spec.url, dict(spec.headers), None, 10.0)

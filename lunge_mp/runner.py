@@ -16,6 +16,7 @@ from lunge_mp.analysis import generator_errors
 from lunge_mp.analysis.live_windows import LiveWindows
 from lunge_mp.analysis.thresholds import evaluate
 from lunge_mp.analysis.verdict import observe, verdicts
+from lunge_mp.analysis.window_groups import WindowGroups
 from lunge_mp.analysis.window_judge import WindowJudge
 from lunge_mp.coordinator.control import mark_results
 from lunge_mp.coordinator.run import Coordinator
@@ -81,14 +82,16 @@ def _noter(view: LiveView):
     return note
 
 
-def _abort_checker(plan: Plan):
+def _abort_checker(plan: Plan, groups: WindowGroups | None = None):
     """Thresholds with abortOnFail, checked every second once their delayAbortEval has passed:
     windowed ones (`over 30s`) on each full window of the complete seconds so far, as the final
     verdict judges them (analysis/live_windows.py); the others on the totals so far."""
     aborting = [t for t in plan.thresholds if t.abort_on_fail]
     if not aborting:
         return None
-    windows = LiveWindows(aborting, [s.name for s in plan.scenarios], warmup.offset(plan))
+    if groups is None:
+        groups = WindowGroups(plan.thresholds, plan.scenarios)
+    windows = LiveWindows(aborting, [s.name for s in plan.scenarios], warmup.offset(plan), groups)
     on_totals = [t for t in aborting if t not in windows.watched]
 
     def check(coord: Coordinator, t: float) -> tuple[str, int] | None:
@@ -99,7 +102,8 @@ def _abort_checker(plan: Plan):
         broken = None
         if windows.watched:
             live_workers = sum(1 for w in coord.outcome.workers if not w.lost)   # each reports every second
-            broken = windows.feed(agg.complete_second(live_workers), measured, agg.second, agg.second_counts)
+            broken = windows.feed(agg.complete_second(live_workers), measured, agg.second, agg.second_counts,
+                                  agg.second_group if groups else None)
         if broken is not None:
             th = broken.threshold
             return (f"threshold {th.metric}: '{th.expression}' crossed in the window "
@@ -150,10 +154,13 @@ def run_plan(plan: Plan, workers: int, paths: dict[str, str], record: bool, *, q
     if view and control is not None:
         control.notify = _noter(view)
     ticks = [f for f in (live, on_tick) if f is not None]
+    groups = WindowGroups(plan.thresholds, plan.scenarios)     # windowed thresholds with filters
     coordinator = Coordinator(plan, workers, on_tick=(lambda c, t: [f(c, t) for f in ticks]) if ticks else None,
-                              on_second=_abort_checker(plan), on_log=_logger(view, redactor) if view else None,
+                              on_second=_abort_checker(plan, groups), on_log=_logger(view, redactor) if view else None,
                               control=control, signals=signals)
-    windows = WindowJudge(plan.thresholds, [s.name for s in plan.scenarios], warmup.offset(plan))
+    windows = WindowJudge(plan.thresholds, [s.name for s in plan.scenarios], warmup.offset(plan), groups)
+    if groups:
+        coordinator.aggregate.keep_groups(groups.routes(), groups.trends)
     for line in capacity.warnings(plan, workers):     # more than `lunge-mp selftest` saw this box hold
         coordinator.warn(line)
     coordinator.aggregate.on_retire(windows.retire)   # each second judged before it is folded

@@ -22,12 +22,15 @@ from dataclasses import dataclass
 
 from lunge_mp.analysis.thresholds import evaluate
 from lunge_mp.analysis.verdict import second_datum, window_source
+from lunge_mp.analysis.window_groups import WindowGroups
 from lunge_mp.analysis.windows import Sliding
 from lunge_mp.metrics.hdr import value_at_index
 from lunge_mp.plan import Threshold
 
 SecondFn = Callable[[int], dict | None]                       # second t's bucket row; None: no report
-CountsFn = Callable[[int, str, str | None], dict[int, int]]   # (t, metric, scenario) → sparse HDR counts
+# (t, metric, scenario or window group) → sparse HDR counts
+CountsFn = Callable[[int, str, str | int | None], dict[int, int]]
+GroupFn = Callable[[int, int], dict | None]                   # (t, group) → its counters (Bucket.group_row)
 
 
 @dataclass(frozen=True)
@@ -41,21 +44,24 @@ class Broken:
 
 class LiveWindows:
     def __init__(self, thresholds: Iterable[Threshold], scenario_names: Iterable[str],
-                 measured_from: float) -> None:
+                 measured_from: float, groups: WindowGroups | None = None) -> None:
         names = {n: {} for n in scenario_names}
         shape = {"scenarios": names, "requests": {}, "metrics": {}}   # all window_source reads
-        self._watch: list[tuple[Threshold, str, str | None, Sliding]] = []
+        # (threshold, base metric, scenario / None / window group number, window)
+        self._watch: list[tuple[Threshold, str, str | int | None, Sliding]] = []
         for t in thresholds:
-            source = window_source(t, shape) if t.window else None
+            source = window_source(t, shape, groups) if t.window else None
             if source is not None:
                 kind, base, scenario = source
                 self._watch.append((t, base, scenario, Sliding(t, kind, value_at_index)))
         self.watched = [w[0] for w in self._watch]
         self._next = math.ceil(measured_from)     # the first measured second not fed yet
 
-    def feed(self, upto: int | None, measured: float, second: SecondFn, counts: CountsFn) -> Broken | None:
+    def feed(self, upto: int | None, measured: float, second: SecondFn, counts: CountsFn,
+             group: GroupFn | None = None) -> Broken | None:
         """Feed the seconds up to `upto` (inclusive) not fed yet; judge each full window of a
         threshold whose delayAbortEval is past (`measured` seconds of measured run so far).
+        `group` gives a window group's counters (thresholds with request or tag filters).
         Returns the first failing window, or None."""
         if upto is None or not self._watch:
             return None
@@ -69,6 +75,8 @@ class LiveWindows:
             for t, base, scenario, window in self._watch:
                 if window.kind == "trend":
                     window.push(sec, counts(sec, base, scenario))
+                elif type(scenario) is int:     # a window group's counters
+                    window.push(sec, second_datum(base, None, group(sec, scenario) or {}))
                 else:
                     window.push(sec, second_datum(base, scenario, row))
                 if broken is not None or not window.full or measured < t.delay_abort_eval:

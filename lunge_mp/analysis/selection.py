@@ -21,6 +21,37 @@ SERIES_KEYS = ("scenario", "request")
 _RATE_OF = {"http_req_failed": "http_reqs", "http_req_queued": "http_reqs", "redis_cmd_failed": "redis_cmds"}
 
 
+#: `<scenario><suffix>` threshold metrics → the built-in metric they read for that scenario
+SCENARIO_SUFFIXES = (("_duration", "http_req_duration"), ("_failed", "http_req_failed"),
+                     ("_reqs", "http_reqs"))
+
+
+def target(base: str, filters: Iterable[tuple[str, str]], scenario_names: Iterable[str]
+           ) -> tuple[str, str | None, dict[str, str]]:
+    """What a threshold metric (split by thresholds.split_filters) reads: the built-in metric,
+    the scenario it names (`<scenario>_duration` or `{scenario:NAME}`), and its request and
+    tag filters ({} when there are none; with the scenario added when it names one)."""
+    scenario = None
+    names = set(scenario_names)
+    for suffix, builtin in SCENARIO_SUFFIXES:
+        name = base[: -len(suffix)]
+        if base.endswith(suffix) and name in names:
+            scenario, base = name, builtin
+            break
+    wanted = dict(filters)
+    scenario = wanted.pop("scenario", scenario)
+    if wanted and scenario is not None:
+        wanted["scenario"] = scenario
+    return base, scenario, wanted
+
+
+def members(tags: Mapping[tuple[str, str], Mapping[str, str]], filters: Mapping[str, str]
+            ) -> frozenset[tuple[str, str]]:
+    """The (scenario, request) series of the config (`request_tags`) that match `filters`."""
+    return frozenset(key for key, own in tags.items()
+                     if matches({"scenario": key[0], "request": key[1], "tags": own}, filters))
+
+
 def request_tags(scenarios: Iterable) -> dict[tuple[str, str], dict[str, str]]:
     """(scenario, request) → its tags: the scenario's `tags` overridden by the request's."""
     return {(s.name, r.name): {**s.tags, **r.tags} for s in scenarios for r in s.requests}

@@ -17,8 +17,9 @@ Both Lunge (`p95 < 500ms`) and k6 (`p(95)<500`) spellings parse to the same Thre
 
 `over 30s` (beyond k6) makes the threshold hold on every sliding window of that many
 whole seconds of the measured run, not only on the run's totals, so a 20-second spike in
-an hour cannot hide. Windows apply to run-wide and per-scenario metrics (trends, rates
-and counters); `count` over a window is the count inside it.
+an hour cannot hide. Windows apply to run-wide, per-scenario and filtered metrics (trends,
+rates and counters; a request or tag filter's seconds are kept as a window group,
+analysis/window_groups.py); `count` over a window is the count inside it.
 
 Metric kinds decide which aggregations make sense and what the value means (k6's model):
 
@@ -280,14 +281,7 @@ def _parse_window(text: str, expr: str, metric: str) -> float:
         raise ValueError(f"invalid window '{text}' in '{expr}': write a duration like 'over 30s'") from None
     if seconds < 1 or seconds != int(seconds):
         raise ValueError(f"window '{text}' in '{expr}' must be a whole number of seconds >= 1s")
-    base, filters = split_filters(metric)
-    narrower = [k for k, _ in filters if k != "scenario"]
-    if narrower:
-        # seconds are kept per run and per scenario, not per request: a request or tag
-        # filter would be judged on more than it names
-        raise ValueError(f"'{expr}': windows apply to run-wide and per-scenario metrics, not to "
-                         f"requests selected by '{narrower[0]}'; drop 'over {text}', or filter by "
-                         f"{{scenario:NAME}} alone")
+    base, _ = split_filters(metric)
     if metric_kind(metric) == GAUGE:
         raise ValueError(f"'{expr}': windows do not apply to the gauge {base}")
     return seconds

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from lunge_mp.analysis import selection
 from lunge_mp.analysis.thresholds import evaluate, split_filters
+from lunge_mp.analysis.window_groups import WindowGroups, narrows
 from lunge_mp.analysis.windows import WindowVerdict, judge
 from lunge_mp.metrics.hdr import value_at_index
 from lunge_mp.plan import Threshold
@@ -33,19 +34,8 @@ _SUMMARY_PERCENTILES = {50.0: "p50", 90.0: "p90", 95.0: "p95", 99.0: "p99", 99.9
 def _block(results: dict, metric: str) -> tuple[dict | None, str, str | None, str | None, list | None]:
     """The metrics block a threshold reads, its base metric, the scenario/request it is for,
     and the (scenario, request) series of a block merged from several requests (else None)."""
-    base, filters = split_filters(metric)
-    scenario = None
-    for suffix, builtin in (("_duration", "http_req_duration"), ("_failed", "http_req_failed"),
-                            ("_reqs", "http_reqs")):
-        name = base[: -len(suffix)]
-        if base.endswith(suffix) and name in results["scenarios"]:
-            scenario, base = name, builtin
-            break
-    wanted = dict(filters)
-    scenario = wanted.pop("scenario", scenario)
+    base, scenario, wanted = selection.target(*split_filters(metric), results["scenarios"])
     if wanted:      # a request or tag filter: the request series it selects
-        if scenario is not None:
-            wanted["scenario"] = scenario
         entries = selection.select(results["requests"], wanted)
         if not entries:
             return None, base, scenario, wanted.get("request"), None
@@ -98,9 +88,14 @@ def observe(t: Threshold, results: dict, percentile: PercentileFn) -> float | No
     return percentile(base, p, scenario, request)
 
 
-def window_source(t: Threshold, results) -> tuple[str, str, str | None] | None:
-    """(kind, base metric, scenario or None) of what a windowed threshold reads per second;
-    None when the metric is not kept per second. `results` needs only its scenario names."""
+def window_source(t: Threshold, results, groups: WindowGroups | None = None
+                  ) -> tuple[str, str, str | int | None] | None:
+    """(kind, base metric, scenario or None) of what a windowed threshold reads per second, or
+    (kind, base metric, group number) for one with a request or tag filter (`groups`:
+    analysis/window_groups.py); None when the metric is not kept per second. `results` needs
+    only its scenario names."""
+    if narrows(t.metric):       # never judged on more than it names
+        return groups.source(t) if groups is not None else None
     _, base, scenario, _, _ = _block(results, t.metric)
     if base in ("http_req_failed", "checks"):
         return "rate", base, scenario
@@ -112,8 +107,9 @@ def window_source(t: Threshold, results) -> tuple[str, str, str | None] | None:
 
 
 def second_datum(base: str, scenario: str | None, bucket: dict) -> object:
-    """One second's data for a rate or counter window, from a 1-second bucket (buckets.as_dict):
-    (failures, requests), (passes, passes + fails) or a count."""
+    """One second's data for a rate or counter window, from a 1-second bucket (buckets.as_dict,
+    or a window group's `Bucket.group_row` with `scenario` None): (failures, requests),
+    (passes, passes + fails) or a count."""
     part = bucket.get("byScenario", {}).get(scenario, {}) if scenario else bucket
     if base == "http_req_failed":
         return part.get("failures", 0), part.get("requests", 0)
@@ -126,7 +122,7 @@ def second_datum(base: str, scenario: str | None, bucket: dict) -> object:
 def window_inputs(t: Threshold, results: dict, bucket_counts: BucketCountsFn) -> tuple[str, list] | None:
     """(kind, per-second data) for a windowed threshold, from the measured seconds; None when
     the metric is not kept per second."""
-    source = window_source(t, results)
+    source = window_source(t, results)     # no groups here: those are judged as the run goes
     if source is None:
         return None
     kind, base, scenario = source

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 from lunge_mp.analysis.thresholds import evaluate
 from lunge_mp.analysis.verdict import second_datum, window_source
+from lunge_mp.analysis.window_groups import WindowGroups
 from lunge_mp.analysis.windows import Sliding, WindowVerdict
 from lunge_mp.metrics.hdr import value_at_index
 from lunge_mp.plan import Threshold
@@ -25,7 +26,8 @@ class _Watch:
     __slots__ = ("t", "base", "scenario", "window", "worst", "worst_start", "first_failure",
                  "judged", "pending")
 
-    def __init__(self, t: Threshold, kind: str, base: str, scenario: str | None) -> None:
+    def __init__(self, t: Threshold, kind: str, base: str, scenario: str | int | None) -> None:
+        # scenario: a scenario's name, None (run-wide) or a window group's number (int)
         self.t, self.base, self.scenario = t, base, scenario
         self.window = Sliding(t, kind, value_at_index)
         self.worst = self.worst_start = self.first_failure = None
@@ -54,11 +56,11 @@ class WindowJudge:
     """Judges every windowed threshold of `thresholds` (by position) on the seconds fed."""
 
     def __init__(self, thresholds: Iterable[Threshold], scenario_names: Iterable[str],
-                 measured_from: float) -> None:
+                 measured_from: float, groups: WindowGroups | None = None) -> None:
         shape = {"scenarios": {n: {} for n in scenario_names}, "requests": {}, "metrics": {}}
         self._watch: dict[int, _Watch] = {}
         for i, t in enumerate(thresholds):
-            source = window_source(t, shape) if t.window else None
+            source = window_source(t, shape, groups) if t.window else None
             if source is not None:
                 self._watch[i] = _Watch(t, *source)
         self.measured_from = measured_from
@@ -71,6 +73,8 @@ class WindowJudge:
         for w in self._watch.values():
             if w.window.kind == "trend":
                 data = bucket.sparse_counts((w.scenario, w.base))
+            elif type(w.scenario) is int:       # a window group's counters
+                data = second_datum(w.base, None, bucket.group_row(w.scenario))
             else:
                 row = row if row is not None else bucket.as_dict()
                 data = second_datum(w.base, w.scenario, row)

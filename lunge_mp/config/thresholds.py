@@ -18,6 +18,7 @@ from typing import Any
 
 from lunge_mp.analysis import selection
 from lunge_mp.analysis.thresholds import parse_threshold, split_filters, unknown_metric_reason
+from lunge_mp.analysis.window_groups import WINDOW_FILTERS, narrows
 from lunge_mp.config.errors import Errors, describe, index, join
 from lunge_mp.config.fields import Fields
 from lunge_mp.plan import Threshold
@@ -48,6 +49,13 @@ def parse_thresholds(value: object, path: str, errs: Errors, scenario_names: Ite
                                request_names, series_tags)
         else:
             out += _metric(metric, entries, join(path, metric), errs, scenarios, request_names, series_tags)
+    grouped = sorted({t.metric for t in out if t.window and narrows(t.metric)})
+    if len(grouped) > WINDOW_FILTERS:
+        # each keeps a histogram per second of the run (analysis/window_groups.py)
+        errs.add(path, f"at most {WINDOW_FILTERS} metrics with a request or tag filter may have "
+                       f"windowed ('over') thresholds, each keeps its own per-second data; got "
+                       f"{len(grouped)} ({', '.join(grouped[:3])}, ...): drop 'over' from some, or "
+                       f"give the requests a common tag and filter by it")
     return tuple(out)
 
 
@@ -101,3 +109,30 @@ def _entry(metric: str, entry: Any, path: str, errs: Errors) -> Threshold | None
     except ValueError as e:
         errs.add(path, str(e))
         return None
+
+
+_DETAILED = ("http_req_sending", "http_req_waiting", "http_req_receiving", "http_req_tls_handshaking")
+_BREAKDOWN = ("http_req_blocked", "http_req_connecting", "http_req_queued")
+
+
+def unmeasured(thresholds: Iterable[Threshold], transport: str, timings: str, path: str, errs: Errors) -> None:
+    """An error for each threshold on a timing the settings leave unmeasured: it could only
+    judge "no data" at the end of the run (`transport`: the one the workers use)."""
+    seen = set()
+    for t in thresholds:
+        base = split_filters(t.metric)[0]
+        if t.metric in seen:
+            continue
+        seen.add(t.metric)
+        at = join(path, t.metric)
+        if base == "http_req_tls_handshaking" and transport == "aiohttp":
+            errs.add(at, "http_req_tls_handshaking is not measured with transport: aiohttp (aiohttp "
+                         "opens TCP and TLS in one step: the handshake is inside http_req_connecting); "
+                         "judge http_req_connecting, or use transport: fast")
+        elif base in _DETAILED and timings != "detailed":
+            errs.add(at, f"{base} is measured only with settings.timings: detailed (off by default: "
+                         f"it costs CPU on every request); set it, or drop this threshold")
+        elif base in _BREAKDOWN and transport == "aiohttp" and timings != "detailed":
+            errs.add(at, f"{base} is measured with transport: aiohttp only with settings.timings: "
+                         f"detailed (aiohttp's trace signals cost CPU on every request); set it, "
+                         f"or use transport: fast")

@@ -22,7 +22,7 @@ from lunge_mp.config.names import check_names
 from lunge_mp.config.redis_requests import parse_redis_settings
 from lunge_mp.config.scenarios import parse_scenarios
 from lunge_mp.config.statuses import parse_expected
-from lunge_mp.config.thresholds import parse_thresholds
+from lunge_mp.config.thresholds import parse_thresholds, unmeasured
 from lunge_mp.plan import Options, Plan, Settings, Warmup
 from lunge_mp.redact import label_secrets
 from lunge_mp.scenario.request_head import headers_problems, url_text_problem, value_problem
@@ -72,6 +72,9 @@ def plan_from_dict(doc: object, source: str = "") -> Plan:
             errs.add("scenarios", f"'{key}' is a reserved tag name (threshold filters use it for the "
                                   f"{key} name); rename that tag")
     thresholds = parse_thresholds(doc.get("thresholds"), "thresholds", errs, names, requests, tags)
+    # a threshold on a timing these settings do not measure ("auto" is "fast": worker/transports.py)
+    unmeasured(thresholds, "fast" if settings.transport == "auto" else settings.transport,
+               settings.timings, "thresholds", errs)
     options = parse_options(f.mapping("options"), "options", errs)
     thresholds = with_defaults(thresholds, options.default_thresholds)
     guardrails = parse_guardrails(f.mapping("guardrails"), "guardrails", errs)

@@ -21,7 +21,8 @@ from hdrh.histogram import HdrHistogram
 
 from lunge_mp.metrics import hdr
 from lunge_mp.metrics.buckets import (CHECKS_FAILED, CHECKS_PASSED, DATA_EXHAUSTED, DEFAULT_OPEN_BUCKETS,
-                                      DROPPED, FAILURES, GENERATOR_ERRORS, INTERRUPTED, ITERATIONS,
+                                      DROPPED, FAILURES, G_CHECKS_FAILED, G_CHECKS_PASSED, G_FAILURES,
+                                      G_REQUESTS, GENERATOR_ERRORS, INTERRUPTED, ITERATIONS,
                                       REQUESTS, SCHEDULED, Bucket, Buckets)
 from lunge_mp.metrics.folding import TIERS
 from lunge_mp.metrics.names import DROP_DATA_EXHAUSTED, GENERATOR_FAILURE, OVERFLOW
@@ -89,6 +90,10 @@ class Aggregate:
         self._seqs: dict[int, _Seq] = {}
         self._arrival = 0
         self._overflow_warned: set[str] = set()
+        # window groups (analysis/window_groups.py): (scenario, request) → its groups, and
+        # group → the metrics it keeps as histograms; empty unless `keep_groups` was called
+        self._routes: dict[tuple[str, str], tuple[int, ...]] = {}
+        self._group_trends: dict[int, frozenset[str]] = {}
 
     # ---- ingest ------------------------------------------------------------------------
 
@@ -126,6 +131,10 @@ class Aggregate:
             self._add_series(sd.scenario, sd.request, sd.metric, h)
             if bucket is not None and not bucket.sealed:
                 bucket.add_hist(sd.scenario, sd.metric, h)
+                if self._routes:
+                    for gid in self._routes.get((sd.scenario, sd.request), ()):
+                        if sd.metric in self._group_trends.get(gid, ()):
+                            bucket.add_group_hist(gid, sd.metric, h)
             if sd.request == OVERFLOW and sd.scenario not in self._overflow_warned:
                 self._overflow_warned.add(sd.scenario)
                 warnings.append(
@@ -159,6 +168,12 @@ class Aggregate:
             return [f"worker {worker}: says it sent {count} reports but report {st.next - 1} "
                     f"arrived"]
         return []
+
+    def keep_groups(self, routes: dict[tuple[str, str], tuple[int, ...]],
+                    trends: dict[int, frozenset[str]]) -> None:
+        """Keep, in each second, the window groups of filtered windowed thresholds
+        (analysis/window_groups.py: `routes()` and `trends`). Call before the first report."""
+        self._routes, self._group_trends = dict(routes), dict(trends)
 
     def on_retire(self, fn) -> None:
         """Call `fn(bucket)` with each 1-second bucket before it is folded (buckets.py), and
@@ -250,6 +265,12 @@ class Aggregate:
             c[GENERATOR_ERRORS] += generator
             c[CHECKS_PASSED] += cd.checks_passed
             c[CHECKS_FAILED] += cd.checks_failed
+            for gid in self._routes.get((cd.scenario, cd.request), ()) if self._routes else ():
+                g = bucket.group(gid)
+                g[G_REQUESTS] += cd.requests
+                g[G_FAILURES] += max(0, cd.failures - generator)
+                g[G_CHECKS_PASSED] += cd.checks_passed
+                g[G_CHECKS_FAILED] += cd.checks_failed
 
     def _add_scenario(self, sc: ScenarioDelta, bucket: Bucket | None) -> None:
         t = self._scns.get(sc.scenario)
@@ -416,6 +437,12 @@ class Aggregate:
         or sealed; seals nothing: for windows judged while the run goes."""
         b = self._buckets.find(t)
         return b.sparse_counts((scenario, metric)) if b is not None else {}
+
+    def second_group(self, t: int, group: int) -> dict | None:
+        """Second `t`'s counters of a window group (`Bucket.group_row`), or None if no report
+        covered it. Seals nothing: for windows judged while the run goes."""
+        b = self._buckets.find(t)
+        return b.group_row(group) if b is not None else None
 
     def encoded_histograms(self) -> dict[str, str]:
         """Every series total, encoded, keyed "scenario/request/metric" (request may be "").

@@ -13,6 +13,11 @@ second's percentiles any more, and `add` says so.
 Seconds older than an hour are folded into 10-second, and after six hours into 60-second
 buckets (`folding.py`); each 1-second bucket is handed to `on_retire` (if set) just before it
 is folded, and a report for a folded second adds to the bucket that holds it.
+
+A bucket may also keep *groups* (analysis/window_groups.py): the request series a filtered
+windowed threshold reads, as counters and histograms keyed by the group's number (an int,
+never a scenario name). They are not in `as_dict`, and folding drops them: each second was
+judged before it was folded.
 """
 
 from __future__ import annotations
@@ -36,7 +41,10 @@ _PCTS = (50.0, 95.0, 99.0)
 _COUNTER_NAMES = ("requests", "failures", "dropped", "iterations", "scheduled", "interrupted",
                   "checksPassed", "checksFailed", "dataExhausted", "generatorErrors")
 
-HistKey = tuple[str | None, str]     # (None, metric) run-wide, (scenario, metric) per scenario
+# (None, metric) run-wide, (scenario, metric) per scenario, (group number, metric) per group
+HistKey = tuple[str | int | None, str]
+# per-group counter slots
+G_REQUESTS, G_FAILURES, G_CHECKS_PASSED, G_CHECKS_FAILED = range(4)
 Pct = tuple[int, int, int] | None    # p50, p95, p99 in µs; None if no samples
 
 
@@ -44,7 +52,7 @@ class Bucket:
     """One second of the run, merged over all workers."""
 
     __slots__ = ("t", "hists", "pct", "counts", "errors", "gauges", "gauge_sums", "gauge_workers",
-                 "encoded", "queue", "span")
+                 "encoded", "queue", "span", "groups")
 
     def __init__(self, t: int, span: int = 1) -> None:
         self.t = t
@@ -58,6 +66,7 @@ class Bucket:
         self.gauge_workers = 0                      # bitmask of workers that sent gauges
         self.encoded: dict[HistKey, bytes] = {}    # once sealed: compact histograms, for windows
         self.queue: dict | None = None             # Redis queue health (metrics/queue.py), if monitored
+        self.groups: dict[int, list[int]] | None = None   # group → G_* counters (window_groups.py)
 
     @property
     def sealed(self) -> bool:
@@ -86,6 +95,25 @@ class Bucket:
             self._merge((None, metric), h)
         if metric == BUCKET_SCENARIO_METRIC:
             self._merge((scenario, metric), h)
+
+    def add_group_hist(self, group: int, metric: str, h: hdr.Tally) -> None:
+        """Merge one worker's delta of a series in `group` (open buckets only)."""
+        self._merge((group, metric), h)
+
+    def group(self, group: int) -> list[int]:
+        """The G_* counters of `group` in this second (made on first use)."""
+        if self.groups is None:
+            self.groups = {}
+        c = self.groups.get(group)
+        if c is None:
+            c = self.groups[group] = [0, 0, 0, 0]
+        return c
+
+    def group_row(self, group: int) -> dict[str, int]:
+        """The group's counters under the names of an `as_dict` row (what verdict.second_datum reads)."""
+        c = (self.groups or {}).get(group) or (0, 0, 0, 0)
+        return {"requests": c[G_REQUESTS], "failures": c[G_FAILURES],
+                "checksPassed": c[G_CHECKS_PASSED], "checksFailed": c[G_CHECKS_FAILED]}
 
     def _merge(self, key: HistKey, h: hdr.Tally) -> None:
         dst = self.hists.get(key)
@@ -143,7 +171,8 @@ class Bucket:
         if self.hists is None:
             return
         for key, h in self.hists.items():
-            self.percentiles(key)
+            if type(key[0]) is not int:     # a window group's percentiles are never shown
+                self.percentiles(key)
             if h.total_count:   # ~100-300 bytes: windowed thresholds re-read them at the end
                 self.encoded[key] = hdr.encode(h)
         self.hists = None

@@ -6,7 +6,8 @@ buckets: a 24-hour run holds 3,600 + 1,800 + 1,080 buckets instead of 86,400. A 
 bucket is exact for what it keeps: its counters and errors are the sums of its seconds', its
 latency histograms the merge of theirs (so its p50/p95/p99 are those of every sample in it),
 its VU gauges the highest of its seconds', a monitored queue's the latest. Run totals never depend on buckets, and windowed
-thresholds judge each second before it is folded (Buckets.on_retire, analysis/window_judge.py).
+thresholds judge each second before it is folded (Buckets.on_retire, analysis/window_judge.py),
+so a folded bucket drops the seconds' window groups (analysis/window_groups.py).
 
 A bucket's `span` says how many seconds it covers, from `t` (aligned to its span).
 """
@@ -37,6 +38,8 @@ def merge(parts: list, into) -> None:
         if getattr(b, "queue", None) is not None:
             into.queue = b.queue        # a gauge: the latest second's
         for key, data in b.encoded.items():
+            if type(key[0]) is int:
+                continue        # a window group's (buckets.py): judged already, not kept
             h = merged.get(key)
             if h is None:
                 h = merged[key] = hdr.new_histogram()

@@ -15,7 +15,7 @@ SCHEDULE_LAG = "schedule_lag"                      # scheduled instant → itera
 # Recorded when non-zero; the requests that did not wait count as 0 at each drain.
 HTTP_REQ_BLOCKED = "http_req_blocked"
 HTTP_REQ_CONNECTING = "http_req_connecting"
-# settings.timings: detailed (fast transport): the TLS handshake (recorded when non-zero, like
+# settings.timings: detailed (aiohttp: all but TLS, worker/aiohttp_timings.py): the TLS handshake (recorded when non-zero, like
 # connecting) and the parts of each response, k6's names: sending (the request written),
 # waiting (then to the first byte) and receiving (then to the end of the body).
 HTTP_REQ_TLS_HANDSHAKING = "http_req_tls_handshaking"

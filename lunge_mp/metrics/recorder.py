@@ -16,7 +16,8 @@ a request that did not wait: only non-zero values are recorded (`blocked`), and 
 the requests of the interval without one are added as zeros, so their percentiles are over
 every timed request, as k6's are.
 With `detailed` (settings.timings: detailed) a request name has four more: tls_handshaking
-(recorded like connecting) and sending / waiting / receiving (`phases`, one call a response).
+(recorded like connecting; not with `tls` False: aiohttp's handshake is inside connecting) and
+sending / waiting / receiving (`phases`, one call a response).
 They are off by default: three more values a request cost ~10-20% of the fast transport's hot
 path (docs/PERFORMANCE.md).
 """
@@ -173,8 +174,11 @@ class Recorder:
         self.buffer_cap = buffer_cap
         # the transport measures blocked / connecting (set before the first request)
         self.breakdown = breakdown
-        # settings.timings: detailed with the fast transport (implies breakdown)
+        # settings.timings: detailed (implies breakdown)
         self.detailed = detailed
+        # with detailed, the transport times TLS handshakes apart (fast; aiohttp's are inside
+        # connecting, so its requests have no http_req_tls_handshaking series)
+        self.tls = True
         self.overflowed = 0           # calls whose samples went to an __overflow__ series
         self._series: dict[SeriesKey, _Series] = {}
         self._reqs: dict[str, dict[str, _Req]] = {}   # scenario → request → slot (nested:
@@ -401,13 +405,16 @@ class Recorder:
         if self.breakdown or self.detailed:
             metrics += (HTTP_REQ_BLOCKED, HTTP_REQ_CONNECTING)
         if self.detailed:
-            metrics += DETAILED_METRICS
+            metrics += DETAILED_METRICS if self.tls else DETAILED_METRICS[1:]
         missing = sum((scenario, request, m) not in self._series for m in metrics)
         if request != OVERFLOW and len(self._series) + missing > self.max_series:
             self.overflowed += 1
             r = self._reqs.get(scenario, {}).get(OVERFLOW)
             return r if r is not None else self._req(scenario, OVERFLOW)
-        r = _Req(*(self._get_series(scenario, request, m) for m in metrics))
+        series = [self._get_series(scenario, request, m) for m in metrics]
+        if self.detailed and not self.tls:
+            series.insert(4, None)          # no TLS series: _Req's tls slot stays empty
+        r = _Req(*series)
         self._reqs.setdefault(scenario, {})[request] = r
         return r
 

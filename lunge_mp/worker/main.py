@@ -181,9 +181,13 @@ class Worker:
                 inner.hop_permits = True        # aiohttp: redirect hops wait for a permit too
         self.transport = guarded(plan, inner)
         self.redis = transports.make_redis(plan, msg.workers)
-        self.recorder.breakdown = transports.chosen(plan) == "fast"   # it measures blocked/connecting
-        # and, with settings.timings: detailed, TLS and each response's sending/waiting/receiving
-        self.recorder.detailed = self.recorder.breakdown and s.timings == "detailed"
+        # the fast transport always measures blocked/connecting; with settings.timings: detailed
+        # also TLS and each response's sending/waiting/receiving, and aiohttp all but TLS
+        # (its trace signals, worker/aiohttp_timings.py: only then, they cost every request)
+        fast, detailed = transports.chosen(plan) == "fast", s.timings == "detailed"
+        self.recorder.breakdown = fast or detailed
+        self.recorder.detailed = detailed
+        self.recorder.tls = fast
         for i, scenario in enumerate(plan.scenarios):
             permits = None          # closed model under guardrails: a permit before each request
             if not scenario.is_open and self.permits is not None:

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
+from lunge_mp.worker import aiohttp_timings
+
 if TYPE_CHECKING:
     import aiohttp
 
@@ -53,15 +55,17 @@ class Outcome:
     error: str | None = None
     # every Set-Cookie value of the response, in order (`headers` keeps only one per name)
     set_cookies: list[str] | tuple[str, ...] = ()
-    # before the request went out (fast transport; k6's http_req_blocked / _connecting): the
+    # before the request went out (fast transport; aiohttp with settings.timings: detailed;
+    # k6's http_req_blocked / _connecting): the
     # time waiting for a pooled connection or a free slot plus opening one (DNS, TCP, TLS), the
     # part of it spent opening one, and whether it queued at maxConnectionsPerHost
     blocked_us: int = 0
     connecting_us: int = 0
     queued: bool = False
-    # settings.timings: detailed (fast transport): the TLS handshake part of connecting, and the
-    # response's parts, k6's http_req_sending / _waiting (time to first byte) / _receiving; their
-    # sum is duration_us. 0 when not measured.
+    # settings.timings: detailed: the TLS handshake part of connecting (fast transport only),
+    # and the response's parts, k6's http_req_sending / _waiting (time to first byte) /
+    # _receiving; their sum is duration_us (aiohttp: a little less, worker/aiohttp_timings.py).
+    # 0 when not measured.
     tls_us: int = 0
     sending_us: int = 0
     waiting_us: int = 0
@@ -183,16 +187,20 @@ class AiohttpTransport:
     one lazy timer per VU task (`_Clock`), or, outside a task, by aiohttp's own
     `ClientTimeout(total=…)`, never rounded up to whole seconds (`ceil_threshold=inf`).
     The redirect check is a trace config, and aiohttp runs every request through its tracing
-    signals once any trace is configured, so there is one only while `allow_url` is set. The
+    signals once any trace is configured, so there is one only while `allow_url` is set (or
+    with `detailed`, settings.timings: detailed: the timing breakdown, worker/aiohttp_timings.py). The
     session is made on the first request (inside the loop). Response headers are handed over
     as aiohttp's read-only case-insensitive mapping, not copied; a repeated header reads as
     its first value, as the copy did.
     """
 
     def __init__(self, max_connections_per_host: int = 100, keepalive: bool = True,
-                 insecure_skip_verify: bool = False) -> None:
+                 insecure_skip_verify: bool = False, detailed: bool = False) -> None:
         import aiohttp   # noqa: F401  (loaded here, so a failure shows at construction)
         self._limit = max_connections_per_host
+        # settings.timings: detailed: blocked / connecting / sending / waiting / receiving from
+        # aiohttp's trace signals (worker/aiohttp_timings.py); tracing costs every request CPU
+        self.detailed = detailed
         self._keepalive = keepalive
         self._insecure = insecure_skip_verify
         self._allow_url: Callable[[str], bool] | None = None
@@ -223,9 +231,12 @@ class AiohttpTransport:
         import aiohttp
         self._loop = asyncio.get_running_loop()
         traces = []
-        if self._allow_url is not None or self.hop_permits:
-            trace = aiohttp.TraceConfig()
-            trace.on_request_redirect.append(self._check_redirect)
+        if self._allow_url is not None or self.hop_permits or self.detailed:
+            trace = aiohttp.TraceConfig(trace_config_ctx_factory=aiohttp_timings.context)
+            if self._allow_url is not None or self.hop_permits:
+                trace.on_request_redirect.append(self._check_redirect)
+            if self.detailed:
+                aiohttp_timings.add_signals(trace)
             traces.append(trace)
         connector = aiohttp.TCPConnector(
             limit=0,
@@ -313,6 +324,7 @@ class AiohttpTransport:
         body = request.body
         task = _current_task()
         clock = None
+        phases = aiohttp_timings.Phases() if self.detailed else None
         try:
             entry = self._requests.get(request.url)
             if entry is None or entry[1] != headers:
@@ -335,9 +347,16 @@ class AiohttpTransport:
             else:
                 timeout = self._timeouts.get(request.timeout) or self._timeout(request.timeout)
             # a request without a User-Agent goes without one (aiohttp would add its own)
-            resp = await session.request(
-                request.method, entry[0], headers=entry[2], data=body, allow_redirects=True,
-                timeout=timeout, skip_auto_headers=_NO_UA if entry[3] else None)
+            if phases is None:
+                resp = await session.request(
+                    request.method, entry[0], headers=entry[2], data=body, allow_redirects=True,
+                    timeout=timeout, skip_auto_headers=_NO_UA if entry[3] else None)
+            else:
+                resp = await session.request(
+                    request.method, entry[0], headers=entry[2], data=body, allow_redirects=True,
+                    timeout=timeout, skip_auto_headers=_NO_UA if entry[3] else None,
+                    trace_request_ctx=phases)
+                t_head = time.perf_counter_ns()     # the response head is in: waiting ends
             content = resp.content
             if content.is_eof() and resp.closed:
                 # the whole body is in and the connection back in the pool (a small response
@@ -349,6 +368,7 @@ class AiohttpTransport:
                 except BaseException:
                     resp.close()
                     raise
+            t_end = time.perf_counter_ns()      # the body is in
             raw = resp.raw_headers
             history = resp.history
             resp_headers = resp.headers
@@ -364,23 +384,32 @@ class AiohttpTransport:
                 bytes_out += sum(_hop_size(r.request_info, request) for r in hops[1:])
                 if hops:
                     bytes_out += _hop_size(resp.request_info, request)
-            return Outcome(resp.status, max(1, (time.perf_counter_ns() - start) // 1000),
-                           bytes_in, bytes_out, data, resp_headers, None, None, cookies)
+            out = Outcome(resp.status, max(1, (t_end - start) // 1000),
+                          bytes_in, bytes_out, data, resp_headers, None, None, cookies)
+            if phases is not None:
+                aiohttp_timings.fill(out, phases, t_head, t_end)
+            return out
         except asyncio.CancelledError:
             if clock is None or not clock.fired:
                 raise
             clock.fired = False
             if task.uncancel() > clock.cancelling:
                 raise                           # cancelled from outside as well: let it through
-            return Outcome(duration_us=max(1, (time.perf_counter_ns() - start) // 1000),
-                           bytes_out=_request_size(request), error_class="timeout",
-                           error="TimeoutError: no complete response within the request timeout")
+            out = Outcome(duration_us=max(1, (time.perf_counter_ns() - start) // 1000),
+                          bytes_out=_request_size(request), error_class="timeout",
+                          error="TimeoutError: no complete response within the request timeout")
+            if phases is not None:
+                aiohttp_timings.wait(out, phases)       # e.g. the pool wait it timed out in
+            return out
         except Exception as exc:  # every failure becomes a classified outcome
             if type(exc) is PermitDenied:
                 raise
-            return Outcome(duration_us=max(1, (time.perf_counter_ns() - start) // 1000),
-                           bytes_out=_request_size(request), error_class=classify(exc),
-                           error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+            out = Outcome(duration_us=max(1, (time.perf_counter_ns() - start) // 1000),
+                          bytes_out=_request_size(request), error_class=classify(exc),
+                          error=f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+            if phases is not None:
+                aiohttp_timings.wait(out, phases)
+            return out
         finally:
             if clock is not None:
                 clock.busy = False

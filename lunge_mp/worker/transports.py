@@ -39,7 +39,8 @@ def make(plan: Plan, max_connections: int) -> Transport:
         return FastTransport(max_connections, s.keepalive, s.insecure_skip_verify,
                              per_vu=s.connections == "perVU", detailed=s.timings == "detailed")
     # the config refuses connections: perVU with transport: aiohttp
-    return AiohttpTransport(max_connections, s.keepalive, s.insecure_skip_verify)
+    return AiohttpTransport(max_connections, s.keepalive, s.insecure_skip_verify,
+                            detailed=s.timings == "detailed")
 
 
 def make_redis(plan: Plan, workers: int) -> Transport | None:

@@ -9,8 +9,8 @@ from tests.support import cli, read_json, write_config
 DELAY_MS = 50
 
 
-def _config(tmp_path, url: str, timings: str = "") -> str:
-    return str(write_config(tmp_path, f"""
+def _config(tmp_path, url: str, timings: str = "", thresholds: bool = True) -> str:
+    text = f"""
         name: phases
         settings: {{baseUrl: "{url}"{timings}}}
         scenarios:
@@ -22,7 +22,10 @@ def _config(tmp_path, url: str, timings: str = "") -> str:
         thresholds:
           http_req_waiting: ["p(95)<1000"]
           "http_req_sending{{request:slow}}": ["max<0.0001"]
-        """))
+        """
+    if not thresholds:
+        text = text[: text.index("        thresholds:")]
+    return str(write_config(tmp_path, text))
 
 
 def test_detailed_timings_end_to_end(tmp_path, fresh_target):
@@ -56,10 +59,14 @@ def test_detailed_timings_end_to_end(tmp_path, fresh_target):
 
 def test_summary_timings_by_default(tmp_path, fresh_target):
     out = tmp_path / "results.json"
-    result = cli("run", _config(tmp_path, fresh_target.url), "--workers", "1", "-q",
+    # a threshold on a timing these settings do not measure is a config error, not "n/a" at the end
+    refused = cli("run", _config(tmp_path, fresh_target.url), "-q", "--out", str(out))
+    assert refused.returncode == 104, refused.stderr
+    assert "http_req_waiting is measured only with settings.timings: detailed" in refused.stderr
+    assert fresh_target.stats()["requests"] == 0 and not out.exists()
+    result = cli("run", _config(tmp_path, fresh_target.url, thresholds=False), "--workers", "1", "-q",
                  "--out", str(out))
-    # no samples: the thresholds on the detailed metrics are not met (no data never passes)
-    assert result.returncode == 99, result.stderr
+    assert result.returncode == 0, result.stderr
     m = read_json(out)["metrics"]
     assert m["http_req_duration"]["count"] > 0
     assert not {"http_req_sending", "http_req_waiting", "http_req_receiving"} & set(m)

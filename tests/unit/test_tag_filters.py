@@ -55,11 +55,12 @@ def test_without_config_tags_only_scenario_and_request_filter():
     assert "unsupported tag 'kind'" in unknown_metric_reason("http_req_duration{kind:slow}", ["a"])
 
 
-def test_windows_refuse_request_and_tag_filters_but_not_scenario():
-    assert parse_threshold("http_req_duration{scenario:a}", "p95 < 100 over 5s").window == 5
-    for metric in ("http_req_duration{kind:slow}", "http_req_duration{scenario:a,request:r}"):
-        with pytest.raises(ValueError, match=r"filter by \{scenario:NAME\} alone"):
-            parse_threshold(metric, "p95 < 100 over 5s")
+def test_windows_take_request_and_tag_filters_but_not_gauges():
+    for metric in ("http_req_duration{scenario:a}", "http_req_duration{kind:slow}",
+                   "http_req_duration{scenario:a,request:r}"):
+        assert parse_threshold(metric, "p95 < 100 over 5s").window == 5
+    with pytest.raises(ValueError, match="windows do not apply to the gauge"):
+        parse_threshold("vus{scenario:a}", "value < 100 over 5s")
 
 
 def _config(thresholds: dict, request_tags: dict | None = None) -> dict:
