@@ -30,6 +30,7 @@ from pathlib import Path
 
 import zmq
 import zmq.auth
+from zmq.utils import z85
 
 COORDINATOR = "coordinator"
 WORKER = "worker"
@@ -44,7 +45,7 @@ class KeyFileError(Exception):
 
 def fingerprint(public_z85: bytes) -> str:
     """`SHA256:…` of the raw 32-byte key (as ssh shows keys): safe to log, names the key."""
-    raw = zmq.z85_decode(public_z85)
+    raw = z85.decode(public_z85)
     return "SHA256:" + base64.b64encode(hashlib.sha256(raw).digest()).decode().rstrip("=")
 
 

@@ -130,7 +130,13 @@ class KeyGate(AsyncioAuthenticator):
 
     async def handle_zap_message(self, msg: list[bytes]) -> None:
         self._address = msg[3].decode("utf-8", "replace") if len(msg) > 3 else "?"
-        await super().handle_zap_message(msg)
+        try:
+            await super().handle_zap_message(msg)
+        except Exception as exc:  # an error here must not end the handler: every later peer would hang
+            self.on_refusal(f"a worker from {self._address}: its authentication failed "
+                            f"({type(exc).__name__}: {exc})")
+            if len(msg) > 1:
+                self._send_zap_reply(msg[1], b"500", b"internal error")
 
     def callback(self, domain: str, key: bytes) -> bool:    # the credentials provider of pyzmq's ZAP
         if key in self.server_keys.authorized:
