@@ -17,6 +17,7 @@ import time
 import msgspec
 import zmq
 
+from lunge_mp.config.limits import DATA_FILE_BYTES
 from lunge_mp.protocol import clock
 from lunge_mp.protocol import messages as m
 from lunge_mp.protocol.session import State
@@ -96,6 +97,20 @@ class Admission:
         probe = self._clock_probes.get(worker)
         if probe is None or not probe.answered(echo.seq, echo.received_ns, echo.sent_ns, time.monotonic_ns()):
             self._refuse(f"a clock answer from worker {worker} to no probe in flight (seq {echo.seq})")
+
+    def _remote_start_fields(self, worker: int) -> dict:
+        """What a remote worker's Start carries beyond a local one's: the data files."""
+        if not self.pool.is_remote(worker):
+            return {}
+        if self._data_files is None:        # read once, for every remote worker
+            self._data_files = {}
+            sources = list(self.worker_plan.data) + [d for s in self.worker_plan.scenarios for d in s.data]
+            for source in sources:
+                path = source.path or source.file
+                if path not in self._data_files:
+                    with open(path, "rb") as f:
+                        self._data_files[path] = f.read(DATA_FILE_BYTES + 1)
+        return {"data_files": self._data_files}
 
     def _t0_us_for(self, worker: int) -> int:
         """t0 on the worker's own monotonic clock."""

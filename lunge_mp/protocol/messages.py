@@ -58,6 +58,9 @@ class Start(msgspec.Struct, tag=True):
     # closed scenario (maxRate), and whether each request needs a leased permit (maxTotalRequests)
     permit_rates: dict[str, float] = {}
     permit_lease: bool = False
+    # a remote worker: the plan's data files (path on the coordinator → contents), as it may
+    # not have them (worker/remote.py puts them in a private folder of its own)
+    data_files: dict[str, bytes] = {}
 
 
 class Ready(msgspec.Struct, tag=True):

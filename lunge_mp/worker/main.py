@@ -19,6 +19,7 @@ import time
 import traceback
 from collections.abc import Callable
 
+import msgspec
 import psutil
 import uvloop
 import zmq
@@ -142,6 +143,7 @@ class Worker:
                         self._leave(f"refused the plan: {problem}")
                         await self.send(m.Bye(worker=self.id, reports=0, error=problem))
                         return
+                    msg = msgspec.structs.replace(msg, plan=remote_join.local_data(msg.plan, msg.data_files))
                 self.start(msg)
                 await self.send(m.Ready(worker=self.id))
             case m.Refused(reason=reason):

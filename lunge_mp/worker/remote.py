@@ -8,15 +8,22 @@
 - Before it says Ready, it checks the plan (`preflight`): every target host it can resolve,
   and none outside guardrails.allowedHosts; otherwise it refuses the plan (Bye with the
   reason) and the coordinator does not start the run.
+- The plan's data files come in Start (this machine may not have them): `local_data` writes
+  them into a private folder (mode 0700, removed at exit) and points the plan there. Rows
+  are then dealt exactly as on the coordinator's machine (`unique`: row i to worker i mod W).
 """
 
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
 import socket
+import tempfile
 from dataclasses import dataclass
 
+import msgspec
 import zmq
 from zmq.utils.monitor import parse_monitor_message
 
@@ -95,3 +102,25 @@ async def preflight(plan: Plan) -> str | None:
             return (f"cannot resolve the target host {host!r} ({where}) on {host_name()}: {why}; "
                     f"nothing was sent")
     return None
+
+
+def local_data(plan: Plan, files: dict[str, bytes]) -> Plan:
+    """`plan` with its data sources read from copies of `files` (coordinator path → contents)
+    in a private folder of this process."""
+    if not files:
+        return plan
+    folder = tempfile.mkdtemp(prefix="lunge-mp-data-")
+    atexit.register(shutil.rmtree, folder, True)
+    where: dict[str, str] = {}
+    for i, (path, data) in enumerate(sorted(files.items())):
+        copy = os.path.join(folder, f"{i}-{os.path.basename(path)}")   # keeps .csv / .json
+        fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with open(fd, "wb") as f:
+            f.write(data)
+        where[path] = copy
+
+    def moved(sources):
+        return tuple(msgspec.structs.replace(d, path=where.get(d.path or d.file, d.path)) for d in sources)
+
+    scenarios = tuple(msgspec.structs.replace(s, data=moved(s.data)) for s in plan.scenarios)
+    return msgspec.structs.replace(plan, data=moved(plan.data), scenarios=scenarios)

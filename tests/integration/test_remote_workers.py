@@ -94,11 +94,29 @@ def _worker(port: int, *extra: str) -> subprocess.Popen:
 
 
 def test_two_remote_workers_count_what_two_local_ones_count(tmp_path, fresh_target, keys):
-    config = _config(tmp_path, fresh_target.url)
+    """Same config, same counts; `unique` data rows dealt disjointly either way (the remote
+    workers get the data file in Start)."""
+    (tmp_path / "ids.csv").write_text("n\n" + "".join(f"{i}\n" for i in range(200)))
+    config = write_config(tmp_path, f"""
+        name: remote
+        settings: {{baseUrl: "{fresh_target.url}"}}
+        data: [{{name: ids, file: ids.csv, mode: unique}}]
+        scenarios:
+          open:
+            executor: constant-arrival-rate
+            rate: 100
+            duration: 2s
+            preAllocatedVUs: 10
+            maxVUs: 50
+            gracefulStop: 1s
+            requests: [{{url: "/bytes/{{{{ids.n}}}}"}}]
+        """)
+    every_row_once = {f"/bytes/{i}": 1 for i in range(200)}
     local_out = tmp_path / "local.json"
     done = cli("run", str(config), "--workers", "2", "--out", str(local_out), "-q", "--no-history", timeout=60)
     assert done.returncode == 0, done.stderr
     local_seen = fresh_target.stats()["requests"]
+    assert fresh_target.stats()["byPath"] == every_row_once
     fresh_target.reset()
 
     port, out = _free_port(), tmp_path / "remote.json"
@@ -116,6 +134,7 @@ def test_two_remote_workers_count_what_two_local_ones_count(tmp_path, fresh_targ
     # exact arrival counts either way, each equal to what the server saw
     assert local["metrics"]["http_reqs"]["count"] == local_seen == 200
     assert remote["metrics"]["http_reqs"]["count"] == fresh_target.stats()["requests"] == 200
+    assert fresh_target.stats()["byPath"] == every_row_once
     assert remote["arrivalsSent"] == local["arrivalsSent"] == {"open": 200}
     assert [b["requests"] for b in remote["buckets"]] == [b["requests"] for b in local["buckets"]]
     # every remote worker: its host, name and clock; its share of the arrivals
