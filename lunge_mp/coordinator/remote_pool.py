@@ -25,6 +25,9 @@ from lunge_mp.protocol import messages as m
 from lunge_mp.remote import security
 
 
+HANDSHAKE_S = 10
+
+
 class RemoteWorkers:
     def __init__(self, listen: str, remote: int, local: int = 0, wait_s: float = 60.0,
                  keys: security.ServerKeys | None = None) -> None:
@@ -52,6 +55,8 @@ class RemoteWorkers:
         if self.local is not None:
             sock.bind(self.local.endpoint)
         sock.setsockopt(zmq.ROUTER_HANDOVER, 1)   # a worker whose tcp connection was re-made keeps its id
+        sock.setsockopt(zmq.HANDSHAKE_IVL, HANDSHAKE_S * 1000)   # a peer that connects and never
+        # completes the ZMTP/Curve handshake (a port scan, garbage) is dropped after this
         self._gate = security.secure_server(ctx, sock, self.keys, on_refusal)
         sock.bind(self.listen)
         if self.announce is not None:

@@ -381,7 +381,7 @@ class Worker:
             waiting = silent > COORDINATOR_TIMEOUT_S and self.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN
             if os.getppid() != self.parent or (silent > COORDINATOR_TIMEOUT_S and not waiting):
                 gone = "coordinator gone" if self.heard_any else f"no coordinator answered at {self.endpoint}"
-                print(f"worker {self.id}: {gone}, exiting", file=sys.stderr)
+                print(f"worker {self.remote.name if self.remote else self.id}: {gone}, exiting", file=sys.stderr)
                 self._interrupt_all()
                 os._exit(3)
 
