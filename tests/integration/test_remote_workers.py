@@ -282,3 +282,28 @@ def test_a_worker_that_cannot_resolve_the_target_refuses_the_plan_before_the_sta
     results = read_json(out)
     assert "refused the plan" in results["abortReason"] and "no-such-host.invalid" in results["abortReason"]
     assert results["metrics"].get("http_reqs", {}).get("count", 0) == 0
+
+
+def test_a_stopped_remote_worker_is_lost_and_rejoins_without_double_counting(tmp_path, fresh_target):
+    port, out = _free_port(), tmp_path / "results.json"
+    config = _config(tmp_path, fresh_target.url, seconds=8, rate=100)
+    config.write_text(config.read_text().replace("name: remote", "name: remote\noptions: {minEfficiency: 0.5}"))
+    coordinator = _coordinator(config, out, port, 2, "--insecure", "-q")
+    workers = _worker(port, "--insecure", "--workers", "2", "--id", "box")
+    try:
+        kids = _wait_for("two worker processes", lambda: _children(workers, 2))
+        _wait_for("traffic", lambda: fresh_target.stats()["requests"] > 100)
+        kids[1].send_signal(signal.SIGSTOP)
+        time.sleep(4.0)     # declared lost after 3 s of silence
+        kids[1].send_signal(signal.SIGCONT)
+        coordinator.communicate(timeout=60)
+        workers.communicate(timeout=20)
+    finally:
+        _stop(coordinator, workers)
+    assert coordinator.returncode == 0, out.with_suffix(".err").read_text()
+    assert workers.returncode == 0
+    results = read_json(out)
+    lost = [w for w in results["workers"] if w["lostAt"] is not None]
+    assert len(lost) == 1 and lost[0]["error"].startswith("silent for") and lost[0]["rejoinedAt"] is not None
+    assert results["metrics"]["http_reqs"]["count"] == fresh_target.stats()["requests"]
+    assert results["reportGaps"] == [] and lost[0]["arrivalsUnaccounted"] == 0
