@@ -92,7 +92,8 @@ def worker(endpoint: str, workers: int | None, name: str | None, keys_dir: str |
     authorized_keys, and the workers check the coordinator's key. The handshake measures each
     process's clock offset from the coordinator's. A worker that connects after the run has
     started is refused, as is a name already in the run. Exit 0 when every process ran to the
-    end; 1 when one was refused (the reason is printed); 104 for bad arguments or keys.
+    end; 1 when one was refused or refused the plan (the reason is printed); 3 when no
+    coordinator answered within --wait, or it went silent; 104 for bad arguments or keys.
 
     \b
     Example:

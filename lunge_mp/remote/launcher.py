@@ -4,7 +4,7 @@ Each is `python -m lunge_mp.worker --connect ENDPOINT --name NAME/k ...`, a remo
 (worker/remote.py). They run one test and exit; this process waits for all of them, passes
 SIGTERM and Ctrl-C on (the coordinator decides how the run stops: a worker whose coordinator
 is gone exits by itself), and exits with 0 when every one did, else with the first non-zero
-code (1: one was refused or refused the plan, 3: its coordinator went silent).
+code (1: one was refused or refused the plan, 3: no coordinator answered, or it went silent).
 """
 
 from __future__ import annotations

@@ -144,6 +144,8 @@ class Worker:
                         await self.send(m.Bye(worker=self.id, reports=0, error=problem))
                         return
                     msg = msgspec.structs.replace(msg, plan=remote_join.local_data(msg.plan, msg.data_files))
+                    print(f"worker {self.remote.name}: joined run {msg.run_id} as worker {msg.worker} "
+                          f"of {msg.workers}", file=sys.stderr, flush=True)
                 self.start(msg)
                 await self.send(m.Ready(worker=self.id))
             case m.Refused(reason=reason):
