@@ -323,3 +323,21 @@ def test_a_stopped_remote_worker_is_lost_and_rejoins_without_double_counting(tmp
     assert len(lost) == 1 and lost[0]["error"].startswith("silent for") and lost[0]["rejoinedAt"] is not None
     assert results["metrics"]["http_reqs"]["count"] == fresh_target.stats()["requests"]
     assert results["reportGaps"] == [] and lost[0]["arrivalsUnaccounted"] == 0
+
+
+def test_local_and_remote_workers_together(tmp_path, fresh_target):
+    port, out = _free_port(), tmp_path / "results.json"
+    coordinator = _coordinator(_config(tmp_path, fresh_target.url), out, port, 1, "--local-workers", "1",
+                               "--insecure", "-q")
+    worker = _worker(port, "--insecure", "--workers", "1", "--id", "far")
+    try:
+        coordinator.communicate(timeout=60)
+        worker.communicate(timeout=20)
+    finally:
+        _stop(coordinator, worker)
+    assert coordinator.returncode == 0 and worker.returncode == 0, out.with_suffix(".err").read_text()
+    results = read_json(out)
+    assert results["metrics"]["http_reqs"]["count"] == fresh_target.stats()["requests"] == 200
+    local, remote = results["workers"]
+    assert (local["remote"], local["name"], remote["remote"], remote["name"]) == (False, "", True, "far/0")
+    assert local["arrivalsAssigned"] == remote["arrivalsAssigned"] == 100
