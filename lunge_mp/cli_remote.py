@@ -10,8 +10,7 @@ import sys
 import click
 
 from lunge_mp.config.durations import parse_duration
-
-EXIT_INVALID = 104
+from lunge_mp.exit_codes import ExitCode
 
 
 @click.group(short_help="Make CurveZMQ keys for workers on other machines.")
@@ -55,7 +54,7 @@ def generate(directory: str, worker_only: bool) -> None:
         written = key_files.generate(directory, worker_only=worker_only)
     except (key_files.KeyFileError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_INVALID)
+        sys.exit(ExitCode.INVALID_INPUT)
     for path in written:
         click.echo(str(path))
 
@@ -107,7 +106,7 @@ def worker(endpoint: str, workers: int | None, name: str | None, keys_dir: str |
         security.client_keys(endpoint, keys_dir, insecure)      # checked here once, clearly
     except security.SetupError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_INVALID)
+        sys.exit(ExitCode.INVALID_INPUT)
     count = workers or os.cpu_count() or 1
     sys.exit(launcher.run(endpoint, count, name or socket.gethostname(), keys_dir, insecure, wait_s))
 
@@ -162,7 +161,7 @@ def start_workers(workers: int | None, quiet: bool, listen: str | None, remote_w
         server_keys = security.server_keys(listen, listen_keys, authorized_keys, insecure)
     except security.SetupError as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_INVALID)
+        sys.exit(ExitCode.INVALID_INPUT)
     pool = RemoteWorkers(listen, remote_workers, local_workers, wait_s, server_keys)
     if not quiet:
         pool.announce = lambda text: print(f"note: {text}", file=sys.stderr, flush=True)

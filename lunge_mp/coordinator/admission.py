@@ -17,7 +17,7 @@ import time
 import msgspec
 import zmq
 
-from lunge_mp.config.limits import DATA_FILE_BYTES
+from lunge_mp.limits import DATA_FILE_BYTES
 from lunge_mp.protocol import clock
 from lunge_mp.protocol import messages as m
 from lunge_mp.protocol.session import State

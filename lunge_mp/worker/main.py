@@ -25,6 +25,7 @@ import uvloop
 import zmq
 import zmq.asyncio
 
+from lunge_mp.exit_codes import ExitCode
 from lunge_mp.oslimits import raise_nofile
 from lunge_mp.metrics.recorder import Recorder
 from lunge_mp.protocol import messages as m
@@ -183,10 +184,10 @@ class Worker:
                 print(f"worker {self.id}: ignored unexpected {type(msg).__name__}", file=sys.stderr)
 
     def _leave(self, why: str) -> None:
-        """Say why on stderr and end the process's run (exit EXIT_REFUSED)."""
+        """Say why on stderr and end the process's run (exit 1)."""
         name = self.remote.name if self.remote is not None else self.id
         print(f"worker {name}: {why}", file=sys.stderr, flush=True)
-        self.exit_code = remote_join.EXIT_REFUSED
+        self.exit_code = ExitCode.INTERNAL     # 1: refused, or it refused the plan (said above)
         self.done.set()
 
     async def _watch_handshake(self) -> None:
@@ -411,7 +412,7 @@ def main(argv: list[str] | None = None) -> None:
             keys = security.client_keys(args.connect, args.keys, args.insecure)
         except security.SetupError as exc:
             print(f"worker {args.name}: {exc}", file=sys.stderr)
-            sys.exit(104)
+            sys.exit(ExitCode.INVALID_INPUT)
         join = remote_join.RemoteJoin(name=args.name, keys=keys, wait_s=args.wait)
     worker = Worker(args.connect, args.id, join)
     uvloop.run(worker.run())

@@ -32,7 +32,6 @@ from lunge_mp.plan import Plan
 from lunge_mp.remote.security import ClientKeys, secure_client
 
 RESOLVE_TIMEOUT_S = 5.0
-EXIT_REFUSED = 1
 _NO_PROOF_LIMIT = 3     # handshakes that failed without detail: the coordinator's key is not ours
 
 
