@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from lunge_mp.config.durations import parse_duration
+from lunge_mp.units import parse_duration
 from lunge_mp.exit_codes import ExitCode
 
 
