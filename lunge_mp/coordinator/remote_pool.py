@@ -58,6 +58,7 @@ class RemoteWorkers:
         sock.setsockopt(zmq.HANDSHAKE_IVL, HANDSHAKE_S * 1000)   # a peer that connects and never
         # completes the ZMTP/Curve handshake (a port scan, garbage) is dropped after this
         self._gate = security.secure_server(ctx, sock, self.keys, on_refusal)
+        security.allow_ipv6(sock, self.listen)
         sock.bind(self.listen)
         if self.announce is not None:
             how = "CurveZMQ" if self.keys is not None else "plaintext (--insecure, loopback only)"

@@ -113,6 +113,13 @@ def client_keys(endpoint: str, keys_dir: str | None, insecure: bool) -> ClientKe
     return ClientKeys(public, secret, server)
 
 
+def allow_ipv6(sock: zmq.Socket, endpoint: str) -> None:
+    """Before bind/connect: ZeroMQ takes an IPv6 address only with this option set."""
+    host, _ = parse_tcp(endpoint, "endpoint")
+    if ":" in host:
+        sock.ipv6 = True
+
+
 def secure_client(sock: zmq.Socket, k: ClientKeys | None) -> None:
     """Before connect: Curve as a client of the coordinator's key."""
     if k is not None:

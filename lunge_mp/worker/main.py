@@ -58,7 +58,7 @@ class Worker:
         self.sock.setsockopt(zmq.LINGER, 2000)
         self.monitor = None
         if remote is not None:
-            self.monitor = remote_join.prepare(self.sock, remote)
+            self.monitor = remote_join.prepare(self.sock, remote, endpoint)
         else:
             self.sock.setsockopt(zmq.IDENTITY, f"w{worker_id}".encode())
             # started before the coordinator binds (coordinator/prestart.py): retry soon, not in 100 ms

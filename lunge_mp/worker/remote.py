@@ -29,7 +29,7 @@ from zmq.utils.monitor import parse_monitor_message
 
 from lunge_mp.analysis.guardrails import plan_problems, request_hosts
 from lunge_mp.plan import Plan
-from lunge_mp.remote.security import ClientKeys, secure_client
+from lunge_mp.remote.security import ClientKeys, allow_ipv6, secure_client
 
 RESOLVE_TIMEOUT_S = 5.0
 _NO_PROOF_LIMIT = 3     # handshakes that failed without detail: the coordinator's key is not ours
@@ -50,12 +50,13 @@ def host_name() -> str:
     return socket.gethostname()
 
 
-def prepare(sock: zmq.Socket, join: RemoteJoin) -> zmq.Socket:
+def prepare(sock: zmq.Socket, join: RemoteJoin, endpoint: str) -> zmq.Socket:
     """Before connect: routing id, Curve, reconnect pacing; returns the handshake monitor."""
     sock.setsockopt(zmq.IDENTITY, identity())
     sock.setsockopt(zmq.RECONNECT_IVL, 100)
     sock.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
     secure_client(sock, join.keys)
+    allow_ipv6(sock, endpoint)
     return sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
                                    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_SUCCEEDED)
 

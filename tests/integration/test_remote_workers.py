@@ -76,10 +76,10 @@ def _config(tmp_path, url: str, seconds: int = 2, rate: int = 100, hosts: str = 
         """)
 
 
-def _coordinator(config: Path, out: Path, port: int, remote: int, *extra: str) -> subprocess.Popen:
+def _coordinator(config: Path, out: Path, port: int, remote: int, *extra: str, host: str = "127.0.0.1") -> subprocess.Popen:
     """Its stderr goes to OUT.err (read while it runs)."""
     with open(out.with_suffix(".err"), "w") as err:
-        return _popen("run", str(config), "--listen", f"tcp://127.0.0.1:{port}", "--remote-workers", str(remote),
+        return _popen("run", str(config), "--listen", f"tcp://{host}:{port}", "--remote-workers", str(remote),
                       "--out", str(out), "--html", str(out.with_suffix(".html")), "--no-history", "--wait", "30s",
                       *extra, stderr=err)
 
@@ -89,8 +89,8 @@ def _children(proc: subprocess.Popen, n: int) -> list[psutil.Process] | None:
     return kids if len(kids) == n else None
 
 
-def _worker(port: int, *extra: str) -> subprocess.Popen:
-    return _popen("worker", "--connect", f"tcp://127.0.0.1:{port}", "--wait", "30s", *extra)
+def _worker(port: int, *extra: str, host: str = "127.0.0.1") -> subprocess.Popen:
+    return _popen("worker", "--connect", f"tcp://{host}:{port}", "--wait", "30s", *extra)
 
 
 def test_two_remote_workers_count_what_two_local_ones_count(tmp_path, fresh_target, keys):
@@ -325,11 +325,25 @@ def test_a_stopped_remote_worker_is_lost_and_rejoins_without_double_counting(tmp
     assert results["reportGaps"] == [] and lost[0]["arrivalsUnaccounted"] == 0
 
 
-def test_local_and_remote_workers_together(tmp_path, fresh_target):
-    port, out = _free_port(), tmp_path / "results.json"
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def test_local_and_remote_workers_together_over_ipv6(tmp_path, fresh_target):
+    if not _ipv6_loopback():
+        pytest.skip("no IPv6 loopback (::1) on this machine")
+    with socket.socket(socket.AF_INET6) as s:
+        s.bind(("::1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "results.json"
     coordinator = _coordinator(_config(tmp_path, fresh_target.url), out, port, 1, "--local-workers", "1",
-                               "--insecure", "-q")
-    worker = _worker(port, "--insecure", "--workers", "1", "--id", "far")
+                               "--insecure", "-q", host="[::1]")
+    worker = _worker(port, "--insecure", "--workers", "1", "--id", "far", host="[::1]")
     try:
         coordinator.communicate(timeout=60)
         worker.communicate(timeout=20)
