@@ -101,14 +101,20 @@ def worker(endpoint: str, workers: int | None, name: str | None, keys_dir: str |
     """
     from lunge_mp.remote import launcher, security
 
+    from lunge_mp.coordinator.remote_pool import NAME
+
     wait_s = _wait(wait)
+    name = name or socket.gethostname()
+    if not NAME.fullmatch(f"{name}/0"):
+        raise click.BadParameter("1-95 letters, digits and . _ - : @, starting with a letter or digit",
+                                 param_hint="--id")
     try:
         security.client_keys(endpoint, keys_dir, insecure)      # checked here once, clearly
     except security.SetupError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(ExitCode.INVALID_INPUT)
     count = workers or os.cpu_count() or 1
-    sys.exit(launcher.run(endpoint, count, name or socket.gethostname(), keys_dir, insecure, wait_s))
+    sys.exit(launcher.run(endpoint, count, name, keys_dir, insecure, wait_s))
 
 
 def run_options(command):

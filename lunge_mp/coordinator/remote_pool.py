@@ -20,12 +20,15 @@ exit code.
 
 from __future__ import annotations
 
+import re
+
 from lunge_mp.coordinator.pool import WorkerPool
 from lunge_mp.protocol import messages as m
 from lunge_mp.remote import security
 
 
 HANDSHAKE_S = 10
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,99}")   # a worker's name and host: printable, short
 
 
 class RemoteWorkers:
@@ -98,6 +101,9 @@ class RemoteWorkers:
             return f"all {self.remote} remote worker places are taken (--remote-workers {self.remote})"
         if not hello.name:
             return "it gave no name (lunge-mp worker sets one from --id)"
+        if not NAME.fullmatch(hello.name) or (hello.host and not NAME.fullmatch(hello.host)):
+            return ("its name or host name is not 1-100 letters, digits and . _ - / : @ "
+                    "(give it another --id)")
         if hello.name in self.names.values():
             return f"another worker named {hello.name!r} has already joined: give each machine its own --id"
         return None

@@ -43,6 +43,8 @@ def test_with_local_workers_the_remote_ones_come_after():
     pytest.param(_hello(), True, "already started", id="late"),
     pytest.param(_hello(name="taken/0"), False, "another worker named 'taken/0'", id="duplicate"),
     pytest.param(_hello(name=""), False, "no name", id="unnamed"),
+    pytest.param(_hello(name="a\x1b[2J/0"), False, "not 1-100 letters", id="control-characters"),
+    pytest.param(m.Hello(worker=-1, pid=1, name="a/0", host="x" * 101), False, "not 1-100", id="long-host"),
 ])
 def test_refusals(hello, started, why):
     pool = RemoteWorkers("tcp://127.0.0.1:1", remote=3)
