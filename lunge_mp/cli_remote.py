@@ -130,8 +130,7 @@ def run_options(command):
         click.option("--wait", "listen_wait", default="60s", show_default=True, metavar="DURATION",
                      help="With --listen: how long to wait for every worker to join and be ready."),
         click.option("--keys", "listen_keys", type=click.Path(file_okay=False), default=None, metavar="DIR",
-                     help="With --listen: holds coordinator.key_secret (and authorized_keys).")
-                     ,
+                     help="With --listen: holds coordinator.key_secret (and authorized_keys)."),
         click.option("--authorized-keys", type=click.Path(dir_okay=False), default=None, metavar="FILE",
                      help="With --listen: the worker public keys to accept (default: DIR/authorized_keys)."),
         click.option("--insecure", is_flag=True,
