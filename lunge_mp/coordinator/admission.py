@@ -12,6 +12,7 @@ A message from a peer that is no worker of the run and is not a Hello is refused
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import msgspec
@@ -116,6 +117,22 @@ class Admission:
         """t0 on the worker's own monotonic clock."""
         est = self.clock_offsets.get(worker, clock.SAME_CLOCK)
         return est.to_worker(self.t0_ns) // 1000
+
+    async def _dismiss_remote(self) -> None:
+        """The run did not start: remote workers that joined are told why (they exit 1 at once
+        rather than after the coordinator's silence)."""
+        reason = f"the run did not start: {self.outcome.abort or 'stopped'}"
+        told = 0
+        for s in self.sessions:
+            if self.pool.is_remote(s.worker) and s.state in (State.GREETED, State.STARTED, State.READY):
+                try:
+                    await self.sock.send_multipart([self.pool.identity(s.worker), m.encode(m.Refused(reason=reason))],
+                                                   flags=zmq.NOBLOCK)
+                    told += 1
+                except zmq.ZMQError:
+                    pass
+        if told:
+            await asyncio.sleep(0.2)     # the socket closes without linger: let the messages go first
 
     def _waiting_for(self) -> str:
         """Who had not joined or become ready when the handshake ran out of time."""

@@ -190,6 +190,8 @@ class Coordinator:
             if self.core.phase is RunPhase.RUNNING:
                 await self._drive()
                 await self._finish()
+            else:
+                await self._dismiss_remote()    # remote workers that joined learn why (admission.py)
         finally:
             gc.unfreeze()
             receiver.cancel()

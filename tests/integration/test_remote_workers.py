@@ -355,3 +355,22 @@ def test_local_and_remote_workers_together_over_ipv6(tmp_path, fresh_target):
     local, remote = results["workers"]
     assert (local["remote"], local["name"], remote["remote"], remote["name"]) == (False, "", True, "far/0")
     assert local["arrivalsAssigned"] == remote["arrivalsAssigned"] == 100
+
+
+def test_when_not_every_worker_joins_in_time_the_run_does_not_start_and_those_that_joined_are_told(
+        tmp_path, fresh_target):
+    port, out = _free_port(), tmp_path / "results.json"
+    coordinator = _popen("run", str(_config(tmp_path, fresh_target.url)), "--listen", f"tcp://127.0.0.1:{port}",
+                         "--remote-workers", "2", "--wait", "8s", "--insecure", "-q", "--no-history",
+                         "--out", str(out))
+    worker = _worker(port, "--insecure", "--workers", "1", "--id", "alone")
+    try:
+        _, err = coordinator.communicate(timeout=60)
+        _, w_err = worker.communicate(timeout=20)
+    finally:
+        _stop(coordinator, worker)
+    assert coordinator.returncode == 1
+    abort = read_json(out)["abortReason"]
+    assert "within 8s" in abort and "1 of 2 remote worker(s) never joined" in abort, abort
+    assert worker.returncode == 1 and "the run did not start" in w_err and "never joined" in w_err, w_err
+    assert fresh_target.stats()["requests"] == 0
