@@ -40,7 +40,7 @@ class Admission:
         if not isinstance(msg, m.Hello):
             self._refuse(f"a {type(msg).__name__} from a peer that never said Hello")
             return
-        who = f"worker {msg.name or '(unnamed)'!r} on host {msg.host or '?'!r} (pid {msg.pid})"
+        who = f"worker {msg.name[:100] or '(unnamed)'!r} on host {msg.host[:100] or '?'!r} (pid {msg.pid})"
         why = self.pool.refusal(msg, started=bool(self.t0_ns) or self.stop_requested is not None)
         if why is not None:
             self._refuse(f"{who}: {why}")
