@@ -101,7 +101,7 @@ def worker(endpoint: str, workers: int | None, name: str | None, keys_dir: str |
     """
     from lunge_mp.remote import launcher, security
 
-    from lunge_mp.coordinator.remote_pool import NAME
+    from lunge_mp.coordinator.admission import NAME
 
     wait_s = _wait(wait)
     name = name or socket.gethostname()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -12,7 +11,6 @@ import time
 
 
 _DIR_PREFIX = "lunge-mp-"
-_IDENTITY = re.compile(rb"w(\d{1,6})")
 
 
 def _remove_stale_dirs() -> None:
@@ -53,27 +51,19 @@ class WorkerPool:
         self.endpoint = f"ipc://{self._dir}/coordinator.sock"
         self.procs: list[subprocess.Popen] = []
 
-    # --- the coordinator's side of the socket (RemoteWorkers has the same: remote_pool.py) ---
-    remote = 0                        # workers joining over tcp
-    handshake_timeout_s = 20.0        # all Ready by then, or the run does not start
+    # --- what the run loop asks of any pool (RemoteWorkers has the same: remote_pool.py) ---
+    def core_options(self, plan) -> dict:
+        """RunCore's options for these workers: none for local ones."""
+        return {}
 
     def bind(self, ctx, sock, on_refusal) -> None:
         sock.bind(self.endpoint)
 
-    def identity(self, worker: int) -> bytes:
-        """The ZeroMQ routing id of a worker (its DEALER sets it: worker/main.py)."""
-        return f"w{worker}".encode()
-
-    def worker_of(self, identity: bytes) -> int | None:
-        known = _IDENTITY.fullmatch(identity)
-        worker = int(known.group(1)) if known else -1
-        return worker if 0 <= worker < self.count else None
-
     def unbind(self) -> None:
         pass
 
-    def is_remote(self, worker: int) -> bool:
-        return False
+    def note(self, text: str) -> None:
+        pass
 
     def spawn(self) -> None:
         if self.procs:          # started early (coordinator/prestart.py)
