@@ -13,6 +13,7 @@ from lunge_mp.coordinator import prestart
 from lunge_mp.cli_history import COMMANDS
 from lunge_mp.cli_flags import env_pairs, threshold_flags
 from lunge_mp.cli_lunge import COMMANDS as LUNGE_COMMANDS
+from lunge_mp import cli_remote
 from lunge_mp.cli_serve import add_serve_commands
 from lunge_mp.cli_selftest import selftest
 from lunge_mp.exit_codes import ExitCode
@@ -142,11 +143,12 @@ def _outputs(json_path, html_path, csv_path, junit_path) -> dict[str, str | None
 @click.option("--suite", "-s", "v1_suite", metavar="SUITE", help="With -c: send the suite's requests in order.")
 @click.option("--verbose", "-v", is_flag=True, help="With -c: show response headers too.")
 @click.option("--var", "v1_vars", multiple=True, metavar="KEY=VALUE", help="With -c: set a variable. Repeatable.")
+@cli_remote.run_options     # --listen, --remote-workers, --local-workers, --wait, --keys, --authorized-keys, --insecure
 def run(config: str | None, json_path: str | None, html_path: str | None, csv_path: str | None,
         junit_path: str | None, no_history: bool, workers: int | None, quiet: bool,
         env: tuple[str, ...], env_file: str | None, thresholds: tuple[str, ...], v1_config: str | None,
         v1_request: str | None, v1_suite: str | None, verbose: bool, v1_vars: tuple[str, ...],
-        dashboard: str | None, http_debug: str | None) -> None:
+        dashboard: str | None, http_debug: str | None, **listen) -> None:
     """Run the load test described by CONFIG (a Lunge v2 YAML or JSON file).
 
     A banner on stderr says what is about to run; then live progress (stderr) and the
@@ -160,6 +162,8 @@ def run(config: str | None, json_path: str | None, html_path: str | None, csv_pa
       lunge-mp run test.yaml --env-file staging.env --out results.json --html report.html
       lunge-mp run test.yaml --threshold "http_req_failed:rate<0.01" -q && echo passed
       lunge-mp run test.yaml --http-debug=full       # see the first requests and responses
+      lunge-mp run test.yaml --listen tcp://0.0.0.0:5555 --remote-workers 8 --keys keys/
+                                  # workers on other machines: lunge-mp worker --help
 
     \b
     Lunge v1 form (-c): send one request, or a suite's requests in order, once each,
@@ -176,11 +180,11 @@ def run(config: str | None, json_path: str | None, html_path: str | None, csv_pa
         sys.exit(run_v1(v1_config, env + v1_vars, v1_suite, v1_request, verbose))
     if config is None:
         raise click.UsageError("Missing argument 'CONFIG': lunge-mp run CONFIG (or, Lunge v1: lunge-mp run -c FILE -e ENV -r REQUEST)")
-    prestart.start(workers or os.cpu_count() or 1)     # their start-up overlaps reading the config
+    count = cli_remote.start_workers(workers, quiet, **listen)   # early: start-up overlaps reading the config
     from lunge_mp.cli_run import execute
 
     overrides = env_pairs(env, env_file)
-    sys.exit(execute(config, overrides=overrides, workers=workers or os.cpu_count() or 1, quiet=quiet,
+    sys.exit(execute(config, overrides=overrides, workers=count, quiet=quiet,
                      outputs=_outputs(json_path, html_path, csv_path, junit_path), record=not no_history,
                      thresholds=threshold_flags(thresholds), dashboard=dashboard, http_debug=http_debug))
 
@@ -415,6 +419,8 @@ def target(host: str, port: int, port_short: int | None, workers: int) -> None:
 for _command in COMMANDS + LUNGE_COMMANDS:   # baseline, compare, history, record; test, get, post, put, delete
     main.add_command(_command)
 main.add_command(selftest)
+for _command in cli_remote.COMMANDS:     # keys, worker: workers on other machines
+    main.add_command(_command)
 
 
 def _profile_command() -> click.Command:

@@ -31,6 +31,12 @@ class WorkerInfo:
     assigned: int = 0                # open-model arrivals handed to it (at the end; arrival_ledger.py)
     unaccounted: int = 0             # a lost worker's: assigned, not ended in its reports (fate unknown)
     redealt: int = 0                 # a lost worker's arrivals not yet due, dealt again to the others
+    host: str = ""                   # its machine (remote workers: from Hello; local: this one's)
+    name: str = ""                   # a remote worker's name (--id and process number)
+    remote: bool = False             # joined over tcp (lunge-mp worker --connect)
+    clock_offset_ms: float = 0.0     # its monotonic clock − the coordinator's (protocol/clock.py)
+    clock_uncertainty_ms: float = 0.0  # the true offset is within ± this
+    clock_rtt_ms: float = 0.0        # round trip of the exchange the offset came from
 
 
 @dataclass

@@ -35,10 +35,11 @@ import uuid
 import msgspec
 
 from lunge_mp.analysis.guardrails import Event
+from lunge_mp.coordinator.admission import RemoteJoin
 from lunge_mp.coordinator.arrival_ledger import ArrivalLedger
 from lunge_mp.coordinator.dealing import Dealer
 from lunge_mp.coordinator.guarding import RunGuard
-from lunge_mp.coordinator.handshake import HANDSHAKE_TIMEOUT_S, Handshake
+from lunge_mp.coordinator.handshake import Handshake
 from lunge_mp.coordinator.health import WATCHED, Health, exit_text
 from lunge_mp.coordinator.iterations import IterationShares
 from lunge_mp.coordinator.lifecycle import Lifecycle
@@ -73,7 +74,8 @@ def _r(t: float | None) -> float | None:
 
 class RunCore:
     def __init__(self, plan: Plan, workers: int, *, run_id: str | None = None, control=None,
-                 box_memory_mb: float | None = None) -> None:
+                 box_memory_mb: float | None = None, remote: int = 0, wait_s: float | None = None,
+                 data_files: dict[str, bytes] | None = None) -> None:
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.workers = workers
         self.sessions = [WorkerSession(i, self.run_id) for i in range(workers)]
@@ -110,7 +112,10 @@ class RunCore:
                              self.outcome, self.aggregates, self.out)
         self.vus_sent = self.dealer.vus_sent   # control.py and scaling.py clear it to re-send VU targets
         self.health = Health(self.sessions, self.info, self.outcome, self.out)
-        self.handshake = Handshake(workers)
+        self.handshake = Handshake(workers, *([wait_s] if wait_s else []))
+        # run --listen: the last `remote` workers join over tcp (admission.py)
+        self.remote = RemoteJoin(workers - remote, remote, self.sessions, self.info, self.handshake, self.health,
+                                 self.out, data_files) if remote else None
         self._vu_shares = timeline.vu_shares(self.worker_plan, workers)
         self._last_heartbeat = float("-inf")
         self._final_stop: m.Stop | None = None     # the Stop sent at the end (for a worker that rejoins)
@@ -143,13 +148,17 @@ class RunCore:
         return self.phase is RunPhase.STOPPING and (self.settled() or now >= self._stop_until)
 
     def identity(self, worker: int) -> bytes:
-        """The socket identity worker i connects with (worker/main.py)."""
+        """The socket identity worker i connects with (worker/main.py; a remote one its own)."""
+        if self.remote is not None and self.remote.is_remote(worker):
+            return self.remote.identity(worker)
         return self._identities[worker]
 
     def worker_of(self, identity: bytes) -> int | None:
         """The worker a socket identity names, or None (an unknown peer)."""
         known = _IDENTITY.fullmatch(identity)
         worker = int(known.group(1)) if known else -1
+        if self.remote is not None:
+            return self.remote.worker_of(identity) if worker < 0 else worker if worker < self.remote.local else None
         return worker if 0 <= worker < self.workers else None
 
     def deliverable(self, send: Send) -> bool:
@@ -194,6 +203,9 @@ class RunCore:
             return self.out.take()
         identity, data = frames
         worker = self.worker_of(identity)
+        if worker is None and self.remote is not None:      # a remote worker joining, or refused
+            joined = self.remote.join(identity, data, self.phase is not RunPhase.HANDSHAKE or bool(self.stop_requested))
+            return self.received(*joined, now) if joined is not None else self.out.take()
         if worker is None:
             self.health.refuse(f"a message from an unknown peer {identity[:40]!r} ({len(data):,} bytes)")
             return self.out.take()
@@ -232,10 +244,15 @@ class RunCore:
             case m.Heartbeat():
                 info.cpu_percent, info.loop_lag_ms, info.rss_mb = msg.cpu_percent, msg.loop_lag_ms, msg.rss_mb
                 self.guard.permit_waits(worker, msg.permit_wait_s, msg.permit_waits)
+            case m.Bye() if self.phase is RunPhase.HANDSHAKE:     # it refused the plan (worker/remote.py)
+                info.error = msg.error or "it left before the start"
             case m.Bye():
                 self._bye(worker, msg, now)
             case m.Hello() if self.phase is RunPhase.HANDSHAKE and not self.stop_requested:
-                self._send_start(worker, now)
+                if self.remote is None or self.remote.clock_known(worker, now):
+                    self._send_start(worker, now)
+            case m.TimeEcho() if self.remote is not None:
+                self.remote.echo(worker, msg, now)
             case m.Ready():
                 self.handshake.ready(worker, now)
         return self.out.take()
@@ -308,7 +325,7 @@ class RunCore:
             run_id=self.run_id, plan=self.worker_plan, worker=worker, workers=self.workers,
             max_vus={k: v[worker] for k, v in mx.items()},
             pre_allocated_vus={k: v[worker] for k, v in pre.items()},
-            **self.guard.start_fields(self.workers)))
+            **self.guard.start_fields(self.workers), **(self.remote.start_fields(worker) if self.remote else {})))
         self.handshake.start_sent(worker, now)
 
     def _handshake_tick(self, now: float) -> None:
@@ -318,15 +335,18 @@ class RunCore:
             self.phase = RunPhase.CLOSED
             return
         for s in self.sessions:
-            if s.state is State.LOST:
-                self.request_stop(f"worker {s.worker} was lost before the run started: "
-                                  f"{self.info[s.worker].error}", 1)
+            if s.state in (State.LOST, State.DONE):     # DONE: it refused the plan
+                what = "was lost before the run started" if s.state is State.LOST else "refused the plan"
+                self.request_stop(f"worker {s.worker} {what}: {self.info[s.worker].error}", 1)
                 self.phase = RunPhase.CLOSED
                 return
+        for w in self.remote.probing(now) if self.remote is not None else ():
+            self._send_start(w, now)
         if all(s.state is State.READY for s in self.sessions):
             self._go(now)
         elif self.handshake.timed_out(now):
-            self.request_stop(f"workers did not become ready within {HANDSHAKE_TIMEOUT_S:.0f}s", 1)
+            waiting = f": {self.remote.waiting_for()}" if self.remote is not None else ""
+            self.request_stop(f"workers did not become ready within {self.handshake.timeout_s:g}s{waiting}", 1)
             self.phase = RunPhase.CLOSED
         else:
             self._heartbeat(now, (State.GREETED, State.STARTED, State.READY))

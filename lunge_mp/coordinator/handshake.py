@@ -27,13 +27,14 @@ class Joining:
 
 
 class Handshake:
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, timeout_s: float = HANDSHAKE_TIMEOUT_S) -> None:
         self.joining = [Joining() for _ in range(workers)]
         self.deadline: float | None = None
+        self.timeout_s = timeout_s        # run --listen: --wait (remote workers join meanwhile)
 
     def begin(self, now: float) -> None:
         if self.deadline is None:
-            self.deadline = now + HANDSHAKE_TIMEOUT_S
+            self.deadline = now + self.timeout_s
 
     def timed_out(self, now: float) -> bool:
         return self.deadline is not None and now >= self.deadline

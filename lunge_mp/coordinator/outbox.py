@@ -9,6 +9,9 @@ here, and the loop (coordinator/run.py) takes them in order:
   batch to a worker lost meanwhile are dropped (`RunCore.deliverable`).
 - `Log(text)`: a line for the person watching now; it is also one of the run's warnings.
 - `Merged(report)`: a worker's report was accepted and merged (for the Redis queue monitor).
+- `Reply(identity, msg)`: one message to a peer that is no worker of the run, by its socket
+  identity (a remote worker refused: admission.py).
+- `Note(text)`: a line for the person watching that is no warning (a remote worker joined).
 """
 
 from __future__ import annotations
@@ -36,7 +39,18 @@ class Merged:
     report: m.Report
 
 
-Action = Send | Log | Merged
+@dataclass(frozen=True, slots=True)
+class Reply:
+    identity: bytes
+    msg: m.Message
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    text: str
+
+
+Action = Send | Log | Merged | Reply | Note
 
 
 class Outbox:
@@ -65,6 +79,12 @@ class Outbox:
 
     def merged(self, report: m.Report) -> None:
         self.actions.append(Merged(report))
+
+    def reply(self, identity: bytes, msg: m.Message) -> None:
+        self.actions.append(Reply(identity, msg))
+
+    def note(self, text: str) -> None:
+        self.actions.append(Note(text))
 
     def take(self) -> list[Action]:
         actions, self.actions = self.actions, []

@@ -51,6 +51,20 @@ class WorkerPool:
         self.endpoint = f"ipc://{self._dir}/coordinator.sock"
         self.procs: list[subprocess.Popen] = []
 
+    # --- what the run loop asks of any pool (RemoteWorkers has the same: remote_pool.py) ---
+    def core_options(self, plan) -> dict:
+        """RunCore's options for these workers: none for local ones."""
+        return {}
+
+    def bind(self, ctx, sock, on_refusal) -> None:
+        sock.bind(self.endpoint)
+
+    def unbind(self) -> None:
+        pass
+
+    def note(self, text: str) -> None:
+        pass
+
     def spawn(self) -> None:
         if self.procs:          # started early (coordinator/prestart.py)
             return

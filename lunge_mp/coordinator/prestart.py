@@ -27,6 +27,15 @@ def start(count: int) -> None:
         atexit.register(_stop_unused)
 
 
+def adopt(pool) -> None:
+    """Use `pool` (a RemoteWorkers of `run --listen`): its local workers start now."""
+    global _pool
+    if _pool is None:
+        _pool = pool
+        pool.spawn()
+        atexit.register(_stop_unused)
+
+
 def take(count: int) -> WorkerPool | None:
     """The pool started early, if it has `count` workers (else it is stopped: None)."""
     global _pool

@@ -38,7 +38,8 @@ class ResourceMonitor:
             "netBytesSent": sent,
             "netBytesRecv": recv,
         }
-        own = [entry["coordinator"], *entry["workers"].values()]
+        here = {str(w.worker) for w in workers if not w.remote}   # remote workers use other boxes' CPUs
+        own = [entry["coordinator"], *(v for k, v in entry["workers"].items() if k in here)]
         entry["loadGenerator"] = {   # every process of the load generator: for the guardrails
             "rssMB": round(sum(p["rssMB"] for p in own), 1),
             "cpuPercent": round(sum(p["cpuPercent"] for p in own) / self.cpus, 1),

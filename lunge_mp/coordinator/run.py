@@ -27,7 +27,7 @@ from lunge_mp.coordinator import prestart, queue_monitor
 from lunge_mp.coordinator.control import RunControl
 from lunge_mp.coordinator.core import RunCore, RunPhase
 from lunge_mp.coordinator.health import exit_text
-from lunge_mp.coordinator.outbox import Action, Log, Merged, Send
+from lunge_mp.coordinator.outbox import Action, Log, Merged, Note, Reply, Send
 from lunge_mp.coordinator.pool import WorkerPool
 from lunge_mp.coordinator.resources import ResourceMonitor
 from lunge_mp.outcome import RunOutcome
@@ -52,7 +52,8 @@ class Coordinator:
     def __init__(self, plan: Plan, workers: int, on_tick=None, on_second=None, on_log=None,
                  control: RunControl | None = None, signals: bool = True) -> None:
         self.pool = prestart.take(workers) or WorkerPool(workers)   # started while the config was read
-        self.core = RunCore(plan, workers, control=control, box_memory_mb=_box_memory_mb())
+        self.core = RunCore(plan, workers, control=control, box_memory_mb=_box_memory_mb(),
+                            **self.pool.core_options(plan))     # run --listen: remote_pool.py
         self.on_tick = on_tick       # live view callback(coordinator, t)
         self.on_second = on_second   # mid-run checks callback(coordinator, t) -> (reason, code) | None
         self.on_log = on_log         # a line for the person watching (guardrails, lost workers)
@@ -123,6 +124,13 @@ class Coordinator:
                             self.queue_monitor.on_report(report)
                         if self.control is not None:
                             self.control.reported(self)   # a second complete now reaches the stream now
+                    case Reply(identity=identity, msg=msg):     # a refused remote peer
+                        try:
+                            await self.sock.send_multipart([identity, m.encode(msg)], flags=zmq.NOBLOCK)
+                        except zmq.ZMQError:
+                            pass
+                    case Note(text=text):
+                        self.pool.note(text)
             actions, self._pending = self._pending, []
         if self.core.stop_requested or self.core.hard_stop:
             self._stop_event.set()
@@ -157,6 +165,11 @@ class Coordinator:
         if self.core.stop_requested:
             self._stop_event.set()
 
+    def _key_refused(self, text: str) -> None:
+        """From the ZAP handler (an unknown Curve key): logged by the next turn of the loop."""
+        self.core.health.refuse(text)
+        self._pending += self.core.take()
+
     def _on_signal(self) -> None:
         self.core.signal()
         self._stop_event.set()
@@ -173,7 +186,7 @@ class Coordinator:
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         self.sock.setsockopt(zmq.MAXMSGSIZE, 64 * 2**20)
-        self.sock.bind(self.pool.endpoint)
+        self.pool.bind(ctx, self.sock, self._key_refused)    # ipc://, or tcp:// with Curve (remote_pool.py)
         handlers = {signal.SIGINT: self._on_signal, signal.SIGTERM: self._on_signal,
                     **(self.control.signal_handlers() if self.control else {})} if self.signals else {}
         for sig, handler in handlers.items():
@@ -190,11 +203,15 @@ class Coordinator:
             if self.core.phase is RunPhase.RUNNING:
                 await self._drive()
                 await self._finish()
+            elif self.core.remote is not None and self.core.remote.dismiss(self.outcome.abort or "stopped"):
+                await self._do(self.core.take())   # remote workers that joined learn why (admission.py)
+                await asyncio.sleep(0.2)        # the socket closes without linger: let it go first
         finally:
             gc.unfreeze()
             receiver.cancel()
             for sig in handlers:
                 loop.remove_signal_handler(sig)
+            self.pool.unbind()
             self.sock.close(linger=0)
             ctx.term()
             self.pool.stop(grace_s=1.0)

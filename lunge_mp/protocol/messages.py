@@ -2,8 +2,9 @@
 
 Every message is a tagged msgspec Struct, msgpack-encoded with one module-level
 Encoder/Decoder. The schema only grows: a new field always gets a default.
-Times are integer microseconds: `t0_us` is a `time.monotonic()` instant (one clock on
-one box), every other instant is an offset from it.
+Times are integer microseconds: `t0_us` is a `time.monotonic()` instant on the worker's own
+clock (the coordinator converts it per worker with the offset the handshake measured:
+protocol/clock.py), every other instant is an offset from it.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import msgspec
 
 from lunge_mp.plan import Plan
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3     # 3: TimeProbe/TimeEcho/Refused, workers joining over tcp
 
 
 class Hello(msgspec.Struct, tag=True):
@@ -21,6 +22,27 @@ class Hello(msgspec.Struct, tag=True):
     pid: int
     protocol: int = PROTOCOL_VERSION
     run_id: str = ""
+    # a remote worker (lunge-mp worker --connect) says worker=-1 and is given its id in Start
+    name: str = ""              # its --id and process number, e.g. "loadgen-2/0"; unique in a run
+    host: str = ""              # the machine's host name
+
+
+class Refused(msgspec.Struct, tag=True):
+    """coordinator → a worker that may not join (late, duplicate name, other protocol): why."""
+    reason: str
+
+
+class TimeProbe(msgspec.Struct, tag=True):
+    """coordinator → joining remote worker: answer at once with TimeEcho (protocol/clock.py)."""
+    seq: int
+
+
+class TimeEcho(msgspec.Struct, tag=True):
+    """remote worker → coordinator: when it received TimeProbe `seq` and when it answered,
+    on its own monotonic clock (ns)."""
+    seq: int
+    received_ns: int
+    sent_ns: int
 
 
 class Start(msgspec.Struct, tag=True):
@@ -36,6 +58,9 @@ class Start(msgspec.Struct, tag=True):
     # closed scenario (maxRate), and whether each request needs a leased permit (maxTotalRequests)
     permit_rates: dict[str, float] = {}
     permit_lease: bool = False
+    # a remote worker: the plan's data files (path on the coordinator → contents), as it may
+    # not have them (worker/remote.py puts them in a private folder of its own)
+    data_files: dict[str, bytes] = {}
 
 
 class Ready(msgspec.Struct, tag=True):
@@ -210,7 +235,7 @@ class Bye(msgspec.Struct, tag=True):
 
 
 Message = (Hello | Start | Ready | Go | Assign | SetVUs | EndScenario | ScenarioDone | Stop | Report
-           | Heartbeat | Bye | AddIterations | PermitRequest | PermitGrant)
+           | Heartbeat | Bye | AddIterations | PermitRequest | PermitGrant | Refused | TimeProbe | TimeEcho)
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Message)

@@ -4,7 +4,7 @@ The coordinator keeps one `WorkerSession` per worker and feeds it every message 
 receives from, and sends to, that worker. An out-of-order or foreign message raises
 `ProtocolError`; the socket code logs it and goes on, so a bad peer cannot derail a run.
 
-    NEW --Hello--> GREETED --Start--> STARTED --Ready--> READY --Go--> RUNNING
+    NEW --Hello--> GREETED (--TimeProbe/TimeEcho-- a remote worker's clock) --Start--> STARTED --Ready--> READY --Go--> RUNNING
     RUNNING --Stop--> STOPPING --Bye--> DONE;   any state --lost()--> LOST
     LOST --rejoined(RUNNING | STOPPING)--> the state it was lost in (lost by silence only)
 """
@@ -30,6 +30,8 @@ from lunge_mp.protocol.messages import (
     SetVUs,
     Start,
     Stop,
+    TimeEcho,
+    TimeProbe,
 )
 
 
@@ -91,13 +93,15 @@ class WorkerSession:
                 if seq > self.next_seq:
                     self.missing.append((self.next_seq, seq - 1))
                 self.next_seq = seq + 1
+            case TimeEcho():
+                self._expect(State.GREETED, msg)
             case ScenarioDone() | PermitRequest():
                 self._expect_in((State.RUNNING, State.STOPPING), msg)
             case Heartbeat():
                 if not self.alive:
                     raise ProtocolError(f"heartbeat from worker {self.worker} in state {self.state.value}")
-            case Bye(reports=n):
-                self._expect_in((State.READY, State.RUNNING, State.STOPPING), msg)
+            case Bye(reports=n):    # from STARTED: it refused the plan (worker/preflight.py)
+                self._expect_in((State.STARTED, State.READY, State.RUNNING, State.STOPPING), msg)
                 self.reports_announced = n
                 if n > self.next_seq:
                     self.missing.append((self.next_seq, n - 1))
@@ -109,6 +113,8 @@ class WorkerSession:
     # --- messages sent to the worker ---------------------------------------------------
     def sent(self, msg: object) -> None:
         match msg:
+            case TimeProbe():
+                self._expect(State.GREETED, msg)
             case Start():
                 self._expect(State.GREETED, msg)
                 self.state = State.STARTED

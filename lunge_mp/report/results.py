@@ -186,7 +186,9 @@ def build_results(outcome: RunOutcome, status: str, exit_code: int,
              "cpuSystemSeconds": round(w.cpu_system, 3), "lastCpuPercent": w.cpu_percent,
              "lastLoopLagMs": round(w.loop_lag_ms, 3), "rssMB": round(w.rss_mb, 1),
              "lostAt": w.lost_at, "rejoinedAt": w.rejoined_at, "error": w.error,
-             "arrivalsRedealt": w.redealt}
+             "arrivalsRedealt": w.redealt, "host": w.host or socket.gethostname(), "name": w.name, "remote": w.remote,
+             "clockOffsetMs": w.clock_offset_ms, "clockUncertaintyMs": w.clock_uncertainty_ms,
+             "clockRttMs": w.clock_rtt_ms}
             for w in outcome.workers
         ],
         "coordinator": {"cpuSeconds": round(outcome.coordinator_cpu_s, 3)},

@@ -3,7 +3,9 @@
     Hello → (Start) → Ready → (Go) → runs Assign/SetVUs, Report every second → (Stop) → final Report, Bye
 
 A worker never outlives its coordinator: it exits when its parent process changes or when
-nothing arrives from the coordinator for `COORDINATOR_TIMEOUT_S`.
+nothing arrives from the coordinator for `COORDINATOR_TIMEOUT_S`. A remote worker (over tcp:
+worker/remote.py) waits longer for the first message, answers clock probes, and is told its
+id in Start.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ import time
 import traceback
 from collections.abc import Callable
 
+import msgspec
 import psutil
 import uvloop
 import zmq
 import zmq.asyncio
 
+from lunge_mp.exit_codes import ExitCode
 from lunge_mp.oslimits import raise_nofile
 from lunge_mp.metrics.recorder import Recorder
 from lunge_mp.protocol import messages as m
@@ -30,7 +34,7 @@ from lunge_mp.worker.closed_model import ClosedScenario
 from lunge_mp.worker.iteration import ScenarioRunner
 from lunge_mp.worker.open_model import OpenScenario
 from lunge_mp.worker.permits import PermitGate, PermittedTransport
-from lunge_mp.worker import transports
+from lunge_mp.worker import remote as remote_join, transports
 from lunge_mp.worker.guard import guarded
 from lunge_mp.worker.transport import Transport
 
@@ -44,16 +48,23 @@ COUNTERS_PER_SECOND = 10
 
 
 class Worker:
-    def __init__(self, endpoint: str, worker_id: int) -> None:
+    def __init__(self, endpoint: str, worker_id: int, remote: remote_join.RemoteJoin | None = None) -> None:
         self.id = worker_id
         self.endpoint = endpoint
+        self.remote = remote
+        self.exit_code = 0
         self.ctx = zmq.asyncio.Context()
         self.sock = self.ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 2000)
-        self.sock.setsockopt(zmq.IDENTITY, f"w{worker_id}".encode())
-        # started before the coordinator binds (coordinator/prestart.py): retry soon, not in 100 ms
-        self.sock.setsockopt(zmq.RECONNECT_IVL, 10)
+        self.monitor = None
+        if remote is not None:
+            self.monitor = remote_join.prepare(self.sock, remote, endpoint)
+        else:
+            self.sock.setsockopt(zmq.IDENTITY, f"w{worker_id}".encode())
+            # started before the coordinator binds (coordinator/prestart.py): retry soon, not in 100 ms
+            self.sock.setsockopt(zmq.RECONNECT_IVL, 10)
         self.sock.connect(endpoint)
+        self.heard_any = False
         self.parent = os.getppid()
         self.last_heard = time.monotonic()
         self.run_id = ""
@@ -80,14 +91,19 @@ class Worker:
         await self.sock.send(m.encode(msg))
 
     async def run(self) -> None:
-        await self.send(m.Hello(worker=self.id, pid=os.getpid()))
+        remote = self.remote
+        await self.send(m.Hello(worker=self.id, pid=os.getpid(), name=remote.name if remote else "",
+                                host=remote_join.host_name() if remote else ""))
         watchdog = asyncio.get_running_loop().create_task(self._watchdog())
+        if self.monitor is not None:
+            self.tasks.append(asyncio.get_running_loop().create_task(self._watch_handshake()))
         try:
             while not self.done.is_set():
                 if not await self.sock.poll(200):
                     continue
                 frame = await self.sock.recv()
                 self.last_heard = time.monotonic()
+                self.heard_any = True
                 try:
                     msg = m.decode(frame)
                 except Exception as exc:  # a garbage frame is logged, never fatal
@@ -109,14 +125,32 @@ class Worker:
                 await self.transport.close()
             if self.redis is not None:
                 await self.redis.close()
+            if self.monitor is not None:
+                self.sock.disable_monitor()
+                self.monitor.close(linger=0)
             self.sock.close(linger=2000)
             self.ctx.term()
 
     async def handle(self, msg: m.Message) -> None:
         match msg:
+            case m.TimeProbe(seq=seq):
+                received = time.monotonic_ns()
+                await self.send(m.TimeEcho(seq=seq, received_ns=received, sent_ns=time.monotonic_ns()))
             case m.Start():
+                if self.remote is not None:
+                    self.id = msg.worker          # a remote worker learns its id here
+                    problem = await remote_join.preflight(msg.plan)
+                    if problem is not None:
+                        self._leave(f"refused the plan: {problem}")
+                        await self.send(m.Bye(worker=self.id, reports=0, error=problem))
+                        return
+                    msg = msgspec.structs.replace(msg, plan=remote_join.local_data(msg.plan, msg.data_files))
+                    print(f"worker {self.remote.name}: joined run {msg.run_id} as worker {msg.worker} "
+                          f"of {msg.workers}", file=sys.stderr, flush=True)
                 self.start(msg)
                 await self.send(m.Ready(worker=self.id))
+            case m.Refused(reason=reason):
+                self._leave(f"refused by the coordinator: {reason}")
             case m.Go(t0_us=t0_us):
                 self.go(t0_us * 1000)
             case m.Assign(scenario=name, first_index=first, offsets_us=offsets, stride=stride):
@@ -148,6 +182,17 @@ class Worker:
                 pass
             case _:
                 print(f"worker {self.id}: ignored unexpected {type(msg).__name__}", file=sys.stderr)
+
+    def _leave(self, why: str) -> None:
+        """Say why on stderr and end the process's run (exit 1)."""
+        name = self.remote.name if self.remote is not None else self.id
+        print(f"worker {name}: {why}", file=sys.stderr, flush=True)
+        self.exit_code = ExitCode.INTERNAL     # 1: refused, or it refused the plan (said above)
+        self.done.set()
+
+    async def _watch_handshake(self) -> None:
+        why = await remote_join.watch_handshake(self.monitor, self.endpoint, self.remote.keys is not None)
+        self._leave(why)
 
     def _seconds_until(self, offset_us: int) -> float:
         return max(0.0, (self.t0_ns + offset_us * 1000 - time.monotonic_ns()) / 1e9)
@@ -333,10 +378,13 @@ class Worker:
                 # give ZeroMQ's I/O thread a turn to take in what waited in the kernel meanwhile
                 continue
             silent = now - self.last_heard
+            if not self.heard_any and self.remote is not None:    # the coordinator may start later
+                silent -= max(0.0, self.remote.wait_s - COORDINATOR_TIMEOUT_S)
             # resumed after a stop (SIGSTOP) with messages waiting: read them before judging
             waiting = silent > COORDINATOR_TIMEOUT_S and self.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN
             if os.getppid() != self.parent or (silent > COORDINATOR_TIMEOUT_S and not waiting):
-                print(f"worker {self.id}: coordinator gone, exiting", file=sys.stderr)
+                gone = "coordinator gone" if self.heard_any else f"no coordinator answered at {self.endpoint}"
+                print(f"worker {self.remote.name if self.remote else self.id}: {gone}, exiting", file=sys.stderr)
                 self._interrupt_all()
                 os._exit(3)
 
@@ -346,9 +394,26 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(prog="python -m lunge_mp.worker")
     parser.add_argument("--connect", required=True)
-    parser.add_argument("--id", type=int, required=True)
+    parser.add_argument("--id", type=int, default=-1)
+    # a remote worker (lunge-mp worker --connect tcp://...: remote/launcher.py)
+    parser.add_argument("--name", default=None)
+    parser.add_argument("--keys", default=None)
+    parser.add_argument("--insecure", action="store_true")
+    parser.add_argument("--wait", type=float, default=60.0)
     args = parser.parse_args(argv)
     # Ctrl-C reaches the whole process group; only the coordinator decides how to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise_nofile()
-    uvloop.run(Worker(args.connect, args.id).run())
+    join = None
+    if args.name is not None:
+        from lunge_mp.remote import security
+
+        try:
+            keys = security.client_keys(args.connect, args.keys, args.insecure)
+        except security.SetupError as exc:
+            print(f"worker {args.name}: {exc}", file=sys.stderr)
+            sys.exit(ExitCode.INVALID_INPUT)
+        join = remote_join.RemoteJoin(name=args.name, keys=keys, wait_s=args.wait)
+    worker = Worker(args.connect, args.id, join)
+    uvloop.run(worker.run())
+    sys.exit(worker.exit_code)

@@ -274,14 +274,25 @@ def notes(r: dict, problems: list[str]) -> str:
         peaks = _peaks(r.get("resources") or [])
         parts.append('<h3 class="sub">Workers</h3>' + table(
             ["worker", "pid", "CPU user s", "CPU system s", "peak CPU %", "last CPU %", "peak loop lag",
-             "last loop lag", "RSS MB", "lost at", "rejoined at", "error"],
+             "last loop lag", "RSS MB", "lost at", "rejoined at", "host", "clock offset", "error"],
             [[esc(w.get("id")), esc(w.get("pid")), esc(w.get("cpuUserSeconds")), esc(w.get("cpuSystemSeconds")),
               esc(_or_dash(peaks.get(str(w.get("id")), {}).get("cpuPercent"))), esc(w.get("lastCpuPercent")),
               esc(ms(peaks.get(str(w.get("id")), {}).get("loopLagMs"))), esc(ms(w.get("lastLoopLagMs"))),
               esc(w.get("rssMB")), esc(_or_dash(w.get("lostAt"))), esc(_or_dash(w.get("rejoinedAt"))),
+              esc(w.get("host") or "–"), esc(_clock(w)),
               f'<span class="msg">{esc(w.get("error") or "–")}</span>'] for w in workers],
-            text_cols=(11,)))
+            text_cols=(11, 13)))
     return "".join(parts)
+
+
+def _clock(w: dict) -> str:
+    """A remote worker's clock offset ± its uncertainty; a local one shares the coordinator's clock."""
+    if not w.get("remote"):
+        return "same clock"
+    offset, plus = w.get("clockOffsetMs"), w.get("clockUncertaintyMs")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (offset, plus)):
+        return "–"
+    return f"{offset:+.3f} ms ± {plus:.3f}"
 
 
 def _or_dash(v: object) -> object:

@@ -1,0 +1,180 @@
+"""Remote workers joining a run, and their clocks (with `run --listen`). Pure: no sockets.
+
+    unknown peer --Hello--> admitted (the next remote worker id) or Refused(why)
+    admitted: TimeProbe ⇄ TimeEcho × 8 (protocol/clock.py) → offset ± uncertainty → Start
+    at Go: t0 on each worker's own clock (handshake.py adds the offset)
+
+Worker ids: local 0..L-1 (routing ids b"w0"...), remote L..L+R-1 in the order they join. A
+remote worker picks a random routing id of its own (kept when its tcp connection is re-made,
+so a worker cut off for a while can rejoin) and names itself in Hello. It may join only
+before the start, only while a remote place is free, only under a name no other worker of
+the run has, and only with this coordinator's protocol version; otherwise it is told why
+(`Reply(identity, Refused)`) and the refusal is logged. A frame from a peer that is no
+worker of the run and is not a Hello is refused and logged. Local workers share the
+coordinator's clock: offset 0, no probes.
+
+`RemoteJoin` is a part of `RunCore` (core.py), kept here so each file holds one concept.
+"""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+from lunge_mp.coordinator.handshake import Handshake
+from lunge_mp.coordinator.health import Health
+from lunge_mp.coordinator.outbox import Outbox
+from lunge_mp.outcome import WorkerInfo
+from lunge_mp.protocol import clock
+from lunge_mp.protocol import messages as m
+from lunge_mp.protocol.session import State, WorkerSession
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,99}")   # a worker's name and host: printable, short
+
+
+class RemoteJoin:
+    def __init__(self, local: int, remote: int, sessions: list[WorkerSession], info: list[WorkerInfo],
+                 handshake: Handshake, health: Health, out: Outbox,
+                 data_files: dict[str, bytes] | None = None) -> None:
+        self.local = local
+        self.remote = remote
+        self.sessions = sessions
+        self.info = info
+        self.handshake = handshake
+        self.health = health
+        self.out = out
+        self.data_files = data_files or {}     # coordinator path → contents: sent in a remote Start
+        self._ids: dict[bytes, int] = {}       # routing id → worker id
+        self._routing: dict[int, bytes] = {}
+        self.names: dict[int, str] = {}
+        self.probes: dict[int, clock.ClockProbe] = {}
+        self.estimates: dict[int, clock.Estimate] = {}
+
+    # --- who is who ------------------------------------------------------------------------
+    def is_remote(self, worker: int) -> bool:
+        return worker >= self.local
+
+    def identity(self, worker: int) -> bytes:
+        return self._routing.get(worker, b"")
+
+    def worker_of(self, identity: bytes) -> int | None:
+        return self._ids.get(identity)
+
+    def joined(self) -> int:
+        return len(self._ids)
+
+    def refusal(self, hello: m.Hello, started: bool) -> str | None:
+        """Why this Hello from a new peer may not join, or None."""
+        if hello.protocol != m.PROTOCOL_VERSION:
+            return (f"it speaks protocol {hello.protocol}, this coordinator {m.PROTOCOL_VERSION}: "
+                    f"run the same lunge-mp version on every machine")
+        if started:
+            return "the run has already started: workers join only before the start"
+        if len(self._ids) >= self.remote:
+            return f"all {self.remote} remote worker places are taken (--remote-workers {self.remote})"
+        if not hello.name:
+            return "it gave no name (lunge-mp worker sets one from --id)"
+        if not NAME.fullmatch(hello.name) or (hello.host and not NAME.fullmatch(hello.host)):
+            return "its name or host name is not 1-100 letters, digits and . _ - / : @ (give it another --id)"
+        if hello.name in self.names.values():
+            return f"another worker named {hello.name!r} has already joined: give each machine its own --id"
+        return None
+
+    # --- events ----------------------------------------------------------------------------
+    def join(self, identity: bytes, data: bytes, started: bool) -> tuple[int, m.Hello] | None:
+        """A frame from an unknown peer: (its new worker id, its Hello) if it may join."""
+        try:
+            msg = m.decode(data)
+        except Exception as exc:  # garbage from a bad peer: log and go on
+            self.health.refuse(f"an undecodable frame from an unknown peer ({type(exc).__name__})")
+            return None
+        if not isinstance(msg, m.Hello):
+            self.health.refuse(f"a {type(msg).__name__} from a peer that never said Hello")
+            return None
+        why = self.refusal(msg, started)
+        if why is not None:
+            self.health.refuse(f"worker {msg.name[:100] or '(unnamed)'!r} on host {msg.host[:100] or '?'!r} "
+                               f"(pid {msg.pid}): {why}")
+            self.out.reply(identity, m.Refused(reason=why))
+            return None
+        worker = self.local + len(self._ids)
+        self._ids[identity] = worker
+        self._routing[worker] = identity
+        self.names[worker] = msg.name
+        info = self.info[worker]
+        info.pid, info.host, info.name, info.remote = msg.pid, msg.host, msg.name, True
+        self.probes[worker] = clock.ClockProbe()
+        self.out.note(f"worker {worker} joined: {msg.name} on {msg.host} (pid {msg.pid}); "
+                      f"{self.joined()} of {self.remote} remote")
+        return worker, msgspec.structs.replace(msg, worker=worker)
+
+    def clock_known(self, worker: int, now: float) -> bool:
+        """Whether a greeted worker's clock is known (a local one's always is); sends the next
+        probe when one is due. The loop's clock is `now` (monotonic seconds)."""
+        probe = self.probes.get(worker)
+        if probe is None:
+            return True
+        if not probe.done:
+            seq = probe.next_probe(int(now * 1e9))
+            if seq is not None:
+                self.out.send(worker, m.TimeProbe(seq=seq))
+            if not probe.done:
+                return False
+        del self.probes[worker]
+        est = probe.result()
+        if est is None:
+            return False       # it answered none: it never gets Start, the handshake times out
+        self._measured(worker, est)
+        return True
+
+    def probing(self, now: float) -> list[int]:
+        """Every handshake tick: probes due; the greeted workers whose clock is known now."""
+        return [w for w in list(self.probes)
+                if self.sessions[w].state is State.GREETED and self.clock_known(w, now)]
+
+    def echo(self, worker: int, echo: m.TimeEcho, now: float) -> None:
+        probe = self.probes.get(worker)
+        if probe is None or not probe.answered(echo.seq, echo.received_ns, echo.sent_ns, int(now * 1e9)):
+            self.health.refuse(f"a clock answer from worker {worker} to no probe in flight (seq {echo.seq})")
+
+    def _measured(self, worker: int, est: clock.Estimate) -> None:
+        self.estimates[worker] = est
+        self.handshake.joining[worker].clock_offset_us = est.offset_ns // 1000
+        info = self.info[worker]
+        info.clock_offset_ms = round(est.offset_ns / 1e6, 3)
+        info.clock_uncertainty_ms = round(est.uncertainty_ns / 1e6, 3)
+        info.clock_rtt_ms = round(est.rtt_ns / 1e6, 3)
+        self.out.note(f"worker {worker} clock: offset {info.clock_offset_ms:+.3f} ms "
+                      f"± {info.clock_uncertainty_ms:.3f} ms (round trip {info.clock_rtt_ms:.3f} ms, "
+                      f"best of {est.samples})")
+        if est.uncertainty_ns > clock.WARN_UNCERTAINTY_NS:
+            self.out.log(f"worker {worker} ({info.name} on {info.host}): its clock offset is known only to "
+                         f"± {info.clock_uncertainty_ms:.1f} ms (round trip {info.clock_rtt_ms:.1f} ms): its "
+                         f"arrivals may start up to that early or late, and its per-second buckets may not "
+                         f"line up with the others' at the edges")
+
+    def start_fields(self, worker: int) -> dict:
+        """What a remote worker's Start carries beyond a local one's: the data files."""
+        return {"data_files": self.data_files} if self.is_remote(worker) and self.data_files else {}
+
+    def waiting_for(self) -> str:
+        """Who had not joined or become ready when the handshake ran out of time."""
+        missing = self.remote - self.joined()
+        unready = [s.worker for s in self.sessions if s.state not in (State.NEW, State.READY)]
+        parts = []
+        if missing:
+            parts.append(f"{missing} of {self.remote} remote worker(s) never joined "
+                         f"(are they running lunge-mp worker --connect with keys this coordinator accepts?)")
+        if unready:
+            parts.append(f"worker(s) {', '.join(map(str, unready))} joined but did not become ready")
+        return "; ".join(parts)
+
+    def dismiss(self, reason: str) -> int:
+        """The run did not start: remote workers that joined are told why (they exit 1 at once)."""
+        told = 0
+        for w, identity in self._routing.items():
+            if self.sessions[w].state in (State.GREETED, State.STARTED, State.READY):
+                self.out.reply(identity, m.Refused(reason=f"the run did not start: {reason}"))
+                told += 1
+        return told
