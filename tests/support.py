@@ -1,12 +1,16 @@
-"""Test helpers: config files on disk and the CLI as a real process."""
+"""Test helpers: config files on disk, the CLI as a real process, and waiting for a condition
+with a deadline (never a fixed sleep: the machine may be busy)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 import textwrap
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -31,3 +35,32 @@ def cli_popen(*args: str) -> subprocess.Popen:
 
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 10.0, what: str = "",
+               every: float = 0.02) -> object:
+    """Call `predicate()` until it returns something truthy, and return that; fail the test
+    after `timeout` seconds saying `what` was awaited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for "
+                                 f"{what or getattr(predicate, '__name__', 'a condition')}")
+        time.sleep(every)
+
+
+async def until(predicate: Callable[[], object], timeout: float = 10.0, what: str = "",
+                every: float = 0.01) -> object:
+    """`wait_until` inside an event loop: the loop keeps running while we wait."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for "
+                                 f"{what or getattr(predicate, '__name__', 'a condition')}")
+        await asyncio.sleep(every)
