@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -64,3 +65,38 @@ async def until(predicate: Callable[[], object], timeout: float = 10.0, what: st
             raise AssertionError(f"timed out after {timeout:g} s waiting for "
                                  f"{what or getattr(predicate, '__name__', 'a condition')}")
         await asyncio.sleep(every)
+
+
+class Running:
+    """`lunge-mp ARGS` in a child process whose output is read as it comes (two threads), so
+    a test can wait for a line it prints while it runs; `finish()` waits for the exit."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = cli_popen(*args)
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._readers = [threading.Thread(target=self._drain, args=(stream, lines), daemon=True)
+                         for stream, lines in ((self.proc.stdout, self.out), (self.proc.stderr, self.err))]
+        for t in self._readers:
+            t.start()
+
+    @staticmethod
+    def _drain(stream, lines: list[str]) -> None:
+        for line in stream:
+            lines.append(line)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def wait_for_line(self, text: str, timeout: float = 30.0) -> str:
+        """The first stderr line holding `text`, once it is printed."""
+        return wait_until(lambda: next((line for line in list(self.err) if text in line), None),
+                          timeout, f"{text!r} on stderr")
+
+    def finish(self, timeout: float = 60.0) -> tuple[int, str, str]:
+        """(exit code, stdout, stderr) once the process has ended."""
+        code = self.proc.wait(timeout)
+        for t in self._readers:
+            t.join(timeout)
+        return code, "".join(self.out), "".join(self.err)
