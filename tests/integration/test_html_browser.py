@@ -212,10 +212,10 @@ def _checks_and_generator_results(tmp_path: Path, target) -> dict:
     """A real run with assertions that hold and fail, a template error and a unique data file
     that runs out (checks, dataExhausted in the buckets); load generator errors (out of
     sockets) cannot be caused cheaply, so a few are added the way results.py writes them."""
-    from tests.support import cli, read_json, write_config
+    from tests.support import run_config
 
     (tmp_path / "users.csv").write_text("id\n" + "".join(f"{i}\n" for i in range(4)))
-    config = write_config(tmp_path, f"""
+    proc, results = run_config(tmp_path, f"""
         name: checks and generator errors
         settings: {{baseUrl: "{target.url}"}}
         data: [{{name: users, file: users.csv, mode: unique}}]
@@ -238,11 +238,8 @@ def _checks_and_generator_results(tmp_path: Path, target) -> dict:
             requests:
               - {{name: fetch, url: /json, extract: [{{name: tok, source: body, path: $.nope}}]}}
               - {{name: use, url: "/?t={{{{tok}}}}"}}
-        """)
-    out = tmp_path / "results.json"
-    proc = cli("run", str(config), "--out", str(out), "--workers", "1", "-q", "--no-history")
+        """, "-q", workers=1)
     assert proc.returncode == 99, proc.stderr    # failing on purpose: the default http_req_failed threshold
-    results = read_json(out)
     assert results["metrics"]["checks"]["fails"] == 4 and results["metrics"]["checks"]["passes"] == 4
     assert sum(b.get("dataExhausted", 0) for b in results["buckets"]) > 0
     busy = [b for b in results["buckets"] if b["requests"]][:2]
