@@ -102,13 +102,14 @@ class Running:
         return code, "".join(self.out), "".join(self.err)
 
 
-def run_config(tmp_path: Path, text: str, *args: str, workers: int = 1, timeout: float = 120,
-               env: dict | None = None) -> tuple[subprocess.CompletedProcess, dict | None]:
-    """Write `text` (dedented) as tmp_path/test.yaml, `lunge-mp run` it with `workers` workers,
-    no history and results.json in tmp_path (`args` are added), and read what it wrote:
-    (the finished process, results.json or None when it wrote none)."""
+def run_config(tmp_path: Path, text: str, *args: str, workers: int = 1, history: bool = False,
+               timeout: float = 120, env: dict | None = None
+               ) -> tuple[subprocess.CompletedProcess, dict | None]:
+    """Write `text` (dedented) as tmp_path/test.yaml, `lunge-mp run` it with `workers` workers
+    and results.json in tmp_path (`args` are added; `--no-history` unless `history`), and read
+    what it wrote: (the finished process, results.json or None when it wrote none)."""
     config = write_config(tmp_path, text)
     out = tmp_path / "results.json"
-    proc = cli("run", str(config), "--out", str(out), "--workers", str(workers), "--no-history", *args,
-               timeout=timeout, env=env)
+    proc = cli("run", str(config), "--out", str(out), "--workers", str(workers),
+               *(() if history else ("--no-history",)), *args, timeout=timeout, env=env)
     return proc, read_json(out) if out.exists() else None
