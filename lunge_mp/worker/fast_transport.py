@@ -25,10 +25,8 @@ What it does
   The response phase is timed by the protocol itself with one lazy `loop.call_at` timer per
   connection: armed for the first request's deadline, and when it fires while a later request is
   in flight, re-armed for that request's deadline (a shorter deadline re-arms at once). Per
-  request that is one `loop.time()` call. Measured per request with a fake in-process transport
-  (so only the client's own CPU): lazy timer +0 us, a `call_later`+`cancel` per request +1.1 us,
-  `asyncio.wait_for` +3.9 us, `async with asyncio.timeout()` +5.8 us, on a ~5.8 us total.
-  The rare pool-wait/connect phases use `asyncio.timeout_at`.
+  request that is one `loop.time()` call (the alternatives' costs: docs/PERFORMANCE.md). The
+  rare connect phase uses `asyncio.timeout_at`; pool waits a plain timer (worker/pool.py).
 * Connections per VU (`per_vu=True`, settings.connections: perVU): a request whose
   `Prepared.pool_key` is set (the VU id) uses that key's own pool of one connection per host,
   within a per-host cap over every key (worker/pool.py says how the cap is shared).
@@ -334,7 +332,7 @@ class FastTransport:
     async def _follow(self, request: Prepared, out: Outcome, t_start: int, deadline: float
                       ) -> Outcome:
         """Follow the redirect `out` (the response to `request`, written at `t_start`, due by
-        `deadline`) to the end of its chain: the rules are in the module docstring."""
+        `deadline`) to the end of its chain: where each hop goes is `redirects.next_hop`."""
         method, url, headers, body = request.method, request.url, request.headers, request.body
         bytes_in, bytes_out = out.bytes_in, out.bytes_out
         cookies = list(out.set_cookies)
