@@ -8,7 +8,7 @@ import time
 import psutil
 import pytest
 
-from tests.support import cli_popen, read_json, run_config, write_config
+from tests.support import cli_popen, read_json, run_config, wait_until, write_config
 
 
 def test_open_model_delivers_the_exact_count_the_server_sees(tmp_path, fresh_target):
@@ -115,20 +115,14 @@ def test_connect_errors_do_not_crash_the_run(tmp_path):
 
 
 def _children(proc: psutil.Process) -> list[psutil.Process]:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
+    def started():
         kids = [p for p in proc.children(recursive=True) if "lunge_mp.worker" in " ".join(p.cmdline())]
-        if len(kids) == 2:
-            return kids
-        time.sleep(0.1)
-    raise AssertionError("workers did not start")
+        return kids if len(kids) == 2 else None
+    return wait_until(started, 15, "2 workers to start")
 
 
 def _wait_for_traffic(target, at_least: int = 20, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while target.stats()["requests"] < at_least:
-        assert time.monotonic() < deadline, "no traffic reached the target"
-        time.sleep(0.1)
+    wait_until(lambda: target.stats()["requests"] >= at_least, timeout, f"{at_least} requests at the target")
 
 
 def _long_config(tmp_path, url: str, path: str = "/delay/50"):
@@ -149,8 +143,7 @@ def test_sigint_stops_gracefully_writes_results_and_exits_105(tmp_path, fresh_ta
     out = tmp_path / "results.json"
     proc = cli_popen("run", str(_long_config(tmp_path, fresh_target.url)), "--out", str(out), "--workers", "2")
     workers = _children(psutil.Process(proc.pid))
-    _wait_for_traffic(fresh_target)
-    time.sleep(0.5)
+    _wait_for_traffic(fresh_target, 50)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 105, stderr
