@@ -6,14 +6,9 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from typing import TYPE_CHECKING
-
 import msgspec
 
 from lunge_mp.target.stats import Stats, merge_snapshots
-
-if TYPE_CHECKING:
-    from lunge_mp.target.server import HttpProtocol
 
 CONTROL_TIMEOUT = 3.0         # seconds to wait for a sibling worker's answer
 
@@ -31,7 +26,7 @@ class App:
         self.control_dir = control_dir
         self.stats = Stats(since)
         self.request_id = 0
-        self.connections: set[HttpProtocol] = set()
+        self.connections: set[asyncio.Protocol] = set()    # the open ones (server.HttpProtocol)
 
     @property
     def multi(self) -> bool:

@@ -7,33 +7,50 @@ and the connection variant; it returns the response bytes, or None when it answe
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol
 
+from lunge_mp.target.app import App
 from lunge_mp.target.responses import (CLOSE, JSON, JSON_PRE, JSON_SUF, MAX_BYTES, MAX_DELAY_MS,
                                        MAX_POST_BODY, R_NOT_FOUND, R_OK, R_RESET, R_TOO_LARGE,
                                        TEXT, build_response, bytes_response, echo_body, int_tail,
                                        status_response)
 
-if TYPE_CHECKING:
-    from lunge_mp.target.server import HttpProtocol
 
-Handler = Callable[["HttpProtocol", bytes, int], "bytes | None"]
+
+class Connection(Protocol):
+    """What a handler may use of the connection (server.HttpProtocol)."""
+    app: App
+    req_headers: list           # the request's (name, value) pairs
+    req_body: list | None       # its body chunks (POST_PATH only)
+    req_body_size: int
+
+    def answer(self, resp: bytes, close: bool) -> None: ...
+
+    def respond(self, data: bytes, close: bool) -> None: ...
+
+    def respond_later(self, delay: float, data: bytes, close: bool) -> None: ...
+
+    def respond_async(self, coro: Coroutine[Any, Any, Any], variant: int, close: bool,
+                      fixed: bytes | None = None) -> None: ...
+
+
+Handler = Callable[[Connection, bytes, int], "bytes | None"]
 
 STATS_PATH = b"/__stats"
 RESET_PATH = b"/__reset"
 POST_PATH = b"/post"            # the one route whose request body is kept
 
 
-def ok(conn: HttpProtocol, tail: bytes, variant: int) -> bytes:
+def ok(conn: Connection, tail: bytes, variant: int) -> bytes:
     return R_OK[variant]
 
 
-def json(conn: HttpProtocol, tail: bytes, variant: int) -> bytes:
+def json(conn: Connection, tail: bytes, variant: int) -> bytes:
     return b"%s%d%s" % (JSON_PRE[variant], conn.app.next_request_id(), JSON_SUF)
 
 
-def post(conn: HttpProtocol, tail: bytes, variant: int) -> bytes | None:
+def post(conn: Connection, tail: bytes, variant: int) -> bytes | None:
     if conn.req_body_size > MAX_POST_BODY:
         conn.respond(R_TOO_LARGE, True)
         return None
@@ -41,7 +58,7 @@ def post(conn: HttpProtocol, tail: bytes, variant: int) -> bytes | None:
     return build_response(200, body, JSON, variant)
 
 
-def delay(conn: HttpProtocol, tail: bytes, variant: int) -> bytes | None:
+def delay(conn: Connection, tail: bytes, variant: int) -> bytes | None:
     ms = int_tail(tail)
     if ms is None:
         return R_NOT_FOUND[variant]
@@ -49,7 +66,7 @@ def delay(conn: HttpProtocol, tail: bytes, variant: int) -> bytes | None:
     return None
 
 
-def status(conn: HttpProtocol, tail: bytes, variant: int) -> bytes | None:
+def status(conn: Connection, tail: bytes, variant: int) -> bytes | None:
     code = int_tail(tail)
     if code is None:
         return R_NOT_FOUND[variant]
@@ -61,12 +78,12 @@ def status(conn: HttpProtocol, tail: bytes, variant: int) -> bytes | None:
     return status_response(code, variant)
 
 
-def bytes_(conn: HttpProtocol, tail: bytes, variant: int) -> bytes:
+def bytes_(conn: Connection, tail: bytes, variant: int) -> bytes:
     n = int_tail(tail)
     return R_NOT_FOUND[variant] if n is None else bytes_response(min(n, MAX_BYTES), variant)
 
 
-def stats(conn: HttpProtocol, tail: bytes, variant: int) -> bytes | None:
+def stats(conn: Connection, tail: bytes, variant: int) -> bytes | None:
     app = conn.app
     if app.multi:
         conn.respond_async(app.gather_stats_body(), variant, variant == CLOSE)
@@ -74,7 +91,7 @@ def stats(conn: HttpProtocol, tail: bytes, variant: int) -> bytes | None:
     return build_response(200, app.stats_body(), JSON, variant)
 
 
-def reset(conn: HttpProtocol, tail: bytes, variant: int) -> bytes | None:
+def reset(conn: Connection, tail: bytes, variant: int) -> bytes | None:
     app = conn.app
     if app.multi:
         conn.respond_async(app.broadcast_reset(), variant, variant == CLOSE, R_RESET[variant])
@@ -88,7 +105,7 @@ EXACT: dict[bytes, Handler] = {b"/": ok, b"/json": json, POST_PATH: post,
 PREFIX: dict[bytes, Handler] = {b"/delay/": delay, b"/status/": status, b"/bytes/": bytes_}
 
 
-def not_found(conn: HttpProtocol, tail: bytes, variant: int) -> bytes:
+def not_found(conn: Connection, tail: bytes, variant: int) -> bytes:
     return R_NOT_FOUND[variant]
 
 

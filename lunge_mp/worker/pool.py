@@ -21,15 +21,22 @@ import asyncio
 import ssl
 import sys
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from lunge_mp.worker.http1 import (_BUSY, _DEAD, _GENERATOR_ERRNOS, _IDLE, TransportClosed, _Conn,
                                    _is_ip, _perf)
 
-if TYPE_CHECKING:
-    from lunge_mp.worker.fast_transport import FastTransport
+__all__ = ["HostCap", "Owner", "Pool"]
 
-__all__ = ["HostCap", "Pool"]
+
+class Owner(Protocol):
+    """What a pool asks of the transport that owns it (FastTransport)."""
+    closed: bool            # close() was called: no new connections
+    detailed: bool          # settings.timings: detailed (TLS handshake timed apart)
+
+    def ssl_context(self) -> ssl.SSLContext: ...
+
+    async def resolve(self, host: str, port: int) -> list: ...
 
 
 def _expire(waiter: asyncio.Future) -> None:
@@ -62,7 +69,7 @@ class Pool:
     __slots__ = ("owner", "loop", "scheme", "host", "port", "ssl", "limit", "idle", "conns",
                  "used", "waiters", "literal", "cap")
 
-    def __init__(self, owner: FastTransport, loop: asyncio.AbstractEventLoop,
+    def __init__(self, owner: Owner, loop: asyncio.AbstractEventLoop,
                  key: tuple[str, str, int], limit: int) -> None:
         self.owner = owner
         self.loop = loop
