@@ -26,7 +26,7 @@ system-deps:  ## Debian packages the tests need (apt-get when root; otherwise sa
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "installing $$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  echo "installing $$missing"; flock /tmp/apt.lock sh -c "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing"; \
 	else echo "system-deps: missing $$missing; install them (Debian: apt-get install $$missing) or run as root; the tests that need them will skip"; fi
 
 demo: install  ## start the embedded target, run configs/demo.yaml against it, stop the target

@@ -31,7 +31,9 @@ for p in (str(ROOT), str(ROOT / "benchmarks")):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-from bench import LG_CPU, TARGET_CPU, _f, lunge_env, run_command  # noqa: E402
+from lunge_mp.formatting import num as _f  # noqa: E402
+from selfbench.configs import LG_CPU, TARGET_CPU  # noqa: E402
+from selfbench.procs import lunge_env, run_command  # noqa: E402
 from lunge_mp.target.redis_server import available, start_redis  # noqa: E402
 
 CLOSED_SHARE_BAR = 0.5

@@ -45,7 +45,9 @@ sys.path.insert(0, str(ROOT))
 from lunge_mp.config.loader import parse_text  # noqa: E402
 from lunge_mp.config.validate import plan_from_dict  # noqa: E402
 from lunge_mp.metrics.recorder import Recorder  # noqa: E402
-from lunge_mp.worker import fast_transport as ft  # noqa: E402
+from lunge_mp.worker.fast_transport import FastTransport  # noqa: E402
+from lunge_mp.worker.http1 import _Conn  # noqa: E402
+from lunge_mp.worker.pool import Pool  # noqa: E402
 from lunge_mp.worker.closed_model import ClosedScenario  # noqa: E402
 from lunge_mp.worker.iteration import ScenarioRunner  # noqa: E402
 from lunge_mp.worker.open_model import OpenScenario  # noqa: E402
@@ -122,7 +124,7 @@ class _FakeSocket:
 
 
 async def _fake_connect(self, deadline):
-    conn = ft._Conn(self)
+    conn = _Conn(self)
     conn.connection_made(_FakeSocket(conn, self.loop))
     self.conns.add(conn)
     return conn
@@ -177,7 +179,7 @@ async def measure(layer: str, base_url: str, n: int) -> tuple[float, float]:
         u1, s1 = cpu()
         return (u1 - u0) / n * 1e6, (s1 - s0) / n * 1e6
     transport = (AiohttpTransport(100, detailed=DETAILED) if layer == "aiohttp"
-                 else ft.FastTransport(100, detailed=DETAILED))
+                 else FastTransport(100, detailed=DETAILED))
     runner = ScenarioRunner(plan, plan.scenarios[0], transport, rec, 1)
     spec = plan.scenarios[0].requests[0]
     prepared = Prepared("GET", spec.url, dict(spec.headers), None, 10.0)
@@ -227,13 +229,13 @@ async def measure(layer: str, base_url: str, n: int) -> tuple[float, float]:
 
 
 async def run_layer(layer: str, base_url: str, n: int, fake: bool) -> tuple[float, float]:
-    saved = ft._Pool._connect
+    saved = Pool._connect
     if fake:
-        ft._Pool._connect = _fake_connect
+        Pool._connect = _fake_connect
     try:
         return await measure(layer, base_url, n)
     finally:
-        ft._Pool._connect = saved
+        Pool._connect = saved
 
 
 def main() -> None:

@@ -2,59 +2,18 @@
 
 from __future__ import annotations
 
+from lunge_mp import formatting as fmt
 from lunge_mp.analysis.compare import EFFICIENCY, ERROR_RATE, LATENCY, RPS, Comparison, Row, metric_value
 
 MARK = {"regressed": "REGRESSED", "improved": "improved", "ok": "ok", "no data": "no data"}
 
 
-def _ms(v: float | None) -> str:
-    if v is None:
-        return "-"
-    if abs(v) >= 1000:
-        return f"{v / 1000:.2f}s"
-    if abs(v) >= 100:
-        return f"{v:.0f}ms"
-    return f"{v:.2f}ms"
-
-
-def _pct(v: float | None) -> str:
-    return "-" if v is None else f"{v * 100:.2f}%"
-
-
-def _rate(v: float | None) -> str:
-    return "-" if v is None else f"{v:,.1f}/s"
-
-
-def _signed_pct(v: float | None) -> str:
-    if v is None:
-        return ""
-    return "0.0%" if round(v, 1) == 0 else f"{v:+.1f}%"   # never "-0.0%"
-
-
-def _when(iso: str | None) -> str:
-    """`2026-11-23T19:48:36.840+00:00` → `2026-11-23 19:48` (UTC as recorded)."""
-    return "-" if not iso else iso[:16].replace("T", " ")
-
-
-def _table(rows: list[list[str]], indent: str = "  ", left: tuple[int, ...] = (0,)) -> list[str]:
-    """Columns padded to width; columns in `left` flush left (-1: the last), the rest flush right."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    flush_left = {i % len(widths) for i in left}
-    out = []
-    for j, row in enumerate(rows):
-        cells = [c.ljust(w) if i in flush_left else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
-        out.append((indent + "  ".join(cells)).rstrip())
-        if j == 0:
-            out.append(indent + "  ".join("-" * w for w in widths))
-    return out
-
-
 def _value(family: str, v: float | None) -> str:
     if family == LATENCY:
-        return _ms(v)
+        return fmt.ms(v)
     if family == RPS:
-        return _rate(v)
-    return _pct(v)   # error_rate, efficiency: fractions
+        return fmt.rate(v)
+    return fmt.pct(v)   # error_rate, efficiency: fractions
 
 
 def _change(row: Row) -> str:
@@ -63,9 +22,9 @@ def _change(row: Row) -> str:
         return "-"
     if row.family in (ERROR_RATE, EFFICIENCY):
         return f"{d * 100:+.2f}pp"
-    pct = f" ({_signed_pct(row.delta_pct)})" if row.delta_pct is not None else ""
+    pct = f" ({fmt.signed_pct(row.delta_pct)})" if row.delta_pct is not None else ""
     if row.family == LATENCY:
-        return ("+" if d >= 0 else "-") + _ms(abs(d)) + pct
+        return ("+" if d >= 0 else "-") + fmt.ms(abs(d)) + pct
     return f"{d:+,.1f}/s{pct}"
 
 
@@ -81,7 +40,7 @@ def _where(row: Row) -> str:
 
 
 def _run_line(doc: dict) -> str:
-    return f"run {doc.get('runId') or '?'} of '{doc.get('name') or '?'}' ({_when(doc.get('startTime'))})"
+    return f"run {doc.get('runId') or '?'} of '{doc.get('name') or '?'}' ({fmt.when(doc.get('startTime'))})"
 
 
 def format_comparison(cmp: Comparison) -> str:
@@ -96,7 +55,7 @@ def format_comparison(cmp: Comparison) -> str:
     for r in cmp.rows:
         rows.append([_where(r), r.metric, _value(r.family, r.baseline), _value(r.family, r.current),
                      _change(r), _limit(r), MARK[r.status]])
-    lines += _table(rows, left=(0, 1, -1))
+    lines += fmt.table(rows, (0, 1, -1), "  ")
     lines.append("")
 
     for label, items in (("missing in this run", [f"scenario '{s}'" for s in cmp.missing_scenarios]
@@ -124,7 +83,7 @@ def format_comparison(cmp: Comparison) -> str:
 def _trend(now: float | None, before: float | None) -> str:
     if now is None or before is None or not before:
         return ""
-    return _signed_pct((now - before) / before * 100.0)
+    return fmt.signed_pct((now - before) / before * 100.0)
 
 
 def history_table(runs: list[dict]) -> str:
@@ -135,14 +94,14 @@ def history_table(runs: list[dict]) -> str:
              "errors", "p95", "vs prev", "p99", "efficiency"]]
     for i, r in enumerate(runs):
         prev = next((o for o in runs[i + 1:] if o["name"] == r["name"]), None)
-        rows.append([str(r["id"]), r["runId"], _when(r["startTime"]), r["name"],
+        rows.append([str(r["id"]), r["runId"], fmt.when(r["startTime"]), r["name"],
                      f"{r['status']} ({r['exitCode']})",
                      "-" if r["durationSeconds"] is None else f"{r['durationSeconds']:.0f}",
                      "-" if r["requests"] is None else f"{r['requests']:,}",
-                     _rate(r["rate"]).removesuffix("/s"), _trend(r["rate"], prev and prev["rate"]),
-                     _pct(r["errorRate"]), _ms(r["p95"]), _trend(r["p95"], prev and prev["p95"]),
-                     _ms(r["p99"]), _pct(r["efficiency"])])
-    lines = _table(rows, left=(0, 1, 2, 3, 4))
+                     fmt.rate(r["rate"]).removesuffix("/s"), _trend(r["rate"], prev and prev["rate"]),
+                     fmt.pct(r["errorRate"]), fmt.ms(r["p95"]), _trend(r["p95"], prev and prev["p95"]),
+                     fmt.ms(r["p99"]), fmt.pct(r["efficiency"])])
+    lines = fmt.table(rows, (0, 1, 2, 3, 4), "  ")
     lines.append("")
     lines.append("  vs prev: change from the same test's previous run in this list "
                  "(req/s: lower is worse; p95: higher is worse)")
@@ -155,10 +114,10 @@ def baselines_table(baselines: list[dict]) -> str:
     rows = [["baseline", "test", "run", "started (UTC)", "set (UTC)", "status", "req/s", "errors",
              "p95", "p99"]]
     for b in baselines:
-        rows.append([b["name"], b["testName"], b["runId"], _when(b["startTime"]), _when(b["setAt"]),
-                     f"{b['status']} ({b['exitCode']})", _rate(b["rate"]).removesuffix("/s"),
-                     _pct(b["errorRate"]), _ms(b["p95"]), _ms(b["p99"])])
-    return "\n".join(_table(rows, left=(0, 1, 2, 3, 4, 5))) + "\n"
+        rows.append([b["name"], b["testName"], b["runId"], fmt.when(b["startTime"]), fmt.when(b["setAt"]),
+                     f"{b['status']} ({b['exitCode']})", fmt.rate(b["rate"]).removesuffix("/s"),
+                     fmt.pct(b["errorRate"]), fmt.ms(b["p95"]), fmt.ms(b["p99"])])
+    return "\n".join(fmt.table(rows, (0, 1, 2, 3, 4, 5), "  ")) + "\n"
 
 
 def run_brief(doc: dict) -> str:
@@ -174,13 +133,13 @@ def run_brief(doc: dict) -> str:
     for where, block in blocks:
         count = (block.get("http_reqs") or {}).get("count")
         rows.append([where, "-" if count is None else f"{count:,}",
-                     _rate(metric_value(block, "rps")).removesuffix("/s"),
-                     _pct(metric_value(block, "error_rate")),
-                     *(_ms(metric_value(block, m)) for m in ("p50", "p90", "p95", "p99", "max"))])
-    lines += _table(rows)
+                     fmt.rate(metric_value(block, "rps")).removesuffix("/s"),
+                     fmt.pct(metric_value(block, "error_rate")),
+                     *(fmt.ms(metric_value(block, m)) for m in ("p50", "p90", "p95", "p99", "max"))])
+    lines += fmt.table(rows, (0,), "  ")
     eff = (doc.get("efficiency") or {}).get("overall")
     if eff is not None:
         lines.append("")
-        lines.append(f"  efficiency {_pct(eff)} of open-model iterations started as scheduled")
+        lines.append(f"  efficiency {fmt.pct(eff)} of open-model iterations started as scheduled")
     lines.append("")
     return "\n".join(lines)

@@ -5,38 +5,16 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from lunge_mp import formatting as fmt
 from lunge_mp.report import units
 from lunge_mp.textsafe import SafeWriter, escape
 
 
-def _ms(v: float | None) -> str:
-    if v is None:
-        return "-"
-    if v >= 1000:
-        return f"{v / 1000:.2f}s"
-    if v >= 100:
-        return f"{v:.0f}ms"
-    return f"{v:.2f}ms"
-
-
-def _n(v: float) -> str:
-    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.1f}" if v != int(v) else f"{int(v):,}"
-
-
-def _pct(v: float | None) -> str:
-    return "-" if v is None else f"{v * 100:.2f}%"
-
-
-def _table(rows: list[list[str]], out: TextIO, indent: str = "  ", text_columns: int = 1) -> None:
-    """Text columns (the first `text_columns`) left-aligned, figures right-aligned; names
-    escaped before the widths are measured, so a row with an escaped name stays aligned."""
-    rows = [[escape(cell) for cell in row] for row in rows]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for j, row in enumerate(rows):
-        cells = [c.ljust(w) if i < text_columns else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))]
-        print(indent + "  ".join(cells).rstrip(), file=out)
-        if j == 0:
-            print(indent + "  ".join("-" * w for w in widths), file=out)
+def _table(rows: list[list[str]], out: TextIO, text_columns: int = 1) -> None:
+    """Text columns (the first `text_columns`) flush left, figures flush right; names escaped
+    before the widths are measured, so a row with an escaped name stays aligned."""
+    for line in fmt.table([[escape(cell) for cell in row] for row in rows], range(text_columns), "  "):
+        print(line, file=out)
 
 
 class LiveView:
@@ -72,7 +50,7 @@ def live_line(t: float, total: float, requests: int, req_rate: float, open_rate:
     line = f"[{t:6.1f}s / {total:.0f}s]  reqs {requests:,} ({req_rate:,.0f}/s)"
     if open_target:
         line += f"  open {open_rate or 0:,.0f}/{open_target:,.0f} it/s"
-    line += f"  p95 {_ms(p95_ms)}  errors {failures:,}  VUs {vus}"
+    line += f"  p95 {fmt.ms(p95_ms)}  errors {failures:,}  VUs {vus}"
     if behind:
         line += "  BEHIND: " + ",".join(behind)
     if saturated:
@@ -104,19 +82,20 @@ def print_summary(results: dict, out: TextIO = sys.stdout, written: list[str] = 
              "p50", "p95", "p99", "max"]]
     for name, s in results["scenarios"].items():
         d = s["http_req_duration"]
-        rows.append([name, s["executor"], _n(s["iterations"]["count"]), _n(s["iterations"]["rate"]),
-                     _n(s["dropped_iterations"]["count"]), _n(s["http_reqs"]["count"]),
-                     _pct(s["http_req_failed"]["rate"]),
-                     _ms(d["p50"]), _ms(d["p95"]), _ms(d["p99"]), _ms(d["max"])])
+        rows.append([name, s["executor"], fmt.count(s["iterations"]["count"]),
+                     fmt.count(s["iterations"]["rate"]),
+                     fmt.count(s["dropped_iterations"]["count"]), fmt.count(s["http_reqs"]["count"]),
+                     fmt.pct(s["http_req_failed"]["rate"]),
+                     fmt.ms(d["p50"]), fmt.ms(d["p95"]), fmt.ms(d["p99"]), fmt.ms(d["max"])])
     _table(rows, out, text_columns=2)
     print(file=out)
 
     rows = [["request", "requests", "req/s", "failed", "min", "avg", "p50", "p90", "p95", "p99", "max"]]
     for name, r in results["requests"].items():
         d = r["http_req_duration"]
-        rows.append([name, _n(r["http_reqs"]["count"]), _n(r["http_reqs"]["rate"]),
-                     _pct(r["http_req_failed"]["rate"]), _ms(d["min"]), _ms(d["avg"]), _ms(d["p50"]),
-                     _ms(d["p90"]), _ms(d["p95"]), _ms(d["p99"]), _ms(d["max"])])
+        rows.append([name, fmt.count(r["http_reqs"]["count"]), fmt.count(r["http_reqs"]["rate"]),
+                     fmt.pct(r["http_req_failed"]["rate"]),
+                     *(fmt.ms(d[k]) for k in ("min", "avg", "p50", "p90", "p95", "p99", "max"))])
     if len(rows) > 1:
         _table(rows, out)
         print(file=out)
@@ -136,15 +115,15 @@ def print_summary(results: dict, out: TextIO = sys.stdout, written: list[str] = 
         if d is None:
             continue
         if d["count"]:
-            rows.append([label, _n(d["count"]), _ms(d["min"]), _ms(d["avg"]), _ms(d["p50"]), _ms(d["p90"]),
-                         _ms(d["p95"]), _ms(d["p99"]), _ms(d["p99.9"]), _ms(d["max"])])
+            rows.append([label, fmt.count(d["count"]),
+                         *(fmt.ms(d[k]) for k in ("min", "avg", "p50", "p90", "p95", "p99", "p99.9", "max"))])
     if len(rows) > 1:
         _table(rows, out)
         print(file=out)
 
     reqs, failed = m["http_reqs"], m["http_req_failed"]
     print(f"  requests      {reqs['count']:,} ({reqs['rate']:,.1f}/s), failed {failed['count']:,} "
-          f"({_pct(failed['rate'])})", file=out)
+          f"({fmt.pct(failed['rate'])})", file=out)
     for cls, count in failed["byClass"].items():
         example = failed["firstError"].get(cls, "")
         # a template error is a failed request that could not be sent (no value for a {{name}})
@@ -153,7 +132,7 @@ def print_summary(results: dict, out: TextIO = sys.stdout, written: list[str] = 
     checks = m.get("checks") or {}
     if checks.get("passes", 0) + checks.get("fails", 0):
         print(f"  checks        {checks['passes'] + checks['fails']:,} assertions: {checks['passes']:,} passed, "
-              f"{checks['fails']:,} failed ({_pct(checks['rate'])} passed)", file=out)
+              f"{checks['fails']:,} failed ({fmt.pct(checks['rate'])} passed)", file=out)
     print(f"  iterations    {m['iterations']['count']:,} ({m['iterations']['rate']:,.1f}/s), "
           f"dropped {m['dropped_iterations']['count']:,}"
           + (f" ({_causes(m['dropped_iterations'].get('byCause') or {})})"
@@ -168,7 +147,7 @@ def print_summary(results: dict, out: TextIO = sys.stdout, written: list[str] = 
                   file=out)
     eff = results["efficiency"]["overall"]
     if eff is not None:
-        print(f"  efficiency    {_pct(eff)} of open-model iterations started as scheduled", file=out)
+        print(f"  efficiency    {fmt.pct(eff)} of open-model iterations started as scheduled", file=out)
     line = queue_line(results)
     if line:
         print(line, file=out)

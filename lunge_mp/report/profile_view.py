@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from lunge_mp.report.compare_view import _table, _when
+from lunge_mp import formatting as fmt
 
 MAX_DESCRIPTION = 50
 
@@ -25,10 +25,10 @@ def profiles_table(profiles: list[dict[str, Any]]) -> str:
         if "error" in p:
             rows.append([p["name"], str(p["version"]), "-", "-", "-", "-", "-", f"DAMAGED: {p['error']}"])
             continue
-        rows.append([p["name"], str(p["version"]), _when(p["updated_at"]), p["updated_by"],
+        rows.append([p["name"], str(p["version"]), fmt.when(p["updated_at"]), p["updated_by"],
                      p["metadata"].get("environment") or "-", ",".join(p["tags"]) or "-",
                      str(p["secrets"]), _short(p["description"]) or "-"])
-    return "\n".join(_table(rows, left=(0, 2, 3, 4, 5, 7))) + "\n"
+    return "\n".join(fmt.table(rows, (0, 2, 3, 4, 5, 7), "  ")) + "\n"
 
 
 def _metadata_lines(meta: dict[str, Any]) -> list[str]:
@@ -50,13 +50,13 @@ def profile_text(profile: dict[str, Any], versions: list[dict[str, Any]]) -> str
     lines = [f"", f"  profile {p['name']}  v{p['version']} of {p['latest_version']}  (id {p['id']})"]
     rows = [("description", _short(p["description"], 200) or "-"),
             ("tags", ", ".join(p["tags"]) or "-"),
-            ("created", f"{_when(p['created_at'])} UTC by {p['created_by']}"),
-            ("saved", f"this version {_when(p['updated_at'])} UTC by {p['updated_by']}")]
+            ("created", f"{fmt.when(p['created_at'])} UTC by {p['created_by']}"),
+            ("saved", f"this version {fmt.when(p['updated_at'])} UTC by {p['updated_by']}")]
     meta = _metadata_lines(p["metadata"])
     rows += [("metadata" if i == 0 else "", m) for i, m in enumerate(meta)]
     secrets = [f"{s['field']} ({s['state']})" for s in p["secrets"]]
     rows += [("secrets" if i == 0 else "", s) for i, s in enumerate(secrets)] or [("secrets", "none")]
-    shown = [f"v{v['version']} {_when(v['saved_at'])} by {v['saved_by']}" for v in versions[:10]]
+    shown = [f"v{v['version']} {fmt.when(v['saved_at'])} by {v['saved_by']}" for v in versions[:10]]
     if len(versions) > 10:
         shown.append(f"... {len(versions) - 10} older")
     rows += [("versions" if i == 0 else "", v) for i, v in enumerate(shown)]

@@ -2,23 +2,22 @@
 
 A threshold's observed value is in the threshold's own units (analysis/thresholds.py): ms
 for trend metrics, a fraction for rates, a count or a per-second rate for counters. Shown
-bare, `observed 5.307` leaves the reader guessing; `5.31 ms` does not.
+bare, `observed 5.307` leaves the reader guessing; `5.31ms` does not. Milliseconds as the
+report around them writes them: the text tables' (lunge_mp/formatting.py) by default, the
+HTML page's there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from lunge_mp import formatting as fmt
 from lunge_mp.analysis.thresholds import metric_kind, parse_threshold
 
 
-def ms(value: float) -> str:
-    """Milliseconds with three significant digits, or whole numbers past 100 ms."""
-    if value >= 100:
-        return f"{value:,.0f} ms"
-    return f"{value:.3g} ms"
-
-
-def observed(metric: str, expression: str, value: float | int | None) -> str:
-    """`5.307` → `5.31 ms` (a trend), `0.0123` → `0.0123 (1.23%)` (a rate), `2400` → `2,400`."""
+def observed(metric: str, expression: str, value: float | int | None,
+             ms: Callable[[float], str] = fmt.ms) -> str:
+    """`5.307` → `5.31ms` (a trend), `0.0123` → `0.0123 (1.23%)` (a rate), `2400` → `2,400`."""
     if value is None:
         return "n/a"
     try:
@@ -31,7 +30,7 @@ def observed(metric: str, expression: str, value: float | int | None) -> str:
     if kind == "rate" and aggregation == "rate":
         return f"{value:.4g} ({value:.2%})"
     if kind == "counter" and aggregation == "rate":
-        return f"{value:,.1f}/s"
+        return fmt.rate(value)
     if aggregation == "count" or (isinstance(value, int) and not isinstance(value, bool)):
         return f"{int(value):,}"
     return f"{value:g}"

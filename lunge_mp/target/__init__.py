@@ -2,7 +2,7 @@
 
 uvloop + httptools, keep-alive, pipelining-safe, optional SO_REUSEPORT workers.
 Routes: ``/``, ``/json``, ``/post``, ``/delay/<ms>``, ``/status/<code>``,
-``/bytes/<n>``, ``/__stats``, ``/__reset`` (see :mod:`lunge_mp.target.server`).
+``/bytes/<n>``, ``/__stats``, ``/__reset`` (see :mod:`lunge_mp.target.routes`).
 """
 
 from lunge_mp.target.process import TargetProcess, start_target

@@ -36,7 +36,7 @@ try:  # uvloop is a hard dependency, but keep the target usable without it
 except ImportError:  # pragma: no cover
     uvloop = None
 
-from lunge_mp.target.server import App, _HttpProtocol
+from lunge_mp.target.server import App, HttpProtocol
 
 __all__ = ["run_target"]
 
@@ -82,7 +82,7 @@ def _new_loop() -> asyncio.AbstractEventLoop:
 async def _serve(sock: socket.socket, app: App, on_ready, parent_pid: int | None = None) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    server = await loop.create_server(lambda: _HttpProtocol(app, loop), sock=sock)
+    server = await loop.create_server(lambda: HttpProtocol(app, loop), sock=sock)
     ctl_server = None
     if app.multi:
         ctl_server = await asyncio.start_unix_server(

@@ -5,10 +5,8 @@ never raises except on cancellation; `close()`), for a fraction of the CPU per r
 
 What it does
 ------------
-* One connection pool per (scheme, host, port). Idle connections are reused LIFO (the most
-  recently used one is the least likely to have been closed by the server); at most
-  `max_connections_per_host` are open or being opened per host, further requests queue FIFO
-  until a connection is handed back or a slot frees up.
+* One connection pool per (scheme, host, port), at most `max_connections_per_host` connections
+  open or being opened per host, reused LIFO; further requests queue FIFO (worker/pool.py).
 * `keepalive=False` sends `Connection: close` and never reuses a connection.
 * Request head: the request line and `Host` are encoded once per (method, URL) and cached;
   user headers are written as given (a user `Host` replaces ours); `Content-Length` is added for
@@ -27,21 +25,13 @@ What it does
   The response phase is timed by the protocol itself with one lazy `loop.call_at` timer per
   connection: armed for the first request's deadline, and when it fires while a later request is
   in flight, re-armed for that request's deadline (a shorter deadline re-arms at once). Per
-  request that is one `loop.time()` call. Measured per request with a fake in-process transport
-  (so only the client's own CPU): lazy timer +0 us, a `call_later`+`cancel` per request +1.1 us,
-  `asyncio.wait_for` +3.9 us, `async with asyncio.timeout()` +5.8 us, on a ~5.8 us total.
-  The rare pool-wait/connect phases use `asyncio.timeout_at`.
+  request that is one `loop.time()` call (the alternatives' costs: docs/PERFORMANCE.md). The
+  rare connect phase uses `asyncio.timeout_at`; pool waits a plain timer (worker/pool.py).
 * Connections per VU (`per_vu=True`, settings.connections: perVU): a request whose
-  `Prepared.pool_key` is set (the VU id) uses the pool of (key, scheme, host, port), which
-  holds at most one connection (a VU sends one request at a time), so two keys never share a
-  connection and each key reuses its own. A `_HostCap` per host holds
-  `max_connections_per_host` over every key's connections to that host (a request without a
-  key still uses the host's shared pool, with its own limit, outside the cap).
-  At the cap, a key needing a connection closes the oldest idle connection of the first other
-  key found with one and takes its slot; when none is idle it waits (FIFO, within its
-  deadline) and the next connection another key hands back is closed, its slot passed on.
+  `Prepared.pool_key` is set (the VU id) uses that key's own pool of one connection per host,
+  within a per-host cap over every key (worker/pool.py says how the cap is shared).
   `forget(key)` closes a key's connections (the VU ended). A request without a key uses the
-  shared pools as before; the shared path pays one `pool_key is not None` check.
+  shared pools; the shared path pays one `pool_key is not None` check.
 * https through asyncio's SSL (`ssl.create_default_context()`); `insecure_skip_verify=True`
   turns off hostname and certificate checks.
 * Hostname lookups are cached for `DNS_TTL_S` (like aiohttp's `ttl_dns_cache=300`); IP literals
@@ -53,19 +43,9 @@ Redirects
 k6) do; `send(request, follow_redirects=False)` returns the 3xx as is. The hot path pays one
 status comparison; the chain runs in `_follow`, each hop being a `send(..., False)`, so a hop
 goes through the same pools (another host gets its own pool), the same head cache and the same
-keep-alive-race retry as any request. Per hop, in aiohttp's order:
-
-* the `Location` is resolved against the current URL (`urljoin`); when `allow_url` is set
-  (guardrails.allowedHosts, by worker/guard.py) it is asked first, and a refused target fails
-  the request with class "guardrail" (`RedirectRefused`) without connecting to it;
-* the redirect is counted: the 10th redirect response fails the request with class "other"
-  (aiohttp's `max_redirects=10` raises `TooManyRedirects` there, so both follow at most 9);
-* a 3xx without a `Location` is the final response;
-* 301, 302 and 303 turn a method other than GET and HEAD into GET without a body (and without
-  a user `Content-Length`); 307 and 308 keep the method and the body;
-* to another origin (scheme, host, port) `Authorization`, `Proxy-Authorization` and `Cookie`
-  are dropped, as aiohttp does, and so is a user `Host` (it named the first host);
-* the whole chain has the first request's deadline (aiohttp's total timeout covers the chain).
+keep-alive-race retry as any request. Where each hop goes, and with which method, headers and
+body, is the pure policy of worker/redirects.py (`next_hop`); the whole chain has the first
+request's deadline (aiohttp's total timeout covers the chain).
 
 The outcome is the final response's status, headers and body; `bytes_in`/`bytes_out` sum every
 hop; `set_cookies` is every hop's `Set-Cookie` values in order; `duration_us` runs from writing
@@ -114,29 +94,21 @@ Outcome fields
 from __future__ import annotations
 
 import asyncio
-import errno
 import socket
 import ssl
-import sys
 import time
-from collections import deque
 from collections.abc import Callable
-from urllib.parse import urljoin
 
-import httptools
-
-from lunge_mp.worker.http1 import (_BUSY, _DEAD, _GENERATOR_ERRNOS, _IDLE, ServerDisconnected,
-                                   TooManyRedirects, TransportClosed, _Conn, _encode_head, _header,
-                                   _is_ip, _perf, classify_fast, parse_url)
+from lunge_mp.worker.http1 import (_BUSY, _IDLE, ServerDisconnected, TooManyRedirects, _Conn,
+                                   _encode_head, _perf, classify_fast, parse_url)
+from lunge_mp.worker.pool import HostCap, Pool
+from lunge_mp.worker.redirects import REDIRECTS, location, next_hop
 from lunge_mp.worker.transport import HOP_PERMIT, Outcome, Prepared, RedirectRefused
 
 __all__ = ["FastTransport", "classify_fast", "parse_url"]
 
 DNS_TTL_S = 300.0
 _HEAD_CACHE_MAX = 4096              # cached request heads (templated URLs make many)
-MAX_REDIRECTS = 10                  # aiohttp's default: the 10th redirect response is an error
-_REDIRECTS = frozenset((301, 302, 303, 307, 308))
-_CROSS_ORIGIN_DROPPED = frozenset(("authorization", "proxy-authorization", "cookie", "host"))
 
 
 def _phases(out: Outcome, conn: _Conn) -> None:
@@ -146,310 +118,6 @@ def _phases(out: Outcome, conn: _Conn) -> None:
     out.sending_us = (conn.t_sent - conn.t_start) // 1000
     out.waiting_us = (t_first - conn.t_sent) // 1000
     out.receiving_us = (conn.t_end - t_first) // 1000
-
-
-def _expire(waiter: asyncio.Future) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError("no connection became free within the request timeout"))
-
-
-def _next_in_time(waiters: deque, now: float) -> asyncio.Future | None:
-    """Pop the longest-waiting (deadline, future) still within its deadline. Those given up on
-    are dropped, and those past their deadline time out here, even if their timer has not run
-    yet (same loop turn): none gets a connection or slot it could not use."""
-    while waiters:
-        deadline, waiter = waiters.popleft()
-        if waiter.done():
-            continue
-        if deadline <= now:
-            _expire(waiter)
-            continue
-        return waiter
-    return None
-
-
-class _Pool:
-    """The connections of one (scheme, host, port).
-
-    `used` counts slots: live connections plus connects in progress plus slots handed to a
-    waiter that has not connected yet. It never exceeds `limit`.
-    """
-
-    __slots__ = ("owner", "loop", "scheme", "host", "port", "ssl", "limit", "idle", "conns",
-                 "used", "waiters", "literal", "cap")
-
-    def __init__(self, owner: FastTransport, loop: asyncio.AbstractEventLoop,
-                 key: tuple[str, str, int], limit: int) -> None:
-        self.owner = owner
-        self.loop = loop
-        self.scheme, self.host, self.port = key
-        self.ssl = owner.ssl_context() if self.scheme == "https" else None
-        self.limit = limit if limit > 0 else sys.maxsize     # 0: no limit, as in aiohttp
-        self.idle: list[_Conn] = []          # LIFO: append/pop at the end
-        self.conns: set[_Conn] = set()       # every live connection (for close())
-        self.used = 0
-        self.waiters: deque[tuple[float, asyncio.Future]] = deque()   # (deadline, waiter)
-        self.literal = _is_ip(self.host)
-        # perVU: the worker's slots for this host over every VU's pool (None: shared pools,
-        # or no maxConnectionsPerHost). Each slot of a VU pool holds one slot of the cap.
-        self.cap: _HostCap | None = None
-
-    def take(self) -> _Conn | None:
-        """The most recently used idle connection that is still open, if any."""
-        idle = self.idle
-        while idle:
-            conn = idle.pop()
-            conn.state = _BUSY
-            if not conn.lost and not conn.transport.is_closing():
-                return conn
-            self.discard(conn)
-        return None
-
-    async def acquire(self, deadline: float, fresh: bool) -> _Conn:
-        """A connection to use: idle (unless `fresh`), new within the limit, or after a wait.
-        Its `queued` says whether this request waited at the limit (or the perVU host cap)."""
-        if not fresh:
-            conn = self.take()
-            if conn is not None:
-                conn.queued = False
-                return conn
-        if self.owner.closed:
-            raise TransportClosed("transport is closed")
-        queued = False
-        if self.used < self.limit:
-            self.used += 1
-            cap = self.cap
-            if cap is not None and not cap.grab(self):
-                queued = True
-                try:
-                    await cap.wait(deadline)
-                except BaseException:
-                    self.used -= 1      # a VU pool has no waiters of its own (one request at a time)
-                    raise
-        elif fresh and self.idle:
-            oldest = self.idle.pop(0)
-            oldest.state = _BUSY
-            self.discard(oldest, free=False)     # its slot is ours now
-        else:
-            queued = True
-            conn = await self._wait(deadline)
-            if conn is not None:
-                if not fresh:
-                    conn.queued = True
-                    return conn
-                self.discard(conn, free=False)   # a retry wants a new connection: take the slot
-        conn = await self._connect(deadline)
-        conn.queued = queued
-        return conn
-
-    async def _wait(self, deadline: float) -> _Conn | None:
-        """Queue until a connection (returned) or a free slot (None) is handed over."""
-        waiter = self.loop.create_future()
-        self.waiters.append((deadline, waiter))
-        # a plain timer rather than asyncio.timeout_at(): ~4 us less per wait (module docstring)
-        timer = self.loop.call_at(deadline, _expire, waiter)
-        try:
-            return await waiter
-        except BaseException:
-            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                got = waiter.result()        # handed over just as we gave up: pass it on
-                if got is None:
-                    self.free_slot()
-                else:
-                    self.release(got)
-            raise
-        finally:
-            timer.cancel()
-
-    async def _connect(self, deadline: float) -> _Conn:
-        """Open a new connection in a slot the caller holds; the slot is freed on failure."""
-        conn = _Conn(self)
-        try:
-            async with asyncio.timeout_at(deadline):
-                if self.literal:
-                    started = _perf()
-                    if self.ssl is not None and self.owner.detailed:
-                        await self.loop.create_connection(lambda: conn, self.host, self.port)
-                        await self._handshake(conn)
-                    else:
-                        await self.loop.create_connection(
-                            lambda: conn, self.host, self.port, ssl=self.ssl,
-                            server_hostname=self.host if self.ssl is not None else None)
-                    conn.connect_ns = _perf() - started
-                else:
-                    await self._connect_resolved(conn)
-        except BaseException:
-            if conn.transport is not None:
-                conn.transport.abort()
-            self.free_slot()
-            raise
-        self.conns.add(conn)
-        return conn
-
-    async def _connect_resolved(self, conn: _Conn) -> None:
-        infos = await self.owner.resolve(self.host, self.port)
-        last: BaseException | None = None
-        started = _perf()               # connecting: after the lookup, every address tried
-        for family, _type, proto, _, sockaddr in infos:
-            try:
-                if self.ssl is not None and self.owner.detailed:
-                    await self.loop.create_connection(
-                        lambda: conn, sockaddr[0], sockaddr[1], family=family, proto=proto)
-                    await self._handshake(conn)
-                else:
-                    await self.loop.create_connection(
-                        lambda: conn, sockaddr[0], sockaddr[1], family=family, proto=proto,
-                        ssl=self.ssl, server_hostname=self.host if self.ssl is not None else None)
-                conn.connect_ns = _perf() - started
-                return
-            except (ssl.SSLError, TimeoutError):
-                raise
-            except OSError as exc:
-                if exc.errno in _GENERATOR_ERRNOS:
-                    raise
-                last = exc
-        raise last if last is not None else OSError(f"no address for {self.host}")
-
-    async def _handshake(self, conn: _Conn) -> None:
-        """TLS over the TCP connection `conn` just made, timed on its own (k6's
-        http_req_tls_handshaking): asyncio's SSL transport calls `connection_made` only after
-        the handshake, so the one-step connect cannot tell TCP and TLS apart."""
-        started = _perf()
-        raw = conn.transport
-        conn.transport = await self.loop.start_tls(raw, conn, self.ssl, server_hostname=self.host)
-        conn.tls_ns = _perf() - started
-
-    def release(self, conn: _Conn) -> None:
-        """Hand a finished, reusable connection to the next waiter or back to the idle list.
-        perVU: while another VU waits for a slot of the host's cap, it is closed instead and
-        its slot handed over."""
-        if (conn.lost or conn.transport.is_closing() or self.owner.closed
-                or (self.cap is not None and self.cap.waiting())):
-            self.discard(conn)
-            return
-        waiter = self._next_waiter()
-        if waiter is not None:
-            waiter.set_result(conn)
-            return
-        conn.state = _IDLE
-        self.idle.append(conn)
-
-    def discard(self, conn: _Conn, free: bool = True) -> None:
-        """Close a connection we own (not reusable, failed or abandoned); free its slot."""
-        if conn.state == _DEAD:
-            return
-        conn.state = _DEAD
-        self.conns.discard(conn)
-        transport = conn.transport
-        if transport is not None and not transport.is_closing():
-            if conn.fut is None and not conn.lost:
-                transport.close()
-            else:
-                transport.abort()
-        if free:
-            self.free_slot()
-
-    def lost_idle(self, conn: _Conn) -> None:
-        """The server closed an idle connection: forget it."""
-        try:
-            self.idle.remove(conn)
-        except ValueError:
-            pass
-        conn.state = _DEAD
-        self.conns.discard(conn)
-        self.free_slot()
-
-    def free_slot(self) -> None:
-        """A slot became free: the next waiter gets it (and connects), else it is released."""
-        waiter = self._next_waiter()
-        if waiter is not None:
-            waiter.set_result(None)
-            return
-        self.used -= 1
-        if self.cap is not None:
-            self.cap.release()
-
-    def _next_waiter(self) -> asyncio.Future | None:
-        return _next_in_time(self.waiters, self.loop.time())
-
-    def close(self) -> None:
-        waiters, self.waiters = self.waiters, deque()
-        for _, waiter in waiters:
-            if not waiter.done():
-                waiter.set_exception(TransportClosed("transport is closed"))
-        for conn in list(self.conns):
-            if conn.fut is not None:
-                conn._fail(TransportClosed("transport is closed"))
-            elif conn.transport is not None:
-                conn.transport.close()
-            conn.state = _DEAD
-        self.conns.clear()
-        self.idle.clear()
-        self.used = 0
-
-
-class _HostCap:
-    """perVU: maxConnectionsPerHost (this worker's share) over the pools of every VU for one
-    host. `used` counts the VU pools' slots (live connections and connects in progress).
-
-    A VU pool needing a connection takes a free slot; at the cap it closes an idle connection
-    of another VU (the first VU pool found with one) and takes its slot; when every slot holds
-    a busy connection it queues (FIFO, within its request's deadline), and the next connection
-    another VU hands back is closed and its slot passed on (`_Pool.release`).
-    """
-
-    __slots__ = ("loop", "limit", "used", "waiters", "pools")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, limit: int) -> None:
-        self.loop = loop
-        self.limit = limit
-        self.used = 0
-        self.waiters: deque[tuple[float, asyncio.Future]] = deque()
-        self.pools: dict[_Pool, None] = {}      # the VU pools of this host (ordered set)
-
-    def grab(self, pool: _Pool) -> bool:
-        """A slot for `pool`, free or taken from another VU's idle connection; False: wait."""
-        if self.used < self.limit:
-            self.used += 1
-            return True
-        for other in self.pools:
-            if other is not pool and other.idle:
-                conn = other.idle.pop(0)        # its oldest idle connection
-                conn.state = _BUSY
-                other.discard(conn, free=False)  # the slot moves to `pool`
-                other.used -= 1                 # (an idle pool has no waiters)
-                return True
-        return False
-
-    async def wait(self, deadline: float) -> None:
-        """Queue until a slot is handed over (TimeoutError at `deadline`)."""
-        waiter = self.loop.create_future()
-        self.waiters.append((deadline, waiter))
-        timer = self.loop.call_at(deadline, _expire, waiter)
-        try:
-            await waiter
-        except BaseException:
-            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                self.release()          # handed over just as we gave up: pass it on
-            raise
-        finally:
-            timer.cancel()
-
-    def waiting(self) -> bool:
-        """Whether a VU waits for a slot still in time (those given up on or past their
-        deadline are dropped, so no good connection is closed for them)."""
-        waiters, now = self.waiters, self.loop.time()
-        while waiters and (waiters[0][1].done() or waiters[0][0] <= now):
-            _expire(waiters.popleft()[1])
-        return bool(waiters)
-
-    def release(self) -> None:
-        """A VU pool gave a slot back: to the longest waiter still in time, else free."""
-        waiter = _next_in_time(self.waiters, self.loop.time())
-        if waiter is not None:
-            waiter.set_result(None)
-        else:
-            self.used -= 1
 
 
 class FastTransport:
@@ -470,19 +138,19 @@ class FastTransport:
         self.insecure_skip_verify = insecure_skip_verify
         self.per_vu = per_vu
         self.closed = False
-        # a connection handed back goes through _Pool.release (not the inlined idle append):
+        # a connection handed back goes through Pool.release (not the inlined idle append):
         # after close(), and always with per-VU pools (the host cap may have waiters)
         self._slow_release = per_vu
         # (pool key, the host's shared pool) -> that key's pool; key -> its entries there
-        self._key_pools: dict[tuple[int, _Pool], _Pool] = {}
-        self._by_key: dict[int, list[tuple[int, _Pool]]] = {}
-        self._caps: dict[_Pool, _HostCap] = {}      # the host's shared pool -> its cap
+        self._key_pools: dict[tuple[int, Pool], Pool] = {}
+        self._by_key: dict[int, list[tuple[int, Pool]]] = {}
+        self._caps: dict[Pool, HostCap] = {}      # the host's shared pool -> its cap
         # asked with every redirect target before it is followed (worker/guard.py sets it when
         # guardrails.allowedHosts is set); False: the request fails with class "guardrail"
         self.allow_url: Callable[[str], bool] | None = None
-        self._pools: dict[tuple[str, str, int], _Pool] = {}
+        self._pools: dict[tuple[str, str, int], Pool] = {}
         # (method, URL) -> (headers as given, pool, encoded head) for body-less requests
-        self._heads: dict[tuple[str, str], tuple[dict[str, str], _Pool, bytes]] = {}
+        self._heads: dict[tuple[str, str], tuple[dict[str, str], Pool, bytes]] = {}
         self._ssl: ssl.SSLContext | None = None
         self._dns: dict[tuple[str, int], tuple[float, list]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -508,23 +176,23 @@ class FastTransport:
         self._dns[(host, port)] = (now + DNS_TTL_S, infos)
         return infos
 
-    def _pool(self, key: tuple[str, str, int]) -> _Pool:
+    def _pool(self, key: tuple[str, str, int]) -> Pool:
         loop = self._loop
         if loop is None:
             loop = self._loop = asyncio.get_running_loop()
-        pool = self._pools[key] = _Pool(self, loop, key, self.max_connections_per_host)
+        pool = self._pools[key] = Pool(self, loop, key, self.max_connections_per_host)
         return pool
 
-    def _key_pool(self, pool_key: int, host_pool: _Pool) -> _Pool:
+    def _key_pool(self, pool_key: int, host_pool: Pool) -> Pool:
         """The pool of `pool_key` (a VU) for the host of `host_pool` (the shared pool, which
         then only names the host and holds its cap): one connection, within the host cap."""
         pool = self._key_pools.get((pool_key, host_pool))
         if pool is None:
-            pool = _Pool(self, host_pool.loop, (host_pool.scheme, host_pool.host, host_pool.port), 1)
+            pool = Pool(self, host_pool.loop, (host_pool.scheme, host_pool.host, host_pool.port), 1)
             if self.max_connections_per_host > 0:
                 cap = self._caps.get(host_pool)
                 if cap is None:
-                    cap = self._caps[host_pool] = _HostCap(host_pool.loop,
+                    cap = self._caps[host_pool] = HostCap(host_pool.loop,
                                                            self.max_connections_per_host)
                 pool.cap = cap
                 cap.pools[pool] = None
@@ -650,7 +318,7 @@ class FastTransport:
             else:                               # pool.release(conn), inlined: the common case
                 conn.state = _IDLE
                 idle.append(conn)
-            if 300 < status < 309 and status in _REDIRECTS and follow_redirects:
+            if 300 < status < 309 and status in REDIRECTS and follow_redirects:
                 # conn is not ours any more, but nothing ran since: its fields are this request's
                 final = await self._follow(request, out, conn.t_start, conn.deadline)
                 if blocked:                     # the first hop's wait (the later hops' are not kept)
@@ -664,7 +332,7 @@ class FastTransport:
     async def _follow(self, request: Prepared, out: Outcome, t_start: int, deadline: float
                       ) -> Outcome:
         """Follow the redirect `out` (the response to `request`, written at `t_start`, due by
-        `deadline`) to the end of its chain: the rules are in the module docstring."""
+        `deadline`) to the end of its chain: where each hop goes is `redirects.next_hop`."""
         method, url, headers, body = request.method, request.url, request.headers, request.body
         bytes_in, bytes_out = out.bytes_in, out.bytes_out
         cookies = list(out.set_cookies)
@@ -673,41 +341,17 @@ class FastTransport:
         loop = self._loop
         error: BaseException
         while True:
-            hdrs = out.headers
-            location = _header(hdrs, "location")
-            if location is None:
-                location = _header(hdrs, "uri")
-            target = None
-            if location is not None:
-                try:
-                    target = urljoin(url, location.strip())
-                except ValueError as exc:       # aiohttp: InvalidUrlRedirectClientError
-                    error = exc
-                    break
-                allow = self.allow_url
-                if allow is not None and not allow(target):
-                    error = RedirectRefused(f"redirect to {target} refused: its host is not in "
-                                            f"guardrails.allowedHosts")
-                    break
             redirects += 1
-            if redirects >= MAX_REDIRECTS:
-                error = TooManyRedirects(f"{redirects} redirects, the last to {target or url}")
-                break
-            if target is None:      # nowhere to go: this 3xx is the response
-                return Outcome(out.status, (t_hop - t_start) // 1000 + out.duration_us, bytes_in,
-                               bytes_out, out.body, hdrs, set_cookies=cookies)
-            if out.status <= 303 and method != "GET" and method != "HEAD":
-                method = "GET"
-                if body is not None or _header(headers, "content-length") is not None:
-                    body = None
-                    headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
             try:
-                cross = parse_url(url)[:3] != parse_url(target)[:3]
-            except ValueError:
-                cross = False       # the hop's own send reports the bad URL
-            if cross:
-                headers = {k: v for k, v in headers.items()
-                           if k.lower() not in _CROSS_ORIGIN_DROPPED}
+                hop = next_hop(out.status, location(out.headers), method, url, headers, body,
+                               redirects, self.allow_url)
+            except (ValueError, RedirectRefused, TooManyRedirects) as exc:
+                error = exc
+                break
+            if hop is None:         # nowhere to go: this 3xx is the response
+                return Outcome(out.status, (t_hop - t_start) // 1000 + out.duration_us, bytes_in,
+                               bytes_out, out.body, out.headers, set_cookies=cookies)
+            method, target, headers, body = hop
             permit = HOP_PERMIT.get()
             if permit is not None:      # a closed-model VU under guardrails: each hop needs one
                 waited = _perf()
@@ -729,7 +373,7 @@ class FastTransport:
                                error_class=out.error_class, error=out.error)
             if out.set_cookies:
                 cookies += out.set_cookies
-            if out.status not in _REDIRECTS:
+            if out.status not in REDIRECTS:
                 return Outcome(out.status, (t_hop - t_start) // 1000 + out.duration_us, bytes_in,
                                bytes_out, out.body, out.headers, set_cookies=cookies,
                                sending_us=out.sending_us, waiting_us=out.waiting_us,

@@ -1,7 +1,8 @@
 """One HTTP/1.1 keep-alive connection for the fast transport (fast_transport.py): the
 asyncio Protocol that writes a request and parses its response with httptools, the request
-head encoding, URL parsing and the error classes. Pools, waiting, redirects and the
-`Transport` contract are in fast_transport.py; its docstring describes the whole client.
+head encoding, URL parsing and the error classes. Pools and waiting are in pool.py, the
+redirect policy in redirects.py, the `Transport` contract in fast_transport.py; the latter's
+docstring describes the whole client.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class TransportClosed(Exception):
 
 
 class TooManyRedirects(Exception):
-    """A redirect chain reached fast_transport.MAX_REDIRECTS responses (class "other", as aiohttp's)."""
+    """A redirect chain reached redirects.MAX_REDIRECTS responses (class "other", as aiohttp's)."""
 
 
 class HeadRefused(ValueError):

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import re
 
-from tests.support import cli, read_json, write_config
+from tests.support import cli, run_config
 
 
 def test_checks_count_every_assertion_and_a_checks_threshold_fails_with_the_right_value(tmp_path, fresh_target):
     # 2 VUs × 5 iterations = 10 iterations; each: `home` (2 assertions that hold) and
     # `down` (/status/503 asserted to be 200: one assertion that fails)
-    config = write_config(tmp_path, f"""
+    proc, r = run_config(tmp_path, f"""
         name: checks
         settings: {{baseUrl: "{fresh_target.url}"}}
         scenarios:
@@ -38,12 +38,10 @@ def test_checks_count_every_assertion_and_a_checks_threshold_fails_with_the_righ
           checks: ["rate>0.9"]
           "checks{{request:home}}": ["rate==1"]
           "checks{{scenario:api}}": ["rate>0.6 over 1s"]
-        """)
+        """, workers=2)
     out = tmp_path / "results.json"
-    proc = cli("run", str(config), "--out", str(out), "--workers", "2", "--no-history")
     assert "Traceback" not in proc.stderr, proc.stderr
     assert proc.returncode == 99, proc.stderr
-    r = read_json(out)
     assert r["status"] == "failed" and r["exitCode"] == 99
     assert r["metrics"]["checks"] == {"passes": 20, "fails": 10, "rate": 0.666667}
     assert r["scenarios"]["api"]["checks"] == {"passes": 20, "fails": 10, "rate": 0.666667}
@@ -80,18 +78,15 @@ def test_checks_count_every_assertion_and_a_checks_threshold_fails_with_the_righ
 
 
 def test_a_run_without_assertions_has_no_checks_line_and_a_checks_threshold_has_no_data(tmp_path, fresh_target):
-    config = write_config(tmp_path, f"""
+    proc, r = run_config(tmp_path, f"""
         name: no checks
         settings: {{baseUrl: "{fresh_target.url}"}}
         scenarios:
           api: {{executor: per-vu-iterations, vus: 1, iterations: 3, requests: [{{url: /}}]}}
         thresholds:
           checks: ["rate>0.9"]
-        """)
-    out = tmp_path / "results.json"
-    proc = cli("run", str(config), "--out", str(out), "--workers", "1", "--no-history")
+        """, workers=1)
     assert proc.returncode == 99, proc.stderr
-    r = read_json(out)
     assert r["metrics"]["checks"] == {"passes": 0, "fails": 0, "rate": None}
     [t] = [t for t in r["thresholds"] if not t.get("default")]   # the config's own
     assert t["observed"] is None and t["ok"] is False

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import time
 
-from tests.support import cli, read_json, write_config
+from tests.support import run_config
 
 
 def _run(tmp_path, text: str) -> tuple[int, dict, float]:
-    config = write_config(tmp_path, text)
-    out = tmp_path / "results.json"
     started = time.monotonic()
-    proc = cli("run", str(config), "--out", str(out), "--workers", "2", "-q")
+    proc, results = run_config(tmp_path, text, "-q", workers=2, history=True)
     elapsed = time.monotonic() - started
     assert "Traceback" not in proc.stderr, proc.stderr
-    return proc.returncode, read_json(out), elapsed
+    assert results is not None, proc.stderr
+    return proc.returncode, results, elapsed
 
 
 def test_exit_0_when_every_threshold_passes(tmp_path, fresh_target):

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import cli, read_json, write_config
+from tests.support import run_config
 
 
 @pytest.mark.parametrize("transport", ["fast", "aiohttp"])
 def test_waiting_for_the_only_connection_is_in_the_response_time(tmp_path, fresh_target, transport):
     # 40 arrivals in 1 s, each holding the one connection for 50 ms: 2 s of work queue up
-    config = write_config(tmp_path, f"""
+    result, doc = run_config(tmp_path, f"""
         name: queued
         settings: {{baseUrl: "{fresh_target.url}", maxConnectionsPerHost: 1, transport: {transport}}}
         scenarios:
@@ -22,11 +22,9 @@ def test_waiting_for_the_only_connection_is_in_the_response_time(tmp_path, fresh
             preAllocatedVUs: 50
             maxVUs: 50
             requests: [{{url: /delay/50}}]
-        """)
-    out = tmp_path / "results.json"
-    result = cli("run", str(config), "--workers", "1", "-q", "--out", str(out))
+        """, "-q", workers=1, history=True)
     assert result.returncode == 0, result.stderr
-    metrics = read_json(out)["metrics"]
+    metrics = doc["metrics"]
     assert metrics["http_reqs"]["count"] == 40
     service, response = metrics["http_req_duration"], metrics["http_req_response_time"]
     assert response["max"] > 600          # the last arrival waits ~1 s for the connection

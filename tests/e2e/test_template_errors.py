@@ -6,13 +6,13 @@ sample: nothing was timed."""
 
 from __future__ import annotations
 
-from tests.support import cli, read_json, write_config
+from tests.support import run_config
 
 
 def test_template_errors_are_failed_requests_that_thresholds_see(tmp_path, fresh_target):
     # 2 VUs × 5 iterations; each: `fetch` (200, extracts nothing: the path matches nothing),
     # then `use`, whose {{token}} never has a value: not sent, class template
-    config = write_config(tmp_path, f"""
+    proc, r = run_config(tmp_path, f"""
         name: template errors
         settings: {{baseUrl: "{fresh_target.url}"}}
         scenarios:
@@ -29,12 +29,9 @@ def test_template_errors_are_failed_requests_that_thresholds_see(tmp_path, fresh
         thresholds:
           http_req_failed: ["rate<0.01"]
           "http_req_failed{{scenario:api}}": ["rate<0.01 over 1s"]
-        """)
-    out = tmp_path / "results.json"
-    proc = cli("run", str(config), "--out", str(out), "--workers", "2", "--no-history")
+        """, workers=2)
     assert "Traceback" not in proc.stderr, proc.stderr
     assert proc.returncode == 99, proc.stderr
-    r = read_json(out)
     assert fresh_target.stats()["requests"] == 10        # only `fetch` reached the target
     m = r["metrics"]
     assert m["http_reqs"]["count"] == 20
@@ -61,7 +58,7 @@ def test_template_errors_are_failed_requests_that_thresholds_see(tmp_path, fresh
 
 
 def test_abort_on_fail_stops_a_run_whose_template_errors_break_the_failure_rate(tmp_path, fresh_target):
-    config = write_config(tmp_path, f"""
+    proc, r = run_config(tmp_path, f"""
         name: template abort
         settings: {{baseUrl: "{fresh_target.url}"}}
         scenarios:
@@ -75,10 +72,7 @@ def test_abort_on_fail_stops_a_run_whose_template_errors_break_the_failure_rate(
         thresholds:
           http_req_failed:
             - {{threshold: "rate<0.01", abortOnFail: true}}
-        """)
-    out = tmp_path / "results.json"
-    proc = cli("run", str(config), "--out", str(out), "--workers", "1", "-q", "--no-history")
+        """, "-q", workers=1)
     assert proc.returncode == 99, proc.stderr
-    r = read_json(out)
     assert r["status"] == "failed" and "abortOnFail" in (r["abortReason"] or "")
     assert r["wallSeconds"] < 15

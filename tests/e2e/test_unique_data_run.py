@@ -5,12 +5,12 @@ out instead of saying the generator fell behind."""
 
 from __future__ import annotations
 
-from tests.support import cli, read_json, write_config
+from tests.support import run_config
 
 
 def test_a_unique_data_file_running_out_is_not_the_generator_falling_behind(tmp_path, fresh_target):
     (tmp_path / "users.csv").write_text("email\n" + "".join(f"u{i}@example.org\n" for i in range(6)))
-    config = write_config(tmp_path, f"""
+    proc, r = run_config(tmp_path, f"""
         name: few rows
         settings: {{baseUrl: "{fresh_target.url}"}}
         options: {{minEfficiency: 0.95}}
@@ -21,11 +21,8 @@ def test_a_unique_data_file_running_out_is_not_the_generator_falling_behind(tmp_
             rate: 30
             duration: 1s
             requests: [{{name: home, url: "/?user={{{{users.email}}}}"}}]
-        """)
-    out = tmp_path / "results.json"
-    proc = cli("run", str(config), "--out", str(out), "--workers", "2", "--no-history")
+        """, workers=2)
     assert "Traceback" not in proc.stderr, proc.stderr
-    r = read_json(out)
     assert proc.returncode == 0, (proc.returncode, r["warnings"])
     assert r["status"] == "passed"
     signup = r["scenarios"]["signup"]
@@ -49,7 +46,7 @@ def test_a_closed_model_scenario_whose_unique_rows_run_out_ends_early_with_a_war
     """Each VU that finds the file used up stops looping and counts one data_exhausted drop
     (the iteration it could not start); the results and summary say the scenario ended early."""
     (tmp_path / "users.csv").write_text("email,n\n" + "".join(f"u{i}@example.org,{i}\n" for i in range(6)))
-    config = write_config(tmp_path, f"""
+    proc, r = run_config(tmp_path, f"""
         name: few rows closed
         settings: {{baseUrl: "{fresh_target.url}"}}
         data: [{{name: users, file: users.csv, mode: unique}}]
@@ -59,11 +56,8 @@ def test_a_closed_model_scenario_whose_unique_rows_run_out_ends_early_with_a_war
             vus: 3
             duration: 2s
             requests: [{{name: home, url: "/bytes/{{{{users.n}}}}"}}]
-        """)
-    out = tmp_path / "results.json"
-    proc = cli("run", str(config), "--out", str(out), "--workers", "2", "--no-history")
+        """, workers=2)
     assert "Traceback" not in proc.stderr, proc.stderr
-    r = read_json(out)
     assert proc.returncode == 0, (proc.returncode, r["warnings"])
     browse = r["scenarios"]["browse"]
     assert browse["iterations"]["count"] == 6 == fresh_target.stats()["requests"]
@@ -82,7 +76,7 @@ def test_the_warmup_reads_unique_rows_without_using_them_up(tmp_path, fresh_targ
     """The warmup runs the scenario's requests over the file as `sequential`: the measured test
     still gets every row of a unique file exactly once."""
     (tmp_path / "users.csv").write_text("email\n" + "".join(f"u{i}@example.org\n" for i in range(10)))
-    config = write_config(tmp_path, f"""
+    proc, r = run_config(tmp_path, f"""
         name: warmup and unique rows
         settings: {{baseUrl: "{fresh_target.url}"}}
         options: {{warmup: {{duration: 1s, rate: 30}}}}
@@ -99,11 +93,8 @@ def test_the_warmup_reads_unique_rows_without_using_them_up(tmp_path, fresh_targ
             iterations: 1
             data: [{{name: own, file: users.csv, mode: unique}}]
             requests: [{{name: me, url: "/?me={{{{own.email}}}}"}}]
-        """)
-    out = tmp_path / "results.json"
-    proc = cli("run", str(config), "--out", str(out), "--workers", "2", "--no-history")
+        """, workers=2)
     assert "Traceback" not in proc.stderr, proc.stderr
-    r = read_json(out)
     assert proc.returncode == 0, (proc.returncode, r["warnings"])
     warm = r["warmup"]
     assert warm["iterations"]["count"] >= 20                 # more iterations than the file has rows

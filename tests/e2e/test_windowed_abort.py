@@ -5,14 +5,14 @@ threshold without a window judges) stay well inside the limit."""
 
 from __future__ import annotations
 
-from tests.support import cli, read_json, write_config
+from tests.support import run_config
 
 
 def test_a_latency_spike_breaks_a_window_and_aborts_the_run_while_the_totals_pass(tmp_path, fresh_target):
     # `fast` asks for 100 quick requests a second for 20 s; from 10 s, `spike` has 5 VUs on
     # /delay/300 for 1 s: ~15 slow requests among ~115 in second 10 (p95 300 ms), but only
     # ~1.5% of everything up to the abort (p95 of the totals: fast)
-    config = write_config(tmp_path, f"""
+    proc, r = run_config(tmp_path, f"""
         name: spike
         settings: {{baseUrl: "{fresh_target.url}"}}
         scenarios:
@@ -34,12 +34,9 @@ def test_a_latency_spike_breaks_a_window_and_aborts_the_run_while_the_totals_pas
           http_req_duration:
             - {{threshold: "p95 < 100ms over 1s", abortOnFail: true}}
             - {{threshold: "p95 < 100ms", abortOnFail: true}}
-        """)
-    out = tmp_path / "results.json"
-    proc = cli("run", str(config), "--out", str(out), "--workers", "2", "--no-history")
+        """, workers=2)
     assert "Traceback" not in proc.stderr, proc.stderr
     assert proc.returncode == 99, proc.stderr
-    r = read_json(out)
     assert r["status"] == "failed" and r["exitCode"] == 99
     reason = r["abortReason"] or ""
     assert reason.startswith("threshold http_req_duration: 'p95 < 100ms over 1s' crossed in the window 1"), reason

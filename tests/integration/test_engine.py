@@ -8,11 +8,11 @@ import time
 import psutil
 import pytest
 
-from tests.support import cli, cli_popen, read_json, write_config
+from tests.support import cli_popen, read_json, run_config, wait_until, write_config
 
 
 def test_open_model_delivers_the_exact_count_the_server_sees(tmp_path, fresh_target):
-    config = write_config(tmp_path, f"""
+    proc, results = run_config(tmp_path, f"""
         name: open-exact
         settings: {{baseUrl: "{fresh_target.url}"}}
         scenarios:
@@ -23,12 +23,9 @@ def test_open_model_delivers_the_exact_count_the_server_sees(tmp_path, fresh_tar
             preAllocatedVUs: 20
             maxVUs: 200
             requests: [{{name: root, url: "/"}}]
-        """)
-    out = tmp_path / "results.json"
-    proc = cli("run", str(config), "--out", str(out), "--workers", "2", "-q")
+        """, "-q", workers=2, history=True)
     assert proc.returncode == 0, proc.stderr
     seen = fresh_target.stats()["requests"]
-    results = read_json(out)
     assert 1980 <= seen <= 2020
     assert results["metrics"]["http_reqs"]["count"] == seen
     assert results["metrics"]["iterations"]["count"] == seen
@@ -45,7 +42,7 @@ def test_open_model_delivers_the_exact_count_the_server_sees(tmp_path, fresh_tar
 
 
 def test_closed_model_runs_the_asked_vus(tmp_path, fresh_target):
-    config = write_config(tmp_path, f"""
+    proc, results = run_config(tmp_path, f"""
         name: closed
         settings: {{baseUrl: "{fresh_target.url}"}}
         scenarios:
@@ -54,11 +51,8 @@ def test_closed_model_runs_the_asked_vus(tmp_path, fresh_target):
             vus: 20
             duration: 3s
             requests: [{{name: slow, url: "/delay/100"}}]
-        """)
-    out = tmp_path / "results.json"
-    proc = cli("run", str(config), "--out", str(out), "--workers", "2", "-q")
+        """, "-q", workers=2, history=True)
     assert proc.returncode == 0, proc.stderr
-    results = read_json(out)
     count = results["metrics"]["http_reqs"]["count"]
     # 20 VUs × 3 s ÷ 100 ms is 600 at most; a loaded box starts VUs and answers a little late
     assert 500 <= count <= 630
@@ -71,7 +65,7 @@ def test_closed_model_runs_the_asked_vus(tmp_path, fresh_target):
 
 
 def test_failures_are_classified_and_thresholds_fail_with_99(tmp_path, fresh_target):
-    config = write_config(tmp_path, f"""
+    proc, results = run_config(tmp_path, f"""
         name: failing
         settings: {{baseUrl: "{fresh_target.url}"}}
         scenarios:
@@ -86,11 +80,8 @@ def test_failures_are_classified_and_thresholds_fail_with_99(tmp_path, fresh_tar
                 assertions: [{{type: body, path: "$.id", condition: eq, value: "7"}}]
         thresholds:
           http_req_failed: ["rate < 0.01"]
-        """)
-    out = tmp_path / "results.json"
-    proc = cli("run", str(config), "--out", str(out), "--workers", "2")
+        """, workers=2, history=True)
     assert proc.returncode == 99, proc.stderr
-    results = read_json(out)
     failed = results["metrics"]["http_req_failed"]
     assert failed["byClass"] == {"http_5xx": 50}            # a failed check is not a failed request
     assert "503" in failed["firstError"]["http_5xx"]
@@ -107,7 +98,7 @@ def test_connect_errors_do_not_crash_the_run(tmp_path):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = write_config(tmp_path, f"""
+    proc, results = run_config(tmp_path, f"""
         name: refused
         scenarios:
           s:
@@ -115,11 +106,8 @@ def test_connect_errors_do_not_crash_the_run(tmp_path):
             rate: 20
             duration: 1s
             requests: [{{url: "http://127.0.0.1:{port}/"}}]
-        """)
-    out = tmp_path / "results.json"
-    proc = cli("run", str(config), "--out", str(out), "--workers", "1", "-q")
+        """, "-q", workers=1, history=True)
     assert proc.returncode == 99, proc.stderr      # the default threshold fails (issue 10 item 9)
-    results = read_json(out)
     assert results["metrics"]["http_req_failed"]["byClass"] == {"connect": 20}
     assert [(t["expression"], t["default"], t["ok"]) for t in results["thresholds"]] == [("rate<0.01", True, False)]
     # and a warning says why
@@ -127,20 +115,14 @@ def test_connect_errors_do_not_crash_the_run(tmp_path):
 
 
 def _children(proc: psutil.Process) -> list[psutil.Process]:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
+    def started():
         kids = [p for p in proc.children(recursive=True) if "lunge_mp.worker" in " ".join(p.cmdline())]
-        if len(kids) == 2:
-            return kids
-        time.sleep(0.1)
-    raise AssertionError("workers did not start")
+        return kids if len(kids) == 2 else None
+    return wait_until(started, 15, "2 workers to start")
 
 
 def _wait_for_traffic(target, at_least: int = 20, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while target.stats()["requests"] < at_least:
-        assert time.monotonic() < deadline, "no traffic reached the target"
-        time.sleep(0.1)
+    wait_until(lambda: target.stats()["requests"] >= at_least, timeout, f"{at_least} requests at the target")
 
 
 def _long_config(tmp_path, url: str, path: str = "/delay/50"):
@@ -161,8 +143,7 @@ def test_sigint_stops_gracefully_writes_results_and_exits_105(tmp_path, fresh_ta
     out = tmp_path / "results.json"
     proc = cli_popen("run", str(_long_config(tmp_path, fresh_target.url)), "--out", str(out), "--workers", "2")
     workers = _children(psutil.Process(proc.pid))
-    _wait_for_traffic(fresh_target)
-    time.sleep(0.5)
+    _wait_for_traffic(fresh_target, 50)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 105, stderr

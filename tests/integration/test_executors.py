@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 
-from tests.support import cli, read_json, write_config
+from tests.support import cli, read_json, run_config, write_config
 
 
 def test_ramping_arrival_rate_sends_the_integral_of_its_stages(tmp_path, fresh_target):
     # H = ½·200·2 s + 200·1 s + ½·200·1 s = 500 arrivals, exactly
-    config = write_config(tmp_path, f"""
+    proc, results = run_config(tmp_path, f"""
         name: ramp
         settings: {{baseUrl: "{fresh_target.url}"}}
         scenarios:
@@ -20,11 +20,8 @@ def test_ramping_arrival_rate_sends_the_integral_of_its_stages(tmp_path, fresh_t
             maxVUs: 100
             stages: [{{duration: 2s, target: 200}}, {{duration: 1s, target: 200}}, {{duration: 1s, target: 0}}]
             requests: [{{url: "/"}}]
-        """)
-    out = tmp_path / "results.json"
-    proc = cli("run", str(config), "--out", str(out), "--workers", "2", "-q")
+        """, "-q", workers=2, history=True)
     assert proc.returncode == 0, proc.stderr
-    results = read_json(out)
     assert fresh_target.stats()["requests"] == results["metrics"]["http_reqs"]["count"] == 500
     by_second = {b["t"]: b for b in results["buckets"]}
     # second 0 holds ∫₀¹ 100t dt = 50 arrivals, second 2 holds 200
@@ -34,7 +31,7 @@ def test_ramping_arrival_rate_sends_the_integral_of_its_stages(tmp_path, fresh_t
 
 
 def test_ramping_vus_reaches_each_stage_target(tmp_path, fresh_target):
-    config = write_config(tmp_path, f"""
+    proc, results = run_config(tmp_path, f"""
         name: ramp-vus
         settings: {{baseUrl: "{fresh_target.url}"}}
         scenarios:
@@ -44,11 +41,8 @@ def test_ramping_vus_reaches_each_stage_target(tmp_path, fresh_target):
             gracefulRampDown: 1s
             stages: [{{duration: 1s, target: 8}}, {{duration: 2s, target: 8}}, {{duration: 1s, target: 0}}]
             requests: [{{url: "/delay/50"}}]
-        """)
-    out = tmp_path / "results.json"
-    proc = cli("run", str(config), "--out", str(out), "--workers", "2", "-q")
+        """, "-q", workers=2, history=True)
     assert proc.returncode == 0, proc.stderr
-    results = read_json(out)
     by_second = {b["t"]: b for b in results["buckets"]}
     assert by_second[1]["vus"] == 8 and by_second[2]["vus"] == 8
     assert by_second[2]["targetVUs"] == 8
@@ -89,7 +83,7 @@ def test_iteration_counts_are_exact_across_workers(tmp_path, fresh_target):
 
 
 def test_sequential_scenarios_do_not_overlap(tmp_path, fresh_target):
-    config = write_config(tmp_path, f"""
+    proc, results = run_config(tmp_path, f"""
         name: sequential
         settings: {{baseUrl: "{fresh_target.url}"}}
         options: {{sequential: true}}
@@ -104,11 +98,8 @@ def test_sequential_scenarios_do_not_overlap(tmp_path, fresh_target):
             rate: 50
             duration: 2s
             requests: [{{url: "/json"}}]
-        """)
-    out = tmp_path / "results.json"
-    proc = cli("run", str(config), "--out", str(out), "--workers", "2", "-q")
+        """, "-q", workers=2, history=True)
     assert proc.returncode == 0, proc.stderr
-    results = read_json(out)
     starts = results["scenarioWindows"]
     # the first ran 2 s and its last iterations (300 ms) finished before the second began
     assert starts["second"]["start"] >= starts["first"]["end"] >= starts["first"]["start"] + 2.0
@@ -119,7 +110,7 @@ def test_sequential_scenarios_do_not_overlap(tmp_path, fresh_target):
 
 
 def test_warmup_runs_first_and_its_metrics_are_kept_apart(tmp_path, fresh_target):
-    config = write_config(tmp_path, f"""
+    proc, results = run_config(tmp_path, f"""
         name: warm
         settings: {{baseUrl: "{fresh_target.url}"}}
         options: {{warmup: {{duration: 1s, rate: 100}}}}
@@ -131,11 +122,8 @@ def test_warmup_runs_first_and_its_metrics_are_kept_apart(tmp_path, fresh_target
             requests: [{{url: "/json"}}]
         thresholds:
           http_reqs: ["count == 100"]
-        """)
-    out = tmp_path / "results.json"
-    proc = cli("run", str(config), "--out", str(out), "--workers", "2", "-q")
+        """, "-q", workers=2, history=True)
     assert proc.returncode == 0, proc.stderr
-    results = read_json(out)
     assert results["warmup"]["http_reqs"]["count"] == 100
     assert results["metrics"]["http_reqs"]["count"] == 100        # the test alone: 50/s × 2 s
     assert fresh_target.stats()["requests"] == 200

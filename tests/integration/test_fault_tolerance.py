@@ -13,25 +13,36 @@ import psutil
 import zmq
 
 from lunge_mp.protocol import messages as m
-from tests.support import cli_popen, read_json, write_config
+from tests.support import Running, cli_popen, read_json, wait_until, write_config
 
 
 def _workers(proc, count: int = 2, timeout: float = 15) -> list[psutil.Process]:
-    deadline = time.monotonic() + timeout
     parent = psutil.Process(proc.pid)
-    while time.monotonic() < deadline:
+
+    def started():
         kids = [p for p in parent.children(recursive=True) if "lunge_mp.worker" in " ".join(p.cmdline())]
-        if len(kids) == count:
-            return sorted(kids, key=lambda p: p.cmdline()[-1])   # by --id
-        time.sleep(0.05)
-    raise AssertionError("workers did not start")
+        return sorted(kids, key=lambda p: p.cmdline()[-1]) if len(kids) == count else None   # by --id
+    return wait_until(started, timeout, f"{count} workers to start")
 
 
-def _wait_requests(target, at_least: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while target.stats()["requests"] < at_least:
-        assert time.monotonic() < deadline, "no traffic reached the target"
-        time.sleep(0.05)
+def _wait_requests(target, at_least: int, timeout: float = 20, path: str | None = None) -> None:
+    """Until the target has counted `at_least` requests (to `path`, when given)."""
+    def count():
+        stats = target.stats()
+        return stats["requests"] if path is None else stats["byPath"].get(path, 0)
+    wait_until(lambda: count() >= at_least, timeout, f"{at_least} requests at the target")
+
+
+def _settled(target, path: str, quiet: float = 0.5, timeout: float = 20) -> int:
+    """Until the target's count of `path` has not moved for `quiet` seconds; that count."""
+    last = {"n": -1, "since": time.monotonic()}
+
+    def still():
+        n = target.stats()["byPath"].get(path, 0)
+        if n != last["n"]:
+            last.update(n=n, since=time.monotonic())
+        return n if time.monotonic() - last["since"] >= quiet else None
+    return wait_until(still, timeout, f"the requests to {path} to stop")
 
 
 def _config(tmp_path, url: str, seconds: int, closed_vus: int = 0, options: str = "{}"):
@@ -92,15 +103,14 @@ def test_a_stopped_worker_is_lost_and_when_resumed_rejoins_without_double_counti
     # the arrivals dealt to it in its first 1.5 s of silence never run (dropped as behind when
     # it wakes): ~10% of this run, under the default minEfficiency (that run would exit 113)
     config = _config(tmp_path, fresh_target.url, 8, options="{minEfficiency: 0.5}")
-    proc = cli_popen("run", str(config), "--out", str(out),
-                     "--workers", "2", "-q", "--no-history")
-    workers = _workers(proc)
+    run = Running("run", str(config), "--out", str(out), "--workers", "2", "--no-history")
+    workers = _workers(run)
     _wait_requests(fresh_target, 200)
     workers[1].send_signal(signal.SIGSTOP)
-    time.sleep(4.0)     # declared lost after 3 s of silence
+    run.wait_for_line("worker 1 (pid", timeout=15)   # declared lost after 3 s of silence
     workers[1].send_signal(signal.SIGCONT)
-    stdout, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == 0, stderr
+    code, stdout, stderr = run.finish(timeout=30)
+    assert code == 0, stderr
     results = read_json(out)
     lost = results["workers"][1]
     assert lost["lostAt"] is not None and lost["error"].startswith("silent for")
@@ -150,16 +160,18 @@ def test_a_worker_rejoining_after_its_scenario_ended_ends_it_at_once(tmp_path, f
             vus: 2
             duration: 4s
             gracefulStop: 500ms
-            requests: [{{url: "/delay/100"}}]
+            requests: [{{url: "/delay/101"}}]
         """)
-    proc = cli_popen("run", str(config), "--out", str(out), "--workers", "2", "-q", "--no-history")
-    workers = _workers(proc)
+    run = Running("run", str(config), "--out", str(out), "--workers", "2", "--no-history")
+    workers = _workers(run)
     _wait_requests(fresh_target, 10)
     workers[1].send_signal(signal.SIGSTOP)
-    time.sleep(5.5)     # lost after 3 s of silence, a ends at 5 s: while it is lost
+    # lost after 3 s of silence, and a ends (at 5 s) while it is lost: b's requests come
+    run.wait_for_line("worker 1 (pid", timeout=15)
+    _wait_requests(fresh_target, 1, timeout=15, path="/delay/101")
     workers[1].send_signal(signal.SIGCONT)
-    stdout, stderr = proc.communicate(timeout=30)
-    assert proc.returncode == 0, stderr
+    code, stdout, stderr = run.finish(timeout=30)
+    assert code == 0, stderr
     results = read_json(out)
     lost, windows = results["workers"][1], results["scenarioWindows"]
     assert None not in (lost["lostAt"], lost["rejoinedAt"], windows["a"]["scheduleEnd"],
@@ -185,14 +197,9 @@ def test_a_worker_rejoining_after_its_scenario_ended_ends_it_at_once(tmp_path, f
         results["warnings"]
 
 def _endpoint(coordinator_pid: int, timeout: float = 10) -> str:
-    deadline = time.monotonic() + timeout
     pattern = os.path.join(tempfile.gettempdir(), f"lunge-mp-{coordinator_pid}-*", "coordinator.sock")
-    while time.monotonic() < deadline:
-        found = glob.glob(pattern)
-        if found:
-            return f"ipc://{found[0]}"
-        time.sleep(0.05)
-    raise AssertionError("no coordinator socket")
+    found = wait_until(lambda: glob.glob(pattern), timeout, "the coordinator's socket")
+    return f"ipc://{found[0]}"
 
 
 def test_bad_peers_and_frames_are_refused_and_the_run_goes_on(tmp_path, fresh_target):
@@ -311,7 +318,8 @@ def test_a_killed_workers_iterations_restart_on_a_worker_that_had_finished(tmp_p
     workers = _workers(proc)
     _wait_requests(fresh_target, 30)
     workers[1].send_signal(signal.SIGSTOP)
-    time.sleep(1.5)        # worker 0 runs its 50 (~1 s) and its ScenarioDone reaches the coordinator
+    # worker 0 runs the rest of its 50 (~1 s) and says done: then the target sees nothing more
+    _settled(fresh_target, "/delay/20")
     workers[1].send_signal(signal.SIGKILL)
     stdout, stderr = proc.communicate(timeout=40)
     assert proc.returncode == 0, stderr

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from tests.support import cli, cli_popen, read_json, write_config
+from tests.support import cli, cli_popen, read_json, run_config, write_config
 
 
 def _run_all(runs: dict[str, tuple]) -> dict[str, tuple[int, str, str]]:
@@ -100,7 +100,7 @@ def test_each_guardrail_stops_the_run_with_111_and_warn_only_mode_finishes(tmp_p
 
 
 def test_max_rate_caps_arrivals_as_the_server_measures_them(tmp_path, fresh_target):
-    config = write_config(tmp_path, f"""
+    proc, results = run_config(tmp_path, f"""
         name: capped
         settings: {{baseUrl: "{fresh_target.url}"}}
         scenarios:
@@ -112,12 +112,9 @@ def test_max_rate_caps_arrivals_as_the_server_measures_them(tmp_path, fresh_targ
             maxVUs: 100
             requests: [{{url: "/"}}]
         guardrails: {{maxRate: 100}}
-        """)
-    out = tmp_path / "results.json"
-    proc = cli("run", str(config), "--out", str(out), "--workers", "2", "--no-history")
+        """, workers=2)
     assert proc.returncode == 0, proc.stderr
     stats = fresh_target.stats()
-    results = read_json(out)
     assert stats["requests"] == 200 == results["metrics"]["http_reqs"]["count"]     # 100/s × 2 s, exactly
     assert max(stats["perSecond"].values()) <= 102
     assert results["guardrails"]["caps"] == {"s": 100.0}

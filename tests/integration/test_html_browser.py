@@ -8,8 +8,8 @@ source: ...`, and the dumped DOM shows what the page built. A successful report 
 nothing, so any console line fails the test. `test_detector_sees_errors` proves on broken
 pages that this detection works, so a silent pass means something.
 
-Chromium is Debian's `chromium` package; when /usr/bin/chromium is missing and we are
-root, the session fixture installs it with apt-get, else the tests skip saying why.
+Chromium is Debian's `chromium` package, installed by `make system-deps` (which `make test`
+runs first); when it is missing the tests skip saying which package to install.
 """
 
 from __future__ import annotations
@@ -25,38 +25,19 @@ import pytest
 
 from lunge_mp.report.html import CHARTS, chart_data, write_html
 
-pytestmark = pytest.mark.timeout(900)     # the first test may wait for apt-get
-
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 CHROMIUM = "/usr/bin/chromium"
 CONSOLE = re.compile(r":CONSOLE[^\]]*\]\s*(.*)")
 EVIL = "</script><script>alert(1)</script>"
 
 
-def _install_hint(reason: str) -> str:
-    return (f"!!! HEADLESS CHROMIUM UNAVAILABLE — HTML report NOT checked in a browser: {reason}. "
-            f"Install it with `apt-get install -y chromium` (as root) to run these tests. !!!")
-
-
 @pytest.fixture(scope="session")
 def chromium() -> str:
     path = CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
-    if path:
-        return path
-    if os.geteuid() != 0:
-        pytest.skip(_install_hint("/usr/bin/chromium is missing and we are not root"))
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    try:
-        for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]):
-            r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=800)
-            if r.returncode != 0:
-                pytest.skip(_install_hint(f"`{' '.join(cmd)}` exited {r.returncode}: "
-                                          f"{(r.stderr or r.stdout).strip()[-500:]}"))
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        pytest.skip(_install_hint(f"apt-get failed: {exc}"))
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(_install_hint("apt-get reported success but /usr/bin/chromium is still missing"))
-    return CHROMIUM
+    if not path:
+        pytest.skip("!!! HEADLESS CHROMIUM UNAVAILABLE — HTML report NOT checked in a browser. "
+                    "Install Debian's package `chromium` (make system-deps, as root) !!!")
+    return path
 
 
 def load_page(chromium: str, page: Path, tmp_path: Path) -> tuple[str, list[str]]:
@@ -231,10 +212,10 @@ def _checks_and_generator_results(tmp_path: Path, target) -> dict:
     """A real run with assertions that hold and fail, a template error and a unique data file
     that runs out (checks, dataExhausted in the buckets); load generator errors (out of
     sockets) cannot be caused cheaply, so a few are added the way results.py writes them."""
-    from tests.support import cli, read_json, write_config
+    from tests.support import run_config
 
     (tmp_path / "users.csv").write_text("id\n" + "".join(f"{i}\n" for i in range(4)))
-    config = write_config(tmp_path, f"""
+    proc, results = run_config(tmp_path, f"""
         name: checks and generator errors
         settings: {{baseUrl: "{target.url}"}}
         data: [{{name: users, file: users.csv, mode: unique}}]
@@ -257,11 +238,8 @@ def _checks_and_generator_results(tmp_path: Path, target) -> dict:
             requests:
               - {{name: fetch, url: /json, extract: [{{name: tok, source: body, path: $.nope}}]}}
               - {{name: use, url: "/?t={{{{tok}}}}"}}
-        """)
-    out = tmp_path / "results.json"
-    proc = cli("run", str(config), "--out", str(out), "--workers", "1", "-q", "--no-history")
+        """, "-q", workers=1)
     assert proc.returncode == 99, proc.stderr    # failing on purpose: the default http_req_failed threshold
-    results = read_json(out)
     assert results["metrics"]["checks"]["fails"] == 4 and results["metrics"]["checks"]["passes"] == 4
     assert sum(b.get("dataExhausted", 0) for b in results["buckets"]) > 0
     busy = [b for b in results["buckets"] if b["requests"]][:2]

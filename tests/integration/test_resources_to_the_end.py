@@ -4,11 +4,11 @@ CPU/memory sample for each of those seconds, with the workers that were still ru
 
 from __future__ import annotations
 
-from tests.support import cli, read_json, write_config
+from tests.support import run_config
 
 
 def test_every_second_of_the_graceful_stop_has_a_resource_sample(tmp_path, fresh_target):
-    config = write_config(tmp_path, f"""
+    proc, r = run_config(tmp_path, f"""
         name: slow finish
         settings: {{baseUrl: "{fresh_target.url}"}}
         scenarios:
@@ -19,11 +19,8 @@ def test_every_second_of_the_graceful_stop_has_a_resource_sample(tmp_path, fresh
             gracefulStop: 8s
             requests: [{{url: "/delay/4000", timeout: 10s}}]
         guardrails: {{maxDuration: 1s}}
-        """)
-    out = tmp_path / "results.json"
-    proc = cli("run", str(config), "--out", str(out), "--workers", "2", "-q", "--no-history")
+        """, "-q", workers=2)
     assert proc.returncode == 111, proc.stderr
-    r = read_json(out)
     # the two iterations started at 0 s ran to their end at ~4 s, inside the graceful stop
     assert r["metrics"]["iterations"]["count"] == 2 and r["metrics"]["interrupted_iterations"]["count"] == 0
     seconds = [b["t"] for b in r["buckets"]]

@@ -10,6 +10,7 @@ from lunge_mp.metrics.recorder import Recorder
 from lunge_mp.plan import Assertion, DataSource, Extract, Plan, RequestSpec, ScenarioPlan, Settings
 from lunge_mp.worker.iteration import ScenarioRunner
 from lunge_mp.worker.transport import Outcome, Prepared
+from tests.support import until
 
 
 class Scripted:
@@ -330,17 +331,19 @@ def test_per_vu_requests_carry_the_vu_id_and_a_stopped_vu_is_forgotten(mode):
     plan = Plan(name="p", scenarios=(scenario,), settings=Settings(connections=mode))
     r = ScenarioRunner(plan, scenario, t, Recorder(), 1)
 
+    def vus_seen() -> set[int]:
+        return {int(p.url.rsplit("/", 1)[1]) for p in t.sent if "/a" not in p.url}
+
     async def main():
         closed = ClosedScenario(r, lambda: None)
         closed.set_vus(2)
-        await asyncio.sleep(0.05)
+        await until(lambda: vus_seen() == {1, 2}, 5, "both VUs to send")
         closed.set_vus(1)                           # the newest VU (id 2) stops
-        await asyncio.sleep(0.05)
+        await until(lambda: closed.allocated == 1, 5, "VU 2 to stop")
         forgotten_after_ramp_down = list(t.forgotten)
         closed.end(0.0)
-        await asyncio.sleep(0.05)
+        await until(lambda: closed.allocated == 0, 5, "the VUs to end")
         closed.interrupt()
-        await asyncio.sleep(0)
         return forgotten_after_ramp_down
 
     after_ramp_down = asyncio.run(main())
@@ -372,10 +375,10 @@ def test_added_iterations_run_after_the_own_ones_and_restart_finished_vus(execut
     async def main():
         closed = ClosedScenario(r, lambda: dones.append(closed.added))
         closed.set_vus(2, **set_args)
-        await asyncio.sleep(0.05)
-        assert len(t.sent) == own and dones == [0]
+        await until(lambda: dones == [0], 5, "done with its own iterations")
+        assert len(t.sent) == own
         closed.add_iterations(5)
-        await asyncio.sleep(0.05)
-        assert len(t.sent) == own + 5 and dones == [0, 5]
+        await until(lambda: dones == [0, 5], 5, "done with the added iterations")
+        assert len(t.sent) == own + 5
 
     asyncio.run(main())

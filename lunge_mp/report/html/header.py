@@ -121,7 +121,7 @@ def verdict(r: dict) -> str:
     if r.get("abortReason"):
         lines.append(f'<li><strong>Stopped early:</strong> {esc(r["abortReason"])}</li>')
     for t in failing[:MAX_VERDICT_LINES]:
-        observed = units.observed(str(t.get("metric")), str(t.get("expression")), t.get("observed"))
+        observed = units.observed(str(t.get("metric")), str(t.get("expression")), t.get("observed"), ms)
         lines.append(f'<li><strong>Threshold failed:</strong> <code>{esc(t.get("metric"))}</code> '
                      f'<code>{esc(t.get("expression"))}</code>, observed {esc(observed)}</li>')
     if len(failing) > MAX_VERDICT_LINES:

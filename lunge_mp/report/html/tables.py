@@ -72,7 +72,7 @@ def thresholds(r: dict) -> str:
         expr = f'<code>{esc(t.get("expression"))}</code>'
         if t.get("note"):
             expr += f'<div class="note muted">{esc(t["note"])}</div>'
-        observed = esc(units.observed(str(t.get("metric")), str(t.get("expression")), obs))
+        observed = esc(units.observed(str(t.get("metric")), str(t.get("expression")), obs, ms))
         if t.get("windowStart") is not None:
             observed += '<div class="note muted">worst window</div>'
         rows.append([f'<span class="badge {"ok" if ok else "bad"}">{"PASS" if ok else "FAIL"}</span>',
