@@ -46,7 +46,6 @@ def save(doc: dict) -> Path:
 def warnings(plan: Plan, workers: int, measured: dict | None = None) -> list[str]:
     """One warning per open scenario whose peak rate per worker is above what this machine held."""
     from lunge_mp.schedule.capped_rate import peak_rate
-    from lunge_mp.schedule.scenario_rate import rate_fn
 
     measured = load() if measured is None else measured
     if not measured or workers < 1:
@@ -56,7 +55,7 @@ def warnings(plan: Plan, workers: int, measured: dict | None = None) -> list[str
     for s in plan.scenarios:
         if not s.is_open:
             continue
-        peak = peak_rate(rate_fn(s))
+        peak = peak_rate(s.target_fn())
         if peak / workers > per_worker:
             out.append(f"scenario {s.name!r} asks for up to {peak:,.0f} iterations/s, {peak / workers:,.0f} a "
                        f"worker over {workers} worker(s); `lunge-mp selftest` measured this machine holding "

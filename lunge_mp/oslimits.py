@@ -38,12 +38,7 @@ def fds_per_worker(plan: Plan, workers: int) -> int:
     """Sockets one worker may hold at once: one per busy VU, at most its share of
     maxConnectionsPerHost per host (0 = unlimited), plus overhead."""
     workers = max(1, workers)
-    vus = 0
-    for s in plan.scenarios:
-        if s.is_open:
-            vus += max(s.max_vus, s.pre_allocated_vus)
-        else:
-            vus += max([s.vus, s.start_vus] + [int(st.target) for st in s.stages])
+    vus = sum(s.peak_vus for s in plan.scenarios)
     vus_each = math.ceil(vus / workers)
     per_host = plan.settings.max_connections_per_host
     if per_host:

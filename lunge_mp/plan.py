@@ -5,6 +5,8 @@ every error with its field path) and is then immutable. It is a msgspec Struct s
 coordinator can ship it to workers unchanged in the `Start` message.
 
 Units: every duration is float seconds, every rate is iterations per second.
+Each scenario is one variant of the tagged union `ScenarioPlan`, one Struct per executor
+(lunge_mp/executors/); the parts every scenario shares are in lunge_mp/plan_parts.py.
 """
 
 from __future__ import annotations
@@ -12,68 +14,10 @@ from __future__ import annotations
 import msgspec
 
 from lunge_mp import __version__
-
-OPEN_EXECUTORS = ("constant-arrival-rate", "ramping-arrival-rate", "pattern")
-CLOSED_EXECUTORS = ("constant-vus", "ramping-vus", "per-vu-iterations", "shared-iterations")
-EXECUTORS = CLOSED_EXECUTORS + OPEN_EXECUTORS
-
-
-class Stage(msgspec.Struct, frozen=True):
-    duration: float
-    target: float
-    name: str = ""
-
-
-class Pacing(msgspec.Struct, frozen=True):
-    type: str = "none"          # none | constant | random
-    duration: float = 0.0       # constant
-    min: float = 0.0            # random
-    max: float = 0.0
-
-
-class Assertion(msgspec.Struct, frozen=True):
-    type: str                   # status | body | header | duration
-    condition: str = "eq"       # eq ne gt lt gte lte contains matches exists
-    value: str = ""
-    path: str = ""              # body: JSONPath
-    name: str = ""              # header name
-    label: str = ""             # the check's name in reports (`check:`), or one made from the rest
-
-
-class Extract(msgspec.Struct, frozen=True):
-    name: str
-    source: str                 # body | header | status
-    path: str = ""
-    regex: str = ""
-
-
-class DataSource(msgspec.Struct, frozen=True):
-    """A CSV file whose rows feed `{{name.column}}` templates, one row per iteration."""
-    name: str
-    file: str                   # as written in the config
-    mode: str = "sequential"    # sequential | random | unique
-    path: str = ""              # absolute; resolved against the config file's folder at load
-    columns: tuple[str, ...] = ()   # the header row, read at load
-    rows: int = 0               # data rows, counted at load
-
-
-class RedisCommand(msgspec.Struct, frozen=True):
-    """A `redis:` request: one command, its parts templated (config/redis_requests.py).
-
-    The argument list is built per request by scenario/redis_command.py: LPUSH/RPUSH key
-    payload; XADD key [MAXLEN ~ n] * field payload; ZADD key score payload with score =
-    unix ms + delay, or a fixed/template score (priority); any other command: args as given.
-    """
-    command: str                # upper case: LPUSH RPUSH XADD ZADD, or any other by name
-    key: str = ""               # template
-    payload: str | None = None  # template text; `payload_json`: JSON whose values are escaped
-    payload_json: bool = False
-    args: tuple[str, ...] = ()  # other commands: the arguments after the command name
-    field: str = "payload"      # XADD: the entry's field name
-    maxlen: int = 0             # XADD: MAXLEN ~ n (0 = no trimming)
-    exact_maxlen: bool = False  # XADD: MAXLEN = n instead of ~ n
-    score: str | None = None    # ZADD: a number or template (priority); None with delay
-    delay: float | None = None  # ZADD: score = now (unix ms) + delay seconds
+from lunge_mp.executors import (  # noqa: F401  (re-exported: the plan's names, in one place)
+    CLOSED_EXECUTORS, EXECUTORS, OPEN_EXECUTORS, ScenarioPlan)
+from lunge_mp.plan_parts import (  # noqa: F401  (re-exported)
+    Assertion, DataSource, Extract, Pacing, RedisCommand, RequestSpec, Stage)
 
 
 class RedisSettings(msgspec.Struct, frozen=True):
@@ -87,59 +31,6 @@ class RedisSettings(msgspec.Struct, frozen=True):
     tls: bool = False
     insecure_skip_verify: bool = False
     pool_size: int = 100        # connections for the whole run (each worker: its share), like maxConnectionsPerHost
-
-
-class RequestSpec(msgspec.Struct, frozen=True):
-    name: str                   # metric series name
-    method: str
-    url: str                    # template, already joined with baseUrl when relative
-    headers: dict[str, str] = {}
-    body: str | None = None     # template text; objects were serialised to JSON
-    form: dict[str, str] | None = None   # field → template; sent url-encoded (body is None then)
-    timeout: float = 30.0
-    think_time: float = 0.0
-    assertions: tuple[Assertion, ...] = ()
-    extract: tuple[Extract, ...] = ()
-    expected_statuses: tuple[tuple[int, int], ...] = ((200, 399),)   # others fail the request
-    redis: RedisCommand | None = None   # a job-queue command instead of HTTP (method: the command)
-    # body came from an object/list: its templates fill string leaves, JSON-encoded
-    # (lunge_mp/scenario/bodies.py); False: a raw text body, substituted as it is
-    body_json: bool = False
-    tags: dict[str, str] = {}   # over the scenario's; threshold filters select by them
-
-
-class ScenarioPlan(msgspec.Struct, frozen=True):
-    name: str
-    executor: str
-    requests: tuple[RequestSpec, ...]
-    # closed model
-    vus: int = 0
-    start_vus: int = 0
-    iterations: int = 0
-    max_duration: float = 0.0
-    # open model
-    rate: float = 0.0
-    start_rate: float = 0.0
-    pre_allocated_vus: int = 0
-    max_vus: int = 0
-    pattern: dict[str, object] | None = None
-    arrivals: str = "constant"  # constant | poisson | uniform (schedule/random_arrivals.py)
-    arrival_seed: int | None = None   # `seed`: None = chosen per run (reported)
-    # both
-    duration: float = 0.0       # computed for stages/patterns: the scenario's active length
-    stages: tuple[Stage, ...] = ()
-    start_time: float = 0.0
-    graceful_stop: float = 30.0
-    graceful_ramp_down: float = 30.0
-    pacing: Pacing = Pacing()
-    tags: dict[str, str] = {}
-    data: tuple[DataSource, ...] = ()   # this scenario's own data files (Plan.data: every scenario's)
-    rate_cap: float = 0.0       # open model: iterations/s ceiling set at run time by guardrails.maxRate (0 = none)
-    warmup_of: str = ""         # a warmup copy (schedule/warmup.py): the name of the scenario it warms up
-
-    @property
-    def is_open(self) -> bool:
-        return self.executor in OPEN_EXECUTORS
 
 
 class Settings(msgspec.Struct, frozen=True):

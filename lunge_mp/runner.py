@@ -28,7 +28,7 @@ from lunge_mp.redact import Redactor
 from lunge_mp.report.console import LiveView, live_line
 from lunge_mp.report.outputs import write_reports
 from lunge_mp.report.results import all_failed_warning, build_results, live_results
-from lunge_mp.schedule import timeline, warmup
+from lunge_mp import timeline, warmup
 from lunge_mp.store import record_after_run
 from lunge_mp.textsafe import escape
 

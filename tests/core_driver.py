@@ -9,6 +9,7 @@ from lunge_mp.coordinator.outbox import Log, Send
 from lunge_mp.plan import Options, Plan, RequestSpec, ScenarioPlan
 from lunge_mp.protocol import messages as m
 from lunge_mp.protocol.session import State
+from tests.plans import scenario_of
 
 REQ = (RequestSpec(name="r", method="GET", url="http://127.0.0.1/"),)
 RUN_ID = "0123456789ab"
@@ -18,7 +19,7 @@ def scenario(name: str, executor: str = "constant-vus", **kw) -> ScenarioPlan:
     kw.setdefault("duration", 3.0)
     kw.setdefault("graceful_stop", 0.5)
     kw.setdefault("vus", 2)
-    return ScenarioPlan(name=name, executor=executor, requests=REQ, **kw)
+    return scenario_of(executor, name=name, requests=REQ, **kw)
 
 
 class Run:

@@ -45,7 +45,6 @@ from lunge_mp.analysis.hosts import HostMatcher, url_host
 from lunge_mp.plan import Guardrails, Plan, ScenarioPlan
 from lunge_mp.scenario.template import Template, TemplateError
 from lunge_mp.schedule.capped_rate import peak_rate
-from lunge_mp.schedule.scenario_rate import rate_fn
 
 RATE_TOLERANCE = 1.1
 RATE_WINDOW_S = 3
@@ -113,8 +112,7 @@ def cap_windows(plan: Plan, worker_plan: Plan, offset: float) -> list[Window]:
     order = {s.name: i for i, s in enumerate(plan.scenarios)}
     out = []
     for s in worker_plan.scenarios:
-        length = s.duration if s.is_open or s.duration else s.max_duration
-        length += 0.0 if s.is_open else s.graceful_stop
+        length = s.length + (0.0 if s.is_open else s.graceful_stop)
         if s.name not in order:
             out.append(Window(s, s.start_time, s.start_time + length))
         elif plan.options.sequential:
@@ -167,7 +165,7 @@ def _water_fill(windows: Iterable[Window], max_rate: float) -> dict[str, tuple[f
         demand = []
         for w in members:
             k = max(1, len(w.scenario.requests))
-            peak = peak_rate(rate_fn(w.scenario, capped=False)) * k if w.scenario.is_open else math.inf
+            peak = peak_rate(w.scenario.rate_fn()) * k if w.scenario.is_open else math.inf
             demand.append((peak, k, w.scenario.name))
         left = float(max_rate)
         demand.sort()
@@ -194,7 +192,7 @@ def cap_notes(plan: Plan) -> list[str]:
         if not s.is_open or g.max_rate <= 0:
             continue
         k = max(1, len(s.requests))
-        peak = peak_rate(rate_fn(s, capped=False))
+        peak = peak_rate(s.rate_fn())
         if s.rate_cap:
             notes.append(f"guardrail maxRate: scenario {s.name} asks up to {peak:,.6g} iterations/s "
                          f"({peak * k:,.6g} requests/s); its arrivals are capped at {s.rate_cap:,.6g} "

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import msgspec
@@ -25,9 +24,8 @@ from lunge_mp.coordinator.lifecycle import Lifecycle
 from lunge_mp.plan import Plan
 from lunge_mp.redact import Redactor, mask_url_credentials
 from lunge_mp.scenario.preflight import unknown_template_names
-from lunge_mp.schedule import warmup
+from lunge_mp import warmup
 from lunge_mp.schedule.capped_rate import peak_rate
-from lunge_mp.schedule.scenario_rate import rate_fn
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 
@@ -98,10 +96,10 @@ def ceiling_problems(plan: Plan, ceiling: Ceiling) -> list[str]:
         total = 0.0
         for s in plan.scenarios:
             if s.is_open:
-                peak = peak_rate(rate_fn(s)) * max(1, len(s.requests))
+                peak = peak_rate(s.target_fn()) * max(1, len(s.requests))
                 total += peak
                 if peak > ceiling.max_rate * (1 + 1e-9):
-                    problems.append(f"scenarios.{s.name}.{_rate_field(s)}: asks up to {peak:,.6g} requests/s, "
+                    problems.append(f"scenarios.{s.name}.{s.load_key}: asks up to {peak:,.6g} requests/s, "
                                     f"over the server's --max-rate {ceiling.max_rate:,.6g}")
         if not problems and total > ceiling.max_rate * (1 + 1e-9) and not plan.options.sequential:
             problems.append(f"scenarios: the open scenarios together ask up to {total:,.6g} requests/s, "
@@ -109,8 +107,8 @@ def ceiling_problems(plan: Plan, ceiling: Ceiling) -> list[str]:
     if ceiling.max_duration:
         length = Lifecycle(plan, warmup.scenarios(plan), warmup.offset(plan)).planned_length()
         if length > ceiling.max_duration + 1e-9:
-            longest = max(plan.scenarios, key=lambda s: s.start_time + (s.duration or s.max_duration))
-            field = "maxDuration" if longest.max_duration and not longest.duration else "duration"
+            longest = max(plan.scenarios, key=lambda s: s.start_time + s.length)
+            field = "maxDuration" if longest.iteration_based else "duration"
             problems.append(f"scenarios.{longest.name}.{field}: the test lasts up to {length:,.6g}s, over "
                             f"the server's --max-duration {ceiling.max_duration:,.6g}s")
     if ceiling.allowed_hosts:
@@ -122,12 +120,6 @@ def ceiling_problems(plan: Plan, ceiling: Ceiling) -> list[str]:
             extra = sorted(set(plan.guardrails.allowed_hosts) - set(ceiling.allowed_hosts))
             problems.append(f"guardrails.allowedHosts: {', '.join(extra)} not in the server's --allowed-hosts")
     return problems
-
-
-def _rate_field(s) -> str:
-    if s.executor == "pattern":
-        return "pattern"
-    return "stages" if s.stages else "rate"
 
 
 def under_ceiling(plan: Plan, ceiling: Ceiling) -> Plan:
@@ -148,15 +140,7 @@ def under_ceiling(plan: Plan, ceiling: Ceiling) -> Plan:
 def estimate(plan: Plan) -> dict:
     """Estimated duration (s) and iterations of the open scenarios (seed 004's estimates)."""
     length = Lifecycle(plan, warmup.scenarios(plan), warmup.offset(plan)).planned_length()
-    jobs = 0
-    for s in plan.scenarios:
-        if s.is_open:
-            fn = rate_fn(s)
-            jobs += math.ceil(fn.hits(fn.duration))
-        elif s.executor == "shared-iterations":
-            jobs += s.iterations
-        elif s.executor == "per-vu-iterations":
-            jobs += s.iterations * s.vus
+    jobs = sum(s.planned_iterations() for s in plan.scenarios)
     return {"duration": round(length, 3), "jobs": jobs}
 
 

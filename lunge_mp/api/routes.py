@@ -22,7 +22,6 @@ from lunge_mp.api.patterns import config_from_pattern_request
 from lunge_mp.api.runs import Busy, ServedTest
 from lunge_mp.report.html import render_html
 from lunge_mp.schedule.capped_rate import peak_rate
-from lunge_mp.schedule.scenario_rate import rate_fn
 from lunge_mp.store import Store, StoreError
 
 CONTROL_TIMEOUT_S = 5.0
@@ -341,7 +340,7 @@ def _scale_over_ceiling(request: web.Request, test: ServedTest | None, scenario,
         new, what = float(doc["rate"]) * per, "rate"
     else:
         already = test.control.scale_factors.get(scenario, 1.0)
-        new, what = peak_rate(rate_fn(s)) * already * float(doc["factor"]) * per, "factor"
+        new, what = peak_rate(s.target_fn()) * already * float(doc["factor"]) * per, "factor"
     if new > ceiling.max_rate * (1 + 1e-9):
         return f"{what}: up to {new:,.6g} requests/s, over the server's --max-rate {ceiling.max_rate:,.6g}"
     return None

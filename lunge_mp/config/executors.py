@@ -1,4 +1,5 @@
-"""Executor-specific scenario keys → ScenarioPlan fields, one small function per executor.
+"""Executor-specific scenario keys → the fields of that executor's Struct
+(lunge_mp/executors/), one small function per executor, registered with its keys in ENTRIES.
 
 | executor              | keys (required in *bold* terms below)                         |
 |-----------------------|---------------------------------------------------------------|
@@ -15,8 +16,8 @@ and `seed` (an integer, for the random ones; left out, each run draws one and re
 
 Rates are stored per second: `rate: 600, timeUnit: 1m` becomes 10/s (k6's timeUnit).
 Open-model VU pools: preAllocatedVUs defaults to 10, maxVUs to max(preAllocatedVUs, 100);
-maxVUs below preAllocatedVUs is an error (k6 refuses it too). Stage lists set `duration` to
-their sum. A zero-length stage is allowed (an instant step, as in k6); a zero total is not.
+maxVUs below preAllocatedVUs is an error (k6 refuses it too). A stage list's length is the
+sum of its stages (the executor computes it). A zero-length stage is allowed (an instant step, as in k6); a zero total is not.
 shared-iterations does not require iterations >= vus: the extra VUs simply find no work.
 """
 
@@ -38,19 +39,6 @@ DEFAULT_MAX_VUS = 100
 
 _POOL = ("preAllocatedVUs", "maxVUs", "arrivals", "seed")   # every open-model executor
 
-EXECUTOR_KEYS: dict[str, tuple[str, ...]] = {
-    "constant-vus": ("vus", "duration"),
-    "ramping-vus": ("stages", "startVUs"),
-    "per-vu-iterations": ("vus", "iterations", "maxDuration"),
-    "shared-iterations": ("vus", "iterations", "maxDuration"),
-    "constant-arrival-rate": ("rate", "timeUnit", "duration", *_POOL),
-    "ramping-arrival-rate": ("stages", "startRate", "timeUnit", *_POOL),
-    "pattern": ("pattern", *_POOL),
-}
-
-ALL_EXECUTOR_KEYS = tuple(dict.fromkeys(k for keys in EXECUTOR_KEYS.values() for k in keys))
-
-
 def _required(executor: str) -> str:
     return f"required for executor '{executor}'"
 
@@ -67,7 +55,6 @@ def ramping_vus(f: Fields, executor: str) -> dict[str, Any]:
     return {
         "start_vus": f.int("startVUs", 0, minimum=0, bound=limits.VUS),
         "stages": stages,
-        "duration": sum(s.duration for s in stages),
     }
 
 
@@ -97,30 +84,36 @@ def ramping_arrival_rate(f: Fields, executor: str) -> dict[str, Any]:
     return {
         "start_rate": _per_second(f, "startRate", f.number("startRate", 0.0, minimum=0), unit),
         "stages": stages,
-        "duration": sum(s.duration for s in stages),
         **_pool(f),
     }
 
 
 def pattern(f: Fields, executor: str) -> dict[str, Any]:
-    spec, length = None, 0.0
+    spec = None
     if f.has("pattern"):
-        spec, length = parse_pattern(f.raw("pattern"), f.at("pattern"), f.errs)
+        spec = parse_pattern(f.raw("pattern"), f.at("pattern"), f.errs)
     else:
         f.error("pattern", _required(executor) + ", e.g. pattern: {type: sine, duration: 5m, "
                            "baseRate: 100, amplitude: 50, period: 1m}")
-    return {"pattern": spec, "duration": length, **_pool(f)}
+    return {"pattern": spec, **_pool(f)}
 
 
-PARSERS: dict[str, Callable[[Fields, str], dict[str, Any]]] = {
-    "constant-vus": constant_vus,
-    "ramping-vus": ramping_vus,
-    "per-vu-iterations": iterations,
-    "shared-iterations": iterations,
-    "constant-arrival-rate": constant_arrival_rate,
-    "ramping-arrival-rate": ramping_arrival_rate,
-    "pattern": pattern,
+Parser = Callable[[Fields, str], dict[str, Any]]
+
+#: one entry per executor (lunge_mp/executors/): its keys, and the parser that reads them into
+#: the fields of its Struct
+ENTRIES: dict[str, tuple[tuple[str, ...], Parser]] = {
+    "constant-vus": (("vus", "duration"), constant_vus),
+    "ramping-vus": (("stages", "startVUs"), ramping_vus),
+    "per-vu-iterations": (("vus", "iterations", "maxDuration"), iterations),
+    "shared-iterations": (("vus", "iterations", "maxDuration"), iterations),
+    "constant-arrival-rate": (("rate", "timeUnit", "duration", *_POOL), constant_arrival_rate),
+    "ramping-arrival-rate": (("stages", "startRate", "timeUnit", *_POOL), ramping_arrival_rate),
+    "pattern": (("pattern", *_POOL), pattern),
 }
+EXECUTOR_KEYS: dict[str, tuple[str, ...]] = {name: keys for name, (keys, _) in ENTRIES.items()}
+PARSERS: dict[str, Parser] = {name: parse for name, (_, parse) in ENTRIES.items()}
+ALL_EXECUTOR_KEYS = tuple(dict.fromkeys(k for keys in EXECUTOR_KEYS.values() for k in keys))
 
 
 # -- shared pieces ------------------------------------------------------------------------------

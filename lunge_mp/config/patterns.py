@@ -1,9 +1,10 @@
-"""`executor: pattern` → the normalised pattern dict stored in ScenarioPlan.pattern.
+"""`executor: pattern` → the pattern's shape (executors/shapes.py) in the plan, checked here
+with every error's field path.
 
 Seed 004 spells pattern keys in snake_case (`base_rate`), Lunge configs in camelCase
 (`baseRate`); both are accepted and stored as camelCase. Duration-valued keys become float
-seconds, so schedule/ never parses text. Defaults are not filled in (schedule.patterns applies
-them: phase 0, rampType linear, seed 0).
+seconds, so schedule/ never parses text. Defaults (phase 0, rampType linear, seed 0) are the
+shapes' own.
 
 Each type has its own keys (`TYPE_KEYS`, required first); any other pattern key is an error
 that names the type's keys. Then the numbers must make a curve the schedule can run:
@@ -32,6 +33,7 @@ from typing import Any
 from lunge_mp import limits
 from lunge_mp.config.errors import Errors, describe, index, join
 from lunge_mp.config.fields import Fields, unknown_key_message
+from lunge_mp.executors.shapes import Shape, shape_from
 from lunge_mp.schedule.patterns import CHAOS_INTERVAL, MAX_RATE_CHANGES, MIN_DURATION, chaos_levels
 
 PATTERN_TYPES = ("sine", "burst", "ramp", "staircase", "custom", "chaos")
@@ -91,12 +93,12 @@ def _duration(f: Fields, key: str, required: bool = False) -> float | None:
     return seconds
 
 
-def parse_pattern(value: object, path: str, errs: Errors) -> tuple[dict[str, object] | None, float]:
-    """Return (normalised pattern, its length in seconds); (None, 0.0) when it is unusable."""
+def parse_pattern(value: object, path: str, errs: Errors) -> Shape | None:
+    """The pattern's shape; None when it is unusable (each reason in `errs`)."""
     if not isinstance(value, Mapping):
         errs.add(path, f"must be a mapping like {{type: sine, duration: 5m, baseRate: 100, ...}}, "
                        f"got {describe(value)}")
-        return None, 0.0
+        return None
     errors_before = len(errs)
     raw = _normalise_keys(value, path, errs)
     f = Fields(errs, raw, path)
@@ -140,14 +142,12 @@ def parse_pattern(value: object, path: str, errs: Errors) -> tuple[dict[str, obj
         if ramp_type is not None:
             out["rampType"] = ramp_type
 
-    phases_total = 0.0
     if "phases" in own and (kind == "custom" or f.has("phases")):
         phases = f.list("phases", required="required for a custom pattern: a list of "
                         "{duration, rate} or {duration, startRate, endRate}", nonempty=True)
         if phases is not None:
             parsed = [_parse_phase(p, index(f.at("phases"), i), errs) for i, p in enumerate(phases)]
             out["phases"] = [p for p in parsed if p is not None]
-            phases_total = sum(float(p["duration"]) for p in out["phases"] if "duration" in p)  # type: ignore[union-attr]
 
     for key in required:
         if not f.has(key) and key != "phases":
@@ -158,8 +158,7 @@ def parse_pattern(value: object, path: str, errs: Errors) -> tuple[dict[str, obj
         if len(errs) == errors_before and _sends_nothing(kind, out):
             errs.add(path, f"the rate of this {kind} pattern is 0 for the whole run, so it would "
                            "send nothing; give it a rate > 0")
-    length = float(out.get("duration", 0.0)) or phases_total  # type: ignore[arg-type]
-    return out, length
+    return shape_from(out) if len(errs) == errors_before else None
 
 
 def _check_curve(kind: str, p: dict[str, Any], f: Fields) -> None:

@@ -22,9 +22,16 @@ from typing import Any
 import yaml
 
 from lunge_mp.config.executors import EXECUTOR_KEYS
+from lunge_mp.executors import BY_NAME
 
-OPEN_MODEL = ("constant-arrival-rate", "ramping-arrival-rate", "pattern")
-ITERATION_EXECUTORS = ("per-vu-iterations", "shared-iterations")
+# k6's values for the load keys a quick run's flags leave out (the others stay unset, so the
+# config names what is missing); per executor, as their keys mean different things
+QUICK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "constant-vus": {"vus": 10, "duration": "30s"},
+    "per-vu-iterations": {"vus": 1, "iterations": 1},
+    "shared-iterations": {"vus": 1, "iterations": 1},
+    "constant-arrival-rate": {"duration": "30s"},
+}
 
 # load flag → the scenario key it sets (the duration flag sets maxDuration for iteration executors)
 LOAD_FLAGS = {
@@ -122,9 +129,9 @@ def choose_executor(given: dict[str, Any], executor: str | None) -> tuple[str, s
 def check_flags(given: dict[str, Any], executor: str, chosen_by: str) -> None:
     """ValueError naming each load flag that `executor` would not use, and what chose it."""
     keys = set(EXECUTOR_KEYS[executor])
-    if executor not in OPEN_MODEL:
+    if not BY_NAME[executor].is_open:
         keys.add("pacing")            # pacing is a closed-model setting
-    if executor in ITERATION_EXECUTORS:
+    if BY_NAME[executor].iteration_based:
         keys.add("duration")          # -d is the iteration executors' maxDuration
     wrong = [flag for flag, value in given.items()
              if value is not None and flag in LOAD_FLAGS and LOAD_FLAGS[flag] not in keys]
@@ -156,18 +163,15 @@ def quick_config(url: str, executor: str | None = None, vus: int | None = None,
     executor, chosen_by = choose_executor(given, executor)
     check_flags(given, executor, chosen_by)
     scenario: dict[str, Any] = {"executor": executor}
-    if executor == "constant-vus":
-        scenario.update(vus=10 if vus is None else vus, duration=duration or "30s")
-    elif executor in ITERATION_EXECUTORS:      # k6's defaults: 1 VU, 1 iteration
-        scenario.update(vus=1 if vus is None else vus, iterations=1 if iterations is None else iterations)
-        if duration:
-            scenario["maxDuration"] = duration
-    elif executor == "constant-arrival-rate":
-        scenario.update(rate=rate, duration=duration or "30s")
-    if executor in ("ramping-vus", "ramping-arrival-rate"):
-        scenario["stages"] = parse_stages(stages) if stages else None
-    if executor == "pattern":
-        scenario["pattern"] = parse_pattern(pattern) if pattern else None
+    load = {"vus": vus, "duration": duration or None, "rate": rate, "iterations": iterations,
+            "stages": parse_stages(stages) if stages else None,
+            "pattern": parse_pattern(pattern) if pattern else None}
+    defaults = QUICK_DEFAULTS.get(executor, {})
+    for key in EXECUTOR_KEYS[executor]:         # its load keys, in its order
+        if key in load:
+            scenario[key] = defaults.get(key) if load[key] is None else load[key]
+    if BY_NAME[executor].iteration_based and duration:
+        scenario["maxDuration"] = duration
     if pre_allocated_vus is not None:
         scenario["preAllocatedVUs"] = pre_allocated_vus
     if max_vus is not None:
@@ -197,16 +201,16 @@ def _count(n: Any, noun: str) -> str:
 
 def load_shape(scenario: dict[str, Any]) -> str:
     """A few words for the load, so quick runs of one URL at other loads get other names."""
-    executor = scenario["executor"]
-    if executor == "constant-vus":
-        return f"{_count(scenario['vus'], 'VU')}, {scenario['duration']}"
-    if executor in ITERATION_EXECUTORS:
+    kind = BY_NAME[scenario["executor"]]
+    if kind.iteration_based:
         return f"{_count(scenario['vus'], 'VU')}, {_count(scenario['iterations'], 'iteration')}" + \
-            (" each" if executor == "per-vu-iterations" else "")
-    if executor == "constant-arrival-rate":
+            ("" if kind.shares_iterations else " each")
+    if kind.load_key == "vus":
+        return f"{_count(scenario['vus'], 'VU')}, {scenario['duration']}"
+    if kind.load_key == "rate":
         return f"{scenario['rate']:g}/s, {scenario['duration']}" if isinstance(scenario["rate"], (int, float)) \
             else f"rate {scenario['rate']}, {scenario['duration']}"
-    if executor == "pattern":
+    if kind.load_key == "pattern":
         return f"pattern {(scenario.get('pattern') or {}).get('type')}"
     stages = scenario.get("stages") or []
     return "stages " + ",".join(f"{s['duration']}:{s['target']}" for s in stages)

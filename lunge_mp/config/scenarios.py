@@ -1,4 +1,4 @@
-"""`scenarios:` (name → scenario) → ScenarioPlan tuples, in file order.
+"""`scenarios:` (name → scenario) → ScenarioPlan tuples (each its executor's Struct), in file order.
 
 A scenario is the executor's own keys (executors.py) plus the common ones below. A key that
 belongs to a different executor gets a message naming this scenario's executor and its keys
@@ -16,7 +16,8 @@ from lunge_mp.config.errors import Errors, describe, join
 from lunge_mp.config.executors import ALL_EXECUTOR_KEYS, EXECUTOR_KEYS, PARSERS
 from lunge_mp.config.fields import Fields, unknown_key_message
 from lunge_mp.config.http_requests import parse_requests
-from lunge_mp.plan import EXECUTORS, Pacing, ScenarioPlan, Settings
+from lunge_mp.executors import BY_NAME, EXECUTORS
+from lunge_mp.plan import Pacing, ScenarioPlan, Settings
 from lunge_mp.suggest import suggest
 
 COMMON_KEYS = ("executor", "startTime", "gracefulStop", "gracefulRampDown", "pacing", "tags", "requests",
@@ -61,9 +62,8 @@ def parse_scenario(name: str, value: object, path: str, errs: Errors, settings: 
     fields: dict[str, Any] = PARSERS[executor](f, executor) if executor else {}
     requests = f.list("requests", required="required: a list of requests, e.g. [{url: /health}]",
                       nonempty=True)
-    return ScenarioPlan(
+    common = dict(
         name=name,
-        executor=executor or "",
         requests=parse_requests(requests or [], f.at("requests"), errs, settings, base_ok),
         start_time=f.duration("startTime", 0.0),
         graceful_stop=f.duration("gracefulStop", 30.0),
@@ -71,8 +71,8 @@ def parse_scenario(name: str, value: object, path: str, errs: Errors, settings: 
         pacing=parse_pacing(f),
         tags=f.str_map("tags"),
         data=parse_data(f.raw("data"), f.at("data"), errs, data)[0],
-        **fields,
     )
+    return BY_NAME[executor](**common, **fields) if executor else None  # type: ignore[return-value]
 
 
 def _executor(f: Fields) -> str | None:

@@ -23,23 +23,9 @@ def _plural(n: int, word: str) -> str:
 
 def describe_scenario(s: ScenarioPlan) -> str:
     """`steady (constant-arrival-rate, 5/s, 2m, 1 request)`."""
-    bits = [s.executor]
-    if s.executor in ("constant-vus", "per-vu-iterations", "shared-iterations"):
-        bits.append(_plural(s.vus, "VU"))
-    if s.executor == "ramping-vus":
-        bits.append(f"up to {max([s.start_vus] + [int(st.target) for st in s.stages])} VUs")
-    if s.executor == "constant-arrival-rate":
-        bits.append(f"{s.rate:g}/s")
-    if s.executor == "ramping-arrival-rate":
-        bits.append(f"up to {max([s.start_rate] + [st.target for st in s.stages]):g}/s")
-    if s.executor == "per-vu-iterations":
-        bits.append(f"{s.iterations} iterations each")
-    elif s.executor == "shared-iterations":
-        bits.append(_plural(s.iterations, "iteration"))
-    if s.duration:
-        bits.append(fmt_seconds(s.duration))
-    elif s.max_duration:
-        bits.append(f"at most {fmt_seconds(s.max_duration)}")
+    bits = [s.executor, *s.load_summary()]
+    if s.length:
+        bits.append(("at most " if s.iteration_based else "") + fmt_seconds(s.length))
     if s.start_time:
         bits.append(f"from {fmt_seconds(s.start_time)}")
     bits.append(_plural(len(s.requests), "request"))

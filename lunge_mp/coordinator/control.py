@@ -28,8 +28,7 @@ import concurrent.futures
 import signal
 from dataclasses import dataclass, field
 
-from lunge_mp.schedule import timeline
-from lunge_mp.coordinator.lifecycle import ITERATION_EXECUTORS, Phase
+from lunge_mp.coordinator.lifecycle import Phase
 from lunge_mp.exit_codes import ExitCode
 from lunge_mp.protocol import messages as m
 
@@ -130,10 +129,8 @@ class RunControl:
             clock = core.clocks.get(s.name)
             if s.is_open:
                 rate += clock.fn.rate(local) if clock is not None else 0.0
-            elif s.executor in ITERATION_EXECUTORS:
-                vus += s.vus
             else:
-                vus += timeline.target_vus(s, local)
+                vus += s.target_vus(local)
         return round(rate, 3), vus
 
     def _stop(self, core, t: float, reason: str) -> str:
@@ -145,7 +142,7 @@ class RunControl:
             return "already paused"
         if core.outcome.measured_from > 0 and t < core.outcome.measured_from:
             return "the run is warming up; pause after the warmup"
-        busy = [s.name for s in core.lifecycle.running() if s.executor in ITERATION_EXECUTORS]
+        busy = [s.name for s in core.lifecycle.running() if s.iteration_based]
         if busy:
             return f"scenario {busy[0]} is iteration-based ({core.lifecycle.state(busy[0]).plan.executor}): it cannot be paused"
         self.paused, self.paused_since = True, t

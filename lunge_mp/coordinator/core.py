@@ -34,6 +34,7 @@ import uuid
 
 import msgspec
 
+from lunge_mp import timeline, warmup
 from lunge_mp.analysis.guardrails import Event
 from lunge_mp.coordinator.admission import RemoteJoin
 from lunge_mp.coordinator.arrival_ledger import ArrivalLedger
@@ -51,9 +52,7 @@ from lunge_mp.plan import Plan
 from lunge_mp.protocol import messages as m
 from lunge_mp.protocol.session import ProtocolError, State, WorkerSession
 from lunge_mp.report.redis_metrics import redis_request_keys
-from lunge_mp.schedule import timeline, warmup
 from lunge_mp.schedule.random_arrivals import clock_for
-from lunge_mp.schedule.scenario_rate import rate_fn
 
 STOP_SLACK_S = 3.0           # after the final Stop's grace, how long to wait for Byes
 HARD_STOP_WAIT_S = 2.0       # after a hard stop, at most this long
@@ -102,7 +101,7 @@ class RunCore:
         self.stop_requested: str | None = None
         self.hard_stop = False
         self.outcome.arrival_processes = timeline.arrival_processes(self.worker_plan, self.run_id)
-        self.clocks = {s.name: clock_for(rate_fn(s), **self.outcome.arrival_processes[s.name])
+        self.clocks = {s.name: clock_for(s.target_fn(), **self.outcome.arrival_processes[s.name])
                        for s in self.worker_plan.scenarios if s.is_open}
         for note in self.guard.start_notes(self.outcome.planned_s, self.clocks):
             self.out.log(note)

@@ -21,12 +21,11 @@ from collections.abc import Callable
 from lunge_mp.coordinator.arrival_ledger import ArrivalLedger, Held, redeal
 from lunge_mp.coordinator.guarding import RunGuard
 from lunge_mp.coordinator.iterations import IterationShares
-from lunge_mp.coordinator.lifecycle import ITERATION_EXECUTORS, EndScenario, Lifecycle, Phase, StartScenario
+from lunge_mp.coordinator.lifecycle import EndScenario, Lifecycle, Phase, StartScenario
 from lunge_mp.coordinator.outbox import Outbox
 from lunge_mp.metrics.aggregate import Aggregate
 from lunge_mp.outcome import RunOutcome
 from lunge_mp.protocol import messages as m
-from lunge_mp.schedule import timeline
 from lunge_mp.schedule.arrivals import ArrivalClock
 from lunge_mp.schedule.split import split_evenly, split_round_robin
 
@@ -49,11 +48,10 @@ class Dealer:
         """A lifecycle transition (lifecycle.py `due`), to every live worker."""
         s = self.lifecycle.state(action.name).plan
         match action:
-            case StartScenario() if s.executor in ITERATION_EXECUTORS:
+            case StartScenario() if s.iteration_based:
                 vus = self.spread(s.vus, live)
-                totals = timeline.iteration_shares(s.iterations, vus) \
-                    if s.executor == "shared-iterations" else [0] * len(vus)
-                per_vu = s.iterations if s.executor == "per-vu-iterations" else 0
+                totals = s.deal(vus)
+                per_vu = s.iterations_per_vu
                 self.iterations.started(s.name, live, vus,
                                         {w: totals[w] if not per_vu else vus[w] * per_vu for w in live})
                 for w in live:
@@ -87,11 +85,11 @@ class Dealer:
             if st.end_sent_at is not None and st.phase in (Phase.ENDING, Phase.ENDED):
                 if worker not in self.ends_sent.get(name, ()):
                     self.send_end(worker, name, st.end_sent_at, s.graceful_stop)
-            elif st.phase is Phase.RUNNING and s.executor in ITERATION_EXECUTORS:
+            elif st.phase is Phase.RUNNING and s.iteration_based:
                 if self.iterations.missed_start(name, worker):
                     self.out.send(worker, m.SetVUs(
                         scenario=name, vus=0,
-                        iterations_per_vu=s.iterations if s.executor == "per-vu-iterations" else 0))
+                        iterations_per_vu=s.iterations_per_vu))
             elif st.phase is Phase.RUNNING:
                 self.vus_sent.pop(name, None)
 
@@ -163,10 +161,10 @@ class Dealer:
         if not live:
             return
         for s in self.lifecycle.running():
-            if s.is_open or s.executor in ITERATION_EXECUTORS:
+            if s.is_open or s.iteration_based:
                 continue
             local = t - (self.lifecycle.start_of(s.name) or 0.0)
-            shares = self.spread(timeline.target_vus(s, local), live)
+            shares = self.spread(s.target_vus(local), live)
             if self.vus_sent.get(s.name) == shares:
                 continue
             self.vus_sent[s.name] = shares

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 from lunge_mp.plan import Plan, ScenarioPlan
 
-ITERATION_EXECUTORS = ("per-vu-iterations", "shared-iterations")
 END_SLACK_S = 2.0     # after gracefulStop, how long to wait for workers' ScenarioDone
 
 
@@ -41,8 +40,7 @@ class ScenarioState:
 
     @property
     def schedule_length(self) -> float:
-        s = self.plan
-        return s.max_duration if s.executor in ITERATION_EXECUTORS else s.duration
+        return self.plan.length
 
 
 @dataclass(frozen=True)
@@ -140,7 +138,7 @@ class Lifecycle:
                 continue
             if st.phase is Phase.ENDING:
                 st.phase, st.ended_at = Phase.ENDED, t
-            elif (for_good and st.phase is Phase.RUNNING and st.plan.executor in ITERATION_EXECUTORS
+            elif (for_good and st.phase is Phase.RUNNING and st.plan.iteration_based
                   and st.done_workers):
                 st.phase, st.end_sent_at, st.ended_at = Phase.ENDED, t, t
 

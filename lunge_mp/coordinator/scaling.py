@@ -1,8 +1,9 @@
 """Scaling a running scenario (the run loop applies it; see coordinator/control.py).
 
-- constant-vus: the scenario runs `vus` VUs from now on (a factor multiplies its VUs);
-- ramping-vus: its start and stage targets are multiplied by the factor (or by vus / the
-  current target), so the shape of the ramp stays;
+- a time-based closed scenario scales as its executor says (`scaled`): constant-vus runs
+  `vus` VUs from now on (a factor multiplies its VUs); ramping-vus multiplies its start and
+  stage targets by the factor (or by vus / the current target), so the ramp keeps its shape;
+- an iteration-based one cannot be scaled;
 - open model: from the horizon already dealt on, the rate is the scenario's rate times the
   factor (`rate` gives the factor as rate / the current target). The arrival schedule stays
   exact before that instant and continues from the same arrival index, and the scenario's
@@ -13,14 +14,9 @@ from __future__ import annotations
 
 import math
 
-import msgspec
-
-from lunge_mp.schedule.capped_rate import capped
-from lunge_mp.schedule import timeline
 from lunge_mp.coordinator.dealing import LOOKAHEAD_S
-from lunge_mp.coordinator.lifecycle import ITERATION_EXECUTORS
 from lunge_mp.schedule.arrivals import ArrivalClock
-from lunge_mp.schedule.scenario_rate import rate_fn
+from lunge_mp.schedule.capped_rate import capped
 
 MAX_FACTOR = 1000.0
 
@@ -54,7 +50,7 @@ def scale(core, t: float, name: str, vus: int | None, factor: float | None,
         return f"no scenario named '{name}'", {}
     st = core.lifecycle.state(name)
     s = st.plan
-    if s.executor in ITERATION_EXECUTORS:
+    if s.iteration_based:
         return f"scenario {name} is iteration-based ({s.executor}): it has no VU count or rate to scale", {}
     if sum(x is not None for x in (vus, factor, rate)) != 1:
         return "give one of vus, rate or factor", {}
@@ -65,29 +61,24 @@ def scale(core, t: float, name: str, vus: int | None, factor: float | None,
         return _scale_open(core, s, max(0.0, local), factor, rate)
     if rate is not None:
         return f"scenario {name} is closed-model ({s.executor}): scale its VUs (vus or factor), not its rate", {}
-    now_vus = timeline.target_vus(s, local) if st.started_at is not None else s.vus
+    now_vus = s.target_vus(local)
     if factor is None:
         factor = vus / now_vus if now_vus else None
-        if factor is None and s.executor == "ramping-vus":
-            return f"scenario {name} runs 0 VUs now: give a factor", {}
     if factor is not None and not 0 <= factor <= MAX_FACTOR:
         return f"factor must be between 0 and {MAX_FACTOR:g}", {}
-    if s.executor == "constant-vus":
-        new = vus if vus is not None else round(s.vus * factor)
-        st.plan = msgspec.structs.replace(s, vus=int(new))
-        core.vus_sent.pop(name, None)
-        return "ok", {"vus": int(new), "was": s.vus}
-    stages = tuple(msgspec.structs.replace(g, target=round(g.target * factor)) for g in s.stages)
-    st.plan = msgspec.structs.replace(s, start_vus=round(s.start_vus * factor), stages=stages)
+    scaled = s.scaled(factor, vus, local)   # (the new plan, what changed); None: it needs a factor
+    if scaled is None:
+        return f"scenario {name} runs 0 VUs now: give a factor", {}
+    st.plan, changed = scaled
     core.vus_sent.pop(name, None)
-    return "ok", {"factor": round(factor, 6), "vus": timeline.target_vus(st.plan, local), "was": now_vus}
+    return "ok", {**changed, "was": changed.get("was", now_vus)}
 
 
 def _scale_open(core, s, local: float, factor: float | None, rate: float | None) -> tuple[str, dict]:
     clock = core.clocks.get(s.name)
     if clock is None:
         return f"scenario {s.name} has no arrival schedule", {}
-    base = core.control.base_fns.get(s.name) or rate_fn(s, capped=False)
+    base = core.control.base_fns.get(s.name) or s.rate_fn()
     at = local + LOOKAHEAD_S if core.lifecycle.state(s.name).started_at is not None else 0.0
     if rate is not None:         # the rate asked for now: a factor over the (uncapped) rate at `at`
         now = base.rate(at)

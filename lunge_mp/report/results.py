@@ -17,7 +17,7 @@ from lunge_mp.analysis import anomalies, connection_waits
 from lunge_mp.analysis.generator_errors import separate_block
 from lunge_mp.analysis.selection import request_tags
 from lunge_mp.outcome import RunOutcome
-from lunge_mp.schedule import timeline
+from lunge_mp import timeline
 from lunge_mp.metrics.aggregate import Aggregate
 from lunge_mp.metrics.names import DETAILED_METRICS, DROP_DATA_EXHAUSTED
 from lunge_mp.report.check_tree import check_results
@@ -94,11 +94,7 @@ def planned_vus(s) -> int:
     `vus_max` means what k6's does: the most VUs the scenario had or was given. Sampled VU
     counts alone miss a ramp's last step (a ramp to 3 reaches 3 at its very end) and a run
     shorter than one report (a quick shared-iterations run), so the plan's peak counts too."""
-    if s.is_open:
-        return 0
-    if s.stages:
-        return max([s.start_vus, *(int(st.target) for st in s.stages)])
-    return s.vus
+    return 0 if s.is_open else s.peak_vus
 
 
 def _with_planned_vus(block: dict, planned: int) -> dict:

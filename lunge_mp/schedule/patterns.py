@@ -19,18 +19,17 @@ Smooth (float: closed-form H, inverse by closed form or warm-started safeguarded
 
 Breakpoints of the piecewise patterns are computed exactly (k·I as a Fraction of the floats'
 binary values), so the 1000th burst starts at exactly 1000·I, not at a drifting float sum.
-`pattern_fn(spec)` builds one from the normalised dict of `config.patterns` (camelCase keys,
-durations in float seconds). Constructors raise ValueError naming the field
-(`pattern.period: must be > 0`); the config layer checks the same rules first, with the path.
+The plan holds a pattern as a tagged type (executors/shapes.py), whose `rate_fn()` builds one
+of these. Constructors raise ValueError naming the field (`pattern.period: must be > 0`); the
+config layer checks the same rules first, with the path.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
-from typing import Any
 
 from lunge_mp.schedule.rates import LinearPieces, RateFn
 
@@ -474,46 +473,3 @@ class LogarithmicRamp(_Smooth):
         lg = math.log1p(x)
         return (self.r0 * t + self._hc * ((1.0 + x) * lg - x),
                 max(0.0, self.r0 + self._dr * lg / self._ln))
-
-
-RAMPS: dict[str, Callable[[float, float, float], RateFn]] = {
-    "linear": LinearRamp, "exponential": ExponentialRamp, "logarithmic": LogarithmicRamp}
-
-
-# ---------------------------------------------------------------------------------------------
-
-
-def pattern_fn(spec: Mapping[str, object]) -> RateFn:
-    """The RateFn of a normalised pattern dict (config.patterns: camelCase, seconds)."""
-
-    def need(key: str) -> Any:
-        if key not in spec or spec[key] is None:
-            raise ValueError(f"pattern.{key}: required for a {kind} pattern")
-        return spec[key]
-
-    opt: Any = spec.get
-    kind = spec.get("type")
-    if kind == "sine":
-        return Sine(need("duration"), need("baseRate"), need("amplitude"), need("period"),
-                    opt("phase", 0.0))
-    if kind == "burst":
-        return Burst(need("duration"), need("baseRate"), need("burstRate"),
-                     need("burstDuration"), need("burstInterval"))
-    if kind == "ramp":
-        ramp_type = opt("rampType", "linear")
-        if ramp_type not in RAMPS:
-            raise ValueError(f"pattern.rampType: unknown value {ramp_type!r}; use one of {', '.join(RAMPS)}")
-        return RAMPS[ramp_type](need("duration"), need("startRate"), need("endRate"))
-    if kind == "staircase":
-        return Staircase(need("duration"), need("startRate"), need("stepRate"),
-                         need("stepDuration"), opt("maxRate"))
-    if kind == "custom":
-        phases = need("phases")
-        if not isinstance(phases, list) or not all(isinstance(p, Mapping) for p in phases):
-            raise ValueError("pattern.phases: must be a list of {duration, rate} or "
-                             "{duration, startRate, endRate}")
-        return Custom(phases)
-    if kind == "chaos":
-        return Chaos(need("duration"), need("baseRate"), need("maxRate"), opt("seed", 0))
-    raise ValueError(f"pattern.type: unknown value {kind!r}; use one of sine, burst, ramp, "
-                     "staircase, custom, chaos")

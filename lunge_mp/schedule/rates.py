@@ -379,4 +379,3 @@ def invert_hits(fn: RateFn, n: float, *, tol: float = 1e-12, max_iter: int = 200
             return t_new if hi - lo > scale else hi
         t = t_new
     return hi
-

@@ -63,3 +63,19 @@ def vus_at(start_vus: int, stages: Iterable[object], t: float) -> int:
         t0 += d
         v_prev = v
     return math.floor(pairs[-1][1])
+
+
+def iteration_shares(total: int, vus: list[int]) -> list[int]:
+    """shared-iterations: split `total` over workers in proportion to their VUs, exactly.
+
+    Largest remainder: floor shares first, then one more each to the largest fractions.
+    """
+    all_vus = sum(vus)
+    if all_vus == 0:
+        return [0] * len(vus)
+    exact = [total * v / all_vus for v in vus]
+    shares = [int(x) for x in exact]
+    by_fraction = sorted(range(len(vus)), key=lambda i: exact[i] - shares[i], reverse=True)
+    for i in by_fraction[: total - sum(shares)]:
+        shares[i] += 1
+    return shares

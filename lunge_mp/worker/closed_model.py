@@ -79,14 +79,14 @@ class ClosedScenario:
 
     @property
     def iteration_based(self) -> bool:
-        return self.runner.scenario.executor in ("per-vu-iterations", "shared-iterations")
+        return self.runner.scenario.iteration_based
 
     def set_vus(self, n: int, iterations_per_vu: int = 0, stop_within: float | None = None,
                 iterations_total: int = 0) -> None:
         """Run `n` VUs. VUs removed finish their iteration; after `stop_within` s they are interrupted."""
         loop = asyncio.get_running_loop()
         self.iterations_per_vu = iterations_per_vu
-        if self.runner.scenario.executor == "shared-iterations" and self.shared_left is None:
+        if self.iteration_based and self.runner.scenario.shares_iterations and self.shared_left is None:
             self.shared_left = iterations_total
         while len(self.vus) < n:
             vu = self.runner.new_vu()
@@ -107,7 +107,7 @@ class ClosedScenario:
         self.added += n                 # counted even if not run: ScenarioDone must cover it
         if n <= 0 or self.ending:
             return
-        if self.runner.scenario.executor == "shared-iterations":
+        if self.iteration_based and self.runner.scenario.shares_iterations:
             self.shared_left = (self.shared_left or 0) + n
         else:
             self.extra_left += n

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lunge_mp import limits
-from lunge_mp.schedule import warmup
+from lunge_mp import warmup
 from lunge_mp.coordinator.guarding import RunGuard
 from lunge_mp.plan import Plan
 from lunge_mp.redact import Redactor

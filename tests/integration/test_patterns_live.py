@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 from lunge_mp.config import plan_from_dict
-from lunge_mp.schedule.scenario_rate import rate_fn
 from tests.support import cli, read_json, write_config
 
 PATTERNS = {
@@ -35,7 +34,7 @@ def test_patterns_follow_their_curves_second_by_second(tmp_path, fresh_target):
                                      for n, p in PATTERNS.items()}}
     plan = plan_from_dict(doc)
     for s in plan.scenarios:
-        fn = rate_fn(s)
+        fn = s.rate_fn()
         got = results["scenarios"][s.name]["iterations"]["count"]
         assert got == math.ceil(fn.hits(fn.duration) - 1e-9), s.name    # the exact integral
         for b in results["buckets"]:

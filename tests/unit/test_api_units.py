@@ -7,6 +7,7 @@ import asyncio
 import json
 import math
 
+import msgspec
 import pytest
 
 from lunge_mp.api.auth import Identity, TokenError, Tokens, required_role
@@ -181,7 +182,7 @@ def test_seed_pattern_request_becomes_a_config():
         "target": {"url": URL}, "save_profile": True, "profile_name": "daily"})
     plan = plan_from_document(config, Ceiling())
     s = plan.scenarios[0]
-    assert plan.name == "daily" and s.executor == "pattern" and "max_rate" not in s.pattern
+    assert plan.name == "daily" and s.executor == "pattern" and "maxRate" not in msgspec.to_builtins(s.pattern)
     assert plan.guardrails.max_rate == 100 and plan.guardrails.max_total_requests == 5000
     req = s.requests[0]
     assert req.method == "POST" and req.headers["X-Lunge-Queue"] == "q"

@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import time
 
+from lunge_mp.executors import ConstantVUs
 from lunge_mp.metrics.recorder import Recorder
-from lunge_mp.plan import Plan, RequestSpec, ScenarioPlan
+from lunge_mp.plan import Plan, RequestSpec
 from lunge_mp.worker.closed_model import BACKOFF_MAX_S, ClosedScenario, backoff
 from lunge_mp.worker.iteration import ScenarioRunner
 from lunge_mp.worker.permits import PermitGate, PermittedTransport
@@ -42,7 +43,7 @@ class Instant:
 
 
 def closed(transport, url: str = "http://h/", requests: int = 1, permits=None) -> ClosedScenario:
-    scenario = ScenarioPlan(name="s", executor="constant-vus", vus=1, duration=10,
+    scenario = ConstantVUs(name="s", vus=1, duration=10,
                             requests=tuple(RequestSpec(f"r{i}", "GET", url) for i in range(requests)))
     plan = Plan(name="p", scenarios=(scenario,))
     if permits is not None:                 # as the worker does

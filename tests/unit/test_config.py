@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lunge_mp.config import ConfigError, expand_env, load_plan, plan_from_dict
+from lunge_mp.executors.shapes import shape_from
 from lunge_mp.plan import Plan
 
 REPO = Path(__file__).resolve().parents[2]
@@ -320,7 +321,7 @@ def test_executors(fields: dict[str, Any], expected: dict[str, Any]) -> None:
     s = plan.scenarios[0]
     assert s.executor == fields["executor"]
     for attr, value in expected.items():
-        assert getattr(s, attr) == value, attr
+        assert getattr(s, attr) == (shape_from(value) if attr == "pattern" else value), attr
 
 
 def test_ramping_stage_targets_per_second() -> None:

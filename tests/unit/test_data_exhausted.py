@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from lunge_mp.analysis.anomalies import find
+from lunge_mp.executors import ConstantArrivalRate
 from lunge_mp.outcome import RunOutcome
 from lunge_mp.metrics import names
 from lunge_mp.metrics.aggregate import Aggregate
@@ -25,7 +26,7 @@ CITIES = DataSource("cities", "cities.csv", mode="random")
 
 
 def scenario(name: str, url: str, data=()) -> ScenarioPlan:
-    return ScenarioPlan(name=name, executor="constant-arrival-rate", rate=10, duration=10,
+    return ConstantArrivalRate(name=name, rate=10, duration=10,
                         requests=(RequestSpec("r", "GET", url),), data=data)
 
 

@@ -15,10 +15,11 @@ from lunge_mp.analysis import generator_errors
 from lunge_mp.analysis.anomalies import error_bursts
 from lunge_mp.analysis.thresholds import parse_threshold
 from lunge_mp.analysis.verdict import verdicts
+from lunge_mp.executors import ConstantVUs
 from lunge_mp.outcome import RunOutcome
 from lunge_mp.metrics.aggregate import Aggregate
 from lunge_mp.metrics.recorder import Recorder
-from lunge_mp.plan import Plan, RequestSpec, ScenarioPlan
+from lunge_mp.plan import Plan, RequestSpec
 from lunge_mp.protocol import messages as m
 from lunge_mp.report import csv_report
 from lunge_mp.report.results import live_results, request_metrics, scenario_metrics
@@ -48,7 +49,7 @@ def run_aggregate(seconds: int = SECONDS, target_failures: bool = True) -> Aggre
     return agg
 
 
-PLAN = Plan(name="p", scenarios=(ScenarioPlan(name="s", executor="constant-vus", vus=1, duration=SECONDS,
+PLAN = Plan(name="p", scenarios=(ConstantVUs(name="s", vus=1, duration=SECONDS,
                                               requests=(RequestSpec("get", "GET", "http://h/"),)),))
 
 

@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 from lunge_mp.schedule.capped_rate import CappedRate, capped, peak_rate
 from lunge_mp.analysis.guardrails import (Guard, Sample, Window, apply_caps, plan_problems, rate_caps,
                                           request_hosts, start_notes)
-from lunge_mp.schedule.scenario_rate import rate_fn
 from lunge_mp.analysis.hosts import HostMatcher, host_pattern_problem, url_host
 from lunge_mp.config import ConfigError, plan_from_dict
+from lunge_mp.executors import ConstantArrivalRate
+from lunge_mp.executors.shapes import shape_from
 from lunge_mp.plan import Guardrails, ScenarioPlan, WarnThresholds
 from lunge_mp.schedule.arrivals import ArrivalClock
-from lunge_mp.schedule.patterns import pattern_fn
 from lunge_mp.schedule.rates import Constant, ExactRateFn, PiecewiseLinear
 
 
@@ -220,7 +220,7 @@ def test_capped_piecewise_property(start: int, stages: list[tuple[int, int]], ca
     ({"type": "ramp", "duration": 10.0, "startRate": 1000, "endRate": 10, "rampType": "logarithmic"}, 300),
 ])
 def test_capped_smooth_patterns(spec: dict, cap: float) -> None:
-    fn = pattern_fn(spec)
+    fn = shape_from(spec).rate_fn()
     c = capped(fn, cap)
     assert isinstance(c, CappedRate)
     d = fn.duration
@@ -241,13 +241,13 @@ def test_capped_smooth_patterns(spec: dict, cap: float) -> None:
 def test_peak_rates() -> None:
     assert peak_rate(Constant(5, 1)) == 5
     assert peak_rate(PiecewiseLinear(0, [(1, 10), (1, 3)])) == 10
-    assert peak_rate(pattern_fn({"type": "sine", "duration": 10.0, "baseRate": 10, "amplitude": 4,
-                                 "period": 2.0})) == 14
+    assert peak_rate(shape_from({"type": "sine", "duration": 10.0, "baseRate": 10, "amplitude": 4,
+                                 "period": 2.0}).rate_fn()) == 14
 
 
 def _open(name: str, rate: float, requests: int = 1, duration: float = 10.0) -> ScenarioPlan:
     from lunge_mp.plan import RequestSpec
-    return ScenarioPlan(name=name, executor="constant-arrival-rate", rate=rate, duration=duration,
+    return ConstantArrivalRate(name=name, rate=rate, duration=duration,
                         requests=tuple(RequestSpec(name=f"r{i}", method="GET", url="http://h/") for i in range(requests)))
 
 
@@ -272,8 +272,8 @@ def test_apply_caps_changes_the_rate_function_and_notes_say_so() -> None:
     plan = plan_from_dict(_doc({"maxRate": 4}))
     capped_plan = apply_caps(plan, {"s": 4.0})
     s = capped_plan.scenarios[0]
-    assert s.rate_cap == 4.0 and rate_fn(s).total_hits() == 8
-    assert rate_fn(s, capped=False).total_hits() == rate_fn(plan.scenarios[0]).total_hits() > 8
+    assert s.rate_cap == 4.0 and s.target_fn().total_hits() == 8
+    assert s.rate_fn().total_hits() == plan.scenarios[0].target_fn().total_hits() > 8
     notes = start_notes(capped_plan, planned_s=2.0, planned_requests=8)
     assert any("capped at 4 iterations/s" in n for n in notes)
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import io
 
+from lunge_mp.executors import PerVUIterations
 from lunge_mp.metrics.recorder import Recorder
-from lunge_mp.plan import Plan, RequestSpec, ScenarioPlan, Settings
+from lunge_mp.plan import Plan, RequestSpec, Settings
 from lunge_mp.redact import MASK
 from lunge_mp.worker import http_debug
 from lunge_mp.worker.http_debug import BODY_CAP, LIMIT, DebugPrinter, format_exchange, masked_header
@@ -22,7 +23,7 @@ def _plan(mode: str = "headers", url: str = "http://127.0.0.1:9/post") -> Plan:
     req = RequestSpec(name="echo", method="POST", url=url,
                       headers={"Authorization": "Bearer {{tok}}", "X-Mine": "v-{{tok}}"},
                       body='{"token": "{{tok}}"}')
-    scenario = ScenarioPlan(name="s", executor="per-vu-iterations", vus=1, iterations=1,
+    scenario = PerVUIterations(name="s", vus=1, iterations=1,
                             requests=(req,))
     return Plan(name="p", scenarios=(scenario,), settings=Settings(http_debug=mode),
                 variables={"tok": SECRET}, secrets=("tok",))

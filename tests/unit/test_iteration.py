@@ -6,10 +6,12 @@ import asyncio
 
 import pytest
 
+from lunge_mp.executors import ConstantVUs
 from lunge_mp.metrics.recorder import Recorder
-from lunge_mp.plan import Assertion, DataSource, Extract, Plan, RequestSpec, ScenarioPlan, Settings
+from lunge_mp.plan import Assertion, DataSource, Extract, Plan, RequestSpec, Settings
 from lunge_mp.worker.iteration import ScenarioRunner
 from lunge_mp.worker.transport import Outcome, Prepared
+from tests.plans import scenario_of
 from tests.support import until
 
 
@@ -44,7 +46,8 @@ class CountingRecorder(Recorder):
 
 def runner(requests, transport, data=(), recorder=None, worker=0, workers=1, executor="constant-vus",
            top_data=(), settings=None) -> ScenarioRunner:
-    scenario = ScenarioPlan(name="s", executor=executor, requests=tuple(requests), vus=1, duration=1, data=data)
+    scenario = scenario_of(executor, name="s", requests=tuple(requests), vus=1, duration=1, data=data,
+                           iterations=1)
     plan = Plan(name="p", scenarios=(scenario,), data=top_data, variables={"v": "1"},
                 **({"settings": settings} if settings else {}))
     return ScenarioRunner(plan, scenario, transport, recorder or Recorder(), 1, worker, workers)
@@ -167,8 +170,8 @@ def test_a_top_level_source_is_shared_by_the_scenarios_of_a_worker(rows_file):
     source = DataSource("u", "u.csv", "unique", path=rows_file, columns=("id",), rows=5)
     rec, t = Recorder(), Scripted()
     requests = (RequestSpec("x", "GET", "http://h/{{u.id}}"),)
-    one = ScenarioPlan(name="one", executor="constant-vus", vus=1, duration=1, requests=requests)
-    two = ScenarioPlan(name="two", executor="constant-vus", vus=1, duration=1, requests=requests)
+    one = ConstantVUs(name="one", vus=1, duration=1, requests=requests)
+    two = ConstantVUs(name="two", vus=1, duration=1, requests=requests)
     plan = Plan(name="p", scenarios=(two, one), data=(source,))
     runners = [ScenarioRunner(plan, s, t, rec, 1) for s in plan.scenarios]
     for i in range(6):
@@ -185,10 +188,10 @@ def test_a_warmup_copy_reads_unique_rows_without_using_them_up(rows_file, top_le
     rec, t = Recorder(), Scripted()
     requests = (RequestSpec("x", "GET", "http://h/{{u.id}}"),)
     own = () if top_level else (source,)
-    one = ScenarioPlan(name="one", executor="constant-vus", vus=1, duration=1, requests=requests, data=own)
-    warm = ScenarioPlan(name="warmup:one", executor="constant-vus", vus=1, duration=1, requests=requests,
-                        data=own, warmup_of="one")
-    two = ScenarioPlan(name="two", executor="constant-vus", vus=1, duration=1, requests=requests, data=own)
+    one = ConstantVUs(name="one", vus=1, duration=1, requests=requests, data=own)
+    warm = ConstantVUs(name="warmup:one", vus=1, duration=1, requests=requests,
+                       data=own, warmup_of="one")
+    two = ConstantVUs(name="two", vus=1, duration=1, requests=requests, data=own)
     plan = Plan(name="p", scenarios=(warm, one, two), data=(source,) if top_level else ())
     r_warm, r_one, r_two = (ScenarioRunner(plan, s, t, rec, 1) for s in plan.scenarios)
     for _ in range(7):
@@ -325,7 +328,7 @@ def test_per_vu_requests_carry_the_vu_id_and_a_stopped_vu_is_forgotten(mode):
     from lunge_mp.worker.closed_model import ClosedScenario
 
     t = Forgetting()
-    scenario = ScenarioPlan(name="s", executor="constant-vus", vus=1, duration=1,
+    scenario = ConstantVUs(name="s", vus=1, duration=1,
                             requests=(RequestSpec("a", "GET", "http://h/a", think_time=0.01),
                                       RequestSpec("b", "GET", "http://h/{{vu}}")))
     plan = Plan(name="p", scenarios=(scenario,), settings=Settings(connections=mode))

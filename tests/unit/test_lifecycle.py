@@ -3,8 +3,10 @@
 import pytest
 
 from lunge_mp.coordinator.lifecycle import EndScenario, Lifecycle, Phase, StartScenario
-from lunge_mp.schedule.timeline import iteration_shares
-from lunge_mp.plan import Options, Plan, RequestSpec, ScenarioPlan
+from lunge_mp.executors import SharedIterations
+from lunge_mp.plan import Options, Plan, RequestSpec
+from lunge_mp.schedule.split import iteration_shares
+from tests.plans import scenario_of
 
 REQ = (RequestSpec(name="r", method="GET", url="http://127.0.0.1/"),)
 
@@ -12,7 +14,7 @@ REQ = (RequestSpec(name="r", method="GET", url="http://127.0.0.1/"),)
 def scenario(name, executor="constant-vus", **kw):
     kw.setdefault("duration", 10.0)
     kw.setdefault("graceful_stop", 2.0)
-    return ScenarioPlan(name=name, executor=executor, requests=REQ, vus=1, **kw)
+    return scenario_of(executor, name=name, requests=REQ, vus=1, **kw)
 
 
 def plan(*scenarios, sequential=False):
@@ -53,7 +55,7 @@ def test_ending_without_done_reports_gives_up_after_grace_and_slack():
 
 
 def test_iteration_scenario_ends_early_when_every_worker_is_done():
-    s = ScenarioPlan(name="it", executor="shared-iterations", requests=REQ, vus=2, iterations=10,
+    s = SharedIterations(name="it", requests=REQ, vus=2, iterations=10,
                      max_duration=60.0)
     lc = Lifecycle(plan(s))
     lc.due(0.0)
@@ -90,7 +92,7 @@ def test_iteration_shares_are_exact(total, vus, expected):
 
 
 def test_an_iteration_scenario_ends_when_a_lost_worker_was_the_last_not_done():
-    s = ScenarioPlan(name="it", executor="shared-iterations", requests=REQ, vus=2, iterations=10,
+    s = SharedIterations(name="it", requests=REQ, vus=2, iterations=10,
                      max_duration=60.0)
     lc = Lifecycle(plan(s))
     lc.due(0.0)

@@ -23,12 +23,14 @@ from dataclasses import dataclass
 from fractions import Fraction as F
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lunge_mp.config import ConfigError, plan_from_dict
 from lunge_mp.config.patterns import PATTERN_KEYS, TYPE_KEYS, camel
+from lunge_mp.executors.shapes import shape_from
 from lunge_mp.plan import ScenarioPlan
 from lunge_mp.schedule.arrivals import ArrivalClock
 from lunge_mp.schedule.patterns import (
@@ -41,10 +43,9 @@ from lunge_mp.schedule.patterns import (
     Sine,
     Staircase,
     chaos_levels,
-    pattern_fn,
 )
 from lunge_mp.schedule.rates import ExactRateFn, RateFn, invert_hits
-from lunge_mp.schedule.scenario_rate import rate_fn
+from tests.plans import scenario_of
 
 US = 10**6
 INF = math.inf
@@ -347,6 +348,11 @@ def test_chaos_levels_walk_and_spike() -> None:
     assert Chaos(600, 100, 500, 42).levels == levels
 
 
+def pattern_fn(spec: dict[str, Any]) -> RateFn:
+    """A pattern's rate function from its config form, as the plan holds and builds it."""
+    return shape_from(spec).rate_fn()
+
+
 def test_pattern_fn_builds_each_type_and_names_bad_fields() -> None:
     specs: list[tuple[dict[str, Any], type]] = [
         ({"type": "sine", "duration": 60.0, "baseRate": 100.0, "amplitude": 50.0, "period": 10.0}, Sine),
@@ -378,8 +384,8 @@ def test_pattern_fn_builds_each_type_and_names_bad_fields() -> None:
          r"pattern\.startRate"),
         ({"type": "custom", "phases": []}, r"pattern\.phases"),
         ({"type": "custom", "phases": [{"duration": 1.0, "rate": 1.0, "startRate": 2.0}]}, r"phases\[0\]"),
-        ({"type": "sine"}, r"pattern\.duration: required"),
-        ({"type": "wave"}, r"pattern\.type"),
+        ({"type": "sine"}, r"missing required field `duration`"),   # a shape cannot lack a field
+        ({"type": "wave"}, r"Invalid value 'wave' - at `\$\.type`"),
     ]
     for spec, match in bad:
         with pytest.raises(ValueError, match=match):
@@ -387,16 +393,17 @@ def test_pattern_fn_builds_each_type_and_names_bad_fields() -> None:
 
 
 def plan(executor: str, **kw: object) -> ScenarioPlan:
-    return ScenarioPlan(name="s", executor=executor, requests=(), **kw)  # type: ignore[arg-type]
+    return scenario_of(executor, name="s", requests=(), **kw)
 
 
-def test_rate_fn_dispatches_patterns() -> None:
-    fn = rate_fn(plan("pattern", duration=2.0, pattern={"type": "burst", "duration": 2.0, "baseRate": 0.0,
-                                                            "burstRate": 10.0, "burstDuration": 0.5,
-                                                            "burstInterval": 1.0}))
+def test_rate_fn_for_dispatches_patterns() -> None:
+    fn = plan("pattern", pattern=shape_from({"type": "burst", "duration": 2.0, "baseRate": 0.0,
+                                             "burstRate": 10.0, "burstDuration": 0.5,
+                                             "burstInterval": 1.0})).rate_fn()
     assert isinstance(fn, Burst) and ArrivalClock(fn).total_expected() == 10
-    with pytest.raises(ValueError, match=r"^scenarios\.s\.pattern\.duration: required for a sine pattern"):
-        rate_fn(plan("pattern", pattern={"type": "sine"}))
+    with pytest.raises(ValueError, match=r"^scenarios\.s\.pattern\.amplitude: must be <= baseRate"):
+        plan("pattern", pattern=shape_from({"type": "sine", "duration": 1.0, "baseRate": 1.0,
+                                            "amplitude": 2.0, "period": 1.0})).rate_fn()
 
 
 def test_generic_path_speed_at_10k_per_second() -> None:
@@ -565,8 +572,8 @@ VALID = [
 def test_valid_patterns_plan_and_build(name: str, pattern: dict[str, Any], length: float) -> None:
     (s,) = plan_from_dict(doc(pattern)).scenarios
     assert s.duration == length and s.pattern is not None
-    assert all("_" not in key for key in s.pattern)
-    fn = rate_fn(s)
+    assert all("_" not in key for key in msgspec.to_builtins(s.pattern))   # camelCase on the wire
+    fn = s.rate_fn()
     assert fn.duration == length and ArrivalClock(fn).total_expected() > 0
 
 
@@ -684,5 +691,5 @@ def test_prop_config_accepts_only_what_the_schedule_can_build(edit: tuple[str, d
         assert e.errors and all(x.startswith("scenarios.api.pattern") for x in e.errors), e.errors
         return
     (s,) = plan.scenarios
-    fn = rate_fn(s)                         # never a ValueError for an accepted config
+    fn = s.rate_fn()                            # never a ValueError for an accepted config
     assert fn.duration == pytest.approx(s.duration, rel=1e-12) and fn.hits(fn.duration) > 0

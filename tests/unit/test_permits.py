@@ -16,6 +16,7 @@ from lunge_mp.plan import RequestSpec, ScenarioPlan
 from lunge_mp.protocol import messages as m
 from lunge_mp.protocol.session import ProtocolError, State, WorkerSession
 from lunge_mp.schedule.permits import EARLY_NS, MIN_ASK, Lease, TokenBucket
+from tests.plans import scenario_of
 
 MS = 1_000_000
 S = 1_000_000_000
@@ -188,7 +189,7 @@ def test_used_up_needs_every_live_worker_to_have_used_its_lease():
 # --- maxRate shares: closed scenarios take part in the water-filling ----------------------------
 
 def _scenario(name: str, executor: str, rate: float = 0.0, requests: int = 1) -> ScenarioPlan:
-    return ScenarioPlan(name=name, executor=executor, rate=rate, duration=10.0, vus=5,
+    return scenario_of(executor, name=name, rate=rate, duration=10.0, vus=5, iterations=1,
                         requests=tuple(RequestSpec(name=f"r{i}", method="GET", url="http://h/") for i in range(requests)))
 
 

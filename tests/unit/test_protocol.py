@@ -3,12 +3,13 @@
 import msgspec
 import pytest
 
-from lunge_mp.plan import Plan, RequestSpec, ScenarioPlan
+from lunge_mp.executors import ConstantVUs
+from lunge_mp.plan import Plan, RequestSpec
 from lunge_mp.protocol import messages as m
 from lunge_mp.protocol.session import ProtocolError, State, WorkerSession
 
-PLAN = Plan(name="t", scenarios=(ScenarioPlan(
-    name="s", executor="constant-vus", vus=1, duration=1.0,
+PLAN = Plan(name="t", scenarios=(ConstantVUs(
+    name="s", vus=1, duration=1.0,
     requests=(RequestSpec(name="r", method="GET", url="http://127.0.0.1/"),)),))
 
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from lunge_mp.plan import Assertion, Extract, Plan, RequestSpec, ScenarioPlan
+from lunge_mp.executors import ConstantVUs
+from lunge_mp.plan import Assertion, Extract, Plan, RequestSpec
 from lunge_mp.scenario.checks import Response, check, compare, extract, json_path
 from lunge_mp.scenario.preflight import unknown_template_names
 from lunge_mp.scenario.template import Template, TemplateError
@@ -98,7 +99,7 @@ def test_preflight_names_unknown_templates_but_accepts_extracted_ones():
     req2 = RequestSpec(name="me", method="GET", url="http://h/me/{{token}}/{{vu}}",
                        headers={"X-Env": "{{env_name}}", "X-Bad": "{{missing}}"})
     plan = Plan(name="p", variables={"env_name": "dev"},
-                scenarios=(ScenarioPlan(name="s", executor="constant-vus", vus=1, duration=1,
+                scenarios=(ConstantVUs(name="s", vus=1, duration=1,
                                         requests=(req1, req2)),))
     errors = unknown_template_names(plan)
     assert len(errors) == 1 and "requests[1].headers.X-Bad" in errors[0] and "missing" in errors[0]

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lunge_mp.executors.shapes import Sine
 from lunge_mp.plan import ScenarioPlan, Stage
 from lunge_mp.schedule.arrivals import ArrivalClock
 from lunge_mp.schedule.rates import (
@@ -27,8 +28,8 @@ from lunge_mp.schedule.rates import (
     RateFn,
     invert_hits,
 )
-from lunge_mp.schedule.scenario_rate import rate_fn
 from lunge_mp.schedule.split import split_evenly, split_round_robin, vus_at
+from tests.plans import scenario_of
 
 US = 10**6
 INF = math.inf
@@ -252,20 +253,18 @@ def test_exact_protocol_and_errors() -> None:
 
 
 def plan(executor: str, **kw: object) -> ScenarioPlan:
-    return ScenarioPlan(name="s", executor=executor, requests=(), **kw)  # type: ignore[arg-type]
+    return scenario_of(executor, name="s", requests=(), **kw)
 
 
-def test_rate_fn_of_each_open_executor() -> None:
-    fn = rate_fn(plan("constant-arrival-rate", rate=500.0, duration=4.0))
+def test_each_open_executor_builds_its_rate_function() -> None:
+    fn = plan("constant-arrival-rate", rate=500.0, duration=4.0).rate_fn()
     assert isinstance(fn, Constant) and ArrivalClock(fn).total_expected() == 2000
-    fn = rate_fn(plan("ramping-arrival-rate", start_rate=10.0,
-                          stages=(Stage(10, 100), Stage(5, 0)), duration=15.0))
+    fn = plan("ramping-arrival-rate", start_rate=10.0, stages=(Stage(10, 100), Stage(5, 0))).rate_fn()
     assert isinstance(fn, PiecewiseLinear)
     assert fn.duration == 15.0 and fn.hits(15) == 550 + 250 and fn.rate(10) == 100
-    with pytest.raises(ValueError, match=r"scenarios\.s\.pattern\.duration: required"):
-        rate_fn(plan("pattern", pattern={"type": "sine"}))
-    with pytest.raises(ValueError, match="constant-vus"):
-        rate_fn(plan("constant-vus", vus=3, duration=1.0))
+    with pytest.raises(ValueError, match=r"scenarios\.s\.pattern\.amplitude: must be <= baseRate"):
+        plan("pattern", pattern=Sine(duration=1.0, base_rate=1.0, amplitude=2.0, period=1.0)).rate_fn()
+    assert not hasattr(plan("constant-vus", vus=3, duration=1.0), "rate_fn")   # closed: no rate
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from lunge_mp.config import ConfigError, plan_from_dict
 from lunge_mp.config import load_plan
-from lunge_mp.plan import Assertion, DataSource, Extract, Plan, RequestSpec, ScenarioPlan
+from lunge_mp.executors import ConstantVUs
+from lunge_mp.plan import Assertion, DataSource, Extract, Plan, RequestSpec
 from lunge_mp.scenario.checks import (MISSING, CompiledCheck, CompiledExtract, JsonPath, Response, compare,
                                       compile_path, path_problem)
 from lunge_mp.scenario.cookies import CookieJar, default_path, domain_match, path_match
@@ -496,7 +497,7 @@ def test_preflight_accepts_extracted_values_and_names_unknown_ones():
     req2 = RequestSpec(name="me", method="GET", url="http://h/me/{{token}}/{{vu}}",
                        headers={"X-Env": "{{env_name}}", "X-Bad": "{{missing}}"}, form={"f": "{{nope}}"})
     plan = Plan(name="p", variables={"env_name": "dev"},
-                scenarios=(ScenarioPlan(name="s", executor="constant-vus", vus=1, duration=1,
+                scenarios=(ConstantVUs(name="s", vus=1, duration=1,
                                         requests=(req1, req2)),))
     errors = unknown_template_names(plan)
     assert [e.split(":")[0] for e in errors] == ["scenarios.s.requests[1].headers.X-Bad",

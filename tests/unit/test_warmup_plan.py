@@ -6,7 +6,7 @@ from __future__ import annotations
 from lunge_mp.config.validate import plan_from_dict
 from lunge_mp.metrics.queue import targets
 from lunge_mp.report.redis_metrics import redis_request_keys
-from lunge_mp.schedule import warmup
+from lunge_mp import warmup
 
 
 def _plan(warm: dict | None = None):

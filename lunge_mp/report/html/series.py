@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from lunge_mp.metrics.names import FAILURE_CLASSES, UNKNOWN_FAILURE
 from lunge_mp.report.html.fmt import plot_label
-from lunge_mp.schedule.warmup import PREFIX as WARMUP_PREFIX   # results.json names X's copy "warmup:X"
+from lunge_mp.warmup import PREFIX as WARMUP_PREFIX   # results.json names X's copy "warmup:X"
 
 MAX_POINTS = 3600            # chart points per series before binning
 PHASE_COLORS = {"warmup": "#94a3b8", "ramp-up": "#60a5fa", "steady": "#34d399",

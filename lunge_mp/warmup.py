@@ -15,6 +15,7 @@ import math
 
 import msgspec
 
+from lunge_mp.executors import ConstantArrivalRate, ConstantVUs
 from lunge_mp.plan import Plan, ScenarioPlan
 from lunge_mp.schedule.split import split_evenly
 
@@ -37,16 +38,17 @@ def scenarios(plan: Plan) -> tuple[ScenarioPlan, ...]:
     vus = split_evenly(w.vus, n) if w.vus else [0] * n
     for s, share in zip(plan.scenarios, vus):
         common = dict(name=PREFIX + s.name, warmup_of=s.name, requests=s.requests, duration=w.duration, start_time=0.0,
-                      graceful_stop=GRACE_S, pacing=s.pacing, tags=s.tags, stages=(), pattern=None,
-                      iterations=0, max_duration=0.0, start_vus=0, start_rate=0.0)
+                      graceful_stop=GRACE_S, graceful_ramp_down=s.graceful_ramp_down, pacing=s.pacing,
+                      tags=s.tags, data=s.data)
         if w.rate:
-            pool = max(s.pre_allocated_vus, 10)
-            out.append(msgspec.structs.replace(
-                s, executor="constant-arrival-rate", rate=w.rate / n, vus=0,
-                pre_allocated_vus=pool, max_vus=max(s.max_vus, pool, 100), **common))
+            pre, most = (s.pre_allocated_vus, s.max_vus) if s.is_open else (0, 0)
+            arrivals = dict(arrivals=s.arrivals, arrival_seed=s.arrival_seed, rate_cap=s.rate_cap) \
+                if s.is_open else {}
+            pool = max(pre, 10)
+            out.append(ConstantArrivalRate(rate=w.rate / n, pre_allocated_vus=pool, max_vus=max(most, pool, 100),
+                                           **arrivals, **common))
         elif share:
-            out.append(msgspec.structs.replace(
-                s, executor="constant-vus", vus=share, rate=0.0, pre_allocated_vus=0, max_vus=0, **common))
+            out.append(ConstantVUs(vus=share, **common))
     return tuple(out)
 
 

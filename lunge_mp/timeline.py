@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from lunge_mp.plan import Plan, ScenarioPlan
 from lunge_mp.schedule.rates import RateFn
-from lunge_mp.schedule.scenario_rate import rate_fn
-from lunge_mp.schedule.split import split_evenly, vus_at
+from lunge_mp.schedule.split import split_evenly
 
 
 def target_vus(s: ScenarioPlan, local: float) -> int:
     """Closed model: VUs the scenario runs `local` seconds after its start (0 outside it)."""
-    if local < 0 or (s.duration and local >= s.duration):
-        return 0
-    if s.executor == "ramping-vus":
-        return vus_at(s.start_vus, [(st.duration, st.target) for st in s.stages], local)
-    return s.vus
+    return 0 if s.is_open else s.target_vus(local)
 
 
 _RATE_FNS: dict[int, tuple[ScenarioPlan, RateFn]] = {}
@@ -22,11 +17,11 @@ _RATE_FNS: dict[int, tuple[ScenarioPlan, RateFn]] = {}
 
 def target_rate(s: ScenarioPlan, local: float) -> float:
     """Open model: iterations/s the scenario asks for `local` seconds after its start."""
-    if local < 0 or local >= s.duration:
+    if local < 0 or local >= s.length:
         return 0.0
     cached = _RATE_FNS.get(id(s))
     if cached is None or cached[0] is not s:  # building one costs ~0.1 ms: keep it
-        cached = _RATE_FNS[id(s)] = (s, rate_fn(s))     # with its guardrail cap
+        cached = _RATE_FNS[id(s)] = (s, s.target_fn())     # with its guardrail cap
     return cached[1].rate(local)
 
 
@@ -40,22 +35,6 @@ def arrival_processes(plan: Plan, run_id: str) -> dict[str, dict]:
             seed = s.arrival_seed if s.arrival_seed is not None else (base + i) % 2**31
             out[s.name] = {"process": s.arrivals, "seed": seed}
     return out
-
-
-def iteration_shares(total: int, vus: list[int]) -> list[int]:
-    """shared-iterations: split `total` over workers in proportion to their VUs, exactly.
-
-    Largest remainder: floor shares first, then one more each to the largest fractions.
-    """
-    all_vus = sum(vus)
-    if all_vus == 0:
-        return [0] * len(vus)
-    exact = [total * v / all_vus for v in vus]
-    shares = [int(x) for x in exact]
-    by_fraction = sorted(range(len(vus)), key=lambda i: exact[i] - shares[i], reverse=True)
-    for i in by_fraction[: total - sum(shares)]:
-        shares[i] += 1
-    return shares
 
 
 def vu_shares(plan: Plan, workers: int) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
@@ -78,10 +57,8 @@ def _targets_at(plan: Plan, starts: dict[str, float | None], t: float) -> tuple[
             continue
         if s.is_open:
             rate += target_rate(s, t - started)
-        elif s.executor in ("constant-vus", "ramping-vus"):
-            vus += target_vus(s, t - started)
-        elif started <= t:
-            vus += s.vus
+        else:
+            vus += s.target_vus(t - started)
     return rate, vus
 
 
