@@ -368,7 +368,9 @@ def run(name: str, version: int | None, store_path: str | None, **flags) -> None
     from lunge_mp.profile_ops import config_for_run
     from lunge_mp.cli_run import execute_plan
 
-    ignored = [k for k, v in flags.items() if k not in RUN_KWARGS and v not in (None, False, ())]
+    defaults = {p.name: p.default for p in click.get_current_context().command.params}
+    ignored = [k for k, v in flags.items()
+               if k not in RUN_KWARGS and v not in (None, False, ()) and v != defaults.get(k)]
     if ignored:
         raise click.UsageError(f"--{ignored[0].replace('_', '-')} is not supported by `profile run` yet")
     ctx = _Context(store_path)
