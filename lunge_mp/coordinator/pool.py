@@ -49,7 +49,7 @@ class WorkerPool:
         _remove_stale_dirs()
         self._dir = tempfile.mkdtemp(prefix=f"{_DIR_PREFIX}{os.getpid()}-")
         self.endpoint = f"ipc://{self._dir}/coordinator.sock"
-        self.procs: list[subprocess.Popen] = []
+        self.procs: list = []      # subprocess.Popen, or forking.ForkedWorker (the same calls)
 
     # --- what the run loop asks of any pool (RemoteWorkers has the same: remote_pool.py) ---
     def core_options(self, plan) -> dict:
@@ -75,6 +75,12 @@ class WorkerPool:
                 [sys.executable, "-m", "lunge_mp.worker", "--connect", self.endpoint, "--id", str(i)],
                 stdin=subprocess.DEVNULL, env=env,
             ))
+
+    def fork(self) -> None:
+        """The workers as forks of this process (coordinator/forking.py: prestart only)."""
+        from lunge_mp.coordinator import forking
+
+        self.procs = [forking.fork_worker(self.endpoint, i) for i in range(self.count)]
 
     def pid(self, worker: int) -> int:
         return self.procs[worker].pid

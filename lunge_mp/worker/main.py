@@ -401,9 +401,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--insecure", action="store_true")
     parser.add_argument("--wait", type=float, default=60.0)
     args = parser.parse_args(argv)
-    # Ctrl-C reaches the whole process group; only the coordinator decides how to stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    raise_nofile()
     join = None
     if args.name is not None:
         from lunge_mp.remote import security
@@ -414,6 +411,15 @@ def main(argv: list[str] | None = None) -> None:
             print(f"worker {args.name}: {exc}", file=sys.stderr)
             sys.exit(ExitCode.INVALID_INPUT)
         join = remote_join.RemoteJoin(name=args.name, keys=keys, wait_s=args.wait)
-    worker = Worker(args.connect, args.id, join)
+    sys.exit(run(args.connect, args.id, join))
+
+
+def run(endpoint: str, worker_id: int, remote: remote_join.RemoteJoin | None = None) -> int:
+    """The worker's life and its exit code; `python -m lunge_mp.worker` and a fork
+    (coordinator/forking.py) alike."""
+    # Ctrl-C reaches the whole process group; only the coordinator decides how to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise_nofile()
+    worker = Worker(endpoint, worker_id, remote)
     uvloop.run(worker.run())
-    sys.exit(worker.exit_code)
+    return worker.exit_code

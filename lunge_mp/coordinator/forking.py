@@ -1,0 +1,123 @@
+"""Workers forked from the coordinator once it has imported what both of them need.
+
+A spawned worker pays for its own interpreter and ~0.17 s of imports (asyncio, ZeroMQ,
+msgspec, psutil, the plan and protocol types, its own modules) while the coordinator pays most
+of the same for itself: on two cores, three processes importing at once were most of the time to
+the first request (benchmarks/startup.py). Forked after the shared imports, a worker imports only
+its own modules (the HTTP transport, the iteration runner), while the coordinator reads the config.
+
+Forking is safe only in a process with one thread and no ZeroMQ context, event loop or sockets
+yet: `usable()` says so, and only `coordinator/prestart.py` (the CLI, before the config is read)
+forks; everything else spawns `python -m lunge_mp.worker` (coordinator/pool.py).
+
+A forked worker sets its title to the command line a spawned one has (`ps`, psutil and the tests
+find workers by it), reads stdin from /dev/null, ignores SIGINT as a spawned worker does, runs
+the same `worker.main.run`, and leaves with `os._exit` so nothing of the coordinator (atexit
+handlers, its buffered output) runs twice.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+
+# what the coordinator and every worker import: once, here, before the fork
+SHARED = ("asyncio", "uvloop", "zmq", "zmq.asyncio", "msgspec", "psutil", "lunge_mp.protocol.messages",
+          "lunge_mp.metrics.hdr", "lunge_mp.redact")
+
+
+def usable() -> bool:
+    """True when this process can fork workers safely: Linux, and one thread (Python's or native:
+    a ZeroMQ context would have started its I/O threads)."""
+    if sys.platform != "linux" or threading.active_count() != 1:
+        return False
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
+
+
+def preload() -> None:
+    for name in SHARED:
+        importlib.import_module(name)
+
+
+class ForkedWorker:
+    """The part of `subprocess.Popen` the pool uses (pid, poll, wait, send_signal), for a fork."""
+
+    def __init__(self, pid: int, args: list[str]) -> None:
+        self.pid = pid
+        self.args = args
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:     # reaped elsewhere: its status is gone (as Popen does)
+                self.returncode = 0
+            else:
+                if pid:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.0005
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(self.args, timeout)
+            time.sleep(delay if deadline is None else min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 0.02)
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, sig)
+
+
+def fork_worker(endpoint: str, worker_id: int) -> ForkedWorker:
+    """Worker `worker_id` as a child of this process; the parent gets a Popen-like handle."""
+    args = [sys.executable, "-m", "lunge_mp.worker", "--connect", endpoint, "--id", str(worker_id)]
+    for stream in (sys.stdout, sys.stderr):     # else the child would write the parent's buffer again
+        if stream is not None:
+            stream.flush()
+    pid = os.fork()
+    if pid:
+        return ForkedWorker(pid, args)
+    _run_child(args, endpoint, worker_id)       # never returns
+
+
+def _run_child(args: list[str], endpoint: str, worker_id: int) -> None:
+    code = 1
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C: only the coordinator decides
+        import setproctitle
+
+        setproctitle.setproctitle(" ".join(args))
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+        if hasattr(sys.stdout, "reconfigure"):
+            sys.stdout.reconfigure(line_buffering=True)   # as a spawned worker's PYTHONUNBUFFERED
+        from lunge_mp.worker.main import run
+
+        run(endpoint, worker_id)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # noqa: BLE001 - a forked worker must never return into the coordinator's code
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001 - leaving anyway
+                pass
+        os._exit(code)
