@@ -26,6 +26,7 @@ import sys
 import threading
 import time
 import traceback
+from typing import NoReturn
 
 # what the coordinator and every worker import: once, here, before the fork
 SHARED = ("asyncio", "uvloop", "zmq", "zmq.asyncio", "msgspec", "psutil", "lunge_mp.protocol.messages",
@@ -88,16 +89,21 @@ def fork_worker(endpoint: str, worker_id: int) -> ForkedWorker:
     for stream in (sys.stdout, sys.stderr):     # else the child would write the parent's buffer again
         if stream is not None:
             stream.flush()
-    pid = os.fork()
+    sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)   # ignored from the fork on: a Ctrl-C
+    try:                                                      # never reaches the child's Python code
+        pid = os.fork()
+    except OSError:
+        signal.signal(signal.SIGINT, sigint)
+        raise
     if pid:
+        signal.signal(signal.SIGINT, sigint)
         return ForkedWorker(pid, args)
     _run_child(args, endpoint, worker_id)       # never returns
 
 
-def _run_child(args: list[str], endpoint: str, worker_id: int) -> None:
+def _run_child(args: list[str], endpoint: str, worker_id: int) -> NoReturn:
     code = 1
     try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)   # Ctrl-C: only the coordinator decides
         import setproctitle
 
         setproctitle.setproctitle(" ".join(args))
