@@ -179,7 +179,7 @@ def run(config: str | None, json_path: str | None, html_path: str | None, csv_pa
         sys.exit(run_v1(v1_config, env + v1_vars, v1_suite, v1_request, verbose))
     if config is None:
         raise click.UsageError("Missing argument 'CONFIG': lunge-mp run CONFIG (or, Lunge v1: lunge-mp run -c FILE -e ENV -r REQUEST)")
-    count = cli_remote.start_workers(workers, quiet, **listen)   # early: start-up overlaps reading the config
+    count = cli_remote.start_workers(workers, quiet, worker_main=_worker_main, **listen)   # early: start-up overlaps reading the config
     from lunge_mp.cli_run import execute
 
     overrides = env_pairs(env, env_file)
@@ -259,7 +259,7 @@ def perf(config: str | None, environment: str | None, test: str | None, request:
       lunge-mp perf --url http://127.0.0.1:8080/post -X POST --body '{"a":1}' -i 2 --http-debug=full
     A load flag the chosen executor would not use is refused (exit 104), never ignored.
     """
-    prestart.start(workers or os.cpu_count() or 1)     # their start-up overlaps reading the config
+    prestart.start(workers or os.cpu_count() or 1, _worker_main)   # their start-up overlaps reading the config
     from lunge_mp.config import ConfigError, plan_from_dict
     from lunge_mp.config.quick import flag_errors, quick_config
     from lunge_mp.cli_run import execute_plan
@@ -431,6 +431,13 @@ for _name in ("baseline", "compare", "history", "record"):     # the history sto
     _Group.lazy[_name] = _lazy("lunge_mp.cli_history", _name)
 for _name in ("serve", "ctl"):                                  # the API server and its client
     _Group.lazy[_name] = _lazy("lunge_mp.cli_serve", _name)
+
+
+def _worker_main(endpoint: str, worker_id: int) -> None:
+    """A worker forked from this process (coordinator/forking.py) runs this."""
+    from lunge_mp.worker.main import run
+
+    run(endpoint, worker_id)
 
 
 def _profile_command() -> click.Command:

@@ -8,7 +8,8 @@ its own modules (the HTTP transport, the iteration runner), while the coordinato
 
 Forking is safe only in a process with one thread and no ZeroMQ context, event loop or sockets
 yet: `usable()` says so, and only `coordinator/prestart.py` (the CLI, before the config is read)
-forks; everything else spawns `python -m lunge_mp.worker` (coordinator/pool.py).
+forks; everything else spawns `python -m lunge_mp.worker` (coordinator/pool.py). The worker's
+entry point comes from the caller (the CLI): the coordinator never imports the worker.
 
 A forked worker sets its title to the command line a spawned one has (`ps`, psutil and the tests
 find workers by it), reads stdin from /dev/null, ignores SIGINT as a spawned worker does, runs
@@ -18,7 +19,6 @@ handlers, its buffered output) runs twice.
 
 from __future__ import annotations
 
-import importlib
 import os
 import signal
 import subprocess
@@ -26,11 +26,10 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from typing import NoReturn
 
-# what the coordinator and every worker import: once, here, before the fork
-SHARED = ("asyncio", "uvloop", "zmq", "zmq.asyncio", "msgspec", "psutil", "lunge_mp.protocol.messages",
-          "lunge_mp.metrics.hdr", "lunge_mp.redact")
+WorkerMain = Callable[[str, int], None]      # (endpoint, worker id): the worker's whole life
 
 
 def usable() -> bool:
@@ -45,8 +44,16 @@ def usable() -> bool:
 
 
 def preload() -> None:
-    for name in SHARED:
-        importlib.import_module(name)
+    """What the coordinator and every worker import: once, here, before the fork."""
+    import asyncio  # noqa: F401
+    import msgspec  # noqa: F401
+    import psutil  # noqa: F401
+    import uvloop  # noqa: F401
+    import zmq.asyncio  # noqa: F401
+
+    from lunge_mp import redact  # noqa: F401
+    from lunge_mp.metrics import hdr  # noqa: F401
+    from lunge_mp.protocol import messages  # noqa: F401
 
 
 class ForkedWorker:
@@ -83,7 +90,7 @@ class ForkedWorker:
             os.kill(self.pid, sig)
 
 
-def fork_worker(endpoint: str, worker_id: int) -> ForkedWorker:
+def fork_worker(endpoint: str, worker_id: int, worker_main: WorkerMain) -> ForkedWorker:
     """Worker `worker_id` as a child of this process; the parent gets a Popen-like handle."""
     args = [sys.executable, "-m", "lunge_mp.worker", "--connect", endpoint, "--id", str(worker_id)]
     for stream in (sys.stdout, sys.stderr):     # else the child would write the parent's buffer again
@@ -98,10 +105,10 @@ def fork_worker(endpoint: str, worker_id: int) -> ForkedWorker:
     if pid:
         signal.signal(signal.SIGINT, sigint)
         return ForkedWorker(pid, args)
-    _run_child(args, endpoint, worker_id)       # never returns
+    _run_child(args, endpoint, worker_id, worker_main)       # never returns
 
 
-def _run_child(args: list[str], endpoint: str, worker_id: int) -> NoReturn:
+def _run_child(args: list[str], endpoint: str, worker_id: int, worker_main: WorkerMain) -> NoReturn:
     code = 1
     try:
         import setproctitle
@@ -112,9 +119,7 @@ def _run_child(args: list[str], endpoint: str, worker_id: int) -> NoReturn:
         os.close(devnull)
         if hasattr(sys.stdout, "reconfigure"):
             sys.stdout.reconfigure(line_buffering=True)   # as a spawned worker's PYTHONUNBUFFERED
-        from lunge_mp.worker.main import run
-
-        run(endpoint, worker_id)
+        worker_main(endpoint, worker_id)
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

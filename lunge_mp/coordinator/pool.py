@@ -76,11 +76,12 @@ class WorkerPool:
                 stdin=subprocess.DEVNULL, env=env,
             ))
 
-    def fork(self) -> None:
-        """The workers as forks of this process (coordinator/forking.py: prestart only)."""
+    def fork(self, worker_main) -> None:
+        """The workers as forks of this process running `worker_main(endpoint, id)`
+        (coordinator/forking.py: prestart only)."""
         from lunge_mp.coordinator import forking
 
-        self.procs = [forking.fork_worker(self.endpoint, i) for i in range(self.count)]
+        self.procs = [forking.fork_worker(self.endpoint, i, worker_main) for i in range(self.count)]
 
     def pid(self, worker: int) -> int:
         return self.procs[worker].pid

@@ -20,14 +20,15 @@ from lunge_mp.coordinator.pool import WorkerPool
 _pool: WorkerPool | None = None
 
 
-def start(count: int) -> None:
-    """Spawn `count` workers now (once per process)."""
+def start(count: int, worker_main: forking.WorkerMain | None = None) -> None:
+    """Start `count` workers now (once per process): forks running `worker_main(endpoint, id)`
+    where that is safe (forking.py), else spawned processes."""
     global _pool
     if _pool is None:
         _pool = WorkerPool(count)
-        if forking.usable():        # forked after the imports both sides need (forking.py)
+        if worker_main is not None and forking.usable():   # after the imports both sides need
             forking.preload()
-            _pool.fork()
+            _pool.fork(worker_main)
         else:
             _pool.spawn()
         atexit.register(_stop_unused)
