@@ -9,6 +9,8 @@ import sys
 import tempfile
 import time
 
+from lunge_mp.coordinator import forking
+
 
 _DIR_PREFIX = "lunge-mp-"
 
@@ -76,11 +78,9 @@ class WorkerPool:
                 stdin=subprocess.DEVNULL, env=env,
             ))
 
-    def fork(self, worker_main) -> None:
+    def fork(self, worker_main: forking.WorkerMain) -> None:
         """The workers as forks of this process running `worker_main(endpoint, id)`
         (coordinator/forking.py: prestart only)."""
-        from lunge_mp.coordinator import forking
-
         self.procs = [forking.fork_worker(self.endpoint, i, worker_main) for i in range(self.count)]
 
     def pid(self, worker: int) -> int:
