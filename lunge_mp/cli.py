@@ -433,11 +433,11 @@ for _name in ("serve", "ctl"):                                  # the API server
     _Group.lazy[_name] = _lazy("lunge_mp.cli_serve", _name)
 
 
-def _worker_main(endpoint: str, worker_id: int) -> None:
-    """A worker forked from this process (coordinator/forking.py) runs this."""
+def _worker_main(endpoint: str, worker_id: int, parent: int) -> int:
+    """A worker forked from this process (coordinator/forking.py) runs this: its exit code."""
     from lunge_mp.worker.main import run
 
-    run(endpoint, worker_id)
+    return run(endpoint, worker_id, parent=parent)
 
 
 def _profile_command() -> click.Command:

@@ -29,7 +29,7 @@ import traceback
 from collections.abc import Callable
 from typing import NoReturn
 
-WorkerMain = Callable[[str, int], None]      # (endpoint, worker id): the worker's whole life
+WorkerMain = Callable[[str, int, int], int]    # (endpoint, worker id, coordinator pid) -> its exit code
 
 
 def usable() -> bool:
@@ -92,7 +92,9 @@ class ForkedWorker:
 
 def fork_worker(endpoint: str, worker_id: int, worker_main: WorkerMain) -> ForkedWorker:
     """Worker `worker_id` as a child of this process; the parent gets a Popen-like handle."""
-    args = [sys.executable, "-m", "lunge_mp.worker", "--connect", endpoint, "--id", str(worker_id)]
+    parent = os.getpid()
+    args = [sys.executable, "-m", "lunge_mp.worker", "--connect", endpoint, "--parent", str(parent),
+            "--id", str(worker_id)]
     for stream in (sys.stdout, sys.stderr):     # else the child would write the parent's buffer again
         if stream is not None:
             stream.flush()
@@ -105,10 +107,10 @@ def fork_worker(endpoint: str, worker_id: int, worker_main: WorkerMain) -> Forke
     if pid:
         signal.signal(signal.SIGINT, sigint)
         return ForkedWorker(pid, args)
-    _run_child(args, endpoint, worker_id, worker_main)       # never returns
+    _run_child(args, endpoint, worker_id, parent, worker_main)       # never returns
 
 
-def _run_child(args: list[str], endpoint: str, worker_id: int, worker_main: WorkerMain) -> NoReturn:
+def _run_child(args: list[str], endpoint: str, worker_id: int, parent: int, worker_main: WorkerMain) -> NoReturn:
     code = 1
     try:
         import setproctitle
@@ -119,8 +121,7 @@ def _run_child(args: list[str], endpoint: str, worker_id: int, worker_main: Work
         os.close(devnull)
         if hasattr(sys.stdout, "reconfigure"):
             sys.stdout.reconfigure(line_buffering=True)   # as a spawned worker's PYTHONUNBUFFERED
-        worker_main(endpoint, worker_id)
-        code = 0
+        code = worker_main(endpoint, worker_id, parent)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BaseException:  # noqa: BLE001 - a forked worker must never return into the coordinator's code

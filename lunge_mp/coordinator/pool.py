@@ -74,12 +74,13 @@ class WorkerPool:
         env.setdefault("PYTHONUNBUFFERED", "1")
         for i in range(self.count):
             self.procs.append(subprocess.Popen(
-                [sys.executable, "-m", "lunge_mp.worker", "--connect", self.endpoint, "--id", str(i)],
+                [sys.executable, "-m", "lunge_mp.worker", "--connect", self.endpoint,
+                 "--parent", str(os.getpid()), "--id", str(i)],
                 stdin=subprocess.DEVNULL, env=env,
             ))
 
     def fork(self, worker_main: forking.WorkerMain) -> None:
-        """The workers as forks of this process running `worker_main(endpoint, id)`
+        """The workers as forks of this process running `worker_main(endpoint, id, parent)`
         (coordinator/forking.py: prestart only)."""
         self.procs = [forking.fork_worker(self.endpoint, i, worker_main) for i in range(self.count)]
 

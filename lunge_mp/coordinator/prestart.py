@@ -21,7 +21,7 @@ _pool: WorkerPool | None = None
 
 
 def start(count: int, worker_main: forking.WorkerMain | None = None) -> None:
-    """Start `count` workers now (once per process): forks running `worker_main(endpoint, id)`
+    """Start `count` workers now (once per process): forks running `worker_main(endpoint, id, pid)`
     where that is safe (forking.py), else spawned processes."""
     global _pool
     if _pool is None:

@@ -78,3 +78,34 @@ def test_ctrl_c_to_the_process_group_stops_gracefully(tmp_path, fresh_target):
     assert results["metrics"]["iterations"]["count"] + results["metrics"]["iterations"].get("interrupted", 0) >= 20
     gone, alive = psutil.wait_procs(workers, timeout=5)
     assert not alive
+
+
+def test_workers_leave_when_the_cli_dies_before_it_binds(tmp_path, fresh_target):
+    # the CLI blocks reading its --env-file (a named pipe nobody writes), so it never binds; its
+    # workers, up and waiting to say Hello, must notice its death by its pid and leave, even
+    # when the pipe their stderr goes to has no reader left (their parting line cannot be written)
+    fifo = tmp_path / "run.env"
+    os.mkfifo(fifo)
+    config = tmp_path / "test.yaml"
+    config.write_text("name: x\nsettings: {baseUrl: \"${BASE}\"}\n"
+                      "scenarios: {s: {executor: shared-iterations, vus: 1, iterations: 1, requests: [{url: /}]}}\n")
+    proc = subprocess.Popen([sys.executable, "-m", "lunge_mp.cli", "run", str(config), "--env-file", str(fifo),
+                             "--workers", "2", "-q", "--no-history"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workers = _workers_of(proc.pid, 2)
+    try:
+        assert len(workers) == 2
+        proc.kill()
+        proc.wait(timeout=10)
+        proc.stderr.close()     # nobody reads what they print now: a write fails (EPIPE)
+        proc.stdout.close()
+        gone, alive = psutil.wait_procs(workers, timeout=10)
+        assert not alive, "workers outlived a coordinator that died before binding"
+    finally:
+        for p in workers:
+            if p.is_running():
+                p.kill()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert fresh_target.stats()["requests"] == 0
