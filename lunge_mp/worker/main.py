@@ -2,10 +2,10 @@
 
     Hello → (Start) → Ready → (Go) → runs Assign/SetVUs, Report every second → (Stop) → final Report, Bye
 
-A worker never outlives its coordinator: it exits when its parent process changes or when
-nothing arrives from the coordinator for `COORDINATOR_TIMEOUT_S`. A remote worker (over tcp:
-worker/remote.py) waits longer for the first message, answers clock probes, and is told its
-id in Start.
+A worker never outlives its coordinator: it exits when its parent process is no longer the
+coordinator (`--parent`) or when nothing arrives from it for `COORDINATOR_TIMEOUT_S` after Hello.
+A remote worker (over tcp: worker/remote.py) waits longer for the first message, answers clock
+probes, and is told its id in Start.
 """
 
 from __future__ import annotations
