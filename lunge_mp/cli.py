@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Callable
@@ -10,11 +11,9 @@ import click
 
 from lunge_mp import __version__
 from lunge_mp.coordinator import prestart
-from lunge_mp.cli_history import COMMANDS
 from lunge_mp.cli_flags import env_pairs, threshold_flags
 from lunge_mp.cli_lunge import COMMANDS as LUNGE_COMMANDS
 from lunge_mp import cli_remote
-from lunge_mp.cli_serve import add_serve_commands
 from lunge_mp.cli_selftest import selftest
 from lunge_mp.exit_codes import ExitCode
 
@@ -180,7 +179,7 @@ def run(config: str | None, json_path: str | None, html_path: str | None, csv_pa
         sys.exit(run_v1(v1_config, env + v1_vars, v1_suite, v1_request, verbose))
     if config is None:
         raise click.UsageError("Missing argument 'CONFIG': lunge-mp run CONFIG (or, Lunge v1: lunge-mp run -c FILE -e ENV -r REQUEST)")
-    count = cli_remote.start_workers(workers, quiet, **listen)   # early: start-up overlaps reading the config
+    count = cli_remote.start_workers(workers, quiet, worker_main=_worker_main, **listen)   # early: start-up overlaps reading the config
     from lunge_mp.cli_run import execute
 
     overrides = env_pairs(env, env_file)
@@ -260,9 +259,8 @@ def perf(config: str | None, environment: str | None, test: str | None, request:
       lunge-mp perf --url http://127.0.0.1:8080/post -X POST --body '{"a":1}' -i 2 --http-debug=full
     A load flag the chosen executor would not use is refused (exit 104), never ignored.
     """
-    prestart.start(workers or os.cpu_count() or 1)     # their start-up overlaps reading the config
+    prestart.start(workers or os.cpu_count() or 1, _worker_main)   # their start-up overlaps reading the config
     from lunge_mp.config import ConfigError, plan_from_dict
-    from lunge_mp.cli_config import plan_from_file
     from lunge_mp.config.quick import flag_errors, quick_config
     from lunge_mp.cli_run import execute_plan
     from lunge_mp.explain import explain
@@ -284,6 +282,8 @@ def perf(config: str | None, environment: str | None, test: str | None, request:
     source = config or "the perf options"
     try:
         if config is not None:
+            from lunge_mp.cli_config import plan_from_file   # (v1 files, YAML: not for --url)
+
             load = {"concurrency": concurrency, "duration": duration, "rps": rps, "rampUp": ramp_up,
                     "rampDown": ramp_down, "iterations": iterations}
             plan = explain(source, plan_from_file(config, environment, test, request, load, extra, suite))
@@ -416,11 +416,28 @@ def target(host: str, port: int, port_short: int | None, workers: int) -> None:
         sys.exit(ExitCode.INTERNAL)
 
 
-for _command in COMMANDS + LUNGE_COMMANDS:   # baseline, compare, history, record; test, get, post, put, delete
+for _command in LUNGE_COMMANDS:   # test, get, post, put, delete
     main.add_command(_command)
 main.add_command(selftest)
 for _command in cli_remote.COMMANDS:     # keys, worker: workers on other machines
     main.add_command(_command)
+
+
+def _lazy(module: str, name: str) -> Callable[[], click.Command]:
+    return lambda: getattr(importlib.import_module(module), name)
+
+
+for _name in ("baseline", "compare", "history", "record"):     # the history store's commands
+    _Group.lazy[_name] = _lazy("lunge_mp.cli_history", _name)
+for _name in ("serve", "ctl"):                                  # the API server and its client
+    _Group.lazy[_name] = _lazy("lunge_mp.cli_serve", _name)
+
+
+def _worker_main(endpoint: str, worker_id: int, parent: int) -> int:
+    """A worker forked from this process (coordinator/forking.py) runs this: its exit code."""
+    from lunge_mp.worker.main import run
+
+    return run(endpoint, worker_id, parent=parent)
 
 
 def _profile_command() -> click.Command:
@@ -429,7 +446,6 @@ def _profile_command() -> click.Command:
 
 
 _Group.lazy["profile"] = _profile_command
-add_serve_commands(main)    # serve, ctl
 
 
 if __name__ == "__main__":

@@ -143,8 +143,9 @@ def run_options(command):
 
 def start_workers(workers: int | None, quiet: bool, listen: str | None, remote_workers: int | None,
                   local_workers: int, listen_wait: str, listen_keys: str | None,
-                  authorized_keys: str | None, insecure: bool) -> int:
-    """Start the run's workers early (coordinator/prestart.py); how many the run has."""
+                  authorized_keys: str | None, insecure: bool, worker_main=None) -> int:
+    """Start the run's workers early (coordinator/prestart.py); how many the run has.
+    `worker_main`: what a worker forked from this process runs (coordinator/forking.py)."""
     from lunge_mp.coordinator import prestart
 
     if listen is None:
@@ -152,7 +153,7 @@ def start_workers(workers: int | None, quiet: bool, listen: str | None, remote_w
             raise click.UsageError("--remote-workers, --local-workers, --keys, --authorized-keys and "
                                    "--insecure go with --listen tcp://ADDR:PORT")
         count = workers or os.cpu_count() or 1
-        prestart.start(count)          # their start-up overlaps reading the config
+        prestart.start(count, worker_main)     # their start-up overlaps reading the config
         return count
     if remote_workers is None:
         raise click.UsageError("--listen needs --remote-workers N: how many remote worker processes to wait for")

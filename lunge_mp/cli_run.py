@@ -12,13 +12,12 @@ from lunge_mp.exit_codes import ExitCode
 from lunge_mp.explain import load_or_explain
 from lunge_mp.plan import Plan
 from lunge_mp.redact import Redactor
-from lunge_mp.report.banner import start_banner
 from lunge_mp.report.console import print_summary
 from lunge_mp.report.outputs import FLAGS, check_writable
 from lunge_mp.runner import run_plan
-from lunge_mp.store.history import store_problem
 from lunge_mp.textsafe import escape
-from lunge_mp.worker import transports
+
+# the banner and the history store are imported where used: `-q --no-history` starts without them
 
 
 def execute(config: str, overrides: dict[str, str], workers: int, quiet: bool,
@@ -48,6 +47,8 @@ def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str |
     """
     paths = {**plan.output, **{fmt: path for fmt, path in outputs.items() if path}}
     labels = {fmt: FLAGS[fmt] if outputs.get(fmt) else f"output.{fmt}.path" for fmt in paths}
+    if record:
+        from lunge_mp.store.history import store_problem
     problem = check_writable(paths, labels) or (_with_hint(store_problem(), "or run with --no-history")
                                                  if record else None)
     if problem:
@@ -56,6 +57,9 @@ def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str |
     for line in capacity.warnings(plan, workers) if not quiet else ():   # beyond what `selftest` saw
         print(f"warning: {escape(line)}", file=sys.stderr)
     if not quiet:
+        from lunge_mp.report.banner import start_banner
+        from lunge_mp.worker import transports
+
         banner = start_banner(plan, workers, transports.described(plan), paths)
         print(escape(Redactor.for_plan(plan).text("\n".join(banner)), keep="\n"), file=sys.stderr)
     if dashboard is not None:

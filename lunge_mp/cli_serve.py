@@ -234,8 +234,3 @@ def scale(obj: dict, args: tuple[str, ...], vus: int | None, rate: float | None,
     event = (view.get("events") or [{}])[-1]
     click.echo(f"{view['id']}: scaled {args[-1]}: " + ", ".join(f"{k} {v}" for k, v in event.items()
                                                                   if k not in ("event", "scenario")))
-
-
-def add_serve_commands(group: click.Group) -> None:
-    group.add_command(serve)
-    group.add_command(ctl)

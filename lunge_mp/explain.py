@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 
 from lunge_mp.analysis.guardrails import plan_problems as guardrail_problems
-from lunge_mp.config import ConfigError, load_plan
+from lunge_mp.config import ConfigError
 from lunge_mp.plan import Plan
 from lunge_mp.redact import Redactor, mask_url_credentials
 from lunge_mp.scenario.preflight import unknown_template_names, unsafe_head_values
@@ -17,6 +17,8 @@ from lunge_mp.textsafe import escape
 def load_or_explain(path: str, overrides: dict[str, str],
                     thresholds: dict[str, list[str]] | None = None) -> Plan | None:
     """The plan, or None after printing every config error (the caller exits 104)."""
+    from lunge_mp.config import load_plan     # here: YAML and v1 files are not needed by `perf --url`
+
     try:
         return explain(path, load_plan(path, overrides=overrides, thresholds=thresholds))
     except ConfigError as exc:

@@ -12,7 +12,6 @@ import traceback
 import uvloop
 
 from lunge_mp import capacity
-from lunge_mp.analysis import generator_errors
 from lunge_mp.analysis.live_windows import LiveWindows
 from lunge_mp.analysis.thresholds import evaluate
 from lunge_mp.analysis.verdict import observe, verdicts
@@ -27,10 +26,11 @@ from lunge_mp.plan import Plan
 from lunge_mp.redact import Redactor
 from lunge_mp.report.console import LiveView, live_line
 from lunge_mp.report.outputs import write_reports
-from lunge_mp.report.results import all_failed_warning, build_results, live_results
 from lunge_mp import timeline, warmup
-from lunge_mp.store import record_after_run
 from lunge_mp.textsafe import escape
+
+# What only a run's end needs (the results document, the history store) is imported where used:
+# none of it is needed to reach the first request (benchmarks/startup.py).
 
 
 def behind_scenarios(per_scenario: dict[str, dict], open_names: list[str]) -> list[str]:
@@ -112,6 +112,8 @@ def _abort_checker(plan: Plan, groups: WindowGroups | None = None):
         due = [th for th in on_totals if measured >= th.delay_abort_eval]
         if not due:
             return None
+        from lunge_mp.report.results import live_results
+
         live = live_results(coord.outcome, measured)
         for th in due:
             observed = observe(th, live, coord.aggregate.percentile_ms)
@@ -176,6 +178,10 @@ def run_plan(plan: Plan, workers: int, paths: dict[str, str], record: bool, *, q
             view.close()
     if internal_error is not None:
         sys.stderr.write(redactor.text("".join(traceback.format_exception(internal_error))))
+    from lunge_mp.analysis import generator_errors
+    from lunge_mp.report.results import all_failed_warning, build_results
+    from lunge_mp.store import record_after_run
+
     results = build_results(outcome, "aborted", ExitCode.INTERNAL)
     results["guardrails"] = outcome.guardrails
     for entry, info in zip(results["workers"], outcome.workers):

@@ -135,7 +135,7 @@ def extra_lines(extra: dict) -> list[str]:
     out = []
     s = extra.get("startup")
     if s:
-        out.append(f"start-up to the first request ({s['workers']} workers): median "
+        out.append(f"start-up to the first request ({s['workers']} workers, bytecode cached): median "
                    f"{fmt.num(s['medianSeconds'], '.3f')} s of {s['seconds']}")
     for mode, r in (extra.get("aggregationMemory") or {}).items():
         day = "" if r["per24hMB"] is None else (

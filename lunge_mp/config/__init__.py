@@ -11,11 +11,28 @@ settings, variables, options), scenarios + executors + patterns (scenarios), htt
 readers and the error collector).
 """
 
-from lunge_mp.units import parse_duration
-from lunge_mp.config.envexpand import expand_env
-from lunge_mp.config.errors import ConfigError
-from lunge_mp.config.loader import parse_text
-from lunge_mp.config.v1_read import load_plan
-from lunge_mp.config.validate import plan_from_dict
+from __future__ import annotations
+
+
+def __getattr__(name: str):
+    """The exports, imported when first used (PEP 562): a worker needs one small module of this
+    package (config.statuses) and must not load YAML, v1 and validation with it (start-up)."""
+    if name == "parse_duration":
+        from lunge_mp.units import parse_duration as value
+    elif name == "expand_env":
+        from lunge_mp.config.envexpand import expand_env as value
+    elif name == "ConfigError":
+        from lunge_mp.config.errors import ConfigError as value
+    elif name == "parse_text":
+        from lunge_mp.config.loader import parse_text as value
+    elif name == "load_plan":
+        from lunge_mp.config.v1_read import load_plan as value
+    elif name == "plan_from_dict":
+        from lunge_mp.config.validate import plan_from_dict as value
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
 
 __all__ = ["ConfigError", "expand_env", "load_plan", "parse_duration", "parse_text", "plan_from_dict"]

@@ -19,8 +19,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import yaml
-
 from lunge_mp.config.executors import EXECUTOR_KEYS
 from lunge_mp.executors import BY_NAME
 
@@ -82,6 +80,8 @@ def parse_pattern(text: str) -> dict[str, Any]:
     kind, _, rest = text.partition(":")
     kind, rest = kind.strip(), rest.strip()
     if rest.startswith("{"):
+        import yaml     # here: `perf --url` without a pattern starts without loading YAML
+
         try:
             body = yaml.safe_load(rest)
         except yaml.YAMLError as exc:
@@ -108,6 +108,8 @@ def parse_pacing(text: str) -> dict[str, Any]:
 
 def _scalar(text: str) -> Any:
     """`100` → 100, `1m` → "1m", `true` → True: what the same text means in YAML."""
+    import yaml
+
     try:
         return yaml.safe_load(text.strip())
     except yaml.YAMLError:

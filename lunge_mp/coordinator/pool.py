@@ -9,6 +9,8 @@ import sys
 import tempfile
 import time
 
+from lunge_mp.coordinator import forking
+
 
 _DIR_PREFIX = "lunge-mp-"
 
@@ -49,7 +51,7 @@ class WorkerPool:
         _remove_stale_dirs()
         self._dir = tempfile.mkdtemp(prefix=f"{_DIR_PREFIX}{os.getpid()}-")
         self.endpoint = f"ipc://{self._dir}/coordinator.sock"
-        self.procs: list[subprocess.Popen] = []
+        self.procs: list = []      # subprocess.Popen, or forking.ForkedWorker (the same calls)
 
     # --- what the run loop asks of any pool (RemoteWorkers has the same: remote_pool.py) ---
     def core_options(self, plan) -> dict:
@@ -72,9 +74,15 @@ class WorkerPool:
         env.setdefault("PYTHONUNBUFFERED", "1")
         for i in range(self.count):
             self.procs.append(subprocess.Popen(
-                [sys.executable, "-m", "lunge_mp.worker", "--connect", self.endpoint, "--id", str(i)],
+                [sys.executable, "-m", "lunge_mp.worker", "--connect", self.endpoint,
+                 "--parent", str(os.getpid()), "--id", str(i)],
                 stdin=subprocess.DEVNULL, env=env,
             ))
+
+    def fork(self, worker_main: forking.WorkerMain) -> None:
+        """The workers as forks of this process running `worker_main(endpoint, id, parent)`
+        (coordinator/forking.py: prestart only)."""
+        self.procs = [forking.fork_worker(self.endpoint, i, worker_main) for i in range(self.count)]
 
     def pid(self, worker: int) -> int:
         return self.procs[worker].pid

@@ -1,6 +1,7 @@
 """Worker processes started before the config is read, so their start-up overlaps the
-coordinator's (a worker's interpreter and imports take ~0.3 s; the config takes milliseconds
-to a fraction of a second).
+coordinator's (a worker's imports take ~0.1-0.2 s of CPU; the config takes milliseconds to a
+fraction of a second). On Linux they are forks of the CLI process made after the imports both
+sides need (coordinator/forking.py); elsewhere `python -m lunge_mp.worker` processes.
 
 `run` and `perf` call `start(n)` first thing; the Coordinator `take(n)`s that pool instead of
 spawning its own. The workers connect to an endpoint nobody listens on yet (ZeroMQ retries
@@ -13,17 +14,23 @@ from __future__ import annotations
 
 import atexit
 
+from lunge_mp.coordinator import forking
 from lunge_mp.coordinator.pool import WorkerPool
 
 _pool: WorkerPool | None = None
 
 
-def start(count: int) -> None:
-    """Spawn `count` workers now (once per process)."""
+def start(count: int, worker_main: forking.WorkerMain | None = None) -> None:
+    """Start `count` workers now (once per process): forks running `worker_main(endpoint, id, pid)`
+    where that is safe (forking.py), else spawned processes."""
     global _pool
     if _pool is None:
         _pool = WorkerPool(count)
-        _pool.spawn()
+        if worker_main is not None and forking.usable():   # after the imports both sides need
+            forking.preload()
+            _pool.fork(worker_main)
+        else:
+            _pool.spawn()
         atexit.register(_stop_unused)
 
 

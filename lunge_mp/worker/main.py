@@ -2,10 +2,10 @@
 
     Hello → (Start) → Ready → (Go) → runs Assign/SetVUs, Report every second → (Stop) → final Report, Bye
 
-A worker never outlives its coordinator: it exits when its parent process changes or when
-nothing arrives from the coordinator for `COORDINATOR_TIMEOUT_S`. A remote worker (over tcp:
-worker/remote.py) waits longer for the first message, answers clock probes, and is told its
-id in Start.
+A worker never outlives its coordinator: it exits when its parent process is no longer the
+coordinator (`--parent`) or when nothing arrives from it for `COORDINATOR_TIMEOUT_S` after Hello.
+A remote worker (over tcp: worker/remote.py) waits longer for the first message, answers clock
+probes, and is told its id in Start.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ COUNTERS_PER_SECOND = 10
 
 
 class Worker:
-    def __init__(self, endpoint: str, worker_id: int, remote: remote_join.RemoteJoin | None = None) -> None:
+    def __init__(self, endpoint: str, worker_id: int, remote: remote_join.RemoteJoin | None = None,
+                 parent: int | None = None) -> None:
         self.id = worker_id
         self.endpoint = endpoint
         self.remote = remote
@@ -65,8 +66,11 @@ class Worker:
             self.sock.setsockopt(zmq.RECONNECT_IVL, 10)
         self.sock.connect(endpoint)
         self.heard_any = False
-        self.parent = os.getppid()
-        self.last_heard = time.monotonic()
+        # the coordinator's pid, as it gave it: read here, getppid() is already 1 (or a subreaper)
+        # if the coordinator died while this worker started
+        self.parent = os.getppid() if parent is None else parent
+        self.hello_sent = False     # until then a local worker's silence is not judged: the
+        self.last_heard = time.monotonic()      # coordinator may still be reading its config (prestart)
         self.run_id = ""
         self.seq = 0
         self.t0_ns = 0
@@ -92,9 +96,11 @@ class Worker:
 
     async def run(self) -> None:
         remote = self.remote
+        # the watchdog first: Hello waits for the coordinator to bind, which it may never do
+        watchdog = asyncio.get_running_loop().create_task(self._watchdog())
         await self.send(m.Hello(worker=self.id, pid=os.getpid(), name=remote.name if remote else "",
                                 host=remote_join.host_name() if remote else ""))
-        watchdog = asyncio.get_running_loop().create_task(self._watchdog())
+        self.hello_sent, self.last_heard = True, time.monotonic()
         if self.monitor is not None:
             self.tasks.append(asyncio.get_running_loop().create_task(self._watch_handshake()))
         try:
@@ -377,16 +383,18 @@ class Worker:
             if frozen:
                 # give ZeroMQ's I/O thread a turn to take in what waited in the kernel meanwhile
                 continue
-            silent = now - self.last_heard
+            silent = now - self.last_heard if self.hello_sent or self.remote is not None else 0.0
             if not self.heard_any and self.remote is not None:    # the coordinator may start later
                 silent -= max(0.0, self.remote.wait_s - COORDINATOR_TIMEOUT_S)
             # resumed after a stop (SIGSTOP) with messages waiting: read them before judging
             waiting = silent > COORDINATOR_TIMEOUT_S and self.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN
             if os.getppid() != self.parent or (silent > COORDINATOR_TIMEOUT_S and not waiting):
                 gone = "coordinator gone" if self.heard_any else f"no coordinator answered at {self.endpoint}"
-                print(f"worker {self.remote.name if self.remote else self.id}: {gone}, exiting", file=sys.stderr)
-                self._interrupt_all()
-                os._exit(3)
+                try:
+                    print(f"worker {self.remote.name if self.remote else self.id}: {gone}, exiting", file=sys.stderr)
+                    self._interrupt_all()
+                finally:    # leave even when that line cannot be written (EPIPE: no reader left)
+                    os._exit(3)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -394,6 +402,8 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(prog="python -m lunge_mp.worker")
     parser.add_argument("--connect", required=True)
+    parser.add_argument("--parent", type=int, default=None,
+                        help="the coordinator's pid: leave when it is gone (default: the parent process)")
     parser.add_argument("--id", type=int, default=-1)
     # a remote worker (lunge-mp worker --connect tcp://...: remote/launcher.py)
     parser.add_argument("--name", default=None)
@@ -401,9 +411,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--insecure", action="store_true")
     parser.add_argument("--wait", type=float, default=60.0)
     args = parser.parse_args(argv)
-    # Ctrl-C reaches the whole process group; only the coordinator decides how to stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    raise_nofile()
     join = None
     if args.name is not None:
         from lunge_mp.remote import security
@@ -414,6 +421,16 @@ def main(argv: list[str] | None = None) -> None:
             print(f"worker {args.name}: {exc}", file=sys.stderr)
             sys.exit(ExitCode.INVALID_INPUT)
         join = remote_join.RemoteJoin(name=args.name, keys=keys, wait_s=args.wait)
-    worker = Worker(args.connect, args.id, join)
+    sys.exit(run(args.connect, args.id, join, args.parent))
+
+
+def run(endpoint: str, worker_id: int, remote: remote_join.RemoteJoin | None = None,
+        parent: int | None = None) -> int:
+    """The worker's life and its exit code; `python -m lunge_mp.worker` and a fork
+    (coordinator/forking.py) alike."""
+    # Ctrl-C reaches the whole process group; only the coordinator decides how to stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise_nofile()
+    worker = Worker(endpoint, worker_id, remote, parent)
     uvloop.run(worker.run())
-    sys.exit(worker.exit_code)
+    return worker.exit_code

@@ -21,7 +21,9 @@ def _workers(proc, count: int = 2, timeout: float = 15) -> list[psutil.Process]:
 
     def started():
         kids = [p for p in parent.children(recursive=True) if "lunge_mp.worker" in " ".join(p.cmdline())]
-        return sorted(kids, key=lambda p: p.cmdline()[-1]) if len(kids) == count else None   # by --id
+        # by --id; a forked worker's title is one string in its cmdline (coordinator/forking.py)
+        return (sorted(kids, key=lambda p: int(" ".join(p.cmdline()).split()[-1]))
+                if len(kids) == count else None)
     return wait_until(started, timeout, f"{count} workers to start")
 
 
