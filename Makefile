@@ -43,6 +43,7 @@ bench: install $(if $(filter 1,$(PEERS)),bench-peers)  ## self-benchmark (PEERS=
 	@$(PY) benchmarks/bench.py --peers $(PEERS) --repeat $(REPEAT)
 	@$(PY) benchmarks/profiles_bench.py
 	@$(PY) benchmarks/merge_bench.py
+	@$(PY) benchmarks/cluster_bench.py
 	@$(PY) benchmarks/serve_bench.py
 
 bench-serve: install  ## the control plane's figures (issue 14): streaming cost, message delay, API latency, chart update, memory (~3 min)
