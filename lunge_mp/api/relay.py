@@ -22,13 +22,14 @@ import pickle
 import sys
 import time
 
+from lunge_mp.coordinator.control import Steering
 from lunge_mp.exit_codes import ExitCode
 
 LINE_LIMIT = 8 * 2**20          # one feed line (a snapshot with histograms is a few KB)
 KILL_AFTER_S = 30.0             # server shutdown: a child still running then is killed
 
 
-class RemoteControl:
+class RemoteControl(Steering):
     def __init__(self) -> None:
         self.paused = False
         self.pauses: list[dict] = []
@@ -50,19 +51,6 @@ class RemoteControl:
         self._pending[self._ids] = future
         self._write({"id": self._ids, "action": action, "args": args})
         return future
-
-    def stop(self, reason: str = "stopped on request") -> concurrent.futures.Future:
-        return self.submit("stop", reason=reason)
-
-    def pause(self) -> concurrent.futures.Future:
-        return self.submit("pause")
-
-    def resume(self) -> concurrent.futures.Future:
-        return self.submit("resume")
-
-    def scale(self, scenario: str, *, vus: int | None = None, factor: float | None = None,
-              rate: float | None = None) -> concurrent.futures.Future:
-        return self.submit("scale", scenario=scenario, vus=vus, factor=factor, rate=rate)
 
     def histograms(self, since: float) -> None:
         """A Prometheus scrape at monotonic `since`: the feed builds latency histograms a while."""

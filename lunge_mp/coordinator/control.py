@@ -40,7 +40,28 @@ class Command:
     done: concurrent.futures.Future = field(default_factory=concurrent.futures.Future)
 
 
-class RunControl:
+class Steering:
+    """The verbs that steer a run, each a command handed to `submit` (a coordinator in this
+    process: RunControl; one in a child process: api/relay.RemoteControl)."""
+
+    def submit(self, action: str, **args) -> concurrent.futures.Future:
+        raise NotImplementedError
+
+    def stop(self, reason: str = "stopped on request") -> concurrent.futures.Future:
+        return self.submit("stop", reason=reason)
+
+    def pause(self) -> concurrent.futures.Future:
+        return self.submit("pause")
+
+    def resume(self) -> concurrent.futures.Future:
+        return self.submit("resume")
+
+    def scale(self, scenario: str, *, vus: int | None = None, factor: float | None = None,
+              rate: float | None = None) -> concurrent.futures.Future:
+        return self.submit("scale", scenario=scenario, vus=vus, factor=factor, rate=rate)
+
+
+class RunControl(Steering):
     """The handle others hold on a running coordinator. Thread-safe to call; state read by
     other threads (`paused`, `pauses`, `events`) is only replaced whole, never mutated in place."""
 
@@ -67,18 +88,6 @@ class RunControl:
         self._queue.append(cmd)
         return cmd.done
 
-    def stop(self, reason: str = "stopped on request") -> concurrent.futures.Future:
-        return self.submit("stop", reason=reason)
-
-    def pause(self) -> concurrent.futures.Future:
-        return self.submit("pause")
-
-    def resume(self) -> concurrent.futures.Future:
-        return self.submit("resume")
-
-    def scale(self, scenario: str, *, vus: int | None = None, factor: float | None = None,
-              rate: float | None = None) -> concurrent.futures.Future:
-        return self.submit("scale", scenario=scenario, vus=vus, factor=factor, rate=rate)
 
     def signal_handlers(self) -> dict[int, object]:
         """SIGUSR1 pauses, SIGUSR2 resumes (a CLI run; installed by the coordinator)."""
