@@ -308,13 +308,14 @@ def test_a_stopped_remote_worker_is_lost_and_rejoins_without_double_counting(tmp
     port, out = _free_port(), tmp_path / "results.json"
     config = _config(tmp_path, fresh_target.url, seconds=8, rate=100)
     config.write_text(config.read_text().replace("name: remote", "name: remote\noptions: {minEfficiency: 0.5}"))
-    coordinator = _coordinator(config, out, port, 2, "--insecure", "-q")
+    coordinator = _coordinator(config, out, port, 2, "--insecure")   # not -q: its log says when
     workers = _worker(port, "--insecure", "--workers", "2", "--id", "box")
     try:
         kids = _wait_for("two worker processes", lambda: _children(workers, 2))
         _wait_for("traffic", lambda: fresh_target.stats()["requests"] > 100)
         kids[1].send_signal(signal.SIGSTOP)
-        time.sleep(4.0)     # declared lost after 3 s of silence
+        _wait_for("the coordinator to declare it lost (after 3 s of silence)",
+                  lambda: ") lost at" in out.with_suffix(".err").read_text(), timeout=20)
         kids[1].send_signal(signal.SIGCONT)
         coordinator.communicate(timeout=60)
         workers.communicate(timeout=20)
