@@ -255,9 +255,13 @@ def preload() -> None:
     import hdrh  # noqa: F401  (hdrhistogram)
     import setproctitle  # noqa: F401
 
-    from lunge_mp import exit_codes, plan, redact, runner  # noqa: F401
+    from lunge_mp import exit_codes, plan, redact, runner, suggest  # noqa: F401
+    from lunge_mp.analysis import anomalies, compare, generator_errors  # noqa: F401
     from lunge_mp.api import child, feed  # noqa: F401
     from lunge_mp.coordinator import control, run  # noqa: F401
+    from lunge_mp.report import check_tree, html, results  # noqa: F401   (every run ends writing them)
+    from lunge_mp.scenario import preflight  # noqa: F401                (every run starts checking it)
+    from lunge_mp.store import history  # noqa: F401
 
 
 def main(argv: list[str]) -> int:
