@@ -119,7 +119,7 @@ class ForkServer:
         """A new child with its pipes connected, or None (not usable, or the fork server failed:
         the caller spawns instead)."""
         self.start_soon()
-        if self._starting is None or not await asyncio.shield(self._starting):
+        if self._starting is None or not await asyncio.shield(self._starting) or self._sock is None:
             return None
         stdin_r, stdin_w = os.pipe()
         stdout_r, stdout_w = os.pipe()
@@ -188,6 +188,8 @@ class ForkServer:
             with contextlib.suppress(ProcessLookupError):
                 self._proc.kill()
             return False
+        if self._sock is not ours:      # closed meanwhile
+            return False
         self._reader = asyncio.get_running_loop().create_task(self._read(ours))
         return True
 
@@ -215,6 +217,9 @@ class ForkServer:
 
     def _lost(self) -> None:
         """The fork server is gone (or being closed): nothing waits on it for ever."""
+        reader, self._reader = self._reader, None
+        if reader is not None and reader is not asyncio.current_task():
+            reader.cancel()
         if self._sock is not None:
             self._sock.close()
             self._sock = None
