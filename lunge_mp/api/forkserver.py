@@ -127,10 +127,11 @@ class ForkServer:
         self._forks.append(future)
         try:
             socket.send_fds(self._sock, [b"fork"], [stdin_r, stdout_w])
-        except OSError:
+        except OSError as exc:
             self._forks.remove(future)
             future.set_result(None)
-            self._lost()
+            if not isinstance(exc, BlockingIOError):   # full for now: this test spawns, the rest go on
+                self._lost()
         finally:                       # the fork server has its own copies (or none)
             os.close(stdin_r)
             os.close(stdout_w)
@@ -202,16 +203,17 @@ class ForkServer:
                 packet = b""
             if not packet:
                 break
-            words = packet.split()
-            if words[0] == b"forked" and self._forks:
-                child = self._children[int(words[1])] = ForkedChild(int(words[1]), self)
-                _resolve(self._forks.popleft(), child)
-            elif words[0] == b"refused" and self._forks:
-                _resolve(self._forks.popleft(), None)
-            elif words[0] == b"exit":
-                child = self._children.pop(int(words[1]), None)
-                if child is not None:
-                    child.exited(int(words[2]))
+            words = packet.split() + [b"", b""]
+            try:
+                if words[0] == b"forked" and self._forks:
+                    child = self._children[int(words[1])] = ForkedChild(int(words[1]), self)
+                    _resolve(self._forks.popleft(), child)
+                elif words[0] == b"refused" and self._forks:
+                    _resolve(self._forks.popleft(), None)
+                elif words[0] == b"exit" and int(words[1]) in self._children:
+                    self._children.pop(int(words[1])).exited(int(words[2]))
+            except ValueError:      # not our fork server's: ignored
+                continue
         if self._sock is sock:
             self._lost()
 
