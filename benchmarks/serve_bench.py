@@ -16,9 +16,13 @@
    run, 40 messages: from a message's receipt (performance.now() in onmessage) to the last
    chart it updates being drawn (the draw's promise: after plotly_afterplot for a redraw,
    after the frame for a moved trace; window.lungeDash.updateMs).
-5. Memory: `serve --max-concurrent 10` with 10 tests at once (one worker each, 20 it/s, one
-   stream client each): the server process's RSS beyond its idle RSS; the tests' coordinator
-   processes (and workers) apart.
+5. Memory (`--only memory` runs just this): `serve --max-concurrent 10` with 10 tests at once
+   (one worker each, 20 it/s, one stream client each), workers apart. The figure: the server
+   process's RSS beyond its idle RSS (after one short test) + the private memory (USS) of the
+   10 tests' coordinator processes + the fork server's USS (api/forkserver.py), summed at
+   each half-second sample, its peak. PSS sums beside it (shared pages split among their
+   sharers). Also with LUNGE_MP_FORK_SERVER=0: each coordinator spawned as a fresh
+   interpreter (the way before the fork server), and with no stream clients.
 
 Writes benchmarks/results/serve-<time>.json and .md. The box is shared and noisy: quote medians.
 """
@@ -73,20 +77,22 @@ def cpu_s(proc: psutil.Process | None) -> float:
     return t.user + t.system
 
 
-def coordinators(server: psutil.Process) -> list[psutil.Process]:
-    """The server's children that run a test's coordinator (api/child.py)."""
+def coordinators(server: psutil.Process, module: str = "lunge_mp.api.child") -> list[psutil.Process]:
+    """The server's descendants that run a test's coordinator (api/child.py): its children when
+    spawned, its fork server's when forked (api/forkserver.py); or those running `module`."""
     found = []
-    for p in server.children():
+    for p in server.children(recursive=True):
         try:
-            if "lunge_mp.api.child" in " ".join(p.cmdline()):
+            if module in " ".join(p.cmdline()):
                 found.append(p)
         except psutil.NoSuchProcess:
             pass
     return found
 
 
-def start_serve(tmp: Path, *extra: str) -> tuple[subprocess.Popen, str]:
-    env = dict(os.environ, LUNGE_MP_STORE=str(tmp / "history.db"), LUNGE_MP_AUDIT_LOG=str(tmp / "audit.log"))
+def start_serve(tmp: Path, *extra: str, env_extra: dict | None = None) -> tuple[subprocess.Popen, str]:
+    env = dict(os.environ, LUNGE_MP_STORE=str(tmp / "history.db"), LUNGE_MP_AUDIT_LOG=str(tmp / "audit.log"),
+               **(env_extra or {}))
     err = open(tmp / f"serve-{time.time_ns()}.err", "w+")
     proc = subprocess.Popen([sys.executable, "-m", "lunge_mp.cli", "serve", "--port", "0", "--no-history",
                              "--data-dir", str(tmp / "runs"), *extra], stderr=err, stdout=subprocess.DEVNULL, env=env)
@@ -223,24 +229,35 @@ def chart_update(base: str, url: str, messages: int = 40) -> dict | None:
             "perChart": {"p50": pct(per_chart, 50), "p95": pct(per_chart, 95), "n": len(per_chart)}}
 
 
-async def _ten(session, base: str, proc: psutil.Process, url: str, clients: bool) -> int:
-    """Peak RSS while 10 tests run at once (with one stream client each, or none)."""
+def _uss_pss_rss(procs: list[psutil.Process]) -> tuple[int, int, int]:
+    uss = pss = rss = 0
+    for p in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            full = p.memory_full_info()
+            uss, pss, rss = uss + full.uss, pss + full.pss, rss + full.rss
+    return uss, pss, rss
+
+
+async def _ten(session, base: str, proc: psutil.Process, url: str, clients: bool, idle: int) -> dict:
+    """Samples every 0.5 s while 10 tests run at once (with one stream client each, or none):
+    the peak of the figure and its parts at that sample."""
     ids = []
     for i in range(10):
         r = await session.post(f"{base}/api/v1/tests", json=config(url, 20, 20, f"mem {i}"))
         ids.append((await r.json())["id"])
     stop_at = time.monotonic() + 40
     watchers = [asyncio.create_task(watch(session, base, tid, [], [], stop_at)) for tid in ids] if clients else []
-    peak = peak_rss = peak_uss = 0
+    best: dict = {"figure": -1}
     t0 = time.monotonic()
     while time.monotonic() - t0 < 15:
-        peak = max(peak, proc.memory_info().rss)
-        rss = uss = 0
-        for child in coordinators(proc):
-            with contextlib.suppress(psutil.NoSuchProcess):
-                full = child.memory_full_info()
-                rss, uss = rss + full.rss, uss + full.uss
-        peak_rss, peak_uss = max(peak_rss, rss), max(peak_uss, uss)
+        server = proc.memory_info().rss
+        children = coordinators(proc)
+        uss, pss, rss = _uss_pss_rss(children)
+        fuss, fpss, frss = _uss_pss_rss(coordinators(proc, "lunge_mp.api.forkserver"))
+        figure = server - idle + uss + fuss
+        if figure > best["figure"]:
+            best = {"figure": figure, "server": server, "children": len(children), "uss": uss, "pss": pss, "rss": rss,
+                    "forkUss": fuss, "forkPss": fpss, "forkRss": frss}
         await asyncio.sleep(0.5)
     for tid in ids:
         await session.post(f"{base}/api/v1/tests/{tid}/stop")
@@ -248,7 +265,7 @@ async def _ten(session, base: str, proc: psutil.Process, url: str, clients: bool
     for tid in ids:
         while (await (await session.get(f"{base}/api/v1/tests/{tid}")).json())["status"] in ("running", "stopping"):
             await asyncio.sleep(0.2)
-    return peak, peak_rss, peak_uss
+    return best
 
 
 async def memory_10(base: str, proc: psutil.Process, url: str, clients: bool) -> dict:
@@ -259,17 +276,49 @@ async def memory_10(base: str, proc: psutil.Process, url: str, clients: bool) ->
         while (await (await session.get(f"{base}/api/v1/tests/{tid}")).json())["status"] in ("running", "stopping"):
             await asyncio.sleep(0.2)
         idle = proc.memory_info().rss
-        peak, rss, uss = await _ten(session, base, proc, url, clients)
+        best = await _ten(session, base, proc, url, clients, idle)
     mb = 2**20
-    return {"idleMB": round(idle / mb, 1), "peakMB": round(peak / mb, 1), "beyondIdleMB": round((peak - idle) / mb, 1),
-            "coordinatorsRssMB": round(rss / mb, 1), "coordinatorsUssMB": round(uss / mb, 1)}
+    return {"idleMB": round(idle / mb, 1), "beyondIdleMB": round((best["server"] - idle) / mb, 1),
+            "figureMB": round(best["figure"] / mb, 1), "coordinators": best["children"],
+            "coordinatorsUssMB": round(best["uss"] / mb, 1), "coordinatorsPssMB": round(best["pss"] / mb, 1),
+            "coordinatorsRssMB": round(best["rss"] / mb, 1), "forkServerUssMB": round(best["forkUss"] / mb, 1),
+            "forkServerPssMB": round(best["forkPss"] / mb, 1), "forkServerRssMB": round(best["forkRss"] / mb, 1),
+            "pssFigureMB": round((best["server"] - idle + best["pss"] + best["forkPss"]) / mb, 1)}
+
+
+MEMORY_RUNS = (("memory10", True, {}), ("memory10Spawned", True, {"LUNGE_MP_FORK_SERVER": "0"}),
+               ("memory10NoClients", False, {}))
+
+
+def memory_runs(tmp: Path, url: str, out: dict, only: bool) -> None:
+    for key, clients, env in MEMORY_RUNS[:2] if only else MEMORY_RUNS:
+        serve, base = start_serve(tmp, "--workers", "1", "--max-concurrent", "10", env_extra=env)
+        try:
+            out[key] = asyncio.run(memory_10(base, psutil.Process(serve.pid), url, clients))
+            print(key, out[key], flush=True)
+        finally:
+            stop(serve)
+
+
+def memory_md(out: dict) -> str:
+    m, sp = out["memory10"], out["memory10Spawned"]
+    rows = f"""| memory, 10 streamed tests at once, workers apart: server RSS beyond idle + coordinators' USS + fork server's USS (peak) | {m['figureMB']} MB = {m['beyondIdleMB']} + {m['coordinatorsUssMB']} ({m['coordinators']} processes) + {m['forkServerUssMB']} (server idle {m['idleMB']}) | < 100 MB |
+| ... the same with PSS (shared pages split among their sharers) | {m['pssFigureMB']} MB (coordinators {m['coordinatorsPssMB']}, fork server {m['forkServerPssMB']}; RSS {m['coordinatorsRssMB']} and {m['forkServerRssMB']}) | |
+| ... each coordinator spawned fresh (LUNGE_MP_FORK_SERVER=0) | {sp['figureMB']} MB = {sp['beyondIdleMB']} + {sp['coordinatorsUssMB']} ({sp['coordinators']} processes); PSS {sp['pssFigureMB']}, RSS {sp['coordinatorsRssMB']} | |
+"""
+    if "memory10NoClients" in out:
+        rows += f"| ... fork server, no stream clients | {out['memory10NoClients']['figureMB']} MB | |\n"
+    return rows
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rate", type=int, default=50_000)
     ap.add_argument("--duration", type=int, default=16)
+    ap.add_argument("--only", choices=["memory"], help="run only this part (5. Memory)")
     args = ap.parse_args()
+    if args.only == "memory":
+        return memory_only()
     window = (4.0, args.duration - 2.0)
     out: dict = {"rate": args.rate, "duration": args.duration, "steadyWindow": window,
                  "cpus": os.cpu_count(), "loadavg": os.getloadavg()}
@@ -289,13 +338,7 @@ def main() -> int:
             print("chart", out["chartUpdateMs"], flush=True)
         finally:
             stop(serve)
-        for key, clients in (("memory10", True), ("memory10NoClients", False)):
-            serve, base = start_serve(tmp, "--workers", "1", "--max-concurrent", "10")
-            try:
-                out[key] = asyncio.run(memory_10(base, psutil.Process(serve.pid), target.url, clients))
-                print(key, out[key], flush=True)
-            finally:
-                stop(serve)
+        memory_runs(tmp, target.url, out, only=False)
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     res = ROOT / "benchmarks" / "results"
     (res / f"serve-{stamp}.json").write_text(json.dumps(out, indent=2))
@@ -315,12 +358,26 @@ Open model at {args.rate:,} arrivals/s, {args.duration} s, 1 worker; CPU over se
 | API GET latency during the run, p50 / p99 | {s5['apiMs']['p50']} / {s5['apiMs']['p99']} ms (n {s5['apiMs']['n']}) | p99 < 50 ms |
 | dashboard: message receipt to its last chart's plotly_afterplot (Chromium), p50 / p95 | {(out['chartUpdateMs'] or {}).get('p50')} / {(out['chartUpdateMs'] or {}).get('p95')} ms (n {(out['chartUpdateMs'] or {}).get('n')}) | < 50 ms |
 | dashboard: receipt to one chart's plotly_afterplot, p50 / p95 | {((out['chartUpdateMs'] or {}).get('perChart') or {}).get('p50')} / {((out['chartUpdateMs'] or {}).get('perChart') or {}).get('p95')} ms | |
-| server process memory, 10 streamed tests at once, beyond idle | {out['memory10']['beyondIdleMB']} MB (idle {out['memory10']['idleMB']}, peak {out['memory10']['peakMB']}) | < 100 MB |
-| the same without stream clients | {out['memory10NoClients']['beyondIdleMB']} MB | |
-| the 10 tests' coordinator processes, workers apart: private (USS) / resident (RSS) summed | {out['memory10']['coordinatorsUssMB']} / {out['memory10']['coordinatorsRssMB']} MB | |
-"""
+{memory_md(out)}"""
     (res / f"serve-{stamp}.md").write_text(md)
     (res / "latest-serve.md").write_text(md)
+    print(md)
+    return 0
+
+
+def memory_only() -> int:
+    out: dict = {"cpus": os.cpu_count(), "loadavg": os.getloadavg()}
+    with tempfile.TemporaryDirectory(prefix="serve-bench-") as d, start_target(port=0, workers=1) as target:
+        memory_runs(Path(d), target.url, out, only=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    res = ROOT / "benchmarks" / "results"
+    (res / f"serve-memory-{stamp}.json").write_text(json.dumps(out, indent=2))
+    md = f"""# Control plane memory ({stamp}, {out['cpus']} cores shared with other work: load {out['loadavg'][0]:.1f})
+
+| figure | value | bar |
+|---|---|---|
+{memory_md(out)}"""
+    (res / f"serve-memory-{stamp}.md").write_text(md)
     print(md)
     return 0
 

@@ -111,6 +111,8 @@ async def _serve(app, host: str, port: int) -> None:
     """Serve until SIGINT/SIGTERM; then stop running tests (their results are written) and close."""
     from aiohttp import web
 
+    from lunge_mp.api import keys
+
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
@@ -118,6 +120,7 @@ async def _serve(app, host: str, port: int) -> None:
         await site.start()
         real = site._server.sockets[0].getsockname()[1]   # noqa: SLF001 (port 0: the one picked)
         shown = f"[{host}]" if ":" in host else host
+        app[keys.REGISTRY].forks.start_soon()      # tests' processes fork from it (api/forkserver.py)
         click.echo(f"lunge-mp serve: dashboard and API on http://{shown}:{real}/ (Ctrl-C stops)", err=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

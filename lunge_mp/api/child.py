@@ -1,5 +1,6 @@
 """One API-started test's coordinator, in a process of its own:
-`python -m lunge_mp.api.child SERVER_PID`, started by the server (api/relay.py).
+`python -m lunge_mp.api.child SERVER_PID`, started by the server (api/relay.py), or a fork
+of the server's fork server with that title (api/forkserver.py), its contract the same.
 
 The run gets a whole interpreter (no GIL shared with the server's HTTP and WebSocket work,
 its memory its own and given back when it ends). The pipes:
@@ -12,9 +13,10 @@ its memory its own and given back when it ends). The pipes:
           (paused, pauses, events, scaleFactors) the server mirrors.
 Anything else the process prints goes to stderr (fd 1 is moved aside at start).
 
-It never outlives the server: on Linux PR_SET_PDEATHSIG sends it SIGTERM when the server
-dies, and end of file on stdin (the server gone, on any OS) stops the run; either way the
-run stops as on Ctrl-C and still writes its results. Its workers watch it the same way.
+It never outlives the server: on Linux PR_SET_PDEATHSIG sends it SIGTERM when its parent
+(the server, or the fork server, which dies with the server) dies, and end of file on stdin
+(the server gone, on any OS) stops the run; either way the run stops as on Ctrl-C and
+still writes its results. Its workers watch it the same way.
 SIGTERM and SIGINT are this module's own for the process's whole life (the coordinator
 installs none): a signal at any moment, even before the run starts or while its results
 are written, stops the run through its control and never kills the process half-way.
@@ -37,10 +39,10 @@ PR_SET_PDEATHSIG = 1
 HISTOGRAMS_FOR_S = 60.0        # a scrape asks for latency histograms this long (api/prometheus.py)
 
 
-def die_with_parent(parent: int) -> bool:
-    """SIGTERM to this process when the server dies; False when it is gone already."""
+def die_with_parent(parent: int, sig: int = signal.SIGTERM) -> bool:
+    """`sig` to this process when its parent `parent` dies; False when it is gone already."""
     try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, sig)
     except (OSError, AttributeError):       # not Linux: end of file on stdin still stops the run
         pass
     return os.getppid() == parent
@@ -95,6 +97,12 @@ def read_commands(stream, control, pipe: Pipe, histograms: list[float]) -> None:
 def main(argv: list[str]) -> int:
     if len(argv) != 1 or not argv[0].isdigit():
         return 1
+    return serve(int(argv[0]))
+
+
+def serve(parent: int) -> int:
+    """The run, its pipes on fd 0 and 1; `parent` is the server, or the fork server that
+    forked this process (api/forkserver.py), which dies with the server."""
     stops: list = []            # the run's control, once there is one
 
     def on_signal(signum, frame) -> None:
@@ -103,7 +111,7 @@ def main(argv: list[str]) -> int:
             stops[0].stop("the API server went away")
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    if not die_with_parent(int(argv[0])):
+    if not die_with_parent(parent):
         return 1
     feed_fd = os.dup(1)
     os.dup2(2, 1)               # stray prints go to stderr, never into the feed

@@ -92,17 +92,20 @@ class RemoteControl(Steering):
             pass
 
 
-async def run_child(test, start: dict, on_feed, finished) -> None:
+async def run_child(test, start: dict, on_feed, finished, forks=None) -> None:
     """Run `test` (api/runs.py ServedTest, its control a RemoteControl) in a child process until
     it ends; `on_feed(test, kind, payload)` for each feed message, then `finished(test, status,
-    code, run_id, error)` once."""
+    code, run_id, error)` once. The child is a fork of `forks` (api/forkserver.py ForkServer)
+    when it can give one, else spawned."""
     control: RemoteControl = test.control
     done: dict | None = None
     try:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "lunge_mp.api.child", str(os.getpid()),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=LINE_LIMIT,
-            start_new_session=True)     # Ctrl-C at the server's terminal reaches the server only
+        proc = await forks.launch(LINE_LIMIT) if forks is not None else None
+        if proc is None:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "lunge_mp.api.child", str(os.getpid()),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=LINE_LIMIT,
+                start_new_session=True)     # Ctrl-C at the server's terminal reaches the server only
     except OSError as exc:
         control.end()
         finished(test, "error", ExitCode.INTERNAL, None, f"internal error: cannot start the run's process: {exc}")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lunge_mp.api.feed import Feed
+from lunge_mp.api.forkserver import ForkServer
 from lunge_mp.api.relay import KILL_AFTER_S, RemoteControl, run_child
 from lunge_mp.api.stream import Channel
 from lunge_mp.coordinator.control import RunControl
@@ -54,7 +55,7 @@ class ServedTest:
     profile: tuple[str, int] | None = None
     control: RunControl | RemoteControl = field(default_factory=RunControl)
     channel: Channel | None = None
-    process: asyncio.subprocess.Process | None = None   # the run's own process (not for an attached run)
+    process: object | None = None     # the run's own process: an asyncio Process or a ForkedChild (not attached)
     task: asyncio.Task | None = None                     # relaying it (api/relay.py run_child)
     done: asyncio.Event = field(default_factory=asyncio.Event)
     files: dict[str, Path] | None = None   # a CLI run's own --out/--html paths (run --dashboard)
@@ -111,6 +112,7 @@ class Registry:
         self.tests: dict[str, ServedTest] = {}
         self._want_histograms = 0.0       # monotonic time of the last Prometheus scrape
         self.on_change = None             # fn(test): the Prometheus view and others
+        self.forks = ForkServer()         # each test's process is forked from it (api/forkserver.py)
 
     @property
     def want_histograms(self) -> float:
@@ -143,7 +145,8 @@ class Registry:
                  "paths": {"json": str(test.results_path), "html": str(test.report_path)}}
         if self._want_histograms:
             test.control.histograms(self._want_histograms)
-        test.task = asyncio.get_running_loop().create_task(run_child(test, start, self._on_feed, self.finished))
+        test.task = asyncio.get_running_loop().create_task(
+            run_child(test, start, self._on_feed, self.finished, self.forks))
         return test
 
     def attach(self, plan: Plan, config: object, identity: str, profile: tuple[str, int] | None = None,
@@ -198,11 +201,11 @@ class Registry:
         for test in self.running():
             test.control.stop("the API server is shutting down")
         tasks = [t.task for t in self.tests.values() if t.task is not None and not t.task.done()]
-        if not tasks:
-            return
-        _, late = await asyncio.wait(tasks, timeout=timeout)
-        for test in self.tests.values():
-            if test.task in late and test.process is not None and test.process.returncode is None:
-                test.process.kill()
-        if late:
-            await asyncio.wait(late, timeout=10.0)
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=timeout)
+            for test in self.tests.values():
+                if test.task in late and test.process is not None and test.process.returncode is None:
+                    test.process.kill()
+            if late:
+                await asyncio.wait(late, timeout=10.0)
+        await self.forks.close()

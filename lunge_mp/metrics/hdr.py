@@ -33,6 +33,10 @@ from operator import rshift
 
 from hdrh.histogram import HdrHistogram
 
+from lunge_mp.metrics import zeropages
+
+zeropages.install()     # counts arrays resident only where counts land (metrics/zeropages.py)
+
 LOWEST = 1
 HIGHEST = 3_600_000_000
 SIGNIFICANT_FIGURES = 3
