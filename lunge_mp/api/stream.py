@@ -56,6 +56,12 @@ class Client:
         self.queue: asyncio.Queue[str | None] = asyncio.Queue(QUEUE_LIMIT)
         self.dropped = False
 
+    def close(self) -> None:
+        """The socket closed: the sender stops (None ends its queue, whatever is waiting)."""
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(None)
+
 
 class Channel:
     def __init__(self, test_id: str, redactor: Redactor | None = None) -> None:
@@ -106,6 +112,7 @@ class Channel:
         if isinstance(snap.get("queue"), dict):     # the queue's totals; per-key figures stay in results
             metrics["queue"] = {k: v for k, v in snap["queue"].items() if k != "keys"}
         metrics["completeAt"], metrics["secondEnd"] = snap.get("completeAt"), snap.get("secondEnd")
+        metrics["relayedAt"] = round(time.time(), 4)     # the server has it: the rest is the network's
         self.broadcast(fit(metrics, "errors"))
 
     def _keep(self, row: dict) -> None:
@@ -179,6 +186,4 @@ class Channel:
             client.dropped = True
             self.clients.discard(client)
             self.dropped_clients += 1
-            while not client.queue.empty():
-                client.queue.get_nowait()
-            client.queue.put_nowait(None)
+            client.close()

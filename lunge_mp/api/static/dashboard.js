@@ -4,7 +4,7 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const state = { token: sessionStorage.getItem("lunge-token") || "", test: null, ws: null,
-                  classes: {}, points: 0, updateMs: [], chartMs: [], messages: 0, status: "idle", paused: [] };
+                  classes: {}, points: 0, updateMs: [], redrew: [], chartMs: [], messages: 0, status: "idle", paused: [] };
   window.lungeDash = state;              // for tests and the curious: points drawn, update times
 
   const layout = (title, y) => ({ title: { text: title, font: { size: 13 } }, margin: { l: 50, r: 10, t: 30, b: 30 },
@@ -107,6 +107,7 @@
     } else {
       append(gd, xs, ys, idx);
       done = redraw(id);
+      if (since !== undefined && state.messageWait.length) state.messageWait[state.messageWait.length - 1][2] = true;
     }
     // an animation cut short by the next one is drawn by it (which also clears its wait)
     if (since !== undefined) Promise.resolve(done).then(() => drawn(id, since), () => {});
@@ -147,11 +148,13 @@
     const waiting = state.messageWait;
     for (const [, ids] of waiting) ids.delete(id);
     while (waiting.length && waiting[0][1].size === 0) {
-      state.updateMs.push(now - waiting.shift()[0]);
-      if (state.updateMs.length > 300) state.updateMs.shift();
+      const [t0, , redrew] = waiting.shift();
+      state.updateMs.push(now - t0);
+      state.redrew.push(!!redrew);        // a chart of it redrawn (new ranges), not only moved
+      if (state.updateMs.length > 300) { state.updateMs.shift(); state.redrew.shift(); }
     }
   }
-  state.messageWait = [];                  // [receipt time, chart ids not drawn yet], oldest first
+  state.messageWait = [];                  // [receipt time, chart ids not drawn yet, redrawn?], oldest first
 
   function onSecond(kind, m, since) {
     const ids = [];
