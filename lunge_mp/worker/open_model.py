@@ -4,7 +4,10 @@ The coordinator sends arrival instants ahead of time. One dispatcher per scenari
 the next instant and starts every arrival that is due: on a free VU, on a new VU while below
 this worker's share of maxVUs, or else it counts a dropped iteration (`no_vu`). An arrival
 found more than `BEHIND_S` late is dropped as `behind`: the worker cannot keep up and
-starting it would only pile more load on a late schedule.
+starting it would only pile more load on a late schedule. One wake hands out at most
+`PER_WAKE` arrivals and lets the loop turn before the next: a worker far behind (thousands
+due at once, each a new VU and connection) would otherwise hold its loop for seconds, and its
+heartbeats and reports with it, until the coordinator took it for lost.
 
 How it is built, for a cheap hot path (docs/PERFORMANCE.md has the measurements):
 
@@ -29,6 +32,7 @@ from collections import deque
 from lunge_mp.worker.iteration import VU, ScenarioRunner
 
 BEHIND_S = 1.0
+PER_WAKE = 512         # arrivals one wake hands out before the loop turns (heartbeats, replies)
 _monotonic_ns = time.monotonic_ns
 
 
@@ -113,7 +117,7 @@ class OpenScenario:
             free = self.free
             running = self.running
             started = 0
-            while pending and pending[0][0] <= now:
+            while pending and pending[0][0] <= now and started < PER_WAKE:
                 instant, index = pending.popleft()
                 started += 1
                 if instant < behind:
@@ -129,7 +133,7 @@ class OpenScenario:
                 else:
                     rec.dropped(name, "no_vu")
             rec.scheduled(name, started)
-        self._arm()
+        self._arm()     # more due (PER_WAKE reached): call_soon, after the loop's other ready work
 
     def _new_slot(self, job: tuple[int, int] | None) -> None:
         slot = _Slot(self.runner.new_vu())
