@@ -41,7 +41,7 @@ from lunge_mp.coordinator.arrival_ledger import ArrivalLedger
 from lunge_mp.coordinator.dealing import Dealer
 from lunge_mp.coordinator.guarding import RunGuard
 from lunge_mp.coordinator.handshake import Handshake
-from lunge_mp.coordinator.health import WATCHED, Health, exit_text
+from lunge_mp.coordinator.health import WATCHED, Health, exit_text, saturation_warnings
 from lunge_mp.coordinator.iterations import IterationShares
 from lunge_mp.coordinator.lifecycle import Lifecycle
 from lunge_mp.coordinator.outbox import Action, Outbox, Send
@@ -196,17 +196,21 @@ class RunCore:
         else:
             self.hard_stop = True
 
-    def frames(self, frames: list[bytes], now: float) -> list[Action]:
+    def frames(self, frames: list[bytes], now: float, key: str | None = None) -> list[Action]:
+        """`key`: the Curve key (z85) the sender's connection was authenticated with, or None."""
         if len(frames) != 2:
             self.health.refuse(f"a message of {len(frames)} frames (expected 2)")
             return self.out.take()
         identity, data = frames
         worker = self.worker_of(identity)
         if worker is None and self.remote is not None:      # a remote worker joining, or refused
-            joined = self.remote.join(identity, data, self.phase is not RunPhase.HANDSHAKE or bool(self.stop_requested))
+            started = self.phase is not RunPhase.HANDSHAKE or bool(self.stop_requested)
+            joined = self.remote.join(identity, data, started, key)
             return self.received(*joined, now) if joined is not None else self.out.take()
         if worker is None:
             self.health.refuse(f"a message from an unknown peer {identity[:40]!r} ({len(data):,} bytes)")
+            return self.out.take()
+        if self.remote is not None and not self.remote.speaks_for(worker, key):     # admission.py
             return self.out.take()
         try:
             msg = m.decode(data)
@@ -421,6 +425,10 @@ class RunCore:
         """A worker is lost: what it reported stays, its share moves to the others from the next
         tick, and the run stops with 112 when none is left. One lost by silence may rejoin."""
         running = self.t0 is not None
+        if not running and self.remote is not None and self.remote.is_remote(worker):
+            self._unreachable.discard(worker)       # its place is free for the next to join
+            self.remote.free(worker, why)
+            return
         if not self.health.mark_lost(worker, why, silent, self.t(now) if running else None):
             return
         t = self.t(now)
@@ -488,12 +496,3 @@ class RunCore:
             name: {"start": _r(st.started_at), "scheduleEnd": _r(st.end_sent_at), "end": _r(st.ended_at)}
             for name, st in states.items()}
 
-
-def saturation_warnings(saturation: dict[tuple[str, str], list[int]]) -> list[str]:
-    """Once per worker and kind, with how long it lasted."""
-    out = []
-    for (wid, kind), seconds in sorted(saturation.items()):
-        what = "was near a full core" if kind == "cpu" else "ran its event loop over 50 ms late"
-        out.append(f"worker {wid} {what} in {len(seconds)} second(s), first at {seconds[0]}s: its "
-                   f"latencies include its own queueing; add workers or lower the load")
-    return out

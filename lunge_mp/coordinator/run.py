@@ -41,6 +41,15 @@ STOPPING_POLL_S = 0.1
 GC_EVERY_S = 10.0            # merged HDR histograms are cyclic garbage: collect it (memory stays flat)
 
 
+def _user_id(frame: zmq.Frame) -> str | None:
+    """The Curve key (z85) the frame's connection was authenticated with (the ZAP handler's
+    User-Id), or None (ipc://: a local worker)."""
+    try:
+        return frame.get("User-Id")
+    except zmq.ZMQError:
+        return None
+
+
 def _box_memory_mb() -> float | None:
     try:
         return psutil.virtual_memory().total / 2**20
@@ -220,9 +229,14 @@ class Coordinator:
         return self.outcome
 
     async def _receive(self) -> None:
+        keyed = getattr(self.pool, "keys", None) is not None   # Curve: each frame says whose key sent it
         while True:
-            frames = await self.sock.recv_multipart()
-            await self._do(self.core.frames(frames, time.monotonic()))
+            if keyed:      # the key binds a worker id to its sender (admission.py)
+                parts = await self.sock.recv_multipart(copy=False)
+                frames, key = [p.bytes for p in parts], _user_id(parts[-1])
+            else:
+                frames, key = await self.sock.recv_multipart(), None
+            await self._do(self.core.frames(frames, time.monotonic(), key))
 
     async def _drive(self) -> None:
         """Core ticks until it stops; the per-second checks and the live view around them."""
