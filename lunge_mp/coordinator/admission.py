@@ -14,7 +14,8 @@ worker of the run and is not a Hello is refused and logged. Local workers share 
 coordinator's clock: offset 0, no probes.
 
 Each worker id is bound to the Curve key its connection was authenticated with when it
-joined (the ZAP handler's User-Id on every frame; none for a local worker on ipc://). Any
+joined (the ZAP handler's User-Id on every frame, which the loop turns into the key's
+fingerprint: remote/keys.py; none for a local worker on ipc://). Any
 authorized key holder can claim a routing id (ROUTER_HANDOVER lets a re-made connection keep
 its id), so a frame on a worker's routing id from a connection with another key is refused
 and logged with that key's fingerprint: nobody speaks for a worker but itself. (With
@@ -33,6 +34,7 @@ import re
 
 import msgspec
 
+from lunge_mp.coordinator.clock_watch import ClockWatch
 from lunge_mp.coordinator.handshake import Handshake, Joining
 from lunge_mp.coordinator.health import Health
 from lunge_mp.coordinator.outbox import Outbox
@@ -40,7 +42,6 @@ from lunge_mp.outcome import WorkerInfo
 from lunge_mp.protocol import clock
 from lunge_mp.protocol import messages as m
 from lunge_mp.protocol.session import State, WorkerSession
-from lunge_mp.remote.keys import fingerprint
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,99}")   # a worker's name and host: printable, short
 
@@ -60,9 +61,10 @@ class RemoteJoin:
         self._ids: dict[bytes, int] = {}       # routing id → worker id
         self._routing: dict[int, bytes] = {}
         self.names: dict[int, str] = {}
-        self.keys: dict[int, str] = {}         # remote worker id → the Curve key (z85) it joined with
+        self.keys: dict[int, str] = {}         # remote worker id → the fingerprint of the Curve key it joined with
         self.probes: dict[int, clock.ClockProbe] = {}
         self.estimates: dict[int, clock.Estimate] = {}
+        self.clocks = ClockWatch(self.estimates, info, out)     # during the run (clock_watch.py)
 
     # --- who is who ------------------------------------------------------------------------
     def is_remote(self, worker: int) -> bool:
@@ -108,7 +110,7 @@ class RemoteJoin:
     # --- events ----------------------------------------------------------------------------
     def join(self, identity: bytes, data: bytes, started: bool, key: str | None = None) -> tuple[int, m.Hello] | None:
         """A frame from an unknown peer: (its new worker id, its Hello) if it may join. `key`:
-        the Curve key its connection was authenticated with (None: plaintext)."""
+        the fingerprint of the Curve key its connection was authenticated with (None: plaintext)."""
         try:
             msg = m.decode(data)
         except Exception as exc:  # garbage from a bad peer: log and go on
@@ -223,11 +225,6 @@ class RemoteJoin:
         return told
 
 
+
 def _print(key: str | None) -> str:
-    """A Curve key's fingerprint (remote/keys.py), or what stands for none."""
-    if key is None:
-        return "none (plaintext)"
-    try:
-        return fingerprint(key.encode())
-    except Exception:  # not a z85 key: a log line must not fail over it
-        return "?"
+    return "none (plaintext)" if key is None else key

@@ -6,7 +6,8 @@ returns actions; coordinator/run.py is the loop that feeds it from the socket, t
 the worker processes and signals, and carries out what comes back.
 
 Events in (`now` is the loop's monotonic clock in seconds; `t` below is seconds after t0):
-    frames(frames, now)           the frames of one message from the socket (identity, data)
+    frames(frames, now, key)      the frames of one message from the socket (identity, data), and
+                                  the fingerprint of the Curve key its sender was authenticated with
     received(worker, msg, now)    a decoded message from worker i
     tick(now)                     the timer: every TICK_S while running
     exited(worker, code, now)     a worker's process ended
@@ -65,10 +66,6 @@ class RunPhase(enum.Enum):
     RUNNING = "running"
     STOPPING = "stopping"
     CLOSED = "closed"
-
-
-def _r(t: float | None) -> float | None:
-    return None if t is None else round(t, 3)
 
 
 class RunCore:
@@ -197,7 +194,6 @@ class RunCore:
             self.hard_stop = True
 
     def frames(self, frames: list[bytes], now: float, key: str | None = None) -> list[Action]:
-        """`key`: the Curve key (z85) the sender's connection was authenticated with, or None."""
         if len(frames) != 2:
             self.health.refuse(f"a message of {len(frames)} frames (expected 2)")
             return self.out.take()
@@ -246,6 +242,8 @@ class RunCore:
                 self.out.send(worker, self.guard.grant(msg))
             case m.Heartbeat():
                 info.cpu_percent, info.loop_lag_ms, info.rss_mb = msg.cpu_percent, msg.loop_lag_ms, msg.rss_mb
+                if msg.echo and self.remote is not None:        # its clock, re-measured (clock_watch.py)
+                    self.remote.clocks.echoed(worker, msg, now, self.t0 or 0.0)
                 self.guard.permit_waits(worker, msg.permit_wait_s, msg.permit_waits)
             case m.Bye() if self.phase is RunPhase.HANDSHAKE:     # it refused the plan (worker/remote.py)
                 info.error = msg.error or "it left before the start"
@@ -413,8 +411,9 @@ class RunCore:
             return
         self._last_heartbeat = now
         for s in self.sessions:
-            if s.state in states:
-                self.out.send(s.worker, m.Heartbeat())
+            if s.state in states:     # a remote worker's may carry a clock probe and its t0 anew
+                self.out.send(s.worker, self.remote.clocks.heartbeat(s.worker, now, self.t0_us)
+                              if self.remote is not None else m.Heartbeat())
 
     # --- workers lost and rejoining --------------------------------------------------------
     def _check_silence(self, now: float) -> None:
@@ -427,8 +426,7 @@ class RunCore:
         running = self.t0 is not None
         if not running and self.remote is not None and self.remote.is_remote(worker):
             self._unreachable.discard(worker)       # its place is free for the next to join
-            self.remote.free(worker, why)
-            return
+            return self.remote.free(worker, why)
         if not self.health.mark_lost(worker, why, silent, self.t(now) if running else None):
             return
         t = self.t(now)
@@ -490,9 +488,5 @@ class RunCore:
         return self.warm_aggregate.add(warm) + self.aggregate.add(main)
 
     def record_windows(self) -> None:
-        states = self.lifecycle.states
-        self.outcome.scenario_starts = {name: st.started_at for name, st in states.items()}
-        self.outcome.scenario_windows = {
-            name: {"start": _r(st.started_at), "scheduleEnd": _r(st.end_sent_at), "end": _r(st.ended_at)}
-            for name, st in states.items()}
+        self.outcome.scenario_starts, self.outcome.scenario_windows = self.lifecycle.windows()
 

@@ -42,10 +42,12 @@ GC_EVERY_S = 10.0            # merged HDR histograms are cyclic garbage: collect
 
 
 def _user_id(frame: zmq.Frame) -> str | None:
-    """The Curve key (z85) the frame's connection was authenticated with (the ZAP handler's
-    User-Id), or None (ipc://: a local worker)."""
+    """The fingerprint of the Curve key the frame's connection was authenticated with (the
+    ZAP handler's User-Id: the key, z85), or None (ipc://: a local worker)."""
+    from lunge_mp.remote.keys import fingerprint
+
     try:
-        return frame.get("User-Id")
+        return fingerprint(frame.get("User-Id").encode())
     except zmq.ZMQError:
         return None
 

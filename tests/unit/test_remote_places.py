@@ -16,8 +16,8 @@ from lunge_mp.remote.keys import fingerprint
 from tests.core_driver import scenario
 
 NOW = 1000.0
-KEY_A = zmq.curve_keypair()[0].decode()
-KEY_B = zmq.curve_keypair()[0].decode()
+KEY_A = fingerprint(zmq.curve_keypair()[0])     # as the loop passes them (run.py)
+KEY_B = fingerprint(zmq.curve_keypair()[0])
 
 
 def _core(local=0, remote=2) -> RunCore:
@@ -101,14 +101,14 @@ def test_a_worker_id_is_bound_to_the_key_it_joined_with():
     core.frames([b"w0", m.encode(m.Hello(worker=0, pid=9))], NOW)
     a, joined = _join(core, b"r-a", "a/0", KEY_A)
     b, _ = _join(core, b"r-b", "b/0", KEY_B)
-    assert (a, b) == (1, 2) and f"pid 7, key {fingerprint(KEY_A.encode())}" in _texts(joined, Note)[0]
+    assert (a, b) == (1, 2) and f"pid 7, key {KEY_A}" in _texts(joined, Note)[0]
     # key A's holder claims worker 2's routing id and says goodbye for it: refused, logged
     actions = core.frames([b"r-b", m.encode(m.Bye(worker=2, reports=0, error="evil"))], NOW, KEY_A)
     actions += core.tick(NOW)
     assert core.sessions[2].state is State.STARTED and core.phase is RunPhase.HANDSHAKE
     assert _texts(actions) == [f"refused: a message on the routing id of worker 2 (b/0, key "
-                               f"{fingerprint(KEY_B.encode())}) from a connection authenticated with key "
-                               f"{fingerprint(KEY_A.encode())}: a worker speaks only for itself"]
+                               f"{KEY_B}) from a connection authenticated with key "
+                               f"{KEY_A}: a worker speaks only for itself"]
     # nor for a local worker (ipc://, no key), nor without a key for a remote one
     core.frames([b"w0", m.encode(m.Ready(worker=0))], NOW, KEY_A)
     core.frames([b"r-a", m.encode(m.Ready(worker=1))], NOW, None)
