@@ -34,6 +34,7 @@ import re
 
 import msgspec
 
+from lunge_mp import capacity
 from lunge_mp.coordinator.clock_watch import ClockWatch
 from lunge_mp.coordinator.handshake import Handshake, Joining
 from lunge_mp.coordinator.health import Health
@@ -58,6 +59,8 @@ class RemoteJoin:
         self.health = health
         self.out = out
         self.data_files = data_files or {}     # coordinator path → contents: sent in a remote Start
+        self.peaks: dict[str, float] = {}      # open scenarios' peak rates, for their capacity (capacity.py)
+        self._capacity_told: set[str] = set()  # hosts warned about
         self._ids: dict[bytes, int] = {}       # routing id → worker id
         self._routing: dict[int, bytes] = {}
         self.names: dict[int, str] = {}
@@ -134,6 +137,10 @@ class RemoteJoin:
         info = self.info[worker]
         info.pid, info.host, info.name, info.remote = msg.pid, msg.host, msg.name, True
         self.probes[worker] = clock.ClockProbe()
+        if msg.host not in self._capacity_told:       # once a machine: its own selftest figure
+            self._capacity_told.add(msg.host)
+            for line in capacity.remote_warnings(self.peaks, len(self.sessions), msg.open_rate, msg.host):
+                self.out.log(line)
         signed = f", key {_print(key)}" if key is not None else ""
         self.out.note(f"worker {worker} joined: {msg.name} on {msg.host} (pid {msg.pid}{signed}); "
                       f"{self.joined()} of {self.remote} remote")

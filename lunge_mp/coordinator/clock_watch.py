@@ -36,6 +36,7 @@ class ClockWatch:
         tracker = self.trackers.get(worker)
         if tracker is None:      # from Go on: the slew starts from the offset t0 was sent with
             tracker = self.trackers[worker] = clock.ClockTracker(self.estimates[worker], now_ns)
+            self._history(worker, tracker, t0_us / 1e6)
         moved = tracker.slew(now_ns)
         if moved is not None:
             self.info[worker].clock_applied_ms = round(moved / 1e6, 3)
@@ -51,13 +52,17 @@ class ClockWatch:
         answered = tracker.answered(beat.echo, beat.echo_received_ns, beat.echo_sent_ns, int(now * 1e9))
         if not answered or tracker.history[-1] is last:
             return       # no answer to a probe in flight, or the estimate did not change
+        self._history(worker, tracker, t0)
         info, est = self.info[worker], tracker.estimate
-        info.clock_history = [[round(t / 1e9 - t0, 3), round(off / 1e6, 3), round(unc / 1e6, 3)]
-                              for t, off, unc in tracker.history]
-        info.clock_drift_ppm = tracker.drift_ppm()
         if est.uncertainty_ns > clock.WARN_UNCERTAINTY_NS and worker not in self._warned:
             self._warned.add(worker)
             self.out.log(f"worker {worker} ({info.name} on {info.host}): during the run its clock offset is "
                          f"known only to ± {est.uncertainty_ns / 1e6:.1f} ms (the best round trip of its last "
                          f"{est.samples} heartbeats was {est.rtt_ns / 1e6:.1f} ms): its arrivals may start up to "
                          f"that early or late, and its per-second buckets may not line up at the edges")
+
+    def _history(self, worker: int, tracker: clock.ClockTracker, t0: float) -> None:
+        info = self.info[worker]
+        info.clock_history = [[round(t / 1e9 - t0, 3), round(off / 1e6, 3), round(unc / 1e6, 3)]
+                              for t, off, unc in tracker.history]
+        info.clock_drift_ppm = tracker.drift_ppm()

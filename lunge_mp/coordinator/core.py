@@ -35,7 +35,7 @@ import uuid
 
 import msgspec
 
-from lunge_mp import timeline, warmup
+from lunge_mp import capacity, timeline, warmup
 from lunge_mp.analysis.guardrails import Event
 from lunge_mp.coordinator.admission import RemoteJoin
 from lunge_mp.coordinator.arrival_ledger import ArrivalLedger
@@ -112,6 +112,8 @@ class RunCore:
         # run --listen: the last `remote` workers join over tcp (admission.py)
         self.remote = RemoteJoin(workers - remote, remote, self.sessions, self.info, self.handshake, self.health,
                                  self.out, data_files) if remote else None
+        if self.remote is not None:
+            self.remote.peaks = capacity.peaks(self.worker_plan)
         self._vu_shares = timeline.vu_shares(self.worker_plan, workers)
         self._last_heartbeat = float("-inf")
         self._final_stop: m.Stop | None = None     # the Stop sent at the end (for a worker that rejoins)

@@ -36,6 +36,7 @@ WINDOW = 8                      # during the run: the estimate is the best of th
 ECHO_TIMEOUT_NS = 3_000_000_000  # a heartbeat probe is answered by the worker's next heartbeat (≤ 1 s)
 SLEW = 0.0005                   # the applied offset moves at most 0.5 ms per second (500 ppm)
 HISTORY = 64                    # offset history entries kept per worker (thinned beyond)
+DRIFT_AFTER_NS = 60_000_000_000  # a drift is reported once the history spans a minute
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,9 @@ class ClockTracker:
         return self.applied_ns
 
     def drift_ppm(self) -> float | None:
-        """How fast the estimate moved from the handshake's to the latest (µs per second)."""
+        """How fast the estimate moved from the handshake's to the latest (µs per second), once
+        they are DRIFT_AFTER_NS apart (before, the uncertainties would swamp it: ±0.5 ms over
+        a minute is ±8 ppm)."""
         first, last = self.history[0], self.history[-1]
         elapsed = last[0] - first[0]
-        return round((last[1] - first[1]) / elapsed * 1e6, 1) if elapsed >= 10_000_000_000 else None
+        return round((last[1] - first[1]) / elapsed * 1e6, 1) if elapsed >= DRIFT_AFTER_NS else None

@@ -25,6 +25,7 @@ class Hello(msgspec.Struct, tag=True):
     # a remote worker (lunge-mp worker --connect) says worker=-1 and is given its id in Start
     name: str = ""              # its --id and process number, e.g. "loadgen-2/0"; unique in a run
     host: str = ""              # the machine's host name
+    open_rate: float = 0.0      # arrivals/s one worker held on its machine (its `selftest`; 0: unknown)
 
 
 class Refused(msgspec.Struct, tag=True):

@@ -100,7 +100,8 @@ class Worker:
         # the watchdog first: Hello waits for the coordinator to bind, which it may never do
         watchdog = asyncio.get_running_loop().create_task(self._watchdog())
         await self.send(m.Hello(worker=self.id, pid=os.getpid(), name=remote.name if remote else "",
-                                host=remote_join.host_name() if remote else ""))
+                                host=remote_join.host_name() if remote else "",
+                                open_rate=remote_join.open_rate() if remote else 0.0))
         self.hello_sent, self.last_heard = True, time.monotonic()
         if self.monitor is not None:
             self.tasks.append(asyncio.get_running_loop().create_task(self._watch_handshake()))
