@@ -13,6 +13,7 @@ Decisions (dealing, worker health, iteration moves, the lifecycle, stop) are the
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import signal
 import time
@@ -44,12 +45,17 @@ GC_EVERY_S = 10.0            # merged HDR histograms are cyclic garbage: collect
 def _user_id(frame: zmq.Frame) -> str | None:
     """The fingerprint of the Curve key the frame's connection was authenticated with (the
     ZAP handler's User-Id: the key, z85), or None (ipc://: a local worker)."""
-    from lunge_mp.remote.keys import fingerprint
-
     try:
-        return fingerprint(frame.get("User-Id").encode())
+        return _fingerprint(frame.get("User-Id"))
     except zmq.ZMQError:
         return None
+
+
+@functools.lru_cache(maxsize=1024)     # only authorized keys get this far: a few, hashed once each
+def _fingerprint(z85_key: str) -> str:
+    from lunge_mp.remote.keys import fingerprint
+
+    return fingerprint(z85_key.encode())
 
 
 def _box_memory_mb() -> float | None:

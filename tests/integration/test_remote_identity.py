@@ -1,6 +1,7 @@
 """Remote worker places and identities with real processes on 127.0.0.1 (CurveZMQ): a worker
 that joins and is gone before the start frees its place for another; a holder of one
-authorized key cannot speak for a worker that joined with another key."""
+authorized key cannot speak for a worker that joined with another key; a --listen port that
+another process holds is a clear error before anything starts."""
 
 from __future__ import annotations
 
@@ -127,3 +128,21 @@ def test_a_key_holder_cannot_speak_for_a_worker_that_joined_with_another_key(tmp
                        f"connection authenticated with key {fp_a}: a worker speaks only for itself"], refused
     joined = err.read_text()
     assert f"a/0 on " in joined and f"key {fp_a}" in joined and f"key {fp_b}" in joined
+
+
+def test_a_listen_port_held_by_another_process_is_a_clear_error_before_anything_starts(tmp_path, fresh_target):
+    import socket
+    import time as clock
+
+    from tests.support import cli
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        started = clock.monotonic()
+        done = cli("run", str(_config(tmp_path, fresh_target.url)), "--listen", f"tcp://127.0.0.1:{port}",
+                   "--remote-workers", "1", "--insecure", "--no-history", timeout=30)
+    assert done.returncode == 104 and "cannot listen there" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and clock.monotonic() - started < 30
+    assert fresh_target.stats()["requests"] == 0
