@@ -491,4 +491,3 @@ class RunCore:
 
     def record_windows(self) -> None:
         self.outcome.scenario_starts, self.outcome.scenario_windows = self.lifecycle.windows()
-
