@@ -6,6 +6,11 @@ The figures live in `selftest.json` beside the history store (store/history.py
 against the embedded target on this machine, that rate per worker, and the closed-loop
 requests/s of one worker (one core). `warnings(plan, workers)` compares each open scenario's
 peak rate, per worker, with the measured rate per worker.
+
+This machine's figure speaks only for workers on this machine. With `run --listen`, the
+remote workers are on other machines: no claim is made about them from here; a remote
+worker whose machine has its own figure sends it in Hello (`open_rate`), and the coordinator
+compares its share with that when it joins (`remote_warnings`).
 """
 
 from __future__ import annotations
@@ -43,22 +48,38 @@ def save(doc: dict) -> Path:
     return target
 
 
-def warnings(plan: Plan, workers: int, measured: dict | None = None) -> list[str]:
-    """One warning per open scenario whose peak rate per worker is above what this machine held."""
+def peaks(plan: Plan) -> dict[str, float]:
+    """Each open scenario's peak rate (iterations/s)."""
     from lunge_mp.schedule.capped_rate import peak_rate
 
+    return {s.name: peak_rate(s.target_fn()) for s in plan.scenarios if s.is_open}
+
+
+def warnings(plan: Plan, workers: int, measured: dict | None = None, remote: int = 0) -> list[str]:
+    """One warning per open scenario whose peak rate per worker is above what this machine held.
+    `remote`: how many of the `workers` are on other machines (no claim about those here)."""
     measured = load() if measured is None else measured
-    if not measured or workers < 1:
+    local = workers - remote
+    if not measured or local < 1:
         return []
     per_worker = float(measured["openRatePerWorker"])
+    where = f"its {local} local worker(s) " if remote else ""
     out = []
-    for s in plan.scenarios:
-        if not s.is_open:
-            continue
-        peak = peak_rate(s.target_fn())
+    for name, peak in peaks(plan).items():
         if peak / workers > per_worker:
-            out.append(f"scenario {s.name!r} asks for up to {peak:,.0f} iterations/s, {peak / workers:,.0f} a "
+            out.append(f"scenario {name!r} asks for up to {peak:,.0f} iterations/s, {peak / workers:,.0f} a "
                        f"worker over {workers} worker(s); `lunge-mp selftest` measured this machine holding "
                        f"{per_worker:,.0f} a worker at >= 99% ({measured.get('measuredAt', '?')}): expect "
-                       f"dropped iterations; add workers or machines, or lower the rate")
+                       f"{where}dropped iterations; add workers or machines, or lower the rate")
     return out
+
+
+def remote_warnings(peaks_: dict[str, float], workers: int, open_rate: float, who: str) -> list[str]:
+    """A remote worker's share against its own machine's selftest figure (`open_rate`, sent in
+    its Hello; 0: never measured there, no claim)."""
+    if open_rate <= 0:
+        return []
+    return [f"scenario {name!r} asks up to {peak / workers:,.0f} iterations/s a worker; `lunge-mp selftest` "
+            f"on the machine of {who} measured {open_rate:,.0f} a worker at >= 99%: expect dropped iterations "
+            f"there; add workers or machines, or lower the rate"
+            for name, peak in peaks_.items() if peak / workers > open_rate]

@@ -165,6 +165,7 @@ def start_workers(workers: int | None, quiet: bool, listen: str | None, remote_w
     wait_s = _wait(listen_wait)
     try:
         server_keys = security.server_keys(listen, listen_keys, authorized_keys, insecure)
+        security.check_listen(listen)
     except security.SetupError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(ExitCode.INVALID_INPUT)

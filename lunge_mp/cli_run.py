@@ -54,7 +54,8 @@ def execute_plan(plan: Plan, workers: int, quiet: bool, outputs: dict[str, str |
     if problem:
         print(f"error: {escape(problem)}", file=sys.stderr)
         return ExitCode.INVALID_INPUT
-    for line in capacity.warnings(plan, workers) if not quiet else ():   # beyond what `selftest` saw
+    from lunge_mp.coordinator.prestart import remote_count     # run --listen: this box's figure is not theirs
+    for line in capacity.warnings(plan, workers, remote=remote_count()) if not quiet else ():   # beyond `selftest`
         print(f"warning: {escape(line)}", file=sys.stderr)
     if not quiet:
         from lunge_mp.report.banner import start_banner

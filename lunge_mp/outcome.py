@@ -37,6 +37,9 @@ class WorkerInfo:
     clock_offset_ms: float = 0.0     # its monotonic clock − the coordinator's (protocol/clock.py)
     clock_uncertainty_ms: float = 0.0  # the true offset is within ± this
     clock_rtt_ms: float = 0.0        # round trip of the exchange the offset came from
+    clock_applied_ms: float | None = None   # the offset its t0 carried last, if it moved during the run
+    clock_history: list = field(default_factory=list)   # [t, offset ms, ± ms] per change (clock_watch.py)
+    clock_drift_ppm: float | None = None    # how fast its offset moved over the run
 
 
 @dataclass

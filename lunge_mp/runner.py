@@ -163,7 +163,8 @@ def run_plan(plan: Plan, workers: int, paths: dict[str, str], record: bool, *, q
     windows = WindowJudge(plan.thresholds, [s.name for s in plan.scenarios], warmup.offset(plan), groups)
     if groups:
         coordinator.aggregate.keep_groups(groups.routes(), groups.trends)
-    for line in capacity.warnings(plan, workers):     # more than `lunge-mp selftest` saw this box hold
+    remote = getattr(coordinator.pool, "remote", 0)    # run --listen: on other machines, no claim from here
+    for line in capacity.warnings(plan, workers, remote=remote):     # more than `lunge-mp selftest` saw this box hold
         coordinator.warn(line)
     coordinator.aggregate.on_retire(windows.retire)   # each second judged before it is folded
     internal_error = None

@@ -13,6 +13,18 @@ the run has, and only with this coordinator's protocol version; otherwise it is 
 worker of the run and is not a Hello is refused and logged. Local workers share the
 coordinator's clock: offset 0, no probes.
 
+Each worker id is bound to the Curve key its connection was authenticated with when it
+joined (the ZAP handler's User-Id on every frame, which the loop turns into the key's
+fingerprint: remote/keys.py; none for a local worker on ipc://). Any
+authorized key holder can claim a routing id (ROUTER_HANDOVER lets a re-made connection keep
+its id), so a frame on a worker's routing id from a connection with another key is refused
+and logged with that key's fingerprint: nobody speaks for a worker but itself. (With
+--insecure there are no keys: loopback only.)
+
+A remote worker lost before the start (its connection closed, a send to it failed) frees its
+place: its id, name and clock are forgotten, and the next worker to join takes it (within
+--wait). A local one lost before the start still stops the run (the core's decision).
+
 `RemoteJoin` is a part of `RunCore` (core.py), kept here so each file holds one concept.
 """
 
@@ -22,7 +34,9 @@ import re
 
 import msgspec
 
-from lunge_mp.coordinator.handshake import Handshake
+from lunge_mp import capacity
+from lunge_mp.coordinator.clock_watch import ClockWatch
+from lunge_mp.coordinator.handshake import Handshake, Joining
 from lunge_mp.coordinator.health import Health
 from lunge_mp.coordinator.outbox import Outbox
 from lunge_mp.outcome import WorkerInfo
@@ -45,11 +59,15 @@ class RemoteJoin:
         self.health = health
         self.out = out
         self.data_files = data_files or {}     # coordinator path → contents: sent in a remote Start
+        self.peaks: dict[str, float] = {}      # open scenarios' peak rates, for their capacity (capacity.py)
+        self._capacity_told: set[str] = set()  # hosts warned about
         self._ids: dict[bytes, int] = {}       # routing id → worker id
         self._routing: dict[int, bytes] = {}
         self.names: dict[int, str] = {}
+        self.keys: dict[int, str] = {}         # remote worker id → the fingerprint of the Curve key it joined with
         self.probes: dict[int, clock.ClockProbe] = {}
         self.estimates: dict[int, clock.Estimate] = {}
+        self.clocks = ClockWatch(self.estimates, info, out)     # during the run (clock_watch.py)
 
     # --- who is who ------------------------------------------------------------------------
     def is_remote(self, worker: int) -> bool:
@@ -63,6 +81,17 @@ class RemoteJoin:
 
     def joined(self) -> int:
         return len(self._ids)
+
+    def speaks_for(self, worker: int, key: str | None, what: str = "a message") -> bool:
+        """Whether a frame on `worker`'s routing id came over a connection authenticated with
+        the key that worker joined with (a local worker: none). If not, refused and logged."""
+        joined = self.keys.get(worker)
+        if key == joined:
+            return True
+        whose = f"{self.names[worker]}, key {_print(joined)}" if worker in self.names else "a local worker"
+        self.health.refuse(f"{what} on the routing id of worker {worker} ({whose}) from a connection "
+                           f"authenticated with key {_print(key)}: a worker speaks only for itself")
+        return False
 
     def refusal(self, hello: m.Hello, started: bool) -> str | None:
         """Why this Hello from a new peer may not join, or None."""
@@ -82,8 +111,9 @@ class RemoteJoin:
         return None
 
     # --- events ----------------------------------------------------------------------------
-    def join(self, identity: bytes, data: bytes, started: bool) -> tuple[int, m.Hello] | None:
-        """A frame from an unknown peer: (its new worker id, its Hello) if it may join."""
+    def join(self, identity: bytes, data: bytes, started: bool, key: str | None = None) -> tuple[int, m.Hello] | None:
+        """A frame from an unknown peer: (its new worker id, its Hello) if it may join. `key`:
+        the fingerprint of the Curve key its connection was authenticated with (None: plaintext)."""
         try:
             msg = m.decode(data)
         except Exception as exc:  # garbage from a bad peer: log and go on
@@ -98,14 +128,21 @@ class RemoteJoin:
                                f"(pid {msg.pid}): {why}")
             self.out.reply(identity, m.Refused(reason=why))
             return None
-        worker = self.local + len(self._ids)
+        worker = min(set(range(self.local, self.local + self.remote)) - set(self._routing))  # a freed place first
         self._ids[identity] = worker
         self._routing[worker] = identity
         self.names[worker] = msg.name
+        if key is not None:
+            self.keys[worker] = key
         info = self.info[worker]
         info.pid, info.host, info.name, info.remote = msg.pid, msg.host, msg.name, True
         self.probes[worker] = clock.ClockProbe()
-        self.out.note(f"worker {worker} joined: {msg.name} on {msg.host} (pid {msg.pid}); "
+        if msg.host not in self._capacity_told:       # once a machine: its own selftest figure
+            self._capacity_told.add(msg.host)
+            for line in capacity.remote_warnings(self.peaks, len(self.sessions), msg.open_rate, msg.host):
+                self.out.log(line)
+        signed = f", key {_print(key)}" if key is not None else ""
+        self.out.note(f"worker {worker} joined: {msg.name} on {msg.host} (pid {msg.pid}{signed}); "
                       f"{self.joined()} of {self.remote} remote")
         return worker, msgspec.structs.replace(msg, worker=worker)
 
@@ -170,6 +207,21 @@ class RemoteJoin:
             parts.append(f"worker(s) {', '.join(map(str, unready))} joined but did not become ready")
         return "; ".join(parts)
 
+    def free(self, worker: int, why: str) -> None:
+        """A remote worker lost before the start: its place is free again for the next to join."""
+        identity = self._routing.pop(worker, None)
+        if identity is None:
+            return
+        del self._ids[identity]
+        name, host = self.names.pop(worker), self.info[worker].host
+        for held in (self.keys, self.probes, self.estimates):
+            held.pop(worker, None)
+        self.sessions[worker] = WorkerSession(worker, self.sessions[worker].run_id)
+        self.info[worker] = WorkerInfo(worker)
+        self.handshake.joining[worker] = Joining()
+        self.out.log(f"worker {worker} ({name} on {host}) left before the start: {why}; its place is free "
+                     f"for another worker ({self.joined()} of {self.remote} remote joined)")
+
     def dismiss(self, reason: str) -> int:
         """The run did not start: remote workers that joined are told why (they exit 1 at once)."""
         told = 0
@@ -178,3 +230,8 @@ class RemoteJoin:
                 self.out.reply(identity, m.Refused(reason=f"the run did not start: {reason}"))
                 told += 1
         return told
+
+
+
+def _print(key: str | None) -> str:
+    return "none (plaintext)" if key is None else key

@@ -6,7 +6,8 @@ returns actions; coordinator/run.py is the loop that feeds it from the socket, t
 the worker processes and signals, and carries out what comes back.
 
 Events in (`now` is the loop's monotonic clock in seconds; `t` below is seconds after t0):
-    frames(frames, now)           the frames of one message from the socket (identity, data)
+    frames(frames, now, key)      the frames of one message from the socket (identity, data), and
+                                  the fingerprint of the Curve key its sender was authenticated with
     received(worker, msg, now)    a decoded message from worker i
     tick(now)                     the timer: every TICK_S while running
     exited(worker, code, now)     a worker's process ended
@@ -34,14 +35,14 @@ import uuid
 
 import msgspec
 
-from lunge_mp import timeline, warmup
+from lunge_mp import capacity, timeline, warmup
 from lunge_mp.analysis.guardrails import Event
 from lunge_mp.coordinator.admission import RemoteJoin
 from lunge_mp.coordinator.arrival_ledger import ArrivalLedger
 from lunge_mp.coordinator.dealing import Dealer
 from lunge_mp.coordinator.guarding import RunGuard
 from lunge_mp.coordinator.handshake import Handshake
-from lunge_mp.coordinator.health import WATCHED, Health, exit_text
+from lunge_mp.coordinator.health import WATCHED, Health, exit_text, saturation_warnings
 from lunge_mp.coordinator.iterations import IterationShares
 from lunge_mp.coordinator.lifecycle import Lifecycle
 from lunge_mp.coordinator.outbox import Action, Outbox, Send
@@ -65,10 +66,6 @@ class RunPhase(enum.Enum):
     RUNNING = "running"
     STOPPING = "stopping"
     CLOSED = "closed"
-
-
-def _r(t: float | None) -> float | None:
-    return None if t is None else round(t, 3)
 
 
 class RunCore:
@@ -115,6 +112,8 @@ class RunCore:
         # run --listen: the last `remote` workers join over tcp (admission.py)
         self.remote = RemoteJoin(workers - remote, remote, self.sessions, self.info, self.handshake, self.health,
                                  self.out, data_files) if remote else None
+        if self.remote is not None:
+            self.remote.peaks = capacity.peaks(self.worker_plan)
         self._vu_shares = timeline.vu_shares(self.worker_plan, workers)
         self._last_heartbeat = float("-inf")
         self._final_stop: m.Stop | None = None     # the Stop sent at the end (for a worker that rejoins)
@@ -196,17 +195,20 @@ class RunCore:
         else:
             self.hard_stop = True
 
-    def frames(self, frames: list[bytes], now: float) -> list[Action]:
+    def frames(self, frames: list[bytes], now: float, key: str | None = None) -> list[Action]:
         if len(frames) != 2:
             self.health.refuse(f"a message of {len(frames)} frames (expected 2)")
             return self.out.take()
         identity, data = frames
         worker = self.worker_of(identity)
         if worker is None and self.remote is not None:      # a remote worker joining, or refused
-            joined = self.remote.join(identity, data, self.phase is not RunPhase.HANDSHAKE or bool(self.stop_requested))
+            started = self.phase is not RunPhase.HANDSHAKE or bool(self.stop_requested)
+            joined = self.remote.join(identity, data, started, key)
             return self.received(*joined, now) if joined is not None else self.out.take()
         if worker is None:
             self.health.refuse(f"a message from an unknown peer {identity[:40]!r} ({len(data):,} bytes)")
+            return self.out.take()
+        if self.remote is not None and not self.remote.speaks_for(worker, key):     # admission.py
             return self.out.take()
         try:
             msg = m.decode(data)
@@ -242,6 +244,8 @@ class RunCore:
                 self.out.send(worker, self.guard.grant(msg))
             case m.Heartbeat():
                 info.cpu_percent, info.loop_lag_ms, info.rss_mb = msg.cpu_percent, msg.loop_lag_ms, msg.rss_mb
+                if msg.echo and self.remote is not None:        # its clock, re-measured (clock_watch.py)
+                    self.remote.clocks.echoed(worker, msg, now, self.t0 or 0.0)
                 self.guard.permit_waits(worker, msg.permit_wait_s, msg.permit_waits)
             case m.Bye() if self.phase is RunPhase.HANDSHAKE:     # it refused the plan (worker/remote.py)
                 info.error = msg.error or "it left before the start"
@@ -409,8 +413,9 @@ class RunCore:
             return
         self._last_heartbeat = now
         for s in self.sessions:
-            if s.state in states:
-                self.out.send(s.worker, m.Heartbeat())
+            if s.state in states:     # a remote worker's may carry a clock probe and its t0 anew
+                self.out.send(s.worker, self.remote.clocks.heartbeat(s.worker, now, self.t0_us)
+                              if self.remote is not None else m.Heartbeat())
 
     # --- workers lost and rejoining --------------------------------------------------------
     def _check_silence(self, now: float) -> None:
@@ -421,6 +426,9 @@ class RunCore:
         """A worker is lost: what it reported stays, its share moves to the others from the next
         tick, and the run stops with 112 when none is left. One lost by silence may rejoin."""
         running = self.t0 is not None
+        if not running and self.remote is not None and self.remote.is_remote(worker):
+            self._unreachable.discard(worker)       # its place is free for the next to join
+            return self.remote.free(worker, why)
         if not self.health.mark_lost(worker, why, silent, self.t(now) if running else None):
             return
         t = self.t(now)
@@ -482,18 +490,4 @@ class RunCore:
         return self.warm_aggregate.add(warm) + self.aggregate.add(main)
 
     def record_windows(self) -> None:
-        states = self.lifecycle.states
-        self.outcome.scenario_starts = {name: st.started_at for name, st in states.items()}
-        self.outcome.scenario_windows = {
-            name: {"start": _r(st.started_at), "scheduleEnd": _r(st.end_sent_at), "end": _r(st.ended_at)}
-            for name, st in states.items()}
-
-
-def saturation_warnings(saturation: dict[tuple[str, str], list[int]]) -> list[str]:
-    """Once per worker and kind, with how long it lasted."""
-    out = []
-    for (wid, kind), seconds in sorted(saturation.items()):
-        what = "was near a full core" if kind == "cpu" else "ran its event loop over 50 ms late"
-        out.append(f"worker {wid} {what} in {len(seconds)} second(s), first at {seconds[0]}s: its "
-                   f"latencies include its own queueing; add workers or lower the load")
-    return out
+        self.outcome.scenario_starts, self.outcome.scenario_windows = self.lifecycle.windows()

@@ -169,3 +169,13 @@ def exit_text(code: int) -> str:
         except ValueError:
             return f"killed by signal {-code}"
     return f"exited with code {code}"
+
+
+def saturation_warnings(saturation: dict[tuple[str, str], list[int]]) -> list[str]:
+    """Once per worker and kind, with how long it lasted."""
+    out = []
+    for (wid, kind), seconds in sorted(saturation.items()):
+        what = "was near a full core" if kind == "cpu" else "ran its event loop over 50 ms late"
+        out.append(f"worker {wid} {what} in {len(seconds)} second(s), first at {seconds[0]}s: its "
+                   f"latencies include its own queueing; add workers or lower the load")
+    return out

@@ -144,3 +144,13 @@ class Lifecycle:
 
     def running(self) -> list[ScenarioPlan]:
         return [st.plan for st in self.states.values() if st.phase is Phase.RUNNING]
+
+    def windows(self) -> tuple[dict[str, float | None], dict[str, dict]]:
+        """Each scenario's start, and its window (start, scheduleEnd, end; s after t0, for results)."""
+        starts = {name: st.started_at for name, st in self.states.items()}
+        return starts, {name: {"start": _r(st.started_at), "scheduleEnd": _r(st.end_sent_at), "end": _r(st.ended_at)}
+                        for name, st in self.states.items()}
+
+
+def _r(t: float | None) -> float | None:
+    return None if t is None else round(t, 3)

@@ -43,6 +43,11 @@ def adopt(pool) -> None:
         atexit.register(_stop_unused)
 
 
+def remote_count() -> int:
+    """How many of the run's workers join from other machines (run --listen), so far as known."""
+    return getattr(_pool, "remote", 0)
+
+
 def take(count: int) -> WorkerPool | None:
     """The pool started early, if it has `count` workers (else it is stopped: None)."""
     global _pool

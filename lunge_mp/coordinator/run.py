@@ -13,6 +13,7 @@ Decisions (dealing, worker health, iteration moves, the lifecycle, stop) are the
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import signal
 import time
@@ -39,6 +40,22 @@ TICK_S = 0.05
 HANDSHAKE_POLL_S = 0.002
 STOPPING_POLL_S = 0.1
 GC_EVERY_S = 10.0            # merged HDR histograms are cyclic garbage: collect it (memory stays flat)
+
+
+def _user_id(frame: zmq.Frame) -> str | None:
+    """The fingerprint of the Curve key the frame's connection was authenticated with (the
+    ZAP handler's User-Id: the key, z85), or None (ipc://: a local worker)."""
+    try:
+        return _fingerprint(frame.get("User-Id"))
+    except zmq.ZMQError:
+        return None
+
+
+@functools.lru_cache(maxsize=1024)     # only authorized keys get this far: a few, hashed once each
+def _fingerprint(z85_key: str) -> str:
+    from lunge_mp.remote.keys import fingerprint
+
+    return fingerprint(z85_key.encode())
 
 
 def _box_memory_mb() -> float | None:
@@ -220,9 +237,14 @@ class Coordinator:
         return self.outcome
 
     async def _receive(self) -> None:
+        keyed = getattr(self.pool, "keys", None) is not None   # Curve: each frame says whose key sent it
         while True:
-            frames = await self.sock.recv_multipart()
-            await self._do(self.core.frames(frames, time.monotonic()))
+            if keyed:      # the key binds a worker id to its sender (admission.py)
+                parts = await self.sock.recv_multipart(copy=False)
+                frames, key = [p.bytes for p in parts], _user_id(parts[-1])
+            else:
+                frames, key = await self.sock.recv_multipart(), None
+            await self._do(self.core.frames(frames, time.monotonic(), key))
 
     async def _drive(self) -> None:
         """Core ticks until it stops; the per-second checks and the live view around them."""

@@ -25,6 +25,7 @@ class Hello(msgspec.Struct, tag=True):
     # a remote worker (lunge-mp worker --connect) says worker=-1 and is given its id in Start
     name: str = ""              # its --id and process number, e.g. "loadgen-2/0"; unique in a run
     host: str = ""              # the machine's host name
+    open_rate: float = 0.0      # arrivals/s one worker held on its machine (its `selftest`; 0: unknown)
 
 
 class Refused(msgspec.Struct, tag=True):
@@ -221,6 +222,12 @@ class Heartbeat(msgspec.Struct, tag=True):
     # closed-model VUs waiting for guardrail permits, so far: guardrail → seconds, and → waits
     permit_wait_s: dict[str, float] = {}
     permit_waits: dict[str, int] = {}
+    # remote workers' clocks during the run (coordinator/clock_watch.py); 0 = none
+    probe: int = 0              # coordinator → worker: answer this probe in your next heartbeat
+    t0_us: int = 0              # coordinator → worker: the run's t0 on your clock from now on
+    echo: int = 0               # worker → coordinator: the probe answered, when it came and
+    echo_received_ns: int = 0   # when this heartbeat left (the worker's monotonic clock)
+    echo_sent_ns: int = 0
 
 
 class Bye(msgspec.Struct, tag=True):

@@ -41,6 +41,23 @@ def parse_tcp(endpoint: str, flag: str) -> tuple[str, int]:
     return found.group(1).strip("[]"), int(found.group(2))
 
 
+def check_listen(endpoint: str) -> None:
+    """Before anything starts: the --listen address can be bound here (not held by another
+    process, one of this machine's), so a busy port is a clear error, not a failed run."""
+    import socket
+
+    host, port = parse_tcp(endpoint, "--listen")
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                          flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)    # as libzmq binds
+            probe.bind(addr)
+    except OSError as exc:
+        raise SetupError(f"--listen {endpoint}: cannot listen there ({exc.strerror or exc}): another process "
+                         f"holds the port, or the address is not one of this machine's; pick another") from None
+
+
 def is_loopback(host: str) -> bool:
     if host.lower().rstrip(".") == "localhost":
         return True

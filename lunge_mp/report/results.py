@@ -184,7 +184,8 @@ def build_results(outcome: RunOutcome, status: str, exit_code: int,
              "lostAt": w.lost_at, "rejoinedAt": w.rejoined_at, "error": w.error,
              "arrivalsRedealt": w.redealt, "host": w.host or socket.gethostname(), "name": w.name, "remote": w.remote,
              "clockOffsetMs": w.clock_offset_ms, "clockUncertaintyMs": w.clock_uncertainty_ms,
-             "clockRttMs": w.clock_rtt_ms}
+             "clockRttMs": w.clock_rtt_ms, "clockAppliedOffsetMs": w.clock_applied_ms,
+             "clockHistory": w.clock_history, "clockDriftPpm": w.clock_drift_ppm}
             for w in outcome.workers
         ],
         "coordinator": {"cpuSeconds": round(outcome.coordinator_cpu_s, 3)},

@@ -74,6 +74,7 @@ class Worker:
         self.run_id = ""
         self.seq = 0
         self.t0_ns = 0
+        self._echo: tuple[int, int] | None = None    # a clock probe to answer: (seq, when it came)
         self.recorder = Recorder()
         self.transport: Transport | None = None
         self.redis: Transport | None = None      # `redis:` requests (worker/redis_transport.py)
@@ -99,7 +100,8 @@ class Worker:
         # the watchdog first: Hello waits for the coordinator to bind, which it may never do
         watchdog = asyncio.get_running_loop().create_task(self._watchdog())
         await self.send(m.Hello(worker=self.id, pid=os.getpid(), name=remote.name if remote else "",
-                                host=remote_join.host_name() if remote else ""))
+                                host=remote_join.host_name() if remote else "",
+                                open_rate=remote_join.open_rate() if remote else 0.0))
         self.hello_sent, self.last_heard = True, time.monotonic()
         if self.monitor is not None:
             self.tasks.append(asyncio.get_running_loop().create_task(self._watch_handshake()))
@@ -184,8 +186,11 @@ class Worker:
             case m.PermitGrant(permits=n, final=final):
                 if self.permits is not None:
                     self.permits.granted(n, final)
-            case m.Heartbeat():
-                pass
+            case m.Heartbeat(probe=probe, t0_us=t0_us):    # a remote worker's clock (clock_watch.py)
+                if probe:
+                    self._echo = (probe, time.monotonic_ns())   # answered by the next heartbeat
+                if t0_us and self.t0_ns:
+                    self.retime(t0_us * 1000)
             case _:
                 print(f"worker {self.id}: ignored unexpected {type(msg).__name__}", file=sys.stderr)
 
@@ -271,6 +276,13 @@ class Worker:
         wait_s, waits = self.permits.stats()
         return {"permit_wait_s": wait_s, "permit_waits": waits}
 
+    def retime(self, t0_ns: int) -> None:
+        """The coordinator moved the run's t0 on this clock (by well under a ms a second):
+        arrivals assigned from now on, second boundaries and deadlines follow it."""
+        self.t0_ns = t0_ns
+        for scenario in self.open.values():
+            scenario.t0_ns = t0_ns
+
     def go(self, t0_ns: int) -> None:
         self.t0_ns = t0_ns
         for name, runner in self.open_runners.items():
@@ -326,8 +338,10 @@ class Worker:
             await asyncio.sleep(HEARTBEAT_S)
             lag_ms = max(0.0, (time.monotonic() - due) * 1000)   # how late the loop ran this timer
             rss = self.proc.memory_info().rss / 2**20
+            echo, self._echo = self._echo, None
+            clock = {"echo": echo[0], "echo_received_ns": echo[1], "echo_sent_ns": time.monotonic_ns()} if echo else {}
             await self.send(m.Heartbeat(worker=self.id, cpu_percent=self.proc.cpu_percent(),
-                                        loop_lag_ms=lag_ms, rss_mb=rss, **self._permit_stats()))
+                                        loop_lag_ms=lag_ms, rss_mb=rss, **self._permit_stats(), **clock))
 
     async def stop(self, msg: m.Stop) -> None:
         """Start nothing more; let running iterations finish until the deadline; report; leave."""

@@ -50,6 +50,15 @@ def host_name() -> str:
     return socket.gethostname()
 
 
+def open_rate() -> float:
+    """What `lunge-mp selftest` measured one worker holding on this machine (0: never run here),
+    for the coordinator's capacity check (capacity.py)."""
+    from lunge_mp import capacity
+
+    measured = capacity.load()
+    return float(measured["openRatePerWorker"]) if measured else 0.0
+
+
 def prepare(sock: zmq.Socket, join: RemoteJoin, endpoint: str) -> zmq.Socket:
     """Before connect: routing id, Curve, reconnect pacing; returns the handshake monitor."""
     sock.setsockopt(zmq.IDENTITY, identity())

@@ -116,3 +116,8 @@ def test_workers_on_other_hosts_survive_a_partition_and_every_count_adds_up(tmp_
         bound = JITTER_MS if netem else 2.0
         assert abs(w["clockOffsetMs"]) <= bound + 0.5, w
         assert w["clockUncertaintyMs"] >= 0
+        # re-measured on the heartbeats during the run: every estimate, and the offset applied
+        # to its t0, stays within the same bound (history: [s after t0, offset ms, ± ms])
+        assert w["clockHistory"] and w["clockHistory"][0][1] == w["clockOffsetMs"], w
+        assert all(abs(offset) <= bound + 0.5 for _, offset, _ in w["clockHistory"]), w
+        assert w["clockAppliedOffsetMs"] is None or abs(w["clockAppliedOffsetMs"]) <= bound + 0.5, w
