@@ -51,13 +51,14 @@ Pct = tuple[int, int, int] | None    # p50, p95, p99 in µs; None if no samples
 class Bucket:
     """One second of the run, merged over all workers."""
 
-    __slots__ = ("t", "hists", "pct", "counts", "errors", "gauges", "gauge_sums", "gauge_workers",
+    __slots__ = ("t", "hists", "views", "pct", "counts", "errors", "gauges", "gauge_sums", "gauge_workers",
                  "encoded", "queue", "span", "groups")
 
     def __init__(self, t: int, span: int = 1) -> None:
         self.t = t
         self.span = span                            # seconds it covers (folded: 10 or 60)
         self.hists: dict[HistKey, HdrHistogram] | None = {}
+        self.views: dict[HistKey, memoryview] = {}  # the hists' counts (hdr.counts_view), while open
         self.pct: dict[HistKey, Pct] = {}          # cache while open; final once sealed
         self.counts: dict[str, list[int]] = {}     # scenario → _COUNTER_NAMES slots
         self.errors: dict[str, dict[str, int]] = {}  # scenario → failure class → count
@@ -88,7 +89,7 @@ class Bucket:
         for cls, n in errors.items():
             per[cls] = per.get(cls, 0) + n
 
-    def add_hist(self, scenario: str, metric: str, h: hdr.Tally) -> None:
+    def add_hist(self, scenario: str, metric: str, h: hdr.Sparse) -> None:
         """Merge one worker's delta into the kept histograms (open buckets only)."""
         assert self.hists is not None
         if metric in BUCKET_METRICS:
@@ -96,7 +97,7 @@ class Bucket:
         if metric == BUCKET_SCENARIO_METRIC:
             self._merge((scenario, metric), h)
 
-    def add_group_hist(self, group: int, metric: str, h: hdr.Tally) -> None:
+    def add_group_hist(self, group: int, metric: str, h: hdr.Sparse) -> None:
         """Merge one worker's delta of a series in `group` (open buckets only)."""
         self._merge((group, metric), h)
 
@@ -115,11 +116,12 @@ class Bucket:
         return {"requests": c[G_REQUESTS], "failures": c[G_FAILURES],
                 "checksPassed": c[G_CHECKS_PASSED], "checksFailed": c[G_CHECKS_FAILED]}
 
-    def _merge(self, key: HistKey, h: hdr.Tally) -> None:
-        dst = self.hists.get(key)
-        if dst is None:
-            dst = self.hists[key] = hdr.new_histogram()
-        h.apply(dst)
+    def _merge(self, key: HistKey, h: hdr.Sparse) -> None:
+        view = self.views.get(key)
+        if view is None:
+            self.hists[key] = hdr.new_histogram()
+            view = self.views[key] = hdr.counts_view(self.hists[key])
+        hdr.add_sparse(self.hists[key], view, h)
         self.pct.pop(key, None)
 
     def set_gauges(self, worker: int, gauges: list[tuple[str, int, int]]) -> None:
@@ -176,6 +178,7 @@ class Bucket:
             if h.total_count:   # ~100-300 bytes: windowed thresholds re-read them at the end
                 self.encoded[key] = hdr.encode(h)
         self.hists = None
+        self.views = {}
         self.gauges = None
 
     def as_dict(self) -> dict:
