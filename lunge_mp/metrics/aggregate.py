@@ -145,6 +145,7 @@ class Aggregate:
         """Each series' sparse counts, checked, into its run total and (open second) the bucket.
         The hot loop of a coordinator with many workers: local names, memoryviews of counts."""
         series, views, stale, routes = self._series, self._views, self._stale, self._routes
+        sinks: dict[tuple[str, str], tuple | None] = {}   # (scenario, metric) → the bucket's
         for sd in report.series:
             fault = hdr.wire_fault(sd.counts, sd.n, sd.lo, sd.hi)
             if fault is not None:
@@ -154,21 +155,29 @@ class Aggregate:
             key = (sd.scenario, sd.request, sd.metric)
             view = views.get(key)
             if view is None:
-                h = series[key] = hdr.new_histogram()
-                view = views[key] = hdr.counts_view(h)
-            hdr.add_sparse(series[key], view, sd)
-            stale.add(sd.metric)
+                series[key] = hdr.new_histogram()
+                view = views[key] = hdr.counts_view(series[key])
+            sink = None
             if bucket is not None:
-                bucket.add_hist(sd.scenario, sd.metric, sd)
-                if routes:
-                    for gid in routes.get((sd.scenario, sd.request), ()):
-                        if sd.metric in self._group_trends.get(gid, ()):
-                            bucket.add_group_hist(gid, sd.metric, sd)
+                sink = sinks.get(key[::2], False)
+                if sink is False:
+                    sink = sinks[key[::2]] = bucket.sink(sd.scenario, sd.metric)
+            if sink is None:
+                hdr.add_sparse(series[key], view, sd)
+            else:
+                hdr.add_sparse_twice(series[key], view, sink[0], sink[1], sd)
+            stale.add(sd.metric)
+            if routes and bucket is not None:
+                for gid in routes.get((sd.scenario, sd.request), ()):
+                    if sd.metric in self._group_trends.get(gid, ()):
+                        bucket.add_group_hist(gid, sd.metric, sd)
             if sd.request == OVERFLOW and sd.scenario not in self._overflow_warned:
                 self._overflow_warned.add(sd.scenario)
                 warnings.append(
                     f"worker {report.worker}: scenario {sd.scenario!r} reached the series cap; samples of "
                     f"further request names are merged into request {OVERFLOW!r}")
+        if sinks:
+            bucket.touched()
 
     def expect_reports(self, worker: int, count: int) -> list[str]:
         """The worker says it sent `count` reports (Bye): record any tail never received."""

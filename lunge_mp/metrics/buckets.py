@@ -46,6 +46,7 @@ HistKey = tuple[str | int | None, str]
 # per-group counter slots
 G_REQUESTS, G_FAILURES, G_CHECKS_PASSED, G_CHECKS_FAILED = range(4)
 Pct = tuple[int, int, int] | None    # p50, p95, p99 in µs; None if no samples
+_TOTAL: HistKey = (None, BUCKET_SCENARIO_METRIC)
 
 
 class Bucket:
@@ -91,11 +92,43 @@ class Bucket:
 
     def add_hist(self, scenario: str, metric: str, h: hdr.Sparse) -> None:
         """Merge one worker's delta into the kept histograms (open buckets only)."""
-        assert self.hists is not None
-        if metric in BUCKET_METRICS:
-            self._merge((None, metric), h)
+        sink = self.sink(scenario, metric)
+        if sink is not None:
+            hdr.add_sparse(sink[0], sink[1], h)
+            self.touched()
+
+    def sink(self, scenario: str, metric: str) -> tuple[HdrHistogram, memoryview] | None:
+        """The histogram (and its `hdr.counts_view`) this open second adds a delta of (scenario,
+        metric) to, or None if it keeps none; call `touched` after adding to it. The duration is
+        kept per scenario only: the run-wide one is their sum, made when read (`_hist`), so each
+        sample is added to one histogram fewer."""
         if metric == BUCKET_SCENARIO_METRIC:
-            self._merge((scenario, metric), h)
+            key: HistKey = (scenario, metric)
+        elif metric in BUCKET_METRICS:
+            key = (None, metric)
+        else:
+            return None
+        h = self.hists.get(key)
+        if h is None:
+            h = self.hists[key] = hdr.new_histogram()
+            self.views[key] = hdr.counts_view(h)
+        return h, self.views[key]
+
+    def touched(self) -> None:
+        """Samples were added through `sink`: forget the percentiles and the run-wide sum."""
+        self.pct.clear()
+        self.hists.pop(_TOTAL, None)
+
+    def _hist(self, key: HistKey) -> HdrHistogram | None:
+        """An open bucket's histogram of `key` (the run-wide duration made from the scenarios')."""
+        h = self.hists.get(key)
+        if h is None and key == _TOTAL:
+            parts = [p for (s, m), p in self.hists.items() if m == BUCKET_SCENARIO_METRIC and type(s) is str]
+            if parts:
+                h = self.hists[_TOTAL] = hdr.new_histogram()
+                for p in parts:
+                    hdr.merge(h, p)
+        return h
 
     def add_group_hist(self, group: int, metric: str, h: hdr.Sparse) -> None:
         """Merge one worker's delta of a series in `group` (open buckets only)."""
@@ -151,7 +184,7 @@ class Bucket:
     def percentiles(self, key: HistKey) -> Pct:
         if key in self.pct:
             return self.pct[key]
-        h = self.hists.get(key) if self.hists is not None else None
+        h = self._hist(key) if self.hists is not None else None
         if h is None or not h.total_count:
             p: Pct = None
         else:
@@ -164,7 +197,7 @@ class Bucket:
     def sparse_counts(self, key: HistKey) -> dict[int, int]:
         """{HDR counts index: n} of one kept histogram, open or sealed ({} without samples)."""
         if self.hists is not None:
-            h = self.hists.get(key)
+            h = self._hist(key)
             return hdr.sparse_counts(h) if h is not None else {}
         data = self.encoded.get(key)
         return hdr.sparse_counts(hdr.decode(data)) if data else {}
@@ -172,6 +205,7 @@ class Bucket:
     def seal(self) -> None:
         if self.hists is None:
             return
+        self._hist(_TOTAL)
         for key, h in self.hists.items():
             if type(key[0]) is not int:     # a window group's percentiles are never shown
                 self.percentiles(key)

@@ -363,6 +363,21 @@ def add_sparse(h: HdrHistogram, counts_of_h, s: Sparse) -> None:
         h.max_value = s.hi
 
 
+def add_sparse_twice(h: HdrHistogram, counts_of_h, h2: HdrHistogram, counts_of_h2, s: Sparse) -> None:
+    """`add_sparse` into two histograms in one pass (a series' total and its second's)."""
+    if not s.n:
+        return
+    for i, k in s.counts.items():
+        counts_of_h[i] += k
+        counts_of_h2[i] += k
+    for dst in (h, h2):
+        dst.total_count += s.n
+        if s.lo < dst.min_value:
+            dst.min_value = s.lo
+        if s.hi > dst.max_value:
+            dst.max_value = s.hi
+
+
 def record_many(h: HdrHistogram, values: Sequence[int]) -> None:
     """Record a batch into `h`; same result as `record_value` per (clamped) value."""
     t = Tally()
