@@ -2,7 +2,8 @@
 
 A bucket is *open* while reports for its second may still arrive: it then holds live
 HDR histograms (~190 KB each) for the run-wide BUCKET_METRICS and per scenario
-http_req_duration, plus per-worker VU gauges. Once the newest bucket seen is
+http_req_duration (the run-wide duration is made from those when read), plus per-worker VU
+gauges. Once the newest bucket seen is
 `open_buckets` seconds ahead, the bucket is *sealed*: its p50/p95/p99 are computed once
 and the histograms and per-worker gauges are dropped, leaving a few hundred bytes.
 
