@@ -76,6 +76,7 @@ class Aggregate:
         self.redis_requests: frozenset[tuple[str, str]] = frozenset()   # report/redis_metrics.py
         self.reports = 0                # reports accepted
         self._series: dict[SeriesKey, HdrHistogram] = {}
+        self._views: dict[SeriesKey, memoryview] = {}      # their counts (hdr.counts_view)
         # roll-ups of _series, rebuilt when asked for after new samples of their metric
         # (a report adds to one histogram a series instead of three)
         self._by_metric: dict[str, HdrHistogram] = {}
@@ -121,25 +122,9 @@ class Aggregate:
                     f"worker {w}: report {report.seq} for second {report.bucket} arrived after "
                     f"that second was closed; its latencies count in the totals but not in "
                     f"that second's percentiles")
-        for sd in report.series:
-            try:
-                h = hdr.Tally.from_wire(sd.counts, sd.n, sd.lo, sd.hi)
-            except ValueError as exc:
-                warnings.append(f"worker {w}: report {report.seq}: series "
-                                f"{sd.scenario}/{sd.request}/{sd.metric} skipped: {exc}")
-                continue
-            self._add_series(sd.scenario, sd.request, sd.metric, h)
-            if bucket is not None and not bucket.sealed:
-                bucket.add_hist(sd.scenario, sd.metric, h)
-                if self._routes:
-                    for gid in self._routes.get((sd.scenario, sd.request), ()):
-                        if sd.metric in self._group_trends.get(gid, ()):
-                            bucket.add_group_hist(gid, sd.metric, h)
-            if sd.request == OVERFLOW and sd.scenario not in self._overflow_warned:
-                self._overflow_warned.add(sd.scenario)
-                warnings.append(
-                    f"worker {w}: scenario {sd.scenario!r} reached the series cap; samples of "
-                    f"further request names are merged into request {OVERFLOW!r}")
+        if report.series:
+            self._add_all_series(report, bucket if bucket is not None and not bucket.sealed else None,
+                                 warnings)
         for cd in report.counters:
             self._add_counters(cd, bucket)
         for sc in report.scenarios:
@@ -155,6 +140,44 @@ class Aggregate:
             self._active_vus_max = max(self._active_vus_max, a)
             self._vus_max = max(self._vus_max, v)
         return warnings
+
+    def _add_all_series(self, report: Report, bucket: Bucket | None, warnings: list[str]) -> None:
+        """Each series' sparse counts, checked, into its run total and (open second) the bucket.
+        The hot loop of a coordinator with many workers: local names, memoryviews of counts."""
+        series, views, stale, routes = self._series, self._views, self._stale, self._routes
+        sinks: dict[tuple[str, str], tuple | None] = {}   # (scenario, metric) → the bucket's
+        for sd in report.series:
+            fault = hdr.wire_fault(sd.counts, sd.n, sd.lo, sd.hi)
+            if fault is not None:
+                warnings.append(f"worker {report.worker}: report {report.seq}: series "
+                                f"{sd.scenario}/{sd.request}/{sd.metric} skipped: {fault}")
+                continue
+            key = (sd.scenario, sd.request, sd.metric)
+            view = views.get(key)
+            if view is None:
+                series[key] = hdr.new_histogram()
+                view = views[key] = hdr.counts_view(series[key])
+            sink = None
+            if bucket is not None:
+                sink = sinks.get(key[::2], False)
+                if sink is False:
+                    sink = sinks[key[::2]] = bucket.sink(sd.scenario, sd.metric)
+            if sink is None:
+                hdr.add_sparse(series[key], view, sd)
+            else:
+                hdr.add_sparse_twice(series[key], view, sink[0], sink[1], sd)
+            stale.add(sd.metric)
+            if routes and bucket is not None:
+                for gid in routes.get((sd.scenario, sd.request), ()):
+                    if sd.metric in self._group_trends.get(gid, ()):
+                        bucket.add_group_hist(gid, sd.metric, sd)
+            if sd.request == OVERFLOW and sd.scenario not in self._overflow_warned:
+                self._overflow_warned.add(sd.scenario)
+                warnings.append(
+                    f"worker {report.worker}: scenario {sd.scenario!r} reached the series cap; samples of "
+                    f"further request names are merged into request {OVERFLOW!r}")
+        if sinks:
+            bucket.touched()
 
     def expect_reports(self, worker: int, count: int) -> list[str]:
         """The worker says it sent `count` reports (Bye): record any tail never received."""
@@ -208,14 +231,6 @@ class Aggregate:
         warnings.append(f"worker {worker}: duplicate report {seq} ignored")
         return False
 
-    def _add_series(self, scenario: str, request: str, metric: str, h: hdr.Tally) -> None:
-        key = (scenario, request, metric)
-        dst = self._series.get(key)
-        if dst is None:
-            dst = self._series[key] = hdr.new_histogram()
-        h.apply(dst)
-        self._stale.add(metric)
-
     def _roll_up(self, metric: str) -> None:
         """Rebuild the all-requests and per-scenario totals of `metric` from its series."""
         self._stale.discard(metric)
@@ -241,34 +256,39 @@ class Aggregate:
         t.checks_passed += cd.checks_passed
         t.checks_failed += cd.checks_failed
         t.check_runs += cd.check_runs
-        for i, n in cd.check_fails.items():
-            t.check_fails[i] = t.check_fails.get(i, 0) + n
-        for i, msg in cd.check_first.items():
-            t.check_first.setdefault(i, msg)
         t.queued += cd.queued
-        for cls, n in cd.errors.items():
-            t.errors[cls] = t.errors.get(cls, 0) + n
-        for cls, msg in cd.first_error.items():
-            if cls not in t.first_error:
-                t.first_error[cls] = (self._arrival, msg)
-                self._arrival += 1
+        if cd.check_fails or cd.check_first:        # usually empty: skip the loops (hot path)
+            for i, n in cd.check_fails.items():
+                t.check_fails[i] = t.check_fails.get(i, 0) + n
+            for i, msg in cd.check_first.items():
+                t.check_first.setdefault(i, msg)
+        errors = cd.errors
+        if errors or cd.first_error:
+            for cls, n in errors.items():
+                t.errors[cls] = t.errors.get(cls, 0) + n
+            for cls, msg in cd.first_error.items():
+                if cls not in t.first_error:
+                    t.first_error[cls] = (self._arrival, msg)
+                    self._arrival += 1
         if bucket is not None:
             # the load generator's own failures are not the target's: apart, as in the totals
             # (analysis/generator_errors.py), so windowed thresholds and bursts judge the target
-            errors, generator = cd.errors, cd.errors.get(GENERATOR_FAILURE, 0)
+            generator = errors.get(GENERATOR_FAILURE, 0) if errors else 0
             if generator:
                 errors = {cls: n for cls, n in errors.items() if cls != GENERATOR_FAILURE}
-            bucket.add_errors(cd.scenario, errors)
+            if errors:
+                bucket.add_errors(cd.scenario, errors)
+            failures = cd.failures - generator if cd.failures > generator else 0
             c = bucket.scn(cd.scenario)
             c[REQUESTS] += cd.requests
-            c[FAILURES] += max(0, cd.failures - generator)
+            c[FAILURES] += failures
             c[GENERATOR_ERRORS] += generator
             c[CHECKS_PASSED] += cd.checks_passed
             c[CHECKS_FAILED] += cd.checks_failed
             for gid in self._routes.get((cd.scenario, cd.request), ()) if self._routes else ():
                 g = bucket.group(gid)
                 g[G_REQUESTS] += cd.requests
-                g[G_FAILURES] += max(0, cd.failures - generator)
+                g[G_FAILURES] += failures
                 g[G_CHECKS_PASSED] += cd.checks_passed
                 g[G_CHECKS_FAILED] += cd.checks_failed
 

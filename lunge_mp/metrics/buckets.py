@@ -2,7 +2,8 @@
 
 A bucket is *open* while reports for its second may still arrive: it then holds live
 HDR histograms (~190 KB each) for the run-wide BUCKET_METRICS and per scenario
-http_req_duration, plus per-worker VU gauges. Once the newest bucket seen is
+http_req_duration (the run-wide duration is made from those when read), plus per-worker VU
+gauges. Once the newest bucket seen is
 `open_buckets` seconds ahead, the bucket is *sealed*: its p50/p95/p99 are computed once
 and the histograms and per-worker gauges are dropped, leaving a few hundred bytes.
 
@@ -46,18 +47,20 @@ HistKey = tuple[str | int | None, str]
 # per-group counter slots
 G_REQUESTS, G_FAILURES, G_CHECKS_PASSED, G_CHECKS_FAILED = range(4)
 Pct = tuple[int, int, int] | None    # p50, p95, p99 in µs; None if no samples
+_TOTAL: HistKey = (None, BUCKET_SCENARIO_METRIC)
 
 
 class Bucket:
     """One second of the run, merged over all workers."""
 
-    __slots__ = ("t", "hists", "pct", "counts", "errors", "gauges", "gauge_sums", "gauge_workers",
+    __slots__ = ("t", "hists", "views", "pct", "counts", "errors", "gauges", "gauge_sums", "gauge_workers",
                  "encoded", "queue", "span", "groups")
 
     def __init__(self, t: int, span: int = 1) -> None:
         self.t = t
         self.span = span                            # seconds it covers (folded: 10 or 60)
         self.hists: dict[HistKey, HdrHistogram] | None = {}
+        self.views: dict[HistKey, memoryview] = {}  # the hists' counts (hdr.counts_view), while open
         self.pct: dict[HistKey, Pct] = {}          # cache while open; final once sealed
         self.counts: dict[str, list[int]] = {}     # scenario → _COUNTER_NAMES slots
         self.errors: dict[str, dict[str, int]] = {}  # scenario → failure class → count
@@ -88,15 +91,47 @@ class Bucket:
         for cls, n in errors.items():
             per[cls] = per.get(cls, 0) + n
 
-    def add_hist(self, scenario: str, metric: str, h: hdr.Tally) -> None:
+    def add_hist(self, scenario: str, metric: str, h: hdr.Sparse) -> None:
         """Merge one worker's delta into the kept histograms (open buckets only)."""
-        assert self.hists is not None
-        if metric in BUCKET_METRICS:
-            self._merge((None, metric), h)
-        if metric == BUCKET_SCENARIO_METRIC:
-            self._merge((scenario, metric), h)
+        sink = self.sink(scenario, metric)
+        if sink is not None:
+            hdr.add_sparse(sink[0], sink[1], h)
+            self.touched()
 
-    def add_group_hist(self, group: int, metric: str, h: hdr.Tally) -> None:
+    def sink(self, scenario: str, metric: str) -> tuple[HdrHistogram, memoryview] | None:
+        """The histogram (and its `hdr.counts_view`) this open second adds a delta of (scenario,
+        metric) to, or None if it keeps none; call `touched` after adding to it. The duration is
+        kept per scenario only: the run-wide one is their sum, made when read (`_hist`), so each
+        sample is added to one histogram fewer."""
+        if metric == BUCKET_SCENARIO_METRIC:
+            key: HistKey = (scenario, metric)
+        elif metric in BUCKET_METRICS:
+            key = (None, metric)
+        else:
+            return None
+        h = self.hists.get(key)
+        if h is None:
+            h = self.hists[key] = hdr.new_histogram()
+            self.views[key] = hdr.counts_view(h)
+        return h, self.views[key]
+
+    def touched(self) -> None:
+        """Samples were added through `sink`: forget the percentiles and the run-wide sum."""
+        self.pct.clear()
+        self.hists.pop(_TOTAL, None)
+
+    def _hist(self, key: HistKey) -> HdrHistogram | None:
+        """An open bucket's histogram of `key` (the run-wide duration made from the scenarios')."""
+        h = self.hists.get(key)
+        if h is None and key == _TOTAL:
+            parts = [p for (s, m), p in self.hists.items() if m == BUCKET_SCENARIO_METRIC and type(s) is str]
+            if parts:
+                h = self.hists[_TOTAL] = hdr.new_histogram()
+                for p in parts:
+                    hdr.merge(h, p)
+        return h
+
+    def add_group_hist(self, group: int, metric: str, h: hdr.Sparse) -> None:
         """Merge one worker's delta of a series in `group` (open buckets only)."""
         self._merge((group, metric), h)
 
@@ -115,11 +150,12 @@ class Bucket:
         return {"requests": c[G_REQUESTS], "failures": c[G_FAILURES],
                 "checksPassed": c[G_CHECKS_PASSED], "checksFailed": c[G_CHECKS_FAILED]}
 
-    def _merge(self, key: HistKey, h: hdr.Tally) -> None:
-        dst = self.hists.get(key)
-        if dst is None:
-            dst = self.hists[key] = hdr.new_histogram()
-        h.apply(dst)
+    def _merge(self, key: HistKey, h: hdr.Sparse) -> None:
+        view = self.views.get(key)
+        if view is None:
+            self.hists[key] = hdr.new_histogram()
+            view = self.views[key] = hdr.counts_view(self.hists[key])
+        hdr.add_sparse(self.hists[key], view, h)
         self.pct.pop(key, None)
 
     def set_gauges(self, worker: int, gauges: list[tuple[str, int, int]]) -> None:
@@ -149,7 +185,7 @@ class Bucket:
     def percentiles(self, key: HistKey) -> Pct:
         if key in self.pct:
             return self.pct[key]
-        h = self.hists.get(key) if self.hists is not None else None
+        h = self._hist(key) if self.hists is not None else None
         if h is None or not h.total_count:
             p: Pct = None
         else:
@@ -162,7 +198,7 @@ class Bucket:
     def sparse_counts(self, key: HistKey) -> dict[int, int]:
         """{HDR counts index: n} of one kept histogram, open or sealed ({} without samples)."""
         if self.hists is not None:
-            h = self.hists.get(key)
+            h = self._hist(key)
             return hdr.sparse_counts(h) if h is not None else {}
         data = self.encoded.get(key)
         return hdr.sparse_counts(hdr.decode(data)) if data else {}
@@ -170,12 +206,14 @@ class Bucket:
     def seal(self) -> None:
         if self.hists is None:
             return
+        self._hist(_TOTAL)
         for key, h in self.hists.items():
             if type(key[0]) is not int:     # a window group's percentiles are never shown
                 self.percentiles(key)
             if h.total_count:   # ~100-300 bytes: windowed thresholds re-read them at the end
                 self.encoded[key] = hdr.encode(h)
         self.hists = None
+        self.views = {}
         self.gauges = None
 
     def as_dict(self) -> dict:

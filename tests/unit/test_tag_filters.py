@@ -14,6 +14,7 @@ from lunge_mp.config.errors import ConfigError
 from lunge_mp.config.validate import plan_from_dict
 from lunge_mp.metrics import hdr
 from lunge_mp.metrics.aggregate import Aggregate
+from lunge_mp.protocol import messages as m
 
 
 def test_several_filters_parse_in_order():
@@ -110,10 +111,11 @@ def test_a_merged_block_equals_one_histogram_of_all_samples():
     samples = {("a", "slow1"): [rng.randint(40_000, 60_000) for _ in range(900)],
                ("b", "slow2"): [rng.randint(50_000, 90_000) for _ in range(100)],
                ("a", "fast"): [rng.randint(100, 900) for _ in range(3000)]}
-    for (s, r), values in samples.items():
+    for seq, ((s, r), values) in enumerate(samples.items()):
         h = hdr.Tally()
         h.add_values(values)
-        agg._add_series(s, r, "http_req_duration", h)
+        agg.add(m.Report(worker=0, run_id="", seq=seq, bucket=0,
+                         series=[m.SeriesDelta(s, r, "http_req_duration", h.counts, h.n, h.lo, h.hi)]))
         if r != "fast":
             hdr.record_many(everything, values)
     tags = {("a", "slow1"): {"kind": "slow"}, ("b", "slow2"): {"kind": "slow"}, ("a", "fast"): {}}
