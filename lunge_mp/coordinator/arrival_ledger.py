@@ -16,8 +16,9 @@ ran. To keep that small, the coordinator
 
 - hands a lost worker's arrivals not yet due when its loss is known to the live workers again
   (`take_back`, `redeal`): they run, on time or nearly;
-- gets counters from every worker every 100 ms (worker/main.py), so what is unknown is at most
-  the arrivals due since its last report plus those in flight then.
+- gets counters from every worker every 100 ms (worker/main.py; less often past 8 workers, as
+  each one's share shrinks), so what is unknown is at most the arrivals due since its last
+  report plus those in flight then.
 
 Only a worker gone for good (its process exited, it said Bye with an error, a send to it
 failed) has arrivals taken back: one lost by silence may rejoin and then runs (or drops as

@@ -8,7 +8,7 @@ get the run loop's Coordinator after each tick (`watch`). Each command carries a
 
 Pause:
 - open model: no arrivals are dealt while paused (the ones already dealt, at most the
-  dealer's lookahead, still go); on resume every running scenario's start moves later by
+  dealer's lookahead and one batch (dealing.py), still go); on resume every running scenario's start moves later by
   the paused time, so its schedule goes on where it stopped: none is due or dropped for
   the pause;
 - time-based closed model: its VUs are set to 0 (each finishes its current iteration, as

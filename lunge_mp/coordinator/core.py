@@ -314,7 +314,7 @@ class RunCore:
         for text in saturation_warnings(saturation):
             self.out.warn(text)
         self.health.summarise_refusals()
-        self.health.summarise_lost(self.ledger)
+        self.health.summarise_lost(self.dealer.settled_ledger())   # taken back, not dealt again: unaccounted
         for note in self.guard.permit_notes():
             self.out.warn(note)
         self.outcome.guardrails = self.guard.summary()

@@ -79,7 +79,8 @@ def _scale_open(core, s, local: float, factor: float | None, rate: float | None)
     if clock is None:
         return f"scenario {s.name} has no arrival schedule", {}
     base = core.control.base_fns.get(s.name) or s.rate_fn()
-    at = local + LOOKAHEAD_S if core.lifecycle.state(s.name).started_at is not None else 0.0
+    started = core.lifecycle.state(s.name).started_at is not None
+    at = max(local + LOOKAHEAD_S, core.dealer.dealt_until(s.name)) if started else 0.0   # after what is dealt
     if rate is not None:         # the rate asked for now: a factor over the (uncapped) rate at `at`
         now = base.rate(at)
         if now <= 0:

@@ -208,7 +208,8 @@ class Report(msgspec.Struct, tag=True):
     counters: list[CounterDelta] = []
     scenarios: list[ScenarioDelta] = []
     final: bool = False
-    # counters only, sent every 100 ms between the whole seconds (no histograms): second
+    # counters only, sent every 100 ms between the whole seconds (past 8 workers less often:
+    # worker/main.py counters_per_second) (no histograms): second
     # `bucket` is still running, so it does not count as reported for that second
     partial: bool = False
 

@@ -44,7 +44,19 @@ HEARTBEAT_S = 1.0
 # coordinator does not know (due since its last report, in flight then, due before its loss is
 # noticed) stays within ~0.25 s of its arrivals (arrival_ledger.py). A counters-only Report
 # costs ~20 µs to build and merge: 10 a second is nothing beside the requests they count.
+# With more than 8 workers each sends them less often (`counters_per_second`): each worker's
+# share of the load shrinks as fast, so what a lost worker leaves unknown stays as many arrivals
+# as with 8, and the coordinator gets ~80 counter reports a second, not 10 per worker (each
+# costs it a decode, a merge and, over tcp, its Curve decryption).
 COUNTERS_PER_SECOND = 10
+COUNTER_REPORTS_PER_RUN_S = 80
+
+
+def counters_per_second(workers: int) -> int:
+    """Counter reports a second per worker: 10 up to 8 workers, then 5, 2 or 1 (1: only the
+    whole second's report), a divisor of 10 so the 100 ms boundaries stay on the seconds."""
+    most = COUNTER_REPORTS_PER_RUN_S // max(1, workers)
+    return max(n for n in (1, 2, 5, COUNTERS_PER_SECOND) if n <= max(1, most))
 
 
 class Worker:
@@ -73,6 +85,7 @@ class Worker:
         self.last_heard = time.monotonic()      # coordinator may still be reading its config (prestart)
         self.run_id = ""
         self.seq = 0
+        self.workers = 1          # in the run (Start): how often counters go out
         self.t0_ns = 0
         self._echo: tuple[int, int] | None = None    # a clock probe to answer: (seq, when it came)
         self.recorder = Recorder()
@@ -223,6 +236,7 @@ class Worker:
     def start(self, msg: m.Start) -> None:
         plan = msg.plan
         self.run_id = msg.run_id
+        self.workers = msg.workers
         # nothing this process prints may show a secret of the plan (tracebacks include URLs)
         self.redactor = Redactor.for_plan(plan)
         sys.stderr = RedactingStream(sys.__stderr__ or sys.stderr, self.redactor)
@@ -321,12 +335,13 @@ class Worker:
         """Flush at each whole second after t0, so every worker's buckets line up; counters
         alone at each tenth of a second between them."""
         tick = 0
-        step = 1_000_000_000 // COUNTERS_PER_SECOND
+        per_second = counters_per_second(self.workers)
+        step = 1_000_000_000 // per_second
         while True:
             tick += 1
             boundary = self.t0_ns + tick * step
             await asyncio.sleep(max(0.0, (boundary - time.monotonic_ns()) / 1e9))
-            bucket, part = divmod(tick, COUNTERS_PER_SECOND)
+            bucket, part = divmod(tick, per_second)
             if part == 0:
                 await self._flush(bucket - 1)
             else:

@@ -128,7 +128,7 @@ def test_a_rejoined_worker_is_live_everywhere_and_keeps_its_loss_time():
 
 def test_a_worker_lost_for_good_is_summarised_and_left_out():
     r = _open_run()
-    handed = len(r.arrivals(1, "a"))                 # all due by 0.3 s: none taken back
+    handed = len(r.arrivals(1, "a"))     # those not due by 0.3 s are taken back, never dealt again (stopping)
     r.exits(1)
     speak(r, 1)                                       # refused: it may not rejoin
     assert r.core.info[1].lost and r.to(1)[-1] == m.Stop(deadline_us=0, hard=True, reason="declared lost")
