@@ -92,6 +92,10 @@ def test_dashboard_starts_watches_pauses_and_stops_a_run(browser, server, fresh_
     _wait(page, "document.getElementById('chart-rate').data[1].x.length >= 4", timeout=30_000)
     _wait(page, "document.getElementById('chart-latency').data[1].y.some(v => v > 0)", timeout=10_000)
     page.screenshot(path=str(tmp_path / "dashboard-running.png"))
+    # no failure yet: the failures chart says so, on the run's time axis like the others
+    _wait(page, "document.getElementById('chart-failures').layout.xaxis.range[1] === 60", timeout=10_000)
+    assert page.evaluate("document.getElementById('chart-failures').layout.xaxis.range[0]") == 0
+    assert "no failures" in page.text_content("#chart-failures")
 
     page.click("#pause")
     _wait(page, "document.getElementById('status').dataset.status === 'paused'", timeout=10_000)

@@ -22,10 +22,15 @@
   };
   CHARTS["chart-drops"][0].yaxis2 = { overlaying: "y", side: "right", rangemode: "tozero", title: { text: "ms" } };
   CHARTS["chart-drops"][0].margin.r = 50;  // room for the right axis' ticks and title
+  // no failure class yet: say so on axes like the other charts' (not Plotly's empty -1..6)
+  const NO_FAILURES = [{ text: "no failures", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5,
+                         font: { color: "#888" } }];
+  Object.assign(CHARTS["chart-failures"][0], { annotations: NO_FAILURES,
+    xaxis: { title: { text: "s" }, range: [0, 60], autorange: false }, yaxis: { title: { text: "/s" }, range: [0, 1], autorange: false } });
   const opts = { displayModeBar: false, responsive: true };
 
   function resetCharts() {
-    state.classes = {}; state.points = 0; state.paused = []; state.planned = 0;
+    state.classes = {}; state.points = 0; state.paused = []; state.planned = 0; state.failuresSpan = 0;
     state.messageWait = [];
     for (const id of Object.keys(ranges)) delete ranges[id];
     hidden.clear();
@@ -175,10 +180,15 @@
       for (const cls of Object.keys(errors)) {
         if (!(cls in state.classes)) {
           state.classes[cls] = Object.keys(state.classes).length;
+          if (state.classes[cls] === 0) $("chart-failures").layout.annotations = [];   // the first failure
           Plotly.addTraces("chart-failures", line(cls, { type: "bar" }));
         }
       }
       const idx = Object.values(state.classes);
+      if (!idx.length && state.planned && state.failuresSpan !== state.planned) {
+        state.failuresSpan = state.planned;           // the empty chart spans the run, as the others do
+        Plotly.relayout("chart-failures", { "xaxis.range": [0, state.planned] });
+      }
       if (idx.length) {
         const names = Object.keys(state.classes);
         add("chart-failures", names.map(() => [m.t]), names.map((c) => [errors[c] || 0]), idx);
