@@ -112,12 +112,19 @@ class Worker:
         remote = self.remote
         # the watchdog first: Hello waits for the coordinator to bind, which it may never do
         watchdog = asyncio.get_running_loop().create_task(self._watchdog())
-        await self.send(m.Hello(worker=self.id, pid=os.getpid(), name=remote.name if remote else "",
-                                host=remote_join.host_name() if remote else "",
-                                open_rate=remote_join.open_rate() if remote else 0.0))
-        self.hello_sent, self.last_heard = True, time.monotonic()
-        if self.monitor is not None:
+        if self.monitor is not None:    # watched before Hello: a refused handshake leaves no peer to send to
             self.tasks.append(asyncio.get_running_loop().create_task(self._watch_handshake()))
+        hello = asyncio.ensure_future(self.send(m.Hello(
+            worker=self.id, pid=os.getpid(), name=remote.name if remote else "",
+            host=remote_join.host_name() if remote else "", open_rate=remote_join.open_rate() if remote else 0.0)))
+        leaving = asyncio.ensure_future(self.done.wait())
+        await asyncio.wait((hello, leaving), return_when=asyncio.FIRST_COMPLETED)   # refused: Hello never goes
+        leaving.cancel()
+        if hello.done():
+            hello.result()              # a send that failed fails the run, as before
+        else:
+            hello.cancel()
+        self.hello_sent, self.last_heard = True, time.monotonic()
         try:
             while not self.done.is_set():
                 if not await self.sock.poll(200):
