@@ -443,8 +443,8 @@ class RunCore:
         for line in self.iterations.move(worker, self.lifecycle, self.live_workers(), bool(self.stop_requested)):
             self.out.log(line)
         if self.t0 is not None and not self.stop_requested:     # paused: held ones were never due
-            due = self.control.hold.due_until(t) if self.control is not None else t
-            self.dealer.take_back(worker, int(due * 1e6))
+            due_us = self.control.hold.due_until_us(t) if self.control is not None else int(t * 1e6)
+            self.dealer.take_back(worker, due_us)
 
     def _rejoin(self, worker: int, now: float) -> bool:
         """A worker lost by silence speaks again (it was stopped, not dead): it is live again,

@@ -34,6 +34,8 @@ class ArrivalHold:
         self._seen: dict[int, int] = {}            # worker → how many of them it was sent
 
     def hold(self, core, t: float) -> None:
+        if not core.clocks:         # no open scenario: nothing to hold
+            return
         self.at_us = int((t + HOLD_AHEAD_S) * 1e6)
         self._hand_out(core, m.Hold(at_us=self.at_us))
 
@@ -45,9 +47,11 @@ class ArrivalHold:
         self.at_us = None
         self._hand_out(core, m.Release(shift_us=shift_us))
 
-    def due_until(self, t: float) -> float:
-        """Up to when arrivals were due (s after t0): `t`, or the hold's instant while paused."""
-        return t if self.at_us is None else min(t, self.at_us / 1e6)
+    def due_until_us(self, t: float) -> int:
+        """The last instant (µs after t0) whose arrivals were due by `t`: paused, the one
+        before the hold's (those from it on are held: they never ran)."""
+        now_us = int(t * 1e6)
+        return now_us if self.at_us is None else min(now_us, self.at_us - 1)
 
     def rejoined(self, core, worker: int) -> None:
         """A worker lost by silence is back: the Holds and Releases it missed, in order."""

@@ -129,3 +129,15 @@ def test_the_ledger_shifts_the_instants_from_the_hold_on():
     ledger.shift(250, 1000)
     parts = ledger.take_back(0, 350)
     assert [(p.first_index, p.offsets) for p in parts] == [(4, [1300, 1400]), (8, [1500, 1600])]
+
+
+def test_a_run_without_open_scenarios_sends_no_hold():
+    control = RunControl()
+    r = Run(scenario("c", vus=2, duration=10.0), control=control)
+    r.start()
+    r.tick(0.0)
+    control.pause()
+    r.tick(0.5)
+    control.resume()
+    r.tick(1.0)
+    assert not [msg for w in (0, 1) for msg in r.to(w) if isinstance(msg, (m.Hold, m.Release))]
