@@ -13,7 +13,9 @@ worker's arrivals waiting to be dealt again. Order and spacing are kept.
 Counting: a held arrival is neither due nor dropped. A stop during the pause makes it never
 due, as any arrival whose instant had not come (worker/open_model.py `stop_starting`). A
 worker gone for good during the pause has its arrivals from `at` on taken back (not those
-up to the moment its loss was noticed: the held ones never ran). One lost by silence is
+up to the moment its loss was noticed: the held ones never ran; exact when the Hold reached
+it before `at`, as a local worker's does: a remote one more than HOLD_AHEAD_S away may have
+started a few arrivals from `at` on, which would then run twice). One lost by silence is
 sent the Holds and Releases it missed when it rejoins, in order, so what it holds moves as
 everyone's did.
 
