@@ -7,6 +7,7 @@ every arrival of the schedule is counted once: run, or (a stop meanwhile) never 
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 
 import pytest
@@ -119,3 +120,50 @@ def test_many_workers_at_a_low_rate_each_hold_their_batches(fresh_target, tmp_pa
     assert it + dropped == scheduled_total(results) == 200 and dropped <= 3, results["metrics"]["dropped_iterations"]
     assert fresh_target.stats()["requests"] == results["metrics"]["http_reqs"]["count"] == it
     check_paused_buckets(results)
+
+
+def test_a_worker_killed_during_a_pause_has_its_held_arrivals_run_by_the_other_after_resume(tmp_path, fresh_target):
+    """`lunge-mp run` paused by SIGUSR1, one worker killed while paused, resumed by SIGUSR2:
+    what it held is dealt to the other, shifted like the schedule, and every arrival of the
+    schedule is counted once at the target."""
+    from tests.integration.test_fault_tolerance import _wait_requests, _workers
+    from tests.support import Running, read_json, write_config
+
+    out = tmp_path / "results.json"
+    config = write_config(tmp_path, f"""
+        name: pause-and-lose
+        settings: {{baseUrl: "{fresh_target.url}"}}
+        scenarios:
+          open:
+            executor: constant-arrival-rate
+            rate: 200
+            duration: 4s
+            preAllocatedVUs: 5
+            maxVUs: 20
+            requests: [{{url: "/"}}]
+        """)
+    run = Running("run", str(config), "--out", str(out), "--workers", "2", "--no-history")
+    try:
+        workers = _workers(run)
+        _wait_requests(fresh_target, 200)
+        run.proc.send_signal(signal.SIGUSR1)
+        run.wait_for_line("note: pause at")
+        time.sleep(0.3)                     # its last counters report covers what it ran
+        held = fresh_target.stats()["requests"]
+        workers[1].kill()
+        run.wait_for_line("worker 1 (pid", timeout=15)
+        assert fresh_target.stats()["requests"] == held
+        run.proc.send_signal(signal.SIGUSR2)
+        code, _, stderr = run.finish(timeout=60)
+    finally:
+        if run.proc.poll() is None:
+            run.proc.kill()
+    assert code == 0, stderr
+    results = read_json(out)
+    lost = results["workers"][1]
+    assert lost["lostAt"] is not None and lost["arrivalsUnaccounted"] == 0, lost
+    it = results["metrics"]["iterations"]["count"]
+    dropped = results["metrics"]["dropped_iterations"]["count"]
+    assert results["arrivalsSent"] == {"open": 800}
+    assert it + dropped == 800 and dropped <= 3, results["metrics"]["dropped_iterations"]
+    assert fresh_target.stats()["requests"] == results["metrics"]["http_reqs"]["count"] == it
