@@ -27,7 +27,7 @@ failed) has arrivals taken back: one lost by silence may rejoin and then runs (o
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -97,6 +97,13 @@ class ArrivalLedger:
             out.append(part)
         return out
 
+    def shift(self, at_us: int, by_us: int) -> None:
+        """A pause held every arrival from `at_us` on the workers, and they go `by_us` later
+        (coordinator/holding.py): so do the instants kept here."""
+        for held in self._held.values():
+            for h in held:
+                shift_part(h, at_us, by_us)
+
     def restore(self, worker: int, parts: list[Held]) -> None:
         """Parts taken back that could not be dealt again (the run or scenario was ending):
         counted as the lost worker's again, so unaccounted."""
@@ -123,6 +130,14 @@ class ArrivalLedger:
         at its last report: they had started, or were about to)."""
         return sum(max(0, min(n, self._scheduled.get((w, s), 0)) - self._ended.get((w, s), 0))
                    for (w, s), n in self._assigned.items() if w == worker and scenario in (None, s))
+
+
+def shift_part(part: Held, at_us: int, by_us: int) -> None:
+    """The part's instants from `at_us` on, `by_us` later (they are sorted: a suffix moves)."""
+    offsets = part.offsets
+    if offsets and offsets[-1] >= at_us:
+        k = bisect_left(offsets, at_us)
+        part.offsets = offsets[:k] + [o + by_us for o in offsets[k:]]
 
 
 def redeal(part: Held, workers: int) -> list[tuple[int, Held]]:

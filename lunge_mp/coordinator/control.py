@@ -7,10 +7,12 @@ get the run loop's Coordinator after each tick (`watch`). Each command carries a
 `concurrent.futures.Future` that says what happened ("ok", or why not) to the caller.
 
 Pause:
-- open model: no arrivals are dealt while paused (the ones already dealt, at most the
-  dealer's lookahead and one batch (dealing.py), still go); on resume every running scenario's start moves later by
-  the paused time, so its schedule goes on where it stopped: none is due or dropped for
-  the pause;
+- open model: no arrivals are dealt while paused, and the workers start none of those
+  already dealt (up to the dealer's lookahead and one batch ahead, dealing.py) whose
+  instants are at or after the pause (a `Hold`, coordinator/holding.py; iterations already
+  started run to their end); on resume every running scenario's start moves later by the
+  paused time, so its schedule goes on where it stopped, and the workers' held arrivals
+  move by as much (`Release`): none is due or dropped for the pause, order and spacing kept;
 - time-based closed model: its VUs are set to 0 (each finishes its current iteration, as
   in a ramp-down) and set back on resume, the schedule shifted as above;
 - scenarios not started yet, guardrails.maxDuration and the planned length move by the
@@ -28,6 +30,7 @@ import concurrent.futures
 import signal
 from dataclasses import dataclass, field
 
+from lunge_mp.coordinator.holding import ArrivalHold
 from lunge_mp.coordinator.lifecycle import Phase
 from lunge_mp.exit_codes import ExitCode
 from lunge_mp.protocol import messages as m
@@ -81,6 +84,7 @@ class RunControl(Steering):
         self.targets: dict[int, tuple[float, int]] = {}
         self.first_starts: dict[str, float] = {}
         self._last_target_second = -1
+        self.hold = ArrivalHold()        # the open-model arrivals the workers hold while paused
 
     # --- from any thread -------------------------------------------------------------------
     def submit(self, action: str, **args) -> concurrent.futures.Future:
@@ -161,6 +165,7 @@ class RunControl(Steering):
                 for w in core.live_workers():
                     core.send(w, m.SetVUs(scenario=s.name, vus=0, deadline_us=deadline))
                 core.vus_sent.pop(s.name, None)
+        self.hold.hold(core, t)
         self._event(core, t, "pause")
         return "ok"
 
@@ -174,6 +179,7 @@ class RunControl(Steering):
                 st.started_at += d           # the schedule goes on where it stopped
         core.lifecycle.offset += d          # scenarios not started yet start later too
         core.outcome.planned_s += d
+        self.hold.release(core, d)
         self.paused_total += d
         self.pauses = [*self.pauses, {"start": round(self.paused_since, 3), "end": round(t, 3)}]
         self.paused, self.paused_since = False, None

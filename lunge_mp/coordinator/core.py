@@ -442,8 +442,9 @@ class RunCore:
         """Its remaining iterations move to an heir, its arrivals not yet due are dealt again."""
         for line in self.iterations.move(worker, self.lifecycle, self.live_workers(), bool(self.stop_requested)):
             self.out.log(line)
-        if self.t0 is not None and not self.stop_requested:
-            self.dealer.take_back(worker, int(t * 1e6))
+        if self.t0 is not None and not self.stop_requested:     # paused: held ones were never due
+            due_us = self.control.hold.due_until_us(t) if self.control is not None else int(t * 1e6)
+            self.dealer.take_back(worker, due_us)
 
     def _rejoin(self, worker: int, now: float) -> bool:
         """A worker lost by silence speaks again (it was stopped, not dead): it is live again,
@@ -454,6 +455,8 @@ class RunCore:
         self.health.mark_rejoined(worker, now, self.t(now))
         if self.sessions[worker].state is State.RUNNING:
             self.dealer.catch_up(worker)
+            if self.control is not None:     # the Holds and Releases of pauses it missed
+                self.control.hold.rejoined(self, worker)
             if self._final_stop is not None:
                 self.out.send(worker, self._final_stop)
         return True

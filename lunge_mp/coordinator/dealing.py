@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lunge_mp.coordinator.arrival_ledger import ArrivalLedger, Held, redeal
+from lunge_mp.coordinator.arrival_ledger import ArrivalLedger, Held, redeal, shift_part
 from lunge_mp.coordinator.guarding import RunGuard
 from lunge_mp.coordinator.iterations import IterationShares
 from lunge_mp.coordinator.lifecycle import EndScenario, Lifecycle, Phase, StartScenario
@@ -108,6 +108,15 @@ class Dealer:
         parts = self.ledger.take_back(worker, now_us)
         if parts:
             self.redeal.append((worker, parts))
+
+    def shift_held(self, at_us: int, by_us: int) -> None:
+        """A pause's end (holding.py): the arrivals the workers hold (from `at_us` on) go `by_us`
+        later, and so does all of a lost worker's waiting to be dealt again (it waited as
+        the schedule did: none of it is late for the pause)."""
+        self.ledger.shift(at_us, by_us)
+        for _, parts in self.redeal:
+            for part in parts:
+                shift_part(part, 0, by_us)
 
     def settled_ledger(self) -> ArrivalLedger:
         """The ledger at the run's end: parts taken back that no tick dealt again (the run began

@@ -13,7 +13,7 @@ import msgspec
 
 from lunge_mp.plan import Plan
 
-PROTOCOL_VERSION = 3     # 3: TimeProbe/TimeEcho/Refused, workers joining over tcp
+PROTOCOL_VERSION = 4     # 3: TimeProbe/TimeEcho/Refused, workers joining over tcp; 4: Hold/Release
 
 
 class Hello(msgspec.Struct, tag=True):
@@ -80,6 +80,19 @@ class Assign(msgspec.Struct, tag=True):
     first_index: int            # global index of the first arrival (for {{iteration}})
     offsets_us: list[int]
     stride: int = 1             # global index of arrival i = first_index + i * stride
+
+
+class Hold(msgspec.Struct, tag=True):
+    """coordinator → worker: the run is paused. Start no open-model arrival whose instant is
+    at or after `at_us` (µs after t0) until Release; those started before go on. Held
+    arrivals are neither due nor dropped (a Stop meanwhile: never due)."""
+    at_us: int
+
+
+class Release(msgspec.Struct, tag=True):
+    """coordinator → worker: the pause is over. The held arrivals go at their instants
+    plus `shift_us` (the paused time: the coordinator's schedule moved by as much)."""
+    shift_us: int
 
 
 class EndScenario(msgspec.Struct, tag=True):
@@ -243,7 +256,8 @@ class Bye(msgspec.Struct, tag=True):
 
 
 Message = (Hello | Start | Ready | Go | Assign | SetVUs | EndScenario | ScenarioDone | Stop | Report
-           | Heartbeat | Bye | AddIterations | PermitRequest | PermitGrant | Refused | TimeProbe | TimeEcho)
+           | Heartbeat | Bye | AddIterations | PermitRequest | PermitGrant | Refused | TimeProbe | TimeEcho
+           | Hold | Release)
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Message)

@@ -23,9 +23,11 @@ from lunge_mp.protocol.messages import (
     Go,
     Heartbeat,
     Hello,
+    Hold,
     PermitGrant,
     PermitRequest,
     Ready,
+    Release,
     Report,
     SetVUs,
     Start,
@@ -121,7 +123,7 @@ class WorkerSession:
             case Go():
                 self._expect(State.READY, msg)
                 self.state = State.RUNNING
-            case Assign() | SetVUs() | EndScenario() | AddIterations():
+            case Assign() | SetVUs() | EndScenario() | AddIterations() | Hold() | Release():
                 self._expect(State.RUNNING, msg)
             case PermitGrant():
                 self._expect_in((State.RUNNING, State.STOPPING), msg)

@@ -185,6 +185,12 @@ class Worker:
                 scenario = self.open.get(name)
                 if scenario is not None and not self.stopping:
                     scenario.assign(first, offsets, stride)
+            case m.Hold(at_us=at_us):     # a pause: open-model arrivals from `at` wait (open_model.py)
+                for scenario in self.open.values():
+                    scenario.hold(self.t0_ns + at_us * 1000)
+            case m.Release(shift_us=shift_us):
+                for scenario in self.open.values():
+                    scenario.release(shift_us * 1000)
             case m.SetVUs(scenario=name, vus=n, deadline_us=deadline, iterations_per_vu=per_vu,
                           iterations_total=total):
                 scenario = self.closed.get(name)

@@ -9,6 +9,11 @@ starting it would only pile more load on a late schedule. One wake hands out at 
 due at once, each a new VU and connection) would otherwise hold its loop for seconds, and its
 heartbeats and reports with it, until the coordinator took it for lost.
 
+A pause (`hold`, the coordinator's Hold) is a barrier on the instants: arrivals at or after
+it stay in `pending`, unstarted, neither due nor dropped; `release` moves them later by the
+paused time and they go on. A stop meanwhile counts them as never due, as any arrival whose
+instant had not come.
+
 How it is built, for a cheap hot path (docs/PERFORMANCE.md has the measurements):
 
 * The dispatcher is a timer callback (`loop.call_later`), not a task that sleeps: no future,
@@ -33,6 +38,7 @@ from lunge_mp.worker.iteration import VU, ScenarioRunner
 
 BEHIND_S = 1.0
 PER_WAKE = 512         # arrivals one wake hands out before the loop turns (heartbeats, replies)
+_NO_HOLD = 1 << 62     # no pause: every instant may start
 _monotonic_ns = time.monotonic_ns
 
 
@@ -63,6 +69,7 @@ class OpenScenario:
         self._timer: asyncio.TimerHandle | None = None
         self._stopped = False
         self._ending = False
+        self._hold_ns = _NO_HOLD                       # paused: start no arrival at or after this
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -92,11 +99,39 @@ class OpenScenario:
     def busy(self) -> int:
         return len(self.running)
 
+    @property
+    def held(self) -> int:
+        """Arrivals kept back by a pause (a suffix of `pending`: it is in instant order)."""
+        hold = self._hold_ns
+        return sum(1 for instant, _ in self.pending if instant >= hold) if hold != _NO_HOLD else 0
+
+    def hold(self, at_ns: int) -> None:
+        """Paused from `at_ns`: arrivals at or after it stay pending until `release`."""
+        self._hold_ns = at_ns
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._loop is not None:
+            self._arm()
+
+    def release(self, shift_ns: int) -> None:
+        """The pause is over: the held arrivals go `shift_ns` later than they were to."""
+        hold, self._hold_ns = self._hold_ns, _NO_HOLD
+        if hold == _NO_HOLD:
+            return
+        pending = self.pending
+        if shift_ns and pending and pending[-1][0] >= hold:
+            shifted = [(instant + shift_ns if instant >= hold else instant, index) for instant, index in pending]
+            pending.clear()
+            pending.extend(shifted)
+        if self._timer is None and self._loop is not None:
+            self._arm()
+
     # ---- dispatcher ----------------------------------------------------------------------
 
     def _arm(self) -> None:
         """Wake at the next pending instant (rounded up to the loop's millisecond tick)."""
-        if self._stopped or not self.pending:
+        if self._stopped or not self.pending or self.pending[0][0] >= self._hold_ns:
             return
         delay_ns = self.pending[0][0] - _monotonic_ns()
         if delay_ns <= 0:
@@ -109,11 +144,12 @@ class OpenScenario:
         if self._stopped:
             return
         pending = self.pending
-        now = _monotonic_ns()
+        clock = _monotonic_ns()
+        now = min(clock, self._hold_ns - 1)     # paused: what is held is not due
         if pending and pending[0][0] <= now:
             rec = self.runner.recorder
             name = self.runner.name
-            behind = now - int(BEHIND_S * 1e9)
+            behind = clock - int(BEHIND_S * 1e9)
             free = self.free
             running = self.running
             started = 0
@@ -177,7 +213,7 @@ class OpenScenario:
         """The schedule is over: start what is assigned (all of it is due before the end),
         let running iterations finish until the deadline, interrupt the rest."""
         self._ending = True
-        while (self.pending or self.running) and _monotonic_ns() < deadline_ns:
+        while (len(self.pending) > self.held or self.running) and _monotonic_ns() < deadline_ns:
             await asyncio.sleep(0.01)
         if self.pending:
             self.stop_starting(_monotonic_ns())
@@ -186,12 +222,14 @@ class OpenScenario:
             await asyncio.sleep(0)
 
     def stop_starting(self, now_ns: int) -> None:
-        """Start nothing more. Arrivals already due are dropped as `behind`; later ones were never due."""
+        """Start nothing more. Arrivals already due are dropped as `behind`; later ones, and
+        those held by a pause, were never due."""
         self._stopped = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        late = sum(1 for instant, _ in self.pending if instant <= now_ns)
+        due_by = min(now_ns, self._hold_ns - 1)
+        late = sum(1 for instant, _ in self.pending if instant <= due_by)
         for _ in range(late):
             self.runner.recorder.dropped(self.runner.name, "behind")
         if late:

@@ -151,7 +151,7 @@ def test_pause_holds_the_target_count_and_resume_goes_on(fresh_target, tmp_path)
             r = await c.post(f"/api/v1/tests/{tid}/pause")
             assert r.status == 200 and (await r.json())["status"] == "paused"
             assert (await c.post(f"/api/v1/tests/{tid}/pause")).status == 409
-            await asyncio.sleep(0.6)          # arrivals dealt before the pause (≤ 0.25 s ahead) land
+            await asyncio.sleep(0.6)          # iterations started before the pause finish
             held = fresh_target.stats()["requests"]
             await asyncio.sleep(1.5)          # watching that nothing happens takes time
             assert fresh_target.stats()["requests"] == held                 # nothing sent while paused
