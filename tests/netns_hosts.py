@@ -195,5 +195,8 @@ class Hosts:
     def __exit__(self, *exc) -> None:
         self._stop_relays()                   # before the namespaces they run in
         for ns in self.names:
+            # a closed socket still sending (an orphan: FIN or data unacknowledged) would keep
+            # the namespace and its veth pair alive for minutes after `ip netns del`: abort them
+            _ip("ss", "-K", "-a", "-t", ns=ns, check=False)
             _ip("ip", "netns", "del", ns, check=False)       # its veth ends go with it
         _ip("ip", "link", "del", self.bridge, check=False)
