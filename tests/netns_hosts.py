@@ -79,9 +79,11 @@ def has_netem() -> bool:
 
 
 def _loss_rules(device: str) -> str:
-    """An nftables table dropping LOSS_PERCENT of the packets each way on `device`, at the
-    device itself (netdev hooks, where netem would drop them: the sender's TCP learns of a
-    loss only by its timers), counting all packets and the dropped ones."""
+    """An nftables table dropping LOSS_PERCENT of the packets each way on `device`, counting
+    all packets and the dropped ones. nftables rather than iptables' statistic match: its
+    netdev hooks drop at the device, where netem drops (a drop in iptables' OUTPUT chain is
+    reported back to the sending socket, which resends at once: no loss on the wire), and
+    the table lives in the worker's namespace only."""
     drop = f"numgen random mod 100 < {LOSS_PERCENT} counter drop"
     return "\n".join([
         f"table netdev {LOSS_TABLE} {{",
