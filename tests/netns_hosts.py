@@ -82,8 +82,8 @@ def _loss_rules(device: str) -> str:
     """An nftables table dropping LOSS_PERCENT of the packets each way on `device`, counting
     all packets and the dropped ones. nftables rather than iptables' statistic match: its
     netdev hooks drop at the device, where netem drops (a drop in iptables' OUTPUT chain is
-    reported back to the sending socket, which resends at once: no loss on the wire), and
-    the table lives in the worker's namespace only."""
+    reported back to the sending socket as EPERM: TCP knows the packet never left, which is
+    no loss on the wire), and the table lives in the worker's namespace only."""
     drop = f"numgen random mod 100 < {LOSS_PERCENT} counter drop"
     return "\n".join([
         f"table netdev {LOSS_TABLE} {{",
