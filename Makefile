@@ -12,7 +12,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 
 # Debian packages the tests use (real servers and a real browser). Installed when root; otherwise
 # the tests that need one skip and say which package to install.
-SYSTEM_PACKAGES ?= chromium redis-server redis-tools iproute2
+SYSTEM_PACKAGES ?= chromium redis-server redis-tools iproute2 nftables
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }

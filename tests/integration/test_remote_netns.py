@@ -1,12 +1,30 @@
 """Remote workers as separate hosts: two Linux network namespaces joined to this one by veth
 pairs on a bridge, each running `lunge-mp worker` over tcp with CurveZMQ, the coordinator and a
 counting target on the bridge's address. One worker host is cut off for 5 s mid-run (its link
-down): it is lost, rejoins, and every count still adds up at the server. Where the kernel has
-netem, every link also gets 20 ms ± 5 ms of delay and 1% loss each way.
+down): it is lost, rejoins, and every count still adds up at the server. Three paths
+(tests/netns_hosts.py):
 
-Needs root (namespaces, links) and iproute2; skips with a line saying which is missing. Traffic
-stays on the namespaces' own addresses (10.231.0.0/24); every process is stopped by PID and
-every namespace and link removed, whatever happens."""
+- veth: the plain link.
+- netem, where the kernel has netem: 20 ms ± 5 ms of delay and 1% loss each way on every link.
+- relay, where it has not (this VM's kernel): the same figures from what the kernel has. Loss:
+  nftables rules inside each worker's namespace drop 1% of the packets each way at its end of
+  the link (netdev ingress/egress hooks, `numgen random mod 100 < 1`): real wire losses, which
+  TCP recovers by real retransmits. Delay: a delaying TCP relay (tests/delay_relay.py) in each
+  worker's namespace; the workers connect to it on 127.0.0.1 (the coordinator's port and the
+  target's), and it forwards over the lossy link, holding every chunk 20 ms ± 5 ms (uniform)
+  each way. Unlike netem it delays per chunk read, not per packet, and keeps each stream's
+  order (netem with jitter may reorder packets). The link under it has no delay, so TCP there
+  sees a sub-millisecond round trip: its handshakes and ACKs are not delayed, and a loss is
+  recovered on that link's timers (fast retransmit at once when data follows, else the 200 ms
+  minimum timeout) rather than a 40 ms round trip's. The partition cuts the link under the
+  relays as on the other paths.
+
+The clock offsets are checked within the jitter: one kernel, one clock, so the true offset is 0,
+and the minimum-round-trip estimate is off by half the difference of the two one-way delays,
+at most JITTER_MS when each way is 20 ms ± 5 ms. Needs root (namespaces, links), iproute2 and,
+for the relay path, nftables; skips with a line saying which is missing. Traffic stays on
+127.0.0.1 and the namespaces' own addresses (10.231.0.0/24); every process is stopped by PID,
+every relay, rule, namespace and link removed, whatever happens."""
 
 from __future__ import annotations
 
@@ -19,7 +37,7 @@ import pytest
 
 from lunge_mp.remote import keys as key_files
 from lunge_mp.target import start_target
-from tests.netns_hosts import HOST_IP, JITTER_MS, Hosts, has_netem, why_not
+from tests.netns_hosts import DELAY_MS, HOST_IP, JITTER_MS, Hosts, has_netem, why_no_loss_rules, why_not
 from tests.support import read_json, write_config
 
 
@@ -39,22 +57,35 @@ def _wait_for(what: str, check, timeout: float) -> None:
 
 
 WHY_NOT = why_not()
+RELAY_COORDINATOR, RELAY_TARGET = 7000, 8000     # the relays' ports on 127.0.0.1 in each host
 
 
 @pytest.mark.skipif(WHY_NOT is not None, reason=f"remote workers in namespaces: {WHY_NOT}")
-@pytest.mark.parametrize("netem", [False, True], ids=["veth", "netem"])
-def test_workers_on_other_hosts_survive_a_partition_and_every_count_adds_up(tmp_path, netem):
-    if netem and not has_netem():
-        pytest.skip("this kernel has no netem qdisc (CONFIG_NET_SCH_NETEM): "
-                    "the delay/loss variant cannot run here; the plain veth variant did")
+@pytest.mark.parametrize("path", ["veth", "netem", "relay"])
+def test_workers_on_other_hosts_survive_a_partition_and_every_count_adds_up(tmp_path, path):
+    if path == "netem" and not has_netem():
+        pytest.skip("this kernel has no netem qdisc (CONFIG_NET_SCH_NETEM): the relay variant "
+                    "makes the same delay and loss instead")
+    if path == "relay":
+        if has_netem():
+            pytest.skip("this kernel has netem: the netem variant covers delay and loss")
+        if (why := why_no_loss_rules()) is not None:
+            pytest.skip(f"the delay/loss variant without netem cannot run here: {why}")
     keys = tmp_path / "keys"
     key_files.generate(keys)
     out = tmp_path / "results.json"
-    with Hosts(netem) as hosts, start_target(port=0, workers=1, host=HOST_IP) as target:
+    port = 20000 + os.getpid() % 20000
+    with Hosts(path) as hosts, start_target(port=0, workers=1, host=HOST_IP) as target:
+        if path == "relay":     # the workers reach the coordinator and the target through it
+            hosts.relays({RELAY_COORDINATOR: port, RELAY_TARGET: target.port})
+            connect, base_url = f"tcp://127.0.0.1:{RELAY_COORDINATOR}", f"http://127.0.0.1:{RELAY_TARGET}"
+            allowed = "127.0.0.1"
+        else:
+            connect, base_url, allowed = f"tcp://{HOST_IP}:{port}", target.url, HOST_IP
         config = write_config(tmp_path, f"""
             name: netns
-            settings: {{baseUrl: "{target.url}", timeout: 2s}}
-            guardrails: {{allowedHosts: ["{HOST_IP}"]}}
+            settings: {{baseUrl: "{base_url}", timeout: 2s}}
+            guardrails: {{allowedHosts: ["{allowed}"]}}
             options: {{minEfficiency: 0.3}}
             scenarios:
               open:
@@ -66,7 +97,6 @@ def test_workers_on_other_hosts_survive_a_partition_and_every_count_adds_up(tmp_
                 gracefulStop: 3s
                 requests: [{{url: "/"}}]
             """)
-        port = 20000 + os.getpid() % 20000
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with open(tmp_path / "coordinator.err", "w") as err:
             coordinator = subprocess.Popen(
@@ -76,7 +106,7 @@ def test_workers_on_other_hosts_survive_a_partition_and_every_count_adds_up(tmp_
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, text=True, env=env)
         workers = [subprocess.Popen(
             ["ip", "netns", "exec", ns, sys.executable, "-m", "lunge_mp.cli", "worker", "--connect",
-             f"tcp://{HOST_IP}:{port}", "--keys", str(keys), "--workers", "1", "--id", f"host{i}",
+             connect, "--keys", str(keys), "--workers", "1", "--id", f"host{i}",
              "--wait", "60s"],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
             for i, ns in enumerate(hosts.names)]
@@ -91,12 +121,16 @@ def test_workers_on_other_hosts_survive_a_partition_and_every_count_adds_up(tmp_
         finally:
             _stop(coordinator, *workers)
         seen = target.stats()["requests"]
+        loss = hosts.loss_counters() if path == "relay" else None
     err = (tmp_path / "coordinator.err").read_text()
     assert coordinator.returncode in (0, 99), err        # 99: thresholds may fail under loss
     results = read_json(out)
     by_name = {w["name"]: w for w in results["workers"]}
     assert set(by_name) == {"host0/0", "host1/0"}, results["workers"]
     cut = by_name["host1/0"]
+    # lost after 3 s of silence, rejoined when what it had sent got through after the cut. As
+    # things are, the worker itself has then heard nothing for over 5 s (its own limit), so it
+    # leaves ("coordinator gone") and is lost again ("it disconnected"): lostAt is that second one
     assert cut["lostAt"] is not None and cut["rejoinedAt"] is not None, cut
     assert by_name["host0/0"]["lostAt"] is None
     # every arrival ended somewhere we can name, and nothing is counted twice
@@ -111,9 +145,13 @@ def test_workers_on_other_hosts_survive_a_partition_and_every_count_adds_up(tmp_
     by_class = metrics["http_req_failed"].get("byClass", {})
     in_transport = sum(by_class.get(c, 0) for c in ("timeout", "connect", "reset", "other"))
     assert requests - in_transport <= seen <= requests + unaccounted, (seen, requests, by_class)
+    if loss is not None:    # the rules did drop about 1% of what crossed the links (~8,000 packets)
+        assert 0.002 <= loss["dropped"] / loss["packets"] <= 0.03, loss
     # one kernel, one clock: the true offset is 0, so the measured one is within the path's jitter
     for w in results["workers"]:
-        bound = JITTER_MS if netem else 2.0
+        bound = 2.0 if path == "veth" else JITTER_MS
+        if path != "veth":    # the delay is really there: at least 2 × (20 − 5) ms a round trip
+            assert w["clockRttMs"] >= 2 * (DELAY_MS - JITTER_MS) - 0.5, w
         assert abs(w["clockOffsetMs"]) <= bound + 0.5, w
         assert w["clockUncertaintyMs"] >= 0
         # re-measured on the heartbeats during the run: every estimate, and the offset applied
