@@ -4,8 +4,9 @@
 
 A worker never outlives its coordinator: it exits when its parent process is no longer the
 coordinator (`--parent`) or when nothing arrives from it for `COORDINATOR_TIMEOUT_S` after Hello.
-A remote worker (over tcp: worker/remote.py) waits longer for the first message, answers clock
-probes, and is told its id in Start.
+A remote worker (over tcp: worker/remote.py) waits longer for the first message and for a
+silent coordinator (`REMOTE_COORDINATOR_TIMEOUT_S`: a partition heals), answers clock probes,
+and is told its id in Start.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ from lunge_mp.worker.guard import guarded
 from lunge_mp.worker.transport import Transport
 
 COORDINATOR_TIMEOUT_S = 5.0
+# a remote worker rides out a network partition (the coordinator takes it for lost after 3 s
+# and takes it back when it speaks again); its coordinator's machine dying ends it in this time
+REMOTE_COORDINATOR_TIMEOUT_S = 30.0
 HEARTBEAT_S = 1.0
 # counters (not histograms) also go out every 100 ms, so if this worker dies, what the
 # coordinator does not know (due since its last report, in flight then, due before its loss is
@@ -426,11 +430,15 @@ class Worker:
                 # give ZeroMQ's I/O thread a turn to take in what waited in the kernel meanwhile
                 continue
             silent = now - self.last_heard if self.hello_sent or self.remote is not None else 0.0
-            if not self.heard_any and self.remote is not None:    # the coordinator may start later
-                silent -= max(0.0, self.remote.wait_s - COORDINATOR_TIMEOUT_S)
+            limit = COORDINATOR_TIMEOUT_S
+            if self.remote is not None:
+                if not self.heard_any:          # the coordinator may start later
+                    silent -= max(0.0, self.remote.wait_s - COORDINATOR_TIMEOUT_S)
+                else:
+                    limit = REMOTE_COORDINATOR_TIMEOUT_S
             # resumed after a stop (SIGSTOP) with messages waiting: read them before judging
-            waiting = silent > COORDINATOR_TIMEOUT_S and self.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN
-            if os.getppid() != self.parent or (silent > COORDINATOR_TIMEOUT_S and not waiting):
+            waiting = silent > limit and self.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN
+            if os.getppid() != self.parent or (silent > limit and not waiting):
                 gone = "coordinator gone" if self.heard_any else f"no coordinator answered at {self.endpoint}"
                 try:
                     print(f"worker {self.remote.name if self.remote else self.id}: {gone}, exiting", file=sys.stderr)
