@@ -284,6 +284,9 @@ def main(argv: list[str]) -> int:
     import gc
 
     gc.collect()
+    from lunge_mp.api.prefork import fill_holes
+
+    ballast = fill_holes()      # noqa: F841 - kept alive: children's new objects go to fresh pages
     gc.freeze()     # the imported objects stay out of the collector's reach: their pages stay shared
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
