@@ -1,21 +1,26 @@
 """The fork server's last step before its first fork (api/forkserver.py): fewer of its pages
-written by each forked coordinator.
+written by each forked coordinator (`settle`).
 
 A forked child shares the fork server's pages until it writes one; then that page (4 KB) is
 copied, private to the child. Measured page by page (/proc/PID/pagemap), ~85% of a forked
 coordinator's private memory was such copies, not memory of its own. Most are Python 3.11's
-reference counts on the objects a run touches, which nothing here can avoid. One kind can be:
-the allocators' holes. After the imports, pymalloc's pools hold ~0.5 MB of free blocks and
-glibc's heap ~1 MB of free chunks, scattered among live objects. An allocator reuses its
-holes first, so a child's first objects land in them, each in a page of the fork server's,
-which is then copied. `fill_holes` allocates blocks that fill them, kept alive for the fork
-server's life and never touched again: a child's new objects go to fresh pages, packed.
+reference counts on the objects a run touches, which nothing here can avoid. Two kinds can be:
 
-That took ~0.9 MB off each forked coordinator and ~0.9 MB off the fork server's own share
-(issue 14's memory figure; docs/PERFORMANCE.md). (Running an event loop here first, so that
-its caches and Python 3.11's specialised bytecode were made once before the fork, changed
-nothing measurable.) Best effort: on another allocator or Python, or if a figure cannot be
-read, a part fills nothing.
+* **The allocators' holes.** After the imports, pymalloc's pools hold ~0.5 MB of free blocks and
+  glibc's heap ~1 MB of free chunks, scattered among live objects. An allocator reuses its
+  holes first, so a child's first objects land in them, each in a page of the fork server's,
+  which is then copied. `fill_holes` allocates blocks that fill them, kept alive for the
+  fork server's life and never touched again: a child's new objects go to fresh pages.
+* **The type attribute cache** holds a reference to each cached attribute name, so each
+  entry a child replaces writes the old name's reference count, in a page of the fork
+  server's. Cleared here, its entries hold None, whose count lives in one page.
+
+Filling the holes took ~0.9 MB off each forked coordinator and ~0.9 MB off the fork server's
+own share, the cache ~0.15 MB more each (issue 14's memory figure; docs/PERFORMANCE.md).
+Running an event loop and a ZeroMQ context here first, so that their caches and Python
+3.11's specialised bytecode were made once before the fork, changed little (< 0.2 MB, within
+the noise): not done. Best effort: on another
+allocator or Python, or if a figure cannot be read, a part does nothing.
 """
 
 from __future__ import annotations
@@ -30,6 +35,14 @@ _PYMALLOC_MIN = 48          # a bytes object's smallest block (33 bytes of heade
 _BYTES_HEAD = 33            # sys.getsizeof(b"") on CPython
 _CHUNK = 528                # just above pymalloc's 512-byte limit: glibc malloc serves it
 _MAX_CHUNKS = 20_000        # ~10 MB: a bound, far above the ~2,000 chunks the holes take
+
+
+def settle() -> list:
+    """The last step before the first fork; the caller keeps the list alive."""
+    ballast = fill_holes()
+    if hasattr(sys, "_clear_type_cache"):
+        sys._clear_type_cache()     # noqa: SLF001 - its entries then hold None, not names
+    return ballast
 
 
 def fill_holes() -> list:

@@ -32,3 +32,9 @@ def test_stderr_is_given_back(capfd):
     prefork._pymalloc_free_blocks()
     os.write(2, b"still here")
     assert capfd.readouterr().err.endswith("still here")
+
+
+def test_settle_fills_and_keeps_the_interpreter_working():
+    ballast = prefork.settle()
+    assert isinstance(ballast, list)
+    assert "x".join(["a", "b"]) == "axb" and [].append is not None   # type lookups after the cache is cleared
