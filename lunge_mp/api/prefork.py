@@ -55,17 +55,20 @@ def _pymalloc_free_blocks() -> dict[int, int]:
     """{block size: free blocks in pools in use}, from sys._debugmallocstats (C stderr)."""
     if not hasattr(sys, "_debugmallocstats"):
         return {}
-    with tempfile.TemporaryFile("w+") as out:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        os.dup2(out.fileno(), 2)
-        try:
-            sys._debugmallocstats()     # noqa: SLF001 - the one view of pymalloc's pools
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-        out.seek(0)
-        text = out.read()
+    try:
+        with tempfile.TemporaryFile("w+") as out:
+            sys.stderr.flush()
+            saved = os.dup(2)
+            os.dup2(out.fileno(), 2)
+            try:
+                sys._debugmallocstats()     # noqa: SLF001 - the one view of pymalloc's pools
+            finally:
+                os.dup2(saved, 2)
+                os.close(saved)
+            out.seek(0)
+            text = out.read()
+    except (OSError, ValueError):          # no stderr to borrow, no temporary file: fill nothing
+        return {}
     # rows: class, size, num pools, blocks in use, avail blocks
     return {int(m[2]): int(m[5]) for m in re.finditer(r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$", text, re.M)}
 
