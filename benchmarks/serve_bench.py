@@ -21,13 +21,15 @@ worker per core. Every run's rate is counted at the target and printed beside th
    run, 40 messages: from a message's receipt (performance.now() in onmessage) to the last
    chart it updates being drawn (the draw's promise: after plotly_afterplot for a redraw,
    after the frame for a moved trace; window.lungeDash.updateMs).
-5. Memory (`--only memory` runs just this): `serve --max-concurrent 10` with 10 tests at once
-   (one worker each, 20 it/s, one stream client each), workers apart. The figure: the server
-   process's RSS beyond its idle RSS (after one short test) + the private memory (USS) of the
-   10 tests' coordinator processes + the fork server's USS (api/forkserver.py), summed at
+5. Memory (benchmarks/serve_memory.py; `--only memory` runs just this): `serve --max-concurrent 10`
+   with 10 tests at once (one worker each, 20 it/s, one stream client each), workers apart.
+   The figure: the server process's RSS beyond its idle RSS (after one short test) + the
+   private memory (USS) of the 10 tests' coordinator processes + the fork server's USS (api/forkserver.py), summed at
    each half-second sample, its peak. PSS sums beside it (shared pages split among their
    sharers). Also with LUNGE_MP_FORK_SERVER=0: each coordinator spawned as a fresh
-   interpreter (the way before the fork server), and with no stream clients.
+   interpreter (the way before the fork server), and with no stream clients. For the forked
+   coordinators, at the window's end, how much of each one's private memory is copies of the
+   fork server's pages (written after the fork: reference counts, mostly) and how much its own.
 
 Writes benchmarks/results/serve-<time>.json and .md. The box is shared and noisy: quote medians.
 """
@@ -36,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import re
@@ -54,7 +55,6 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lunge_mp.target import start_target  # noqa: E402
 from serve_target import bench_target  # noqa: E402
 
 
@@ -299,88 +299,6 @@ def chart_update(base: str, url: str, messages: int = 40) -> dict | None:
                           "p95": pct([m for m, r in zip(ms, redrew) if not r], 95)}}
 
 
-def _uss_pss_rss(procs: list[psutil.Process]) -> tuple[int, int, int]:
-    uss = pss = rss = 0
-    for p in procs:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            full = p.memory_full_info()
-            uss, pss, rss = uss + full.uss, pss + full.pss, rss + full.rss
-    return uss, pss, rss
-
-
-async def _ten(session, base: str, proc: psutil.Process, url: str, clients: bool, idle: int) -> dict:
-    """Samples every 0.5 s while 10 tests run at once (with one stream client each, or none):
-    the peak of the figure and its parts at that sample."""
-    ids = []
-    for i in range(10):
-        r = await session.post(f"{base}/api/v1/tests", json=config(url, 20, 20, f"mem {i}"))
-        ids.append((await r.json())["id"])
-    stop_at = time.monotonic() + 40
-    watchers = [asyncio.create_task(watch(session, base, tid, [], [], stop_at)) for tid in ids] if clients else []
-    best: dict = {"figure": -1}
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < 15:
-        server = proc.memory_info().rss
-        children = coordinators(proc)
-        uss, pss, rss = _uss_pss_rss(children)
-        fuss, fpss, frss = _uss_pss_rss(coordinators(proc, "lunge_mp.api.forkserver"))
-        figure = server - idle + uss + fuss
-        if figure > best["figure"]:
-            best = {"figure": figure, "server": server, "children": len(children), "uss": uss, "pss": pss, "rss": rss,
-                    "forkUss": fuss, "forkPss": fpss, "forkRss": frss}
-        await asyncio.sleep(0.5)
-    for tid in ids:
-        await session.post(f"{base}/api/v1/tests/{tid}/stop")
-    await asyncio.gather(*watchers, return_exceptions=True)
-    for tid in ids:
-        while (await (await session.get(f"{base}/api/v1/tests/{tid}")).json())["status"] in ("running", "stopping"):
-            await asyncio.sleep(0.2)
-    return best
-
-
-async def memory_10(base: str, proc: psutil.Process, url: str, clients: bool) -> dict:
-    """A fresh server: one short test first (lazy imports belong to the idle figure), then 10 at once."""
-    async with aiohttp.ClientSession() as session:
-        r = await session.post(f"{base}/api/v1/tests", json=config(url, 20, 2, "warm"))
-        tid = (await r.json())["id"]
-        while (await (await session.get(f"{base}/api/v1/tests/{tid}")).json())["status"] in ("running", "stopping"):
-            await asyncio.sleep(0.2)
-        idle = proc.memory_info().rss
-        best = await _ten(session, base, proc, url, clients, idle)
-    mb = 2**20
-    return {"idleMB": round(idle / mb, 1), "beyondIdleMB": round((best["server"] - idle) / mb, 1),
-            "figureMB": round(best["figure"] / mb, 1), "coordinators": best["children"],
-            "coordinatorsUssMB": round(best["uss"] / mb, 1), "coordinatorsPssMB": round(best["pss"] / mb, 1),
-            "coordinatorsRssMB": round(best["rss"] / mb, 1), "forkServerUssMB": round(best["forkUss"] / mb, 1),
-            "forkServerPssMB": round(best["forkPss"] / mb, 1), "forkServerRssMB": round(best["forkRss"] / mb, 1),
-            "pssFigureMB": round((best["server"] - idle + best["pss"] + best["forkPss"]) / mb, 1)}
-
-
-MEMORY_RUNS = (("memory10", True, {}), ("memory10Spawned", True, {"LUNGE_MP_FORK_SERVER": "0"}),
-               ("memory10NoClients", False, {}))
-
-
-def memory_runs(tmp: Path, url: str, out: dict, only: bool) -> None:
-    for key, clients, env in MEMORY_RUNS[:2] if only else MEMORY_RUNS:
-        serve, base = start_serve(tmp, "--workers", "1", "--max-concurrent", "10", env_extra=env)
-        try:
-            out[key] = asyncio.run(memory_10(base, psutil.Process(serve.pid), url, clients))
-            print(key, out[key], flush=True)
-        finally:
-            stop(serve)
-
-
-def memory_md(out: dict) -> str:
-    m, sp = out["memory10"], out["memory10Spawned"]
-    rows = f"""| memory, 10 streamed tests at once, workers apart: server RSS beyond idle + coordinators' USS + fork server's USS (peak) | {m['figureMB']} MB = {m['beyondIdleMB']} + {m['coordinatorsUssMB']} ({m['coordinators']} processes) + {m['forkServerUssMB']} (server idle {m['idleMB']}) | < 100 MB |
-| ... the same with PSS (shared pages split among their sharers) | {m['pssFigureMB']} MB (coordinators {m['coordinatorsPssMB']}, fork server {m['forkServerPssMB']}; RSS {m['coordinatorsRssMB']} and {m['forkServerRssMB']}) | |
-| ... each coordinator spawned fresh (LUNGE_MP_FORK_SERVER=0) | {sp['figureMB']} MB = {sp['beyondIdleMB']} + {sp['coordinatorsUssMB']} ({sp['coordinators']} processes); PSS {sp['pssFigureMB']}, RSS {sp['coordinatorsRssMB']} | |
-"""
-    if "memory10NoClients" in out:
-        rows += f"| ... fork server, no stream clients | {out['memory10NoClients']['figureMB']} MB | |\n"
-    return rows
-
-
 def cpu_cell(run: dict) -> str:
     if run["void"]:
         return f"void: {run['void']}"
@@ -441,6 +359,8 @@ def main() -> int:
     ap.add_argument("--only", choices=("timing", "memory"),
                     help="timing: only the CPU, message delay, API and chart figures; memory: only the memory part")
     args = ap.parse_args()
+    from serve_memory import memory_md, memory_only, memory_runs     # that module imports this one
+
     if args.only == "memory":
         return memory_only()
     window = (4.0, args.duration - 2.0)
@@ -482,23 +402,6 @@ process ended inside the window is void: its CPU is not a figure.
     (res / f"serve-{stamp}.md").write_text(md)
     if memory:
         (res / "latest-serve.md").write_text(md)
-    print(md)
-    return 0
-
-
-def memory_only() -> int:
-    out: dict = {"cpus": os.cpu_count(), "loadavg": os.getloadavg()}
-    with tempfile.TemporaryDirectory(prefix="serve-bench-") as d, start_target(port=0, workers=1) as target:
-        memory_runs(Path(d), target.url, out, only=True)
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    res = ROOT / "benchmarks" / "results"
-    (res / f"serve-memory-{stamp}.json").write_text(json.dumps(out, indent=2))
-    md = f"""# Control plane memory ({stamp}, {out['cpus']} cores shared with other work: load {out['loadavg'][0]:.1f})
-
-| figure | value | bar |
-|---|---|---|
-{memory_md(out)}"""
-    (res / f"serve-memory-{stamp}.md").write_text(md)
     print(md)
     return 0
 

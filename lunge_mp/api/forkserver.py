@@ -5,7 +5,9 @@ lunge_mp.api.child`), each one is an interpreter plus its imports: ~29 MB privat
 so 10 tests cost ~300 MB. Instead `serve` spawns one helper, the fork server, which imports
 what a coordinator needs (not aiohttp or plotly), calls `gc.freeze()` so that reference
 counts and the collector do not write to the imported objects' pages, and then forks one
-child per test. The children share those pages copy-on-write.
+child per test. The children share those pages copy-on-write. Before the first fork it fills
+the allocators' free space among its objects (api/prefork.py), so that a child's new objects
+land in fresh pages rather than in copies of its.
 
 The fork server is spawned, not forked from the server: the server has an event loop,
 threads and ZeroMQ-free but aiohttp-full memory by the time a test starts, and a fresh
@@ -284,6 +286,9 @@ def main(argv: list[str]) -> int:
     import gc
 
     gc.collect()
+    from lunge_mp.api import prefork
+
+    ballast = prefork.settle()      # noqa: F841 - kept alive: children's new objects go to fresh pages
     gc.freeze()     # the imported objects stay out of the collector's reach: their pages stay shared
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
