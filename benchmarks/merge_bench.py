@@ -53,7 +53,7 @@ def _report(worker: int, second: int, series: int, rng: random.Random) -> m.Repo
         for metric in METRICS[: min(len(METRICS), series - r * len(METRICS))]:
             t = hdr.Tally()
             t.add_values([int(rng.lognormvariate(9.5, 0.6)) for _ in range(12)])   # ~13 ms
-            deltas.append(m.SeriesDelta("steady", name, metric, t.counts, t.n, t.lo, t.hi))
+            deltas.append(m.SeriesDelta.of("steady", name, metric, t.counts, t.n, t.lo, t.hi))
         counters.append(m.CounterDelta("steady", name, requests=12, bytes_in=12 * 600,
                                        bytes_out=12 * 120, checks_passed=12, check_runs=12))
     scenario = m.ScenarioDelta("steady", iterations=12 * requests, active_vus=3, vus=8,
