@@ -56,6 +56,16 @@ def view(data: bytes, typecode: str) -> memoryview | array:
 def unpack(index: bytes, count: bytes) -> tuple[memoryview | array, memoryview | array | None]:
     """(indexes, counts or None: one sample each). The counts' width follows from their length
     (4 or 8 bytes an index). Raises TypeError on lengths that fit neither."""
+    if _LITTLE:                 # the merge's hot path: no call beyond the casts
+        idx = memoryview(index).cast(INDEX)
+        if not count:
+            return idx, None
+        width = len(count) // len(idx) if idx and not len(count) % len(idx) else 0
+        if width == 4:
+            return idx, memoryview(count).cast(COUNT)
+        if width == 8:
+            return idx, memoryview(count).cast(WIDE_COUNT)
+        raise TypeError("as many counts as indexes expected")
     idx = view(index, INDEX)
     if not count:
         return idx, None

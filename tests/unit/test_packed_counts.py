@@ -97,3 +97,17 @@ def test_the_recorder_packs_what_it_counted():
     agg = Aggregate("r")
     assert agg.add(m.Report(worker=0, run_id="r", seq=0, bucket=0, series=[sd])) == []
     assert hdr.sparse_counts(agg.histogram("http_req_duration")) == hdr.sparse_counts(ref)
+
+
+def test_a_big_endian_host_reads_and_writes_little_endian(monkeypatch):
+    """The bytes are little-endian on every host: a big-endian one swaps them (array.byteswap)."""
+    little = packed.pack({3: 1, 258: 1})
+    monkeypatch.setattr(packed, "_LITTLE", False)
+    assert packed.to_dict(*little) == {3: 1, 258: 1}
+    index, count = packed.pack({3: 2, 258: 70_000})
+    assert index == b"\x03\x00\x02\x01" and count == (2).to_bytes(4, "little") + (70_000).to_bytes(4, "little")
+    assert packed.to_dict(index, count) == {3: 2, 258: 70_000}
+    with pytest.raises(TypeError):
+        packed.unpack(b"\x03", b"")
+    with pytest.raises(TypeError):
+        packed.unpack(index, count[:-1])
