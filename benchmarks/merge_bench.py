@@ -8,11 +8,13 @@ w0, w1, ... as real workers have), each sending one Report a second — `--serie
 (25 requests x 4 timing metrics for 100), a counter delta per request and a scenario delta, the
 sparse HDR counts of 12 samples each with the spread of real latencies — spread over the second
 as real workers' flushes are. The receiver does what the coordinator (coordinator/run.py and
-core.py) does: an asyncio ROUTER socket on uvloop, the identity lookup, the protocol decode and
+core.py) does: an asyncio ROUTER socket on uvloop (one awaited frame, then those already queued
+taken without awaiting; it reports the frames a wake), the identity lookup, the protocol decode and
 `Aggregate.add` (validating each series' sparse counts, adding them into the series and the
 open second's bucket, counters, gauges); once a second what the guardrail check and the live
 line read (the last complete second's row, with its percentiles, and the run's counters, twice);
-and the garbage collection every 10 s after `gc.freeze()`. It prints the receiver's CPU over the
+and the garbage collection every 10 s after `gc.freeze()`. (Not played: the workers' heartbeats,
+one a second each.) It prints the receiver's CPU over the
 steady seconds as a share of one core. `--partial-reports` adds the counters-only reports real
 workers send between whole seconds (worker/main.py `counters_per_second`: 9 up to 8 workers, 4
 up to 16, 1 up to 40, none beyond), by default as many as real workers of that count send. Run
