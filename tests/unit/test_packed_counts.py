@@ -58,8 +58,8 @@ def test_no_bytes_make_the_merge_raise_or_count_what_was_not_stated(index, count
         assert h.total_count == max(n, 0) and sum(hdr.sparse_counts(h).values()) == h.total_count
 
 
-def test_a_report_of_protocol_3_does_not_decode():
-    """Protocol 3 sent a map of counts: such a frame is refused by the decoder (the core logs
+def test_a_report_with_a_map_of_counts_does_not_decode():
+    """Protocols up to 4 sent a map of counts: such a frame is refused by the decoder (the core logs
     an undecodable frame), never merged; the version check at Hello refuses such workers first."""
     class OldSeries(msgspec.Struct, array_like=True):
         scenario: str
