@@ -8,14 +8,17 @@ w0, w1, ... as real workers have), each sending one Report a second — `--serie
 (25 requests x 4 timing metrics for 100), a counter delta per request and a scenario delta, the
 sparse HDR counts of 12 samples each with the spread of real latencies — spread over the second
 as real workers' flushes are. The receiver does what the coordinator (coordinator/run.py and
-core.py) does: an asyncio ROUTER socket on uvloop, the identity lookup, the protocol decode and
+core.py) does: an asyncio ROUTER socket on uvloop (one awaited frame, then those already queued
+taken without awaiting; it reports the frames a wake), the identity lookup, the protocol decode and
 `Aggregate.add` (validating each series' sparse counts, adding them into the series and the
 open second's bucket, counters, gauges); once a second what the guardrail check and the live
 line read (the last complete second's row, with its percentiles, and the run's counters, twice);
-and the garbage collection every 10 s after `gc.freeze()`. It prints the receiver's CPU over the
-steady seconds as a share of one core. `--partial-reports 9` adds the counters-only reports real
-workers send between whole seconds (worker/main.py: 10 a second in all). Run it under the bench
-lock; figures go to benchmarks/results/merge.json.
+and the garbage collection every 10 s after `gc.freeze()`. (Not played: the workers' heartbeats,
+one a second each.) It prints the receiver's CPU over the
+steady seconds as a share of one core. `--partial-reports` adds the counters-only reports real
+workers send between whole seconds (worker/main.py `counters_per_second`: 9 up to 8 workers, 4
+up to 16, 1 up to 40, none beyond), by default as many as real workers of that count send. Run
+it under the bench lock; figures go to benchmarks/results/merge.json.
 """
 
 from __future__ import annotations
@@ -35,10 +38,11 @@ import uvloop
 import zmq
 import zmq.asyncio
 
-from lunge_mp.coordinator.run import GC_EVERY_S
+from lunge_mp.coordinator.run import GC_EVERY_S, RECEIVE_BATCH
 from lunge_mp.metrics import hdr
 from lunge_mp.metrics.aggregate import Aggregate
 from lunge_mp.protocol import messages as m
+from lunge_mp.worker.main import counters_per_second
 
 RUN_ID = "merge-bench"
 METRICS = ("http_req_duration", "http_req_waiting", "http_req_response_time", "http_req_receiving")
@@ -53,7 +57,7 @@ def _report(worker: int, second: int, series: int, rng: random.Random) -> m.Repo
         for metric in METRICS[: min(len(METRICS), series - r * len(METRICS))]:
             t = hdr.Tally()
             t.add_values([int(rng.lognormvariate(9.5, 0.6)) for _ in range(12)])   # ~13 ms
-            deltas.append(m.SeriesDelta("steady", name, metric, t.counts, t.n, t.lo, t.hi))
+            deltas.append(m.SeriesDelta.of("steady", name, metric, t.counts, t.n, t.lo, t.hi))
         counters.append(m.CounterDelta("steady", name, requests=12, bytes_in=12 * 600,
                                        bytes_out=12 * 120, checks_passed=12, check_runs=12))
     scenario = m.ScenarioDelta("steady", iterations=12 * requests, active_vus=3, vus=8,
@@ -65,7 +69,7 @@ def _report(worker: int, second: int, series: int, rng: random.Random) -> m.Repo
 def _messages(workers: int, series: int, seconds: int, partials: int) -> list[tuple[float, int, bytes]]:
     """Every frame the workers send, (offset from the start in s, worker, frame), in time order:
     each worker's Report for second s at s + its own offset, and `partials` counters-only
-    reports (as worker/main.py sends them) a tenth of a second apart after it."""
+    reports (as worker/main.py sends them) evenly spaced after it."""
     rng = random.Random(7)
     out = []
     for w in range(workers):
@@ -80,7 +84,7 @@ def _messages(workers: int, series: int, seconds: int, partials: int) -> list[tu
             for k in range(1, partials + 1):
                 part = m.Report(worker=w, run_id=RUN_ID, seq=seq, bucket=second + 1, partial=True,
                                 counters=full.counters, scenarios=full.scenarios)
-                out.append((second + 1 + offset + k / 10, w, m.encode(part)))
+                out.append((second + 1 + offset + k / (partials + 1), w, m.encode(part)))
                 seq += 1
     out.sort(key=lambda e: e[0])
     return out
@@ -111,17 +115,26 @@ def _feed(endpoint: str, workers: int, series: int, seconds: int, partials: int,
 
 
 async def _receive(router, aggregate: Aggregate, workers: dict[bytes, int], state: dict) -> None:
-    """The coordinator's receive path (run.py `_receive` → core.py `frames` → `_merge`)."""
+    """The coordinator's receive path (run.py `_receive` → core.py `frames` → `_merge`): one
+    awaited frame, then those already queued without awaiting, up to RECEIVE_BATCH."""
+    shadow = zmq.Socket.shadow(router.underlying)
     while True:
-        identity, data = await router.recv_multipart()
-        if workers.get(identity) is None:
-            continue
-        report = m.decode(data)
-        aggregate.add(report)
-        state["received"] += 1
-        state["series"] += len(report.series)
-        if state["received"] == state["expected"]:
-            state["done"].set()
+        batch = [await router.recv_multipart()]
+        try:
+            while len(batch) < RECEIVE_BATCH:
+                batch.append(shadow.recv_multipart(zmq.NOBLOCK))
+        except zmq.Again:
+            pass
+        state["batches"] += 1
+        for identity, data in batch:
+            if workers.get(identity) is None:
+                continue
+            report = m.decode(data)
+            aggregate.add(report)
+            state["received"] += 1
+            state["series"] += len(report.series)
+            if state["received"] == state["expected"]:
+                state["done"].set()
 
 
 async def _serve(endpoint: str, pipe, expected: int, workers: int, seconds: int, warmup_s: int) -> dict:
@@ -130,7 +143,7 @@ async def _serve(endpoint: str, pipe, expected: int, workers: int, seconds: int,
     router.setsockopt(zmq.RCVHWM, 0)
     router.bind(endpoint)
     aggregate = Aggregate(RUN_ID)
-    state = {"received": 0, "series": 0, "expected": expected, "done": asyncio.Event()}
+    state = {"received": 0, "series": 0, "batches": 0, "expected": expected, "done": asyncio.Event()}
     receiver = asyncio.get_running_loop().create_task(
         _receive(router, aggregate, {f"w{w}".encode(): w for w in range(workers)}, state))
     start_at = time.monotonic() + 0.5 + workers * 0.002     # the feeder's sockets connect first
@@ -164,7 +177,7 @@ async def _serve(endpoint: str, pipe, expected: int, workers: int, seconds: int,
         ctx.term()
     steady = state["received"] - received_at_start
     return {"received": state["received"], "series": state["series"], "cpu": cpu, "wall": wall,
-            "steady": steady}
+            "steady": steady, "batches": state["batches"]}
 
 
 def run(workers: int, series: int, seconds: int, partials: int = 0, warmup_s: int = 2) -> dict:
@@ -187,6 +200,7 @@ def run(workers: int, series: int, seconds: int, partials: int = 0, warmup_s: in
             "steady_reports_per_s": round(r["steady"] / r["wall"], 1),
             "receiver_cpu_share_of_a_core": round(r["cpu"] / r["wall"], 4),
             "cpu_us_per_worker_second": round(r["cpu"] / r["wall"] * 1e6 / workers, 1),
+            "frames_per_wake": round(r["received"] / max(1, r["batches"]), 2),
             "complete": r["received"] == expected,
             "load_average": os.getloadavg()[0]}
 
@@ -196,10 +210,14 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=256)
     ap.add_argument("--series", type=int, default=100)
     ap.add_argument("--seconds", type=int, default=10)
-    ap.add_argument("--partial-reports", type=int, default=0, choices=range(10), metavar="0..9",
-                    help="counters-only reports a worker sends between whole seconds (real: 9)")
+    ap.add_argument("--partial-reports", type=int, default=None, choices=range(10), metavar="0..9",
+                    help="counters-only reports a worker sends between whole seconds (default: as many"
+                         " as real workers of that count send, worker/main.py counters_per_second)")
     args = ap.parse_args()
-    result = run(args.workers, args.series, args.seconds, args.partial_reports)
+    partials = args.partial_reports
+    if partials is None:
+        partials = counters_per_second(args.workers) - 1
+    result = run(args.workers, args.series, args.seconds, partials)
     share = result["receiver_cpu_share_of_a_core"]
     print(f"merge: {result['workers']} workers x {result['series_per_report']} series/s: "
           f"{result['partial_reports_per_s']} partial reports/s each: "

@@ -40,6 +40,7 @@ TICK_S = 0.05
 HANDSHAKE_POLL_S = 0.002
 STOPPING_POLL_S = 0.1
 GC_EVERY_S = 10.0            # merged HDR histograms are cyclic garbage: collect it (memory stays flat)
+RECEIVE_BATCH = 64          # frames taken off the socket at once, at most (`_receive`)
 
 
 def _user_id(frame: zmq.Frame) -> str | None:
@@ -237,14 +238,26 @@ class Coordinator:
         return self.outcome
 
     async def _receive(self) -> None:
+        """Every frame to the core. After one awaited frame, those already queued are taken
+        without awaiting (a non-blocking receive on the socket's synchronous shadow, up to
+        RECEIVE_BATCH): awaiting each costs a future and, for one that arrives alone, a wake of
+        the loop (docs/PERFORMANCE.md, the merge at cluster scale)."""
         keyed = getattr(self.pool, "keys", None) is not None   # Curve: each frame says whose key sent it
+        copy = not keyed   # keyed: zmq.Frames, whose User-Id binds a worker id to its sender (admission.py)
+        shadow = zmq.Socket.shadow(self.sock.underlying)
         while True:
-            if keyed:      # the key binds a worker id to its sender (admission.py)
-                parts = await self.sock.recv_multipart(copy=False)
-                frames, key = [p.bytes for p in parts], _user_id(parts[-1])
-            else:
-                frames, key = await self.sock.recv_multipart(), None
-            await self._do(self.core.frames(frames, time.monotonic(), key))
+            batch = [await self.sock.recv_multipart(copy=copy)]
+            try:
+                while len(batch) < RECEIVE_BATCH:
+                    batch.append(shadow.recv_multipart(zmq.NOBLOCK, copy=copy))
+            except zmq.Again:
+                pass
+            for parts in batch:
+                if keyed:
+                    frames, key = [p.bytes for p in parts], _user_id(parts[-1])
+                else:
+                    frames, key = parts, None
+                await self._do(self.core.frames(frames, time.monotonic(), key))
 
     async def _drive(self) -> None:
         """Core ticks until it stops; the per-second checks and the live view around them."""

@@ -147,7 +147,7 @@ class Aggregate:
         series, views, stale, routes = self._series, self._views, self._stale, self._routes
         sinks: dict[tuple[str, str], tuple | None] = {}   # (scenario, metric) → the bucket's
         for sd in report.series:
-            fault = hdr.wire_fault(sd.counts, sd.n, sd.lo, sd.hi)
+            idx, cnt, fault = hdr.unpack_checked(sd)
             if fault is not None:
                 warnings.append(f"worker {report.worker}: report {report.seq}: series "
                                 f"{sd.scenario}/{sd.request}/{sd.metric} skipped: {fault}")
@@ -163,14 +163,14 @@ class Aggregate:
                 if sink is False:
                     sink = sinks[key[::2]] = bucket.sink(sd.scenario, sd.metric)
             if sink is None:
-                hdr.add_sparse(series[key], view, sd)
+                hdr.add_packed(series[key], view, idx, cnt, sd)
             else:
-                hdr.add_sparse_twice(series[key], view, sink[0], sink[1], sd)
+                hdr.add_packed_twice(series[key], view, sink[0], sink[1], idx, cnt, sd)
             stale.add(sd.metric)
             if routes and bucket is not None:
                 for gid in routes.get((sd.scenario, sd.request), ()):
                     if sd.metric in self._group_trends.get(gid, ()):
-                        bucket.add_group_hist(gid, sd.metric, sd)
+                        bucket.add_group_hist(gid, sd.metric, idx, cnt, sd)
             if sd.request == OVERFLOW and sd.scenario not in self._overflow_warned:
                 self._overflow_warned.add(sd.scenario)
                 warnings.append(

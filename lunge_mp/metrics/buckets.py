@@ -131,9 +131,16 @@ class Bucket:
                     hdr.merge(h, p)
         return h
 
-    def add_group_hist(self, group: int, metric: str, h: hdr.Sparse) -> None:
-        """Merge one worker's delta of a series in `group` (open buckets only)."""
-        self._merge((group, metric), h)
+    def add_group_hist(self, group: int, metric: str, idx, cnt, s: hdr.Packed) -> None:
+        """Merge one worker's delta of a series in `group` (open buckets only): its packed
+        counts as `hdr.unpack_checked` gave them."""
+        key = (group, metric)
+        view = self.views.get(key)
+        if view is None:
+            self.hists[key] = hdr.new_histogram()
+            view = self.views[key] = hdr.counts_view(self.hists[key])
+        hdr.add_packed(self.hists[key], view, idx, cnt, s)
+        self.pct.pop(key, None)
 
     def group(self, group: int) -> list[int]:
         """The G_* counters of `group` in this second (made on first use)."""
@@ -149,14 +156,6 @@ class Bucket:
         c = (self.groups or {}).get(group) or (0, 0, 0, 0)
         return {"requests": c[G_REQUESTS], "failures": c[G_FAILURES],
                 "checksPassed": c[G_CHECKS_PASSED], "checksFailed": c[G_CHECKS_FAILED]}
-
-    def _merge(self, key: HistKey, h: hdr.Sparse) -> None:
-        view = self.views.get(key)
-        if view is None:
-            self.hists[key] = hdr.new_histogram()
-            view = self.views[key] = hdr.counts_view(self.hists[key])
-        hdr.add_sparse(self.hists[key], view, h)
-        self.pct.pop(key, None)
 
     def set_gauges(self, worker: int, gauges: list[tuple[str, int, int]]) -> None:
         """One report's (scenario, active, vus) gauges. In an open bucket a worker's latest

@@ -35,6 +35,7 @@ from operator import rshift
 from hdrh.histogram import HdrHistogram
 
 from lunge_mp.metrics import zeropages
+from lunge_mp.protocol import packed
 
 zeropages.install()     # counts arrays resident only where counts land (metrics/zeropages.py)
 
@@ -342,6 +343,42 @@ def wire_fault(counts: dict[int, int], n: int, lo: int, hi: int) -> str | None:
     return None
 
 
+_WIRE_TOTAL_MAX = 1 << 40     # samples in one delta: far beyond a worker's second
+
+
+class Packed(Protocol):
+    """Packed sparse counts with their total, min and max: a `SeriesDelta` off the wire."""
+    index: bytes
+    count: bytes
+    n: int
+    lo: int
+    hi: int
+
+
+def unpack_checked(s: Packed) -> tuple[Sequence[int], Sequence[int] | None, str | None]:
+    """A delta's packed counts as sequences of ints (views of its bytes: nothing allocated
+    for a well-formed delta on a little-endian host) — indexes, counts (None: one sample at
+    each index) — and why they may not be added to a histogram (None if they may): the same
+    refusals as `wire_fault`, plus bytes that are not whole indexes and counts."""
+    try:
+        idx, cnt = packed.unpack(s.index, s.count)
+    except TypeError:
+        return (), None, "counts not packed as whole indexes and counts"
+    n = s.n
+    if idx:
+        if n > _WIRE_TOTAL_MAX:                # so no run of them can overflow a u64 counter
+            return idx, cnt, f"a total above {_WIRE_TOTAL_MAX} samples"
+        if max(idx) >= _COUNTS_LEN:            # u16: never negative
+            return idx, cnt, "a counts index outside the histogram"
+        if (len(idx) != n) if cnt is None else (min(cnt) <= 0 or sum(cnt) != n):
+            return idx, cnt, "counts that do not add up to the stated total"
+        if not 0 <= s.lo <= s.hi <= HIGHEST:
+            return idx, cnt, f"min {s.lo} / max {s.hi} outside 0..{HIGHEST} µs"
+    elif n:
+        return idx, cnt, "a total with no counts"
+    return idx, cnt, None
+
+
 def counts_view(h: HdrHistogram) -> memoryview:
     """`h`'s counts array as a writable memoryview: reading and writing an item through it
     costs about half of what the ctypes array's own indexing does (the coordinator's merge
@@ -363,13 +400,37 @@ def add_sparse(h: HdrHistogram, counts_of_h, s: Sparse) -> None:
         h.max_value = s.hi
 
 
-def add_sparse_twice(h: HdrHistogram, counts_of_h, h2: HdrHistogram, counts_of_h2, s: Sparse) -> None:
-    """`add_sparse` into two histograms in one pass (a series' total and its second's)."""
+def add_packed(h: HdrHistogram, counts_of_h, idx: Sequence[int], cnt: Sequence[int] | None,
+               s: Packed) -> None:
+    """`add_sparse` of a delta's packed counts (`unpack_checked`: checked first)."""
     if not s.n:
         return
-    for i, k in s.counts.items():
-        counts_of_h[i] += k
-        counts_of_h2[i] += k
+    if cnt is None:
+        for i in idx:
+            counts_of_h[i] += 1
+    else:
+        for i, k in zip(idx, cnt):
+            counts_of_h[i] += k
+    h.total_count += s.n
+    if s.lo < h.min_value:
+        h.min_value = s.lo
+    if s.hi > h.max_value:
+        h.max_value = s.hi
+
+
+def add_packed_twice(h: HdrHistogram, counts_of_h, h2: HdrHistogram, counts_of_h2,
+                     idx: Sequence[int], cnt: Sequence[int] | None, s: Packed) -> None:
+    """`add_packed` into two histograms in one pass (a series' total and its second's)."""
+    if not s.n:
+        return
+    if cnt is None:             # the common case: a few samples, each in its own bucket
+        for i in idx:
+            counts_of_h[i] += 1
+            counts_of_h2[i] += 1
+    else:
+        for i, k in zip(idx, cnt):
+            counts_of_h[i] += k
+            counts_of_h2[i] += k
     for dst in (h, h2):
         dst.total_count += s.n
         if s.lo < dst.min_value:

@@ -371,7 +371,7 @@ class Recorder:
                 continue
             s.fold()
             t = s.tally
-            series.append(SeriesDelta(key[0], key[1], key[2], t.counts, t.n, t.lo, t.hi))
+            series.append(SeriesDelta.of(key[0], key[1], key[2], t.counts, t.n, t.lo, t.hi))
             t.clear()
         self._pending = 0
         counters = [d for scn, reqs in self._reqs.items() for req, r in reqs.items()

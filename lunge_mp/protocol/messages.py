@@ -12,8 +12,10 @@ from __future__ import annotations
 import msgspec
 
 from lunge_mp.plan import Plan
+from lunge_mp.protocol import packed
 
-PROTOCOL_VERSION = 4     # 3: TimeProbe/TimeEcho/Refused, workers joining over tcp; 4: Hold/Release
+PROTOCOL_VERSION = 5     # 3: TimeProbe/TimeEcho/Refused, workers joining over tcp; 4: Hold/Release;
+                         # 5: SeriesDelta's packed counts
 
 
 class Hello(msgspec.Struct, tag=True):
@@ -165,16 +167,30 @@ class Stop(msgspec.Struct, tag=True):
 
 class SeriesDelta(msgspec.Struct, array_like=True):
     """One histogram's samples of one interval: key (scenario, request, metric) + its sparse
-    HDR counts (the worker's `hdr.Tally`). Sparse, not an encoded HDR histogram: the
-    coordinator adds a few buckets instead of decoding and adding 23,552 counters, which is
-    what lets one coordinator merge hundreds of workers (benchmarks/merge_bench.py)."""
+    HDR counts (the worker's `hdr.Tally`), packed (protocol/packed.py). Sparse, not an
+    encoded HDR histogram: the coordinator adds a few buckets instead of decoding and adding
+    23,552 counters, which is what lets one coordinator merge hundreds of workers
+    (benchmarks/merge_bench.py); packed, not a msgpack map, so decoding one costs two bytes
+    objects instead of a dict of ints."""
     scenario: str
     request: str                # "" for scenario-level metrics (iteration_duration, schedule_lag)
     metric: str
-    counts: dict[int, int]      # HDR counts-array index → samples (the project's one config)
+    index: bytes                # HDR counts-array indexes, u16 little-endian, ascending
+    count: bytes                # samples at each (u32/u64 little-endian); b"": one at each
     n: int                      # samples in all
     lo: int                     # smallest and largest sample, µs
     hi: int
+
+    @classmethod
+    def of(cls, scenario: str, request: str, metric: str, counts: dict[int, int], n: int, lo: int,
+           hi: int) -> "SeriesDelta":
+        """Packed from {counts index: samples} (the recorder's `Tally.counts`)."""
+        return cls(scenario, request, metric, *packed.pack(counts), n, lo, hi)
+
+    @property
+    def counts(self) -> dict[int, int]:
+        """{counts index: samples}, unpacked (raises TypeError when the bytes are malformed)."""
+        return packed.to_dict(self.index, self.count)
 
 
 class CounterDelta(msgspec.Struct, array_like=True):

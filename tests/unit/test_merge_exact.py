@@ -51,7 +51,7 @@ def test_the_merge_equals_recording_every_sample(items):
         for (scn, req, metric), samples in series.items():
             tally = hdr.Tally()
             tally.add_values(samples)
-            wire.append(m.SeriesDelta(scn, req, metric, tally.counts, tally.n, tally.lo, tally.hi))
+            wire.append(m.SeriesDelta.of(scn, req, metric, tally.counts, tally.n, tally.lo, tally.hi))
         seq = seqs[w] = seqs.get(w, -1) + 1
         report = m.Report(worker=w, run_id="r", seq=seq, bucket=t, series=wire)
         assert agg.add(m.decode(m.encode(report))) == []

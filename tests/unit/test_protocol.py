@@ -117,7 +117,7 @@ def test_coordinator_cannot_send_go_before_ready():
     m.Assign(scenario="s", first_index=10, offsets_us=list(range(0, 5000, 2)), stride=2),
     m.SetVUs(scenario="s", vus=4, deadline_us=9),
     m.Report(worker=0, run_id="r", seq=1, bucket=1,
-             series=[m.SeriesDelta("s", "r", "http_req_duration", {1500: 2, 3000: 1}, 3, 1500, 3100)],
+             series=[m.SeriesDelta.of("s", "r", "http_req_duration", {1500: 2, 3000: 1}, 3, 1500, 3100)],
              counters=[m.CounterDelta("s", "r", 3, 1, {"http_5xx": 1})],
              scenarios=[m.ScenarioDelta("s", 3, {"no_vu": 1})]),
     m.Bye(worker=0, reports=3),

@@ -4,6 +4,7 @@ malformed one is skipped with a warning, never written outside a histogram."""
 from __future__ import annotations
 
 import random
+from array import array
 
 import pytest
 
@@ -20,7 +21,7 @@ def _report(worker: int, seq: int, series: list[m.SeriesDelta]) -> m.Report:
 def _delta(values: list[int]) -> m.SeriesDelta:
     t = hdr.Tally()
     t.add_values(values)
-    return m.SeriesDelta("s", "get", "http_req_duration", t.counts, t.n, t.lo, t.hi)
+    return m.SeriesDelta.of("s", "get", "http_req_duration", t.counts, t.n, t.lo, t.hi)
 
 
 def test_merged_sparse_deltas_equal_one_histogram_of_every_sample():
@@ -50,18 +51,32 @@ def test_a_later_report_shows_in_the_totals_asked_for_again():
     assert agg.histogram("http_req_duration", "s").total_count == 40
 
 
-@pytest.mark.parametrize("counts,n,lo,hi,why", [
-    ({-1: 1}, 1, 0, 0, "index outside"),
-    ({hdr._COUNTS_LEN: 1}, 1, 0, 0, "index outside"),
-    ({5: 2}, 3, 5, 5, "do not add up"),
-    ({5: 0}, 0, 5, 5, "do not add up"),
-    ({5: 1}, 1, 9, 2, "outside"),
-    ({}, 4, 0, 0, "no counts"),
+def _packed(indexes, counts=None, wide=False) -> tuple[bytes, bytes]:
+    return (array("H", indexes).tobytes(),
+            b"" if counts is None else array("Q" if wide else "I", counts).tobytes())
+
+
+@pytest.mark.parametrize("index,count,n,lo,hi,why", [
+    (*_packed([hdr._COUNTS_LEN]), 1, 0, 0, "index outside"),
+    (*_packed([65535], [1]), 1, 0, 0, "index outside"),
+    (*_packed([5], [2]), 3, 5, 5, "do not add up"),
+    (*_packed([5], [0]), 0, 5, 5, "do not add up"),
+    (*_packed([5, 6], [1, 0], wide=True), 1, 5, 5, "do not add up"),
+    (*_packed([5, 6]), 3, 5, 5, "do not add up"),         # one sample an index, two indexes
+    (*_packed([5]), 1, 9, 2, "outside"),
+    (*_packed([5], [1]), 1, -1, 2, "outside"),
+    (*_packed([]), 4, 0, 0, "no counts"),
+    (b"\x05", b"", 1, 0, 0, "not packed"),                # half an index
+    (*_packed([5, 6], [1]), 1, 0, 0, "not packed"),       # fewer counts than indexes
+    (_packed([5])[0], b"\x01\x00\x00", 1, 0, 0, "not packed"),
+    (b"", b"\x01\x00\x00\x00", 1, 0, 0, "not packed"),   # a count with no index
+    (*_packed([5], [2**41], wide=True), 2**41, 5, 5, "total above"),
 ])
-def test_a_malformed_delta_is_skipped_with_a_warning(counts, n, lo, hi, why):
+def test_a_malformed_delta_is_skipped_with_a_warning(index, count, n, lo, hi, why):
     agg = Aggregate("r")
-    bad = m.SeriesDelta("s", "get", "http_req_duration", counts, n, lo, hi)
-    warnings = agg.add(_report(0, 0, [bad, _delta([2000])]))
+    bad = m.SeriesDelta("s", "get", "http_req_duration", index, count, n, lo, hi)
+    wire = m.decode(m.encode(_report(0, 0, [bad, _delta([2000])])))
+    warnings = agg.add(wire)
     assert len(warnings) == 1 and "skipped" in warnings[0] and why in warnings[0]
     assert agg.histogram("http_req_duration").total_count == 1     # the good one counted
 

@@ -115,7 +115,7 @@ def test_a_merged_block_equals_one_histogram_of_all_samples():
         h = hdr.Tally()
         h.add_values(values)
         agg.add(m.Report(worker=0, run_id="", seq=seq, bucket=0,
-                         series=[m.SeriesDelta(s, r, "http_req_duration", h.counts, h.n, h.lo, h.hi)]))
+                         series=[m.SeriesDelta.of(s, r, "http_req_duration", h.counts, h.n, h.lo, h.hi)]))
         if r != "fast":
             hdr.record_many(everything, values)
     tags = {("a", "slow1"): {"kind": "slow"}, ("b", "slow2"): {"kind": "slow"}, ("a", "fast"): {}}
