@@ -389,15 +389,7 @@ def counts_view(h: HdrHistogram) -> memoryview:
 def add_sparse(h: HdrHistogram, counts_of_h, s: Sparse) -> None:
     """h += the sparse counts `s` (checked: `wire_fault`), with total, min and max as
     record_value would leave them. `counts_of_h` is `h.counts` or `counts_view(h)`."""
-    if not s.n:
-        return
-    for i, k in s.counts.items():
-        counts_of_h[i] += k
-    h.total_count += s.n
-    if s.lo < h.min_value:
-        h.min_value = s.lo
-    if s.hi > h.max_value:
-        h.max_value = s.hi
+    add_packed(h, counts_of_h, s.counts.keys(), s.counts.values(), s)
 
 
 def add_packed(h: HdrHistogram, counts_of_h, idx: Sequence[int], cnt: Sequence[int] | None,
