@@ -40,9 +40,10 @@ from lunge_mp.worker.guard import guarded
 from lunge_mp.worker.transport import Transport
 
 COORDINATOR_TIMEOUT_S = 5.0
-# a remote worker rides out a network partition (the coordinator takes it for lost after 3 s
-# and takes it back when it speaks again); its coordinator's machine dying ends it in this time
-REMOTE_COORDINATOR_TIMEOUT_S = 30.0
+# a remote worker rides out a short network partition (the coordinator takes it for lost after
+# 3 s and takes it back when it speaks again). Kept short: once the coordinator has given a lost
+# worker's VUs to the others, a cut-off worker still running its own doubles that share
+REMOTE_COORDINATOR_TIMEOUT_S = 10.0
 HEARTBEAT_S = 1.0
 # counters (not histograms) also go out every 100 ms, so if this worker dies, what the
 # coordinator does not know (due since its last report, in flight then, due before its loss is
