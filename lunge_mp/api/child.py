@@ -100,9 +100,11 @@ def main(argv: list[str]) -> int:
     return serve(int(argv[0]))
 
 
-def serve(parent: int) -> int:
+def serve(parent: int, tie: bool = True) -> int:
     """The run, its pipes on fd 0 and 1; `parent` is the server, or the fork server that
-    forked this process (api/forkserver.py), which dies with the server."""
+    forked this process (api/forkserver.py). `tie`: SIGTERM when the parent dies. A forked
+    run is not tied to the fork server (its loss must not stop every running test): the
+    server holds the only write end of its stdin, so the server's death still ends it."""
     stops: list = []            # the run's control, once there is one
 
     def on_signal(signum, frame) -> None:
@@ -111,7 +113,7 @@ def serve(parent: int) -> int:
             stops[0].stop("the API server went away")
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    if not die_with_parent(parent):
+    if not (die_with_parent(parent) if tie else os.getppid() == parent):
         return 1
     feed_fd = os.dup(1)
     os.dup2(2, 1)               # stray prints go to stderr, never into the feed

@@ -27,10 +27,12 @@ and stdout pipes to the server, its title `python -m lunge_mp.api.child SERVER_P
 and SIGINT its own, end of file on stdin stops the run, its exit status reported.
 
 Dying with the server: the fork server has PR_SET_PDEATHSIG SIGKILL tied to the server
-(and leaves at end of file on its socket); each child has PR_SET_PDEATHSIG SIGTERM tied to
-the fork server, its parent, and end of file on stdin, whose only writer is the server.
-So when the server dies, the fork server dies, and each child stops its run as on Ctrl-C
-and writes its results; its workers watch it as always.
+(and leaves at end of file on its socket); each child stops at end of file on stdin, whose
+only writer is the server. So when the server dies, the fork server dies, and each child
+stops its run as on Ctrl-C and writes its results; its workers watch it as always. A child
+is not tied to the fork server: a fork server lost while the server lives (killed, out of
+memory) leaves the running tests going (their exit status unknown: 1), and the next test
+gets a new fork server.
 
 Elsewhere than Linux, or with LUNGE_MP_FORK_SERVER=0, or when the fork server cannot be
 started, each test's coordinator is spawned as before (api/relay.py).
@@ -129,11 +131,9 @@ class ForkServer:
         self._forks.append(future)
         try:
             socket.send_fds(self._sock, [b"fork"], [stdin_r, stdout_w])
-        except OSError as exc:
-            self._forks.remove(future)
+        except OSError:                # this test spawns; a fork server really gone is seen by
+            self._forks.remove(future)  # its reader (end of file), which alone calls _lost()
             future.set_result(None)
-            if not isinstance(exc, BlockingIOError):   # full for now: this test spawns, the rest go on
-                self._lost()
         finally:                       # the fork server has its own copies (or none)
             os.close(stdin_r)
             os.close(stdout_w)
@@ -376,7 +376,7 @@ def _child(fds: list[int], own: tuple, server: int, parent: int) -> NoReturn:
         from lunge_mp.api import child
 
         setproctitle.setproctitle(f"{sys.executable} -m lunge_mp.api.child {server}")
-        code = child.serve(parent)
+        code = child.serve(parent, tie=False)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BaseException:  # noqa: BLE001 - never return into the fork server's loop

@@ -1,7 +1,7 @@
 """API-started tests' coordinators forked from the server's fork server (api/forkserver.py):
 two at once with exact counts at the target and a stop; the fork server and its children die
-with the server; a lost fork server stops its children's runs (their results written) and
-the next test gets a new one; with LUNGE_MP_FORK_SERVER=0 each coordinator is spawned."""
+with the server; a lost fork server leaves its children's runs going to their end and the
+next test gets a new one; with LUNGE_MP_FORK_SERVER=0 each coordinator is spawned."""
 
 from __future__ import annotations
 
@@ -80,20 +80,22 @@ def test_two_tests_at_once_are_forks_of_the_fork_server_counted_exactly_and_stop
     asyncio.run(main())
 
 
-def test_a_lost_fork_server_stops_its_childrens_runs_and_the_next_test_gets_a_new_one(fresh_target, tmp_path):
+def test_a_lost_fork_server_leaves_its_childrens_runs_going_and_the_next_test_gets_a_new_one(fresh_target, tmp_path):
     async def main():
         async with client(tmp_path) as c:
             registry = c.server.app[keys.REGISTRY]
-            tid = (await (await c.post("/api/v1/tests", json=open_config(fresh_target.url, rate=20))).json())["id"]
+            config = open_config(fresh_target.url, rate=20, duration="4s")
+            tid = (await (await c.post("/api/v1/tests", json=config)).json())["id"]
             await until(lambda: fresh_target.stats()["requests"] >= 20, what="the test to send")
             old = registry.forks.pid
             child = registry.get(tid).process.pid
             psutil.Process(old).kill()
-            view = await wait_final(c, tid)      # its child got SIGTERM (PR_SET_PDEATHSIG): stopped, results written
-            assert view["status"] == "aborted" and view["exitCode"] == 105, view
+            # not tied to the fork server: its run goes on to the end, its counts whole
+            view = await wait_final(c, tid)
+            assert view["status"] == "passed", view
             await until(lambda: _gone([child]), what="the orphaned child to exit")
             results = await (await c.get(f"/api/v1/tests/{tid}/results")).json()
-            assert _count(results) == fresh_target.stats()["requests"]
+            assert _count(results) == fresh_target.stats()["requests"] == 80
 
             fresh_target.reset()
             r = await c.post("/api/v1/tests", json=open_config(fresh_target.url, rate=20, duration="2s"))
