@@ -146,15 +146,19 @@ class ForkServer:
         return child
 
     def signal(self, pid: int, sig: int) -> None:
+        """Through the fork server that forked `pid` (it signals only a child it has not
+        reaped); the orphan of a lost one (not its replacement's child) directly."""
         try:
+            if pid not in self._children:
+                raise LookupError(pid)
             self._sock.send(b"kill %d %d" % (pid, sig))
-        except (OSError, AttributeError):      # the fork server is gone, and so is its SIGTERM to the child
+        except (OSError, AttributeError, LookupError):
             with contextlib.suppress(OSError):
                 os.kill(pid, sig)
 
     async def close(self) -> None:
-        """End the fork server (end of file on its socket); a child still running gets SIGTERM
-        from its parent's death. A later `launch` starts a new one."""
+        """End the fork server (end of file on its socket); a child still running goes on
+        until its stdin closes (the server's end). A later `launch` starts a new one."""
         starting, self._starting = self._starting, None
         if starting is not None:
             with contextlib.suppress(Exception):

@@ -108,6 +108,28 @@ def test_a_lost_fork_server_leaves_its_childrens_runs_going_and_the_next_test_ge
     asyncio.run(main())
 
 
+def test_the_orphan_of_a_lost_fork_server_can_still_be_signalled(fresh_target, tmp_path):
+    """Its replacement never forked it (and would ignore it): the server signals it directly."""
+    async def main():
+        async with client(tmp_path, max_concurrent=2) as c:
+            registry = c.server.app[keys.REGISTRY]
+            tid = (await (await c.post("/api/v1/tests", json=open_config(fresh_target.url, rate=20))).json())["id"]
+            await until(lambda: fresh_target.stats()["requests"] >= 20, what="the test to send")
+            old = registry.forks.pid
+            psutil.Process(old).kill()
+            await until(lambda: registry.forks.pid is None, what="the server to see its fork server gone")
+            second = open_config(fresh_target.url, rate=5, duration="2s", name="second")
+            tid2 = (await (await c.post("/api/v1/tests", json=second)).json())["id"]
+            await until(lambda: isinstance(getattr(registry.get(tid2), "process", None), ForkedChild),
+                        what="a new fork server to fork the second")
+            assert registry.forks.pid not in (None, old)
+            registry.get(tid).process.terminate()
+            view = await wait_final(c, tid)
+            assert view["status"] == "aborted" and view["exitCode"] == 105, view
+            assert (await wait_final(c, tid2))["status"] == "passed"
+    asyncio.run(main())
+
+
 def test_without_the_fork_server_each_coordinator_is_spawned(fresh_target, tmp_path, monkeypatch):
     monkeypatch.setenv("LUNGE_MP_FORK_SERVER", "0")
 
