@@ -4,9 +4,9 @@ The handshake measured each remote worker's offset once (admission.py); clocks d
 over a long run. From the first heartbeat after Go, each remote worker has a `ClockTracker`
 (protocol/clock.py): a probe rides on the coordinator's heartbeat to it, the answer on the
 worker's next heartbeat; the offset is the minimum-round-trip sample of the last few, and the
-offset applied moves towards it by at most 0.5 ms a second. When it moves, the heartbeat
-carries the run's t0 on the worker's clock anew (`Heartbeat.t0_us`): arrivals dealt from then
-on, per-second boundaries and deadlines follow it. A worker whose offset is known only to
+offset applied moves towards it by at most 0.5 ms a second. Once it has moved, every
+heartbeat carries the run's t0 on the worker's clock (`Heartbeat.t0_us`): arrivals dealt from
+then on, per-second boundaries and deadlines follow it. A worker whose offset is known only to
 more than ±2 ms during the run is warned about once. Each worker's offset history and drift
 go into results.json (`clockHistory`, `clockDriftPpm`, `clockAppliedOffsetMs`).
 """
@@ -26,6 +26,7 @@ class ClockWatch:
         self.out = out
         self.trackers: dict[int, clock.ClockTracker] = {}
         self._warned: set[int] = set()
+        self._t0: dict[int, int] = {}        # the t0 last moved to, per worker (µs, its clock)
 
     def heartbeat(self, worker: int, now: float, t0_us: int) -> m.Heartbeat:
         """The heartbeat to send to `worker`: with a probe when one is due, and its t0 anew
@@ -40,8 +41,10 @@ class ClockWatch:
         moved = tracker.slew(now_ns)
         if moved is not None:
             self.info[worker].clock_applied_ms = round(moved / 1e6, 3)
-        return m.Heartbeat(probe=tracker.probe(now_ns) or 0,
-                           t0_us=t0_us + moved // 1000 if moved is not None else 0)
+            self._t0[worker] = t0_us + moved // 1000
+        # the t0 in force on every heartbeat, not only when it moves: a lost heartbeat (a
+        # reconnection drops what was queued) must not leave a correction unapplied for good
+        return m.Heartbeat(probe=tracker.probe(now_ns) or 0, t0_us=self._t0.get(worker, 0))
 
     def echoed(self, worker: int, beat: m.Heartbeat, now: float, t0: float) -> None:
         """A worker's heartbeat answering a probe (`t0`: the run's zero on the loop's clock)."""

@@ -105,7 +105,9 @@ def test_the_core_probes_on_heartbeats_moves_t0_smoothly_and_reports_the_history
         now = core.t0 + second
         beats = [a.msg for a in core.tick(now) if isinstance(a, Send) and isinstance(a.msg, m.Heartbeat)]
         assert len(beats) == 1
-        if beats[0].t0_us:
+        if len(t0s) > 1:                     # once moved, every heartbeat says the t0 in force
+            assert beats[0].t0_us >= t0s[-1]
+        if beats[0].t0_us and beats[0].t0_us != t0s[-1]:
             t0s.append(beats[0].t0_us)
         if beats[0].probe:
             probes += 1
