@@ -53,6 +53,19 @@ def wait_until(predicate: Callable[[], object], timeout: float = 10.0, what: str
         time.sleep(every)
 
 
+def steady(read: Callable[[], object], for_s: float) -> Callable[[], object]:
+    """A predicate for `wait_until`/`until`: (the value,) once `read()` has not changed for
+    `for_s` seconds (e.g. a server's count once in-flight requests are done)."""
+    seen = [read(), time.monotonic()]
+
+    def check() -> object:
+        value, now = read(), time.monotonic()
+        if value != seen[0]:
+            seen[:] = [value, now]
+        return (seen[0],) if now - seen[1] >= for_s else None
+    return check
+
+
 async def until(predicate: Callable[[], object], timeout: float = 10.0, what: str = "",
                 every: float = 0.01) -> object:
     """`wait_until` inside an event loop: the loop keeps running while we wait."""

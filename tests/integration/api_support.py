@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from lunge_mp.api import Settings, create_app, keys
 from lunge_mp.api.auth import Tokens
 from lunge_mp.api.intake import Ceiling
+from tests.support import steady
 
 
 def settings(tmp: Path, **kw) -> Settings:
@@ -83,5 +84,23 @@ def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
-__all__ = ["Ceiling", "Tokens", "bearer", "client", "closed_config", "open_config", "settings", "status",
-           "tokens_file", "until", "wait_final"]
+
+SETTLE_S = 0.25     # the count unchanged this long: iterations started before the pause are done
+
+
+async def pause_and_watch(c, tid: str, target, still_s: float = 1.5) -> int:
+    """Pause; the target's count once iterations already started are done; check it does not
+    move for `still_s` (watching that nothing happens takes time)."""
+    r = await c.post(f"/api/v1/tests/{tid}/pause")
+    assert r.status == 200 and (await r.json())["status"] == "paused"
+    (held,) = await until(steady(lambda: target.stats()["requests"], SETTLE_S), timeout=10, every=0.02,
+                          what="the iterations started before the pause to end")
+    until_t = time.monotonic() + still_s
+    while time.monotonic() < until_t:
+        assert target.stats()["requests"] == held, "the target's count moved during the pause"
+        await asyncio.sleep(0.02)
+    return held
+
+
+__all__ = ["Ceiling", "Tokens", "bearer", "client", "closed_config", "open_config", "pause_and_watch", "settings",
+           "status", "tokens_file", "until", "wait_final"]

@@ -11,8 +11,8 @@ from aiohttp import WSMsgType, WSServerHandshakeError
 
 from lunge_mp.api.intake import Ceiling
 from lunge_mp.api.auth import Tokens
-from tests.integration.api_support import (bearer, client, closed_config, open_config, status, tokens_file,
-                                           until, wait_final)
+from tests.integration.api_support import (bearer, client, closed_config, open_config, pause_and_watch, status,
+                                           tokens_file, until, wait_final)
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -148,13 +148,8 @@ def test_pause_holds_the_target_count_and_resume_goes_on(fresh_target, tmp_path)
         async with client(tmp_path) as c:
             tid = (await (await c.post("/api/v1/tests", json=open_config(fresh_target.url, rate=50))).json())["id"]
             await until(lambda: fresh_target.stats()["requests"] >= 50, what="traffic")
-            r = await c.post(f"/api/v1/tests/{tid}/pause")
-            assert r.status == 200 and (await r.json())["status"] == "paused"
+            held = await pause_and_watch(c, tid, fresh_target, still_s=2.0)   # nothing sent while paused
             assert (await c.post(f"/api/v1/tests/{tid}/pause")).status == 409
-            await asyncio.sleep(0.6)          # iterations started before the pause finish
-            held = fresh_target.stats()["requests"]
-            await asyncio.sleep(1.5)          # watching that nothing happens takes time
-            assert fresh_target.stats()["requests"] == held                 # nothing sent while paused
             r = await c.post(f"/api/v1/tests/{tid}/resume")
             assert r.status == 200 and (await r.json())["status"] == "running"
             await until(lambda: fresh_target.stats()["requests"] >= held + 40, what="traffic after resume")

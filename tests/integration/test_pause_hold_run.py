@@ -8,37 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 
 import pytest
 
-from tests.integration.api_support import client, open_config, until, wait_final
+from tests.integration.api_support import client, open_config, pause_and_watch, until, wait_final
 
 pytestmark = pytest.mark.timeout(180)
 
-SETTLE_S = 0.25     # the count unchanged this long: iterations started before the pause are done
-
-
-async def pause_and_watch(c, tid: str, target, still_s: float = 1.5) -> int:
-    """Pause; the count once iterations already started are done; check it does not move for
-    `still_s`. (How many went by then is checked against the pause's instant in results.json:
-    `check_held_from_the_pause`.)"""
-    r = await c.post(f"/api/v1/tests/{tid}/pause")
-    assert r.status == 200 and (await r.json())["status"] == "paused"
-    seen = [target.stats()["requests"], time.monotonic()]
-
-    def settled() -> bool:
-        now_count, now = target.stats()["requests"], time.monotonic()
-        if now_count != seen[0]:
-            seen[:] = [now_count, now]
-        return now - seen[1] >= SETTLE_S
-    await until(settled, timeout=10, what="the iterations started before the pause to end", every=0.02)
-    held = seen[0]
-    until_t = time.monotonic() + still_s
-    while time.monotonic() < until_t:
-        assert target.stats()["requests"] == held, "the target's count moved during the pause"
-        await asyncio.sleep(0.02)
-    return held
+async def paused_and_resumed(c, config: dict, target, first: int) -> tuple[int, dict]:
+    """Start `config`, pause once `first` requests went, watch the count stand still, resume,
+    run to the end: (the count held, results.json)."""
+    tid = (await (await c.post("/api/v1/tests", json=config)).json())["id"]
+    await until(lambda: target.stats()["requests"] >= first, what="traffic")
+    held = await pause_and_watch(c, tid, target, still_s=2.2)
+    r = await c.post(f"/api/v1/tests/{tid}/resume")
+    assert r.status == 200 and (await r.json())["status"] == "running"
+    await until(lambda: target.stats()["requests"] > held, what="traffic after resume")
+    await wait_final(c, tid)
+    return held, await (await c.get(f"/api/v1/tests/{tid}/results")).json()
 
 
 def scheduled_total(results: dict) -> int:
@@ -63,15 +50,8 @@ def check_paused_buckets(results: dict) -> None:
 def test_a_pause_stops_the_target_count_at_once_and_resume_runs_the_whole_schedule_shifted(fresh_target, tmp_path):
     async def main():
         async with client(tmp_path, workers=2) as c:
-            config = open_config(fresh_target.url, rate=200, duration="4s")
-            tid = (await (await c.post("/api/v1/tests", json=config)).json())["id"]
-            await until(lambda: fresh_target.stats()["requests"] >= 200, what="traffic")
-            held = await pause_and_watch(c, tid, fresh_target, still_s=2.2)
-            r = await c.post(f"/api/v1/tests/{tid}/resume")
-            assert r.status == 200 and (await r.json())["status"] == "running"
-            await until(lambda: fresh_target.stats()["requests"] > held, what="traffic after resume")
-            await wait_final(c, tid)
-            return held, await (await c.get(f"/api/v1/tests/{tid}/results")).json()
+            return await paused_and_resumed(c, open_config(fresh_target.url, rate=200, duration="4s"),
+                                            fresh_target, 200)
 
     held, results = asyncio.run(main())
     check_held_from_the_pause(results, held, 200)
@@ -112,14 +92,8 @@ def test_many_workers_at_a_low_rate_each_hold_their_batches(fresh_target, tmp_pa
     """8 workers at 40/s: each gets ~5 arrivals a second, so the dealer deals 0.5 s more ahead."""
     async def main():
         async with client(tmp_path, workers=8) as c:
-            config = open_config(fresh_target.url, rate=40, duration="5s")
-            tid = (await (await c.post("/api/v1/tests", json=config)).json())["id"]
-            await until(lambda: fresh_target.stats()["requests"] >= 40, what="traffic")
-            held = await pause_and_watch(c, tid, fresh_target, still_s=2.2)
-            await c.post(f"/api/v1/tests/{tid}/resume")
-            await until(lambda: fresh_target.stats()["requests"] > held, what="traffic after resume")
-            await wait_final(c, tid)
-            return held, await (await c.get(f"/api/v1/tests/{tid}/results")).json()
+            return await paused_and_resumed(c, open_config(fresh_target.url, rate=40, duration="5s"),
+                                            fresh_target, 40)
 
     held, results = asyncio.run(main())
     check_held_from_the_pause(results, held, 40)
@@ -136,7 +110,7 @@ def test_a_worker_killed_during_a_pause_has_its_held_arrivals_run_by_the_other_a
     what it held is dealt to the other, shifted like the schedule, and every arrival of the
     schedule is counted once at the target."""
     from tests.integration.test_fault_tolerance import _wait_requests, _workers
-    from tests.support import Running, read_json, write_config
+    from tests.support import Running, read_json, steady, wait_until, write_config
 
     out = tmp_path / "results.json"
     config = write_config(tmp_path, f"""
@@ -157,8 +131,9 @@ def test_a_worker_killed_during_a_pause_has_its_held_arrivals_run_by_the_other_a
         _wait_requests(fresh_target, 200)
         run.proc.send_signal(signal.SIGUSR1)
         run.wait_for_line("note: pause at")
-        time.sleep(0.3)                     # its last counters report covers what it ran
-        held = fresh_target.stats()["requests"]
+        # what was started before the pause is done (and in its last counters report)
+        (held,) = wait_until(steady(lambda: fresh_target.stats()["requests"], 0.3), timeout=10,
+                             what="the iterations started before the pause to end")
         workers[1].kill()
         run.wait_for_line("worker 1 (pid", timeout=15)
         assert fresh_target.stats()["requests"] == held

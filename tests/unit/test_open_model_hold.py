@@ -8,6 +8,7 @@ import asyncio
 import time
 
 from lunge_mp.worker.open_model import OpenScenario
+from tests.support import until
 from tests.unit.test_open_model_dispatch import _Runner
 
 MS = 1_000_000
@@ -62,7 +63,7 @@ def test_a_stop_while_held_counts_the_held_arrivals_as_never_due():
         scenario.hold(t0 + 200 * MS)                            # held before they could start
         scenario.start()
         scenario.assign(0, [i * 100_000 for i in range(10)])    # 0 .. 0.9 s, every 100 ms
-        await asyncio.sleep(0.05)
+        await until(lambda: len(runner.done) >= 2, timeout=5, every=0.001, what="0 and 1 to run")
         assert sorted(runner.done) == [0, 1]
         scenario.stop_starting(time.monotonic_ns())             # 2..5 due by now, but held
 
