@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from hdrh.histogram import HdrHistogram
 
 from lunge_mp.metrics import hdr
+from lunge_mp.metrics.deferred import Deferrals, Deferred
 from lunge_mp.metrics.buckets import (CHECKS_FAILED, CHECKS_PASSED, DATA_EXHAUSTED, DEFAULT_OPEN_BUCKETS,
                                       DROPPED, FAILURES, G_CHECKS_FAILED, G_CHECKS_PASSED, G_FAILURES,
                                       G_REQUESTS, GENERATOR_ERRORS, INTERRUPTED, ITERATIONS,
@@ -76,7 +77,10 @@ class Aggregate:
         self.redis_requests: frozenset[tuple[str, str]] = frozenset()   # report/redis_metrics.py
         self.reports = 0                # reports accepted
         self._series: dict[SeriesKey, HdrHistogram] = {}
-        self._views: dict[SeriesKey, memoryview] = {}      # their counts (hdr.counts_view)
+        # their deltas not added yet, and the open seconds' (metrics/deferred.py): every
+        # reader of _series or of a bucket's histograms applies them first
+        self._deferred: dict[SeriesKey, Deferred] = {}
+        self._deferrals = Deferrals()
         # roll-ups of _series, rebuilt when asked for after new samples of their metric
         # (a report adds to one histogram a series instead of three)
         self._by_metric: dict[str, HdrHistogram] = {}
@@ -142,10 +146,11 @@ class Aggregate:
         return warnings
 
     def _add_all_series(self, report: Report, bucket: Bucket | None, warnings: list[str]) -> None:
-        """Each series' sparse counts, checked, into its run total and (open second) the bucket.
-        The hot loop of a coordinator with many workers: local names, memoryviews of counts."""
-        series, views, stale, routes = self._series, self._views, self._stale, self._routes
-        sinks: dict[tuple[str, str], tuple | None] = {}   # (scenario, metric) → the bucket's
+        """Each series' sparse counts, checked, kept for its run total and (open second) the
+        bucket, and added when next read (metrics/deferred.py). The hot loop of a coordinator
+        with many workers: local names."""
+        deferred, stale, routes, keep = self._deferred, self._stale, self._routes, self._deferrals.keep
+        sinks: dict[tuple[str, str], Deferred | None] = {}   # (scenario, metric) → the bucket's
         for sd in report.series:
             idx, cnt, fault = hdr.unpack_checked(sd)
             if fault is not None:
@@ -153,19 +158,17 @@ class Aggregate:
                                 f"{sd.scenario}/{sd.request}/{sd.metric} skipped: {fault}")
                 continue
             key = (sd.scenario, sd.request, sd.metric)
-            view = views.get(key)
-            if view is None:
-                series[key] = hdr.new_histogram()
-                view = views[key] = hdr.counts_view(series[key])
-            sink = None
+            d = deferred.get(key)
+            if d is None:
+                d = deferred[key] = Deferred(hdr.new_histogram())
+                self._series[key] = d.h
+            keep(d, idx, cnt, sd)
             if bucket is not None:
                 sink = sinks.get(key[::2], False)
                 if sink is False:
                     sink = sinks[key[::2]] = bucket.sink(sd.scenario, sd.metric)
-            if sink is None:
-                hdr.add_packed(series[key], view, idx, cnt, sd)
-            else:
-                hdr.add_packed_twice(series[key], view, sink[0], sink[1], idx, cnt, sd)
+                if sink is not None:
+                    keep(sink, idx, cnt, sd)
             stale.add(sd.metric)
             if routes and bucket is not None:
                 for gid in routes.get((sd.scenario, sd.request), ()):
@@ -176,7 +179,7 @@ class Aggregate:
                 warnings.append(
                     f"worker {report.worker}: scenario {sd.scenario!r} reached the series cap; samples of "
                     f"further request names are merged into request {OVERFLOW!r}")
-        if sinks:
+        if any(sinks.values()):
             bucket.touched()
 
     def expect_reports(self, worker: int, count: int) -> list[str]:
@@ -316,6 +319,7 @@ class Aggregate:
         """The merged histogram for a filter (all / one scenario / one request, or the
         (scenario, request) series in `keys`: a tag filter). Do not modify it: it may be a
         live total."""
+        self._deferrals.apply_all()
         if keys is not None:
             out = hdr.new_histogram()
             for s, r in keys:
@@ -470,6 +474,7 @@ class Aggregate:
         Request names may contain "/" ("GET /"); metric names never do and scenario names
         should not, so split at the first and the last "/".
         """
+        self._deferrals.apply_all()
         return {f"{s}/{r}/{m}": hdr.encode(h).decode("ascii")
                 for (s, r, m), h in sorted(self._series.items())}
 

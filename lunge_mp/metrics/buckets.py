@@ -28,6 +28,7 @@ from hdrh.histogram import HdrHistogram
 from collections.abc import Callable
 
 from lunge_mp.metrics import hdr
+from lunge_mp.metrics.deferred import Deferred
 from lunge_mp.metrics.folding import TIERS, merge
 from lunge_mp.metrics.names import BUCKET_METRICS, BUCKET_SCENARIO_METRIC
 
@@ -53,14 +54,15 @@ _TOTAL: HistKey = (None, BUCKET_SCENARIO_METRIC)
 class Bucket:
     """One second of the run, merged over all workers."""
 
-    __slots__ = ("t", "hists", "views", "pct", "counts", "errors", "gauges", "gauge_sums", "gauge_workers",
+    __slots__ = ("t", "hists", "views", "deferred", "pct", "counts", "errors", "gauges", "gauge_sums", "gauge_workers",
                  "encoded", "queue", "span", "groups")
 
     def __init__(self, t: int, span: int = 1) -> None:
         self.t = t
         self.span = span                            # seconds it covers (folded: 10 or 60)
         self.hists: dict[HistKey, HdrHistogram] | None = {}
-        self.views: dict[HistKey, memoryview] = {}  # the hists' counts (hdr.counts_view), while open
+        self.views: dict[HistKey, memoryview] = {}  # groups' hists' counts (hdr.counts_view), while open
+        self.deferred: dict[HistKey, Deferred] = {}  # the other hists' deltas not added yet, while open
         self.pct: dict[HistKey, Pct] = {}          # cache while open; final once sealed
         self.counts: dict[str, list[int]] = {}     # scenario → _COUNTER_NAMES slots
         self.errors: dict[str, dict[str, int]] = {}  # scenario → failure class → count
@@ -91,16 +93,9 @@ class Bucket:
         for cls, n in errors.items():
             per[cls] = per.get(cls, 0) + n
 
-    def add_hist(self, scenario: str, metric: str, h: hdr.Sparse) -> None:
-        """Merge one worker's delta into the kept histograms (open buckets only)."""
-        sink = self.sink(scenario, metric)
-        if sink is not None:
-            hdr.add_sparse(sink[0], sink[1], h)
-            self.touched()
-
-    def sink(self, scenario: str, metric: str) -> tuple[HdrHistogram, memoryview] | None:
-        """The histogram (and its `hdr.counts_view`) this open second adds a delta of (scenario,
-        metric) to, or None if it keeps none; call `touched` after adding to it. The duration is
+    def sink(self, scenario: str, metric: str) -> Deferred | None:
+        """Where this open second keeps a delta of (scenario, metric) until read (deferred.py),
+        or None if it keeps none; call `touched` after keeping one there. The duration is
         kept per scenario only: the run-wide one is their sum, made when read (`_hist`), so each
         sample is added to one histogram fewer."""
         if metric == BUCKET_SCENARIO_METRIC:
@@ -109,11 +104,16 @@ class Bucket:
             key = (None, metric)
         else:
             return None
-        h = self.hists.get(key)
-        if h is None:
-            h = self.hists[key] = hdr.new_histogram()
-            self.views[key] = hdr.counts_view(h)
-        return h, self.views[key]
+        d = self.deferred.get(key)
+        if d is None:
+            d = self.deferred[key] = Deferred(hdr.new_histogram())
+            self.hists[key] = d.h
+        return d
+
+    def _apply(self) -> None:
+        """Add the deltas kept in `deferred` (before any histogram of this second is read)."""
+        for d in self.deferred.values():
+            d.apply()
 
     def touched(self) -> None:
         """Samples were added through `sink`: forget the percentiles and the run-wide sum."""
@@ -122,6 +122,7 @@ class Bucket:
 
     def _hist(self, key: HistKey) -> HdrHistogram | None:
         """An open bucket's histogram of `key` (the run-wide duration made from the scenarios')."""
+        self._apply()
         h = self.hists.get(key)
         if h is None and key == _TOTAL:
             parts = [p for (s, m), p in self.hists.items() if m == BUCKET_SCENARIO_METRIC and type(s) is str]
@@ -205,7 +206,7 @@ class Bucket:
     def seal(self) -> None:
         if self.hists is None:
             return
-        self._hist(_TOTAL)
+        self._hist(_TOTAL)          # applies the deferred deltas first
         for key, h in self.hists.items():
             if type(key[0]) is not int:     # a window group's percentiles are never shown
                 self.percentiles(key)
@@ -213,6 +214,7 @@ class Bucket:
                 self.encoded[key] = hdr.encode(h)
         self.hists = None
         self.views = {}
+        self.deferred = {}
         self.gauges = None
 
     def as_dict(self) -> dict:

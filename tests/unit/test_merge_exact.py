@@ -1,12 +1,14 @@
-"""The coordinator's merge (sparse counts added through memoryviews into series and the open
-seconds' buckets) equals the straightforward merge: one HdrHistogram per series, per second
-and per scenario, filled with `record_value` for every sample every worker saw."""
+"""The coordinator's merge (sparse counts kept and added when read, in Python or by numpy:
+metrics/deferred.py, into series and the open seconds' buckets) equals the straightforward
+merge: one HdrHistogram per series, per second and per scenario, filled with `record_value`
+for every sample every worker saw, whenever reads come between the reports."""
 
 from __future__ import annotations
 
-from hypothesis import given, settings, strategies as st
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
-from lunge_mp.metrics import hdr
+from lunge_mp.metrics import deferred, hdr
 from lunge_mp.metrics.aggregate import Aggregate
 from lunge_mp.metrics.names import BUCKET_METRICS, BUCKET_SCENARIO_METRIC
 from lunge_mp.protocol import messages as m
@@ -37,9 +39,18 @@ def _same(h, ref) -> None:
         assert hdr.mean(h) == hdr.mean(ref)
 
 
-@settings(max_examples=40, deadline=None)
-@given(st.lists(deltas, min_size=1, max_size=30))
-def test_the_merge_equals_recording_every_sample(items):
+@pytest.fixture(params=["python", "numpy", "either"])
+def adder(request):
+    """Which way kept deltas are added: always in Python, always by numpy, or by size."""
+    before = deferred.NUMPY_FROM
+    deferred.NUMPY_FROM = {"python": 10**9, "numpy": 0, "either": 40}[request.param]
+    yield request.param
+    deferred.NUMPY_FROM = before
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(items=st.lists(deltas, min_size=1, max_size=30), read_every=st.integers(1, 6))
+def test_the_merge_equals_recording_every_sample(adder, items, read_every):
     # one Report per (worker, second), sent in order; a series appears once in a report
     reports: dict[tuple[int, int], dict] = {}
     for w, t, scn, req, metric, samples in items:
@@ -55,6 +66,9 @@ def test_the_merge_equals_recording_every_sample(items):
         seq = seqs[w] = seqs.get(w, -1) + 1
         report = m.Report(worker=w, run_id="r", seq=seq, bucket=t, series=wire)
         assert agg.add(m.decode(m.encode(report))) == []
+        if agg.reports % read_every == 0:       # reads apply what was kept so far
+            agg.histogram(METRICS[0])
+            agg.last_complete_bucket()
 
     def samples(keep) -> list[int]:
         return [v for (w, t), series in reports.items() for k, vs in series.items()

@@ -1,0 +1,91 @@
+"""metrics/deferred.py: deltas kept until read are added exactly (in Python and by numpy, u64
+counts included), a second sealed with deltas still kept keeps them, and what is kept stays
+bounded when nothing reads."""
+
+from __future__ import annotations
+
+import pytest
+
+from lunge_mp.metrics import deferred, hdr
+from lunge_mp.metrics.aggregate import Aggregate
+from lunge_mp.metrics.deferred import Deferrals, Deferred
+from lunge_mp.protocol import messages as m
+
+
+@pytest.fixture(params=[10**9, 0], ids=["python", "numpy"])
+def numpy_from(request, monkeypatch):
+    monkeypatch.setattr(deferred, "NUMPY_FROM", request.param)
+    return request.param
+
+
+def _delta(counts: dict[int, int], lo: int, hi: int) -> m.SeriesDelta:
+    wire = m.SeriesDelta.of("s", "get", "http_req_duration", counts, sum(counts.values()), lo, hi)
+    return m.decode(m.encode(m.Report(worker=0, run_id="r", seq=0, bucket=0, series=[wire]))).series[0]
+
+
+def test_weighted_counts_past_32_bits_are_added_exactly(numpy_from):
+    d = Deferred(hdr.new_histogram())
+    first = _delta({5: 2**39, 900: 3}, 5, 900)          # u64 counts on the wire
+    top = hdr.value_at_index(20_000)
+    second = _delta({5: 1, 20_000: 2**33}, 5, top)
+    for sd in (first, second, second):
+        idx, cnt, fault = hdr.unpack_checked(sd)
+        assert fault is None and cnt is not None
+        d.keep(idx, cnt, sd)
+    assert d.h.total_count == 0                         # nothing added before a read
+    d.apply()
+    assert hdr.sparse_counts(d.h) == {5: 2**39 + 2, 900: 3, 20_000: 2**34}
+    assert (d.h.total_count, d.h.min_value, d.h.max_value) == (2**39 + 5 + 2**34, 5, top)
+    d.apply()                                           # applying twice adds nothing more
+    assert d.h.total_count == 2**39 + 5 + 2**34
+
+
+def test_unit_counts_from_many_workers_add_up(numpy_from):
+    d = Deferred(hdr.new_histogram())
+    want: dict[int, int] = {}
+    for w in range(300):
+        counts = {i: 1 for i in range(w % 7, 2000, 97)}
+        sd = _delta(counts, 1, 5000)
+        idx, cnt, _ = hdr.unpack_checked(sd)
+        assert cnt is None
+        d.keep(idx, cnt, sd)
+        for i in counts:
+            want[i] = want.get(i, 0) + 1
+    d.apply()
+    assert hdr.sparse_counts(d.h) == want
+
+
+def test_what_is_kept_is_applied_once_the_bound_is_reached(monkeypatch):
+    monkeypatch.setattr(deferred, "MAX_KEPT", 10)
+    keeper, d = Deferrals(), Deferred(hdr.new_histogram())
+    sd = _delta({7: 1}, 7, 7)
+    idx, cnt, _ = hdr.unpack_checked(sd)
+    for _ in range(9):
+        keeper.keep(d, idx, cnt, sd)
+    assert d.h.total_count == 0 and keeper.kept == 9
+    keeper.keep(d, idx, cnt, sd)
+    assert d.h.total_count == 10 and keeper.kept == 0 and not keeper.waiting
+    monkeypatch.setattr(deferred, "MAX_KEPT_INDEXES", 25)  # a few big deltas count by their indexes
+    big = _delta({i: 1 for i in range(12)}, 1, 12)
+    idx, cnt, _ = hdr.unpack_checked(big)
+    keeper.keep(d, idx, cnt, big)
+    keeper.keep(d, idx, cnt, big)
+    assert d.h.total_count == 10
+    keeper.keep(d, idx, cnt, big)
+    assert d.h.total_count == 46 and keeper.indexes == 0
+
+
+def test_a_second_sealed_with_deltas_kept_has_them_in_its_percentiles(numpy_from):
+    """Seconds seal as newer ones arrive (here 2 s behind); one sealed between reads still
+    counts every delta kept for it."""
+    agg = Aggregate("r", open_buckets=2)
+    for t in range(6):
+        tally = hdr.Tally()
+        tally.add_values([1000 * (t + 1)] * 3 + [50_000])
+        wire = m.SeriesDelta.of("s", "get", "http_req_duration", tally.counts, tally.n, tally.lo, tally.hi)
+        assert agg.add(m.Report(worker=0, run_id="r", seq=t, bucket=t, series=[wire])) == []
+    rows = {r["t"]: r for r in agg.buckets()}
+    for t in range(6):
+        assert rows[t]["p50"] == pytest.approx(t + 1, rel=1e-3)
+        assert rows[t]["p99"] == pytest.approx(50.0, rel=1e-3)
+    assert agg.histogram("http_req_duration").total_count == 24
