@@ -10,8 +10,8 @@ sparse HDR counts of 12 samples each with the spread of real latencies — sprea
 as real workers' flushes are. The receiver does what the coordinator (coordinator/run.py and
 core.py) does: an asyncio ROUTER socket on uvloop (one awaited frame, then those already queued
 taken without awaiting; it reports the frames a wake), the identity lookup, the protocol decode and
-`Aggregate.add` (validating each series' sparse counts, adding them into the series and the
-open second's bucket, counters, gauges); once a second what the guardrail check and the live
+`Aggregate.add` (validating each series' sparse counts, keeping them for the series and the
+open second's bucket to be added when read: metrics/deferred.py; counters, gauges); once a second what the guardrail check and the live
 line read (the last complete second's row, with its percentiles, and the run's counters, twice);
 and the garbage collection every 10 s after `gc.freeze()`. (Not played: the workers' heartbeats,
 one a second each.) It prints the receiver's CPU over the

@@ -3,7 +3,9 @@
 Histograms are added bucket by bucket, so every merged percentile, min, max and count
 equals that of one histogram of all samples (`hdr.merge`). Totals are kept per series
 (scenario, request, metric), per metric over the run, and per (scenario, metric), so the
-queries reports and thresholds ask most often need no merging at query time.
+queries reports and thresholds ask most often need no merging at query time. A report's
+checked deltas are kept beside their histograms and added when those are next read, many
+workers' at once (metrics/deferred.py): what every reader sees is the same.
 
 Reports are deduplicated by (worker, seq): a repeated seq is ignored, a skipped range is
 recorded as a gap and warned about, a late report that fills a gap is accepted. Nothing
@@ -20,11 +22,11 @@ from dataclasses import dataclass, field
 from hdrh.histogram import HdrHistogram
 
 from lunge_mp.metrics import hdr
-from lunge_mp.metrics.deferred import Deferrals, Deferred
 from lunge_mp.metrics.buckets import (CHECKS_FAILED, CHECKS_PASSED, DATA_EXHAUSTED, DEFAULT_OPEN_BUCKETS,
                                       DROPPED, FAILURES, G_CHECKS_FAILED, G_CHECKS_PASSED, G_FAILURES,
                                       G_REQUESTS, GENERATOR_ERRORS, INTERRUPTED, ITERATIONS,
                                       REQUESTS, SCHEDULED, Bucket, Buckets)
+from lunge_mp.metrics.deferred import Deferrals, Deferred
 from lunge_mp.metrics.folding import TIERS
 from lunge_mp.metrics.names import DROP_DATA_EXHAUSTED, GENERATOR_FAILURE, OVERFLOW
 from lunge_mp.protocol.messages import CounterDelta, Report, ScenarioDelta
@@ -149,10 +151,14 @@ class Aggregate:
         """Each series' sparse counts, checked, kept for its run total and (open second) the
         bucket, and added when next read (metrics/deferred.py). The hot loop of a coordinator
         with many workers: local names."""
-        deferred, stale, routes, keep = self._deferred, self._stale, self._routes, self._deferrals.keep
+        deferred, stale, routes, owner = self._deferred, self._stale, self._routes, self._deferrals
         sinks: dict[tuple[str, str], Deferred | None] = {}   # (scenario, metric) → the bucket's
         for sd in report.series:
-            idx, cnt, fault = hdr.unpack_checked(sd)
+            idx = cnt = None
+            if not sd.count:            # one sample at each index: checked on its bytes
+                fault = hdr.unit_fault(sd)
+            else:
+                idx, cnt, fault = hdr.unpack_checked(sd)
             if fault is not None:
                 warnings.append(f"worker {report.worker}: report {report.seq}: series "
                                 f"{sd.scenario}/{sd.request}/{sd.metric} skipped: {fault}")
@@ -160,20 +166,20 @@ class Aggregate:
             key = (sd.scenario, sd.request, sd.metric)
             d = deferred.get(key)
             if d is None:
-                d = deferred[key] = Deferred(hdr.new_histogram())
+                d = deferred[key] = Deferred(hdr.new_histogram(), owner)
                 self._series[key] = d.h
-            keep(d, idx, cnt, sd)
+            d.keep(sd, idx, cnt)
             if bucket is not None:
                 sink = sinks.get(key[::2], False)
                 if sink is False:
-                    sink = sinks[key[::2]] = bucket.sink(sd.scenario, sd.metric)
+                    sink = sinks[key[::2]] = bucket.sink(sd.scenario, sd.metric, owner)
                 if sink is not None:
-                    keep(sink, idx, cnt, sd)
+                    sink.keep(sd, idx, cnt)
             stale.add(sd.metric)
             if routes and bucket is not None:
                 for gid in routes.get((sd.scenario, sd.request), ()):
                     if sd.metric in self._group_trends.get(gid, ()):
-                        bucket.add_group_hist(gid, sd.metric, idx, cnt, sd)
+                        bucket.group_sink(gid, sd.metric, owner).keep(sd, idx, cnt)
             if sd.request == OVERFLOW and sd.scenario not in self._overflow_warned:
                 self._overflow_warned.add(sd.scenario)
                 warnings.append(

@@ -28,7 +28,7 @@ from hdrh.histogram import HdrHistogram
 from collections.abc import Callable
 
 from lunge_mp.metrics import hdr
-from lunge_mp.metrics.deferred import Deferred
+from lunge_mp.metrics.deferred import Deferrals, Deferred
 from lunge_mp.metrics.folding import TIERS, merge
 from lunge_mp.metrics.names import BUCKET_METRICS, BUCKET_SCENARIO_METRIC
 
@@ -54,15 +54,14 @@ _TOTAL: HistKey = (None, BUCKET_SCENARIO_METRIC)
 class Bucket:
     """One second of the run, merged over all workers."""
 
-    __slots__ = ("t", "hists", "views", "deferred", "pct", "counts", "errors", "gauges", "gauge_sums", "gauge_workers",
+    __slots__ = ("t", "hists", "deferred", "pct", "counts", "errors", "gauges", "gauge_sums", "gauge_workers",
                  "encoded", "queue", "span", "groups")
 
     def __init__(self, t: int, span: int = 1) -> None:
         self.t = t
         self.span = span                            # seconds it covers (folded: 10 or 60)
         self.hists: dict[HistKey, HdrHistogram] | None = {}
-        self.views: dict[HistKey, memoryview] = {}  # groups' hists' counts (hdr.counts_view), while open
-        self.deferred: dict[HistKey, Deferred] = {}  # the other hists' deltas not added yet, while open
+        self.deferred: dict[HistKey, Deferred] = {}  # the hists' deltas not added yet, while open
         self.pct: dict[HistKey, Pct] = {}          # cache while open; final once sealed
         self.counts: dict[str, list[int]] = {}     # scenario → _COUNTER_NAMES slots
         self.errors: dict[str, dict[str, int]] = {}  # scenario → failure class → count
@@ -93,7 +92,7 @@ class Bucket:
         for cls, n in errors.items():
             per[cls] = per.get(cls, 0) + n
 
-    def sink(self, scenario: str, metric: str) -> Deferred | None:
+    def sink(self, scenario: str, metric: str, owner: Deferrals) -> Deferred | None:
         """Where this open second keeps a delta of (scenario, metric) until read (deferred.py),
         or None if it keeps none; call `touched` after keeping one there. The duration is
         kept per scenario only: the run-wide one is their sum, made when read (`_hist`), so each
@@ -104,9 +103,17 @@ class Bucket:
             key = (None, metric)
         else:
             return None
+        return self._deferred(key, owner)
+
+    def group_sink(self, group: int, metric: str, owner: Deferrals) -> Deferred:
+        """Where this open second keeps a delta of a series in window group `group`."""
+        self.pct.pop((group, metric), None)
+        return self._deferred((group, metric), owner)
+
+    def _deferred(self, key: HistKey, owner: Deferrals) -> Deferred:
         d = self.deferred.get(key)
         if d is None:
-            d = self.deferred[key] = Deferred(hdr.new_histogram())
+            d = self.deferred[key] = Deferred(hdr.new_histogram(), owner)
             self.hists[key] = d.h
         return d
 
@@ -131,17 +138,6 @@ class Bucket:
                 for p in parts:
                     hdr.merge(h, p)
         return h
-
-    def add_group_hist(self, group: int, metric: str, idx, cnt, s: hdr.Packed) -> None:
-        """Merge one worker's delta of a series in `group` (open buckets only): its packed
-        counts as `hdr.unpack_checked` gave them."""
-        key = (group, metric)
-        view = self.views.get(key)
-        if view is None:
-            self.hists[key] = hdr.new_histogram()
-            view = self.views[key] = hdr.counts_view(self.hists[key])
-        hdr.add_packed(self.hists[key], view, idx, cnt, s)
-        self.pct.pop(key, None)
 
     def group(self, group: int) -> list[int]:
         """The G_* counters of `group` in this second (made on first use)."""
@@ -213,7 +209,6 @@ class Bucket:
             if h.total_count:   # ~100-300 bytes: windowed thresholds re-read them at the end
                 self.encoded[key] = hdr.encode(h)
         self.hists = None
-        self.views = {}
         self.deferred = {}
         self.gauges = None
 

@@ -5,7 +5,7 @@ reporting 100 series a second that is 300,000 samples a second, into ~100 series
 the open seconds' histograms, each with 188 KB of counts. Added as each report arrives, a
 report's adds jump between a hundred histograms, and most of an add's cost is the cache miss
 on its counter. Kept instead (a list append per delta: the delta's index bytes, already
-checked by `hdr.unpack_checked`) and applied one histogram at a time, a histogram's
+checked by `hdr.unit_fault` or `hdr.unpack_checked`) and applied one histogram at a time, a histogram's
 deltas are added in one scatter-add in C (numpy's `add.at`: ~2 ns a sample instead of the
 ~75 ns of a Python add through a memoryview), the many workers' deltas of one second at once.
 Few samples are added in Python: numpy is imported only once a histogram gets `NUMPY_FROM`
@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from itertools import chain
 
 from hdrh.histogram import HdrHistogram
 
 from lunge_mp.metrics import hdr
+from lunge_mp.protocol import packed
 
 MAX_KEPT = 50_000       # deltas waiting over all histograms (~1 s of 256 workers x 100 series)
 MAX_KEPT_INDEXES = 4_000_000    # and their indexes (8 MB): a few huge deltas are bounded too
@@ -41,39 +41,65 @@ def _numpy():
     return _np
 
 
+class Deferrals:
+    """Every `Deferred` of one owner (an Aggregate) that has deltas waiting, and how many."""
+
+    __slots__ = ("waiting", "kept", "indexes")
+
+    def __init__(self) -> None:
+        self.waiting: list[Deferred] = []
+        self.kept = 0
+        self.indexes = 0
+
+    def apply_all(self) -> None:
+        for d in self.waiting:
+            d.apply()       # a no-op if a reader applied it already
+        self.waiting.clear()
+        self.kept = self.indexes = 0
+
+
 class Deferred:
     """One histogram and the checked deltas not yet added to it."""
 
-    __slots__ = ("h", "view", "array", "units", "weighted", "items", "n", "lo", "hi")
+    __slots__ = ("h", "owner", "view", "array", "units", "weighted", "items", "n", "lo", "hi")
 
-    def __init__(self, h: HdrHistogram) -> None:
+    def __init__(self, h: HdrHistogram, owner: Deferrals) -> None:
         self.h = h
+        self.owner = owner
         self.view = hdr.counts_view(h)
         self.array = None                           # the counts as a numpy array, once used
-        self.units: list[Sequence[int]] = []        # indexes holding one sample each
+        self.units: list[bytes] = []                # packed indexes holding one sample each
         self.weighted: list[tuple[Sequence[int], Sequence[int]]] = []   # (indexes, counts)
         self.items = 0                              # indexes in units and weighted
         self.n = 0                                  # samples
         self.lo = sys.maxsize
         self.hi = 0
 
-    def keep(self, idx: Sequence[int], cnt: Sequence[int] | None, s: hdr.Packed) -> bool:
-        """Keep one delta (`hdr.unpack_checked` found no fault in it). True when it is the
-        first kept since the last `apply`: the owner then lists this one as waiting."""
-        if not s.n:
-            return False
-        first = not self.n
+    def keep(self, s: hdr.Packed, idx: Sequence[int] | None = None, cnt: Sequence[int] | None = None) -> None:
+        """Keep one delta found without fault: one sample at each index (`hdr.unit_fault`: its
+        packed bytes are kept), or `idx` and `cnt` as `hdr.unpack_checked` gave them."""
+        n = s.n
+        if not n:
+            return
+        owner = self.owner
+        if not self.n:
+            owner.waiting.append(self)
         if cnt is None:
-            self.units.append(idx)
+            self.units.append(s.index)
+            items = n
         else:
             self.weighted.append((idx, cnt))
-        self.items += len(idx)
-        self.n += s.n
+            items = len(idx)
+        self.items += items
+        self.n += n
         if s.lo < self.lo:
             self.lo = s.lo
         if s.hi > self.hi:
             self.hi = s.hi
-        return first
+        owner.kept += 1
+        owner.indexes += items
+        if owner.kept >= MAX_KEPT or owner.indexes >= MAX_KEPT_INDEXES:
+            owner.apply_all()
 
     def apply(self) -> None:
         """Add what was kept to the histogram, with total, min and max as `hdr.add_packed`
@@ -84,7 +110,7 @@ class Deferred:
             self._scatter_add()
         else:
             view = self.view
-            for i in chain.from_iterable(self.units):
+            for i in packed.view(b"".join(self.units), packed.INDEX):
                 view[i] += 1
             for idx, cnt in self.weighted:
                 for i, k in zip(idx, cnt):
@@ -104,35 +130,10 @@ class Deferred:
         np = _numpy()
         if self.array is None:
             self.array = np.ctypeslib.as_array(self.h.counts)       # the same memory
-        if self.units:
-            idx = np.frombuffer(b"".join(self.units), dtype=np.uint16).astype(np.intp)
+        if self.units:          # little-endian u16 on the wire, whatever this host's order
+            idx = np.frombuffer(b"".join(self.units), dtype="<u2").astype(np.intp)
             np.add.at(self.array, idx, np.ones(idx.size, dtype=self.array.dtype))
         if self.weighted:
             idx = np.concatenate([np.asarray(i, dtype=np.intp) for i, _ in self.weighted])
             cnt = np.concatenate([np.asarray(c, dtype=self.array.dtype) for _, c in self.weighted])
             np.add.at(self.array, idx, cnt)
-
-
-class Deferrals:
-    """The `Deferred` of one owner (an Aggregate) that have deltas waiting."""
-
-    __slots__ = ("waiting", "kept", "indexes")
-
-    def __init__(self) -> None:
-        self.waiting: list[Deferred] = []
-        self.kept = 0
-        self.indexes = 0
-
-    def keep(self, d: Deferred, idx: Sequence[int], cnt: Sequence[int] | None, s: hdr.Packed) -> None:
-        if d.keep(idx, cnt, s):
-            self.waiting.append(d)
-        self.kept += 1
-        self.indexes += len(idx)
-        if self.kept >= MAX_KEPT or self.indexes >= MAX_KEPT_INDEXES:
-            self.apply_all()
-
-    def apply_all(self) -> None:
-        for d in self.waiting:
-            d.apply()       # a no-op if a reader applied it already
-        self.waiting.clear()
-        self.kept = self.indexes = 0

@@ -379,6 +379,30 @@ def unpack_checked(s: Packed) -> tuple[Sequence[int], Sequence[int] | None, str 
     return idx, cnt, None
 
 
+_INDEX_HIGH_BYTE_LIMIT = _COUNTS_LEN >> 8     # u16 little-endian: index < 23,552 iff its high byte < 92
+assert _INDEX_HIGH_BYTE_LIMIT << 8 == _COUNTS_LEN
+
+
+def unit_fault(s: Packed) -> str | None:
+    """`unpack_checked`'s fault (None if none) for a delta with one sample at each index
+    (`s.count` empty), read from its bytes without unpacking them: the merge's common case,
+    ~0.3 µs instead of ~0.7."""
+    index, n = s.index, s.n
+    if len(index) & 1:
+        return "counts not packed as whole indexes and counts"
+    if not index:
+        return "a total with no counts" if n else None
+    if n > _WIRE_TOTAL_MAX:
+        return f"a total above {_WIRE_TOTAL_MAX} samples"
+    if max(index[1::2]) >= _INDEX_HIGH_BYTE_LIMIT:      # the wire is little-endian on every host
+        return "a counts index outside the histogram"
+    if len(index) != 2 * n:
+        return "counts that do not add up to the stated total"
+    if not 0 <= s.lo <= s.hi <= HIGHEST:
+        return f"min {s.lo} / max {s.hi} outside 0..{HIGHEST} µs"
+    return None
+
+
 def counts_view(h: HdrHistogram) -> memoryview:
     """`h`'s counts array as a writable memoryview: reading and writing an item through it
     costs about half of what the ctypes array's own indexing does (the coordinator's merge
@@ -408,27 +432,6 @@ def add_packed(h: HdrHistogram, counts_of_h, idx: Sequence[int], cnt: Sequence[i
         h.min_value = s.lo
     if s.hi > h.max_value:
         h.max_value = s.hi
-
-
-def add_packed_twice(h: HdrHistogram, counts_of_h, h2: HdrHistogram, counts_of_h2,
-                     idx: Sequence[int], cnt: Sequence[int] | None, s: Packed) -> None:
-    """`add_packed` into two histograms in one pass (a series' total and its second's)."""
-    if not s.n:
-        return
-    if cnt is None:             # the common case: a few samples, each in its own bucket
-        for i in idx:
-            counts_of_h[i] += 1
-            counts_of_h2[i] += 1
-    else:
-        for i, k in zip(idx, cnt):
-            counts_of_h[i] += k
-            counts_of_h2[i] += k
-    for dst in (h, h2):
-        dst.total_count += s.n
-        if s.lo < dst.min_value:
-            dst.min_value = s.lo
-        if s.hi > dst.max_value:
-            dst.max_value = s.hi
 
 
 def record_many(h: HdrHistogram, values: Sequence[int]) -> None:

@@ -165,7 +165,7 @@ class Stop(msgspec.Struct, tag=True):
     reason: str = ""
 
 
-class SeriesDelta(msgspec.Struct, array_like=True):
+class SeriesDelta(msgspec.Struct, array_like=True, gc=False):   # no cycles: str, bytes, int
     """One histogram's samples of one interval: key (scenario, request, metric) + its sparse
     HDR counts (the worker's `hdr.Tally`), packed (protocol/packed.py). Sparse, not an
     encoded HDR histogram: the coordinator adds a few buckets instead of decoding and adding

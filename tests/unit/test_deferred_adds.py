@@ -4,7 +4,10 @@ bounded when nothing reads."""
 
 from __future__ import annotations
 
+from array import array
+
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from lunge_mp.metrics import deferred, hdr
 from lunge_mp.metrics.aggregate import Aggregate
@@ -24,14 +27,14 @@ def _delta(counts: dict[int, int], lo: int, hi: int) -> m.SeriesDelta:
 
 
 def test_weighted_counts_past_32_bits_are_added_exactly(numpy_from):
-    d = Deferred(hdr.new_histogram())
+    d = Deferred(hdr.new_histogram(), Deferrals())
     first = _delta({5: 2**39, 900: 3}, 5, 900)          # u64 counts on the wire
     top = hdr.value_at_index(20_000)
     second = _delta({5: 1, 20_000: 2**33}, 5, top)
     for sd in (first, second, second):
         idx, cnt, fault = hdr.unpack_checked(sd)
         assert fault is None and cnt is not None
-        d.keep(idx, cnt, sd)
+        d.keep(sd, idx, cnt)
     assert d.h.total_count == 0                         # nothing added before a read
     d.apply()
     assert hdr.sparse_counts(d.h) == {5: 2**39 + 2, 900: 3, 20_000: 2**34}
@@ -41,14 +44,13 @@ def test_weighted_counts_past_32_bits_are_added_exactly(numpy_from):
 
 
 def test_unit_counts_from_many_workers_add_up(numpy_from):
-    d = Deferred(hdr.new_histogram())
+    d = Deferred(hdr.new_histogram(), Deferrals())
     want: dict[int, int] = {}
     for w in range(300):
         counts = {i: 1 for i in range(w % 7, 2000, 97)}
         sd = _delta(counts, 1, 5000)
-        idx, cnt, _ = hdr.unpack_checked(sd)
-        assert cnt is None
-        d.keep(idx, cnt, sd)
+        assert not sd.count and hdr.unit_fault(sd) is None
+        d.keep(sd)
         for i in counts:
             want[i] = want.get(i, 0) + 1
     d.apply()
@@ -57,21 +59,20 @@ def test_unit_counts_from_many_workers_add_up(numpy_from):
 
 def test_what_is_kept_is_applied_once_the_bound_is_reached(monkeypatch):
     monkeypatch.setattr(deferred, "MAX_KEPT", 10)
-    keeper, d = Deferrals(), Deferred(hdr.new_histogram())
+    keeper = Deferrals()
+    d = Deferred(hdr.new_histogram(), keeper)
     sd = _delta({7: 1}, 7, 7)
-    idx, cnt, _ = hdr.unpack_checked(sd)
     for _ in range(9):
-        keeper.keep(d, idx, cnt, sd)
-    assert d.h.total_count == 0 and keeper.kept == 9
-    keeper.keep(d, idx, cnt, sd)
+        d.keep(sd)
+    assert d.h.total_count == 0 and keeper.kept == 9 and keeper.waiting == [d]
+    d.keep(sd)
     assert d.h.total_count == 10 and keeper.kept == 0 and not keeper.waiting
     monkeypatch.setattr(deferred, "MAX_KEPT_INDEXES", 25)  # a few big deltas count by their indexes
     big = _delta({i: 1 for i in range(12)}, 1, 12)
-    idx, cnt, _ = hdr.unpack_checked(big)
-    keeper.keep(d, idx, cnt, big)
-    keeper.keep(d, idx, cnt, big)
+    d.keep(big)
+    d.keep(big)
     assert d.h.total_count == 10
-    keeper.keep(d, idx, cnt, big)
+    d.keep(big)
     assert d.h.total_count == 46 and keeper.indexes == 0
 
 
@@ -89,3 +90,16 @@ def test_a_second_sealed_with_deltas_kept_has_them_in_its_percentiles(numpy_from
         assert rows[t]["p50"] == pytest.approx(t + 1, rel=1e-3)
         assert rows[t]["p99"] == pytest.approx(50.0, rel=1e-3)
     assert agg.histogram("http_req_duration").total_count == 24
+
+
+units = st.builds(lambda idx, n, lo, hi: m.SeriesDelta("s", "get", "http_req_duration", idx, b"", n, lo, hi),
+                  st.one_of(st.binary(max_size=9),
+                            st.lists(st.integers(0, 65535), max_size=5).map(lambda v: array("H", v).tobytes())),
+                  st.integers(0, 6), st.integers(-2, 5), st.sampled_from((0, 7, hdr.HIGHEST, hdr.HIGHEST + 1)))
+
+
+@settings(max_examples=400, deadline=None)
+@given(units)
+def test_the_unit_check_refuses_what_unpacking_refuses(sd):
+    """`unit_fault` reads the bytes without unpacking them; it must say what `unpack_checked` says."""
+    assert hdr.unit_fault(sd) == hdr.unpack_checked(sd)[2]
