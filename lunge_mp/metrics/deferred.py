@@ -8,8 +8,11 @@ on its counter. Kept instead (a list append per delta: the delta's index bytes, 
 checked by `hdr.unit_fault` or `hdr.unpack_checked`) and applied one histogram at a time, a histogram's
 deltas are added in one scatter-add in C (numpy's `add.at`: ~2 ns a sample instead of the
 ~75 ns of a Python add through a memoryview), the many workers' deltas of one second at once.
-Few samples are added in Python: numpy is imported only once a histogram gets `NUMPY_FROM`
-between two reads, so small runs never pay its import (~80 ms).
+Few samples are added in Python. numpy costs ~80 ms to import and ~18 MB of private memory
+(each API-started test's coordinator is a process of its own), so it is imported only once a
+histogram has `IMPORT_NUMPY_FROM` indexes waiting at a read (thousands of samples a second in
+one series: a run whose workers take far more than that); from then on any histogram with
+`NUMPY_FROM` or more uses it.
 
 Every reader of the histogram applies first (`apply`): the histogram is then exactly what
 adding each delta on arrival would have made it. What is kept is bounded by the owner, who
@@ -30,15 +33,19 @@ from lunge_mp.protocol import packed
 MAX_KEPT = 50_000       # deltas waiting over all histograms (~1 s of 256 workers x 100 series)
 MAX_KEPT_INDEXES = 4_000_000    # and their indexes (8 MB): a few huge deltas are bounded too
 NUMPY_FROM = 256        # indexes waiting in one histogram from which numpy adds them (~10 µs a call)
+IMPORT_NUMPY_FROM = 2048    # ... and from which numpy is imported if it is not yet
 _np = None
 
 
-def _numpy():
+def _numpy_for(items: int):
+    """numpy if `items` indexes are worth adding with it (importing it if need be), else None."""
     global _np
     if _np is None:
+        if items < IMPORT_NUMPY_FROM:
+            return None
         import numpy
         _np = numpy
-    return _np
+    return _np if items >= NUMPY_FROM else None
 
 
 class Deferrals:
@@ -106,8 +113,9 @@ class Deferred:
         leaves them."""
         if not self.n:
             return
-        if self.items >= NUMPY_FROM:
-            self._scatter_add()
+        np = _numpy_for(self.items)
+        if np is not None:
+            self._scatter_add(np)
         else:
             view = self.view
             for i in packed.view(b"".join(self.units), packed.INDEX):
@@ -124,10 +132,9 @@ class Deferred:
         self.units, self.weighted = [], []
         self.items, self.n, self.lo, self.hi = 0, 0, sys.maxsize, 0
 
-    def _scatter_add(self) -> None:
+    def _scatter_add(self, np) -> None:
         """The kept deltas added in C. `add.at` with an array of addends (a scalar one takes a
         path ~40x slower); integers throughout, so the counts stay exact."""
-        np = _numpy()
         if self.array is None:
             self.array = np.ctypeslib.as_array(self.h.counts)       # the same memory
         if self.units:          # little-endian u16 on the wire, whatever this host's order

@@ -4,6 +4,8 @@ bounded when nothing reads."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from array import array
 
 import pytest
@@ -18,6 +20,7 @@ from lunge_mp.protocol import messages as m
 @pytest.fixture(params=[10**9, 0], ids=["python", "numpy"])
 def numpy_from(request, monkeypatch):
     monkeypatch.setattr(deferred, "NUMPY_FROM", request.param)
+    monkeypatch.setattr(deferred, "IMPORT_NUMPY_FROM", request.param)
     return request.param
 
 
@@ -103,3 +106,26 @@ units = st.builds(lambda idx, n, lo, hi: m.SeriesDelta("s", "get", "http_req_dur
 def test_the_unit_check_refuses_what_unpacking_refuses(sd):
     """`unit_fault` reads the bytes without unpacking them; it must say what `unpack_checked` says."""
     assert hdr.unit_fault(sd) == hdr.unpack_checked(sd)[2]
+
+
+def test_numpy_is_imported_only_for_a_big_batch():
+    """A few samples between reads (most runs, every small API-started test) never load numpy;
+    a histogram with IMPORT_NUMPY_FROM indexes waiting does. In a process of its own, so that
+    numpy is not loaded already."""
+    code = """
+import sys
+from lunge_mp.metrics import deferred, hdr
+from lunge_mp.protocol import messages as m
+keeper = deferred.Deferrals()
+d = deferred.Deferred(hdr.new_histogram(), keeper)
+def keep(k):
+    d.keep(m.SeriesDelta.of("s", "", "http_req_duration", {i: 1 for i in range(k)}, k, 1, 5000))
+keep(deferred.IMPORT_NUMPY_FROM - 1)
+d.apply()
+small = "numpy" in sys.modules
+keep(deferred.IMPORT_NUMPY_FROM)
+d.apply()
+print(small, "numpy" in sys.modules, d.h.total_count)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["False", "True", str(2 * deferred.IMPORT_NUMPY_FROM - 1)], out.stderr
