@@ -86,7 +86,8 @@ def test_a_local_worker_beside_remote_ones_shares_the_clock():
     local = dict(zip(head, rows[1]))
     assert local["clock offset"] == "same clock"
     assert local["clock drift"] == local["applied offset"] == '<span class="muted">same clock</span>'
-    assert [w["label"] for w in chart_data(r)["clock"]["workers"]] == ["worker 0 (eu-1/0 on &lt;img src=x onerror=alert(1)&gt;)"]
+    labels = [w["label"] for w in chart_data(r)["clock"]["workers"]]
+    assert labels == ["worker 0 (eu-1/0 on &lt;img src=x onerror=alert(1)&gt;)"]
 
 
 def test_chart_data_steps_bands_and_hold_to_the_end():

@@ -96,12 +96,13 @@ def run_end(results: dict) -> float | None:
     return float(max(ts) + 1) if ts else _num(results.get("wallSeconds"))
 
 
-CHART_BOX = ('<div class="charts" id="clock-chart"><div class="chart-card wide"><h3>Remote workers\' clock offsets over the run '
-             '(change since the first measurement, ± uncertainty shaded)</h3><div class="chart" id="chart-clock">'
-             '</div><p class="muted">The offset is each worker\'s monotonic clock minus the coordinator\'s: measured '
-             'in the handshake, then again on the heartbeats (the minimum round trip of the last 8). A point is a '
-             'change of the estimate, held until the next; hover for the offset itself. The offset applied to the '
-             'worker\'s t0 moves towards the estimate by at most 0.5 ms a second.</p></div></div>')
+CHART_BOX = ('<div class="charts" id="clock-chart"><div class="chart-card wide"><h3>Remote workers\' clock '
+             'offsets over the run (change since the first measurement, ± uncertainty shaded)</h3>'
+             '<div class="chart" id="chart-clock"></div><p class="muted">The offset is each worker\'s monotonic '
+             'clock minus the coordinator\'s: measured in the handshake, then again on the heartbeats (the minimum '
+             'round trip of the last 8). A point is a change of the estimate, held until the next; hover for the '
+             'offset itself. The offset applied to the worker\'s t0 moves towards the estimate by at most 0.5 ms '
+             'a second.</p></div></div>')
 
 
 def below_workers(results: dict, data: dict) -> str:
