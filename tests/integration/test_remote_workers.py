@@ -153,6 +153,8 @@ def test_two_remote_workers_count_what_two_local_ones_count(tmp_path, fresh_targ
     assert "joined: box/" in err and "clock: offset" in err
     html = out.with_suffix(".html").read_text()
     assert "clock offset" in html and " ms ± " in html
+    assert ">clock drift<" in html and ">applied offset<" in html          # remote workers only
+    assert ('id="chart-clock"' in html) == any(len(w["clockHistory"]) > 1 for w in remote["workers"])
     for secret in ("coordinator.key_secret", "worker.key_secret"):    # never printed anywhere
         secret_key = key_files.load_pair(keys / secret)[1].decode()
         assert secret_key not in err + w_err + out.read_text() + html

@@ -22,6 +22,7 @@ Modules (the pure data preparation is apart from the markup, so it is tested alo
 - series, distribution, loadgen, data: the chart data (per-second series, HDR percentile
   curves, the load generator's own CPU and memory with its saturated seconds, anomaly spans);
 - header, tables, charts: the page's sections; style and script: its CSS and JavaScript;
+- clock: remote workers' clocks (drift, applied offset, the uncertainty warning, the offset chart);
 - page: assembly, `render_html` and `write_html`.
 """
 

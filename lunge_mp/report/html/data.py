@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lunge_mp.report.html.clock import clock_chart, run_end
 from lunge_mp.report.html.distribution import distribution
 from lunge_mp.report.html.fmt import plot_label
 from lunge_mp.report.html.loadgen import load_generator
@@ -43,5 +44,7 @@ def chart_data(results: dict) -> dict:
     series = time_series(results)
     first = series["xRange"][0] if series.get("xRange") else None
     width = series["bin"] if series.get("xRange") else None
+    clock = clock_chart(results, run_end(results))    # remote workers' offsets; absent otherwise
     return {**series, "distribution": curves, "problems": problems,
-            "anomalies": anomaly_marks(results), "loadgen": load_generator(results, first, width)}
+            "anomalies": anomaly_marks(results), "loadgen": load_generator(results, first, width),
+            **({"clock": clock} if clock else {})}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from importlib.resources import files
 
-from lunge_mp.report.html import charts, header, tables
+from lunge_mp.report.html import charts, clock, header, tables
 from lunge_mp.report.html.data import ANOMALY_KINDS, chart_data
 from lunge_mp.report.html.fmt import esc, script_json
 from lunge_mp.report.html.script import JS
@@ -53,7 +53,7 @@ def render_html(results: dict, plotly_js: str | None = None) -> str:
         "<h2>Requests</h2>", tables.requests(results),
         "<h2>Latency summary</h2>", tables.latency(results),
         "<h2>Failures</h2>", tables.errors(results),
-        '<h2 id="warnings">Warnings</h2>', tables.notes(results, data["problems"]),
+        '<h2 id="warnings">Warnings</h2>', tables.notes(results, data["problems"]) + clock.below_workers(results, data),
     ]
     return "".join([
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",

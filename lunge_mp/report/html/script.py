@@ -348,6 +348,41 @@ JS = r"""
     draw("chart-loadgen", tr, l);
   });
 
+  safe("clock", function () {        // remote workers' clock offsets: drawn only when the box exists
+    var K = D.clock;
+    if (!K || !document.getElementById("chart-clock")) return;
+    var palette = ["#2563eb", "#16a34a", "#9333ea", "#f97316", "#db2777", "#0891b2", "#ca8a04", "#4f46e5"];
+    function rgba(hex, a) {
+      var n = parseInt(hex.slice(1), 16);
+      return "rgba(" + (n >> 16) + "," + ((n >> 8) & 255) + "," + (n & 255) + "," + a + ")";
+    }
+    var tr = [], lo = D.xRange ? D.xRange[0] : 0, hi = D.xRange ? D.xRange[1] : 1;
+    K.workers.forEach(function (w, i) {
+      var color = palette[i % palette.length], vis = w.visible ? true : "legendonly", g = "clock" + i;
+      // the band: its upper edge, then its lower edge filled up to it (one legend entry: the line's)
+      tr.push({type: "scatter", mode: "lines", x: w.t, y: w.hi, legendgroup: g, showlegend: false, visible: vis,
+               hoverinfo: "skip", line: {width: 0, shape: "hv", color: color}});
+      tr.push({type: "scatter", mode: "lines", x: w.t, y: w.lo, legendgroup: g, showlegend: false, visible: vis,
+               hoverinfo: "skip", fill: "tonexty", fillcolor: rgba(color, 0.18), line: {width: 0, shape: "hv", color: color}});
+      tr.push({type: "scatter", mode: "lines+markers", name: w.label, x: w.t, y: w.dy, customdata: w.hover,
+               legendgroup: g, visible: vis, line: {width: 2, shape: "hv", color: color},
+               marker: {color: color, size: w.t.map(function (_, j) { return j < w.measured ? 6 : 0; })},
+               hovertemplate: "%{x:.1f} s: offset %{customdata[0]:+.3f} ms ± %{customdata[1]:.3f}" +
+                              "<extra>%{fullData.name}</extra>"});
+      lo = Math.min(lo, w.t[0]);
+      hi = Math.max(hi, w.t[w.t.length - 1]);
+    });
+    var l = layout("offset change (ms)", {hovermode: "closest"});
+    l.shapes = [];                   // no phase shading: it would hide the bands
+    l.annotations = [];
+    l.xaxis.title.text = "seconds since start";
+    l.xaxis.range = [lo, hi];
+    l.xaxis.tickmode = "linear";
+    l.xaxis.dtick = niceStep(hi - lo);
+    l.yaxis.rangemode = "normal";
+    draw("chart-clock", tr, l);
+  });
+
   safe("distribution", function () {
     var curves = D.distribution || [];
     var palette = ["#2563eb", "#0f766e", "#9333ea", "#f97316", "#db2777", "#65a30d", "#0891b2",

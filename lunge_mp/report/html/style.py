@@ -44,6 +44,7 @@ h3.sub{margin:18px 0 8px}
 .chart{height:330px;width:100%}
 .chart-card.wide .chart{height:400px}
 .chart-error{color:var(--bad);padding:20px}
+#clock-chart{margin-top:14px}
 .phases{margin:0 0 10px;font-size:13px;color:var(--muted)}
 .phase{margin-left:12px;white-space:nowrap}.phase i{display:inline-block;width:12px;height:12px;border-radius:3px;margin-right:5px;vertical-align:-1px;opacity:.6}
 .table-wrap{overflow-x:auto;background:var(--card);border:1px solid var(--line);border-radius:12px}

@@ -7,6 +7,7 @@ Blocks of older results files may lack `checks` or `generator_errors`: their cel
 from __future__ import annotations
 
 from lunge_mp.report import units
+from lunge_mp.report.html import clock
 from lunge_mp.report.html.fmt import esc, ms, num, pct
 
 LATENCY_METRICS = (("http_req_duration", "service time (from send)"),
@@ -272,16 +273,18 @@ def notes(r: dict, problems: list[str]) -> str:
     workers = r.get("workers") or []
     if workers:
         peaks = _peaks(r.get("resources") or [])
+        remote = bool(clock.remote_workers(r))      # drift and applied offset: remote workers only
         parts.append('<h3 class="sub">Workers</h3>' + table(
             ["worker", "pid", "CPU user s", "CPU system s", "peak CPU %", "last CPU %", "peak loop lag",
-             "last loop lag", "RSS MB", "lost at", "rejoined at", "host", "clock offset", "error"],
+             "last loop lag", "RSS MB", "lost at", "rejoined at", "host", "clock offset",
+             *(clock.HEAD if remote else []), "error"],
             [[esc(w.get("id")), esc(w.get("pid")), esc(w.get("cpuUserSeconds")), esc(w.get("cpuSystemSeconds")),
               esc(_or_dash(peaks.get(str(w.get("id")), {}).get("cpuPercent"))), esc(w.get("lastCpuPercent")),
               esc(ms(peaks.get(str(w.get("id")), {}).get("loopLagMs"))), esc(ms(w.get("lastLoopLagMs"))),
               esc(w.get("rssMB")), esc(_or_dash(w.get("lostAt"))), esc(_or_dash(w.get("rejoinedAt"))),
-              esc(w.get("host") or "–"), esc(_clock(w)),
+              esc(w.get("host") or "–"), esc(_clock(w)), *(clock.cells(w) if remote else []),
               f'<span class="msg">{esc(w.get("error") or "–")}</span>'] for w in workers],
-            text_cols=(11, 13)))
+            text_cols=(11, 13 + len(clock.HEAD) * remote)))
     return "".join(parts)
 
 
