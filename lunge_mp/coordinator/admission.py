@@ -21,9 +21,17 @@ its id), so a frame on a worker's routing id from a connection with another key 
 and logged with that key's fingerprint: nobody speaks for a worker but itself. (With
 --insecure there are no keys: loopback only.)
 
-A remote worker lost before the start (its connection closed, a send to it failed) frees its
-place: its id, name and clock are forgotten, and the next worker to join takes it (within
---wait). A local one lost before the start still stops the run (the core's decision).
+A remote worker lost before the start frees its place: its id, name and clock are forgotten,
+and the next worker to join takes it (within --wait). Lost means its connection closed (a send
+to it failed), or it was silent for LOST_AFTER_S (health.py) with its connection still open (a
+partition, a frozen machine, SIGSTOP): a joined worker sends a heartbeat every second from the
+coordinator's first message on (worker/main.py), so silence before Go means the same as
+during the run. The clock exchanges cannot hang on it either: a worker silent in them is
+freed the same way, and one that answered none of its probes too. A freed worker that speaks
+again is refused (`Refused`: it exits 1 saying why), even if a place is still open, as a
+worker that comes after the start is: it may hold a Start whose worker id is another's now,
+and a worker says Hello only once, so it cannot join afresh; a new `lunge-mp worker` can.
+A local one lost before the start still stops the run (the core's decision).
 
 `RemoteJoin` is a part of `RunCore` (core.py), kept here so each file holds one concept.
 """
@@ -37,7 +45,7 @@ import msgspec
 from lunge_mp import capacity
 from lunge_mp.coordinator.clock_watch import ClockWatch
 from lunge_mp.coordinator.handshake import Handshake, Joining
-from lunge_mp.coordinator.health import Health
+from lunge_mp.coordinator.health import LOST_AFTER_S, Health
 from lunge_mp.coordinator.outbox import Outbox
 from lunge_mp.outcome import WorkerInfo
 from lunge_mp.protocol import clock
@@ -45,6 +53,8 @@ from lunge_mp.protocol import messages as m
 from lunge_mp.protocol.session import State, WorkerSession
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,99}")   # a worker's name and host: printable, short
+WAITING = (State.GREETED, State.STARTED, State.READY)       # joined, not yet running: watched for silence
+MAX_FREED = 4096      # freed routing ids remembered (to tell them why they are refused)
 
 
 class RemoteJoin:
@@ -63,6 +73,7 @@ class RemoteJoin:
         self._capacity_told: set[str] = set()  # hosts warned about
         self._ids: dict[bytes, int] = {}       # routing id → worker id
         self._routing: dict[int, bytes] = {}
+        self._freed: dict[bytes, str] = {}    # routing id of a worker freed before the start → why
         self.names: dict[int, str] = {}
         self.keys: dict[int, str] = {}         # remote worker id → the fingerprint of the Curve key it joined with
         self.probes: dict[int, clock.ClockProbe] = {}
@@ -114,6 +125,9 @@ class RemoteJoin:
     def join(self, identity: bytes, data: bytes, started: bool, key: str | None = None) -> tuple[int, m.Hello] | None:
         """A frame from an unknown peer: (its new worker id, its Hello) if it may join. `key`:
         the fingerprint of the Curve key its connection was authenticated with (None: plaintext)."""
+        if identity in self._freed:
+            self._refuse_freed(identity)
+            return None
         try:
             msg = m.decode(data)
         except Exception as exc:  # garbage from a bad peer: log and go on
@@ -160,13 +174,19 @@ class RemoteJoin:
                 return False
         del self.probes[worker]
         est = probe.result()
-        if est is None:
-            return False       # it answered none: it never gets Start, the handshake times out
+        if est is None:        # it never gets Start: its place goes to another
+            self.free(worker, f"it answered none of its {probe.max_probes} clock probes")
+            return False
         self._measured(worker, est)
         return True
 
-    def probing(self, now: float) -> list[int]:
-        """Every handshake tick: probes due; the greeted workers whose clock is known now."""
+    def tick(self, now: float) -> list[int]:
+        """Every handshake tick: joined workers silent too long are freed; probes due; returns
+        the greeted workers whose clock is known now."""
+        for worker, quiet in self.health.silent(now, WAITING):
+            if worker in self._routing:
+                self.free(worker, f"silent for {quiet:.1f}s (over {LOST_AFTER_S:g}s without a heartbeat; "
+                                  f"its connection still open: frozen or cut off)")
         return [w for w in list(self.probes)
                 if self.sessions[w].state is State.GREETED and self.clock_known(w, now)]
 
@@ -213,14 +233,25 @@ class RemoteJoin:
         if identity is None:
             return
         del self._ids[identity]
-        name, host = self.names.pop(worker), self.info[worker].host
+        name, host, key = self.names.pop(worker), self.info[worker].host, self.keys.get(worker)
         for held in (self.keys, self.probes, self.estimates):
             held.pop(worker, None)
         self.sessions[worker] = WorkerSession(worker, self.sessions[worker].run_id)
         self.info[worker] = WorkerInfo(worker)
         self.handshake.joining[worker] = Joining()
-        self.out.log(f"worker {worker} ({name} on {host}) left before the start: {why}; its place is free "
+        who = f"{name} on {host}" + (f", key {key}" if key is not None else "")
+        if len(self._freed) < MAX_FREED:
+            self._freed[identity] = f"worker {worker} ({who}) lost its place before the start: {why}"
+        self.out.log(f"worker {worker} ({who}) left before the start: {why}; its place is free "
                      f"for another worker ({self.joined()} of {self.remote} remote joined)")
+
+    def _refuse_freed(self, identity: bytes) -> None:
+        """A worker freed before the start speaks again (resumed, or its partition healed)."""
+        why = self._freed[identity]
+        self.health.refuse(f"{why}, and spoke again: told it is not in the run")
+        self.out.reply(identity, m.Refused(reason=(
+            f"{why}; a worker freed before the start does not come back (as one that comes after the "
+            f"start does not): run lunge-mp worker again to join while a place is free")))
 
     def dismiss(self, reason: str) -> int:
         """The run did not start: remote workers that joined are told why (they exit 1 at once)."""

@@ -343,7 +343,7 @@ class RunCore:
                 self.request_stop(f"worker {s.worker} {what}: {self.info[s.worker].error}", 1)
                 self.phase = RunPhase.CLOSED
                 return
-        for w in self.remote.probing(now) if self.remote is not None else ():
+        for w in self.remote.tick(now) if self.remote is not None else ():   # admission.py
             self._send_start(w, now)
         if all(s.state is State.READY for s in self.sessions):
             self._go(now)

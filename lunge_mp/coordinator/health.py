@@ -7,6 +7,8 @@ times are the loop's monotonic seconds, passed in.
   in the results; its share of the load moves to the others from the next tick (open model:
   arrivals are dealt over the live workers; closed model: VU targets are re-split over them
   each tick; iteration-based scenarios: coordinator/iterations.py). No worker left: exit 112.
+  Before the start, a remote worker silent that long (joined, then frozen or cut off with
+  its connection still open) is not lost but freed: its place opens again (admission.py).
 - A worker silent for SUSPECT_AFTER_S gets no new arrivals until it speaks again, so a stall
   costs less before it is declared lost.
 - A worker lost *by silence* that speaks again (stopped with SIGSTOP, then SIGCONT) rejoins:
@@ -66,11 +68,11 @@ class Health:
         heard = [w for w in live if now - self.info[w].last_heard <= SUSPECT_AFTER_S]
         return heard or live
 
-    def silent(self, now: float) -> list[tuple[int, float]]:
-        """(worker, seconds silent) of watched workers silent for over LOST_AFTER_S."""
+    def silent(self, now: float, states: tuple[State, ...] = WATCHED) -> list[tuple[int, float]]:
+        """(worker, seconds silent) of workers in `states` silent for over LOST_AFTER_S."""
         out = []
         for s in self.sessions:
-            if s.state in WATCHED:
+            if s.state in states:
                 quiet = now - self.info[s.worker].last_heard
                 if quiet > LOST_AFTER_S:
                     out.append((s.worker, quiet))

@@ -1,6 +1,7 @@
 """A worker process: one DEALER socket, one uvloop event loop, the VUs of its share.
 
     Hello → (Start) → Ready → (Go) → runs Assign/SetVUs, Report every second → (Stop) → final Report, Bye
+    and a Heartbeat every second from the coordinator's first message on (before Go too)
 
 A worker never outlives its coordinator: it exits when its parent process is no longer the
 coordinator (`--parent`) or when nothing arrives from it for `COORDINATOR_TIMEOUT_S` after Hello.
@@ -130,6 +131,8 @@ class Worker:
         else:
             hello.cancel()
         self.hello_sent, self.last_heard = True, time.monotonic()
+        # before Go too: a remote worker silent before the start loses its place (coordinator/admission.py)
+        self.tasks.append(asyncio.get_running_loop().create_task(self._heartbeat()))
         try:
             while not self.done.is_set():
                 if not await self.sock.poll(200):
@@ -323,7 +326,6 @@ class Worker:
             scenario.start()
         loop = asyncio.get_running_loop()
         self.tasks.append(loop.create_task(self._report_every_second()))
-        self.tasks.append(loop.create_task(self._heartbeat()))
 
     def _gauges(self) -> None:
         for name, scenario in self.open.items():
@@ -369,6 +371,8 @@ class Worker:
         while True:
             due = time.monotonic() + HEARTBEAT_S
             await asyncio.sleep(HEARTBEAT_S)
+            if not self.heard_any:      # from the coordinator's first message on (not queued before it binds)
+                continue
             lag_ms = max(0.0, (time.monotonic() - due) * 1000)   # how late the loop ran this timer
             rss = self.proc.memory_info().rss / 2**20
             echo, self._echo = self._echo, None

@@ -126,6 +126,7 @@ def test_waiting_too_long_says_who_never_joined():
     core = _core(remote=2, wait_s=5.0)
     core.frames([b"r-1", _hello("a/0")], NOW)
     core.tick(NOW)
+    core.frames([b"r-1", m.encode(m.Heartbeat(worker=-1))], NOW + 4.0)   # not silent: keeps its place
     core.tick(NOW + 5.0)
     assert core.phase is RunPhase.CLOSED
     assert core.outcome.abort.startswith("workers did not become ready within 5s: 1 of 2 remote worker(s) never joined")
