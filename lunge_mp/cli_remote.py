@@ -90,7 +90,8 @@ def worker(endpoint: str, workers: int | None, name: str | None, keys_dir: str |
     Every tcp connection uses CurveZMQ: the coordinator accepts only keys in its
     authorized_keys, and the workers check the coordinator's key. The handshake measures each
     process's clock offset from the coordinator's. A worker that connects after the run has
-    started is refused, as is a name already in the run. Exit 0 when every process ran to the
+    started is refused, as is a name already in the run, and one that was silent for 3 s
+    before the start (stopped, cut off: its place went to the next to join). Exit 0 when every process ran to the
     end; 1 when one was refused or refused the plan (the reason is printed); 3 when no
     coordinator answered within --wait, or it went silent; 104 for bad arguments or keys.
 
@@ -128,7 +129,8 @@ def run_options(command):
         click.option("--local-workers", type=click.IntRange(0, 256), default=0, show_default=True, metavar="M",
                      help="With --listen: worker processes on this machine besides the remote ones."),
         click.option("--wait", "listen_wait", default="60s", show_default=True, metavar="DURATION",
-                     help="With --listen: how long to wait for every worker to join and be ready."),
+                     help="With --listen: how long to wait for every worker to join and be ready. A "
+                          "remote worker silent for 3 s before the start loses its place to the next to join."),
         click.option("--keys", "listen_keys", type=click.Path(file_okay=False), default=None, metavar="DIR",
                      help="With --listen: holds coordinator.key_secret (and authorized_keys)."),
         click.option("--authorized-keys", type=click.Path(dir_okay=False), default=None, metavar="FILE",
