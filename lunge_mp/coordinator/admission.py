@@ -26,7 +26,8 @@ and the next worker to join takes it (within --wait). Lost means its connection 
 to it failed), or it was silent for LOST_AFTER_S (health.py) with its connection still open (a
 partition, a frozen machine, SIGSTOP): a joined worker sends a heartbeat every second from the
 coordinator's first message on (worker/main.py), so silence before Go means the same as
-during the run. The clock exchanges cannot hang on it either: a worker silent in them is
+during the run. Time the coordinator itself did not run (a gap between its handshake ticks,
+which come every few ms) is no worker's silence: their frames wait unread meanwhile. The clock exchanges cannot hang on it either: a worker silent in them is
 freed the same way, and one that answered none of its probes too. A freed worker that speaks
 again is refused (`Refused`: it exits 1 saying why), even if a place is still open, as a
 worker that comes after the start is: it may hold a Start whose worker id is another's now,
@@ -55,6 +56,7 @@ from lunge_mp.protocol.session import State, WorkerSession
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,99}")   # a worker's name and host: printable, short
 WAITING = (State.GREETED, State.STARTED, State.READY)       # joined, not yet running: watched for silence
 MAX_FREED = 4096      # freed routing ids remembered (to tell them why they are refused)
+STALL_S = 1.0         # handshake ticks come every few ms: a longer gap is this process's own stall
 
 
 class RemoteJoin:
@@ -74,6 +76,7 @@ class RemoteJoin:
         self._ids: dict[bytes, int] = {}       # routing id → worker id
         self._routing: dict[int, bytes] = {}
         self._freed: dict[bytes, str] = {}    # routing id of a worker freed before the start → why
+        self._ticked: float | None = None     # the last handshake tick
         self.names: dict[int, str] = {}
         self.keys: dict[int, str] = {}         # remote worker id → the fingerprint of the Curve key it joined with
         self.probes: dict[int, clock.ClockProbe] = {}
@@ -183,6 +186,11 @@ class RemoteJoin:
     def tick(self, now: float) -> list[int]:
         """Every handshake tick: joined workers silent too long are freed; probes due; returns
         the greeted workers whose clock is known now."""
+        stalled = now - self._ticked if self._ticked is not None else 0.0
+        self._ticked = now
+        if stalled > STALL_S:      # this process did not run (stopped, a paused VM): no worker's silence
+            for worker in self._routing:
+                self.info[worker].last_heard += stalled
         for worker, quiet in self.health.silent(now, WAITING):
             if worker in self._routing:
                 self.free(worker, f"silent for {quiet:.1f}s (over {LOST_AFTER_S:g}s without a heartbeat; "
