@@ -27,8 +27,9 @@ to it failed), or it was silent for LOST_AFTER_S (health.py) with its connection
 partition, a frozen machine, SIGSTOP): a joined worker sends a heartbeat every second from the
 coordinator's first message on (worker/main.py), so silence before Go means the same as
 during the run. Time the coordinator itself did not run (a gap between its handshake ticks,
-which come every few ms) is no worker's silence: their frames wait unread meanwhile. The clock exchanges cannot hang on it either: a worker silent in them is
-freed the same way, and one that answered none of its probes too. A freed worker that speaks
+which come every few ms) is no worker's silence: their frames wait unread meanwhile. The clock
+exchanges cannot hang on it either: a worker silent in them is freed the same way, and one
+that answered none of its probes too. A freed worker that speaks
 again is refused (`Refused`: it exits 1 saying why), even if a place is still open, as a
 worker that comes after the start is: it may hold a Start whose worker id is another's now,
 and a worker says Hello only once, so it cannot join afresh; a new `lunge-mp worker` can.
@@ -193,8 +194,8 @@ class RemoteJoin:
                 self.info[worker].last_heard += stalled
         for worker, quiet in self.health.silent(now, WAITING):
             if worker in self._routing:
-                self.free(worker, f"silent for {quiet:.1f}s (over {LOST_AFTER_S:g}s without a heartbeat; "
-                                  f"its connection still open: frozen or cut off)")
+                self.free(worker, f"silent for {quiet:.1f}s (no heartbeat for over {LOST_AFTER_S:g}s: "
+                                  f"stopped, frozen or cut off)")
         return [w for w in list(self.probes)
                 if self.sessions[w].state is State.GREETED and self.clock_known(w, now)]
 

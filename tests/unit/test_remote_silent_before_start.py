@@ -63,9 +63,8 @@ def test_a_joined_worker_silent_for_the_lost_limit_is_freed_and_another_takes_it
     assert _freed(a for _, a in _ticks(core, NOW, NOW + LOST_AFTER_S)) == [] and core.remote.joined() == 1
     actions = core.tick(NOW + LOST_AFTER_S + 0.5)
     assert _freed(actions) == [
-        f"worker 0 (a/0 on h, key {KEY}) left before the start: silent for 3.5s (over 3s without a "
-        f"heartbeat; its connection still open: frozen or cut off); its place is free for another "
-        f"worker (0 of 2 remote joined)"]
+        f"worker 0 (a/0 on h, key {KEY}) left before the start: silent for 3.5s (no heartbeat for over "
+        f"3s: stopped, frozen or cut off); its place is free for another worker (0 of 2 remote joined)"]
     assert core.phase is RunPhase.HANDSHAKE and core.stop_requested is None
     assert core.worker_of(b"r-a") is None and core.sessions[0].state is State.NEW
     # two others join; the run starts with both, under the freed id and the next
@@ -133,8 +132,8 @@ def test_a_freed_worker_that_speaks_again_is_refused_and_told_why():
                                             f"start: silent for 3.2s")
     assert "run lunge-mp worker again" in refused[0].msg.reason
     assert _texts(actions) == [f"refused: worker 0 (a/0 on h, key {KEY}) lost its place before the start: "
-                               f"silent for 3.2s (over 3s without a heartbeat; its connection still open: frozen "
-                               f"or cut off), and spoke again: told it is not in the run"]
+                               f"silent for 3.2s (no heartbeat for over 3s: stopped, frozen or cut off), "
+                               f"and spoke again: told it is not in the run"]
     assert core.sessions[0].state is State.STARTED and core.info[0].name == "b/0"   # b's place untouched
     # the run starts with b; a freed worker speaking after the start is refused the same way
     _ready(core, b"r-b", 0, NOW + 4.5)
