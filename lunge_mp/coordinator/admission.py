@@ -4,7 +4,7 @@
     admitted: TimeProbe ⇄ TimeEcho × 8 (protocol/clock.py) → offset ± uncertainty → Start
     at Go: t0 on each worker's own clock (handshake.py adds the offset)
 
-Worker ids: local 0..L-1 (routing ids b"w0"...), remote L..L+R-1 in the order they join. A
+Worker ids: local 0..L-1 (routing ids `w<i>.<digest>`: protocol/routing.py), remote L..L+R-1 in the order they join. A
 remote worker picks a random routing id of its own (kept when its tcp connection is re-made,
 so a worker cut off for a while can rejoin) and names itself in Hello. It may join only
 before the start, only while a remote place is free, only under a name no other worker of

@@ -30,7 +30,6 @@ applied at the start of each running tick.
 from __future__ import annotations
 
 import enum
-import re
 import uuid
 
 import msgspec
@@ -58,7 +57,6 @@ from lunge_mp.schedule.random_arrivals import clock_for
 STOP_SLACK_S = 3.0           # after the final Stop's grace, how long to wait for Byes
 HARD_STOP_WAIT_S = 2.0       # after a hard stop, at most this long
 HEARTBEAT_EVERY_S = 1.0      # workers leave after 5 s without a word from the coordinator
-_IDENTITY = re.compile(rb"w(\d{1,6})")
 
 
 class RunPhase(enum.Enum):
@@ -71,7 +69,7 @@ class RunPhase(enum.Enum):
 class RunCore:
     def __init__(self, plan: Plan, workers: int, *, run_id: str | None = None, control=None,
                  box_memory_mb: float | None = None, remote: int = 0, wait_s: float | None = None,
-                 data_files: dict[str, bytes] | None = None) -> None:
+                 data_files: dict[str, bytes] | None = None, local_ids: list[bytes] | None = None) -> None:
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self.workers = workers
         self.sessions = [WorkerSession(i, self.run_id) for i in range(workers)]
@@ -120,7 +118,9 @@ class RunCore:
         self._stop_until = 0.0
         self._hard_sent = False
         self._unreachable: set[int] = set()          # a send to it failed: it is gone for good
-        self._identities = [f"w{i}".encode() for i in range(workers)]
+        # local workers' routing ids (protocol/routing.py; plain w<i> for a core driven by tests)
+        self._identities = list(local_ids) if local_ids is not None else [b"w%d" % i for i in range(workers)]
+        self._local_of = {identity: i for i, identity in enumerate(self._identities)}
 
     # --- queries -------------------------------------------------------------------------
     def t(self, now: float) -> float:
@@ -153,11 +153,10 @@ class RunCore:
 
     def worker_of(self, identity: bytes) -> int | None:
         """The worker a socket identity names, or None (an unknown peer)."""
-        known = _IDENTITY.fullmatch(identity)
-        worker = int(known.group(1)) if known else -1
-        if self.remote is not None:
-            return self.remote.worker_of(identity) if worker < 0 else worker if worker < self.remote.local else None
-        return worker if 0 <= worker < self.workers else None
+        worker = self._local_of.get(identity)
+        if self.remote is not None and (worker is None or worker >= self.remote.local):
+            return self.remote.worker_of(identity)
+        return worker
 
     def deliverable(self, send: Send) -> bool:
         """False once a send to its worker has failed (later ones of the same batch are dropped)."""

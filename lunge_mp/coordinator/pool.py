@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import tempfile
 import time
 
 from lunge_mp.coordinator import forking
+from lunge_mp.protocol import routing
 
 
 _DIR_PREFIX = "lunge-mp-"
@@ -50,13 +52,17 @@ class WorkerPool:
         self.count = count
         _remove_stale_dirs()
         self._dir = tempfile.mkdtemp(prefix=f"{_DIR_PREFIX}{os.getpid()}-")
-        self.endpoint = f"ipc://{self._dir}/coordinator.sock"
+        # a name no one else can predict: the workers' routing ids derive from it (protocol/routing.py)
+        self.endpoint = f"ipc://{self._dir}/{secrets.token_hex(8)}.sock"
         self.procs: list = []      # subprocess.Popen, or forking.ForkedWorker (the same calls)
 
     # --- what the run loop asks of any pool (RemoteWorkers has the same: remote_pool.py) ---
     def core_options(self, plan) -> dict:
-        """RunCore's options for these workers: none for local ones."""
-        return {}
+        """RunCore's options for these workers: their routing ids."""
+        return {"local_ids": self.identities()}
+
+    def identities(self) -> list[bytes]:
+        return [routing.local_identity(self.endpoint, i) for i in range(self.count)]
 
     def bind(self, ctx, sock, on_refusal) -> None:
         sock.bind(self.endpoint)

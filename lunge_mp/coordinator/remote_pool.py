@@ -37,7 +37,8 @@ class RemoteWorkers:
     def core_options(self, plan) -> dict:
         """RunCore's: the last `remote` workers join over tcp within `wait_s`; the plan's data
         files go to them in Start (they may not have them)."""
-        return {"remote": self.remote, "wait_s": self.wait_s, "data_files": data_files(plan)}
+        return {"remote": self.remote, "wait_s": self.wait_s, "data_files": data_files(plan),
+                "local_ids": self.local.identities() if self.local is not None else []}
 
     # --- the socket ------------------------------------------------------------------------
     def bind(self, ctx, sock, on_refusal) -> None:

@@ -30,7 +30,7 @@ import zmq.asyncio
 from lunge_mp.exit_codes import ExitCode
 from lunge_mp.oslimits import raise_nofile
 from lunge_mp.metrics.recorder import Recorder
-from lunge_mp.protocol import messages as m
+from lunge_mp.protocol import messages as m, routing
 from lunge_mp.redact import Redactor, RedactingStream
 from lunge_mp.worker.closed_model import ClosedScenario
 from lunge_mp.worker.iteration import ScenarioRunner
@@ -79,7 +79,7 @@ class Worker:
         if remote is not None:
             self.monitor = remote_join.prepare(self.sock, remote, endpoint)
         else:
-            self.sock.setsockopt(zmq.IDENTITY, f"w{worker_id}".encode())
+            self.sock.setsockopt(zmq.IDENTITY, routing.local_identity(endpoint, worker_id))
             # started before the coordinator binds (coordinator/prestart.py): retry soon, not in 100 ms
             self.sock.setsockopt(zmq.RECONNECT_IVL, 10)
         self.sock.connect(endpoint)

@@ -199,7 +199,7 @@ def test_a_worker_rejoining_after_its_scenario_ended_ends_it_at_once(tmp_path, f
         results["warnings"]
 
 def _endpoint(coordinator_pid: int, timeout: float = 10) -> str:
-    pattern = os.path.join(tempfile.gettempdir(), f"lunge-mp-{coordinator_pid}-*", "coordinator.sock")
+    pattern = os.path.join(tempfile.gettempdir(), f"lunge-mp-{coordinator_pid}-*", "*.sock")
     found = wait_until(lambda: glob.glob(pattern), timeout, "the coordinator's socket")
     return f"ipc://{found[0]}"
 

@@ -1,7 +1,8 @@
 """Remote worker places and identities with real processes on 127.0.0.1 (CurveZMQ): a worker
 that joins and is gone before the start frees its place for another; a holder of one
-authorized key cannot speak for a worker that joined with another key; a --listen port that
-another process holds is a clear error before anything starts."""
+authorized key cannot speak for a worker that joined with another key, nor take a local
+worker's messages by claiming its routing id; a --listen port that another process holds is a
+clear error before anything starts."""
 
 from __future__ import annotations
 
@@ -128,6 +129,41 @@ def test_a_key_holder_cannot_speak_for_a_worker_that_joined_with_another_key(tmp
                        f"connection authenticated with key {fp_a}: a worker speaks only for itself"], refused
     joined = err.read_text()
     assert f"a/0 on " in joined and f"key {fp_a}" in joined and f"key {fp_b}" in joined
+
+
+def test_a_key_holder_cannot_take_a_local_workers_messages_by_its_routing_id(tmp_path, fresh_target, keys):
+    """One ROUTER serves the local worker (ipc://) and the remote ones (tcp://), and hands a
+    routing id to the newest connection that claims it. A peer with an authorized key that
+    claims what a local worker's id would be if it were predictable (`w0`, as it once was) gets
+    no message, and the local worker runs its share."""
+    port, out = _free_port(), tmp_path / "results.json"
+    coordinator = _coordinator(_config(tmp_path, fresh_target.url), out, port, 2, "--keys", str(keys),
+                               "--local-workers", "1")
+    err = out.with_suffix(".err")
+    worker_a = _worker(port, "--keys", str(keys), "--workers", "1", "--id", "a")
+    procs = [coordinator, worker_a]
+    ctx = zmq.Context()
+    try:
+        _wait_for("worker a to join", lambda: "1 of 2 remote" in err.read_text())
+        impostor = _dealer(ctx, keys, b"w0", port)
+        impostor.send(m.encode(m.Heartbeat(worker=0)))      # so its connection is surely made first
+        _wait_for("the impostor's frame to be refused", lambda: "a Heartbeat from a peer that never said Hello"
+                  in err.read_text() or "speaks only for itself" in err.read_text())    # (w0 predictable)
+        worker_b = _worker(port, "--keys", str(keys), "--workers", "1", "--id", "b")
+        procs.append(worker_b)
+        coordinator.communicate(timeout=60)
+        worker_a.communicate(timeout=20)
+        worker_b.communicate(timeout=20)
+        stolen = impostor.poll(0)
+    finally:
+        ctx.destroy(linger=0)
+        _stop(*procs)
+    assert not stolen, "the impostor received a message meant for the local worker"
+    assert coordinator.returncode == 0, err.read_text()
+    results = read_json(out)
+    assert results["metrics"]["http_reqs"]["count"] == fresh_target.stats()["requests"] == 200
+    local = [w for w in results["workers"] if w["id"] == 0]
+    assert local and local[0]["lostAt"] is None and local[0]["arrivalsAssigned"] > 0, results["workers"]
 
 
 def test_a_listen_port_held_by_another_process_is_a_clear_error_before_anything_starts(tmp_path, fresh_target):
