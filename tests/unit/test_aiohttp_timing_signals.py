@@ -4,6 +4,7 @@ Outcome fields made of them, and a Recorder without a TLS series for aiohttp."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -42,13 +43,15 @@ def test_handlers_add_queued_and_created_time_and_leave_dns_out_of_connecting():
     _signal(at._queued_start, ph)
     _signal(at._queued_end, ph)
     assert ph.queued and ph.blocked_ns > 0 and ph.connect_ns == 0
+    started = time.monotonic_ns()
     _signal(at._create_start, ph)
     _signal(at._dns_start, ph)
     ph.t_dns -= 5 * MS                  # a 5 ms lookup
     _signal(at._dns_end, ph)
     ph.t_create -= 8 * MS               # inside an 8 ms connect
     _signal(at._create_end, ph)
-    assert 2.9 * MS <= ph.connect_ns < 4 * MS, ph.connect_ns
+    real = time.monotonic_ns() - started    # the signals' own time (long on a busy box)
+    assert 3 * MS - real <= ph.connect_ns <= 3 * MS + real, (ph.connect_ns, real)
     assert ph.blocked_ns >= 8 * MS
     _signal(at._headers_sent, ph)
     assert ph.t_send == ph.t_sent > 0
