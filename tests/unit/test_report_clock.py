@@ -68,10 +68,10 @@ def test_table_shows_drift_and_applied_offset_of_remote_workers():
     head, rows = workers_table(render_html(remote_results(), plotly_js=PLOTLY_STUB))
     assert head[-4:] == ["clock offset", "clock drift", "applied offset", "error"]
     cells = [dict(zip(head, row)) for row in rows]
-    assert cells[0]["clock offset"] == "+12.500 ms ± 0.250"
+    assert cells[0]["clock offset"] == "+12.500 ms ± 0.250 ms"
     assert cells[0]["clock drift"] == "+100.00 ppm" and cells[0]["applied offset"] == "+12.800 ms"
     assert cells[0]["host"] == "&lt;img src=x onerror=alert(1)&gt;"
-    assert cells[1]["clock offset"] == "-3.250 ms ± 2.500"
+    assert cells[1]["clock offset"] == "-3.250 ms ± 2.500 ms"
     assert cells[1]["clock drift"] == '<span class="muted">–</span>'
     assert cells[1]["applied offset"] == '<span class="muted">not moved</span>'
     # numbers right-aligned, the error column still text

@@ -278,7 +278,8 @@ def notes(r: dict, problems: list[str]) -> str:
             ["worker", "pid", "CPU user s", "CPU system s", "peak CPU %", "last CPU %", "peak loop lag",
              "last loop lag", "RSS MB", "lost at", "rejoined at", "host", "clock offset",
              *(clock.HEAD if remote else []), "error"],
-            [[esc(w.get("id")), esc(w.get("pid")), esc(w.get("cpuUserSeconds")), esc(w.get("cpuSystemSeconds")),
+            [[esc(f'{w.get("id")} {w["name"]}' if w.get("name") else w.get("id")), esc(w.get("pid")),
+              esc(w.get("cpuUserSeconds")), esc(w.get("cpuSystemSeconds")),
               esc(_or_dash(peaks.get(str(w.get("id")), {}).get("cpuPercent"))), esc(w.get("lastCpuPercent")),
               esc(ms(peaks.get(str(w.get("id")), {}).get("loopLagMs"))), esc(ms(w.get("lastLoopLagMs"))),
               esc(w.get("rssMB")), esc(_or_dash(w.get("lostAt"))), esc(_or_dash(w.get("rejoinedAt"))),
@@ -295,7 +296,7 @@ def _clock(w: dict) -> str:
     offset, plus = w.get("clockOffsetMs"), w.get("clockUncertaintyMs")
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (offset, plus)):
         return "–"
-    return f"{offset:+.3f} ms ± {plus:.3f}"
+    return f"{offset:+.3f} ms ± {plus:.3f} ms"
 
 
 def _or_dash(v: object) -> object:
