@@ -16,7 +16,8 @@ scenario ends. Pure: what to send goes to the core's `Outbox`.
 - A scenario's end goes to every live worker with its gracefulStop deadline.
 - A worker gone for good: its arrivals not yet due are taken back (`take_back`, bookkeeping
   in arrival_ledger.py) and dealt again over the live workers on the next tick.
-- A worker that rejoins is sent what it missed (`catch_up`).
+- A worker that rejoins is sent what it missed (`catch_up`); one whose VUs are parked after
+  a silence it was not lost for is sent its VU shares again (`resend_vus`).
 """
 
 from __future__ import annotations
@@ -207,6 +208,17 @@ class Dealer:
             ramp_down = int((t + s.graceful_ramp_down) * 1e6)
             for w in live:
                 self.out.send(w, m.SetVUs(scenario=s.name, vus=shares[w], deadline_us=ramp_down))
+
+    def resend_vus(self, worker: int, t: float) -> None:
+        """A worker whose VUs are parked (worker/parking.py) asks for its share: its part of
+        the split last sent, of each running time-based closed scenario. One not yet split
+        (a rejoin or a scaling cleared it) goes to every live worker on the next tick anyway."""
+        for s in self.lifecycle.running():
+            shares = self.vus_sent.get(s.name)
+            if s.is_open or s.iteration_based or shares is None:
+                continue
+            ramp_down = int((t + s.graceful_ramp_down) * 1e6)
+            self.out.send(worker, m.SetVUs(scenario=s.name, vus=shares[worker], deadline_us=ramp_down))
 
     def send_moved_iterations(self, running: Callable[[int], bool]) -> None:
         """The AddIterations decided by `IterationShares.move`; an heir lost meanwhile has already
