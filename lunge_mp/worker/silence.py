@@ -16,12 +16,11 @@ import asyncio
 import os
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import Any
 
 import zmq
 
-if TYPE_CHECKING:
-    from lunge_mp.worker.main import Worker
+Worker = Any        # worker/main.py's Worker (not imported: main imports this module)
 
 COORDINATOR_TIMEOUT_S = 5.0
 # a remote worker rides out a short network partition (the coordinator takes it for lost after
