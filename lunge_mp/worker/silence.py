@@ -59,6 +59,8 @@ def heard_again(w: Worker, silent_s: float) -> None:
     for name in now:
         w.closed[name].unpark()
     waiting = list(w.parking.parked)
+    if not now and not waiting:         # nothing was parked (open-model scenarios only)
+        return
     _say(w, f"the coordinator spoke again after {silent_s:.1f}s"
             + (f"; running again: {', '.join(now)}" if now else "")
             + (f"; parked until it sends the VU share of {', '.join(waiting)}" if waiting else ""))
