@@ -10,6 +10,7 @@ import asyncio
 import pytest
 
 from lunge_mp.coordinator import health
+from lunge_mp.coordinator.dealing import BATCH_S, LOOKAHEAD_S
 from lunge_mp.executors import ConstantVUs, PerVUIterations
 from lunge_mp.metrics.recorder import Recorder
 from lunge_mp.plan import Plan, RequestSpec
@@ -212,3 +213,31 @@ def test_no_share_is_resent_for_scenarios_the_coordinator_does_not_re_split(exec
     r.clear()
     r.say(1, m.Heartbeat(worker=1, parked=True))
     assert r.to(1, m.SetVUs) == []
+
+
+def test_an_open_model_worker_lost_by_silence_holds_no_arrival_dealt_twice():
+    """Why open-model arrivals need no park: a worker silent for 1.5 s gets no new arrivals,
+    those it holds are not dealt again when it is lost by silence, and by then (3 s) every one
+    of them is already due: a cut-off worker running them runs nothing anyone else runs."""
+    r = Run(scenario("o", executor="constant-arrival-rate", rate=100, pre_allocated_vus=5, max_vus=5,
+                     duration=8.0))
+    r.start()
+    t = 0.0
+    while t < 1.0:
+        r.tick(t)
+        t = round(t + 0.05, 2)
+    heard_last = t
+    r.quiet.add(1)
+    while not r.core.info[1].lost:
+        r.tick(t)
+        t = round(t + 0.05, 2)
+    lost_at = t - 0.05
+    while t < 6.0:
+        r.tick(t)
+        t = round(t + 0.05, 2)
+    mine = r.arrivals(1, "o")
+    others = r.arrivals(0, "o")
+    assert not {i for i, _ in mine} & {i for i, _ in others}          # none dealt twice
+    assert max(at for _, at in mine) / 1e6 < lost_at                   # all due before the loss
+    assert max(at for _, at in mine) / 1e6 <= heard_last + health.SUSPECT_AFTER_S + LOOKAHEAD_S + BATCH_S + 0.05
+    assert len(mine) + len(others) == len({i for i, _ in mine + others})
