@@ -84,7 +84,8 @@ class ClosedScenario:
 
     @property
     def allocated(self) -> int:
-        return len(self.running)
+        """The VUs it runs (the `vus` gauge): none while parked, their share runs elsewhere."""
+        return 0 if self.parked else len(self.running)
 
     @property
     def iteration_based(self) -> bool:

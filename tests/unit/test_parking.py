@@ -109,12 +109,13 @@ def test_parked_vus_finish_their_iteration_start_none_and_run_again_when_unparke
         await _until(lambda: closed.busy == 0)          # those in flight finished ...
         parked_at = transport.sent
         await asyncio.sleep(0.15)                       # ... and none started another
-        assert transport.sent == parked_at and closed.allocated == 2
+        assert transport.sent == parked_at and len(closed.running) == 2
+        assert closed.allocated == 0                    # the `vus` gauge: it runs none
         assert _counted(closed) == (parked_at, 0)       # every request sent was counted, none cut
         closed.unpark()
         await _until(lambda: transport.sent >= parked_at + 4)
         closed.set_vus(0)
-        await _until(lambda: closed.allocated == 0)
+        await _until(lambda: not closed.running)
         assert _counted(closed)[1] == 0
 
     asyncio.run(main())
@@ -130,15 +131,16 @@ def test_parked_vus_told_to_stop_leave_and_new_ones_wait():
         closed.park()
         await _until(lambda: closed.busy == 0)
         closed.set_vus(1)                        # the coordinator re-split meanwhile
-        await _until(lambda: closed.allocated == 1)
+        await _until(lambda: len(closed.running) == 1)
         sent = transport.sent
         closed.set_vus(2)                        # a new VU starts parked too
         await asyncio.sleep(0.1)
-        assert transport.sent == sent and closed.allocated == 2
+        assert transport.sent == sent and len(closed.running) == 2
         closed.unpark()
         await _until(lambda: transport.sent >= sent + 4)
-        closed.end(0.5)                          # an end while parked also lets them leave
-        await _until(lambda: closed.allocated == 0)
+        closed.park()
+        closed.end(0.5)                          # an end while parked lets them leave
+        await _until(lambda: not closed.running)
 
     asyncio.run(main())
 
@@ -155,7 +157,7 @@ def test_a_parked_per_vu_iterations_vu_runs_exactly_its_own_n():
         closed.park()
         await asyncio.sleep(0.05)
         closed.unpark()
-        await _until(lambda: closed.allocated == 0)
+        await _until(lambda: not closed.running)
         assert transport.sent == 20             # parking neither lost nor added an iteration
 
     asyncio.run(main())
