@@ -53,7 +53,10 @@ class PauseRelay:
 
     def _accept(self) -> None:
         while not self._closing.is_set():
-            ready, _, _ = select.select([self.listener], [], [], POLL_S)
+            try:
+                ready, _, _ = select.select([self.listener], [], [], POLL_S)
+            except (OSError, ValueError):       # closed under it
+                return
             if not ready:
                 continue
             try:
@@ -88,5 +91,5 @@ class PauseRelay:
                     if self._closing.is_set():
                         return
                 sink.sendall(chunk)
-        except OSError:
+        except (OSError, ValueError):   # closed under it (`close`): ValueError from select on fd -1
             pass

@@ -431,6 +431,8 @@ class RunCore:
         t = self.t(now)
         if not silent and running:       # gone for good: it will not run its iterations
             self._gone_for_good(worker, t)
+        elif running:                    # it may still run, and hear us: its VUs go to the others
+            self.dealer.withdraw_vus(worker)
         self.lifecycle.worker_lost(self.live_workers(), t, for_good=not silent)
         if not self.live_workers() and running:
             self.request_stop("lost all workers", ExitCode.LOST_WORKERS)

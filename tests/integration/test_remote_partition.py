@@ -2,8 +2,8 @@
 VUs after LOST_AFTER_S of silence (worker/parking.py), so its share does not run twice while
 the coordinator has given it to the others; and when the path is back it runs as many VUs as
 the coordinator now gives it. Real processes on 127.0.0.1: the coordinator (`run --listen`),
-two remote workers (one straight, one through a relay the test cuts: tests/pause_relay.py),
-and the embedded target counting what reached it.
+two remote workers (one straight, one through a relay the test cuts: tests/pause_relay.py,
+one way, both ways, the other way), and the embedded target counting what reached it.
 
 The target tells the workers apart by path: each request goes to `/vu/{{vu}}`, and a VU's id
 says its worker (worker w numbers its VUs from 1 + w·1,000,000, docs/CONFIG.md); the target
@@ -47,18 +47,19 @@ def _per_worker(target, worker: int) -> int:
                if path.startswith("/vu/") and (int(path[4:]) - 1) // 1_000_000 == worker)
 
 
-def _last_change(read, since: float, timeout: float) -> float:
-    """Once `read()` has not changed for QUIET_S: when it last changed (monotonic seconds)."""
-    value, changed = read(), since
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def _stopped_after_cut(read, timeout: float, also=lambda: True) -> float:
+    """Call right after a cut. Watches `read()` until it has not changed for QUIET_S (and
+    `also()` holds): seconds from the cut to its last change."""
+    cut_at = time.monotonic()
+    value, changed = read(), cut_at
+    while time.monotonic() < cut_at + timeout:
         time.sleep(0.1)
         now_value = read()
         if now_value != value:
             value, changed = now_value, time.monotonic()
-        elif time.monotonic() - changed >= QUIET_S:
-            return changed
-    raise AssertionError(f"the cut-off worker was still sending {timeout:g} s later")
+        elif time.monotonic() - changed >= QUIET_S and also():
+            return changed - cut_at
+    raise AssertionError(f"the cut-off worker was still sending {timeout:g} s after the cut")
 
 
 def test_a_cut_off_worker_parks_its_vus_and_runs_what_the_coordinator_gives_it_back(tmp_path, fresh_target):
@@ -99,9 +100,8 @@ def test_a_cut_off_worker_parks_its_vus_and_runs_what_the_coordinator_gives_it_b
         # so it re-splits nothing; b hears nothing, parks, and when it hears again asks for its
         # share, which it is sent again (the order where no SetVUs would come by itself)
         relay.cut(up=False, down=True)
-        cut_at = time.monotonic()
-        stopped = _last_change(b_count, cut_at, LOST_AFTER_S + MARGIN_S + 4)
-        assert stopped - cut_at < LOST_AFTER_S + MARGIN_S, stopped - cut_at
+        stopped = _stopped_after_cut(b_count, LOST_AFTER_S + MARGIN_S + 4)
+        assert stopped < LOST_AFTER_S + MARGIN_S, stopped
         assert said("b", "closed-model VUs parked") and not said("coordinator", ") lost at")
         parked = b_count()
         relay.restore()
@@ -109,17 +109,28 @@ def test_a_cut_off_worker_parks_its_vus_and_runs_what_the_coordinator_gives_it_b
         assert said("b", "scenario steady unparked") and not said("coordinator", ") lost at")
 
         # 2. cut both ways: the coordinator takes b for lost and gives its VUs to a; b parks its
-        # own, and sends nothing more while a runs them
+        # own, and sends nothing more while a runs them. When the path is back, b hears the
+        # SetVUs of 0 its loss queued, then rejoins and gets its share of the new split
         relay.cut()
-        cut_at = time.monotonic()
-        wait_until(lambda: said("coordinator", ") lost at"), LOST_AFTER_S + 10, "b to be taken for lost")
-        stopped = _last_change(b_count, cut_at, MARGIN_S + 4)
-        assert stopped - cut_at < LOST_AFTER_S + MARGIN_S, stopped - cut_at
+        stopped = _stopped_after_cut(b_count, LOST_AFTER_S + 10, lambda: said("coordinator", ") lost at"))
+        assert stopped < LOST_AFTER_S + MARGIN_S, stopped
         a_then = _per_worker(fresh_target, a)
         wait_until(lambda: _per_worker(fresh_target, a) > a_then + 50, 10, "a to run on", every=0.1)
         parked = b_count()
         relay.restore()         # b rejoins and is given its share of the new split
         wait_until(lambda: said("coordinator", "rejoined"), 10, "b to rejoin")
+        wait_until(lambda: b_count() > parked + 20, 10, "b's VUs to run again", every=0.1)
+
+        # 3. only b's messages are cut: the coordinator takes it for lost, and b, which still
+        # hears it, is told at once to run no VUs (it would park only 3 s after the coordinator
+        # stopped speaking to it)
+        relay.cut(up=True, down=False)
+        stopped = _stopped_after_cut(b_count, LOST_AFTER_S + 10,
+                                     lambda: errs["coordinator"].read_text().count(") lost at") == 2)
+        assert stopped < LOST_AFTER_S + MARGIN_S, stopped
+        parked = b_count()
+        relay.restore()
+        wait_until(lambda: errs["coordinator"].read_text().count("rejoined") == 2, 10, "b to rejoin again")
         wait_until(lambda: b_count() > parked + 20, 10, "b's VUs to run again", every=0.1)
 
         coordinator.send_signal(signal.SIGINT)       # enough seen: stop (gracefully)

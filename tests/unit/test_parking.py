@@ -194,6 +194,22 @@ def test_taken_for_lost_a_parked_worker_rejoins_and_gets_its_share_of_the_new_sp
     assert [x.vus for x in r.to(1, m.SetVUs)] == [2] and r.to(0, m.SetVUs)[-1].vus == 2
 
 
+def test_a_worker_lost_by_silence_is_told_to_run_no_vus_in_case_it_still_hears():
+    """Cut one way (it hears the coordinator, the coordinator not it): it would park only 3 s
+    after the coordinator stops speaking to it. So its loss tells it at once: no VUs (raw: it
+    is lost), none of an iteration-based scenario (its share stays its own)."""
+    r = Run(scenario("a", duration=30.0, vus=4),
+            scenario("it", executor="shared-iterations", iterations=10, max_duration=30.0))
+    r.start()
+    r.tick(0.0)
+    r.clear()
+    r.quiet.add(1)
+    r.tick(3.1)
+    assert r.core.info[1].lost
+    assert r.to(1, m.SetVUs) == [m.SetVUs(scenario="a", vus=0)]      # no deadline: iterations finish
+    assert r.core.sessions[1].state is State.LOST
+
+
 def test_a_parked_heartbeat_of_a_stopping_worker_asks_nothing():
     r = Run(scenario("a", duration=30.0, vus=4))
     r.start()
