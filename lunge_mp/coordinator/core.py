@@ -41,6 +41,7 @@ from lunge_mp.coordinator.arrival_ledger import ArrivalLedger
 from lunge_mp.coordinator.dealing import Dealer
 from lunge_mp.coordinator.guarding import RunGuard
 from lunge_mp.coordinator.handshake import Handshake
+from lunge_mp.coordinator import heartbeats
 from lunge_mp.coordinator.health import WATCHED, Health, exit_text, saturation_warnings
 from lunge_mp.coordinator.iterations import IterationShares
 from lunge_mp.coordinator.lifecycle import Lifecycle
@@ -241,11 +242,8 @@ class RunCore:
                     self.lifecycle.worker_done(name, worker, self.live_workers(), self.t(now))
             case m.PermitRequest():
                 self.out.send(worker, self.guard.grant(msg))
-            case m.Heartbeat():
-                info.cpu_percent, info.loop_lag_ms, info.rss_mb = msg.cpu_percent, msg.loop_lag_ms, msg.rss_mb
-                if msg.echo and self.remote is not None:        # its clock, re-measured (clock_watch.py)
-                    self.remote.clocks.echoed(worker, msg, now, self.t0 or 0.0)
-                self.guard.permit_waits(worker, msg.permit_wait_s, msg.permit_waits)
+            case m.Heartbeat():     # its load, clock, permit waits; parked VUs asking for their share
+                heartbeats.received(self, worker, msg, now)
             case m.Bye() if self.phase is RunPhase.HANDSHAKE:     # it refused the plan (worker/remote.py)
                 info.error = msg.error or "it left before the start"
             case m.Bye():
@@ -433,6 +431,8 @@ class RunCore:
         t = self.t(now)
         if not silent and running:       # gone for good: it will not run its iterations
             self._gone_for_good(worker, t)
+        elif running:                    # it may still run, and hear us: its VUs go to the others
+            self.dealer.withdraw_vus(worker)
         self.lifecycle.worker_lost(self.live_workers(), t, for_good=not silent)
         if not self.live_workers() and running:
             self.request_stop("lost all workers", ExitCode.LOST_WORKERS)

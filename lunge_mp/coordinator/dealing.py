@@ -16,7 +16,10 @@ scenario ends. Pure: what to send goes to the core's `Outbox`.
 - A scenario's end goes to every live worker with its gracefulStop deadline.
 - A worker gone for good: its arrivals not yet due are taken back (`take_back`, bookkeeping
   in arrival_ledger.py) and dealt again over the live workers on the next tick.
-- A worker that rejoins is sent what it missed (`catch_up`).
+- A worker lost by silence is told to run no VUs of the time-based closed scenarios
+  (`withdraw_vus`: the others run them). A worker that rejoins is sent what it missed
+  (`catch_up`); one whose VUs are parked after a silence it was not lost for is sent its VU
+  shares again (`resend_vus`).
 """
 
 from __future__ import annotations
@@ -207,6 +210,26 @@ class Dealer:
             ramp_down = int((t + s.graceful_ramp_down) * 1e6)
             for w in live:
                 self.out.send(w, m.SetVUs(scenario=s.name, vus=shares[w], deadline_us=ramp_down))
+
+    def withdraw_vus(self, worker: int) -> None:
+        """A worker lost by silence: its time-based closed-model VUs go to the others from the
+        next tick, so it is told to run none (their iterations finish), in case it still hears
+        us (cut one way: it would not park until 3 s after we stop speaking to it). Raw: it is
+        lost, and a failed send changes nothing. It gets its share again when it rejoins."""
+        for s in self.lifecycle.running():
+            if not s.is_open and not s.iteration_based:
+                self.out.send_raw(worker, m.SetVUs(scenario=s.name, vus=0))
+
+    def resend_vus(self, worker: int, t: float) -> None:
+        """A worker whose VUs are parked (worker/parking.py) asks for its share: its part of
+        the split last sent, of each running time-based closed scenario. One not yet split
+        (a rejoin or a scaling cleared it) goes to every live worker on the next tick anyway."""
+        for s in self.lifecycle.running():
+            shares = self.vus_sent.get(s.name)
+            if s.is_open or s.iteration_based or shares is None:
+                continue
+            ramp_down = int((t + s.graceful_ramp_down) * 1e6)
+            self.out.send(worker, m.SetVUs(scenario=s.name, vus=shares[worker], deadline_us=ramp_down))
 
     def send_moved_iterations(self, running: Callable[[int], bool]) -> None:
         """The AddIterations decided by `IterationShares.move`; an heir lost meanwhile has already

@@ -42,9 +42,9 @@ import signal
 from lunge_mp.coordinator.arrival_ledger import ArrivalLedger
 from lunge_mp.coordinator.outbox import Outbox
 from lunge_mp.outcome import RunOutcome, WorkerInfo
+from lunge_mp.protocol.liveness import LOST_AFTER_S     # no heartbeat for this long: lost
 from lunge_mp.protocol.session import State, WorkerSession
 
-LOST_AFTER_S = 3.0           # no heartbeat for this long: the worker is lost
 SUSPECT_AFTER_S = 1.5        # no message for this long: no new arrivals for it until it speaks
 MAX_REFUSAL_WARNINGS = 20    # distinct refusals listed in the warnings; the rest are counted
 

@@ -14,8 +14,8 @@ import msgspec
 from lunge_mp.plan import Plan
 from lunge_mp.protocol import packed
 
-PROTOCOL_VERSION = 5     # 3: TimeProbe/TimeEcho/Refused, workers joining over tcp; 4: Hold/Release;
-                         # 5: SeriesDelta's packed counts
+PROTOCOL_VERSION = 6     # 3: TimeProbe/TimeEcho/Refused, workers joining over tcp; 4: Hold/Release;
+                         # 5: SeriesDelta's packed counts; 6: Heartbeat.parked (worker/parking.py)
 
 
 class Hello(msgspec.Struct, tag=True):
@@ -258,6 +258,9 @@ class Heartbeat(msgspec.Struct, tag=True):
     echo: int = 0               # worker → coordinator: the probe answered, when it came and
     echo_received_ns: int = 0   # when this heartbeat left (the worker's monotonic clock)
     echo_sent_ns: int = 0
+    # worker → coordinator: its time-based closed-model VUs are parked after a silence and wait
+    # for their share (worker/parking.py); the coordinator sends it the split in force
+    parked: bool = False
 
 
 class Bye(msgspec.Struct, tag=True):

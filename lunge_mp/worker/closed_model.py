@@ -8,6 +8,13 @@ worker's remaining ones): shared-iterations adds them to this worker's share; pe
 keeps them in `extra_left`, pulled by a VU once it has run its own N. VUs whose loops had
 ended start again, and the scenario says done again once the added ones are run.
 
+Parked (`park`, worker/parking.py: the coordinator has been silent too long): no VU starts
+a new iteration; those in flight finish and are counted as usual, so every request sent is
+reported. A parked VU waits at the top of its loop, keeping its iteration count (a
+per-vu-iterations VU goes on with its own N once unparked); VUs told to stop meanwhile leave.
+A parked VU's iterations not run are neither dropped nor interrupted: the closed model
+schedules none ahead, so there is nothing to account for (RESULTS.md).
+
 Guardrails (`permits`, worker/permits.py): each request, redirect hops included, waits for a
 permit (maxRate, maxTotalRequests); a VU told at the worker's stop that none will come ends
 its iteration there, counted as interrupted.
@@ -68,6 +75,8 @@ class ClosedScenario:
         self.ending = False
         self._on_done = on_done
         self._reported = False
+        self.parked = False
+        self._wake = asyncio.Event()     # set (and replaced) when parked VUs should look again
 
     @property
     def busy(self) -> int:
@@ -75,7 +84,8 @@ class ClosedScenario:
 
     @property
     def allocated(self) -> int:
-        return len(self.running)
+        """The VUs it runs (the `vus` gauge): none while parked, their share runs elsewhere."""
+        return 0 if self.parked else len(self.running)
 
     @property
     def iteration_based(self) -> bool:
@@ -100,6 +110,8 @@ class ClosedScenario:
             vu.stop_requested = True
             if stop_within is not None and vu.task is not None:
                 loop.call_later(max(0.0, stop_within), vu.task.cancel)
+        if self.parked:
+            self._wake_all()            # parked VUs told to stop leave now
         self._maybe_done()
 
     def add_iterations(self, n: int) -> None:
@@ -139,6 +151,22 @@ class ClosedScenario:
         self._reported = True
         self._on_done()
 
+    def park(self) -> None:
+        """No VU starts a new iteration until `unpark`; iterations in flight finish."""
+        self.parked = True
+
+    def unpark(self) -> None:
+        self.parked = False
+        self._wake_all()
+
+    def _wake_all(self) -> None:
+        self._wake.set()
+        self._wake = asyncio.Event()
+
+    async def _unparked(self, vu: VU) -> None:
+        while self.parked and not vu.stop_requested:
+            await self._wake.wait()
+
     def interrupt(self) -> None:
         for task in list(self.running):
             task.cancel()
@@ -153,6 +181,10 @@ class ClosedScenario:
             HOP_PERMIT.set(self.permits.take)      # this task's redirect hops take permits too
         try:
             while not vu.stop_requested:
+                if self.parked:         # before taking an iteration: a parked VU claims none
+                    await self._unparked(vu)
+                    if vu.stop_requested:
+                        break
                 if self.iterations_per_vu and vu.iterations >= self.iterations_per_vu:
                     if self.extra_left <= 0:
                         break

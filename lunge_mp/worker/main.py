@@ -7,7 +7,8 @@ A worker never outlives its coordinator: it exits when its parent process is no 
 coordinator (`--parent`) or when nothing arrives from it for `COORDINATOR_TIMEOUT_S` after Hello.
 A remote worker (over tcp: worker/remote.py) waits longer for the first message and for a
 silent coordinator (`REMOTE_COORDINATOR_TIMEOUT_S`: a partition heals), answers clock probes,
-and is told its id in Start.
+and is told its id in Start. Either parks its closed-model VUs after LOST_AFTER_S of silence,
+when the coordinator gives them to the others, until it hears again (worker/silence.py).
 """
 
 from __future__ import annotations
@@ -35,16 +36,12 @@ from lunge_mp.redact import Redactor, RedactingStream
 from lunge_mp.worker.closed_model import ClosedScenario
 from lunge_mp.worker.iteration import ScenarioRunner
 from lunge_mp.worker.open_model import OpenScenario
+from lunge_mp.worker.parking import Parking
 from lunge_mp.worker.permits import PermitGate, PermittedTransport
-from lunge_mp.worker import remote as remote_join, transports
+from lunge_mp.worker import remote as remote_join, silence, transports
 from lunge_mp.worker.guard import guarded
 from lunge_mp.worker.transport import Transport
 
-COORDINATOR_TIMEOUT_S = 5.0
-# a remote worker rides out a short network partition (the coordinator takes it for lost after
-# 3 s and takes it back when it speaks again). Kept short: once the coordinator has given a lost
-# worker's VUs to the others, a cut-off worker still running its own doubles that share
-REMOTE_COORDINATOR_TIMEOUT_S = 10.0
 HEARTBEAT_S = 1.0
 # counters (not histograms) also go out every 100 ms, so if this worker dies, what the
 # coordinator does not know (due since its last report, in flight then, due before its loss is
@@ -110,6 +107,7 @@ class Worker:
         self.redactor = Redactor()
         self.permits: PermitGate | None = None     # guardrail permits of closed-model requests
         self._asking: set[asyncio.Task] = set()
+        self.parking = Parking()
 
     async def send(self, msg: m.Message) -> None:
         await self.sock.send(m.encode(msg))
@@ -117,7 +115,7 @@ class Worker:
     async def run(self) -> None:
         remote = self.remote
         # the watchdog first: Hello waits for the coordinator to bind, which it may never do
-        watchdog = asyncio.get_running_loop().create_task(self._watchdog())
+        watchdog = asyncio.get_running_loop().create_task(silence.watchdog(self))
         if self.monitor is not None:    # watched before Hello: a refused handshake leaves no peer to send to
             self.tasks.append(asyncio.get_running_loop().create_task(self._watch_handshake()))
         hello = asyncio.ensure_future(self.send(m.Hello(
@@ -138,8 +136,12 @@ class Worker:
                 if not await self.sock.poll(200):
                     continue
                 frame = await self.sock.recv()
+                silent_s = time.monotonic() - self.last_heard
                 self.last_heard = time.monotonic()
                 self.heard_any = True
+                heard_again = self.parking.cut_off
+                if heard_again:
+                    silence.heard_again(self, silent_s)
                 try:
                     msg = m.decode(frame)
                 except Exception as exc:  # a garbage frame is logged, never fatal
@@ -147,6 +149,8 @@ class Worker:
                     continue
                 try:
                     await self.handle(msg)
+                    if heard_again and self.parking.asking:     # ask for its VU share at once
+                        await self._send_heartbeat(0.0)
                 except Exception as exc:  # a bug here must reach the coordinator, not vanish
                     traceback.print_exc(file=sys.stderr)
                     await self.send(m.Bye(worker=self.id, reports=self.seq,
@@ -205,6 +209,7 @@ class Worker:
                 if scenario is not None and not self.stopping:
                     stop_within = self._seconds_until(deadline) if deadline else None
                     scenario.set_vus(n, per_vu, stop_within, total)
+                    silence.told(self, name, f"{n} VU(s) as the coordinator now splits them")
             case m.AddIterations(scenario=name, iterations=n):
                 scenario = self.closed.get(name)
                 if scenario is not None and not self.stopping:
@@ -212,6 +217,7 @@ class Worker:
             case m.EndScenario(scenario=name, deadline_us=deadline):
                 if name in self.closed:
                     self.closed[name].end(self._seconds_until(deadline))
+                    silence.told(self, name, "to end")
                 elif name in self.open:
                     self.tasks.append(asyncio.get_running_loop().create_task(self._end_open(name, deadline)))
             case m.Stop():
@@ -326,6 +332,7 @@ class Worker:
             scenario.start()
         loop = asyncio.get_running_loop()
         self.tasks.append(loop.create_task(self._report_every_second()))
+        self.tasks.append(loop.create_task(silence.park_when_silent(self)))
 
     def _gauges(self) -> None:
         for name, scenario in self.open.items():
@@ -373,16 +380,20 @@ class Worker:
             await asyncio.sleep(HEARTBEAT_S)
             if not self.heard_any:      # from the coordinator's first message on (not queued before it binds)
                 continue
-            lag_ms = max(0.0, (time.monotonic() - due) * 1000)   # how late the loop ran this timer
-            rss = self.proc.memory_info().rss / 2**20
-            echo, self._echo = self._echo, None
-            clock = {"echo": echo[0], "echo_received_ns": echo[1], "echo_sent_ns": time.monotonic_ns()} if echo else {}
-            await self.send(m.Heartbeat(worker=self.id, cpu_percent=self.proc.cpu_percent(),
-                                        loop_lag_ms=lag_ms, rss_mb=rss, **self._permit_stats(), **clock))
+            await self._send_heartbeat(max(0.0, (time.monotonic() - due) * 1000))   # how late the loop ran this timer
+
+    async def _send_heartbeat(self, lag_ms: float) -> None:
+        rss = self.proc.memory_info().rss / 2**20
+        echo, self._echo = self._echo, None
+        clock = {"echo": echo[0], "echo_received_ns": echo[1], "echo_sent_ns": time.monotonic_ns()} if echo else {}
+        await self.send(m.Heartbeat(worker=self.id, cpu_percent=self.proc.cpu_percent(), loop_lag_ms=lag_ms,
+                                    rss_mb=rss, parked=self.parking.asking, **self._permit_stats(), **clock))
 
     async def stop(self, msg: m.Stop) -> None:
         """Start nothing more; let running iterations finish until the deadline; report; leave."""
         self.stopping = True
+        for name in self.parking.release_all():    # their VUs leave as told below
+            self.closed[name].unpark()
         now = time.monotonic_ns()
         for scenario in self.open.values():
             scenario.stop_starting(now)
@@ -422,34 +433,6 @@ class Worker:
             scenario.interrupt()
         for closed in self.closed.values():
             closed.interrupt()
-
-    async def _watchdog(self) -> None:
-        """Exit when the coordinator is gone: parent changed, or silent for too long."""
-        ticked = time.monotonic()
-        while True:
-            await asyncio.sleep(0.5)
-            now = time.monotonic()
-            frozen = now - ticked > 1.5          # this process did not run (SIGSTOP, a paused VM)
-            ticked = now
-            if frozen:
-                # give ZeroMQ's I/O thread a turn to take in what waited in the kernel meanwhile
-                continue
-            silent = now - self.last_heard if self.hello_sent or self.remote is not None else 0.0
-            limit = COORDINATOR_TIMEOUT_S
-            if self.remote is not None:
-                if not self.heard_any:          # the coordinator may start later
-                    silent -= max(0.0, self.remote.wait_s - COORDINATOR_TIMEOUT_S)
-                else:
-                    limit = REMOTE_COORDINATOR_TIMEOUT_S
-            # resumed after a stop (SIGSTOP) with messages waiting: read them before judging
-            waiting = silent > limit and self.sock.getsockopt(zmq.EVENTS) & zmq.POLLIN
-            if os.getppid() != self.parent or (silent > limit and not waiting):
-                gone = "coordinator gone" if self.heard_any else f"no coordinator answered at {self.endpoint}"
-                try:
-                    print(f"worker {self.remote.name if self.remote else self.id}: {gone}, exiting", file=sys.stderr)
-                    self._interrupt_all()
-                finally:    # leave even when that line cannot be written (EPIPE: no reader left)
-                    os._exit(3)
 
 
 def main(argv: list[str] | None = None) -> None:
