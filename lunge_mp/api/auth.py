@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import yaml
 from aiohttp import web
 
+from lunge_mp.api import keys
+
 ROLES = ("viewer", "operator", "admin")
 ENV_VAR = "LUNGE_MP_API_TOKEN"
 PUBLIC_PREFIXES = ("/static/",)
@@ -156,7 +158,7 @@ def auth_middleware(tokens: Tokens):
     async def middleware(request: web.Request, handler):
         path = request.path
         if request.method == "GET" and (path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)):
-            request["identity"] = LOCAL if not tokens else Identity("anonymous", "viewer")
+            request[keys.IDENTITY] = LOCAL if not tokens else Identity("anonymous", "viewer")
             return await handler(request)
         if not tokens:
             identity = LOCAL
@@ -169,6 +171,6 @@ def auth_middleware(tokens: Tokens):
         need = required_role(request.method, path)
         if not identity.can(need):
             return _error(403, f"token '{identity.name}' has role {identity.role}; this needs {need}")
-        request["identity"] = identity
+        request[keys.IDENTITY] = identity
         return await handler(request)
     return middleware

@@ -1,4 +1,5 @@
-"""The application's shared objects (aiohttp AppKeys): one place, no imports of the rest."""
+"""The application's shared objects (aiohttp AppKeys) and what a request carries (RequestKeys):
+one place, no imports of the rest."""
 
 from __future__ import annotations
 
@@ -11,3 +12,4 @@ AUDIT = web.AppKey("audit", object)              # store/audit.py AuditLog
 SETTINGS = web.AppKey("settings", object)        # api/app.py Settings
 OPENAPI_EXTRA = web.AppKey("openapi_extra", dict)   # paths other modules add to the description
 PROFILES = web.AppKey("profiles", bool)          # the profile routes are mounted (api/profiles.py)
+IDENTITY = web.RequestKey("identity", object)    # who sent the request (api/auth.py Identity)

@@ -8,7 +8,7 @@
     POST   /api/v1/load-test/profiles/{profileId}/run     run it: optional {version, variables}
 
 `profileId` is a profile's id or its name. The server's middleware authenticates and enforces
-roles (admin to change, viewer to read) and sets `request["identity"]`; this module records
+roles (admin to change, viewer to read) and sets `request[keys.IDENTITY]`; this module records
 who did what in the audit log. Answers: 400 malformed JSON or query, 404 unknown profile or
 version, 409 a name already taken, 413 a body over 1 MB, 422 an invalid profile or config
 (`errors`: one `field.path: problem` line each; nothing stored) or secrets that cannot be read
@@ -31,6 +31,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
+
+from lunge_mp.api import keys
 
 from lunge_mp.config.errors import ConfigError
 from lunge_mp.profile_ops import (MAX_CONFIG_BYTES, absolute_data_paths, audit as audit_line, check_config,
@@ -152,7 +154,7 @@ class _Profiles:
         self._thread.shutdown(wait=False)
 
     def _record(self, request: web.Request, action: str, outcome: str = "ok", **fields: Any) -> None:
-        warning = audit_line(self.audit, action, identity=getattr(request.get("identity"), "name", "local"),
+        warning = audit_line(self.audit, action, identity=getattr(request.get(keys.IDENTITY), "name", "local"),
                              client=request.remote or "unknown", outcome=outcome, **fields)
         if warning:
             log.warning(warning)
@@ -183,7 +185,7 @@ class _Profiles:
 
     async def _save(self, request: web.Request, ref: str | None) -> web.Response:
         fields = _profile_fields(await _json_body(request))
-        who = getattr(request.get("identity"), "name", "local")
+        who = getattr(request.get(keys.IDENTITY), "name", "local")
         if ref is None:
             try:
                 name = check_name(fields["name"])

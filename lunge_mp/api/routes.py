@@ -41,7 +41,7 @@ def error(status: int, text: str, problems: list[str] | None = None) -> web.Resp
 
 
 def _audit(request: web.Request, action: str, outcome: str, test_id: str | None = None, **fields) -> None:
-    identity = request.get("identity")
+    identity = request.get(keys.IDENTITY)
     request.app[keys.AUDIT].record(action, identity=identity.name if identity else "unknown",
                                 client=request.remote or "unknown", outcome=outcome, test_id=test_id, **fields)
 
@@ -69,7 +69,7 @@ async def start_test(request: web.Request, config: dict, *, profile: tuple[str, 
         _audit(request, action, "refused", reason=exc.problems[0][:200], status=exc.status)
         text = "the config is invalid" if exc.status == 400 else "over the server's ceiling: nothing was sent"
         return error(exc.status, text, exc.problems)
-    identity = request["identity"].name
+    identity = request[keys.IDENTITY].name
     try:
         test = registry.start(plan, masked_config(config, plan), identity, profile=profile)
     except Busy as exc:
@@ -130,7 +130,7 @@ async def post_pattern(request: web.Request) -> web.Response:
 async def _save_profile(request: web.Request, doc: dict, config: dict) -> tuple[str, int] | web.Response:
     """seed 004's save_profile: the test as the next version of profile `profile_name` (admin only,
     as every profile change; checked first, so nothing is saved for a test that cannot start)."""
-    identity = request["identity"]
+    identity = request[keys.IDENTITY]
     if not request.app.get(keys.PROFILES):
         return error(422, "save_profile: this server has no profile store")
     if not identity.can("admin"):
@@ -283,7 +283,7 @@ async def _steer(request: web.Request, action: str, allowed: tuple[str, ...], **
 
 
 async def stop_test(request: web.Request) -> web.Response:
-    who = request["identity"].name
+    who = request[keys.IDENTITY].name
     return await _steer(request, "stop", ("running", "paused"), reason=f"stopped over the API by {who}")
 
 

@@ -13,13 +13,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from lunge_mp.api import keys
 from lunge_mp.api.profiles import BASE, add_profile_routes
 from lunge_mp.store.audit import AuditLog
 from lunge_mp.store.profile_crypto import ENV_VAR
 
 SECRET = "api-secret-Xy77-unique"
-# the control plane's middleware keys request["identity"] by a string, as the contract says
-pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.RequestKey")
 
 
 def config(rate: int = 10) -> dict:
@@ -46,7 +45,7 @@ def api(tmp_path: Path, test):
 
     @web.middleware
     async def identity(request, handler):
-        request["identity"] = Identity("ci-admin")
+        request[keys.IDENTITY] = Identity("ci-admin")     # as the control plane's auth middleware
         return await handler(request)
 
     async def main():
