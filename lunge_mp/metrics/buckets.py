@@ -286,6 +286,11 @@ class Buckets:
                 b.seal()
         return b
 
+    @property
+    def newest(self) -> int:
+        """The newest second reported (-1 before any)."""
+        return self._newest
+
     def advance(self, t: int) -> None:
         """Note that second `t` was reported; seal what is now too old to change."""
         if t <= self._newest:

@@ -2,22 +2,21 @@
 
 The coordinator adds every sample of every worker into a histogram: with 256 workers each
 reporting 100 series a second that is 300,000 samples a second, into ~100 series totals and
-the open seconds' histograms, each with 188 KB of counts. Added as each report arrives, a
-report's adds jump between a hundred histograms, and most of an add's cost is the cache miss
-on its counter. Kept instead (a list append per delta: the delta's index bytes, already
-checked by `hdr.unit_fault` or `hdr.unpack_checked`) and applied one histogram at a time, a histogram's
-deltas are added in one scatter-add in C (numpy's `add.at`: ~2 ns a sample instead of the
-~75 ns of a Python add through a memoryview), the many workers' deltas of one second at once.
-Few samples are added in Python. numpy costs ~80 ms to import and ~18 MB of private memory
-(each API-started test's coordinator is a process of its own), so it is imported only once a
-histogram has `IMPORT_NUMPY_FROM` indexes waiting at a read (thousands of samples a second in
-one series: a run whose workers take far more than that); from then on any histogram with
-`NUMPY_FROM` or more uses it.
+the open seconds' histograms. Added in Python as each report arrives, each sample costs
+~130 ns (an add through a memoryview). Kept instead (a list append per delta: its index bytes,
+already checked by `hdr.unit_fault` or `hdr.unpack_checked`), a histogram's deltas are added
+when it is read, many workers' at once, in one scatter-add in C (numpy's `add.at`: ~2 ns a
+sample and ~10 µs a call).
+
+numpy costs ~80 ms to import and ~18 MB of private memory (each API-started test's coordinator
+is a process of its own), so it is imported only by an owner whose round of applying
+(`Deferrals.apply_all`: at each new second, and at reads) holds `IMPORT_NUMPY_FROM` indexes:
+a merge whose Python adds would cost more than ~10 ms a second. Once imported, any histogram
+with `NUMPY_FROM` indexes waiting uses it; fewer, or without numpy, are added in Python.
 
 Every reader of the histogram applies first (`apply`): the histogram is then exactly what
 adding each delta on arrival would have made it. What is kept is bounded by the owner, who
-applies everything (`Deferrals.apply_all`) once `MAX_KEPT` deltas or `MAX_KEPT_INDEXES`
-indexes are waiting.
+applies everything once `MAX_KEPT` deltas or `MAX_KEPT_INDEXES` indexes are waiting.
 """
 
 from __future__ import annotations
@@ -32,20 +31,16 @@ from lunge_mp.protocol import packed
 
 MAX_KEPT = 50_000       # deltas waiting over all histograms (~1 s of 256 workers x 100 series)
 MAX_KEPT_INDEXES = 4_000_000    # and their indexes (8 MB): a few huge deltas are bounded too
-NUMPY_FROM = 256        # indexes waiting in one histogram from which numpy adds them (~10 µs a call)
-IMPORT_NUMPY_FROM = 2048    # ... and from which numpy is imported if it is not yet
+NUMPY_FROM = 256        # indexes waiting in one histogram from which numpy adds them
+IMPORT_NUMPY_FROM = 100_000     # indexes in one round of apply_all from which numpy is imported
 _np = None
 
 
-def _numpy_for(items: int):
-    """numpy if `items` indexes are worth adding with it (importing it if need be), else None."""
+def load_numpy():
     global _np
     if _np is None:
-        if items < IMPORT_NUMPY_FROM:
-            return None
         import numpy
         _np = numpy
-    return _np if items >= NUMPY_FROM else None
 
 
 class Deferrals:
@@ -59,6 +54,8 @@ class Deferrals:
         self.indexes = 0
 
     def apply_all(self) -> None:
+        if _np is None and self.indexes >= IMPORT_NUMPY_FROM:
+            load_numpy()
         for d in self.waiting:
             d.apply()       # a no-op if a reader applied it already
         self.waiting.clear()
@@ -113,9 +110,8 @@ class Deferred:
         leaves them."""
         if not self.n:
             return
-        np = _numpy_for(self.items)
-        if np is not None:
-            self._scatter_add(np)
+        if _np is not None and self.items >= NUMPY_FROM:
+            self._scatter_add(_np)
         else:
             view = self.view
             for i in packed.view(b"".join(self.units), packed.INDEX):

@@ -376,8 +376,12 @@ class Worker:
 
     async def _heartbeat(self) -> None:
         while True:
-            due = time.monotonic() + HEARTBEAT_S
-            await asyncio.sleep(HEARTBEAT_S)
+            wait = HEARTBEAT_S
+            if self.t0_ns:      # after Go: on the whole seconds after t0, with the reports, so the
+                period = int(HEARTBEAT_S * 1e9)     # coordinator takes every worker's in one wake
+                wait = (period - (time.monotonic_ns() - self.t0_ns) % period) / 1e9
+            due = time.monotonic() + wait
+            await asyncio.sleep(wait)
             if not self.heard_any:      # from the coordinator's first message on (not queued before it binds)
                 continue
             await self._send_heartbeat(max(0.0, (time.monotonic() - due) * 1000))   # how late the loop ran this timer

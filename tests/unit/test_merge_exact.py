@@ -42,10 +42,12 @@ def _same(h, ref) -> None:
 @pytest.fixture(params=["python", "numpy", "either"])
 def adder(request):
     """Which way kept deltas are added: always in Python, always by numpy, or by size."""
-    before = deferred.NUMPY_FROM, deferred.IMPORT_NUMPY_FROM
-    deferred.NUMPY_FROM = deferred.IMPORT_NUMPY_FROM = {"python": 10**9, "numpy": 0, "either": 40}[request.param]
+    before = deferred.NUMPY_FROM
+    if request.param != "python":
+        deferred.load_numpy()
+    deferred.NUMPY_FROM = {"python": 10**9, "numpy": 0, "either": 40}[request.param]
     yield request.param
-    deferred.NUMPY_FROM, deferred.IMPORT_NUMPY_FROM = before
+    deferred.NUMPY_FROM = before
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
