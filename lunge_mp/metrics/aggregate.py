@@ -121,8 +121,8 @@ class Aggregate:
         else:
             if report.bucket > self._latest.get(w, -1) and not report.partial:
                 self._latest[w] = report.bucket     # a partial report's second is still running
-            if report.bucket > self._buckets.newest:     # a new second: what was kept, added
-                self._deferrals.apply_all()
+            if report.bucket > self._buckets.newest:
+                self._deferrals.second_passed()         # numpy, if this merge is a big one
             self._buckets.advance(report.bucket)
             bucket = self._buckets.get(report.bucket)
             if bucket.sealed and report.series:

@@ -9,14 +9,16 @@ when it is read, many workers' at once, in one scatter-add in C (numpy's `add.at
 sample and ~10 µs a call).
 
 numpy costs ~80 ms to import and ~18 MB of private memory (each API-started test's coordinator
-is a process of its own), so it is imported only by an owner whose round of applying
-(`Deferrals.apply_all`: at each new second, and at reads) holds `IMPORT_NUMPY_FROM` indexes:
-a merge whose Python adds would cost more than ~10 ms a second. Once imported, any histogram
-with `NUMPY_FROM` indexes waiting uses it; fewer, or without numpy, are added in Python.
+is a process of its own), so it is imported only by an owner that keeps `IMPORT_NUMPY_FROM`
+indexes in one second of the run (`Deferrals.second_passed`): a merge whose Python adds would
+cost ~10 ms a second. Once imported, any histogram with `NUMPY_FROM` indexes waiting uses it;
+fewer, or without numpy, are added in Python.
 
 Every reader of the histogram applies first (`apply`): the histogram is then exactly what
 adding each delta on arrival would have made it. What is kept is bounded by the owner, who
-applies everything once `MAX_KEPT` deltas or `MAX_KEPT_INDEXES` indexes are waiting.
+applies everything (`Deferrals.apply_all`) once `MAX_KEPT` deltas or `MAX_KEPT_INDEXES`
+indexes are waiting: a few MB at most, less than the histograms' pages their adds would have
+made resident meanwhile.
 """
 
 from __future__ import annotations
@@ -29,10 +31,10 @@ from hdrh.histogram import HdrHistogram
 from lunge_mp.metrics import hdr
 from lunge_mp.protocol import packed
 
-MAX_KEPT = 50_000       # deltas waiting over all histograms (~1 s of 256 workers x 100 series)
-MAX_KEPT_INDEXES = 4_000_000    # and their indexes (8 MB): a few huge deltas are bounded too
+MAX_KEPT = 20_000       # deltas waiting over all histograms (~0.4 s of 256 workers x 100 series)
+MAX_KEPT_INDEXES = 1_000_000    # and their indexes (2 MB): a few huge deltas are bounded too
 NUMPY_FROM = 256        # indexes waiting in one histogram from which numpy adds them
-IMPORT_NUMPY_FROM = 100_000     # indexes in one round of apply_all from which numpy is imported
+IMPORT_NUMPY_FROM = 100_000     # indexes kept in one second of the run from which numpy is imported
 _np = None
 
 
@@ -46,16 +48,21 @@ def load_numpy():
 class Deferrals:
     """Every `Deferred` of one owner (an Aggregate) that has deltas waiting, and how many."""
 
-    __slots__ = ("waiting", "kept", "indexes")
+    __slots__ = ("waiting", "kept", "indexes", "this_second")
 
     def __init__(self) -> None:
         self.waiting: list[Deferred] = []
         self.kept = 0
         self.indexes = 0
+        self.this_second = 0        # indexes kept since the run's last new second
+
+    def second_passed(self) -> None:
+        """The run reached a new second: numpy is worth loading if this one kept enough."""
+        if _np is None and self.this_second >= IMPORT_NUMPY_FROM:
+            load_numpy()
+        self.this_second = 0
 
     def apply_all(self) -> None:
-        if _np is None and self.indexes >= IMPORT_NUMPY_FROM:
-            load_numpy()
         for d in self.waiting:
             d.apply()       # a no-op if a reader applied it already
         self.waiting.clear()
@@ -102,6 +109,7 @@ class Deferred:
             self.hi = s.hi
         owner.kept += 1
         owner.indexes += items
+        owner.this_second += items
         if owner.kept >= MAX_KEPT or owner.indexes >= MAX_KEPT_INDEXES:
             owner.apply_all()
 

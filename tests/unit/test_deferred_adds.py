@@ -109,10 +109,9 @@ def test_the_unit_check_refuses_what_unpacking_refuses(sd):
     assert hdr.unit_fault(sd) == hdr.unpack_checked(sd)[2]
 
 
-def test_numpy_is_imported_only_for_a_big_round():
-    """A merge whose round of applying holds fewer than IMPORT_NUMPY_FROM indexes (most runs,
-    every small API-started test) never loads numpy; a bigger one does, and adds with it from
-    then on. In a process of its own, so that numpy is not loaded already."""
+def test_numpy_is_imported_only_for_a_big_merge():
+    """A merge that keeps fewer than IMPORT_NUMPY_FROM indexes in a second (most runs, every
+    small API-started test) never loads numpy; a bigger one does, and adds with it from then on. In a process of its own, so that numpy is not loaded already."""
     code = """
 import sys
 from lunge_mp.metrics import deferred, hdr
@@ -120,9 +119,10 @@ from lunge_mp.protocol import messages as m
 keeper = deferred.Deferrals()
 hists = [deferred.Deferred(hdr.new_histogram(), keeper) for _ in range(4)]
 delta = m.SeriesDelta.of("s", "", "http_req_duration", {i: 1 for i in range(1000)}, 1000, 1, 5000)
-def round_of(k):                        # k indexes over the four histograms
+def round_of(k):                        # one second of the run: k indexes over four histograms
     for n in range(k // 1000):
         hists[n % 4].keep(delta)
+    keeper.second_passed()
     keeper.apply_all()
 round_of(deferred.IMPORT_NUMPY_FROM - 1000)
 small = "numpy" in sys.modules
