@@ -61,6 +61,15 @@ def _second_worker_key(keys, tmp_path):
     return other
 
 
+def _two_places_and_worker_a(tmp_path, url: str, keys, *extra: str):
+    """A coordinator waiting for 2 remote workers (and `extra`), and worker a (key A) joining:
+    (port, results path, its stderr file, coordinator, worker a)."""
+    port, out = _free_port(), tmp_path / "results.json"
+    coordinator = _coordinator(_config(tmp_path, url), out, port, 2, "--keys", str(keys), *extra)
+    worker_a = _worker(port, "--keys", str(keys), "--workers", "1", "--id", "a")
+    return port, out, out.with_suffix(".err"), coordinator, worker_a
+
+
 def _dealer(ctx, keys_dir, identity: bytes, port: int) -> zmq.Socket:
     sock = ctx.socket(zmq.DEALER)
     sock.linger = 0
@@ -90,10 +99,7 @@ def test_a_key_holder_cannot_speak_for_a_worker_that_joined_with_another_key(tmp
     it (the peer has its Start: a Bye from it now would stop the run). Refused and logged with key A's fingerprint; the run is not stopped by it. The peer it
     cut off is gone before the start (its place freed), and worker b (key B) takes it."""
     keys_b = _second_worker_key(keys, tmp_path)
-    port, out = _free_port(), tmp_path / "results.json"
-    coordinator = _coordinator(_config(tmp_path, fresh_target.url), out, port, 2, "--keys", str(keys))
-    err = out.with_suffix(".err")
-    worker_a = _worker(port, "--keys", str(keys), "--workers", "1", "--id", "a")
+    port, out, err, coordinator, worker_a = _two_places_and_worker_a(tmp_path, fresh_target.url, keys)
     procs = [coordinator, worker_a]
     ctx = zmq.Context()
     try:
@@ -136,11 +142,8 @@ def test_a_key_holder_cannot_take_a_local_workers_messages_by_its_routing_id(tmp
     routing id to the newest connection that claims it. A peer with an authorized key that
     claims what a local worker's id would be if it were predictable (`w0`, as it once was) gets
     no message, and the local worker runs its share."""
-    port, out = _free_port(), tmp_path / "results.json"
-    coordinator = _coordinator(_config(tmp_path, fresh_target.url), out, port, 2, "--keys", str(keys),
-                               "--local-workers", "1")
-    err = out.with_suffix(".err")
-    worker_a = _worker(port, "--keys", str(keys), "--workers", "1", "--id", "a")
+    port, out, err, coordinator, worker_a = _two_places_and_worker_a(tmp_path, fresh_target.url, keys,
+                                                                      "--local-workers", "1")
     procs = [coordinator, worker_a]
     ctx = zmq.Context()
     try:
