@@ -47,21 +47,29 @@ def check_paused_buckets(results: dict) -> None:
     assert all(b["scheduled"] == 0 and b["iterations"] == 0 and b.get("paused") for b in inside), inside
 
 
-def test_a_pause_stops_the_target_count_at_once_and_resume_runs_the_whole_schedule_shifted(fresh_target, tmp_path):
+def _paused_once_counts_every_arrival_once(target, tmp_path, workers: int, rate: int, duration: str,
+                                          total: int) -> dict:
+    """One pause and resume of an open-model run (api_support.paused_and_resumed), held from the
+    pause on; every arrival once: the held ones were neither dropped for the pause (a 2 s pause
+    would make them all `behind`) nor lost; a loaded box may still drop one or two as behind."""
     async def main():
-        async with client(tmp_path, workers=2) as c:
-            return await paused_and_resumed(c, open_config(fresh_target.url, rate=200, duration="4s"),
-                                            fresh_target, 200)
+        async with client(tmp_path, workers=workers) as c:
+            return await paused_and_resumed(c, open_config(target.url, rate=rate, duration=duration),
+                                            target, rate)
 
     held, results = asyncio.run(main())
-    check_held_from_the_pause(results, held, 200)
+    check_held_from_the_pause(results, held, rate)
     it = results["metrics"]["iterations"]["count"]
     dropped = results["metrics"]["dropped_iterations"]["count"]
-    assert results["arrivalsSent"] == {"load": 800}
-    # every arrival once: the held ones were neither dropped for the pause (a 2 s pause would
-    # make them all `behind`) nor lost; a loaded box may still drop one or two as behind
-    assert it + dropped == scheduled_total(results) == 800 and dropped <= 3, results["metrics"]["dropped_iterations"]
-    assert fresh_target.stats()["requests"] == results["metrics"]["http_reqs"]["count"] == it
+    assert results["arrivalsSent"] == {"load": total}
+    assert it + dropped == scheduled_total(results) == total and dropped <= 3, results["metrics"]["dropped_iterations"]
+    assert target.stats()["requests"] == results["metrics"]["http_reqs"]["count"] == it
+    return results
+
+
+def test_a_pause_stops_the_target_count_at_once_and_resume_runs_the_whole_schedule_shifted(fresh_target, tmp_path):
+    results = _paused_once_counts_every_arrival_once(fresh_target, tmp_path, workers=2, rate=200, duration="4s",
+                                                     total=800)
     (pause,) = results["pauses"]
     assert results["durationSeconds"] >= 4 + (pause["end"] - pause["start"]) - 0.1
     check_paused_buckets(results)
@@ -90,18 +98,8 @@ def test_a_stop_during_a_pause_counts_the_held_arrivals_as_never_due(fresh_targe
 
 def test_many_workers_at_a_low_rate_each_hold_their_batches(fresh_target, tmp_path):
     """8 workers at 40/s: each gets ~5 arrivals a second, so the dealer deals 0.5 s more ahead."""
-    async def main():
-        async with client(tmp_path, workers=8) as c:
-            return await paused_and_resumed(c, open_config(fresh_target.url, rate=40, duration="5s"),
-                                            fresh_target, 40)
-
-    held, results = asyncio.run(main())
-    check_held_from_the_pause(results, held, 40)
-    it = results["metrics"]["iterations"]["count"]
-    dropped = results["metrics"]["dropped_iterations"]["count"]
-    assert results["arrivalsSent"] == {"load": 200}
-    assert it + dropped == scheduled_total(results) == 200 and dropped <= 3, results["metrics"]["dropped_iterations"]
-    assert fresh_target.stats()["requests"] == results["metrics"]["http_reqs"]["count"] == it
+    results = _paused_once_counts_every_arrival_once(fresh_target, tmp_path, workers=8, rate=40, duration="5s",
+                                                     total=200)
     check_paused_buckets(results)
 
 

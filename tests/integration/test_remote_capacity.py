@@ -4,14 +4,10 @@ worker's machine sends its own figure when it joins, and the coordinator warns w
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
 from lunge_mp import capacity
-from tests.integration.test_remote_workers import _config, _coordinator, _free_port, _stop
+from tests.integration.test_remote_workers import _config, _coordinator, _free_port, _stop, _worker
 from tests.support import read_json
 
 @pytest.fixture(autouse=True)
@@ -32,10 +28,8 @@ def test_remote_workers_are_judged_by_their_own_machines_figure_not_this_ones(tm
         '{"measuredAt": "2026-12-06T00:00:00+00:00", "openRateHeld": 120, "openRatePerWorker": 60}')
     port, out = _free_port(), tmp_path / "results.json"
     coordinator = _coordinator(_config(tmp_path, fresh_target.url, seconds=1, rate=150), out, port, 2, "--insecure")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "lunge_mp.cli", "worker", "--connect", f"tcp://127.0.0.1:{port}", "--insecure",
-         "--workers", "2", "--id", "far", "--wait", "30s"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, env={**os.environ, "LUNGE_MP_STORE": str(elsewhere / "history.db")})
+    worker = _worker(port, "--insecure", "--workers", "2", "--id", "far",
+                     env={"LUNGE_MP_STORE": str(elsewhere / "history.db")})     # its own machine's selftest
     try:
         coordinator.communicate(timeout=60)
         worker.communicate(timeout=20)
@@ -59,10 +53,8 @@ def test_with_local_workers_too_this_machines_figure_speaks_for_them_only(tmp_pa
     port, out = _free_port(), tmp_path / "results.json"
     coordinator = _coordinator(_config(tmp_path, fresh_target.url, seconds=1, rate=150), out, port, 1,
                                "--local-workers", "1", "--insecure")
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "lunge_mp.cli", "worker", "--connect", f"tcp://127.0.0.1:{port}", "--insecure",
-         "--workers", "1", "--id", "far", "--wait", "30s"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, env={**os.environ, "LUNGE_MP_STORE": str(empty / "history.db")})
+    worker = _worker(port, "--insecure", "--workers", "1", "--id", "far",
+                     env={"LUNGE_MP_STORE": str(empty / "history.db")})     # its own machine's selftest
     try:
         coordinator.communicate(timeout=60)
         worker.communicate(timeout=20)

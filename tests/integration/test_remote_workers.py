@@ -19,7 +19,7 @@ import zmq
 
 from lunge_mp.protocol import messages as m
 from lunge_mp.remote import keys as key_files
-from tests.support import cli, read_json, write_config
+from tests.support import cli, read_json, wait_until, write_config
 
 pytestmark = pytest.mark.skipif(not zmq.has("curve"), reason="pyzmq without CurveZMQ (libsodium)")
 
@@ -30,20 +30,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _popen(*args: str, stderr=subprocess.PIPE) -> subprocess.Popen:
+def _popen(*args: str, stderr=subprocess.PIPE, env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "lunge_mp.cli", *args], stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=stderr, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
 
 
 def _wait_for(what: str, check, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    """`wait_until`, with what is awaited first (as the remote tests read best)."""
+    return wait_until(check, timeout, what, every=0.05)
 
 
 def _stop(*procs: subprocess.Popen) -> None:
@@ -89,8 +84,8 @@ def _children(proc: subprocess.Popen, n: int) -> list[psutil.Process] | None:
     return kids if len(kids) == n else None
 
 
-def _worker(port: int, *extra: str, host: str = "127.0.0.1") -> subprocess.Popen:
-    return _popen("worker", "--connect", f"tcp://{host}:{port}", "--wait", "30s", *extra)
+def _worker(port: int, *extra: str, host: str = "127.0.0.1", env: dict | None = None) -> subprocess.Popen:
+    return _popen("worker", "--connect", f"tcp://{host}:{port}", "--wait", "30s", *extra, env=env)
 
 
 def test_two_remote_workers_count_what_two_local_ones_count(tmp_path, fresh_target, keys):

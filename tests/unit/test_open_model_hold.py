@@ -40,8 +40,7 @@ def test_held_arrivals_wait_for_the_release_and_go_shifted_in_order():
         during = sorted(runner.done)
         assert scenario.held == 15
         scenario.release(250 * MS)                              # resumed: 250 ms later
-        while len(runner.done) < 20:
-            await asyncio.sleep(0.01)
+        await until(lambda: len(runner.done) >= 20, timeout=5, what="the held arrivals to run")
         return during
 
     during = asyncio.run(main())

@@ -22,6 +22,7 @@ from lunge_mp.worker.iteration import ScenarioRunner
 from lunge_mp.worker.parking import Parking
 from lunge_mp.worker.transport import Outcome
 from tests.core_driver import Run, scenario
+from tests.support import until
 
 
 # --- the decisions -----------------------------------------------------------------------
@@ -91,31 +92,24 @@ def _counted(closed: ClosedScenario) -> tuple[int, int]:
     return sum(d.iterations for d in deltas), sum(d.interrupted for d in deltas)
 
 
-async def _until(check, timeout: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.005)
-
-
 def test_parked_vus_finish_their_iteration_start_none_and_run_again_when_unparked():
     transport = Slow()
 
     async def main():
         closed = _closed(transport)
         closed.set_vus(2)
-        await _until(lambda: transport.sent >= 6)
+        await until(lambda: transport.sent >= 6)
         closed.park()
-        await _until(lambda: closed.busy == 0)          # those in flight finished ...
+        await until(lambda: closed.busy == 0)          # those in flight finished ...
         parked_at = transport.sent
         await asyncio.sleep(0.15)                       # ... and none started another
         assert transport.sent == parked_at and len(closed.running) == 2
         assert closed.allocated == 0                    # the `vus` gauge: it runs none
         assert _counted(closed) == (parked_at, 0)       # every request sent was counted, none cut
         closed.unpark()
-        await _until(lambda: transport.sent >= parked_at + 4)
+        await until(lambda: transport.sent >= parked_at + 4)
         closed.set_vus(0)
-        await _until(lambda: not closed.running)
+        await until(lambda: not closed.running)
         assert _counted(closed)[1] == 0
 
     asyncio.run(main())
@@ -127,20 +121,20 @@ def test_parked_vus_told_to_stop_leave_and_new_ones_wait():
     async def main():
         closed = _closed(transport)
         closed.set_vus(3)
-        await _until(lambda: transport.sent >= 3)
+        await until(lambda: transport.sent >= 3)
         closed.park()
-        await _until(lambda: closed.busy == 0)
+        await until(lambda: closed.busy == 0)
         closed.set_vus(1)                        # the coordinator re-split meanwhile
-        await _until(lambda: len(closed.running) == 1)
+        await until(lambda: len(closed.running) == 1)
         sent = transport.sent
         closed.set_vus(2)                        # a new VU starts parked too
         await asyncio.sleep(0.1)
         assert transport.sent == sent and len(closed.running) == 2
         closed.unpark()
-        await _until(lambda: transport.sent >= sent + 4)
+        await until(lambda: transport.sent >= sent + 4)
         closed.park()
         closed.end(0.5)                          # an end while parked lets them leave
-        await _until(lambda: not closed.running)
+        await until(lambda: not closed.running)
 
     asyncio.run(main())
 
@@ -153,11 +147,11 @@ def test_a_parked_per_vu_iterations_vu_runs_exactly_its_own_n():
     async def main():
         closed = _closed(transport, plan)
         closed.set_vus(2, iterations_per_vu=10)
-        await _until(lambda: transport.sent >= 4)
+        await until(lambda: transport.sent >= 4)
         closed.park()
         await asyncio.sleep(0.05)
         closed.unpark()
-        await _until(lambda: not closed.running)
+        await until(lambda: not closed.running)
         assert transport.sent == 20             # parking neither lost nor added an iteration
 
     asyncio.run(main())
